@@ -1,0 +1,290 @@
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/safetensors"
+)
+
+// File names of the Hugging Face model-directory layout.
+const (
+	ConfigFile          = "config.json"
+	WeightsFile         = "model.safetensors"
+	WeightsIndexFile    = "model.safetensors.index.json"
+	VocabFile           = "vocab.txt"
+	TokenizerConfigFile = "tokenizer_config.json"
+)
+
+// Checkpoint is a model loaded from a Hugging Face model directory.
+type Checkpoint struct {
+	Dir     string
+	Config  Config
+	Weights Weights
+	// Initialized lists parameters the files lacked and that were freshly
+	// initialised (the classifier of a BertModel or BertForPreTraining
+	// checkpoint, the pooler of a BertModel saved without one).
+	Initialized []string
+	// Ignored lists tensors in the files that the model does not use
+	// (pretraining heads, position_ids buffers).
+	Ignored []string
+}
+
+// LoadOptions changes how a checkpoint is loaded.
+type LoadOptions struct {
+	// Seed keys the initialisation of missing head parameters.
+	Seed uint64
+	// Labels, when non-nil, sets the label set of the task the model will be
+	// finetuned on (empty slice: regression); a classifier in the files whose
+	// shape does not match is re-initialised instead of rejected.
+	Labels []string
+}
+
+// Load reads config.json and model.safetensors (or the sharded
+// model.safetensors.index.json) of a Hugging Face BERT directory. It accepts
+// BertForSequenceClassification, BertForPreTraining (cls.* dropped) and bare
+// BertModel (no "bert." prefix) names, legacy LayerNorm gamma/beta, F32, F16
+// and BF16 tensors; it checks every tensor's shape against config.json.
+func Load(dir string, opt LoadOptions) (*Checkpoint, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("model directory %s does not exist", dir)
+		}
+		return nil, fmt.Errorf("model directory: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("model directory %s is not a directory", dir)
+	}
+	cfg, err := ReadConfig(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, err
+	}
+	files, err := weightFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	ck := &Checkpoint{Dir: dir, Config: cfg}
+	if opt.Labels != nil {
+		ck.Config.SetLabels(opt.Labels)
+	}
+	if err := ck.readTensors(files, opt); err != nil {
+		return nil, err
+	}
+	return ck, nil
+}
+
+// weightFiles lists the safetensors files of a model directory.
+func weightFiles(dir string) ([]string, error) {
+	single := filepath.Join(dir, WeightsFile)
+	if _, err := os.Stat(single); err == nil {
+		return []string{single}, nil
+	}
+	index := filepath.Join(dir, WeightsIndexFile)
+	raw, err := os.ReadFile(index)
+	if errors.Is(err, fs.ErrNotExist) {
+		for _, other := range []string{"pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"} {
+			if _, err := os.Stat(filepath.Join(dir, other)); err == nil {
+				return nil, fmt.Errorf("%s: has %s but no %s; mixft reads safetensors only (convert with transformers: model.save_pretrained(dir, safe_serialization=True))", dir, other, WeightsFile)
+			}
+		}
+		return nil, fmt.Errorf("%s: no %s or %s", dir, WeightsFile, WeightsIndexFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read weights index: %w", err)
+	}
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(raw, &idx); err != nil {
+		return nil, fmt.Errorf("%s: key \"weight_map\": expected an object of tensor names to file names: %v", index, err)
+	}
+	if len(idx.WeightMap) == 0 {
+		return nil, fmt.Errorf("%s: key \"weight_map\" is missing or empty", index)
+	}
+	var shards []string
+	for name, f := range idx.WeightMap {
+		if f == "" || f != filepath.Base(f) || f == "." || f == ".." {
+			return nil, fmt.Errorf("%s: tensor %q maps to %q, expected a file name inside the model directory", index, name, f)
+		}
+		p := filepath.Join(dir, f)
+		if !slices.Contains(shards, p) {
+			shards = append(shards, p)
+		}
+	}
+	sort.Strings(shards)
+	return shards, nil
+}
+
+// CanonicalName maps a tensor name of any supported checkpoint flavour to
+// its BertForSequenceClassification state-dict name; ok is false for tensors
+// the model does not use.
+func CanonicalName(name string) (canon string, ok bool) {
+	switch {
+	case strings.HasPrefix(name, "bert."), strings.HasPrefix(name, "classifier."):
+	case strings.HasPrefix(name, "embeddings."), strings.HasPrefix(name, "encoder."), strings.HasPrefix(name, "pooler."):
+		name = "bert." + name
+	default:
+		return "", false
+	}
+	if strings.HasSuffix(name, "position_ids") {
+		return "", false
+	}
+	if strings.HasSuffix(name, ".LayerNorm.gamma") {
+		name = strings.TrimSuffix(name, "gamma") + "weight"
+	} else if strings.HasSuffix(name, ".LayerNorm.beta") {
+		name = strings.TrimSuffix(name, "beta") + "bias"
+	}
+	return name, true
+}
+
+// readTensors fills ck.Weights from the safetensors files.
+func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
+	specs := ck.Config.ParamSpecs()
+	want := map[string]ParamSpec{}
+	for _, p := range specs {
+		want[p.Name] = p
+	}
+	ck.Weights = Weights{}
+	from := map[string]string{} // canonical name -> "file: tensor" it came from
+	reinit := map[string]bool{}
+	for _, path := range files {
+		f, err := safetensors.Open(path)
+		if err != nil {
+			return err
+		}
+		for _, name := range f.Names() {
+			canon, ok := CanonicalName(name)
+			spec, known := want[canon]
+			if !ok || !known {
+				ck.Ignored = append(ck.Ignored, name)
+				continue
+			}
+			if prev, dup := from[canon]; dup {
+				f.Close()
+				return fmt.Errorf("%s: tensor %q duplicates %s (both are %s)", path, name, prev, canon)
+			}
+			from[canon] = fmt.Sprintf("%s: tensor %q", path, name)
+			info, _ := f.Info(name)
+			if !slices.Equal(info.Shape, spec.Shape) {
+				if strings.HasPrefix(canon, "classifier.") && opt.Labels != nil {
+					reinit[canon] = true
+					continue
+				}
+				f.Close()
+				return fmt.Errorf("%s: tensor %q has shape %v, but config.json implies %v", path, name, info.Shape, spec.Shape)
+			}
+			v, err := f.Float32(name)
+			if err != nil {
+				f.Close()
+				return err
+			}
+			ck.Weights[canon] = v
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("close %s: %w", path, err)
+		}
+	}
+	// The head may be missing (BertModel, BertForPreTraining) or of another
+	// task's size: initialise it as transformers does.
+	h := ck.Config.HiddenSize
+	heads := []struct {
+		prefix  string
+		out, in int
+	}{{"bert.pooler.dense", h, h}, {"classifier", ck.Config.NumLabels, h}}
+	for _, hd := range heads {
+		w, b := hd.prefix+".weight", hd.prefix+".bias"
+		_, hasW := ck.Weights[w]
+		_, hasB := ck.Weights[b]
+		if hasW && hasB {
+			continue
+		}
+		if (hasW || hasB) && !reinit[w] && !reinit[b] {
+			missing := w
+			if hasW {
+				missing = b
+			}
+			return fmt.Errorf("%s: tensor %q is missing (its partner is present)", files[0], missing)
+		}
+		ck.Config.InitLinear(ck.Weights, hd.prefix, hd.out, hd.in, opt.Seed)
+		ck.Initialized = append(ck.Initialized, w, b)
+	}
+	for _, p := range specs {
+		if _, ok := ck.Weights[p.Name]; !ok {
+			return fmt.Errorf("%s: tensor %q is missing (config.json implies shape %v)", files[0], p.Name, p.Shape)
+		}
+	}
+	sort.Strings(ck.Ignored)
+	return nil
+}
+
+// SaveOptions says what besides the weights goes into a saved directory.
+type SaveOptions struct {
+	// VocabPath is copied to vocab.txt when non-empty.
+	VocabPath string
+	// DoLowerCase is recorded in tokenizer_config.json.
+	DoLowerCase bool
+}
+
+// Save writes a Hugging Face model directory that transformers loads with
+// BertForSequenceClassification.from_pretrained: config.json (with
+// id2label/label2id), model.safetensors (F32, state-dict names), vocab.txt
+// and tokenizer_config.json. Every file is written atomically.
+func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("save model: %w", err)
+	}
+	cfg.Architectures = []string{"BertForSequenceClassification"}
+	cfg.ModelType = "bert"
+	if cfg.ProblemType == "" {
+		cfg.ProblemType = "single_label_classification"
+		if cfg.Regression() {
+			cfg.ProblemType = "regression"
+		}
+	}
+	specs := cfg.ParamSpecs()
+	tensors := make([]safetensors.Tensor, 0, len(specs))
+	for _, p := range specs {
+		v, ok := w[p.Name]
+		if !ok || len(v) != p.Size() {
+			return fmt.Errorf("save model: parameter %q missing or of the wrong size", p.Name)
+		}
+		tensors = append(tensors, safetensors.F32Tensor(p.Name, p.Shape, v))
+	}
+	if err := safetensors.Write(filepath.Join(dir, WeightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
+		return err
+	}
+	cj, err := json.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("save model config: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), cj, 0o644); err != nil {
+		return err
+	}
+	tc, _ := json.MarshalIndent(map[string]any{
+		"do_lower_case":    opt.DoLowerCase,
+		"tokenizer_class":  "BertTokenizer",
+		"model_max_length": cfg.MaxPositionEmbeddings,
+	}, "", "  ")
+	if err := atomicfile.WriteFile(filepath.Join(dir, TokenizerConfigFile), append(tc, '\n'), 0o644); err != nil {
+		return err
+	}
+	if opt.VocabPath != "" {
+		vocab, err := os.ReadFile(opt.VocabPath)
+		if err != nil {
+			return fmt.Errorf("save model vocabulary: %w", err)
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dir, VocabFile), vocab, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
