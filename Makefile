@@ -1,0 +1,38 @@
+# mixft: `make demo` runs the embedded default, `make test` the test suite.
+GO      ?= go
+BIN     := bin/mixft
+SHARED  ?= ../shared
+DEMO    ?= demo-out
+
+.PHONY: all build test vet fmt-check demo fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/mixft
+
+## test: vet, formatting, and every test (needs ../shared for the fixture tests)
+test: vet fmt-check
+	$(GO) test ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+## demo: create a small random BERT with a generated vocabulary and run
+## eval and predict on the embedded sample task in configs/demo (offline).
+demo: build
+	./scripts/demo.sh $(BIN) $(DEMO)
+
+## fuzz: run each fuzz target for FUZZTIME (default 10m)
+FUZZTIME ?= 10m
+fuzz:
+	$(GO) test ./internal/safetensors -run '^$$' -fuzz FuzzParseHeader -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/data -run '^$$' -fuzz FuzzReadTSV -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/data -run '^$$' -fuzz FuzzTokenizer -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin $(DEMO)

@@ -1,0 +1,66 @@
+// Command mixft finetunes and evaluates BERT checkpoints on GLUE with the
+// mixout regularizer (Lee, Cho and Kang, ICLR 2020). Run `mixft --help`.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3"; a
+// plain build reports the module version or VCS revision Go recorded.
+var version = ""
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " (" + s.Value[:12] + ")"
+		}
+	}
+	if v == "" {
+		v = "devel"
+	}
+	return v
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mixft",
+		Short: "Stable finetuning of BERT checkpoints on GLUE with mixout",
+		Long: `mixft finetunes and evaluates Hugging Face BERT checkpoints (config.json,
+model.safetensors, vocab.txt) on the GLUE tasks, with mixout: a regularizer
+that replaces weights, input column by column with probability p, by their
+pretrained values (Lee, Cho and Kang, ICLR 2020).
+
+Settings come from flags, then MIXFT_* environment variables (MIXFT_BATCH_SIZE
+for --batch-size), then the YAML file given by --config (keys as the flag
+names with "_" for "-": batch_size), then the defaults.`,
+		Example: `  mixft eval --model ./bert-rte --task rte --data-dir glue_data/RTE
+  mixft predict --model ./bert-rte --task rte --input glue_data/RTE/dev.tsv --output preds.jsonl
+  mixft completion bash > /etc/bash_completion.d/mixft`,
+		Version:       versionString(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetVersionTemplate("mixft {{.Version}}\n")
+	root.AddCommand(newEvalCmd(), newPredictCmd(), newInitCmd())
+	return root
+}
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "mixft: %v\n", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,205 @@
+// Package infer runs a loaded model over GLUE examples: encoding, dynamic
+// padding per batch, the forward pass, and the mapping of outputs to the
+// task's labels and metrics. The eval and predict commands (and the trainer's
+// evaluation) stand on it.
+package infer
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/data"
+	"github.com/mixft/mixft/internal/metrics"
+	"github.com/mixft/mixft/internal/model"
+)
+
+// Predictor runs one model on one task.
+type Predictor struct {
+	Model     *model.Model
+	Tokenizer *data.Tokenizer
+	Task      *data.Task
+	// MaxSeqLen caps every encoding, in tokens ([CLS] and [SEP] included).
+	MaxSeqLen int
+	// BatchSize is the number of examples per forward pass.
+	BatchSize int
+	// classOf maps the model's output id to the task's class id.
+	classOf []int
+}
+
+// Options configures NewPredictor.
+type Options struct {
+	MaxSeqLen, BatchSize int
+}
+
+// NewPredictor checks that the model's head fits the task and builds the
+// output-to-label mapping: when the checkpoint's id2label names are exactly
+// the task's labels, they decide the order; otherwise (LABEL_0, ...) the
+// model's ids are the task's class ids, as transformers' run_glue.py assumes.
+func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok *data.Tokenizer, task *data.Task, opt Options) (*Predictor, error) {
+	cfg := ck.Config
+	if cfg.NumLabels != task.NumLabels() {
+		return nil, fmt.Errorf("%s/config.json: the model has %d outputs, task %s needs %d (finetune the model on %s first)",
+			ck.Dir, cfg.NumLabels, task.Name, task.NumLabels(), task.Name)
+	}
+	if opt.MaxSeqLen < 2 {
+		return nil, fmt.Errorf("max_seq_length %d is too small: at least 2 tokens ([CLS] and [SEP]) are needed", opt.MaxSeqLen)
+	}
+	if opt.MaxSeqLen > cfg.MaxPositionEmbeddings {
+		return nil, fmt.Errorf("max_seq_length %d exceeds the model's max_position_embeddings %d", opt.MaxSeqLen, cfg.MaxPositionEmbeddings)
+	}
+	if opt.BatchSize < 1 {
+		return nil, fmt.Errorf("batch_size %d is not positive", opt.BatchSize)
+	}
+	if n := tok.Vocab().Len(); n > cfg.VocabSize {
+		return nil, fmt.Errorf("%s/vocab.txt has %d tokens, more than the model's vocab_size %d", ck.Dir, n, cfg.VocabSize)
+	}
+	m, err := model.New(be, cfg, ck.Weights)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ck.Dir, err)
+	}
+	p := &Predictor{Model: m, Tokenizer: tok, Task: task, MaxSeqLen: opt.MaxSeqLen, BatchSize: opt.BatchSize}
+	p.classOf = make([]int, cfg.NumLabels)
+	for i := range p.classOf {
+		p.classOf[i] = i
+	}
+	if !task.Regression && sameSet(cfg.ID2Label, task.Labels) {
+		for i, name := range cfg.ID2Label {
+			p.classOf[i] = task.LabelID(name)
+		}
+	}
+	return p, nil
+}
+
+// sameSet reports whether a and b hold the same distinct strings.
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y) && len(slices.Compact(x)) == len(a)
+}
+
+// Prediction is the model's output for one example.
+type Prediction struct {
+	// Index is the example's index (see data.Example).
+	Index string
+	// Logits are the raw outputs in the task's class order (one value, the
+	// predicted score, for regression).
+	Logits []float32
+	// Class is the predicted class id (argmax; ties go to the lower id); -1
+	// for regression.
+	Class int
+	// Label is the predicted label string; for regression the score as
+	// written in GLUE submissions (clipped to [0, 5]).
+	Label string
+	// Score is the raw predicted score for regression, NaN otherwise.
+	Score float64
+}
+
+// Batches encodes examples[lo:hi] into a batch padded to its longest row.
+func (p *Predictor) encode(ex []data.Example) *model.Batch {
+	encs := make([]data.Encoding, len(ex))
+	seq := 1
+	for i, e := range ex {
+		encs[i] = p.Tokenizer.EncodePair(e.TextA, e.TextB, p.MaxSeqLen)
+		seq = max(seq, len(encs[i].InputIDs))
+	}
+	b := &model.Batch{Size: len(ex), Seq: seq}
+	pad := p.Tokenizer.PadID()
+	for _, e := range encs {
+		e = e.Padded(seq, pad)
+		b.InputIDs = append(b.InputIDs, e.InputIDs...)
+		b.TokenTypeIDs = append(b.TokenTypeIDs, e.TokenTypeIDs...)
+		b.AttentionMask = append(b.AttentionMask, e.AttentionMask...)
+	}
+	return b
+}
+
+// Predict runs the model over examples in batches; progress, when not nil,
+// is called with the number of examples done after each batch.
+func (p *Predictor) Predict(examples []data.Example, progress func(done int)) ([]Prediction, error) {
+	out := make([]Prediction, 0, len(examples))
+	var acts *model.Activations
+	defer func() {
+		if acts != nil {
+			acts.Free()
+		}
+	}()
+	n := p.Model.Config.NumLabels
+	for lo := 0; lo < len(examples); lo += p.BatchSize {
+		hi := min(lo+p.BatchSize, len(examples))
+		b := p.encode(examples[lo:hi])
+		if err := p.Model.Check(b); err != nil {
+			return nil, err
+		}
+		if acts == nil || !acts.Fits(b.Size, b.Seq) {
+			if acts != nil {
+				acts.Free()
+			}
+			acts = p.Model.NewActivations(p.BatchSize, p.MaxSeqLen)
+		}
+		p.Model.Forward(b, acts)
+		logits := p.Model.Logits(acts, b.Size)
+		for i, e := range examples[lo:hi] {
+			raw := logits[i*n : (i+1)*n]
+			pr := Prediction{Index: e.Index, Logits: make([]float32, n), Class: -1, Score: math.NaN()}
+			for j, v := range raw {
+				pr.Logits[p.classOf[j]] = v
+			}
+			if p.Task.Regression {
+				pr.Score = float64(pr.Logits[0])
+				pr.Label = data.FormatScore(pr.Score)
+			} else {
+				pr.Class = argmax(pr.Logits)
+				pr.Label = p.Task.Labels[pr.Class]
+			}
+			out = append(out, pr)
+		}
+		if progress != nil {
+			progress(hi)
+		}
+	}
+	return out, nil
+}
+
+// argmax returns the first index of the largest value (NaN never wins).
+func argmax(v []float32) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] || (v[best] != v[best] && x == x) {
+			best = i
+		}
+	}
+	return best
+}
+
+// Metrics scores predictions against the examples' labels with the task's
+// GLUE metrics, named as Hugging Face evaluate names them (accuracy, f1,
+// matthews_correlation, pearson, spearmanr, combined_score).
+func Metrics(task *data.Task, examples []data.Example, preds []Prediction) (map[string]float64, error) {
+	if len(examples) != len(preds) {
+		return nil, fmt.Errorf("%d predictions for %d examples", len(preds), len(examples))
+	}
+	var cls, labels []int
+	var scores, targets []float64
+	for i, e := range examples {
+		if !e.HasLabel {
+			return nil, fmt.Errorf("line %d has no label: metrics need a labelled split (dev or train)", e.Line)
+		}
+		if task.Regression {
+			scores, targets = append(scores, preds[i].Score), append(targets, e.Score)
+		} else {
+			cls, labels = append(cls, preds[i].Class), append(labels, e.LabelID)
+		}
+	}
+	m, err := metrics.GLUE(strings.ToLower(task.Name), cls, labels, scores, targets)
+	if err != nil {
+		return nil, err
+	}
+	return metrics.HFEvaluateNames(task.Name, m), nil
+}
