@@ -71,6 +71,10 @@ func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !s.isSet("max_seq_length") {
+		// The default fits the model, as a tokenizer's model_max_length does.
+		maxLen = min(maxLen, ck.Config.MaxPositionEmbeddings)
+	}
 	p, err := infer.NewPredictor(cpu.New(threads), ck, tok, task, infer.Options{MaxSeqLen: maxLen, BatchSize: batch})
 	if err != nil {
 		return nil, err

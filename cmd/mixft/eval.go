@@ -54,6 +54,8 @@ func runEval(cmd *cobra.Command, _ []string) error {
 	}
 	dataDir, split := s.String("data_dir"), s.String("split")
 	asJSON, outDir := s.Bool("json"), s.String("output_dir")
+	s.Require("model", s.String("model"))
+	s.Require("task", s.String("task"))
 	s.Require("data_dir", dataDir)
 	run, err := openModel(s, cmd.ErrOrStderr())
 	if err != nil {

@@ -49,6 +49,8 @@ func runPredict(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	input, output, split := s.String("input"), s.String("output"), s.String("split")
+	s.Require("model", s.String("model"))
+	s.Require("task", s.String("task"))
 	s.Require("input", input)
 	s.Require("output", output)
 	run, err := openModel(s, cmd.ErrOrStderr())

@@ -126,6 +126,9 @@ func (s *settings) source(k string) string {
 	return "default of " + k
 }
 
+// isSet reports whether a key was given by a flag, the environment or the file.
+func (s *settings) isSet(k string) bool { return s.source(k) != "default of "+k }
+
 func (s *settings) fail(k string, val any, want string) {
 	if s.err == nil {
 		s.err = fmt.Errorf("%s: %q is not %s", s.source(k), fmt.Sprint(val), want)

@@ -44,8 +44,8 @@ func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok *data.Tokenizer,
 		return nil, fmt.Errorf("%s/config.json: the model has %d outputs, task %s needs %d (finetune the model on %s first)",
 			ck.Dir, cfg.NumLabels, task.Name, task.NumLabels(), task.Name)
 	}
-	if opt.MaxSeqLen < 2 {
-		return nil, fmt.Errorf("max_seq_length %d is too small: at least 2 tokens ([CLS] and [SEP]) are needed", opt.MaxSeqLen)
+	if opt.MaxSeqLen < 3 {
+		return nil, fmt.Errorf("max_seq_length %d is too small: [CLS] a [SEP] b [SEP] needs at least 3 tokens", opt.MaxSeqLen)
 	}
 	if opt.MaxSeqLen > cfg.MaxPositionEmbeddings {
 		return nil, fmt.Errorf("max_seq_length %d exceeds the model's max_position_embeddings %d", opt.MaxSeqLen, cfg.MaxPositionEmbeddings)
@@ -101,15 +101,13 @@ type Prediction struct {
 	Score float64
 }
 
-// Batches encodes examples[lo:hi] into a batch padded to its longest row.
-func (p *Predictor) encode(ex []data.Example) *model.Batch {
-	encs := make([]data.Encoding, len(ex))
+// batch pads encodings to the longest of them.
+func (p *Predictor) batch(encs []data.Encoding) *model.Batch {
 	seq := 1
-	for i, e := range ex {
-		encs[i] = p.Tokenizer.EncodePair(e.TextA, e.TextB, p.MaxSeqLen)
-		seq = max(seq, len(encs[i].InputIDs))
+	for _, e := range encs {
+		seq = max(seq, len(e.InputIDs))
 	}
-	b := &model.Batch{Size: len(ex), Seq: seq}
+	b := &model.Batch{Size: len(encs), Seq: seq}
 	pad := p.Tokenizer.PadID()
 	for _, e := range encs {
 		e = e.Padded(seq, pad)
@@ -120,34 +118,39 @@ func (p *Predictor) encode(ex []data.Example) *model.Batch {
 	return b
 }
 
-// Predict runs the model over examples in batches; progress, when not nil,
-// is called with the number of examples done after each batch.
+// Predict runs the model over examples and returns one prediction per
+// example, in order. Examples are batched by encoded length so that little
+// padding is computed; padding never changes an example's outputs.
+// progress, when not nil, is called with the number of examples done after
+// each batch.
 func (p *Predictor) Predict(examples []data.Example, progress func(done int)) ([]Prediction, error) {
-	out := make([]Prediction, 0, len(examples))
-	var acts *model.Activations
-	defer func() {
-		if acts != nil {
-			acts.Free()
-		}
-	}()
+	encs := make([]data.Encoding, len(examples))
+	order := make([]int, len(examples))
+	for i, e := range examples {
+		encs[i] = p.Tokenizer.EncodePair(e.TextA, e.TextB, p.MaxSeqLen)
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return len(encs[a].InputIDs) - len(encs[b].InputIDs) })
+	out := make([]Prediction, len(examples))
+	acts := p.Model.NewActivations(p.BatchSize, p.MaxSeqLen)
+	defer acts.Free()
 	n := p.Model.Config.NumLabels
-	for lo := 0; lo < len(examples); lo += p.BatchSize {
-		hi := min(lo+p.BatchSize, len(examples))
-		b := p.encode(examples[lo:hi])
+	group := make([]data.Encoding, 0, p.BatchSize)
+	for lo := 0; lo < len(order); lo += p.BatchSize {
+		idx := order[lo:min(lo+p.BatchSize, len(order))]
+		group = group[:0]
+		for _, i := range idx {
+			group = append(group, encs[i])
+		}
+		b := p.batch(group)
 		if err := p.Model.Check(b); err != nil {
 			return nil, err
 		}
-		if acts == nil || !acts.Fits(b.Size, b.Seq) {
-			if acts != nil {
-				acts.Free()
-			}
-			acts = p.Model.NewActivations(p.BatchSize, p.MaxSeqLen)
-		}
 		p.Model.Forward(b, acts)
 		logits := p.Model.Logits(acts, b.Size)
-		for i, e := range examples[lo:hi] {
-			raw := logits[i*n : (i+1)*n]
-			pr := Prediction{Index: e.Index, Logits: make([]float32, n), Class: -1, Score: math.NaN()}
+		for r, i := range idx {
+			raw := logits[r*n : (r+1)*n]
+			pr := Prediction{Index: examples[i].Index, Logits: make([]float32, n), Class: -1, Score: math.NaN()}
 			for j, v := range raw {
 				pr.Logits[p.classOf[j]] = v
 			}
@@ -158,10 +161,10 @@ func (p *Predictor) Predict(examples []data.Example, progress func(done int)) ([
 				pr.Class = argmax(pr.Logits)
 				pr.Label = p.Task.Labels[pr.Class]
 			}
-			out = append(out, pr)
+			out[i] = pr
 		}
 		if progress != nil {
-			progress(hi)
+			progress(lo + len(idx))
 		}
 	}
 	return out, nil
@@ -201,5 +204,5 @@ func Metrics(task *data.Task, examples []data.Example, preds []Prediction) (map[
 	if err != nil {
 		return nil, err
 	}
-	return metrics.HFEvaluateNames(task.Name, m), nil
+	return metrics.HFEvaluateNames(m), nil
 }

@@ -310,10 +310,8 @@ var evaluateNames = map[string]string{
 // acc_and_f1 and corr are dropped and, when more than one metric remains
 // (MRPC, QQP, STS-B), "combined_score" is added as their mean, as
 // transformers' examples/pytorch/text-classification/run_glue.py reports it
-// (it equals acc_and_f1 or corr). Unknown keys are kept as they are. task
-// is accepted for symmetry with GLUE and is not otherwise needed.
-func HFEvaluateNames(task string, m map[string]float64) map[string]float64 {
-	_ = task
+// (it equals acc_and_f1 or corr). Unknown keys are kept as they are.
+func HFEvaluateNames(m map[string]float64) map[string]float64 {
 	out := make(map[string]float64, len(m)+1)
 	keys := make([]string, 0, len(m))
 	for k := range m {

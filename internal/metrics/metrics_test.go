@@ -199,7 +199,7 @@ func TestGLUEErrorsAndNames(t *testing.T) {
 
 func TestHFEvaluateNames(t *testing.T) {
 	m, _ := GLUE("mrpc", []int{0, 1, 1, 1}, []int{0, 1, 0, 1}, nil, nil)
-	hf := HFEvaluateNames("mrpc", m)
+	hf := HFEvaluateNames(m)
 	want := map[string]float64{"accuracy": 0.75, "f1": 0.8, "combined_score": 0.775}
 	if len(hf) != len(want) {
 		t.Fatalf("got %v, want %v", hf, want)
@@ -213,21 +213,21 @@ func TestHFEvaluateNames(t *testing.T) {
 		t.Errorf("combined_score %v != acc_and_f1 %v", hf["combined_score"], m["acc_and_f1"])
 	}
 
-	cola := HFEvaluateNames("cola", map[string]float64{"mcc": 0.5})
+	cola := HFEvaluateNames(map[string]float64{"mcc": 0.5})
 	if len(cola) != 1 || cola["matthews_correlation"] != 0.5 {
 		t.Errorf("cola: %v", cola)
 	}
-	rte := HFEvaluateNames("rte", map[string]float64{"acc": 0.7})
+	rte := HFEvaluateNames(map[string]float64{"acc": 0.7})
 	if len(rte) != 1 || rte["accuracy"] != 0.7 {
 		t.Errorf("rte: %v", rte)
 	}
 	sts, _ := GLUE("sts-b", nil, nil, []float64{1, 2, 3, 5}, []float64{1, 3, 2, 4})
-	hs := HFEvaluateNames("sts-b", sts)
+	hs := HFEvaluateNames(sts)
 	if len(hs) != 3 || !near(hs["combined_score"], sts["corr"]) || hs["pearson"] != sts["pearson"] || hs["spearmanr"] != sts["spearmanr"] {
 		t.Errorf("sts-b: %v from %v", hs, sts)
 	}
 	nanSts, _ := GLUE("sts-b", nil, nil, []float64{1, 1, 1}, []float64{1, 3, 2})
-	if hn := HFEvaluateNames("sts-b", nanSts); !math.IsNaN(hn["combined_score"]) {
+	if hn := HFEvaluateNames(nanSts); !math.IsNaN(hn["combined_score"]) {
 		t.Errorf("NaN sts-b combined_score = %v, want NaN", hn["combined_score"])
 	}
 }

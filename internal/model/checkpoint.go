@@ -262,11 +262,11 @@ func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 	if err := safetensors.Write(filepath.Join(dir, WeightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	cj, err := json.Marshal(cfg)
+	cj, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return fmt.Errorf("save model config: %w", err)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), cj, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(cj, '\n'), 0o644); err != nil {
 		return err
 	}
 	tc, _ := json.MarshalIndent(map[string]any{

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 
 	"github.com/mixft/mixft/internal/backend"
@@ -248,25 +247,5 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	}
 	m["id2label"], _ = json.Marshal(id2label)
 	m["label2id"], _ = json.Marshal(label2id)
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var buf bytes.Buffer
-	buf.WriteString("{\n")
-	for i, k := range keys {
-		kb, _ := json.Marshal(k)
-		var v bytes.Buffer
-		if err := json.Indent(&v, m[k], "  ", "  "); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(&buf, "  %s: %s", kb, v.Bytes())
-		if i < len(keys)-1 {
-			buf.WriteString(",")
-		}
-		buf.WriteString("\n")
-	}
-	buf.WriteString("}\n")
-	return buf.Bytes(), nil
+	return json.Marshal(m)
 }

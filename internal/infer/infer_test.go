@@ -1,0 +1,121 @@
+package infer
+
+import (
+	"math"
+	"os"
+	"testing"
+
+	"github.com/mixft/mixft/internal/cpu"
+	"github.com/mixft/mixft/internal/data"
+	"github.com/mixft/mixft/internal/model"
+)
+
+const checkpointA = "../../../shared/fixtures/checkpoints/A"
+
+func setup(t *testing.T, id2label []string, batch int) (*Predictor, []data.Example) {
+	t.Helper()
+	if _, err := os.Stat(checkpointA); err != nil {
+		t.Skipf("fixture checkpoint not found at %s: %v", checkpointA, err)
+	}
+	ck, err := model.Load(checkpointA, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id2label != nil {
+		ck.Config.ID2Label = id2label
+	}
+	tok, err := data.LoadTokenizer(checkpointA, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task, _ := data.LookupTask("rte")
+	p, err := NewPredictor(cpu.New(2), ck, tok, task, Options{MaxSeqLen: 64, BatchSize: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := [][2]string{
+		{"the cat sat on the mat.", "a cat was sitting."},
+		{"short", "pair"},
+		{"a much longer first sentence that goes on and on about nothing in particular at all.", "and a second one."},
+		{"x", "y z"},
+		{"he went to the market in the morning to buy some bread and milk.", "he bought bread."},
+	}
+	var ex []data.Example
+	for i, tx := range texts {
+		ex = append(ex, data.Example{Index: string(rune('0' + i)), TextA: tx[0], TextB: tx[1], LabelID: i % 2, HasLabel: true, Label: task.Labels[i%2]})
+	}
+	return p, ex
+}
+
+// TestPredictIndependentOfBatching: batch size and length sorting must not
+// change any example's logits, and predictions come back in input order.
+func TestPredictIndependentOfBatching(t *testing.T) {
+	p1, ex := setup(t, nil, 1)
+	p5, _ := setup(t, nil, 5)
+	a, err := p1.Predict(ex, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p5.Predict(ex, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ex {
+		if a[i].Index != ex[i].Index || b[i].Index != ex[i].Index {
+			t.Fatalf("prediction %d has index %q/%q", i, a[i].Index, b[i].Index)
+		}
+		for j := range a[i].Logits {
+			if d := math.Abs(float64(a[i].Logits[j] - b[i].Logits[j])); d > 1e-6 {
+				t.Errorf("example %d logit %d differs by %g between batch sizes", i, j, d)
+			}
+		}
+	}
+}
+
+// TestLabelNamesDecideOrder: a checkpoint whose id2label names the task's
+// labels in another order has its outputs mapped to the task's order.
+func TestLabelNamesDecideOrder(t *testing.T) {
+	plain, ex := setup(t, nil, 4)
+	swapped, _ := setup(t, []string{"not_entailment", "entailment"}, 4)
+	a, _ := plain.Predict(ex, nil)
+	b, _ := swapped.Predict(ex, nil)
+	for i := range ex {
+		if a[i].Logits[0] != b[i].Logits[1] || a[i].Logits[1] != b[i].Logits[0] {
+			t.Fatalf("example %d: logits %v vs swapped %v", i, a[i].Logits, b[i].Logits)
+		}
+		if a[i].Label == b[i].Label && a[i].Logits[0] != a[i].Logits[1] {
+			t.Fatalf("example %d: label %q unchanged by the swapped head", i, a[i].Label)
+		}
+	}
+	m, err := Metrics(plain.Task, ex, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	correct := 0
+	for i := range ex {
+		if a[i].Class == ex[i].LabelID {
+			correct++
+		}
+	}
+	if want := float64(correct) / float64(len(ex)); m["accuracy"] != want {
+		t.Fatalf("accuracy %v, want %v", m["accuracy"], want)
+	}
+}
+
+func TestPredictorRejectsMismatches(t *testing.T) {
+	if _, err := os.Stat(checkpointA); err != nil {
+		t.Skipf("fixture checkpoint not found: %v", err)
+	}
+	ck, _ := model.Load(checkpointA, model.LoadOptions{})
+	tok, _ := data.LoadTokenizer(checkpointA, nil)
+	stsb, _ := data.LookupTask("sts-b")
+	if _, err := NewPredictor(cpu.New(1), ck, tok, stsb, Options{MaxSeqLen: 32, BatchSize: 8}); err == nil {
+		t.Error("2-output model accepted for STS-B")
+	}
+	rte, _ := data.LookupTask("rte")
+	for _, o := range []Options{{MaxSeqLen: 65, BatchSize: 8}, {MaxSeqLen: 2, BatchSize: 8}, {MaxSeqLen: 32, BatchSize: 0}} {
+		if _, err := NewPredictor(cpu.New(1), ck, tok, rte, o); err == nil {
+			t.Errorf("options %+v accepted", o)
+		}
+	}
+}
