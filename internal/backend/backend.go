@@ -10,6 +10,8 @@
 // accumulated, unless the doc comment says so.
 package backend
 
+import "github.com/mixft/mixft/internal/philox"
+
 // Buffer is a one-dimensional float32 array in a backend's memory.
 type Buffer interface {
 	// Len is the number of float32 elements.
@@ -29,7 +31,10 @@ const (
 	ReLU
 )
 
-// Backend is the op set of the BERT forward pass.
+// Backend is the op set of BERT's forward and backward passes and of its
+// optimizer. Ops that produce parameter gradients accumulate (+=) into them,
+// so that gradient accumulation over micro-batches needs no extra pass; all
+// other outputs are overwritten.
 type Backend interface {
 	// Name identifies the backend in logs and benchmark output ("cpu", "cuda:0").
 	Name() string
@@ -71,7 +76,81 @@ type Backend interface {
 	// softmax(scale*Q·Kᵀ over real keys) (padding keys get probability
 	// exactly 0, as with Hugging Face's additive mask; a row with no real key
 	// is uniform) and ctx = probs·V.
-	Attention(ctx, probs, q, k, v, keyMask Buffer, batch, seq, heads, headDim int, scale float32)
+	// When dropP > 0, ctx uses the probabilities after dropout, with the mask
+	// drawn from drop (element ((b*heads+h)*seq+i)*seq+j); probs keeps them
+	// before dropout.
+	Attention(ctx, probs, q, k, v, keyMask Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
 	// FirstToken writes out[b,:] = x[b,0,:] for x of shape [batch, seq, hidden].
 	FirstToken(out, x Buffer, batch, seq, hidden int)
+
+	// Dropout writes out[i] = x[i] * keep(i) / (1 - p) for i < n, where
+	// keep(i) = philox.Keep(s.Uint32(i), p). Applied to an upstream gradient
+	// with the same stream it is its own backward. out may be x.
+	Dropout(out, x Buffer, n int, p float32, s philox.Stream)
+	// KeepMask writes mask[i] = 1 if philox.Keep(s.Uint32(i), p) else 0.
+	KeepMask(mask Buffer, n int, p float32, s philox.Stream)
+	// Mixout writes the mixout weight W~ = U + M ⊙ (W − U) / (1 − p) for a
+	// rows×cols weight, where M is mask[j] for column j (perElement false:
+	// one decision per input feature, as the mixout authors' code) or
+	// mask[i*cols+j] (perElement true, "mixconnect"). p must be below 1.
+	Mixout(wmix, w, u, mask Buffer, rows, cols int, p float32, perElement bool)
+	// MixoutBackward accumulates gw += gmix ⊙ M ⊙ scale with the mask of
+	// Mixout; scale is 1/(1−p) for the exact gradient and 1 for the mixout
+	// authors' reference backward.
+	MixoutBackward(gw, gmix, mask Buffer, rows, cols int, scale float32, perElement bool)
+
+	// LayerNormBackward writes dx and accumulates dgamma and dbeta for the
+	// LayerNorm of x whose statistics LayerNorm stored in mean and rstd.
+	LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma Buffer, rows, cols int)
+	// ActivateBackward writes dx[i] = dy[i] * act'(x[i]) for i < n.
+	ActivateBackward(dx, dy, x Buffer, n int, act Activation)
+	// TanhBackward writes dx[i] = dy[i] * (1 − y[i]²), y being tanh's output.
+	TanhBackward(dx, dy, y Buffer, n int)
+	// BiasGrad accumulates db[j] += Σ_i dy[i*cols+j] for i < rows.
+	BiasGrad(db, dy Buffer, rows, cols int)
+	// AttentionBackward writes dq, dk and dv from dctx for the Attention call
+	// with the same arguments (probs as Attention stored them; the dropout
+	// mask is drawn again from drop).
+	AttentionBackward(dq, dk, dv, dctx, q, k, v, probs Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
+	// EmbedBackward accumulates dy's rows into the rows of dword, dpos and
+	// dtyp that Embed read; tokens whose id is padID add nothing to dword
+	// (nn.Embedding's padding_idx; padID < 0 disables it).
+	EmbedBackward(dword, dpos, dtyp, dy Buffer, ids, types []int32, batch, seq, hidden, padID int)
+	// FirstTokenBackward writes dx [batch, seq, hidden]: dcls in each row's
+	// first token, zeros elsewhere.
+	FirstTokenBackward(dx, dcls Buffer, batch, seq, hidden int)
+	// CrossEntropy returns the mean over the batch of −log softmax(logits)[label]
+	// and writes dlogits = (softmax − onehot(label)) · gradScale / batch.
+	CrossEntropy(dlogits, logits Buffer, labels []int32, batch, classes int, gradScale float32) float64
+	// MSE returns the mean of (logits[i] − targets[i])² over batch single
+	// outputs and writes dlogits = 2 (logits − targets) · gradScale / batch.
+	MSE(dlogits, logits Buffer, targets []float32, batch int, gradScale float32) float64
+
+	// Zero sets x[0:n] to 0.
+	Zero(x Buffer, n int)
+	// Scale multiplies x[0:n] by s in place.
+	Scale(x Buffer, n int, s float32)
+	// SumSquares returns Σ x[i]² for i < n, accumulated in float64.
+	SumSquares(x Buffer, n int) float64
+	// AdamW applies one AdamW step to the n parameters p with gradient g
+	// (multiplied by h.GradScale first) and moments m, v, in the order of
+	// torch.optim.AdamW. target is the weight-decay anchor (nil: decay toward
+	// zero, w ← w − lr·λ·w; else w ← w − lr·λ·(w − target)).
+	AdamW(p, g, m, v, target Buffer, n int, h AdamWParams)
+}
+
+// AdamWParams are the scalars of one AdamW step.
+type AdamWParams struct {
+	// LR is this step's learning rate (after the schedule).
+	LR float64
+	// Beta1, Beta2 and Eps as torch.optim.AdamW.
+	Beta1, Beta2, Eps float64
+	// WeightDecay is λ of the decoupled decay.
+	WeightDecay float64
+	// Step is the 1-based step count for bias correction.
+	Step int
+	// BiasCorrection false omits Adam's bias correction (BERTAdam).
+	BiasCorrection bool
+	// GradScale multiplies the gradient first (clipping, accumulation).
+	GradScale float32
 }

@@ -84,7 +84,7 @@ func outputs(m *Model, a *Activations, b *Batch) map[string][]float32 {
 	be, c := m.Backend, m.Config
 	t, h := b.Size*b.Seq, c.HiddenSize
 	out := map[string][]float32{
-		"embedding_output": download(be, a.Emb, t*h),
+		"embedding_output": download(be, a.EmbNorm, t*h),
 		"sequence_output":  download(be, a.Sequence(), t*h),
 		"pooled_output":    download(be, a.Pooled, b.Size*h),
 		"logits":           m.Logits(a, b.Size),

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/philox"
 )
 
 // Tolerance for every op: |got - want| <= Abs + Rel*|want|. Float32 results
@@ -317,7 +318,7 @@ func testAttention(t *testing.T, be backend.Backend) {
 				}
 			}
 			ctx, probs := be.Alloc(len(wantC)), be.Alloc(len(wantP))
-			be.Attention(ctx, probs, up(be, q), up(be, k), up(be, v), up(be, mask), batch, seq, heads, hd, scale)
+			be.Attention(ctx, probs, up(be, q), up(be, k), up(be, v), up(be, mask), batch, seq, heads, hd, scale, 0, philox.Stream{})
 			what := fmt.Sprintf("seq %d headDim %d", seq, hd)
 			gotP := down(be, probs, len(wantP))
 			check(t, what+" probs", gotP, wantP)

@@ -1,0 +1,302 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/philox"
+)
+
+// dropChunk is how many mask words one goroutine draws at a time.
+const dropChunk = 4096
+
+// Dropout implements backend.Backend.
+func (be *Backend) Dropout(out, x backend.Buffer, n int, p float32, s philox.Stream) {
+	o, xd := data(out).Data[:n], data(x).Data[:n]
+	scale := 1 / (1 - p)
+	chunks := (n + dropChunk - 1) / dropChunk
+	be.parallel(chunks, func(lo, hi int) {
+		var words [dropChunk]uint32
+		for c := lo; c < hi; c++ {
+			i0 := c * dropChunk
+			i1 := min(i0+dropChunk, n)
+			w := words[:i1-i0]
+			s.Fill(w, uint64(i0))
+			for k, word := range w {
+				if philox.Keep(word, p) {
+					o[i0+k] = xd[i0+k] * scale
+				} else {
+					o[i0+k] = 0
+				}
+			}
+		}
+	})
+}
+
+// KeepMask implements backend.Backend.
+func (*Backend) KeepMask(mask backend.Buffer, n int, p float32, s philox.Stream) {
+	s.KeepMask(data(mask).Data[:n], 0, p)
+}
+
+// Mixout implements backend.Backend.
+func (be *Backend) Mixout(wmix, w, u, mask backend.Buffer, rows, cols int, p float32, perElement bool) {
+	o, wd, ud, md := data(wmix).Data[:rows*cols], data(w).Data[:rows*cols], data(u).Data[:rows*cols], data(mask).Data
+	inv := 1 / (1 - p)
+	be.parallel(rows, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			m := md[:cols]
+			if perElement {
+				m = md[i*cols : (i+1)*cols]
+			}
+			for j := 0; j < cols; j++ {
+				k := i*cols + j
+				o[k] = ud[k] + m[j]*(wd[k]-ud[k])*inv
+			}
+		}
+	})
+}
+
+// MixoutBackward implements backend.Backend.
+func (be *Backend) MixoutBackward(gw, gmix, mask backend.Buffer, rows, cols int, scale float32, perElement bool) {
+	g, gm, md := data(gw).Data[:rows*cols], data(gmix).Data[:rows*cols], data(mask).Data
+	be.parallel(rows, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			m := md[:cols]
+			if perElement {
+				m = md[i*cols : (i+1)*cols]
+			}
+			for j := 0; j < cols; j++ {
+				g[i*cols+j] += gm[i*cols+j] * m[j] * scale
+			}
+		}
+	})
+}
+
+// LayerNormBackward implements backend.Backend, in float64 per row.
+func (be *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma backend.Buffer, rows, cols int) {
+	dxd, dyd, xd := data(dx).Data[:rows*cols], data(dy).Data[:rows*cols], data(x).Data[:rows*cols]
+	md, rd, g := data(mean).Data[:rows], data(rstd).Data[:rows], data(gamma).Data[:cols]
+	dg, db := data(dgamma).Data[:cols], data(dbeta).Data[:cols]
+	// Parameter gradients: per-worker partial sums, added in a fixed order.
+	w := min(be.workers, rows)
+	partG, partB := make([][]float64, w), make([][]float64, w)
+	chunk := (rows + w - 1) / max(w, 1)
+	be.parallel(w, func(lo, hi int) {
+		for part := lo; part < hi; part++ {
+			pg, pb := make([]float64, cols), make([]float64, cols)
+			for i := part * chunk; i < min((part+1)*chunk, rows); i++ {
+				mu, r := float64(md[i]), float64(rd[i])
+				xr, dyr, dxr := xd[i*cols:(i+1)*cols], dyd[i*cols:(i+1)*cols], dxd[i*cols:(i+1)*cols]
+				var sumG, sumGX float64
+				for j := range xr {
+					xhat := (float64(xr[j]) - mu) * r
+					gj := float64(dyr[j]) * float64(g[j])
+					sumG += gj
+					sumGX += gj * xhat
+					pg[j] += float64(dyr[j]) * xhat
+					pb[j] += float64(dyr[j])
+				}
+				n := float64(cols)
+				for j := range xr {
+					xhat := (float64(xr[j]) - mu) * r
+					gj := float64(dyr[j]) * float64(g[j])
+					dxr[j] = float32(r * (gj - sumG/n - xhat*sumGX/n))
+				}
+			}
+			partG[part], partB[part] = pg, pb
+		}
+	})
+	for j := 0; j < cols; j++ {
+		var sg, sb float64
+		for part := 0; part < w; part++ {
+			sg += partG[part][j]
+			sb += partB[part][j]
+		}
+		dg[j] += float32(sg)
+		db[j] += float32(sb)
+	}
+}
+
+// ActivateBackward implements backend.Backend.
+func (be *Backend) ActivateBackward(dx, dy, x backend.Buffer, n int, act backend.Activation) {
+	o, dyd, xd := data(dx).Data[:n], data(dy).Data[:n], data(x).Data[:n]
+	be.parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			o[i] = float32(float64(dyd[i]) * activateGrad(float64(xd[i]), act))
+		}
+	})
+}
+
+// activateGrad is the derivative of the activation at x.
+func activateGrad(x float64, act backend.Activation) float64 {
+	switch act {
+	case backend.GeluErf:
+		cdf := 0.5 * (1 + math.Erf(x/math.Sqrt2))
+		pdf := math.Exp(-0.5*x*x) / math.Sqrt(2*math.Pi)
+		return cdf + x*pdf
+	case backend.GeluTanh:
+		const c = 0.7978845608028654 // sqrt(2/pi)
+		u := c * (x + 0.044715*x*x*x)
+		t := math.Tanh(u)
+		return 0.5*(1+t) + 0.5*x*(1-t*t)*c*(1+3*0.044715*x*x)
+	case backend.ReLU:
+		if x > 0 {
+			return 1
+		}
+		return 0
+	}
+	panic("cpu: unknown activation")
+}
+
+// TanhBackward implements backend.Backend.
+func (*Backend) TanhBackward(dx, dy, y backend.Buffer, n int) {
+	o, dyd, yd := data(dx).Data[:n], data(dy).Data[:n], data(y).Data[:n]
+	for i := range o {
+		o[i] = dyd[i] * (1 - yd[i]*yd[i])
+	}
+}
+
+// BiasGrad implements backend.Backend, summing each column in float64.
+func (be *Backend) BiasGrad(db, dy backend.Buffer, rows, cols int) {
+	d, dyd := data(db).Data[:cols], data(dy).Data[:rows*cols]
+	be.parallel(cols, func(lo, hi int) {
+		acc := make([]float64, hi-lo)
+		for i := 0; i < rows; i++ {
+			row := dyd[i*cols+lo : i*cols+hi]
+			for j, v := range row {
+				acc[j] += float64(v)
+			}
+		}
+		for j, v := range acc {
+			d[lo+j] += float32(v)
+		}
+	})
+}
+
+// EmbedBackward implements backend.Backend.
+func (*Backend) EmbedBackward(dword, dpos, dtyp, dy backend.Buffer, ids, types []int32, batch, seq, hidden, padID int) {
+	dw, dp, dt, dyd := data(dword).Data, data(dpos).Data, data(dtyp).Data, data(dy).Data
+	for t := 0; t < batch*seq; t++ {
+		g := dyd[t*hidden : (t+1)*hidden]
+		pr := dp[(t%seq)*hidden:][:hidden]
+		tr := dt[int(types[t])*hidden:][:hidden]
+		for j, v := range g {
+			pr[j] += v
+			tr[j] += v
+		}
+		if int(ids[t]) == padID {
+			continue
+		}
+		wr := dw[int(ids[t])*hidden:][:hidden]
+		for j, v := range g {
+			wr[j] += v
+		}
+	}
+}
+
+// FirstTokenBackward implements backend.Backend.
+func (*Backend) FirstTokenBackward(dx, dcls backend.Buffer, batch, seq, hidden int) {
+	o, d := data(dx).Data[:batch*seq*hidden], data(dcls).Data
+	clear(o)
+	for b := 0; b < batch; b++ {
+		copy(o[b*seq*hidden:b*seq*hidden+hidden], d[b*hidden:(b+1)*hidden])
+	}
+}
+
+// CrossEntropy implements backend.Backend, in float64 per row.
+func (*Backend) CrossEntropy(dlogits, logits backend.Buffer, labels []int32, batch, classes int, gradScale float32) float64 {
+	dl, l := data(dlogits).Data[:batch*classes], data(logits).Data[:batch*classes]
+	var loss float64
+	for b := 0; b < batch; b++ {
+		row := l[b*classes : (b+1)*classes]
+		mx := math.Inf(-1)
+		for _, v := range row {
+			mx = math.Max(mx, float64(v))
+		}
+		var sum float64
+		for _, v := range row {
+			sum += math.Exp(float64(v) - mx)
+		}
+		lse := mx + math.Log(sum)
+		y := int(labels[b])
+		loss += lse - float64(row[y])
+		for j, v := range row {
+			p := math.Exp(float64(v) - lse)
+			if j == y {
+				p--
+			}
+			dl[b*classes+j] = float32(p * float64(gradScale) / float64(batch))
+		}
+	}
+	return loss / float64(batch)
+}
+
+// MSE implements backend.Backend.
+func (*Backend) MSE(dlogits, logits backend.Buffer, targets []float32, batch int, gradScale float32) float64 {
+	dl, l := data(dlogits).Data[:batch], data(logits).Data[:batch]
+	var loss float64
+	for b := 0; b < batch; b++ {
+		d := float64(l[b]) - float64(targets[b])
+		loss += d * d
+		dl[b] = float32(2 * d * float64(gradScale) / float64(batch))
+	}
+	return loss / float64(batch)
+}
+
+// Zero implements backend.Backend.
+func (*Backend) Zero(x backend.Buffer, n int) { clear(data(x).Data[:n]) }
+
+// Scale implements backend.Backend.
+func (*Backend) Scale(x backend.Buffer, n int, s float32) {
+	d := data(x).Data[:n]
+	for i := range d {
+		d[i] *= s
+	}
+}
+
+// SumSquares implements backend.Backend.
+func (*Backend) SumSquares(x backend.Buffer, n int) float64 {
+	var s float64
+	for _, v := range data(x).Data[:n] {
+		s += float64(v) * float64(v)
+	}
+	return s
+}
+
+// AdamW implements backend.Backend with torch.optim.AdamW's operations in
+// float32 and its scalars computed in float64, as torch does.
+func (be *Backend) AdamW(p, g, m, v, target backend.Buffer, n int, h backend.AdamWParams) {
+	pd, gd, md, vd := data(p).Data[:n], data(g).Data[:n], data(m).Data[:n], data(v).Data[:n]
+	var td []float32
+	if target != nil {
+		td = data(target).Data[:n]
+	}
+	bc1, bc2 := 1.0, 1.0
+	if h.BiasCorrection {
+		bc1 = 1 - math.Pow(h.Beta1, float64(h.Step))
+		bc2 = 1 - math.Pow(h.Beta2, float64(h.Step))
+	}
+	decay := float32(1 - h.LR*h.WeightDecay)
+	lrwd := float32(h.LR * h.WeightDecay)
+	b1, b2 := float32(h.Beta1), float32(h.Beta2)
+	c1, c2 := float32(1-h.Beta1), float32(1-h.Beta2)
+	stepSize := float32(h.LR / bc1)
+	bc2sqrt := float32(math.Sqrt(bc2))
+	eps := float32(h.Eps)
+	be.parallel(n, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := gd[i] * h.GradScale
+			if h.WeightDecay != 0 {
+				if td != nil {
+					pd[i] -= lrwd * (pd[i] - td[i])
+				} else {
+					pd[i] *= decay
+				}
+			}
+			md[i] = md[i]*b1 + gi*c1
+			vd[i] = vd[i]*b2 + c2*gi*gi
+			denom := float32(math.Sqrt(float64(vd[i])))/bc2sqrt + eps
+			pd[i] -= stepSize * (md[i] / denom)
+		}
+	})
+}

@@ -1,0 +1,243 @@
+package model
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/philox"
+)
+
+// LayerActs is what one encoder layer's forward leaves for its backward.
+type LayerActs struct {
+	// In is the layer input [tokens, hidden] (the previous layer's Out).
+	In backend.Buffer
+	// Q, K, V are the projections [tokens, hidden].
+	Q, K, V backend.Buffer
+	// Probs are the attention probabilities before dropout [batch, heads, seq, seq].
+	Probs backend.Buffer
+	// Ctx is probs·V with heads concatenated [tokens, hidden].
+	Ctx backend.Buffer
+	// AttnSum is dropout(dense(Ctx)) + In before LayerNorm; AttnOut is after it.
+	AttnSum, AttnOut   backend.Buffer
+	AttnMean, AttnRstd backend.Buffer
+	// InterPre and Inter are the intermediate dense before and after the activation.
+	InterPre, Inter backend.Buffer
+	// OutSum is dropout(dense(Inter)) + AttnOut before LayerNorm; Out is after it.
+	OutSum, Out      backend.Buffer
+	OutMean, OutRstd backend.Buffer
+}
+
+// Activations holds every intermediate of a forward pass, sized for up to
+// batch rows of up to seq tokens, and the backward pass's scratch buffers;
+// it is reused across batches that fit.
+type Activations struct {
+	be                 backend.Backend
+	seq, batch         int
+	KeyMask            backend.Buffer // [batch, seq], 1 real / 0 padding
+	EmbSum, EmbNorm    backend.Buffer // word+pos+type, and its LayerNorm
+	EmbMean, EmbRstd   backend.Buffer
+	Emb                backend.Buffer // dropout(EmbNorm), the first layer's input
+	Layers             []LayerActs
+	CLS                backend.Buffer // [batch, hidden] first-token hidden states
+	PoolPre, Pooled    backend.Buffer // pooler dense before and after tanh
+	PooledDrop         backend.Buffer // dropout(Pooled), the classifier's input
+	Logits             backend.Buffer // [batch, num_labels]
+	host               []float32
+	grad               *gradScratch
+	lastBatch, lastSeq int
+	train              *TrainStep
+}
+
+// gradScratch holds the backward pass's temporaries.
+type gradScratch struct {
+	dX, dY, dZ, dQ, dK, dV, dCtx, dInter backend.Buffer
+	dLogits, dPooled, dCLS                backend.Buffer
+	gMix                                  backend.Buffer
+}
+
+// NewActivations allocates activations for batches of up to batch rows of
+// up to seq tokens.
+func (m *Model) NewActivations(batch, seq int) *Activations {
+	be, c := m.Backend, m.Config
+	t, h := batch*seq, c.HiddenSize
+	a := &Activations{be: be, seq: seq, batch: batch}
+	a.KeyMask = be.Alloc(t)
+	a.EmbSum, a.EmbNorm, a.Emb = be.Alloc(t*h), be.Alloc(t*h), be.Alloc(t*h)
+	a.EmbMean, a.EmbRstd = be.Alloc(t), be.Alloc(t)
+	for range c.NumHiddenLayers {
+		a.Layers = append(a.Layers, LayerActs{
+			Q: be.Alloc(t * h), K: be.Alloc(t * h), V: be.Alloc(t * h),
+			Probs: be.Alloc(batch * c.NumAttentionHeads * seq * seq), Ctx: be.Alloc(t * h),
+			AttnSum: be.Alloc(t * h), AttnOut: be.Alloc(t * h), AttnMean: be.Alloc(t), AttnRstd: be.Alloc(t),
+			InterPre: be.Alloc(t * c.IntermediateSize), Inter: be.Alloc(t * c.IntermediateSize),
+			OutSum: be.Alloc(t * h), Out: be.Alloc(t * h), OutMean: be.Alloc(t), OutRstd: be.Alloc(t),
+		})
+	}
+	a.CLS, a.PoolPre, a.Pooled, a.PooledDrop = be.Alloc(batch*h), be.Alloc(batch*h), be.Alloc(batch*h), be.Alloc(batch*h)
+	a.Logits = be.Alloc(batch * c.NumLabels)
+	a.host = make([]float32, t)
+	return a
+}
+
+// Fits reports whether a batch of that shape fits these activations.
+func (a *Activations) Fits(batch, seq int) bool {
+	return batch <= a.batch && seq <= a.seq
+}
+
+// Free releases every buffer.
+func (a *Activations) Free() {
+	free := func(bs ...backend.Buffer) {
+		for _, b := range bs {
+			if b != nil {
+				a.be.Free(b)
+			}
+		}
+	}
+	free(a.KeyMask, a.EmbSum, a.EmbNorm, a.Emb, a.EmbMean, a.EmbRstd, a.CLS, a.PoolPre, a.Pooled, a.PooledDrop, a.Logits)
+	for _, l := range a.Layers {
+		free(l.Q, l.K, l.V, l.Probs, l.Ctx, l.AttnSum, l.AttnOut, l.AttnMean, l.AttnRstd,
+			l.InterPre, l.Inter, l.OutSum, l.Out, l.OutMean, l.OutRstd)
+	}
+	if g := a.grad; g != nil {
+		free(g.dX, g.dY, g.dZ, g.dQ, g.dK, g.dV, g.dCtx, g.dInter, g.dLogits, g.dPooled, g.dCLS, g.gMix)
+	}
+}
+
+// TrainStep describes one training-mode forward pass: the dropout
+// probabilities and the keys of their random streams.
+type TrainStep struct {
+	// HiddenDropout applies to the embeddings and to each dense output
+	// before its residual sum (hidden_dropout_prob).
+	HiddenDropout float32
+	// AttentionDropout applies to the attention probabilities.
+	AttentionDropout float32
+	// ClassifierDropout applies to the pooled output before the classifier.
+	ClassifierDropout float32
+	// Seed and Step key every mask: site s of step Step draws from
+	// philox.Stream{Seed, Step, philox.DropoutID(s)}.
+	Seed, Step uint64
+}
+
+// Dropout sites, in the order of the forward pass: the embeddings, then per
+// layer the attention probabilities, the attention output and the layer
+// output, then the classifier input.
+func siteEmbeddings() int           { return 0 }
+func siteAttnProbs(layer int) int   { return 1 + 3*layer }
+func siteAttnOutput(layer int) int  { return 2 + 3*layer }
+func siteLayerOutput(layer int) int { return 3 + 3*layer }
+func siteClassifier(layers int) int { return 1 + 3*layers }
+
+func (ts *TrainStep) stream(site int) philox.Stream {
+	return philox.Stream{Seed: ts.Seed, Step: ts.Step, ID: philox.DropoutID(site)}
+}
+
+// dropout applies dropout at a site in place (a no-op outside training or at p 0).
+func (m *Model) dropout(x backend.Buffer, n int, p float32, ts *TrainStep, site int) {
+	if ts == nil || p == 0 {
+		return
+	}
+	m.Backend.Dropout(x, x, n, p, ts.stream(site))
+}
+
+// weight is the weight a pass uses: W~ (or U at p = 1) in training with mixout.
+func (l *Linear) weight(train bool) backend.Buffer {
+	if !train || l.Mix == nil || l.Mix.P == 0 {
+		return l.W
+	}
+	if l.Mix.P >= 1 {
+		return l.Mix.Target
+	}
+	return l.Mix.Weight
+}
+
+// linear writes out = x Wᵀ + b for rows rows of x.
+func (m *Model) linear(out, x backend.Buffer, l *Linear, rows int, train bool) {
+	m.Backend.MatMul(out, x, l.weight(train), rows, l.Out, l.In, false, true, 1, 0)
+	m.Backend.AddBias(out, l.B, rows, l.Out)
+}
+
+// Forward runs the model in evaluation mode (no dropout, no mixout) on b,
+// leaving every intermediate in a. The batch must have passed Check and fit a.
+func (m *Model) Forward(b *Batch, a *Activations) { m.forward(b, a, nil) }
+
+// ForwardTrain runs the model in training mode: dropout as ts says, and
+// mixout's W~ for every Linear with a Mix (see MixWeights).
+func (m *Model) ForwardTrain(b *Batch, a *Activations, ts TrainStep) { m.forward(b, a, &ts) }
+
+func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
+	be, c := m.Backend, m.Config
+	if !a.Fits(b.Size, b.Seq) {
+		panic(fmt.Sprintf("model: batch %d×%d does not fit activations %d×%d", b.Size, b.Seq, a.batch, a.seq))
+	}
+	a.lastBatch, a.lastSeq, a.train = b.Size, b.Seq, ts
+	train := ts != nil
+	t, h := b.Size*b.Seq, c.HiddenSize
+	eps := float32(c.LayerNormEps)
+	mask := a.host[:t]
+	for i, v := range b.AttentionMask {
+		mask[i] = float32(v)
+	}
+	be.Upload(a.KeyMask, mask)
+	var hid, att float32
+	var drop philox.Stream
+	if train {
+		hid, att = ts.HiddenDropout, ts.AttentionDropout
+	}
+
+	be.Embed(a.EmbSum, m.WordEmb, m.PosEmb, m.TypeEmb, b.InputIDs, b.TokenTypeIDs, b.Size, b.Seq, h)
+	be.LayerNorm(a.EmbNorm, a.EmbMean, a.EmbRstd, a.EmbSum, m.EmbNorm.W, m.EmbNorm.B, t, h, eps)
+	x := a.EmbNorm
+	if train && hid > 0 {
+		be.Dropout(a.Emb, a.EmbNorm, t*h, hid, ts.stream(siteEmbeddings()))
+		x = a.Emb
+	}
+	scale := float32(1 / math.Sqrt(float64(c.HeadDim())))
+	for i := range m.Layers {
+		l, la := &m.Layers[i], &a.Layers[i]
+		la.In = x
+		m.linear(la.Q, x, &l.Query, t, train)
+		m.linear(la.K, x, &l.Key, t, train)
+		m.linear(la.V, x, &l.Value, t, train)
+		if train && att > 0 {
+			drop = ts.stream(siteAttnProbs(i))
+		}
+		be.Attention(la.Ctx, la.Probs, la.Q, la.K, la.V, a.KeyMask, b.Size, b.Seq, c.NumAttentionHeads, c.HeadDim(), scale, att, drop)
+		m.linear(la.AttnSum, la.Ctx, &l.AttnOut, t, train)
+		m.dropout(la.AttnSum, t*h, hid, ts, siteAttnOutput(i))
+		be.Add(la.AttnSum, la.AttnSum, x, t*h)
+		be.LayerNorm(la.AttnOut, la.AttnMean, la.AttnRstd, la.AttnSum, l.AttnNorm.W, l.AttnNorm.B, t, h, eps)
+		m.linear(la.InterPre, la.AttnOut, &l.Inter, t, train)
+		be.Activate(la.Inter, la.InterPre, t*c.IntermediateSize, m.act)
+		m.linear(la.OutSum, la.Inter, &l.Output, t, train)
+		m.dropout(la.OutSum, t*h, hid, ts, siteLayerOutput(i))
+		be.Add(la.OutSum, la.OutSum, la.AttnOut, t*h)
+		be.LayerNorm(la.Out, la.OutMean, la.OutRstd, la.OutSum, l.OutNorm.W, l.OutNorm.B, t, h, eps)
+		x = la.Out
+	}
+	be.FirstToken(a.CLS, x, b.Size, b.Seq, h)
+	m.linear(a.PoolPre, a.CLS, &m.Pooler, b.Size, train)
+	be.Tanh(a.Pooled, a.PoolPre, b.Size*h)
+	pooled := a.Pooled
+	if train && ts.ClassifierDropout > 0 {
+		be.Dropout(a.PooledDrop, a.Pooled, b.Size*h, ts.ClassifierDropout, ts.stream(siteClassifier(len(m.Layers))))
+		pooled = a.PooledDrop
+	}
+	m.linear(a.Logits, pooled, &m.Classifier, b.Size, train)
+}
+
+// Sequence returns the last layer's hidden states of the last forward pass.
+func (a *Activations) Sequence() backend.Buffer {
+	if len(a.Layers) == 0 {
+		return a.EmbNorm
+	}
+	return a.Layers[len(a.Layers)-1].Out
+}
+
+// Logits copies the logits of the last forward pass of a batch of size rows
+// to host memory, [size, num_labels].
+func (m *Model) Logits(a *Activations, size int) []float32 {
+	out := make([]float32, size*m.Config.NumLabels)
+	m.Backend.Download(out, a.Logits)
+	return out
+}
