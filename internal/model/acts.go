@@ -52,8 +52,8 @@ type Activations struct {
 // gradScratch holds the backward pass's temporaries.
 type gradScratch struct {
 	dX, dY, dZ, dQ, dK, dV, dCtx, dInter backend.Buffer
-	dLogits, dPooled, dCLS                backend.Buffer
-	gMix                                  backend.Buffer
+	dLogits, dPooled, dCLS               backend.Buffer
+	gMix                                 backend.Buffer
 }
 
 // NewActivations allocates activations for batches of up to batch rows of

@@ -168,4 +168,3 @@ func (m *Model) Check(b *Batch) error {
 	}
 	return nil
 }
-
