@@ -34,31 +34,51 @@ type Options struct {
 	MaxSeqLen, BatchSize int
 }
 
-// NewPredictor checks that the model's head fits the task and builds the
-// output-to-label mapping: when the checkpoint's id2label names are exactly
-// the task's labels, they decide the order; otherwise (LABEL_0, ...) the
-// model's ids are the task's class ids, as transformers' run_glue.py assumes.
+// NewPredictor checks that the checkpoint's head fits the task, uploads it
+// to be and returns a predictor for it (see New).
 func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok *data.Tokenizer, task *data.Task, opt Options) (*Predictor, error) {
 	cfg := ck.Config
 	if cfg.NumLabels != task.NumLabels() {
 		return nil, fmt.Errorf("%s/config.json: the model has %d outputs, task %s needs %d (finetune the model on %s first)",
 			ck.Dir, cfg.NumLabels, task.Name, task.NumLabels(), task.Name)
 	}
-	if opt.MaxSeqLen < 3 {
-		return nil, fmt.Errorf("max_seq_length %d is too small: [CLS] a [SEP] b [SEP] needs at least 3 tokens", opt.MaxSeqLen)
-	}
-	if opt.MaxSeqLen > cfg.MaxPositionEmbeddings {
-		return nil, fmt.Errorf("max_seq_length %d exceeds the model's max_position_embeddings %d", opt.MaxSeqLen, cfg.MaxPositionEmbeddings)
-	}
-	if opt.BatchSize < 1 {
-		return nil, fmt.Errorf("batch_size %d is not positive", opt.BatchSize)
-	}
 	if n := tok.Vocab().Len(); n > cfg.VocabSize {
 		return nil, fmt.Errorf("%s/vocab.txt has %d tokens, more than the model's vocab_size %d", ck.Dir, n, cfg.VocabSize)
+	}
+	if err := opt.check(cfg); err != nil {
+		return nil, err
 	}
 	m, err := model.New(be, cfg, ck.Weights)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ck.Dir, err)
+	}
+	return New(m, tok, task, opt)
+}
+
+func (opt Options) check(cfg model.Config) error {
+	if opt.MaxSeqLen < 3 {
+		return fmt.Errorf("max_seq_length %d is too small: [CLS] a [SEP] b [SEP] needs at least 3 tokens", opt.MaxSeqLen)
+	}
+	if opt.MaxSeqLen > cfg.MaxPositionEmbeddings {
+		return fmt.Errorf("max_seq_length %d exceeds the model's max_position_embeddings %d", opt.MaxSeqLen, cfg.MaxPositionEmbeddings)
+	}
+	if opt.BatchSize < 1 {
+		return fmt.Errorf("batch_size %d is not positive", opt.BatchSize)
+	}
+	return nil
+}
+
+// New returns a predictor running m (in evaluation mode) on task. When the
+// model's id2label names are exactly the task's labels, they decide the
+// order; otherwise (LABEL_0, ...) the model's ids are the task's class ids,
+// as transformers' run_glue.py assumes.
+func New(m *model.Model, tok *data.Tokenizer, task *data.Task, opt Options) (*Predictor, error) {
+	cfg := m.Config
+	if cfg.NumLabels != task.NumLabels() {
+		return nil, fmt.Errorf("the model has %d outputs, task %s needs %d", cfg.NumLabels, task.Name, task.NumLabels())
+	}
+	if err := opt.check(cfg); err != nil {
+		return nil, err
 	}
 	p := &Predictor{Model: m, Tokenizer: tok, Task: task, MaxSeqLen: opt.MaxSeqLen, BatchSize: opt.BatchSize}
 	p.classOf = make([]int, cfg.NumLabels)

@@ -1,0 +1,277 @@
+// Package config is the one run configuration of mixft finetune: its
+// settings with their keys, defaults and help, the regularization
+// strategies of the mixout paper as named presets, and validation with
+// errors that name the key. It knows nothing of backends.
+//
+// Every field carries its settings key (the YAML key, and the flag name
+// with "-" for "_"), so that the command line, the environment and YAML
+// files are bound from this one table.
+package config
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// Run is every setting of one finetuning run.
+type Run struct {
+	Model     string `key:"model" help:"Hugging Face model directory to finetune (config.json, model.safetensors, vocab.txt)"`
+	Task      string `key:"task" help:"GLUE task (rte, mrpc, cola, sts-b, sst-2, ...)"`
+	DataDir   string `key:"data_dir" help:"folder of the task's GLUE files (train.tsv, dev.tsv)"`
+	OutputDir string `key:"output_dir" help:"run directory: config, log.jsonl, metrics.json, best/ and last/ checkpoints"`
+
+	Strategy string `key:"strategy" help:"regularization preset: dropout, wdecay-pre, mixout, mixout-wdecay-pre, or custom (the individual settings); explicit settings override a preset"`
+
+	Seed         uint64 `key:"seed" help:"seed of the data order, the new classifier and every dropout/mixout mask"`
+	MaxSeqLength int    `key:"max_seq_length" help:"maximum tokens per example, [CLS] and [SEP] included"`
+	BatchSize    int    `key:"batch_size" help:"examples per optimizer step (split into grad_accum_steps micro-batches)"`
+	GradAccum    int    `key:"grad_accum_steps" help:"micro-batches per optimizer step"`
+	EvalBatch    int    `key:"eval_batch_size" help:"examples per forward pass when evaluating"`
+	Epochs       int    `key:"epochs" help:"passes over the training set (ignored when max_steps > 0)"`
+	MaxSteps     int    `key:"max_steps" help:"optimizer steps to run; 0: epochs × steps per epoch"`
+
+	LR           float64 `key:"lr" help:"peak learning rate"`
+	WarmupSteps  int     `key:"warmup_steps" help:"linear warmup steps; -1: warmup_ratio of the total"`
+	WarmupRatio  float64 `key:"warmup_ratio" help:"linear warmup as a fraction of the total steps (when warmup_steps is -1)"`
+	WeightDecay  float64 `key:"weight_decay" help:"decoupled weight decay λ (not on biases and LayerNorm)"`
+	DecayTarget  string  `key:"weight_decay_target" help:"what weight decay pulls toward: zero (wdecay(0, λ)) or pretrained (wdecay(w_pre, λ))"`
+	Beta1        float64 `key:"adam_beta1" help:"Adam β1"`
+	Beta2        float64 `key:"adam_beta2" help:"Adam β2"`
+	Eps          float64 `key:"adam_eps" help:"Adam ε"`
+	BiasCorrect  bool    `key:"bias_correction" help:"Adam bias correction (false: BERTAdam)"`
+	MaxGradNorm  float64 `key:"max_grad_norm" help:"global gradient-norm clipping threshold; 0 disables"`
+	LayerLRDecay float64 `key:"layer_lr_decay" help:"layer-wise learning-rate decay: layer l of L gets lr × decay^(L−l); 1 disables"`
+	ReinitLayers int     `key:"reinit_layers" help:"re-initialise the top k encoder layers (and the pooler) before finetuning"`
+
+	Dropout           float64 `key:"dropout" help:"every dropout of the model, the classifier's included; -1: the checkpoint's (encoder 0 when mixout is on)"`
+	HiddenDropout     float64 `key:"hidden_dropout" help:"embedding and hidden-state dropout; -1: from dropout"`
+	AttentionDropout  float64 `key:"attention_dropout" help:"attention-probability dropout; -1: from dropout"`
+	ClassifierDropout float64 `key:"classifier_dropout" help:"dropout before the classifier; -1: from dropout, else the checkpoint's"`
+
+	Mixout           float64 `key:"mixout" help:"mixout probability p on every pretrained Linear (0: off)"`
+	MixoutGrad       string  `key:"mixout_grad" help:"mixout gradient: exact (M/(1−p) ⊙ dL/dW~) or reference (the authors' M ⊙ dL/dW~)"`
+	MixoutPerElement bool    `key:"mixout_per_element" help:"one mixout decision per weight (mixconnect) instead of per input neuron"`
+	OutputLayer      string  `key:"output_layer" help:"regularizer of the new classifier: dropout (dropout + weight decay, the paper's default) or mixout (mixout toward its own initialisation)"`
+
+	EvalSteps        int  `key:"eval_steps" help:"evaluate on dev every N optimizer steps; 0: every epoch"`
+	MaxTrainExamples int  `key:"max_train_examples" help:"use only the first N training examples (0: all)"`
+	MaxEvalExamples  int  `key:"max_eval_examples" help:"use only the first N dev examples (0: all)"`
+	SaveBest         bool `key:"save_best" help:"keep the best dev checkpoint in best/"`
+	Resume           bool `key:"resume" help:"continue an interrupted run from output_dir/last"`
+	Overwrite        bool `key:"overwrite" help:"start afresh in an output_dir that already holds a run"`
+
+	DoLowerCase string `key:"do_lower_case" help:"lower-case text: auto, true or false"`
+	Threads     int    `key:"threads" help:"CPU worker goroutines (0: GOMAXPROCS)"`
+	Device      string `key:"device" help:"compute device: cpu (cuda:N needs a build with -tags cuda)"`
+}
+
+// Default returns the defaults: the paper's and Hugging Face run_glue's
+// (lr 2e-5, batch 32, 3 epochs, 128 tokens, 10% warmup, ε 1e-8, clipping 1)
+// with BERT's own dropout and weight decay 0.01 toward zero.
+func Default() Run {
+	return Run{
+		Strategy: "custom", Seed: 42, MaxSeqLength: 128, BatchSize: 32, GradAccum: 1, EvalBatch: 64,
+		Epochs: 3, LR: 2e-5, WarmupSteps: -1, WarmupRatio: 0.1, WeightDecay: 0.01, DecayTarget: "zero",
+		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, BiasCorrect: true, MaxGradNorm: 1, LayerLRDecay: 1,
+		Dropout: -1, HiddenDropout: -1, AttentionDropout: -1, ClassifierDropout: -1,
+		MixoutGrad: "exact", OutputLayer: "dropout", SaveBest: true, DoLowerCase: "auto", Device: "cpu",
+	}
+}
+
+// Strategies maps each preset to the settings it implies (the paper's
+// notation): dropout = dropout(0.1) + wdecay(0, 0.01); wdecay-pre =
+// dropout(0.1) + wdecay(w_pre, 0.01); mixout = mixout(w_pre, 0.7) +
+// wdecay(0, 0.01); mixout-wdecay-pre = mixout(w_pre, 0.7) + wdecay(w_pre,
+// 0.01). With mixout the encoder's dropouts are 0; the new classifier keeps
+// dropout(0.1) + wdecay(0, λ) in every preset, as in the paper's main
+// experiments.
+var Strategies = map[string]map[string]any{
+	"custom":            {},
+	"dropout":           {"dropout": 0.1, "mixout": 0.0, "weight_decay": 0.01, "weight_decay_target": "zero"},
+	"wdecay-pre":        {"dropout": 0.1, "mixout": 0.0, "weight_decay": 0.01, "weight_decay_target": "pretrained"},
+	"mixout":            {"mixout": 0.7, "weight_decay": 0.01, "weight_decay_target": "zero"},
+	"mixout-wdecay-pre": {"mixout": 0.7, "weight_decay": 0.01, "weight_decay_target": "pretrained"},
+}
+
+// StrategyNames lists the presets in a fixed order.
+func StrategyNames() []string {
+	return []string{"custom", "dropout", "wdecay-pre", "mixout", "mixout-wdecay-pre"}
+}
+
+// Field is one setting as the command line and YAML files see it.
+type Field struct {
+	Key     string
+	Help    string
+	Default any
+	// Kind is "string", "int", "uint64", "float64" or "bool".
+	Kind string
+}
+
+// Fields lists every setting of Run in declaration order.
+func Fields() []Field {
+	d := reflect.ValueOf(Default())
+	t := d.Type()
+	fs := make([]Field, 0, t.NumField())
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		fs = append(fs, Field{Key: f.Tag.Get("key"), Help: f.Tag.Get("help"), Default: d.Field(i).Interface(), Kind: f.Type.Kind().String()})
+	}
+	return fs
+}
+
+// Set assigns the value of one key; v must already have the field's kind.
+func (r *Run) Set(key string, v any) error {
+	rv := reflect.ValueOf(r).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		if rv.Type().Field(i).Tag.Get("key") != key {
+			continue
+		}
+		val := reflect.ValueOf(v)
+		if val.Type() != rv.Field(i).Type() {
+			return fmt.Errorf("%s: %v is a %s, expected a %s", key, v, val.Type(), rv.Field(i).Type())
+		}
+		rv.Field(i).Set(val)
+		return nil
+	}
+	return fmt.Errorf("unknown setting %q", key)
+}
+
+// Map returns every setting by key (for writing the resolved config).
+func (r Run) Map() map[string]any {
+	rv := reflect.ValueOf(r)
+	m := map[string]any{}
+	for i := 0; i < rv.NumField(); i++ {
+		m[rv.Type().Field(i).Tag.Get("key")] = rv.Field(i).Interface()
+	}
+	return m
+}
+
+// Validate checks every setting; the error names the key and what it expects.
+func (r *Run) Validate() error {
+	bad := func(key string, v any, want string) error {
+		return fmt.Errorf("%s: %v is not %s", key, v, want)
+	}
+	prob := func(key string, p float64, allowUnset bool) error {
+		if allowUnset && p == -1 {
+			return nil
+		}
+		if !(p >= 0 && p < 1) {
+			return bad(key, p, "a probability in [0, 1)")
+		}
+		return nil
+	}
+	switch {
+	case r.Model == "":
+		return fmt.Errorf("model: required (the Hugging Face model directory to finetune)")
+	case r.Task == "":
+		return fmt.Errorf("task: required (a GLUE task such as rte)")
+	case r.DataDir == "":
+		return fmt.Errorf("data_dir: required (the task's GLUE folder)")
+	case r.OutputDir == "":
+		return fmt.Errorf("output_dir: required (where the run is written)")
+	case !slices.Contains(StrategyNames(), r.Strategy):
+		return bad("strategy", fmt.Sprintf("%q", r.Strategy), "one of "+strings.Join(StrategyNames(), ", "))
+	case r.MaxSeqLength < 3:
+		return bad("max_seq_length", r.MaxSeqLength, "at least 3")
+	case r.BatchSize < 1:
+		return bad("batch_size", r.BatchSize, "a positive number of examples")
+	case r.GradAccum < 1 || r.BatchSize%r.GradAccum != 0:
+		return bad("grad_accum_steps", r.GradAccum, fmt.Sprintf("a positive divisor of batch_size %d", r.BatchSize))
+	case r.EvalBatch < 1:
+		return bad("eval_batch_size", r.EvalBatch, "a positive number of examples")
+	case r.Epochs < 1 && r.MaxSteps <= 0:
+		return bad("epochs", r.Epochs, "positive (or set max_steps)")
+	case r.MaxSteps < 0:
+		return bad("max_steps", r.MaxSteps, "0 or positive")
+	case !(r.LR > 0) || math.IsInf(r.LR, 0):
+		return bad("lr", r.LR, "a positive learning rate")
+	case r.WarmupSteps < -1:
+		return bad("warmup_steps", r.WarmupSteps, "0 or positive (-1: use warmup_ratio)")
+	case !(r.WarmupRatio >= 0 && r.WarmupRatio <= 1):
+		return bad("warmup_ratio", r.WarmupRatio, "a fraction in [0, 1]")
+	case !(r.WeightDecay >= 0) || math.IsInf(r.WeightDecay, 0):
+		return bad("weight_decay", r.WeightDecay, "0 or positive")
+	case r.DecayTarget != "zero" && r.DecayTarget != "pretrained":
+		return bad("weight_decay_target", fmt.Sprintf("%q", r.DecayTarget), "zero or pretrained")
+	case !(r.Beta1 >= 0 && r.Beta1 < 1):
+		return bad("adam_beta1", r.Beta1, "in [0, 1)")
+	case !(r.Beta2 >= 0 && r.Beta2 < 1):
+		return bad("adam_beta2", r.Beta2, "in [0, 1)")
+	case !(r.Eps > 0):
+		return bad("adam_eps", r.Eps, "positive")
+	case !(r.MaxGradNorm >= 0):
+		return bad("max_grad_norm", r.MaxGradNorm, "0 (off) or positive")
+	case !(r.LayerLRDecay > 0 && r.LayerLRDecay <= 1):
+		return bad("layer_lr_decay", r.LayerLRDecay, "in (0, 1]")
+	case r.ReinitLayers < 0:
+		return bad("reinit_layers", r.ReinitLayers, "0 or positive")
+	case !(r.Mixout >= 0 && r.Mixout <= 1):
+		return bad("mixout", r.Mixout, "a probability in [0, 1]")
+	case r.MixoutGrad != "exact" && r.MixoutGrad != "reference":
+		return bad("mixout_grad", fmt.Sprintf("%q", r.MixoutGrad), "exact or reference")
+	case r.OutputLayer != "dropout" && r.OutputLayer != "mixout":
+		return bad("output_layer", fmt.Sprintf("%q", r.OutputLayer), "dropout or mixout")
+	case r.EvalSteps < 0:
+		return bad("eval_steps", r.EvalSteps, "0 (every epoch) or positive")
+	case r.MaxTrainExamples < 0:
+		return bad("max_train_examples", r.MaxTrainExamples, "0 (all) or positive")
+	case r.MaxEvalExamples < 0:
+		return bad("max_eval_examples", r.MaxEvalExamples, "0 (all) or positive")
+	case r.DoLowerCase != "auto" && r.DoLowerCase != "true" && r.DoLowerCase != "false":
+		return bad("do_lower_case", fmt.Sprintf("%q", r.DoLowerCase), "auto, true or false")
+	case r.Threads < 0:
+		return bad("threads", r.Threads, "0 (all cores) or positive")
+	case r.Resume && r.Overwrite:
+		return fmt.Errorf("resume and overwrite: choose one")
+	}
+	for _, p := range []struct {
+		key string
+		v   float64
+	}{{"dropout", r.Dropout}, {"hidden_dropout", r.HiddenDropout}, {"attention_dropout", r.AttentionDropout}, {"classifier_dropout", r.ClassifierDropout}} {
+		if err := prob(p.key, p.v, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Dropouts resolves the three dropout probabilities: a finer setting wins,
+// then dropout, then the checkpoint's values (hidden_dropout_prob,
+// attention_probs_dropout_prob, classifier_dropout), where the encoder's are
+// 0 when mixout is on and the classifier's is 0 when it uses mixout
+// (output_layer mixout).
+func (r *Run) Dropouts(ckptHidden, ckptAttention, ckptClassifier float64) (hidden, attention, classifier float64) {
+	pick := func(fine, fallback float64) float64 {
+		if fine >= 0 {
+			return fine
+		}
+		if r.Dropout >= 0 {
+			return r.Dropout
+		}
+		return fallback
+	}
+	if r.Mixout > 0 {
+		ckptHidden, ckptAttention = 0, 0
+		if r.OutputLayer == "mixout" {
+			ckptClassifier = 0
+		}
+	}
+	return pick(r.HiddenDropout, ckptHidden), pick(r.AttentionDropout, ckptAttention), pick(r.ClassifierDropout, ckptClassifier)
+}
+
+// ApplyStrategy fills the settings the strategy preset implies, except
+// those the user set explicitly (isSet reports that for a key).
+func (r *Run) ApplyStrategy(isSet func(key string) bool) error {
+	for key, v := range Strategies[r.Strategy] {
+		if isSet(key) {
+			continue
+		}
+		if err := r.Set(key, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,165 @@
+package train
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mixft/mixft/internal/cpu"
+	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/safetensors"
+)
+
+const fixtures = "../../../shared/fixtures"
+
+func needFixtures(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(fixtures); err != nil {
+		t.Skipf("golden fixtures not found at %s (../shared/fixtures next to the repository): %v", fixtures, err)
+	}
+}
+
+func TestLinearScheduleMatchesHuggingFace(t *testing.T) {
+	// warmup 2, total 6: the factors the optimizer fixture lists.
+	want := []float64{0, 0.5, 1, 0.75, 0.5, 0.25, 0}
+	for s, w := range want {
+		if got := LinearSchedule(s, 2, 6); math.Abs(got-w) > 1e-12 {
+			t.Errorf("step %d: %g, want %g", s, got, w)
+		}
+	}
+	if LinearSchedule(0, 0, 10) != 1 || LinearSchedule(9, 0, 10) != 0.1 {
+		t.Error("no-warmup schedule wrong")
+	}
+}
+
+type fixtureBatch struct {
+	InputIDs      [][]int32 `json:"input_ids"`
+	AttentionMask [][]int32 `json:"attention_mask"`
+	TokenTypeIDs  [][]int32 `json:"token_type_ids"`
+	Labels        []int32   `json:"labels"`
+}
+
+func (fb fixtureBatch) batch() *model.Batch {
+	b := &model.Batch{Size: len(fb.InputIDs), Seq: len(fb.InputIDs[0])}
+	for i := range fb.InputIDs {
+		b.InputIDs = append(b.InputIDs, fb.InputIDs[i]...)
+		b.AttentionMask = append(b.AttentionMask, fb.AttentionMask[i]...)
+		b.TokenTypeIDs = append(b.TokenTypeIDs, fb.TokenTypeIDs[i]...)
+	}
+	return b
+}
+
+// TestAdamWMatchesTorch replays fixtures/optimizer: 6 steps of forward,
+// loss, backward, clipping, AdamW and the linear schedule on checkpoint A.
+func TestAdamWMatchesTorch(t *testing.T) {
+	needFixtures(t)
+	for _, dir := range []string{"A-eps1e-8", "A-eps1e-6", "A-eps1e-8-clip5", "A-eps1e-8-lr0.001-wd0.1"} {
+		t.Run(dir, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(fixtures, "optimizer", dir, "trace.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tr struct {
+				Optimizer struct {
+					LR          float64    `json:"lr"`
+					Eps         float64    `json:"eps"`
+					WeightDecay float64    `json:"weight_decay"`
+					Betas       [2]float64 `json:"betas"`
+				}
+				Schedule struct {
+					Warmup int `json:"num_warmup_steps"`
+					Total  int `json:"num_training_steps"`
+				}
+				Clip struct {
+					MaxNorm float64 `json:"max_norm"`
+				} `json:"clip_grad_norm"`
+				Batches []fixtureBatch
+				Steps   []struct {
+					LR, Loss float64
+					GradNorm float64 `json:"grad_norm_before_clip"`
+				}
+			}
+			if err := json.Unmarshal(raw, &tr); err != nil {
+				t.Fatal(err)
+			}
+
+			ck, err := model.Load(filepath.Join(fixtures, "checkpoints/A"), model.LoadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			be := cpu.New(2)
+			m, err := model.New(be, ck.Config, ck.Weights)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := m.NewGrads()
+			var params []*Param
+			for _, spec := range ck.Config.ParamSpecs() {
+				p, _ := m.Param(spec.Name)
+				wd := 0.0
+				if !strings.Contains(spec.Name, "bias") && !strings.Contains(spec.Name, "LayerNorm.weight") {
+					wd = tr.Optimizer.WeightDecay
+				}
+				params = append(params, &Param{Spec: spec, P: p, G: g.Get(spec.Name), WeightDecay: wd, LRScale: 1})
+			}
+			o := NewAdamW(be, params)
+			o.Beta1, o.Beta2, o.Eps, o.MaxGradNorm = tr.Optimizer.Betas[0], tr.Optimizer.Betas[1], tr.Optimizer.Eps, tr.Clip.MaxNorm
+			check := func(file string) {
+				ref, err := safetensors.Open(filepath.Join(fixtures, "optimizer", dir, file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ref.Close()
+				for _, spec := range ck.Config.ParamSpecs() {
+					want, _ := ref.Float32(spec.Name)
+					got := make([]float32, spec.Size())
+					p, _ := m.Param(spec.Name)
+					be.Download(got, p)
+					tol := 2e-6
+					if tr.Optimizer.LR > 1e-4 {
+						tol = 2e-5
+					}
+					if strings.HasSuffix(spec.Name, "attention.self.key.bias") {
+						tol = 6 * tr.Optimizer.LR
+					}
+					var d float64
+					for i := range got {
+						d = math.Max(d, math.Abs(float64(got[i]-want[i])))
+					}
+					if d > tol {
+						t.Errorf("%s %s: max abs diff %.3g > %.3g", file, spec.Name, d, tol)
+					}
+				}
+			}
+			for k, fb := range tr.Batches {
+				b := fb.batch()
+				a := m.NewActivations(b.Size, b.Seq)
+				m.ForwardTrain(b, a, model.TrainStep{})
+				loss, err := m.Loss(a, fb.Labels, nil, 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.Backward(b, a, g)
+				lr := tr.Optimizer.LR * LinearSchedule(k, tr.Schedule.Warmup, tr.Schedule.Total)
+				if lr != tr.Steps[k].LR {
+					t.Errorf("step %d: lr %g, want %g", k+1, lr, tr.Steps[k].LR)
+				}
+				norm := o.Step(lr)
+				o.ZeroGrad()
+				if math.Abs(loss-tr.Steps[k].Loss) > 1e-5 {
+					t.Errorf("step %d: loss %.7f, want %.7f", k+1, loss, tr.Steps[k].Loss)
+				}
+				if math.Abs(norm-tr.Steps[k].GradNorm) > 1e-5*math.Max(1, tr.Steps[k].GradNorm) {
+					t.Errorf("step %d: grad norm %.7f, want %.7f", k+1, norm, tr.Steps[k].GradNorm)
+				}
+				if k == 0 {
+					check("params_after_step1.safetensors")
+				}
+			}
+			check("params_after_step6.safetensors")
+		})
+	}
+}
