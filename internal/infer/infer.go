@@ -121,14 +121,14 @@ type Prediction struct {
 	Score float64
 }
 
-// batch pads encodings to the longest of them.
-func (p *Predictor) batch(encs []data.Encoding) *model.Batch {
+// Collate pads encodings with padID to the longest of them, as one batch.
+func Collate(encs []data.Encoding, padID int32) *model.Batch {
 	seq := 1
 	for _, e := range encs {
 		seq = max(seq, len(e.InputIDs))
 	}
 	b := &model.Batch{Size: len(encs), Seq: seq}
-	pad := p.Tokenizer.PadID()
+	pad := padID
 	for _, e := range encs {
 		e = e.Padded(seq, pad)
 		b.InputIDs = append(b.InputIDs, e.InputIDs...)
@@ -162,7 +162,7 @@ func (p *Predictor) Predict(examples []data.Example, progress func(done int)) ([
 		for _, i := range idx {
 			group = append(group, encs[i])
 		}
-		b := p.batch(group)
+		b := Collate(group, p.Tokenizer.PadID())
 		if err := p.Model.Check(b); err != nil {
 			return nil, err
 		}

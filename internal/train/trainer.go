@@ -1,0 +1,526 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/data"
+	"github.com/mixft/mixft/internal/infer"
+	"github.com/mixft/mixft/internal/model"
+)
+
+// ErrInterrupted is returned when the context was cancelled (SIGINT or
+// SIGTERM): the run saved its state in last/ and can be resumed.
+var ErrInterrupted = errors.New("interrupted; state saved in last/, continue with --resume")
+
+// ErrDiverged is returned when the loss or the gradient became NaN or
+// infinite: the run failed and retrying it with the same seed fails again.
+var ErrDiverged = errors.New("training diverged (loss or gradient norm is not finite)")
+
+// StepInfo is what the trainer reports after each optimizer step; it is
+// also one line of log.jsonl.
+type StepInfo struct {
+	Step           int     `json:"step"`
+	Total          int     `json:"total_steps"`
+	Epoch          float64 `json:"epoch"`
+	Loss           Number  `json:"loss"`
+	LR             float64 `json:"lr"`
+	GradNorm       Number  `json:"grad_norm"`
+	ExamplesPerSec float64 `json:"examples_per_s"`
+}
+
+// Eval is one evaluation on the dev split.
+type Eval struct {
+	Step    int                `json:"step"`
+	Epoch   float64            `json:"epoch"`
+	Metrics Metrics `json:"metrics"`
+	// Primary is the task's main metric (accuracy, matthews_correlation, or
+	// combined_score for MRPC, QQP and STS-B); NaN is written as null.
+	Primary Number `json:"primary"`
+}
+
+// Options are the trainer's collaborators.
+type Options struct {
+	// Backend runs the model.
+	Backend backend.Backend
+	// OnStep and OnEval, when not nil, observe progress.
+	OnStep func(StepInfo)
+	OnEval func(Eval)
+	// Warn receives warnings (missing head parameters, skipped rows).
+	Warn func(msg string)
+}
+
+// Trainer is one finetuning run in progress.
+type Trainer struct {
+	cfg       config.Run
+	opts      Options
+	task      *data.Task
+	tok       *data.Tokenizer
+	model     *model.Model
+	grads     *model.Grads
+	opt       *AdamW
+	acts      *model.Activations
+	pred      *infer.Predictor
+	train     []trainExample
+	dev       []data.Example
+	baseline  float64
+	state     State
+	vocabPath string
+	hid, att  float32
+	cls       float32
+	run       *runDir
+}
+
+type trainExample struct {
+	enc   data.Encoding
+	label int32
+	score float32
+}
+
+// State is everything a resumed run needs besides weights and moments.
+type State struct {
+	// Step is the number of optimizer steps taken; Total and Warmup are the
+	// schedule's lengths.
+	Step, Total, Warmup int
+	// Micro counts forward passes; it keys the dropout and mixout masks.
+	Micro uint64
+	// Epoch and Pos locate the next batch in the epoch's shuffled order.
+	Epoch, Pos int
+	// Best is the best dev evaluation so far; Evals every evaluation.
+	Best  *Eval
+	Evals []Eval
+	// Seconds is the training time spent so far.
+	Seconds float64
+}
+
+// New prepares a run: reads the data, loads the checkpoint, sets up the
+// regularizers and the optimizer, and (with cfg.Resume) restores the state
+// of output_dir/last.
+func New(cfg config.Run, opts Options) (*Trainer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Warn == nil {
+		opts.Warn = func(string) {}
+	}
+	t := &Trainer{cfg: cfg, opts: opts}
+	var err error
+	if t.task, err = data.LookupTask(cfg.Task); err != nil {
+		return nil, err
+	}
+	if t.run, err = openRunDir(cfg); err != nil {
+		return nil, err
+	}
+	if err := t.loadData(); err != nil {
+		return nil, err
+	}
+	if err := t.loadModel(); err != nil {
+		return nil, err
+	}
+	steps := (len(t.train) + cfg.BatchSize - 1) / cfg.BatchSize
+	t.state.Total = cfg.MaxSteps
+	if t.state.Total == 0 {
+		t.state.Total = cfg.Epochs * steps
+	}
+	t.state.Warmup = cfg.WarmupSteps
+	if t.state.Warmup < 0 {
+		t.state.Warmup = int(math.Ceil(cfg.WarmupRatio * float64(t.state.Total)))
+	}
+	if cfg.Resume {
+		if err := t.restore(); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// loadData reads and encodes the train split and reads the dev split.
+func (t *Trainer) loadData() error {
+	lower, err := lowerCase(t.cfg.DoLowerCase)
+	if err != nil {
+		return err
+	}
+	if t.tok, err = data.LoadTokenizer(t.cfg.Model, lower); err != nil {
+		return err
+	}
+	t.vocabPath = filepath.Join(t.cfg.Model, model.VocabFile)
+	train, rep, err := t.task.ReadSplit(t.cfg.DataDir, "train")
+	if err != nil {
+		return err
+	}
+	if rep.Skipped > 0 {
+		t.opts.Warn(fmt.Sprintf("%s: skipped %d rows with too few columns", rep.Path, rep.Skipped))
+	}
+	if n := t.cfg.MaxTrainExamples; n > 0 && n < len(train) {
+		train = train[:n]
+	}
+	if len(train) == 0 {
+		return fmt.Errorf("%s: no training examples", rep.Path)
+	}
+	for _, e := range train {
+		te := trainExample{enc: t.tok.EncodePair(e.TextA, e.TextB, t.cfg.MaxSeqLength), label: int32(e.LabelID), score: float32(e.Score)}
+		t.train = append(t.train, te)
+	}
+	dev, rep, err := t.task.ReadSplit(t.cfg.DataDir, "dev")
+	if err != nil {
+		return err
+	}
+	if n := t.cfg.MaxEvalExamples; n > 0 && n < len(dev) {
+		dev = dev[:n]
+	}
+	if len(dev) == 0 {
+		return fmt.Errorf("%s: no dev examples", rep.Path)
+	}
+	t.dev = dev
+	t.baseline = majorityBaseline(t.task, dev)
+	return nil
+}
+
+func lowerCase(mode string) (*bool, error) {
+	switch mode {
+	case "auto":
+		return nil, nil
+	case "true", "false":
+		b := mode == "true"
+		return &b, nil
+	}
+	return nil, fmt.Errorf("do_lower_case: %q is not auto, true or false", mode)
+}
+
+// loadModel loads the checkpoint with the task's head, applies re-init,
+// the regularizers, and builds the optimizer.
+func (t *Trainer) loadModel() error {
+	cfg := t.cfg
+	ck, err := model.Load(cfg.Model, model.LoadOptions{Seed: cfg.Seed, Labels: taskLabels(t.task)})
+	if err != nil {
+		return err
+	}
+	for _, name := range ck.Initialized {
+		t.opts.Warn(fmt.Sprintf("%s: %s is not in the checkpoint; initialised randomly (seed %d)", cfg.Model, name, cfg.Seed))
+	}
+	if cfg.MaxSeqLength > ck.Config.MaxPositionEmbeddings {
+		return fmt.Errorf("max_seq_length: %d exceeds the model's max_position_embeddings %d", cfg.MaxSeqLength, ck.Config.MaxPositionEmbeddings)
+	}
+	if n := t.tok.Vocab().Len(); n > ck.Config.VocabSize {
+		return fmt.Errorf("%s: vocab.txt has %d tokens, more than the model's vocab_size %d", cfg.Model, n, ck.Config.VocabSize)
+	}
+	if cfg.ReinitLayers > ck.Config.NumHiddenLayers {
+		return fmt.Errorf("reinit_layers: %d exceeds the model's %d layers", cfg.ReinitLayers, ck.Config.NumHiddenLayers)
+	}
+	if cfg.ReinitLayers > 0 {
+		fresh := model.InitWeights(ck.Config, cfg.Seed)
+		for name, v := range fresh {
+			if reinitialised(name, ck.Config.NumHiddenLayers, cfg.ReinitLayers) {
+				ck.Weights[name] = v
+			}
+		}
+	}
+	pre := ck.Weights // the pretrained weights: mixout's and wdecay(w_pre)'s target
+	t.model, err = model.New(t.opts.Backend, ck.Config, pre)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cfg.Model, err)
+	}
+	h, a, c := cfg.Dropouts(ck.Config.HiddenDropoutProb, ck.Config.AttentionProbsDropoutProb, classifierDropout(ck.Config))
+	t.hid, t.att, t.cls = float32(h), float32(a), float32(c)
+	if cfg.Mixout > 0 {
+		mo := model.MixoutOptions{P: cfg.Mixout, PerElement: cfg.MixoutPerElement, Reference: cfg.MixoutGrad == "reference"}
+		for _, l := range t.model.Linears() {
+			if l == &t.model.Classifier && cfg.OutputLayer != "mixout" {
+				continue
+			}
+			if err := t.model.SetMixout(l, pre[l.Name+".weight"], mo); err != nil {
+				return err
+			}
+		}
+	}
+	t.grads = t.model.NewGrads()
+	t.opt = NewAdamW(t.opts.Backend, t.params(pre))
+	t.opt.Beta1, t.opt.Beta2, t.opt.Eps = cfg.Beta1, cfg.Beta2, cfg.Eps
+	t.opt.BiasCorrection, t.opt.MaxGradNorm = cfg.BiasCorrect, cfg.MaxGradNorm
+	t.pred, err = infer.New(t.model, t.tok, t.task, infer.Options{MaxSeqLen: cfg.MaxSeqLength, BatchSize: cfg.EvalBatch})
+	return err
+}
+
+// classifierDropout is transformers' choice: classifier_dropout, else
+// hidden_dropout_prob.
+func classifierDropout(c model.Config) float64 {
+	if c.ClassifierDropout != nil {
+		return *c.ClassifierDropout
+	}
+	return c.HiddenDropoutProb
+}
+
+// taskLabels is the head's label set: the task's labels, or an empty
+// (non-nil) slice for regression.
+func taskLabels(task *data.Task) []string {
+	if task.Regression {
+		return []string{}
+	}
+	return task.Labels
+}
+
+// reinitialised reports whether a parameter belongs to the top k layers or
+// the pooler, which reinit_layers draws afresh.
+func reinitialised(name string, layers, k int) bool {
+	if strings.HasPrefix(name, "bert.pooler.") {
+		return true
+	}
+	for i := layers - k; i < layers; i++ {
+		if strings.HasPrefix(name, fmt.Sprintf("bert.encoder.layer.%d.", i)) {
+			return true
+		}
+	}
+	return false
+}
+
+// layerIndex is a parameter's depth for layer-wise learning-rate decay:
+// embeddings 0, encoder layer i is i+1, pooler and classifier L+1.
+func layerIndex(name string, layers int) int {
+	var i int
+	if _, err := fmt.Sscanf(name, "bert.encoder.layer.%d.", &i); err == nil {
+		return i + 1
+	}
+	if strings.HasPrefix(name, "bert.embeddings.") {
+		return 0
+	}
+	return layers + 1
+}
+
+// params builds the optimizer's view of every parameter: weight decay on
+// embeddings and dense weights only, toward the pretrained value with
+// weight_decay_target pretrained (the new classifier always toward zero),
+// and the layer-wise learning-rate scale.
+func (t *Trainer) params(pre model.Weights) []*Param {
+	cfg, mc := t.cfg, t.model.Config
+	var ps []*Param
+	for _, spec := range mc.ParamSpecs() {
+		p, _ := t.model.Param(spec.Name)
+		prm := &Param{Spec: spec, P: p, G: t.grads.Get(spec.Name), LRScale: 1}
+		if spec.Kind == model.Embedding || spec.Kind == model.LinearWeight {
+			prm.WeightDecay = cfg.WeightDecay
+		}
+		if prm.WeightDecay > 0 && cfg.DecayTarget == "pretrained" && !strings.HasPrefix(spec.Name, "classifier.") {
+			prm.Target = t.opts.Backend.Alloc(spec.Size())
+			t.opts.Backend.Upload(prm.Target, pre[spec.Name])
+		}
+		if cfg.LayerLRDecay < 1 {
+			prm.LRScale = math.Pow(cfg.LayerLRDecay, float64(mc.NumHiddenLayers+1-layerIndex(spec.Name, mc.NumHiddenLayers)))
+		}
+		ps = append(ps, prm)
+	}
+	return ps
+}
+
+// order is the shuffled order of the training examples in an epoch: a
+// permutation drawn from PCG(seed, epoch), so a resumed run sees the same.
+func (t *Trainer) order(epoch int) []int {
+	return rand.New(rand.NewPCG(t.cfg.Seed, uint64(epoch)+0x5eed)).Perm(len(t.train))
+}
+
+// Run trains until the last step, evaluating on dev every epoch (or every
+// eval_steps), and writes the run directory. A cancelled ctx saves last/
+// and returns ErrInterrupted.
+func (t *Trainer) Run(ctx context.Context) (*Result, error) {
+	cfg, st := t.cfg, &t.state
+	if err := t.run.start(t); err != nil {
+		return nil, err
+	}
+	order := t.order(st.Epoch)
+	for st.Step < st.Total {
+		if ctx.Err() != nil {
+			if err := t.saveLast(); err != nil {
+				return nil, err
+			}
+			return nil, ErrInterrupted
+		}
+		began := time.Now()
+		idx := order[st.Pos:min(st.Pos+cfg.BatchSize, len(order))]
+		loss, err := t.step(idx)
+		if err != nil {
+			return nil, err
+		}
+		lr := cfg.LR * LinearSchedule(st.Step, st.Warmup, st.Total)
+		norm := t.opt.Step(lr)
+		t.opt.ZeroGrad()
+		st.Step++
+		st.Pos += len(idx)
+		epochDone := st.Pos >= len(order)
+		if epochDone {
+			st.Epoch, st.Pos = st.Epoch+1, 0
+			order = t.order(st.Epoch)
+		}
+		secs := time.Since(began).Seconds()
+		st.Seconds += secs
+		info := StepInfo{Step: st.Step, Total: st.Total, Epoch: float64(st.Epoch) + float64(st.Pos)/float64(len(order)),
+			Loss: Number(loss), LR: lr, GradNorm: Number(norm), ExamplesPerSec: float64(len(idx)) / secs}
+		if err := t.run.logStep(info); err != nil {
+			return nil, err
+		}
+		if t.opts.OnStep != nil {
+			t.opts.OnStep(info)
+		}
+		if !finite(loss) || !finite(norm) {
+			if err := t.run.writeMetrics(t, "diverged at step "+fmt.Sprint(st.Step)); err != nil {
+				return nil, err
+			}
+			return nil, ErrDiverged
+		}
+		evalNow := (cfg.EvalSteps > 0 && st.Step%cfg.EvalSteps == 0) || (cfg.EvalSteps == 0 && epochDone) || st.Step == st.Total
+		if evalNow {
+			if err := t.evaluate(info.Epoch); err != nil {
+				return nil, err
+			}
+			if err := t.saveLast(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := t.run.writeMetrics(t, ""); err != nil {
+		return nil, err
+	}
+	return t.result(), nil
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// step runs forward and backward over one batch, split into
+// grad_accum_steps micro-batches whose gradients add up to the batch
+// mean's; it returns the batch's mean loss.
+func (t *Trainer) step(idx []int) (float64, error) {
+	cfg, m := t.cfg, t.model
+	n := len(idx)
+	chunk := (n + cfg.GradAccum - 1) / cfg.GradAccum
+	var loss float64
+	for lo := 0; lo < n; lo += chunk {
+		part := idx[lo:min(lo+chunk, n)]
+		encs := make([]data.Encoding, len(part))
+		labels, targets := make([]int32, len(part)), make([]float32, len(part))
+		for i, j := range part {
+			encs[i], labels[i], targets[i] = t.train[j].enc, t.train[j].label, t.train[j].score
+		}
+		b := infer.Collate(encs, t.tok.PadID())
+		if err := m.Check(b); err != nil {
+			return 0, err
+		}
+		if t.acts == nil {
+			t.acts = m.NewActivations(chunk, cfg.MaxSeqLength)
+		}
+		micro := t.state.Micro
+		m.DrawMixout(cfg.Seed, micro)
+		m.ForwardTrain(b, t.acts, model.TrainStep{HiddenDropout: t.hid, AttentionDropout: t.att, ClassifierDropout: t.cls, Seed: cfg.Seed, Step: micro})
+		share := float32(len(part)) / float32(n)
+		l, err := m.Loss(t.acts, labels, targets, share)
+		if err != nil {
+			return 0, err
+		}
+		m.Backward(b, t.acts, t.grads)
+		loss += l * float64(share)
+		t.state.Micro++
+	}
+	return loss, nil
+}
+
+// evaluate scores the model on dev, records the evaluation, and saves best/
+// when it improved.
+func (t *Trainer) evaluate(epoch float64) error {
+	preds, err := t.pred.Predict(t.dev, nil)
+	if err != nil {
+		return err
+	}
+	mets, err := infer.Metrics(t.task, t.dev, preds)
+	if err != nil {
+		return err
+	}
+	ev := Eval{Step: t.state.Step, Epoch: epoch, Metrics: mets, Primary: Number(primary(mets))}
+	t.state.Evals = append(t.state.Evals, ev)
+	if t.opts.OnEval != nil {
+		t.opts.OnEval(ev)
+	}
+	if t.state.Best == nil || ev.Primary > t.state.Best.Primary || (math.IsNaN(float64(t.state.Best.Primary)) && !math.IsNaN(float64(ev.Primary))) {
+		best := ev
+		t.state.Best = &best
+		if t.cfg.SaveBest {
+			if err := t.run.saveModel(t, "best", false); err != nil {
+				return err
+			}
+		}
+	}
+	return t.run.writeMetrics(t, "")
+}
+
+// primary picks the task's main metric from evaluate-named metrics.
+func primary(m map[string]float64) float64 {
+	if v, ok := m["combined_score"]; ok {
+		return v
+	}
+	for _, k := range []string{"matthews_correlation", "accuracy"} {
+		if v, ok := m[k]; ok {
+			return v
+		}
+	}
+	return math.NaN()
+}
+
+// majorityBaseline is the primary metric of always predicting the dev
+// set's most frequent class (0 for STS-B: a constant has no correlation).
+// A run at or below it has failed, as the mixout paper counts failed runs.
+func majorityBaseline(task *data.Task, dev []data.Example) float64 {
+	if task.Regression {
+		return 0
+	}
+	counts := make([]int, len(task.Labels))
+	for _, e := range dev {
+		if e.LabelID >= 0 {
+			counts[e.LabelID]++
+		}
+	}
+	maj := 0
+	for i, c := range counts {
+		if c > counts[maj] {
+			maj = i
+		}
+	}
+	preds := make([]infer.Prediction, len(dev))
+	for i := range preds {
+		preds[i] = infer.Prediction{Class: maj, Score: math.NaN()}
+	}
+	m, err := infer.Metrics(task, dev, preds)
+	if err != nil {
+		return math.NaN()
+	}
+	return primary(m)
+}
+
+// saveLast writes last/: the model and everything --resume needs.
+func (t *Trainer) saveLast() error { return t.run.saveModel(t, "last", true) }
+
+// Result summarises a finished run.
+type Result struct {
+	Final, Best *Eval
+	Failed      bool
+	Baseline    float64
+	Dir         string
+}
+
+func (t *Trainer) result() *Result {
+	r := &Result{Best: t.state.Best, Baseline: t.baseline, Dir: t.cfg.OutputDir}
+	if n := len(t.state.Evals); n > 0 {
+		r.Final = &t.state.Evals[n-1]
+	}
+	r.Failed = r.Final == nil || !(float64(r.Final.Primary) > t.baseline)
+	return r
+}
+
+// Model is the model being trained.
+func (t *Trainer) Model() *model.Model { return t.model }
+
+// State returns the run's progress.
+func (t *Trainer) State() State { return t.state }
