@@ -24,7 +24,8 @@ Presets are Google's BERT sizes: ` + fmt.Sprint(model.PresetNames()) + `.
 vocab_size is the number of lines of --vocab. Use it for tests, benchmarks
 and demos; finetuning from it is training from scratch.`,
 		Example: `  mixft init --preset tiny --vocab bert-base-uncased-vocab.txt --task rte --out models/tiny-rte
-  mixft init --preset mini --vocab vocab.txt --labels 3 --max-position 128 --out models/mini`,
+  mixft init --preset mini --vocab vocab.txt --labels 3 --max-position 128 --out models/mini
+  mixft init --preset tiny --layers 1 --hidden 32 --heads 2 --intermediate 64 --vocab vocab.txt --out models/toy`,
 		Args: cobra.NoArgs,
 		RunE: runInit,
 	}
@@ -35,6 +36,10 @@ and demos; finetuning from it is training from scratch.`,
 	f.String("task", "", "GLUE task whose label set the head gets (overrides --labels)")
 	f.Int("labels", 2, "number of classes (1: regression) when --task is not given")
 	f.Int("max-position", 0, "max_position_embeddings (0: the preset's 512)")
+	f.Int("layers", 0, "num_hidden_layers (0: the preset's)")
+	f.Int("hidden", 0, "hidden_size (0: the preset's)")
+	f.Int("heads", 0, "num_attention_heads (0: the preset's)")
+	f.Int("intermediate", 0, "intermediate_size (0: the preset's)")
 	f.String("do-lower-case", "true", "recorded in tokenizer_config.json: true or false")
 	f.Uint64("seed", 42, "initialisation seed")
 	f.Bool("force", false, "overwrite the files of an existing directory")
@@ -49,6 +54,7 @@ func runInit(cmd *cobra.Command, _ []string) error {
 	}
 	preset, vocabPath, out := s.String("preset"), s.String("vocab"), s.String("out")
 	taskName, labels, maxPos := s.String("task"), s.Int("labels"), s.Int("max_position")
+	layers, hidden, heads, inter := s.Int("layers"), s.Int("hidden"), s.Int("heads"), s.Int("intermediate")
 	lower := s.Choice("do_lower_case", "true", "false") == "true"
 	seed, force := s.Uint64("seed"), s.Bool("force")
 	s.Require("vocab", vocabPath)
@@ -67,6 +73,14 @@ func runInit(cmd *cobra.Command, _ []string) error {
 	cfg.VocabSize = vocab.Len()
 	if id, ok := vocab.ID("[PAD]"); ok {
 		cfg.PadTokenID = id
+	}
+	for _, o := range []struct {
+		v   int
+		dst *int
+	}{{layers, &cfg.NumHiddenLayers}, {hidden, &cfg.HiddenSize}, {heads, &cfg.NumAttentionHeads}, {inter, &cfg.IntermediateSize}} {
+		if o.v != 0 {
+			*o.dst = o.v
+		}
 	}
 	if maxPos != 0 {
 		cfg.MaxPositionEmbeddings = maxPos

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -55,7 +56,7 @@ names with "_" for "-": batch_size), then the defaults.`,
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("mixft {{.Version}}\n")
-	root.AddCommand(newEvalCmd(), newPredictCmd(), newInitCmd())
+	root.AddCommand(newFinetuneCmd(), newEvalCmd(), newPredictCmd(), newInitCmd())
 	return root
 }
 
@@ -67,6 +68,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "mixft: %v\n", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
 		return 1
 	}
 	return 0

@@ -29,6 +29,9 @@ type settings struct {
 // key is the settings key of a flag: "--batch-size" is "batch_size".
 func key(flag string) string { return strings.ReplaceAll(flag, "-", "_") }
 
+// flagName is the flag of a settings key: "batch_size" is "batch-size".
+func flagName(key string) string { return strings.ReplaceAll(key, "_", "-") }
+
 // addConfigFlag gives a command the --config flag.
 func addConfigFlag(cmd *cobra.Command) {
 	cmd.Flags().String("config", "", "YAML file of settings (keys as flag names with _ for -)")
@@ -113,7 +116,7 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // source names where a key's value came from, for error messages.
 func (s *settings) source(k string) string {
-	if f := s.cmd.Flags().Lookup(strings.ReplaceAll(k, "_", "-")); f != nil && f.Changed {
+	if f := s.cmd.Flags().Lookup(flagName(k)); f != nil && f.Changed {
 		return "flag --" + f.Name
 	}
 	env := "MIXFT_" + strings.ToUpper(k)
@@ -164,6 +167,16 @@ func (s *settings) Uint64(k string) uint64 {
 	return uint64(v)
 }
 
+// Float64 returns a floating-point setting.
+func (s *settings) Float64(k string) float64 {
+	raw := s.v.Get(k)
+	v, err := cast.ToFloat64E(raw)
+	if err != nil {
+		s.fail(k, raw, "a number")
+	}
+	return v
+}
+
 // Bool returns a boolean setting.
 func (s *settings) Bool(k string) bool {
 	raw := s.v.Get(k)
@@ -186,7 +199,7 @@ func (s *settings) Choice(k string, choices ...string) string {
 // Require records an error when a string setting is empty.
 func (s *settings) Require(k, v string) {
 	if v == "" && s.err == nil {
-		s.err = fmt.Errorf("--%s is required (or MIXFT_%s, or %s: in the --config file)", strings.ReplaceAll(k, "_", "-"), strings.ToUpper(k), k)
+		s.err = fmt.Errorf("--%s is required (or MIXFT_%s, or %s: in the --config file)", flagName(k), strings.ToUpper(k), k)
 	}
 }
 

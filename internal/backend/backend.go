@@ -74,8 +74,9 @@ type Backend interface {
 	// h*headDim..(h+1)*headDim; keyMask is [batch, seq] with 1 for real tokens
 	// and 0 for padding. It writes probs [batch, heads, seq, seq] =
 	// softmax(scale*Q·Kᵀ over real keys) (padding keys get probability
-	// exactly 0, as with Hugging Face's additive mask; a row with no real key
-	// is uniform) and ctx = probs·V.
+	// exactly 0, as with Hugging Face's additive mask; when a row has no real
+	// key at all, the softmax runs over every key's score, as the original
+	// BERT's additive -10000 mask gives) and ctx = probs·V.
 	// When dropP > 0, ctx uses the probabilities after dropout, with the mask
 	// drawn from drop (element ((b*heads+h)*seq+i)*seq+j); probs keeps them
 	// before dropout.

@@ -39,8 +39,8 @@ type StepInfo struct {
 
 // Eval is one evaluation on the dev split.
 type Eval struct {
-	Step    int                `json:"step"`
-	Epoch   float64            `json:"epoch"`
+	Step    int     `json:"step"`
+	Epoch   float64 `json:"epoch"`
 	Metrics Metrics `json:"metrics"`
 	// Primary is the task's main metric (accuracy, matthews_correlation, or
 	// combined_score for MRPC, QQP and STS-B); NaN is written as null.
@@ -524,3 +524,18 @@ func (t *Trainer) Model() *model.Model { return t.model }
 
 // State returns the run's progress.
 func (t *Trainer) State() State { return t.state }
+
+// Regularization describes the run's regularizers in the mixout paper's
+// notation, e.g. "mixout(w_pre, 0.7) + wdecay(0, 0.01), dropout: hidden 0,
+// attention 0, classifier 0.1".
+func (t *Trainer) Regularization() string {
+	target := map[string]string{"zero": "0", "pretrained": "w_pre"}[t.cfg.DecayTarget]
+	d := fmt.Sprintf("wdecay(%s, %g)", target, t.cfg.WeightDecay)
+	if t.cfg.Mixout > 0 {
+		d = fmt.Sprintf("mixout(w_pre, %g) + %s", t.cfg.Mixout, d)
+		if t.cfg.OutputLayer == "mixout" {
+			d += fmt.Sprintf(", classifier mixout(w_0, %g)", t.cfg.Mixout)
+		}
+	}
+	return fmt.Sprintf("%s, dropout: hidden %g, attention %g, classifier %g", d, t.hid, t.att, t.cls)
+}

@@ -34,6 +34,23 @@ func Run(t *testing.T, be backend.Backend) {
 	t.Run("Embed", func(t *testing.T) { testEmbed(t, be) })
 	t.Run("Attention", func(t *testing.T) { testAttention(t, be) })
 	t.Run("FirstToken", func(t *testing.T) { testFirstToken(t, be) })
+	t.Run("Dropout", func(t *testing.T) { testDropout(t, be) })
+	t.Run("KeepMask", func(t *testing.T) { testKeepMask(t, be) })
+	t.Run("Mixout", func(t *testing.T) { testMixout(t, be) })
+	t.Run("MixoutBackward", func(t *testing.T) { testMixoutBackward(t, be) })
+	t.Run("LayerNormBackward", func(t *testing.T) { testLayerNormBackward(t, be) })
+	t.Run("ActivateBackward", func(t *testing.T) { testActivateBackward(t, be) })
+	t.Run("TanhBackward", func(t *testing.T) { testTanhBackward(t, be) })
+	t.Run("BiasGrad", func(t *testing.T) { testBiasGrad(t, be) })
+	t.Run("AttentionBackward", func(t *testing.T) { testAttentionBackward(t, be) })
+	t.Run("EmbedBackward", func(t *testing.T) { testEmbedBackward(t, be) })
+	t.Run("FirstTokenBackward", func(t *testing.T) { testFirstTokenBackward(t, be) })
+	t.Run("CrossEntropy", func(t *testing.T) { testCrossEntropy(t, be) })
+	t.Run("MSE", func(t *testing.T) { testMSE(t, be) })
+	t.Run("Zero", func(t *testing.T) { testZero(t, be) })
+	t.Run("Scale", func(t *testing.T) { testScale(t, be) })
+	t.Run("SumSquares", func(t *testing.T) { testSumSquares(t, be) })
+	t.Run("AdamW", func(t *testing.T) { testAdamW(t, be) })
 }
 
 func randn(rng *rand.Rand, n int, std float64) []float32 {

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"syscall"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/cpu"
+	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/train"
+)
+
+// Exit statuses of mixft finetune besides 0 (done) and 1 (error).
+const (
+	// exitInterrupted: SIGINT/SIGTERM; the state is saved, --resume continues.
+	exitInterrupted = 3
+	// exitDiverged: the loss became NaN or infinite; retrying will not help.
+	exitDiverged = 4
+)
+
+// exitError carries a specific exit status.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func newFinetuneCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "finetune",
+		Short: "Finetune a BERT checkpoint on a GLUE task with dropout, weight decay or mixout",
+		Long: `finetune trains a Hugging Face BERT checkpoint on a GLUE task's train.tsv,
+evaluates on dev.tsv every epoch (or every --eval-steps), and writes the run
+directory --output-dir:
+
+  config.yaml     every resolved setting
+  log.jsonl       one line per step: step, loss, lr, grad_norm, examples_per_s
+  metrics.json    final and best dev metrics, the majority-class baseline, and
+                  whether the run failed (final score at or below that baseline,
+                  or a diverged loss)
+  best/, last/    checkpoints in Hugging Face layout (last/ also holds the
+                  optimizer moments and trainer state for --resume)
+
+Regularizers (the mixout paper's notation), combinable:
+  --dropout P                   dropout(P) on every dropout of the model
+  --weight-decay L              wdecay(0, L); with --weight-decay-target
+                                pretrained: wdecay(w_pre, L)
+  --mixout P                    mixout(w_pre, P) on every pretrained Linear
+                                (query, key, value, attention output,
+                                intermediate, output, pooler); the encoder's
+                                dropouts then default to 0
+  --output-layer mixout         mixout(w_0, P) on the new classifier too
+  --strategy NAME               a preset: dropout, wdecay-pre, mixout,
+                                mixout-wdecay-pre (explicit flags override it)
+
+Mixout's gradient: --mixout-grad exact (default) is the true derivative
+M/(1-p) ⊙ dL/dW~; reference is the mixout authors' code, M ⊙ dL/dW~, which
+scales the gradient of kept columns by (1-p) relative to the true one (with
+Adam this mostly cancels, except through epsilon and gradient clipping).
+
+SIGINT or SIGTERM saves last/ and exits with status 3; --resume continues the
+run bit for bit. A diverged run exits with status 4; other errors with 1.`,
+		Example: `  mixft finetune --task rte --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte-mixout --mixout 0.7
+  mixft finetune --config configs/rte/mixout.yaml --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte --seed 3
+  mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume`,
+		Args: cobra.NoArgs,
+		RunE: runFinetune,
+	}
+	f := cmd.Flags()
+	for _, fd := range config.Fields() {
+		name := flagName(fd.Key)
+		switch v := fd.Default.(type) {
+		case string:
+			f.String(name, v, fd.Help)
+		case int:
+			f.Int(name, v, fd.Help)
+		case uint64:
+			f.Uint64(name, v, fd.Help)
+		case float64:
+			f.Float64(name, v, fd.Help)
+		case bool:
+			f.Bool(name, v, fd.Help)
+		}
+	}
+	addConfigFlag(cmd)
+	return cmd
+}
+
+// runConfig reads every finetune setting, applies the strategy preset and
+// validates the result.
+func runConfig(s *settings) (config.Run, error) {
+	cfg := config.Default()
+	for _, fd := range config.Fields() {
+		var v any
+		switch fd.Kind {
+		case "string":
+			v = s.String(fd.Key)
+		case "int":
+			v = s.Int(fd.Key)
+		case "uint64":
+			v = s.Uint64(fd.Key)
+		case "float64":
+			v = s.Float64(fd.Key)
+		case "bool":
+			v = s.Bool(fd.Key)
+		}
+		if err := s.Err(); err != nil {
+			return cfg, err
+		}
+		if err := cfg.Set(fd.Key, v); err != nil {
+			return cfg, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("%s: %w", s.source(firstWord(err.Error())), err)
+	}
+	if err := cfg.ApplyStrategy(s.isSet); err != nil {
+		return cfg, err
+	}
+	if !s.isSet("max_seq_length") {
+		// The default fits the model, as a tokenizer's model_max_length does.
+		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil {
+			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxPositionEmbeddings)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// firstWord is the key a validation error starts with ("lr: ...").
+func firstWord(msg string) string {
+	for i, c := range msg {
+		if c == ':' || c == ' ' {
+			return msg[:i]
+		}
+	}
+	return msg
+}
+
+func runFinetune(cmd *cobra.Command, _ []string) error {
+	s, err := loadSettings(cmd)
+	if err != nil {
+		return err
+	}
+	cfg, err := runConfig(s)
+	if err != nil {
+		return err
+	}
+	if cfg.Device != "cpu" {
+		return fmt.Errorf("--device %s: this mixft was built without CUDA; rebuild with `go build -tags cuda ./cmd/mixft` on a machine with the CUDA toolkit", cfg.Device)
+	}
+	stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
+	rep := newReporter(stderr)
+	tn, err := train.New(cfg, train.Options{
+		Backend: cpu.New(cfg.Threads),
+		OnStep:  rep.step,
+		OnEval:  rep.eval,
+		Warn:    func(msg string) { fmt.Fprintf(stderr, "mixft: warning: %s\n", msg) },
+	})
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := tn.Run(ctx)
+	rep.finish()
+	switch {
+	case errors.Is(err, train.ErrInterrupted):
+		return &exitError{exitInterrupted, fmt.Errorf("%s: %w", cfg.OutputDir, err)}
+	case errors.Is(err, train.ErrDiverged):
+		return &exitError{exitDiverged, fmt.Errorf("%s: %w; see metrics.json", cfg.OutputDir, err)}
+	case err != nil:
+		return err
+	}
+	fmt.Fprintf(stdout, "%s %s (%s): %d steps, run directory %s\n", cfg.Task, cfg.Strategy, tn.Regularization(), tn.State().Step, res.Dir)
+	printEval(stdout, "final", res.Final)
+	printEval(stdout, "best", res.Best)
+	verdict := "no"
+	if res.Failed {
+		verdict = "yes (at or below the majority-class baseline)"
+	}
+	fmt.Fprintf(stdout, "  failed run: %s; majority-class baseline %.4f\n", verdict, res.Baseline)
+	return nil
+}
+
+func printEval(w io.Writer, what string, ev *train.Eval) {
+	if ev == nil {
+		return
+	}
+	names := make([]string, 0, len(ev.Metrics))
+	for k := range ev.Metrics {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(w, "  %-5s (step %d):", what, ev.Step)
+	for _, k := range names {
+		fmt.Fprintf(w, " %s %.4f", k, ev.Metrics[k])
+	}
+	fmt.Fprintln(w)
+}
+
+// reporter shows training progress: a bar on a terminal, plain lines
+// otherwise (about 20 per run, and every evaluation).
+type reporter struct {
+	w   io.Writer
+	bar *progressbar.ProgressBar
+	tty bool
+}
+
+func newReporter(w io.Writer) *reporter {
+	f, ok := w.(*os.File)
+	return &reporter{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+func (r *reporter) step(s train.StepInfo) {
+	if r.tty {
+		if r.bar == nil {
+			r.bar = progressbar.NewOptions(s.Total, progressbar.OptionSetWriter(r.w), progressbar.OptionShowCount(),
+				progressbar.OptionSetItsString("steps"), progressbar.OptionShowIts(), progressbar.OptionClearOnFinish())
+		}
+		r.bar.Describe(fmt.Sprintf("epoch %.2f loss %.4f", s.Epoch, float64(s.Loss)))
+		r.bar.Set(s.Step)
+		return
+	}
+	if every := max(1, s.Total/20); s.Step%every == 0 || s.Step == s.Total || s.Step == 1 {
+		fmt.Fprintf(r.w, "step %d/%d epoch %.2f loss %.4f lr %.3g grad_norm %.3f %.1f ex/s\n",
+			s.Step, s.Total, s.Epoch, float64(s.Loss), s.LR, float64(s.GradNorm), s.ExamplesPerSec)
+	}
+}
+
+func (r *reporter) eval(ev train.Eval) {
+	if r.bar != nil {
+		r.bar.Clear()
+	}
+	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): primary %.4f\n", ev.Step, ev.Epoch, float64(ev.Primary))
+}
+
+func (r *reporter) finish() {
+	if r.bar != nil {
+		r.bar.Finish()
+	}
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// toyModel writes a one-layer BERT with the real bert-base-uncased vocab
+// and a head for task.
+func toyModel(t *testing.T, task string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "toy-"+task)
+	code, _, stderr := mixft(t, "init", "--preset", "tiny", "--layers", "1", "--hidden", "32", "--heads", "2",
+		"--intermediate", "64", "--max-position", "64", "--vocab", filepath.Join(shared, "vocab/bert-base-uncased-vocab.txt"),
+		"--task", task, "--out", dir)
+	if code != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	return dir
+}
+
+// TestFinetuneEveryConfig runs each configs/<task>/<strategy>.yaml end to
+// end on the real GLUE data with a toy checkpoint for a few steps.
+func TestFinetuneEveryConfig(t *testing.T) {
+	needShared(t)
+	configs, _ := filepath.Glob("../../configs/*/*.yaml")
+	if len(configs) < 18 {
+		t.Fatalf("found %d run configs, want the 16 of Figure 3 and 2 for SST-2", len(configs))
+	}
+	dirs := map[string]string{"rte": "RTE", "mrpc": "MRPC", "cola": "CoLA", "sts-b": "STS-B", "sst-2": "SST-2"}
+	for _, c := range configs {
+		task := filepath.Base(filepath.Dir(c))
+		t.Run(task+"/"+filepath.Base(c), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			code, stdout, stderr := mixft(t, "finetune", "--config", c, "--model", toyModel(t, task),
+				"--data-dir", filepath.Join(shared, "glue", dirs[task]), "--output-dir", out,
+				"--max-steps", "2", "--batch-size", "8", "--max-seq-length", "32",
+				"--max-train-examples", "64", "--max-eval-examples", "32")
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if !strings.Contains(stdout, "final (step 2)") {
+				t.Errorf("summary missing: %s", stdout)
+			}
+			var mf struct {
+				Task  string `json:"task"`
+				Final struct {
+					Metrics map[string]*float64 `json:"metrics"`
+				} `json:"final"`
+			}
+			raw, err := os.ReadFile(filepath.Join(out, "metrics.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(raw, &mf); err != nil || mf.Task != task || len(mf.Final.Metrics) == 0 {
+				t.Fatalf("metrics.json: %v %s", err, raw)
+			}
+			if _, err := os.Stat(filepath.Join(out, "best", "model.safetensors")); err != nil {
+				t.Errorf("no best checkpoint: %v", err)
+			}
+		})
+	}
+}
+
+// TestFinetuneStrategyResolution: a preset fills what the user did not set.
+func TestFinetuneStrategyResolution(t *testing.T) {
+	needShared(t)
+	m := toyModel(t, "rte")
+	data := filepath.Join(shared, "glue/RTE")
+	run := func(args ...string) string {
+		out := filepath.Join(t.TempDir(), "run")
+		base := []string{"finetune", "--model", m, "--task", "rte", "--data-dir", data, "--output-dir", out,
+			"--max-steps", "1", "--batch-size", "4", "--max-seq-length", "16", "--max-train-examples", "8", "--max-eval-examples", "8"}
+		code, stdout, stderr := mixft(t, append(base, args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, stderr)
+		}
+		return stdout
+	}
+	if s := run("--strategy", "mixout"); !strings.Contains(s, "mixout(w_pre, 0.7) + wdecay(0, 0.01), dropout: hidden 0, attention 0, classifier 0.1") {
+		t.Errorf("mixout preset: %s", s)
+	}
+	if s := run("--strategy", "mixout-wdecay-pre", "--mixout", "0.9"); !strings.Contains(s, "mixout(w_pre, 0.9) + wdecay(w_pre, 0.01)") {
+		t.Errorf("explicit --mixout must override the preset: %s", s)
+	}
+	if s := run("--dropout", "0.2", "--classifier-dropout", "0.05"); !strings.Contains(s, "hidden 0.2, attention 0.2, classifier 0.05") {
+		t.Errorf("--dropout with a finer override: %s", s)
+	}
+}
+
+// TestFinetuneBadSettings: each bad setting is one line naming it.
+func TestFinetuneBadSettings(t *testing.T) {
+	needShared(t)
+	m := filepath.Join(shared, "fixtures/checkpoints/A")
+	yaml := filepath.Join(t.TempDir(), "run.yaml")
+	os.WriteFile(yaml, []byte("task: rte\nbatch_sise: 8\n"), 0o644)
+	base := []string{"finetune", "--model", m, "--task", "rte", "--data-dir", filepath.Join(shared, "glue/RTE"), "--output-dir", t.TempDir()}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--mixout", "1.5"}, []string{"--mixout", "mixout: 1.5", "[0, 1]"}},
+		{[]string{"--lr", "-1e-5"}, []string{"--lr", "positive learning rate"}},
+		{[]string{"--strategy", "dropconnect"}, []string{"--strategy", "dropconnect", "mixout"}},
+		{[]string{"--batch-size", "0"}, []string{"--batch-size", "batch_size: 0"}},
+		{[]string{"--config", yaml}, []string{`unknown key "batch_sise"`}},
+		{[]string{"--dropout", "1"}, []string{"dropout: 1", "[0, 1)"}},
+		{[]string{"--mixout-grad", "approx"}, []string{"mixout_grad", "exact or reference"}},
+	} {
+		code, stdout, stderr := mixft(t, append(append([]string{}, base...), tc.args...)...)
+		if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", tc.args, code, stdout, stderr)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%v: %q does not mention %q", tc.args, stderr, w)
+			}
+		}
+	}
+}
+
+// TestFinetuneFlagNames: the flags the reference trajectory check uses.
+func TestFinetuneFlagNames(t *testing.T) {
+	cmd := newFinetuneCmd()
+	for _, f := range []string{"batch-size", "max-steps", "warmup-steps", "lr", "weight-decay", "dropout", "mixout", "seed", "max-seq-length"} {
+		if cmd.Flags().Lookup(f) == nil {
+			t.Errorf("finetune has no --%s", f)
+		}
+	}
+}
