@@ -32,9 +32,9 @@ scores clipped to [0, 5].
 
 --data-dir is the folder of one task (train.tsv, dev.tsv, test.tsv, or MNLI's
 dev_matched.tsv ...).`,
-		Example: `  mixft eval --model runs/rte-mixout --task rte --data-dir glue_data/RTE
-  mixft eval --model runs/stsb --task sts-b --data-dir glue_data/STS-B --json
-  mixft eval --model runs/rte-mixout --task rte --data-dir glue_data/RTE --split test --output-dir submission/`,
+		Example: `  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE
+  mixft eval --model runs/stsb/best --task sts-b --data-dir glue_data/STS-B --json
+  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE --split test --output-dir submission/`,
 		Args: cobra.NoArgs,
 		RunE: runEval,
 	}

@@ -51,8 +51,10 @@ directory --output-dir:
   metrics.json    final and best dev metrics, the majority-class baseline, and
                   whether the run failed (final score at or below that baseline,
                   or a diverged loss)
-  best/, last/    checkpoints in Hugging Face layout (last/ also holds the
-                  optimizer moments and trainer state for --resume)
+  best/           the checkpoint with the best dev score (Hugging Face layout)
+  last/           the latest checkpoint, saved at every evaluation: after the
+                  run, the final model (Hugging Face layout, plus the
+                  optimizer moments and trainer state --resume needs)
 
 Regularizers (the mixout paper's notation), combinable:
   --dropout P                   dropout(P) on every dropout of the model

@@ -48,8 +48,8 @@ pretrained values (Lee, Cho and Kang, ICLR 2020).
 Settings come from flags, then MIXFT_* environment variables (MIXFT_BATCH_SIZE
 for --batch-size), then the YAML file given by --config (keys as the flag
 names with "_" for "-": batch_size), then the defaults.`,
-		Example: `  mixft eval --model ./bert-rte --task rte --data-dir glue_data/RTE
-  mixft predict --model ./bert-rte --task rte --input glue_data/RTE/dev.tsv --output preds.jsonl
+		Example: `  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE
+  mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/dev.tsv --output preds.jsonl
   mixft completion bash > /etc/bash_completion.d/mixft`,
 		Version:       versionString(),
 		SilenceUsage:  true,

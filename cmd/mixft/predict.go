@@ -30,7 +30,7 @@ or for STS-B the predicted score (not clipped).
 --split says which file layout the input has (train, dev, test, ...); auto
 takes test when the file name contains "test", else dev, and falls back to
 test when the file does not read as dev. The output is written atomically.`,
-		Example: `  mixft predict --model runs/rte-mixout --task rte --input glue_data/RTE/test.tsv --output rte-test.jsonl
+		Example: `  mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/test.tsv --output rte-test.jsonl
   mixft predict --model runs/cola --task cola --input my_sentences.tsv --split test --output -`,
 		Args: cobra.NoArgs,
 		RunE: runPredict,
