@@ -45,6 +45,7 @@ type Run struct {
 	MaxGradNorm  float64 `key:"max_grad_norm" help:"global gradient-norm clipping threshold; 0 disables"`
 	LayerLRDecay float64 `key:"layer_lr_decay" help:"layer-wise learning-rate decay: layer l of L gets lr × decay^(L−l); 1 disables"`
 	ReinitLayers int     `key:"reinit_layers" help:"re-initialise the top k encoder layers (and the pooler) before finetuning"`
+	ReinitHead   bool    `key:"reinit_head" help:"start from a new classifier even when the checkpoint has one of the right size (a model finetuned on another task)"`
 
 	Dropout           float64 `key:"dropout" help:"every dropout of the model, the classifier's included; -1: the checkpoint's (encoder 0 when mixout is on)"`
 	HiddenDropout     float64 `key:"hidden_dropout" help:"embedding and hidden-state dropout; -1: from dropout"`

@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -222,6 +223,9 @@ func (t *Trainer) loadModel() error {
 				ck.Weights[name] = v
 			}
 		}
+	}
+	if cfg.ReinitHead && !slices.Contains(ck.Initialized, model.ClassifierWeight) {
+		ck.Config.InitLinear(ck.Weights, "classifier", ck.Config.NumLabels, ck.Config.HiddenSize, cfg.Seed)
 	}
 	pre := ck.Weights // the pretrained weights: mixout's and wdecay(w_pre)'s target
 	t.model, err = model.New(t.opts.Backend, ck.Config, pre)
