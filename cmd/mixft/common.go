@@ -11,6 +11,7 @@ import (
 
 	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/data"
+	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/infer"
 	"github.com/mixft/mixft/internal/model"
 )
@@ -53,6 +54,9 @@ func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
 	}
 	task, err := data.LookupTask(taskName)
 	if err != nil {
+		return nil, err
+	}
+	if dir, err = hub.ResolveModel(dir); err != nil {
 		return nil, err
 	}
 	ck, err := model.Load(dir, model.LoadOptions{Seed: seed})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/cpu"
+	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/train"
 )
@@ -74,10 +75,20 @@ scales the gradient of kept columns by (1-p) relative to the true one (with
 Adam this mostly cancels, except through epsilon and gradient clipping).
 
 SIGINT or SIGTERM saves last/ and exits with status 3; --resume continues the
-run bit for bit. A diverged run exits with status 4; other errors with 1.`,
+run bit for bit. A diverged run exits with status 4; other errors with 1.
+
+--manifest FILE --index N runs line N of a sweep manifest (mixft sweep plan):
+every setting comes from that line, the run is written to
+<--output-dir, default the manifest's directory>/<run id>, and is resumed
+when it was interrupted, skipped (exit 0) when it finished, and exits 4 when
+it diverged before. The index may also come from SLURM_ARRAY_TASK_ID or
+JOB_COMPLETION_INDEX (Slurm job arrays, Kubernetes Indexed Jobs). Only
+--output-dir, --threads, --device, --resume and --overwrite may be given
+with it.`,
 		Example: `  mixft finetune --task rte --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte-mixout --mixout 0.7
   mixft finetune --config configs/rte/mixout.yaml --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte --seed 3
-  mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume`,
+  mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume
+  mixft finetune --manifest runs/fig3/manifest.jsonl --index 7`,
 		Args: cobra.NoArgs,
 		RunE: runFinetune,
 	}
@@ -98,6 +109,7 @@ run bit for bit. A diverged run exits with status 4; other errors with 1.`,
 		}
 	}
 	addConfigFlag(cmd)
+	addManifestFlags(cmd)
 	return cmd
 }
 
@@ -132,6 +144,12 @@ func runConfig(s *settings) (config.Run, error) {
 	if err := cfg.ApplyStrategy(s.isSet); err != nil {
 		return cfg, err
 	}
+	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
+	dir, err := hub.ResolveModel(cfg.Model)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Model = dir
 	if !s.isSet("max_seq_length") {
 		// The default fits the model, as a tokenizer's model_max_length does.
 		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil {
@@ -156,7 +174,15 @@ func runFinetune(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := runConfig(s)
+	var cfg config.Run
+	if manifest := s.String("manifest"); manifest != "" {
+		cfg, err = manifestConfig(s, manifest, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		if errors.Is(err, errRunDone) {
+			return nil
+		}
+	} else {
+		cfg, err = runConfig(s)
+	}
 	if err != nil {
 		return err
 	}

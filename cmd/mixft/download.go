@@ -1,0 +1,232 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/mixft/mixft/internal/gluedl"
+	"github.com/mixft/mixft/internal/hub"
+)
+
+func newDownloadCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "download",
+		Short: "Download BERT checkpoints from the Hugging Face hub, and the GLUE data",
+		Long: `download fetches what finetuning needs from the network:
+
+  mixft download model NAME   a BERT checkpoint from the Hugging Face hub,
+                              into the Hugging Face cache (shared with transformers)
+  mixft download glue         the GLUE tasks' data, as download_glue_data.py lays it out
+
+Downloads resume where they stopped, are verified before they are put in
+place, and show a progress bar on a terminal.`,
+		Example: `  mixft download model bert-large-uncased
+  mixft download glue --task rte --data-dir glue_data`,
+	}
+	cmd.AddCommand(newDownloadModelCmd(), newDownloadGlueCmd())
+	return cmd
+}
+
+func newDownloadModelCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "model NAME",
+		Short: "Download a BERT checkpoint from the Hugging Face hub into the Hugging Face cache",
+		Long: `model downloads config.json, vocab.txt, tokenizer_config.json (when the
+repository has one) and model.safetensors (or model.safetensors.index.json
+and every shard it lists) from {endpoint}/{NAME}/resolve/{revision}/{file},
+and prints the local snapshot folder, which --model accepts.
+
+NAME is a repository id (google-bert/bert-base-cased, any ORG/NAME) or a
+legacy BERT name (bert-base-uncased, bert-large-uncased, ...: stored under
+google-bert/, where the hub now keeps them).
+
+Files go to the Hugging Face cache in huggingface_hub's layout
+(models--ORG--NAME/blobs, snapshots/COMMIT, refs/REVISION), so a model
+transformers already downloaded is not downloaded again, and one mixft
+downloaded serves transformers. The cache is HF_HUB_CACHE, else HF_HOME/hub,
+else XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
+
+Environment: HF_ENDPOINT (the hub's address, default https://huggingface.co),
+HF_TOKEN (sent as a bearer token: gated and private repositories; else the
+token file of huggingface-cli login), HF_HUB_OFFLINE=1 (no network: only
+the cache is looked at).
+
+Partial files are resumed (also by running the command again), sizes and
+the sha256 the hub reports for large files are checked, and a file enters
+the cache only once verified.`,
+		Example: `  mixft download model bert-large-uncased
+  mixft download model google-bert/bert-base-cased --revision main
+  HF_TOKEN=hf_xxx mixft download model my-org/private-bert
+  mixft eval --model "$(mixft download model bert-base-uncased)" --task rte --data-dir glue_data/RTE`,
+		Args: cobra.ExactArgs(1),
+		RunE: runDownloadModel,
+	}
+	f := cmd.Flags()
+	f.String("revision", "main", "branch, tag or commit to download")
+	f.String("endpoint", "", "hub address (default: HF_ENDPOINT, else https://huggingface.co)")
+	f.String("cache-dir", "", "Hugging Face hub cache (default: HF_HUB_CACHE, else HF_HOME/hub, ...)")
+	addConfigFlag(cmd)
+	return cmd
+}
+
+func runDownloadModel(cmd *cobra.Command, args []string) error {
+	s, err := loadSettings(cmd)
+	if err != nil {
+		return err
+	}
+	rev, endpoint, cacheDir := s.String("revision"), s.String("endpoint"), s.String("cache_dir")
+	if err := s.Err(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+	bars := newByteBars()
+	defer bars.finish()
+	dir, err := hub.Download(ctx, args[0], rev, hub.Options{
+		Endpoint: endpoint,
+		CacheDir: cacheDir,
+		Progress: bars.progress,
+		Log:      bars.log(cmd.ErrOrStderr()),
+	})
+	if err != nil {
+		return err
+	}
+	bars.finish()
+	fmt.Fprintln(cmd.OutOrStdout(), dir)
+	return nil
+}
+
+func newDownloadGlueCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "glue",
+		Short: "Download the GLUE tasks' data (train/dev/test TSV files)",
+		Long: `glue downloads the GLUE tasks as the official download_glue_data.py script
+does, into DATA_DIR/CoLA, SST-2, MRPC, STS-B, QQP, MNLI, QNLI, RTE, WNLI and
+diagnostic (the folders --data-dir of the other commands reads), and prints
+each task's folder.
+
+Archives come from the addresses the script uses (with the
+dl.fbaipublicfiles.com copies as a fallback) and are checked against their
+published sha256. MRPC is built from the SentEval copy of the MSR
+Paraphrase Corpus and the official dev ids as the script builds it. An
+archive with an entry that would land outside its folder (absolute path,
+"..", symbolic link) is refused. Every file's row count is checked against
+the official release before the folder is put in place; a task already
+there with the official counts is skipped (--force downloads it again).
+
+--glue-base-url (MIXFT_GLUE_BASE_URL) fetches every file from
+BASE/<official name> instead (RTE.zip, QNLIv2.zip, QQP-clean.zip, AX.tsv,
+msr_paraphrase_train.txt, mrpc_dev_ids.tsv, ...): a local mirror.`,
+		Example: `  mixft download glue --task rte --data-dir glue_data
+  mixft download glue --task rte,mrpc,cola,sts-b
+  mixft download glue --task all --data-dir /data/glue
+  MIXFT_GLUE_BASE_URL=http://mirror.internal/glue mixft download glue --task all`,
+		Args: cobra.NoArgs,
+		RunE: runDownloadGlue,
+	}
+	f := cmd.Flags()
+	f.String("task", "", "tasks, comma-separated, or all: "+fmt.Sprint(gluedl.AllTasks()))
+	f.String("data-dir", "glue_data", "GLUE data folder; each task goes to its own folder in it")
+	f.String("glue-base-url", "", "fetch every file from this address + /<official file name> instead")
+	f.Bool("force", false, "download tasks again even when their folder is complete")
+	f.Bool("skip-checksums", false, "accept archives whose sha256 differs from the official one (row counts are still checked)")
+	addConfigFlag(cmd)
+	return cmd
+}
+
+func runDownloadGlue(cmd *cobra.Command, _ []string) error {
+	s, err := loadSettings(cmd)
+	if err != nil {
+		return err
+	}
+	taskSpec, dataDir, base := s.String("task"), s.String("data_dir"), s.String("glue_base_url")
+	force, skip := s.Bool("force"), s.Bool("skip_checksums")
+	s.Require("task", taskSpec)
+	s.Require("data_dir", dataDir)
+	if err := s.Err(); err != nil {
+		return err
+	}
+	tasks, err := gluedl.ParseTasks(taskSpec)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	defer stop()
+	bars := newByteBars()
+	defer bars.finish()
+	results, err := gluedl.Download(ctx, dataDir, tasks, gluedl.Options{
+		BaseURL:       base,
+		Force:         force,
+		SkipChecksums: skip,
+		Progress:      bars.progress,
+		Log:           bars.log(cmd.ErrOrStderr()),
+	})
+	bars.finish()
+	for _, r := range results {
+		fmt.Fprintln(cmd.OutOrStdout(), r.Dir)
+	}
+	return err
+}
+
+// byteBars draws one progress bar per file on stderr when it is a terminal.
+type byteBars struct {
+	on   bool
+	file string
+	bar  *progressbar.ProgressBar
+}
+
+func newByteBars() *byteBars {
+	return &byteBars{on: term.IsTerminal(int(os.Stderr.Fd()))}
+}
+
+func (b *byteBars) progress(file string, done, total int64) {
+	if !b.on {
+		return
+	}
+	if b.bar == nil || file != b.file {
+		b.finish()
+		b.file = file
+		b.bar = progressbar.NewOptions64(total,
+			progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetDescription(file),
+			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowTotalBytes(true),
+			progressbar.OptionSetWidth(20),
+			progressbar.OptionThrottle(100*time.Millisecond),
+			progressbar.OptionShowCount(),
+			progressbar.OptionClearOnFinish(),
+		)
+	}
+	b.bar.Set64(done)
+}
+
+func (b *byteBars) finish() {
+	if b.bar != nil {
+		b.bar.Finish()
+		b.bar = nil
+		b.file = ""
+	}
+}
+
+// log returns the writer for step messages: w, with the current bar
+// finished first so that lines do not run into it.
+func (b *byteBars) log(w io.Writer) io.Writer {
+	return writerFunc(func(p []byte) (int, error) {
+		b.finish()
+		if _, err := w.Write(append([]byte("mixft: "), p...)); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	})
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
