@@ -36,3 +36,13 @@ fuzz:
 
 clean:
 	rm -rf bin $(DEMO)
+
+## bench: mixft and PyTorch side by side on this machine (SGEMM shapes, BERT-mini
+## and BERT-small steps with dropout and with mixout), interleaved for ROUNDS
+## rounds; prints medians and ratios, writes BENCH_OUT. Needs Debian's
+## python3-torch and libopenblas0-pthread (apt-get install -y python3-torch libopenblas0-pthread).
+ROUNDS    ?= 3
+BENCH_OUT ?= bin/bench-results.json
+.PHONY: bench
+bench: build
+	/usr/bin/python3 scripts/bench_torch.py --compare $(BIN) --rounds $(ROUNDS) --steps 5 --out $(BENCH_OUT)

@@ -1,0 +1,235 @@
+package sweep
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"encoding/xml"
+	"image/png"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mixft/mixft/internal/config"
+)
+
+func runCfg(task, strategy string, seed uint64, set map[string]any) config.Run {
+	c := config.Default()
+	c.Model, c.DataDir, c.Task, c.Strategy, c.Seed = "m", "d", task, strategy, seed
+	c.ApplyStrategy(func(string) bool { return false })
+	for k, v := range set {
+		if err := c.Set(k, v); err != nil {
+			panic(err)
+		}
+	}
+	return c
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
+
+// TestReportNumbers: the statistics of report.json/csv/md against values
+// computed independently (Python's statistics module on the same scores).
+func TestReportNumbers(t *testing.T) {
+	root, other := t.TempDir(), t.TempDir()
+	put := func(dir string, c config.Run, score float64, m map[string]any) {
+		fakeRun(t, filepath.Join(dir, ID(c)), c, score, m)
+	}
+	// rte/dropout: 0.70, 0.65, 0.52 (= the majority baseline: failed), 0.80.
+	for i, s := range []float64{0.70, 0.65, 0.52, 0.80} {
+		put(root, runCfg("rte", "dropout", uint64(i+1), nil), s, nil)
+	}
+	// rte/mixout: 0.71, 0.69 and a diverged run (no score), the second
+	// run stored on another machine's directory, and again as a duplicate.
+	put(root, runCfg("rte", "mixout", 1, nil), 0.71, nil)
+	put(other, runCfg("rte", "mixout", 2, nil), 0.69, nil)
+	put(filepath.Join(other, "copy"), runCfg("rte", "mixout", 2, nil), 0.69, nil)
+	put(root, runCfg("rte", "mixout", 3, nil), math.NaN(), map[string]any{"final": nil, "steps": 5, "failure": "diverged at step 5", "failed": true})
+	// An unfinished run is left out.
+	fakeInterrupted(t, filepath.Join(root, "unfinished"))
+	// rte/mixout with another lr: a group of its own (lr joins the key).
+	for i, s := range []float64{0.61, 0.58, 0.66} {
+		put(root, runCfg("rte", "mixout", uint64(i+1), map[string]any{"lr": 1e-5}), s, nil)
+	}
+	rep, err := Collect([]string{root, other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.Write(root); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		strategy, lr                   string
+		runs, failed, scored           int
+		mean, std, median, lo, hi, sec float64
+	}{
+		{"dropout", "2e-05", 4, 1, 4, 0.6675, 0.11644025649805713, 0.675, 0.52, 0.80, 2},
+		{"mixout", "1e-05", 3, 0, 3, 0.6166666666666667, 0.040414518843273836, 0.61, 0.58, 0.66, 2},
+		{"mixout", "2e-05", 3, 1, 2, 0.7, 0.014142135623730963, 0.7, 0.69, 0.71, 2},
+	}
+	var js JSONReport
+	raw, _ := os.ReadFile(filepath.Join(root, ReportJSON))
+	if err := json.Unmarshal(raw, &js); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(js.GroupKey, ",") != "task,strategy,mixout,dropout,weight_decay_target,lr" {
+		t.Errorf("group key %v", js.GroupKey)
+	}
+	if len(js.Groups) != len(want) || js.Runs != 10 || js.Failed != 2 || len(js.Incomplete) != 1 || len(js.Duplicates) != 1 {
+		t.Fatalf("report.json: %d groups, %d runs, %d failed, incomplete %v, duplicates %v", len(js.Groups), js.Runs, js.Failed, js.Incomplete, js.Duplicates)
+	}
+	for i, w := range want {
+		g := js.Groups[i]
+		if g.Strategy != w.strategy || g.Extra["lr"] != w.lr || g.Runs != w.runs || g.Failed != w.failed || g.Scored != w.scored {
+			t.Errorf("group %d: %s lr %s runs %d failed %d scored %d; want %+v", i, g.Strategy, g.Extra["lr"], g.Runs, g.Failed, g.Scored, w)
+		}
+		for _, c := range []struct {
+			name      string
+			got, want float64
+		}{{"mean", float64(g.Mean), w.mean}, {"std", float64(g.Std), w.std}, {"median", float64(g.Median), w.median},
+			{"min", float64(g.Min), w.lo}, {"max", float64(g.Max), w.hi}, {"seconds", g.TrainSecondsMean, w.sec}} {
+			if !near(c.got, c.want) {
+				t.Errorf("group %d %s: %v, want %v", i, c.name, c.got, c.want)
+			}
+		}
+	}
+	// The diverged run is listed with a null score.
+	if g := js.Groups[2]; len(g.Scores) != 3 || !math.IsNaN(float64(g.Scores[2])) || !g.FailedRuns[2] || g.Seeds[2] != 3 {
+		t.Errorf("mixout runs: scores %v failed %v seeds %v", g.Scores, g.FailedRuns, g.Seeds)
+	}
+	// report.csv carries the same numbers (4 decimals).
+	f, _ := os.Open(filepath.Join(root, ReportCSV))
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("report.csv: %v %v", err, rows)
+	}
+	if got := strings.Join(rows[1], ","); got != "rte,dropout,0,0.1,zero,2e-05,accuracy,4,1,4,0.6675,0.1164,0.6750,0.5200,0.8000,2.0,0.5200" {
+		t.Errorf("report.csv row: %s", got)
+	}
+	md, _ := os.ReadFile(filepath.Join(root, ReportMarkdown))
+	if !strings.Contains(string(md), "| rte | mixout | 0.7 | -1 | zero | 2e-05 | accuracy | 3 | 1 | 0.7000 | 0.0141 | 0.7000 | 0.6900 | 0.7100 |") {
+		t.Errorf("report.md:\n%s", md)
+	}
+}
+
+// paperLike writes runs shaped like the paper's results: four tasks x
+// four strategies x 20 seeds (dropout failing often on small tasks), and
+// RTE runs over p for mixout and dropout.
+func paperLike(t testing.TB, dir string) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	base := map[string]float64{"rte": 0.70, "mrpc": 0.86, "cola": 0.62, "sts-b": 0.89}
+	for _, task := range []string{"rte", "mrpc", "cola", "sts-b"} {
+		for si, strat := range []string{"dropout", "wdecay-pre", "mixout", "mixout-wdecay-pre"} {
+			for seed := uint64(1); seed <= 20; seed++ {
+				c := runCfg(task, strat, seed, nil)
+				s := base[task] + 0.02*float64(si) + 0.02*rng.NormFloat64()
+				m := map[string]any{"train_seconds": 100 + 10*rng.Float64()}
+				if rng.Float64() < 0.3/float64(si+1) {
+					s = 0.5 + 0.03*rng.Float64()
+					m["failed"] = true
+				}
+				if task == "sts-b" && seed == 7 && si == 0 {
+					s = math.NaN()
+					m["final"], m["failure"], m["steps"] = nil, "diverged at step 31", 31
+				}
+				fakeRun(t, filepath.Join(dir, "fig3", ID(c)), c, s, m)
+			}
+		}
+	}
+	for pi := 0; pi <= 9; pi++ {
+		p := float64(pi) / 10
+		for seed := uint64(1); seed <= 10; seed++ {
+			for _, arm := range []map[string]any{{"mixout": p, "dropout": 0.0}, {"mixout": 0.0, "dropout": p}} {
+				arm["classifier_dropout"] = 0.1
+				c := runCfg("rte", "custom", seed, arm)
+				mix := arm["mixout"].(float64)
+				s := 0.62 + 0.12*mix - 0.1*mix*mix + 0.03*rng.NormFloat64()
+				if mix == 0 {
+					s = 0.60 + 0.05*arm["dropout"].(float64) + 0.04*rng.NormFloat64()
+				}
+				m := map[string]any{}
+				if rng.Float64() < 0.25*(1-mix) {
+					s = 0.47 + 0.05*rng.Float64()
+				}
+				fakeRun(t, filepath.Join(dir, "fig4", ID(c)), c, s, m)
+			}
+		}
+	}
+}
+
+// TestPlotsAreValidImages: every figure is a well-formed SVG and a PNG
+// that decodes; the figures exist for the tasks and p sweeps in the runs.
+// With MIXFT_SWEEP_PLOTS=DIR the report is written there to look at.
+func TestPlotsAreValidImages(t *testing.T) {
+	dir := t.TempDir()
+	if keep := os.Getenv("MIXFT_SWEEP_PLOTS"); keep != "" {
+		dir = keep
+	}
+	paperLike(t, dir)
+	for _, sub := range []string{"fig3", "fig4"} {
+		rep, err := Collect([]string{filepath.Join(dir, sub)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rep.Write(filepath.Join(dir, sub)); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, f := range rep.Figures {
+			names = append(names, f.Name)
+		}
+		wantFigs := map[string]string{"fig3": "scores-rte scores-mrpc scores-cola scores-sts-b", "fig4": "scores-rte score-vs-p-rte"}[sub]
+		if strings.Join(names, " ") != wantFigs {
+			t.Errorf("%s figures: %v, want %s", sub, names, wantFigs)
+		}
+		for _, n := range names {
+			checkSVG(t, filepath.Join(dir, sub, n+".svg"))
+			checkPNG(t, filepath.Join(dir, sub, n+".png"))
+		}
+	}
+}
+
+func checkSVG(t *testing.T, path string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(raw))
+	root := ""
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: not XML: %v", path, err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && root == "" {
+			root = se.Name.Local
+		}
+	}
+	if root != "svg" {
+		t.Errorf("%s: root element %q", path, root)
+	}
+}
+
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	if b := img.Bounds(); b.Dx() < 300 || b.Dy() < 200 {
+		t.Errorf("%s: %v", path, b)
+	}
+}

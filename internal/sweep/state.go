@@ -1,0 +1,93 @@
+package sweep
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mixft/mixft/internal/train"
+)
+
+// State is where a run directory stands.
+type State int
+
+const (
+	// Missing: nothing of the run exists; start it.
+	Missing State = iota
+	// Partial: the run started but saved no state to resume from (it was
+	// stopped before its first evaluation); start it again (overwrite).
+	Partial
+	// Interrupted: last/trainer_state.json exists and the run did not
+	// finish; continue it with --resume.
+	Interrupted
+	// Finished: metrics.json records every step of the run.
+	Finished
+	// Diverged: metrics.json records a diverged loss; a failed run that
+	// fails again when retried, so it is not run again.
+	Diverged
+)
+
+func (s State) String() string {
+	return [...]string{"missing", "partial", "interrupted", "finished", "diverged"}[s]
+}
+
+// Done reports whether the run needs no more work.
+func (s State) Done() bool { return s == Finished || s == Diverged }
+
+// Metrics is the part of a run's metrics.json the sweep reads.
+type Metrics struct {
+	Task             string       `json:"task"`
+	Strategy         string       `json:"strategy"`
+	Seed             uint64       `json:"seed"`
+	Final            *train.Eval  `json:"final"`
+	Best             *train.Eval  `json:"best"`
+	MajorityBaseline train.Number `json:"majority_baseline"`
+	Failed           bool         `json:"failed"`
+	Failure          string       `json:"failure"`
+	Steps            int          `json:"steps"`
+	TotalSteps       int          `json:"total_steps"`
+	TrainSeconds     float64      `json:"train_seconds"`
+}
+
+// ReadMetrics reads dir/metrics.json.
+func ReadMetrics(dir string) (*Metrics, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, train.MetricsFile))
+	if err != nil {
+		return nil, err
+	}
+	var m Metrics
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// diverged reports whether metrics.json records a diverged run.
+func (m *Metrics) diverged() bool { return strings.HasPrefix(m.Failure, "diverged") }
+
+// finished reports whether metrics.json records a complete run.
+func (m *Metrics) finished() bool { return m.TotalSteps > 0 && m.Steps >= m.TotalSteps }
+
+// DirState inspects a run directory. metrics.json is rewritten at every
+// evaluation, so only steps == total_steps (or a recorded divergence)
+// means the run is over.
+func DirState(dir string) State {
+	if m, err := ReadMetrics(dir); err == nil {
+		switch {
+		case m.diverged():
+			return Diverged
+		case m.finished():
+			return Finished
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, train.LastDir, train.StateFile)); err == nil {
+		return Interrupted
+	}
+	for _, f := range []string{train.ConfigFile, train.LogFile, train.MetricsFile, train.BestDir, train.LastDir} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return Partial
+		}
+	}
+	return Missing
+}
