@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/data"
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/infer"
@@ -49,8 +48,9 @@ func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
 	if err := s.Err(); err != nil {
 		return nil, err
 	}
-	if device != "cpu" {
-		return nil, fmt.Errorf("--device %s: this mixft was built without CUDA; rebuild with `go build -tags cuda ./cmd/mixft` on a machine with the CUDA toolkit", device)
+	be, err := newBackend(device, threads)
+	if err != nil {
+		return nil, err
 	}
 	task, err := data.LookupTask(taskName)
 	if err != nil {
@@ -79,7 +79,7 @@ func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
 		// The default fits the model, as a tokenizer's model_max_length does.
 		maxLen = min(maxLen, ck.Config.MaxPositionEmbeddings)
 	}
-	p, err := infer.NewPredictor(cpu.New(threads), ck, tok, task, infer.Options{MaxSeqLen: maxLen, BatchSize: batch})
+	p, err := infer.NewPredictor(be, ck, tok, task, infer.Options{MaxSeqLen: maxLen, BatchSize: batch})
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mixft/mixft/internal/config"
-	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/train"
@@ -186,13 +185,14 @@ func runFinetune(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	if cfg.Device != "cpu" {
-		return fmt.Errorf("--device %s: this mixft was built without CUDA; rebuild with `go build -tags cuda ./cmd/mixft` on a machine with the CUDA toolkit", cfg.Device)
+	be, err := newBackend(cfg.Device, cfg.Threads)
+	if err != nil {
+		return err
 	}
 	stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
 	rep := newReporter(stderr)
 	tn, err := train.New(cfg, train.Options{
-		Backend: cpu.New(cfg.Threads),
+		Backend: be,
 		OnStep:  rep.step,
 		OnEval:  rep.eval,
 		Warn:    func(msg string) { fmt.Fprintf(stderr, "mixft: warning: %s\n", msg) },
