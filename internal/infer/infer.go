@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/data"
@@ -220,7 +219,7 @@ func Metrics(task *data.Task, examples []data.Example, preds []Prediction) (map[
 			cls, labels = append(cls, preds[i].Class), append(labels, e.LabelID)
 		}
 	}
-	m, err := metrics.GLUE(strings.ToLower(task.Name), cls, labels, scores, targets)
+	m, err := metrics.GLUE(task.Name, cls, labels, scores, targets)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 )
 
 // Accuracy is the fraction of positions where preds equals labels (sklearn
@@ -226,24 +225,6 @@ var taskKinds = map[string]string{
 	"hans":    "acc",
 }
 
-var taskAliases = map[string]string{
-	"sst2":            "sst-2",
-	"stsb":            "sts-b",
-	"mnli-m":          "mnli",
-	"mnli-matched":    "mnli",
-	"mnli-mismatched": "mnli-mm",
-	"diagnostic":      "ax",
-}
-
-// normTask lower-cases a task name, turns "_" into "-" and resolves aliases.
-func normTask(task string) string {
-	t := strings.ReplaceAll(strings.ToLower(strings.TrimSpace(task)), "_", "-")
-	if a, ok := taskAliases[t]; ok {
-		return a
-	}
-	return t
-}
-
 // GLUE computes the task's metrics with the names transformers'
 // glue_compute_metrics uses:
 //
@@ -254,12 +235,12 @@ func normTask(task string) string {
 //
 // Classification tasks use preds and labels (class ids) and ignore scores
 // and targets; STS-B uses scores (predictions) and targets (gold scores) and
-// ignores preds and labels. Task names are matched as in data.LookupTask
-// (case-insensitive, "_" = "-", sst2, stsb, ...). Errors: unknown task,
+// ignores preds and labels. task is a canonical name, as data.Task.Name
+// spells it (data.LookupTask resolves other spellings). Errors: unknown task,
 // inputs of different lengths, or no examples. NaN results (STS-B with a
 // constant input) are returned in the map, not as an error.
 func GLUE(task string, preds []int, labels []int, scores, targets []float64) (map[string]float64, error) {
-	name := normTask(task)
+	name := task
 	kind, ok := taskKinds[name]
 	if !ok {
 		return nil, fmt.Errorf("metrics: unknown GLUE task %q", task)

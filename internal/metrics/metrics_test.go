@@ -179,8 +179,8 @@ func TestGLUEErrorsAndNames(t *testing.T) {
 		t.Error("sts-b length mismatch: no error")
 	}
 	for task, keys := range map[string][]string{
-		"CoLA": {"mcc"}, "SST2": {"acc"}, "mnli_mismatched": {"acc"}, "mnli-mm": {"acc"}, "ax": {"acc"},
-		"QQP": {"acc", "acc_and_f1", "f1"}, "stsb": {"corr", "pearson", "spearmanr"},
+		"cola": {"mcc"}, "sst-2": {"acc"}, "mnli": {"acc"}, "mnli-mm": {"acc"}, "ax": {"acc"},
+		"qqp": {"acc", "acc_and_f1", "f1"}, "sts-b": {"corr", "pearson", "spearmanr"},
 	} {
 		m, err := GLUE(task, []int{0, 1, 1}, []int{0, 1, 0}, []float64{1, 2, 3}, []float64{1, 3, 2})
 		if err != nil {
