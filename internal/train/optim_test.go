@@ -35,6 +35,22 @@ func TestLinearScheduleMatchesHuggingFace(t *testing.T) {
 	}
 }
 
+// hfParams are the optimizer parameters as Hugging Face's run_glue groups
+// them: weight decay wd on every parameter whose name has neither "bias"
+// nor "LayerNorm.weight".
+func hfParams(m *model.Model, g *model.Grads, wd float64) []*Param {
+	var params []*Param
+	for _, spec := range m.Config.ParamSpecs() {
+		p, _ := m.Param(spec.Name)
+		decay := 0.0
+		if !strings.Contains(spec.Name, "bias") && !strings.Contains(spec.Name, "LayerNorm.weight") {
+			decay = wd
+		}
+		params = append(params, &Param{Spec: spec, P: p, G: g.Get(spec.Name), WeightDecay: decay, LRScale: 1})
+	}
+	return params
+}
+
 type fixtureBatch struct {
 	InputIDs      [][]int32 `json:"input_ids"`
 	AttentionMask [][]int32 `json:"attention_mask"`
@@ -96,15 +112,7 @@ func TestAdamWMatchesTorch(t *testing.T) {
 				t.Fatal(err)
 			}
 			g := m.NewGrads()
-			var params []*Param
-			for _, spec := range ck.Config.ParamSpecs() {
-				p, _ := m.Param(spec.Name)
-				wd := 0.0
-				if !strings.Contains(spec.Name, "bias") && !strings.Contains(spec.Name, "LayerNorm.weight") {
-					wd = tr.Optimizer.WeightDecay
-				}
-				params = append(params, &Param{Spec: spec, P: p, G: g.Get(spec.Name), WeightDecay: wd, LRScale: 1})
-			}
+			params := hfParams(m, g, tr.Optimizer.WeightDecay)
 			o := NewAdamW(be, params)
 			o.Beta1, o.Beta2, o.Eps, o.MaxGradNorm = tr.Optimizer.Betas[0], tr.Optimizer.Betas[1], tr.Optimizer.Eps, tr.Clip.MaxNorm
 			check := func(file string) {

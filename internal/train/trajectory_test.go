@@ -136,15 +136,7 @@ func TestMixoutTrajectoryMatchesReference(t *testing.T) {
 		}
 	}
 	g := m.NewGrads()
-	var params []*Param
-	for _, spec := range ck.Config.ParamSpecs() {
-		p, _ := m.Param(spec.Name)
-		wd := 0.0
-		if spec.Kind == model.Embedding || spec.Kind == model.LinearWeight {
-			wd = 0.01
-		}
-		params = append(params, &Param{Spec: spec, P: p, G: g.Get(spec.Name), WeightDecay: wd, LRScale: 1})
-	}
+	params := hfParams(m, g, 0.01)
 	o := NewAdamW(be, params)
 	masks, err := safetensors.Open(filepath.Join(fixtures, "trajectory/A-mixout0.7/masks.safetensors"))
 	if err != nil {
