@@ -7,6 +7,50 @@ import (
 	"github.com/mixft/mixft/internal/philox"
 )
 
+// Attention runs per (batch, head) pair on the packed SGEMM: with Q, K, V
+// the pair's seq×headDim slices (row stride hidden, no copies),
+//
+//	forward:  S = scale·Q·Kᵀ, P = softmax(S) over real keys, P' = dropout(P), ctx = P'·V
+//	backward: dV = P'ᵀ·dctx, G = dctx·Vᵀ, dS = scale·(P'⊙G − P⊙rowsum(P'⊙G)),
+//	          dQ = dS·K, dK = dSᵀ·Q
+//
+// The backward's dS uses P'ᵢⱼ = Pᵢⱼ·dᵢⱼ (d the dropout multiplier), so it
+// needs only P' and P, not the mask: where Pᵢⱼ = 0 the term vanishes anyway.
+// Pairs run in parallel; each GEMM on one goroutine.
+
+// attnScratch is one worker's attention temporaries (seq×seq each).
+type attnScratch struct {
+	pd, g []float32
+	words []uint32
+}
+
+func (be *Backend) getAttnScratch(seq int) *attnScratch {
+	be.mu.Lock()
+	var s *attnScratch
+	if n := len(be.attn); n > 0 {
+		s = be.attn[n-1]
+		be.attn = be.attn[:n-1]
+	}
+	be.mu.Unlock()
+	if s == nil {
+		s = &attnScratch{}
+	}
+	if cap(s.pd) < seq*seq {
+		s.pd, s.g = make([]float32, seq*seq), make([]float32, seq*seq)
+	}
+	if cap(s.words) < seq {
+		s.words = make([]uint32, seq)
+	}
+	s.pd, s.g, s.words = s.pd[:seq*seq], s.g[:seq*seq], s.words[:seq]
+	return s
+}
+
+func (be *Backend) putAttnScratch(s *attnScratch) {
+	be.mu.Lock()
+	be.attn = append(be.attn, s)
+	be.mu.Unlock()
+}
+
 // realKeys counts the real (unmasked) keys of one row of the key mask.
 func realKeys(mask []float32) int {
 	n := 0
@@ -18,163 +62,146 @@ func realKeys(mask []float32) int {
 	return n
 }
 
-// Attention implements backend.Backend, in parallel over (batch, head) pairs.
-// Scores and the softmax are computed in float64 and rounded once.
+// softmaxRow overwrites the scores row with softmax over the real keys
+// (every key when real is 0); padding keys get exactly 0. The sum is
+// accumulated in float64.
+func softmaxRow(row, mask []float32, real int) {
+	maxS := float32(math.Inf(-1))
+	for j, s := range row {
+		if real > 0 && mask[j] == 0 {
+			continue
+		}
+		if s > maxS { // the builtin max's NaN and ±0 handling costs a chain of ops here
+			maxS = s
+		}
+	}
+	var sum float64
+	if real == len(row) {
+		// No padding (the common case): expf inlined by hand for x <= 0,
+		// clamped at -87 (e^-87 is far below any sum's rounding).
+		for j, s := range row {
+			x := s - maxS
+			if x < -87 {
+				x = -87
+			}
+			t := x*1.44269504088896341 + 12582912
+			n := t - 12582912
+			r := x - n*0.693359375 + n*2.12194440e-4
+			p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
+			e := (p*r*r + r + 1) * math.Float32frombits(uint32(int32(math.Float32bits(t)&0x7fffff)+127-0x400000)<<23)
+			row[j] = e
+			sum += float64(e)
+		}
+	} else {
+		for j, s := range row {
+			if real > 0 && mask[j] == 0 {
+				row[j] = 0
+				continue
+			}
+			e := expf(s - maxS)
+			row[j] = e
+			sum += float64(e)
+		}
+	}
+	inv := float32(1 / sum)
+	for j := range row {
+		row[j] *= inv
+	}
+}
+
+// Attention implements backend.Backend.
 func (be *Backend) Attention(ctx, probs, q, k, v, keyMask backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
 	cd, pd := data(ctx).Data, data(probs).Data
 	qd, kd, vd, md := data(q).Data, data(k).Data, data(v).Data, data(keyMask).Data
 	be.parallel(batch*heads, func(lo, hi int) {
-		scores := make([]float64, seq)
-		acc := make([]float64, headDim)
-		words := make([]uint32, seq)
+		ws, as := be.getScratch(), be.getAttnScratch(seq)
+		defer be.putScratch(ws)
+		defer be.putAttnScratch(as)
+		kern := be.kern
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/heads, bh%heads
 			mask := md[b*seq : (b+1)*seq]
 			real := realKeys(mask)
 			base := b*seq*hidden + h*headDim
+			p := pd[bh*seq*seq:][:seq*seq]
+			sgemm(ws, kern, false, true, seq, seq, headDim, scale, qd[base:], hidden, kd[base:], hidden, 0, p, seq)
 			for i := 0; i < seq; i++ {
-				qi := qd[base+i*hidden:][:headDim]
-				maxS := math.Inf(-1)
-				for j := 0; j < seq; j++ {
-					if real > 0 && mask[j] == 0 {
-						continue
-					}
-					kj := kd[base+j*hidden:][:headDim]
-					var s float32
-					for d, x := range qi {
-						s += x * kj[d]
-					}
-					scores[j] = float64(s) * float64(scale)
-					maxS = math.Max(maxS, scores[j])
-				}
-				var sum float64
-				for j := 0; j < seq; j++ {
-					if real > 0 && mask[j] == 0 {
-						scores[j] = 0
-						continue
-					}
-					scores[j] = math.Exp(scores[j] - maxS)
-					sum += scores[j]
-				}
-				row := (bh*seq + i) * seq
-				if dropP > 0 {
-					drop.Fill(words, uint64(row))
-				}
-				prow := pd[row:][:seq]
-				clear(acc)
-				for j := 0; j < seq; j++ {
-					p := float32(scores[j] / sum)
-					prow[j] = p
-					if dropP > 0 {
-						if !philox.Keep(words[j], dropP) {
-							continue
+				softmaxRow(p[i*seq:][:seq], mask, real)
+			}
+			pv := p
+			if dropP > 0 {
+				pv = as.pd
+				keep, thr := 1/(1-dropP), keepThreshold(dropP)
+				for i := 0; i < seq; i++ {
+					row := (bh*seq + i) * seq
+					fillWords(drop, as.words, uint64(row))
+					src, dst := p[i*seq:][:seq], pv[i*seq:][:seq]
+					for j, w := range as.words {
+						if w>>8 >= thr {
+							dst[j] = src[j] * keep
+						} else {
+							dst[j] = 0
 						}
-						p /= 1 - dropP
 					}
-					if p == 0 {
-						continue
-					}
-					vj := vd[base+j*hidden:][:headDim]
-					for d, x := range vj {
-						acc[d] += float64(p) * float64(x)
-					}
-				}
-				crow := cd[base+i*hidden:][:headDim]
-				for d := range crow {
-					crow[d] = float32(acc[d])
 				}
 			}
+			sgemm(ws, kern, false, false, seq, headDim, seq, 1, pv, seq, vd[base:], hidden, 0, cd[base:], hidden)
 		}
 	})
 }
 
-// AttentionBackward implements backend.Backend. With P the stored
-// probabilities and P' = dropout(P): dV = P'ᵀ·dctx, dP = dropout(dctx·Vᵀ),
-// dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = scale·dS·K, dK = scale·dSᵀ·Q.
+// AttentionBackward implements backend.Backend.
 func (be *Backend) AttentionBackward(dq, dk, dv, dctx, q, k, v, probs backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
 	dqd, dkd, dvd, dcd := data(dq).Data, data(dk).Data, data(dv).Data, data(dctx).Data
 	qd, kd, vd, pd := data(q).Data, data(k).Data, data(v).Data, data(probs).Data
 	// Heads write disjoint columns of dq/dk/dv, so (batch, head) pairs run in parallel.
 	be.parallel(batch*heads, func(lo, hi int) {
-		dS := make([]float64, seq)
-		words := make([]uint32, seq)
-		dkAcc := make([]float64, seq*headDim)
-		dvAcc := make([]float64, seq*headDim)
+		ws, as := be.getScratch(), be.getAttnScratch(seq)
+		defer be.putScratch(ws)
+		defer be.putAttnScratch(as)
+		kern := be.kern
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/heads, bh%heads
 			base := b*seq*hidden + h*headDim
-			clear(dkAcc)
-			clear(dvAcc)
+			p := pd[bh*seq*seq:][:seq*seq]
+			pv := p
+			if dropP > 0 {
+				pv = as.pd
+				keep, thr := 1/(1-dropP), keepThreshold(dropP)
+				for i := 0; i < seq; i++ {
+					fillWords(drop, as.words, uint64((bh*seq+i)*seq))
+					src, dst := p[i*seq:][:seq], pv[i*seq:][:seq]
+					for j, w := range as.words {
+						if w>>8 >= thr {
+							dst[j] = src[j] * keep
+						} else {
+							dst[j] = 0
+						}
+					}
+				}
+			}
+			// dV = P'ᵀ·dctx
+			sgemm(ws, kern, true, false, seq, headDim, seq, 1, pv, seq, dcd[base:], hidden, 0, dvd[base:], hidden)
+			// G = dctx·Vᵀ
+			g := as.g
+			sgemm(ws, kern, false, true, seq, seq, headDim, 1, dcd[base:], hidden, vd[base:], hidden, 0, g, seq)
+			// dS = scale·(P'⊙G − P⊙rowsum(P'⊙G)), in place in g.
 			for i := 0; i < seq; i++ {
-				row := (bh*seq + i) * seq
-				prow := pd[row:][:seq]
-				if dropP > 0 {
-					drop.Fill(words, uint64(row))
-				}
-				dci := dcd[base+i*hidden:][:headDim]
+				gr, pr, pvr := g[i*seq:][:seq], p[i*seq:][:seq], pv[i*seq:][:seq]
 				var dot float64
-				for j := 0; j < seq; j++ {
-					keep := float64(1)
-					if dropP > 0 {
-						keep = 0
-						if philox.Keep(words[j], dropP) {
-							keep = 1 / float64(1-dropP)
-						}
-					}
-					p := float64(prow[j])
-					// dV_j += P'_ij dctx_i
-					if pk := p * keep; pk != 0 {
-						dvj := dvAcc[j*headDim:][:headDim]
-						for d, x := range dci {
-							dvj[d] += pk * float64(x)
-						}
-					}
-					var dp float64
-					if keep != 0 && p != 0 {
-						vj := vd[base+j*hidden:][:headDim]
-						for d, x := range dci {
-							dp += float64(x) * float64(vj[d])
-						}
-						dp *= keep
-					}
-					dS[j] = dp
-					dot += dp * p
+				for j, x := range gr {
+					dot += float64(pvr[j]) * float64(x)
 				}
-				qi := qd[base+i*hidden:][:headDim]
-				dqi := dqd[base+i*hidden:][:headDim]
-				var accQ [256]float64
-				aq := accQ[:0]
-				if headDim <= len(accQ) {
-					aq = accQ[:headDim]
-				} else {
-					aq = make([]float64, headDim)
-				}
-				for j := 0; j < seq; j++ {
-					s := float64(prow[j]) * (dS[j] - dot) * float64(scale)
-					if s == 0 {
-						continue
-					}
-					kj := kd[base+j*hidden:][:headDim]
-					dkj := dkAcc[j*headDim:][:headDim]
-					for d := range aq {
-						aq[d] += s * float64(kj[d])
-						dkj[d] += s * float64(qi[d])
-					}
-				}
-				for d := range dqi {
-					dqi[d] = float32(aq[d])
+				d := float32(dot)
+				for j, x := range gr {
+					gr[j] = scale * (pvr[j]*x - pr[j]*d)
 				}
 			}
-			for j := 0; j < seq; j++ {
-				dkj := dkd[base+j*hidden:][:headDim]
-				dvj := dvd[base+j*hidden:][:headDim]
-				for d := 0; d < headDim; d++ {
-					dkj[d] = float32(dkAcc[j*headDim+d])
-					dvj[d] = float32(dvAcc[j*headDim+d])
-				}
-			}
+			// dQ = dS·K, dK = dSᵀ·Q
+			sgemm(ws, kern, false, false, seq, headDim, seq, 1, g, seq, kd[base:], hidden, 0, dqd[base:], hidden)
+			sgemm(ws, kern, true, false, seq, headDim, seq, 1, g, seq, qd[base:], hidden, 0, dkd[base:], hidden)
 		}
 	})
 }

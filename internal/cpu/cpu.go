@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mixft/mixft/internal/backend"
 )
@@ -24,6 +25,15 @@ func (t *Tensor) Len() int { return len(t.Data) }
 // Backend is the pure-Go CPU backend. Its zero value is not usable; call New.
 type Backend struct {
 	workers int
+	kern    *microKernel
+	// mu guards scratch, the GEMM packing buffers and attention scratch
+	// not in use, kept across calls.
+	mu      sync.Mutex
+	scratch []*gemmScratch
+	attn    []*attnScratch
+	// fullMu guards full, the packed operand a parallel GEMM shares.
+	fullMu sync.Mutex
+	full   sharedBuf
 }
 
 // New returns a CPU backend that runs its ops on up to workers goroutines;
@@ -32,7 +42,35 @@ func New(workers int) *Backend {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return &Backend{workers: workers}
+	return &Backend{workers: workers, kern: kernels()[0]}
+}
+
+// Kernel names the SGEMM micro-kernel in use ("avx512 8x32", "avx2 6x16",
+// "go 4x16").
+func (be *Backend) Kernel() string { return be.kern.name }
+
+// Kernels names the SGEMM micro-kernels this CPU can run, best first.
+func Kernels() []string {
+	var names []string
+	for _, k := range kernels() {
+		names = append(names, k.name)
+	}
+	return names
+}
+
+// SetKernel selects a micro-kernel by a name from Kernels (for benchmarks
+// and tests); the default is the first. It must not run concurrently with
+// the backend's ops.
+func (be *Backend) SetKernel(name string) error {
+	for _, k := range kernels() {
+		if k.name == name {
+			be.mu.Lock()
+			be.kern, be.scratch = k, nil
+			be.mu.Unlock()
+			return nil
+		}
+	}
+	return fmt.Errorf("cpu: unknown SGEMM kernel %q (this CPU has %v)", name, Kernels())
 }
 
 var _ backend.Backend = (*Backend)(nil)
@@ -61,7 +99,10 @@ func data(b backend.Buffer) *Tensor {
 	return t
 }
 
-// parallel runs fn over [0, n) split into contiguous chunks, one per worker.
+// parallel runs fn over [0, n) split into contiguous chunks, about four per
+// worker, which the workers take as they free up (so that a core slowed by
+// another process gets less of the work). fn must not depend on which
+// goroutine runs a chunk, nor on the chunking.
 func (be *Backend) parallel(n int, fn func(lo, hi int)) {
 	w := be.workers
 	if w > n {
@@ -73,42 +114,77 @@ func (be *Backend) parallel(n int, fn func(lo, hi int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	chunk := (n + w - 1) / w
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
+	chunks := min(n, 4*w)
+	size := (n + chunks - 1) / chunks
+	chunks = (n + size - 1) / size
+	var next atomic.Int64
+	work := func() {
+		for {
+			c := int(next.Add(1) - 1)
+			if c >= chunks {
+				return
+			}
+			fn(c*size, min((c+1)*size, n))
+		}
 	}
+	var wg sync.WaitGroup
+	for range w - 1 {
+		wg.Go(work)
+	}
+	work()
 	wg.Wait()
+}
+
+// parallelMin is the element count below which elementwise ops run on one
+// goroutine.
+const parallelMin = 1 << 15
+
+// parallelElems runs fn over [0, n) like parallel, on one goroutine when n
+// is small.
+func (be *Backend) parallelElems(n int, fn func(lo, hi int)) {
+	if n < parallelMin {
+		if n > 0 {
+			fn(0, n)
+		}
+		return
+	}
+	be.parallel(n, fn)
 }
 
 // AddBias implements backend.Backend.
 func (be *Backend) AddBias(x, bias backend.Buffer, rows, cols int) {
 	xd, bd := data(x).Data[:rows*cols], data(bias).Data[:cols]
-	for i := 0; i < rows; i++ {
-		row := xd[i*cols : (i+1)*cols]
-		for j, b := range bd {
-			row[j] += b
+	be.parallelElems(rows*cols, func(lo, hi int) {
+		for i := lo / cols; i < (hi+cols-1)/cols && i < rows; i++ {
+			// Rows are split by element ranges: take the part of row i in [lo, hi).
+			j0, j1 := max(lo-i*cols, 0), min(hi-i*cols, cols)
+			row := xd[i*cols+j0 : i*cols+j1]
+			for j, b := range bd[j0:j1] {
+				row[j] += b
+			}
 		}
-	}
+	})
 }
 
 // Add implements backend.Backend.
-func (*Backend) Add(out, a, b backend.Buffer, n int) {
+func (be *Backend) Add(out, a, b backend.Buffer, n int) {
 	o, x, y := data(out).Data[:n], data(a).Data[:n], data(b).Data[:n]
-	for i := range o {
-		o[i] = x[i] + y[i]
-	}
+	be.parallelElems(n, func(lo, hi int) {
+		oo, yy := o[lo:hi], y[lo:hi]
+		for i, v := range x[lo:hi] {
+			oo[i] = v + yy[i]
+		}
+	})
 }
 
 // Activate implements backend.Backend.
 func (be *Backend) Activate(out, x backend.Buffer, n int, act backend.Activation) {
 	o, xd := data(out).Data[:n], data(x).Data[:n]
 	be.parallel(n, func(lo, hi int) {
+		if act == backend.GeluErf {
+			geluSlice(o[lo:hi], xd[lo:hi])
+			return
+		}
 		for i := lo; i < hi; i++ {
 			o[i] = Activate(xd[i], act)
 		}
@@ -130,11 +206,13 @@ func Activate(x float32, act backend.Activation) float32 {
 }
 
 // Tanh implements backend.Backend.
-func (*Backend) Tanh(out, x backend.Buffer, n int) {
+func (be *Backend) Tanh(out, x backend.Buffer, n int) {
 	o, xd := data(out).Data[:n], data(x).Data[:n]
-	for i, v := range xd {
-		o[i] = float32(math.Tanh(float64(v)))
-	}
+	be.parallelElems(n, func(lo, hi int) {
+		for i, v := range xd[lo:hi] {
+			o[lo+i] = float32(math.Tanh(float64(v)))
+		}
+	})
 }
 
 // LayerNorm implements backend.Backend. Statistics are accumulated in float64.
@@ -169,15 +247,17 @@ func (be *Backend) LayerNorm(out, mean, rstd, x, gamma, beta backend.Buffer, row
 func (be *Backend) Embed(out, word, pos, typ backend.Buffer, ids, types []int32, batch, seq, hidden int) {
 	o := data(out).Data[:batch*seq*hidden]
 	w, p, ty := data(word).Data, data(pos).Data, data(typ).Data
-	for t := 0; t < batch*seq; t++ {
-		orow := o[t*hidden : (t+1)*hidden]
-		wr := w[int(ids[t])*hidden:][:hidden]
-		pr := p[(t%seq)*hidden:][:hidden]
-		tr := ty[int(types[t])*hidden:][:hidden]
-		for j := range orow {
-			orow[j] = wr[j] + pr[j] + tr[j]
+	be.parallel(batch*seq, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			orow := o[t*hidden : (t+1)*hidden]
+			wr := w[int(ids[t])*hidden:][:hidden]
+			pr := p[(t%seq)*hidden:][:hidden]
+			tr := ty[int(types[t])*hidden:][:hidden]
+			for j := range orow {
+				orow[j] = wr[j] + pr[j] + tr[j]
+			}
 		}
-	}
+	})
 }
 
 // FirstToken implements backend.Backend.
