@@ -46,3 +46,77 @@ BENCH_OUT ?= bin/bench-results.json
 .PHONY: bench
 bench: build
 	/usr/bin/python3 scripts/bench_torch.py --compare $(BIN) --rounds $(ROUNDS) --steps 5 --out $(BENCH_OUT)
+
+## ---------------------------------------------------------------- CUDA build
+## The `cuda` build: kernels/*.cu compiled to PTX that internal/gpu embeds,
+## cuBLAS loaded at run time. Needs the CUDA toolkit (nvcc, ptxas, cuda.h,
+## cublas headers, libcuda for linking: Debian's nvidia-cuda-toolkit does, see
+## kernels/README.md); `make test` and `make build` do not. CI (.ci/run) runs
+## every target below except gpu-check, which needs a GPU.
+NVCC        ?= nvcc
+PTXAS       ?= ptxas
+PTX_ARCHS   ?= 80 90
+PTX_DIR     := internal/gpu/ptx
+KERNEL_SRCS := $(wildcard kernels/*.cu)
+KERNEL_HDRS := $(wildcard kernels/*.cuh kernels/*.h)
+PTX_FILES   := $(foreach a,$(PTX_ARCHS),$(patsubst kernels/%.cu,$(PTX_DIR)/%.sm_$(a).ptx,$(KERNEL_SRCS)))
+# --fmad=false keeps a*b+c unfused, as the CPU backend computes it: the
+# elementwise kernels then match it bit for bit. -Werror all-warnings makes
+# every nvcc warning an error; ptxas then checks that the PTX assembles.
+NVCC_FLAGS  ?= -std=c++17 -O3 --fmad=false -Werror all-warnings
+CUDA_BIN    ?= bin/mixft-cuda
+CUBLAS_LIB  ?= $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libcublas.so.1[1-9] /usr/local/cuda/lib64/libcublas.so.1[1-9]))
+# The host-compiled kernel tests include kernels/ from outside the Go
+# package, which Go's build cache does not track: hash them into the flags.
+KERNELS_HASH = $(shell cat kernels/* | sha256sum | cut -c1-16)
+KHOST_ENV    = CGO_ENABLED=1 CGO_CXXFLAGS="-O2 -g -DMIXFT_KERNELS_HASH=$(KERNELS_HASH)"
+
+.PHONY: ptx ptx-clean cuda-build cuda-vet gpu-test-bin kernel-host-test gpu-check gpu-check-bins cuda-ci
+
+## ptx: compile every kernel family to PTX for sm_80 and sm_90 (warnings are errors)
+ptx: $(PTX_FILES)
+
+define ptx_rule
+$(PTX_DIR)/%.sm_$(1).ptx: kernels/%.cu $(KERNEL_HDRS)
+	@mkdir -p $(PTX_DIR)
+	$(NVCC) -ptx $(NVCC_FLAGS) -arch=compute_$(1) -o $$@ $$<
+	$(PTXAS) -arch=sm_$(1) --warning-as-error -o /dev/null $$@
+endef
+$(foreach a,$(PTX_ARCHS),$(eval $(call ptx_rule,$(a))))
+
+ptx-clean:
+	rm -f $(PTX_DIR)/*.ptx
+
+## cuda-build: the mixft binary with the CUDA backend (--device cuda:N)
+cuda-build: ptx
+	CGO_ENABLED=1 $(GO) build -tags cuda -o $(CUDA_BIN) ./cmd/mixft
+
+## cuda-vet: go vet of the cuda build, and the cuBLAS shim against the toolkit
+cuda-vet: ptx
+	CGO_ENABLED=1 $(GO) vet -tags cuda ./...
+	gcc -fsyntax-only -Wall -Werror -Wno-unused-function -Iinternal/gpu -x c internal/gpu/cublas_abi_check.c
+	@mkdir -p bin
+	gcc -Wall -Werror -Iinternal/gpu -o bin/cublas-shim-check -x c internal/gpu/cublas_shim_check.c -x c internal/gpu/cublas_shim.c -ldl
+	@if [ -n "$(CUBLAS_LIB)" ]; then bin/cublas-shim-check $(CUBLAS_LIB); else echo "no libcublas.so.N found: shim load check skipped"; fi
+
+## gpu-test-bin: the GPU test binary (conformance, step parity, masks, benchmark) to run on a GPU machine
+gpu-test-bin: ptx
+	CGO_ENABLED=1 $(GO) test -c -tags cuda -o bin/gpu.test ./internal/gpu/
+
+## kernel-host-test: the kernels compiled by g++ and run in a host emulation of
+## CUDA: Philox/GELU/LayerNorm/AdamW/mixout math against the Go code, and the
+## conformance suite and training-step parity on the emulated backend (no toolkit needed)
+kernel-host-test:
+	$(KHOST_ENV) $(GO) vet -tags kernelhost ./internal/gpu/
+	$(KHOST_ENV) $(GO) test -tags kernelhost -count=1 ./internal/gpu/
+
+## gpu-check-bins: what scripts/gpu-check.sh runs, built here (the GPU machine has no Go)
+gpu-check-bins: build cuda-build gpu-test-bin
+
+## gpu-check: on a machine with a GPU: conformance, parity and the benchmark
+## table against PyTorch (run `make gpu-check-bins` where Go is first)
+gpu-check:
+	bash scripts/gpu-check.sh
+
+## cuda-ci: the CUDA steps of CI (after the toolkit is installed)
+cuda-ci: ptx cuda-vet cuda-build gpu-test-bin kernel-host-test
