@@ -672,36 +672,27 @@ func (f *File) chunks(t TensorInfo, fn func(b []byte, first int)) error {
 // convert exactly (F16 subnormals, infinities and NaNs included); F64 rounds
 // to the nearest float32. Other dtypes are an error.
 func (f *File) Float32(name string) ([]float32, error) {
-	t, err := f.lookup(name)
-	if err != nil {
-		return nil, err
-	}
-	if !t.DType.isFloat() {
-		return nil, tensorErr(f.Path, name, "dtype %s cannot be read as float32 (want F32, F16, BF16 or F64)", t.DType)
-	}
-	out := make([]float32, (t.End-t.Begin)/int64(t.DType.Size()))
-	err = f.chunks(t, func(b []byte, first int) {
-		decodeFloat32(t.DType, out[first:first+len(b)/t.DType.Size()], b)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return readFloats(f, name, "float32 (want F32, F16, BF16 or F64)", decodeFloat32)
 }
 
 // Float64 returns the named tensor's elements as float64; F64, F32, F16 and
 // BF16 all convert exactly. Other dtypes are an error.
 func (f *File) Float64(name string) ([]float64, error) {
+	return readFloats(f, name, "float64 (want F64, F32, F16 or BF16)", decodeFloat64)
+}
+
+// readFloats reads a floating-point tensor chunk by chunk through decode.
+func readFloats[T float32 | float64](f *File, name, want string, decode func(DType, []T, []byte)) ([]T, error) {
 	t, err := f.lookup(name)
 	if err != nil {
 		return nil, err
 	}
 	if !t.DType.isFloat() {
-		return nil, tensorErr(f.Path, name, "dtype %s cannot be read as float64 (want F64, F32, F16 or BF16)", t.DType)
+		return nil, tensorErr(f.Path, name, "dtype %s cannot be read as %s", t.DType, want)
 	}
-	out := make([]float64, (t.End-t.Begin)/int64(t.DType.Size()))
+	out := make([]T, (t.End-t.Begin)/int64(t.DType.Size()))
 	err = f.chunks(t, func(b []byte, first int) {
-		decodeFloat64(t.DType, out[first:first+len(b)/t.DType.Size()], b)
+		decode(t.DType, out[first:first+len(b)/t.DType.Size()], b)
 	})
 	if err != nil {
 		return nil, err
