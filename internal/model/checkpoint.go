@@ -73,13 +73,41 @@ func Load(dir string, opt LoadOptions) (*Checkpoint, error) {
 		return nil, err
 	}
 	ck := &Checkpoint{Dir: dir, Config: cfg}
+	fileLabels := cfg.ID2Label
 	if opt.Labels != nil {
 		ck.Config.SetLabels(opt.Labels)
 	}
 	if err := ck.readTensors(files, opt); err != nil {
 		return nil, err
 	}
+	if opt.Labels != nil {
+		ck.reorderHead(fileLabels, opt.Labels)
+	}
 	return ck, nil
+}
+
+// reorderHead permutes the classifier's rows from the checkpoint's label
+// order (from) into the task's (to) when from names the same labels in
+// another order, so that output i means the task's label i.
+func (ck *Checkpoint) reorderHead(from, to []string) {
+	if len(from) != len(to) || slices.Equal(from, to) {
+		return
+	}
+	perm := make([]int, len(to)) // perm[i] = row of the file holding label to[i]
+	for i, name := range to {
+		perm[i] = slices.Index(from, name)
+		if perm[i] < 0 {
+			return
+		}
+	}
+	w, b := ck.Weights[ClassifierWeight], ck.Weights[ClassifierBias]
+	h := len(w) / len(to)
+	nw, nb := make([]float32, len(w)), make([]float32, len(b))
+	for i, r := range perm {
+		copy(nw[i*h:(i+1)*h], w[r*h:(r+1)*h])
+		nb[i] = b[r]
+	}
+	ck.Weights[ClassifierWeight], ck.Weights[ClassifierBias] = nw, nb
 }
 
 // weightFiles lists the safetensors files of a model directory.

@@ -329,3 +329,29 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTaskLabelsReorderANamedHead: a checkpoint whose id2label names the
+// task's labels in another order gets its classifier rows permuted.
+func TestTaskLabelsReorderANamedHead(t *testing.T) {
+	dir := t.TempDir()
+	c := tinyConfig()
+	c.SetLabels([]string{"neutral", "contradiction", "entailment"})
+	w := randomWeights(c, 4)
+	if err := Save(dir, c, w, SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := Load(dir, LoadOptions{Labels: []string{"contradiction", "entailment", "neutral"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ck.Initialized) != 0 {
+		t.Fatalf("head re-initialised: %v", ck.Initialized)
+	}
+	h := c.HiddenSize
+	for i, from := range []int{1, 2, 0} {
+		if !slices.Equal(ck.Weights[ClassifierWeight][i*h:(i+1)*h], w[ClassifierWeight][from*h:(from+1)*h]) ||
+			ck.Weights[ClassifierBias][i] != w[ClassifierBias][from] {
+			t.Errorf("row %d is not the file's row %d", i, from)
+		}
+	}
+}
