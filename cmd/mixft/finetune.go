@@ -179,6 +179,10 @@ func runFinetune(cmd *cobra.Command, _ []string) error {
 		if errors.Is(err, errRunDone) {
 			return nil
 		}
+		if err == nil {
+			// A model name (bert-large-uncased) resolves through the Hugging Face cache.
+			cfg.Model, err = hub.ResolveModel(cfg.Model)
+		}
 	} else {
 		cfg, err = runConfig(s)
 	}
