@@ -61,15 +61,16 @@ func openRunDir(cfg config.Run) (*runDir, error) {
 			}
 		}
 	}
-	if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		return nil, fmt.Errorf("output_dir: %w", err)
-	}
 	return r, nil
 }
 
 // start writes the resolved config and opens log.jsonl (dropping the lines
 // of steps after the state a resumed run continues from).
 func (r *runDir) start(t *Trainer) error {
+	// Created only now, so that a run refused while loading leaves nothing behind.
+	if err := os.MkdirAll(r.dir, 0o755); err != nil {
+		return fmt.Errorf("output_dir: %w", err)
+	}
 	cfgYAML, err := yaml.Marshal(t.cfg.Map())
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
