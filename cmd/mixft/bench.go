@@ -65,6 +65,7 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 	f.Bool("json", false, "print one JSON object")
 	f.Uint64("seed", 42, "seed of the weights, token ids and masks")
 	f.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	addConfigFlag(cmd)
 	return cmd
 }
 
@@ -80,25 +81,19 @@ type benchOptions struct {
 }
 
 func readBenchOptions(cmd *cobra.Command) (benchOptions, error) {
-	f := cmd.Flags()
 	var o benchOptions
-	var errs []error
-	str := func(name string) string { v, err := f.GetString(name); errs = append(errs, err); return v }
-	num := func(name string) int { v, err := f.GetInt(name); errs = append(errs, err); return v }
-	flt := func(name string) float64 { v, err := f.GetFloat64(name); errs = append(errs, err); return v }
-	boo := func(name string) bool { v, err := f.GetBool(name); errs = append(errs, err); return v }
-	o.preset, o.config, o.kernel = str("preset"), str("model-config"), str("kernel")
-	o.cpuprofile, o.shapes = str("cpuprofile"), str("shapes")
-	o.batch, o.seq, o.steps, o.warm = num("batch"), num("seq"), num("steps"), num("warmup-steps")
-	o.dropout, o.mixout, o.threads = flt("dropout"), flt("mixout"), num("threads")
-	o.gemm, o.noForward, o.json = boo("gemm"), boo("no-forward"), boo("json")
-	seed, err := f.GetUint64("seed")
-	o.seed = seed
-	errs = append(errs, err)
-	for _, err := range errs {
-		if err != nil {
-			return o, err
-		}
+	s, err := loadSettings(cmd)
+	if err != nil {
+		return o, err
+	}
+	o.preset, o.config, o.kernel = s.String("preset"), s.String("model_config"), s.String("kernel")
+	o.cpuprofile, o.shapes = s.String("cpuprofile"), s.String("shapes")
+	o.batch, o.seq, o.steps, o.warm = s.Int("batch"), s.Int("seq"), s.Int("steps"), s.Int("warmup_steps")
+	o.dropout, o.mixout, o.threads = s.Float64("dropout"), s.Float64("mixout"), s.Int("threads")
+	o.gemm, o.noForward, o.json = s.Bool("gemm"), s.Bool("no_forward"), s.Bool("json")
+	o.seed = s.Uint64("seed")
+	if err := s.Err(); err != nil {
+		return o, err
 	}
 	switch {
 	case o.batch < 1:
