@@ -79,10 +79,11 @@ func (be *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma
 	dxd, dyd, xd := data(dx).Data[:rows*cols], data(dy).Data[:rows*cols], data(x).Data[:rows*cols]
 	md, rd, g := data(mean).Data[:rows], data(rstd).Data[:rows], data(gamma).Data[:cols]
 	dg, db := data(dgamma).Data[:cols], data(dbeta).Data[:cols]
-	// Parameter gradients: per-worker partial sums, added in a fixed order.
-	w := min(be.workers, rows)
+	// Parameter gradients: partial sums over fixed blocks of rows, added in
+	// block order, so the result does not depend on the number of workers.
+	const chunk = 64
+	w := (rows + chunk - 1) / chunk
 	partG, partB := make([][]float64, w), make([][]float64, w)
-	chunk := (rows + w - 1) / max(w, 1)
 	be.parallel(w, func(lo, hi int) {
 		for part := lo; part < hi; part++ {
 			pg, pb := make([]float64, cols), make([]float64, cols)
