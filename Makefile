@@ -22,8 +22,9 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-## demo: create a small random BERT with a generated vocabulary and run
-## eval and predict on the embedded sample task in configs/demo (offline).
+## demo: generate a source and a target task, pretrain a tiny BERT on the
+## source, finetune it on the target with dropout and with mixout over ten
+## seeds, and print the sweep report (offline; scripts/demo.sh).
 demo: build
 	./scripts/demo.sh $(BIN) $(DEMO)
 
