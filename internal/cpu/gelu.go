@@ -31,54 +31,38 @@ var cdfLin, gradLin = func() ([]float32, []float32) {
 	return c, g
 }()
 
+// tabulated interpolates tab (Φ or gelu' on the grid of step 1/linPerX over
+// [normTabLo, −normTabLo]) linearly at x; 0 below the grid and 1 above, the
+// limits of both functions.
+func tabulated(tab []float32, x float32) float32 {
+	switch {
+	case !(x > normTabLo):
+		return 0
+	case x >= -normTabLo:
+		return 1
+	}
+	// f = x·512 is exact; i its floor (or floor+1 when f+4096 rounds up, u
+	// then a hair below 0); u = f − i exact.
+	f := x * linPerX
+	i := int32(f-normTabLo*linPerX) + normTabLo*linPerX
+	u := f - float32(i)
+	k := int(i) - normTabLo*linPerX
+	c0, c1 := tab[k], tab[k+1]
+	return c0 + u*(c1-c0)
+}
+
 // geluSlice writes o[i] = gelu(x[i]) = x·Φ(x), Φ interpolated linearly.
 func geluSlice(o, x []float32) {
 	o = o[:len(x)]
-	tab := cdfLin
 	for j, xv := range x {
-		var c float32
-		switch {
-		case !(xv > normTabLo):
-		case xv >= -normTabLo:
-			c = 1
-		default:
-			// f = x·512 is exact; i its floor (or floor+1 when f+4096 rounds
-			// up, u then a hair below 0); u = f − i exact.
-			f := xv * linPerX
-			i := int32(f-normTabLo*linPerX) + normTabLo*linPerX
-			u := f - float32(i)
-			k := int(i) - normTabLo*linPerX
-			if uint(k+1) >= uint(len(tab)) {
-				panic("gelu: table index out of range")
-			}
-			c0 := tab[k]
-			c = c0 + u*(tab[k+1]-c0)
-		}
-		o[j] = xv * c
+		o[j] = xv * tabulated(cdfLin, xv)
 	}
 }
 
 // geluGradSlice writes dx[i] = dy[i]·gelu'(x[i]), gelu' interpolated linearly.
 func geluGradSlice(dx, dy, x []float32) {
 	dx, dy = dx[:len(x)], dy[:len(x)]
-	tab := gradLin
 	for j, xv := range x {
-		var g float32
-		switch {
-		case !(xv > normTabLo):
-		case xv >= -normTabLo:
-			g = 1
-		default:
-			f := xv * linPerX
-			i := int32(f-normTabLo*linPerX) + normTabLo*linPerX
-			u := f - float32(i)
-			k := int(i) - normTabLo*linPerX
-			if uint(k+1) >= uint(len(tab)) {
-				panic("gelu: table index out of range")
-			}
-			g0 := tab[k]
-			g = g0 + u*(tab[k+1]-g0)
-		}
-		dx[j] = dy[j] * g
+		dx[j] = dy[j] * tabulated(gradLin, xv)
 	}
 }

@@ -44,9 +44,6 @@ func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok *data.Tokenizer,
 	if n := tok.Vocab().Len(); n > cfg.VocabSize {
 		return nil, fmt.Errorf("%s/vocab.txt has %d tokens, more than the model's vocab_size %d", ck.Dir, n, cfg.VocabSize)
 	}
-	if err := opt.check(cfg); err != nil {
-		return nil, err
-	}
 	m, err := model.New(be, cfg, ck.Weights)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ck.Dir, err)
@@ -120,21 +117,35 @@ type Prediction struct {
 	Score float64
 }
 
-// Collate pads encodings with padID to the longest of them, as one batch.
-func Collate(encs []data.Encoding, padID int32) *model.Batch {
+// Collate pads encodings with padID to the longest of them, as one batch
+// written into b (its slices are reused, so a caller that keeps b allocates
+// nothing once they are large enough). Padding gets token type 0 and
+// attention mask 0.
+func Collate(b *model.Batch, encs []data.Encoding, padID int32) {
 	seq := 1
 	for _, e := range encs {
 		seq = max(seq, len(e.InputIDs))
 	}
-	b := &model.Batch{Size: len(encs), Seq: seq}
-	pad := padID
-	for _, e := range encs {
-		e = e.Padded(seq, pad)
-		b.InputIDs = append(b.InputIDs, e.InputIDs...)
-		b.TokenTypeIDs = append(b.TokenTypeIDs, e.TokenTypeIDs...)
-		b.AttentionMask = append(b.AttentionMask, e.AttentionMask...)
+	n := len(encs) * seq
+	b.Size, b.Seq = len(encs), seq
+	b.InputIDs, b.TokenTypeIDs, b.AttentionMask = resize(b.InputIDs, n), resize(b.TokenTypeIDs, n), resize(b.AttentionMask, n)
+	for i, e := range encs {
+		ids, types, mask := b.InputIDs[i*seq:(i+1)*seq], b.TokenTypeIDs[i*seq:(i+1)*seq], b.AttentionMask[i*seq:(i+1)*seq]
+		k := copy(ids, e.InputIDs)
+		copy(types, e.TokenTypeIDs)
+		copy(mask, e.AttentionMask)
+		for j := k; j < seq; j++ {
+			ids[j], types[j], mask[j] = padID, 0, 0
+		}
 	}
-	return b
+}
+
+// resize returns s with length n, reusing its array when it is large enough.
+func resize(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
+	}
+	return s[:n]
 }
 
 // Predict runs the model over examples and returns one prediction per
@@ -161,7 +172,8 @@ func (p *Predictor) Predict(examples []data.Example, progress func(done int)) ([
 		for _, i := range idx {
 			group = append(group, encs[i])
 		}
-		b := Collate(group, p.Tokenizer.PadID())
+		b := &model.Batch{}
+		Collate(b, group, p.Tokenizer.PadID())
 		if err := p.Model.Check(b); err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package infer
 import (
 	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/mixft/mixft/internal/cpu"
@@ -116,6 +117,29 @@ func TestPredictorRejectsMismatches(t *testing.T) {
 	for _, o := range []Options{{MaxSeqLen: 65, BatchSize: 8}, {MaxSeqLen: 2, BatchSize: 8}, {MaxSeqLen: 32, BatchSize: 0}} {
 		if _, err := NewPredictor(cpu.New(1), ck, tok, rte, o); err == nil {
 			t.Errorf("options %+v accepted", o)
+		}
+	}
+}
+
+// TestCollateMatchesPadded: every row of a collated batch is its encoding
+// padded as data.Encoding.Padded pads it, also when b is reused.
+func TestCollateMatchesPadded(t *testing.T) {
+	encs := []data.Encoding{
+		{InputIDs: []int32{2, 5, 3}, TokenTypeIDs: []int32{0, 0, 0}, AttentionMask: []int32{1, 1, 1}},
+		{InputIDs: []int32{2, 6, 7, 3, 8, 3}, TokenTypeIDs: []int32{0, 0, 0, 0, 1, 1}, AttentionMask: []int32{1, 1, 1, 1, 1, 1}},
+		{InputIDs: []int32{2, 3}, TokenTypeIDs: []int32{0, 0}, AttentionMask: []int32{1, 1}},
+	}
+	b := &model.Batch{}
+	Collate(b, encs[1:], 9) // a larger batch first: the second call reuses and must overwrite
+	Collate(b, encs, 9)
+	if b.Size != 3 || b.Seq != 6 || len(b.InputIDs) != 18 {
+		t.Fatalf("batch %d×%d with %d ids", b.Size, b.Seq, len(b.InputIDs))
+	}
+	for i, e := range encs {
+		p := e.Padded(6, 9)
+		row := func(s []int32) []int32 { return s[i*6 : (i+1)*6] }
+		if !slices.Equal(row(b.InputIDs), p.InputIDs) || !slices.Equal(row(b.TokenTypeIDs), p.TokenTypeIDs) || !slices.Equal(row(b.AttentionMask), p.AttentionMask) {
+			t.Errorf("row %d: %v %v %v, want %v %v %v", i, row(b.InputIDs), row(b.TokenTypeIDs), row(b.AttentionMask), p.InputIDs, p.TokenTypeIDs, p.AttentionMask)
 		}
 	}
 }

@@ -78,6 +78,16 @@ type Trainer struct {
 	hid, att  float32
 	cls       float32
 	run       *runDir
+	micro     microBatch
+}
+
+// microBatch holds one micro-batch's inputs; its slices are reused from
+// step to step.
+type microBatch struct {
+	encs    []data.Encoding
+	labels  []int32
+	targets []float32
+	batch   model.Batch
 }
 
 type trainExample struct {
@@ -405,12 +415,15 @@ func (t *Trainer) step(idx []int) (float64, error) {
 	var loss float64
 	for lo := 0; lo < n; lo += chunk {
 		part := idx[lo:min(lo+chunk, n)]
-		encs := make([]data.Encoding, len(part))
-		labels, targets := make([]int32, len(part)), make([]float32, len(part))
-		for i, j := range part {
-			encs[i], labels[i], targets[i] = t.train[j].enc, t.train[j].label, t.train[j].score
+		mb := &t.micro
+		mb.encs, mb.labels, mb.targets = mb.encs[:0], mb.labels[:0], mb.targets[:0]
+		for _, j := range part {
+			mb.encs = append(mb.encs, t.train[j].enc)
+			mb.labels = append(mb.labels, t.train[j].label)
+			mb.targets = append(mb.targets, t.train[j].score)
 		}
-		b := infer.Collate(encs, t.tok.PadID())
+		b := &mb.batch
+		infer.Collate(b, mb.encs, t.tok.PadID())
 		if err := m.Check(b); err != nil {
 			return 0, err
 		}
@@ -421,7 +434,7 @@ func (t *Trainer) step(idx []int) (float64, error) {
 		m.DrawMixout(cfg.Seed, micro)
 		m.ForwardTrain(b, t.acts, model.TrainStep{HiddenDropout: t.hid, AttentionDropout: t.att, ClassifierDropout: t.cls, Seed: cfg.Seed, Step: micro})
 		share := float32(len(part)) / float32(n)
-		l, err := m.Loss(t.acts, labels, targets, share)
+		l, err := m.Loss(t.acts, mb.labels, mb.targets, share)
 		if err != nil {
 			return 0, err
 		}
