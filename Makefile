@@ -4,19 +4,25 @@ BIN     := bin/mixft
 SHARED  ?= ../shared
 DEMO    ?= demo-out
 
-.PHONY: all build test vet fmt-check demo fuzz clean
+.PHONY: all build test vet lint fmt-check demo fuzz clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/mixft
 
-## test: vet, formatting, and every test (needs ../shared for the fixture tests)
+## test: vet, formatting, and every test. Tests that need ../shared skip
+## when it is missing; with MIXFT_REQUIRE_FIXTURES=1 (CI) they fail instead.
 test: vet fmt-check
 	$(GO) test ./...
 
 vet:
 	$(GO) vet ./...
+
+## lint: go vet and staticcheck (pinned, fetched through the Go module proxy)
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint: vet
+	$(GO) run $(STATICCHECK) ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -92,9 +98,12 @@ ptx-clean:
 cuda-build: ptx
 	CGO_ENABLED=1 $(GO) build -tags cuda -o $(CUDA_BIN) ./cmd/mixft
 
-## cuda-vet: go vet of the cuda build, and the cuBLAS shim against the toolkit
+## cuda-vet: go vet and staticcheck of the cuda build and the kernel host
+## emulation, and the cuBLAS shim against the toolkit
 cuda-vet: ptx
 	CGO_ENABLED=1 $(GO) vet -tags cuda ./...
+	CGO_ENABLED=1 $(GO) run $(STATICCHECK) -tags cuda ./...
+	$(KHOST_ENV) $(GO) run $(STATICCHECK) -tags kernelhost ./internal/gpu/
 	gcc -fsyntax-only -Wall -Werror -Wno-unused-function -Iinternal/gpu -x c internal/gpu/cublas_abi_check.c
 	@mkdir -p bin
 	gcc -Wall -Werror -Iinternal/gpu -o bin/cublas-shim-check -x c internal/gpu/cublas_shim_check.c -x c internal/gpu/cublas_shim.c -ldl

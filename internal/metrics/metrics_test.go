@@ -5,16 +5,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
-)
 
-const fixturePath = "../../../shared/fixtures/metrics/metrics.json"
+	"github.com/mixft/mixft/internal/fixture"
+)
 
 const tol = 1e-9
 
-type fixture struct {
+type metricsFixture struct {
 	Classification []struct {
 		Name   string                        `json:"name"`
 		Preds  []int                         `json:"preds"`
@@ -36,14 +35,14 @@ type fixture struct {
 	} `json:"regression"`
 }
 
-func loadFixture(t *testing.T) *fixture {
+func loadFixture(t *testing.T) *metricsFixture {
 	t.Helper()
+	fixturePath := fixture.Path(t, "fixtures/metrics/metrics.json")
 	b, err := os.ReadFile(fixturePath)
 	if err != nil {
-		abs, _ := filepath.Abs(fixturePath)
-		t.Skipf("metrics fixture not available (%s): %v", abs, err)
+		t.Fatal(err)
 	}
-	var f fixture
+	var f metricsFixture
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatalf("parse %s: %v", fixturePath, err)
 	}

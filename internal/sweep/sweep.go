@@ -352,7 +352,7 @@ func rangeValues(kind string, n *yaml.Node) ([]any, error) {
 		}
 	}
 	if r.From == nil || r.To == nil {
-		return nil, fmt.Errorf("a range needs from: and to:")
+		return nil, errors.New("a range needs from and to")
 	}
 	step := 1.0
 	if r.Step != nil {

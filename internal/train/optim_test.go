@@ -9,17 +9,19 @@ import (
 	"testing"
 
 	"github.com/mixft/mixft/internal/cpu"
+	"github.com/mixft/mixft/internal/fixture"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/safetensors"
 )
 
-const fixtures = "../../../shared/fixtures"
+// fixtures is ../shared/fixtures (internal/fixture finds it).
+var fixtures = filepath.Join(fixture.Root(), "fixtures")
 
+// needFixtures ends the test when the fixtures are missing (a skip, or a
+// failure under MIXFT_REQUIRE_FIXTURES=1).
 func needFixtures(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(fixtures); err != nil {
-		t.Skipf("golden fixtures not found at %s (../shared/fixtures next to the repository): %v", fixtures, err)
-	}
+	fixture.Path(t, "fixtures")
 }
 
 func TestLinearScheduleMatchesHuggingFace(t *testing.T) {
