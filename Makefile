@@ -100,7 +100,7 @@ cuda-vet: ptx
 	gcc -Wall -Werror -Iinternal/gpu -o bin/cublas-shim-check -x c internal/gpu/cublas_shim_check.c -x c internal/gpu/cublas_shim.c -ldl
 	@if [ -n "$(CUBLAS_LIB)" ]; then bin/cublas-shim-check $(CUBLAS_LIB); else echo "no libcublas.so.N found: shim load check skipped"; fi
 
-## gpu-test-bin: the GPU test binary (conformance, step parity, masks, benchmark) to run on a GPU machine
+## gpu-test-bin: the GPU test binary (conformance, step parity, masks) to run on a GPU machine
 gpu-test-bin: ptx
 	CGO_ENABLED=1 $(GO) test -c -tags cuda -o bin/gpu.test ./internal/gpu/
 
