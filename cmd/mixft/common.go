@@ -77,7 +77,7 @@ func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
 	}
 	if !s.isSet("max_seq_length") {
 		// The default fits the model, as a tokenizer's model_max_length does.
-		maxLen = min(maxLen, ck.Config.MaxPositionEmbeddings)
+		maxLen = min(maxLen, ck.Config.MaxSeqLen())
 	}
 	p, err := infer.NewPredictor(be, ck, tok, task, infer.Options{MaxSeqLen: maxLen, BatchSize: batch})
 	if err != nil {

@@ -152,7 +152,7 @@ func runConfig(s *settings) (config.Run, error) {
 	if !s.isSet("max_seq_length") {
 		// The default fits the model, as a tokenizer's model_max_length does.
 		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil {
-			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxPositionEmbeddings)
+			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxSeqLen())
 		}
 	}
 	return cfg, cfg.Validate()

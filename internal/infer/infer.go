@@ -55,8 +55,8 @@ func (opt Options) check(cfg model.Config) error {
 	if opt.MaxSeqLen < 3 {
 		return fmt.Errorf("max_seq_length %d is too small: [CLS] a [SEP] b [SEP] needs at least 3 tokens", opt.MaxSeqLen)
 	}
-	if opt.MaxSeqLen > cfg.MaxPositionEmbeddings {
-		return fmt.Errorf("max_seq_length %d exceeds the model's max_position_embeddings %d", opt.MaxSeqLen, cfg.MaxPositionEmbeddings)
+	if opt.MaxSeqLen > cfg.MaxSeqLen() {
+		return fmt.Errorf("max_seq_length %d exceeds the model's longest sequence %d (max_position_embeddings %d)", opt.MaxSeqLen, cfg.MaxSeqLen(), cfg.MaxPositionEmbeddings)
 	}
 	if opt.BatchSize < 1 {
 		return fmt.Errorf("batch_size %d is not positive", opt.BatchSize)

@@ -171,7 +171,7 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 		return err
 	}
 	m := t.model
-	if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{VocabPath: t.vocabPath, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
+	if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{TokenizerFiles: t.tokFiles, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
 		return err
 	}
 	if state {

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -60,20 +60,20 @@ type Options struct {
 
 // Trainer is one finetuning run in progress.
 type Trainer struct {
-	cfg       config.Run
-	opts      Options
-	task      *data.Task
-	tok       *data.Tokenizer
-	model     *model.Model
-	step      *Step
-	pred      *infer.Predictor
-	train     []trainExample
-	dev       []data.Example
-	baseline  float64
-	state     State
-	vocabPath string
-	run       *runDir
-	micro     []microBatch
+	cfg      config.Run
+	opts     Options
+	task     *data.Task
+	tok      *data.Tokenizer
+	model    *model.Model
+	step     *Step
+	pred     *infer.Predictor
+	train    []trainExample
+	dev      []data.Example
+	baseline float64
+	state    State
+	tokFiles []string // tokenizer files of the model directory, saved with the model
+	run      *runDir
+	micro    []microBatch
 }
 
 // microBatch holds one micro-batch's inputs; its slices are reused from
@@ -157,7 +157,7 @@ func (t *Trainer) loadData() error {
 	if t.tok, err = data.LoadTokenizer(t.cfg.Model, lower); err != nil {
 		return err
 	}
-	t.vocabPath = filepath.Join(t.cfg.Model, model.VocabFile)
+	t.tokFiles = model.TokenizerFiles(t.cfg.Model)
 	train, rep, err := t.task.ReadSplit(t.cfg.DataDir, "train")
 	if err != nil {
 		return err
@@ -212,8 +212,8 @@ func (t *Trainer) loadModel() error {
 	for _, name := range ck.Initialized {
 		t.opts.Warn(fmt.Sprintf("%s: %s is not in the checkpoint; initialised randomly (seed %d)", cfg.Model, name, cfg.Seed))
 	}
-	if cfg.MaxSeqLength > ck.Config.MaxPositionEmbeddings {
-		return fmt.Errorf("max_seq_length: %d exceeds the model's max_position_embeddings %d", cfg.MaxSeqLength, ck.Config.MaxPositionEmbeddings)
+	if cfg.MaxSeqLength > ck.Config.MaxSeqLen() {
+		return fmt.Errorf("max_seq_length: %d exceeds the model's longest sequence %d (max_position_embeddings %d)", cfg.MaxSeqLength, ck.Config.MaxSeqLen(), ck.Config.MaxPositionEmbeddings)
 	}
 	if n := t.tok.Vocab().Len(); n > ck.Config.VocabSize {
 		return fmt.Errorf("%s: vocab.txt has %d tokens, more than the model's vocab_size %d", cfg.Model, n, ck.Config.VocabSize)
@@ -230,11 +230,17 @@ func (t *Trainer) loadModel() error {
 			}
 		}
 	}
-	if cfg.ReinitHead && !slices.Contains(ck.Initialized, model.ClassifierWeight) {
-		ck.Config.InitLinear(ck.Weights, "classifier", ck.Config.NumLabels, ck.Config.HiddenSize, cfg.Seed)
+	cls := ck.Config.ClassifierName()
+	if cfg.ReinitHead && !slices.Contains(ck.Initialized, cls+".weight") {
+		ck.Config.InitLinear(ck.Weights, cls, ck.Config.NumLabels, ck.Config.HiddenSize, cfg.Seed)
 	}
-	pre := ck.Weights // the pretrained weights: mixout's and wdecay(w_pre)'s target
-	t.model, err = model.New(t.opts.Backend, ck.Config, pre)
+	// The pretrained weights, mixout's and wdecay(w_pre)'s target: what the
+	// checkpoint held (head layers it lacked are new).
+	pre := maps.Clone(ck.Weights)
+	for _, name := range ck.Initialized {
+		delete(pre, name)
+	}
+	t.model, err = model.New(t.opts.Backend, ck.Config, ck.Weights)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Model, err)
 	}
