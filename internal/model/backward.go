@@ -118,6 +118,9 @@ func (m *Model) linearBackward(a *Activations, l, gl *Linear, dx, dy, x backend.
 // Backward accumulates into g the gradient of the loss Loss computed for
 // the last forward pass on b (ForwardTrain or Forward). The padding row of
 // the word embeddings gets no gradient (padding_idx = pad_token_id).
+// RoBERTa's position row padding_idx, read only by padding tokens, gets
+// none either as long as the attention mask marks exactly the tokens whose
+// id is pad_token_id (as the tokenizer pads): their gradient is then 0.
 func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 	be, c := m.Backend, m.Config
 	a.ensureGradScratch(m)
