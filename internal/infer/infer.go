@@ -111,7 +111,8 @@ type Prediction struct {
 	// for regression.
 	Class int
 	// Label is the predicted label string; for regression the score as
-	// written in GLUE submissions (clipped to [0, 5]).
+	// written in GLUE submissions (clipped to [0, 5]), or for a custom task
+	// as Task.ScoreLabel writes it (unclipped).
 	Label string
 	// Score is the raw predicted score for regression, NaN otherwise.
 	Score float64
@@ -187,7 +188,7 @@ func (p *Predictor) Predict(examples []data.Example, progress func(done int)) ([
 			}
 			if p.Task.Regression {
 				pr.Score = float64(pr.Logits[0])
-				pr.Label = data.FormatScore(pr.Score)
+				pr.Label = p.Task.ScoreLabel(pr.Score)
 			} else {
 				pr.Class = argmax(pr.Logits)
 				pr.Label = p.Task.Labels[pr.Class]
@@ -214,7 +215,8 @@ func argmax(v []float32) int {
 
 // Metrics scores predictions against the examples' labels with the task's
 // GLUE metrics, named as Hugging Face evaluate names them (accuracy, f1,
-// matthews_correlation, pearson, spearmanr, combined_score).
+// matthews_correlation, pearson, spearmanr, combined_score); a custom task
+// gets metrics.Classification's or metrics.Regression's.
 func Metrics(task *data.Task, examples []data.Example, preds []Prediction) (map[string]float64, error) {
 	if len(examples) != len(preds) {
 		return nil, fmt.Errorf("%d predictions for %d examples", len(preds), len(examples))
@@ -230,6 +232,12 @@ func Metrics(task *data.Task, examples []data.Example, preds []Prediction) (map[
 		} else {
 			cls, labels = append(cls, preds[i].Class), append(labels, e.LabelID)
 		}
+	}
+	if task.Custom != nil {
+		if task.Regression {
+			return metrics.Regression(scores, targets)
+		}
+		return metrics.Classification(cls, labels, len(task.Labels))
 	}
 	m, err := metrics.GLUE(task.Name, cls, labels, scores, targets)
 	if err != nil {
