@@ -376,11 +376,14 @@ func (v vline) DataRange() (xmin, xmax, ymin, ymax float64) {
 	return v.x, v.x, math.Inf(1), math.Inf(-1)
 }
 
-// Write draws the run's curves into dir/curves.svg and dir/curves.png and
-// returns their paths.
+// Write draws the run's curves into dir/curves.svg and dir/curves.png
+// (making dir when needed) and returns their paths.
 func (r *Run) Write(dir string) ([]string, error) {
 	rows, err := r.Plots()
 	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	w, h := 2*panelWidth, vg.Length(len(rows))*panelHeight
