@@ -79,6 +79,9 @@ func (be *Backend) Info() DeviceInfo {
 }
 
 func newCUDADevice(ordinal int, prec Precision) (*cudaDevice, error) {
+	if err := driverReady(); err != nil {
+		return nil, err
+	}
 	count, err := cu.NumDevices()
 	if err != nil {
 		return nil, fmt.Errorf("cuda: counting devices: %w", err)
