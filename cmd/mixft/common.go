@@ -19,7 +19,12 @@ import (
 func addModelFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.String("model", "", "Hugging Face model directory (config.json, model.safetensors, vocab.txt)")
-	f.String("task", "", "GLUE task: "+fmt.Sprint(data.TaskNames()))
+	f.String("task", "", "GLUE task: "+fmt.Sprint(data.TaskNames())+"; empty (or custom) for your own data files")
+	f.String("text-columns", "", "your data's text column, or two comma-separated (default: sentence1,sentence2 if present, else the first one or two text columns other than the label)")
+	f.String("label-column", data.DefaultLabelColumn, "your data's label column")
+	f.String("labels", "", "your data's labels, comma-separated, in class-id order (default: the model's id2label)")
+	f.String("problem", "", "your data's problem: classification or regression (default: the model's problem_type)")
+	f.String("data-format", "", "format of your data file: csv, tsv, jsonl or json (default: from the extension)")
 	f.Int("max-seq-length", 128, "maximum tokens per example, [CLS] and [SEP] included")
 	f.Int("batch-size", 32, "examples per forward pass")
 	f.String("do-lower-case", "auto", "lower-case text: auto (tokenizer_config.json, else the model name), true or false")
@@ -36,11 +41,21 @@ type modelRun struct {
 	ck        *model.Checkpoint
 }
 
-// openModel loads what the model flags name; warnings go to stderr.
-func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
+// ownData reports whether the settings name no GLUE task: the data is the
+// user's own files.
+func ownData(s *settings) bool {
+	t := s.String("task")
+	return t == "" || t == data.CustomTaskName
+}
+
+// openModel loads what the model flags name; warnings go to stderr. For
+// the user's own data (no GLUE task), files maps the split ("dev" or
+// "test") to the data file.
+func openModel(s *settings, stderr io.Writer, files map[string]string) (*modelRun, error) {
 	dir, taskName := s.String("model"), s.String("task")
 	s.Require("model", dir)
-	s.Require("task", taskName)
+	spec := data.CustomSpec{Files: files, Format: s.String("data_format"), TextColumns: data.ParseList(s.String("text_columns")),
+		LabelColumn: s.String("label_column"), Labels: data.ParseList(s.String("labels")), Problem: s.String("problem")}
 	maxLen, batch := s.Int("max_seq_length"), s.Int("batch_size")
 	lowerMode := s.Choice("do_lower_case", "auto", "true", "false")
 	device := s.String("device")
@@ -52,9 +67,11 @@ func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	task, err := data.LookupTask(taskName)
-	if err != nil {
-		return nil, err
+	var task *data.Task
+	if !ownData(s) {
+		if task, err = data.LookupTask(taskName); err != nil {
+			return nil, err
+		}
 	}
 	if dir, err = hub.ResolveModel(dir); err != nil {
 		return nil, err
@@ -62,6 +79,11 @@ func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
 	ck, err := model.Load(dir, model.LoadOptions{Seed: seed})
 	if err != nil {
 		return nil, err
+	}
+	if task == nil {
+		if task, err = infer.CustomTask(ck.Config, spec); err != nil {
+			return nil, err
+		}
 	}
 	for _, name := range ck.Initialized {
 		fmt.Fprintf(stderr, "mixft: warning: %s: %s is not in the checkpoint; initialised randomly (seed %d)\n", dir, name, seed)

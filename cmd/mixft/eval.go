@@ -31,16 +31,25 @@ into --output-dir: "index<TAB>prediction" rows with label strings, STS-B
 scores clipped to [0, 5].
 
 --data-dir is the folder of one task (train.tsv, dev.tsv, test.tsv, or MNLI's
-dev_matched.tsv ...).`,
+dev_matched.tsv ...).
+
+Your own data: with no --task, --validation-file names a labelled .csv,
+.tsv, .jsonl or .json file (see mixft finetune --help for the columns);
+the labels and the problem type come from the model (id2label,
+problem_type). Classification prints accuracy and macro_f1 (and f1 of the
+second label with two labels); regression pearson, spearmanr and their mean
+combined_score.`,
 		Example: `  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE
   mixft eval --model runs/stsb/best --task sts-b --data-dir glue_data/STS-B --json
-  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE --split test --output-dir submission/`,
+  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE --split test --output-dir submission/
+  mixft eval --model runs/reviews/best --validation-file reviews/dev.csv --text-columns review --json`,
 		Args: cobra.NoArgs,
 		RunE: runEval,
 	}
 	addModelFlags(cmd)
 	f := cmd.Flags()
 	f.String("data-dir", "", "folder of the task's GLUE files")
+	f.String("validation-file", "", "your own labelled data (.csv, .tsv, .jsonl, .json) instead of a GLUE task")
 	f.String("split", "dev", "split: dev, dev-mm (MNLI), test, test-mm (MNLI), train")
 	f.Bool("json", false, "print one JSON object instead of a table")
 	f.String("output-dir", ".", "where a test split's submission file is written")
@@ -54,10 +63,18 @@ func runEval(cmd *cobra.Command, _ []string) error {
 	}
 	dataDir, split := s.String("data_dir"), s.String("split")
 	asJSON, outDir := s.Bool("json"), s.String("output_dir")
+	valFile := s.String("validation_file")
 	s.Require("model", s.String("model"))
-	s.Require("task", s.String("task"))
-	s.Require("data_dir", dataDir)
-	run, err := openModel(s, cmd.ErrOrStderr())
+	if ownData(s) {
+		if dataDir != "" {
+			s.Require("task", "") // GLUE files need their task
+		}
+		s.Require("validation_file", valFile)
+		split = "dev"
+	} else {
+		s.Require("data_dir", dataDir)
+	}
+	run, err := openModel(s, cmd.ErrOrStderr(), map[string]string{"dev": valFile})
 	if err != nil {
 		return err
 	}

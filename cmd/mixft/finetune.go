@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/curves"
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/train"
@@ -55,6 +56,17 @@ directory --output-dir:
   last/           the latest checkpoint, saved at every evaluation: after the
                   run, the final model (Hugging Face layout, plus the
                   optimizer moments and trainer state --resume needs)
+  curves.svg/png  the run's curves (see mixft plot)
+  tensorboard/    TensorBoard event files, with --report-to tensorboard
+
+Your own data instead of a GLUE task: --train-file and --validation-file
+(.csv, .tsv, .jsonl or .json; --data-format overrides the extension), with
+--text-columns a[,b] (default: sentence1,sentence2 when present, else the
+first one or two text columns other than the label), --label-column
+(default label), --labels x,y,z (default: the train file's labels, sorted)
+and --problem classification|regression|auto (auto: regression when every
+train label is a number). The run's summary says what was chosen; the
+checkpoints carry id2label and the problem type.
 
 Regularizers (the mixout paper's notation), combinable:
   --dropout P                   dropout(P) on every dropout of the model
@@ -87,7 +99,8 @@ with it.`,
 		Example: `  mixft finetune --task rte --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte-mixout --mixout 0.7
   mixft finetune --config configs/rte/mixout.yaml --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte --seed 3
   mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume
-  mixft finetune --manifest runs/fig3/manifest.jsonl --index 7`,
+  mixft finetune --manifest runs/fig3/manifest.jsonl --index 7
+  mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews --report-to tensorboard`,
 		Args: cobra.NoArgs,
 		RunE: runFinetune,
 	}
@@ -204,10 +217,18 @@ func runFinetune(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
+	if c := tn.Task().Custom; c != nil {
+		fmt.Fprintf(stdout, "data: %s\n", c.Choice)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := tn.Run(ctx)
 	rep.finish()
+	if r, perr := curves.Read(cfg.OutputDir); perr == nil {
+		if _, perr = r.Write(cfg.OutputDir); perr != nil {
+			fmt.Fprintf(stderr, "mixft: warning: %v\n", perr)
+		}
+	}
 	switch {
 	case errors.Is(err, train.ErrInterrupted):
 		return &exitError{exitInterrupted, fmt.Errorf("%s: %w", cfg.OutputDir, err)}
@@ -216,7 +237,7 @@ func runFinetune(cmd *cobra.Command, _ []string) error {
 	case err != nil:
 		return err
 	}
-	fmt.Fprintf(stdout, "%s %s (%s): %d steps, run directory %s\n", cfg.Task, cfg.Strategy, tn.Regularization(), tn.State().Step, res.Dir)
+	fmt.Fprintf(stdout, "%s %s (%s): %d steps, run directory %s\n", tn.Task().Name, cfg.Strategy, tn.Regularization(), tn.State().Step, res.Dir)
 	printEval(stdout, "final", res.Final)
 	printEval(stdout, "best", res.Best)
 	verdict := "no"

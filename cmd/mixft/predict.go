@@ -29,15 +29,21 @@ or for STS-B the predicted score (not clipped).
 
 --split says which file layout the input has (train, dev, test, ...); auto
 takes test when the file name contains "test", else dev, and falls back to
-test when the file does not read as dev. The output is written atomically.`,
+test when the file does not read as dev. The output is written atomically.
+
+Your own data: with no --task, --input is a .csv, .tsv, .jsonl or .json
+file (a label column is optional; see mixft finetune --help for the
+columns); index is the 0-based row, and the labels and the problem type
+come from the model (id2label, problem_type).`,
 		Example: `  mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/test.tsv --output rte-test.jsonl
-  mixft predict --model runs/cola --task cola --input my_sentences.tsv --split test --output -`,
+  mixft predict --model runs/cola --task cola --input my_sentences.tsv --split test --output -
+  mixft predict --model runs/reviews/best --input new_reviews.jsonl --text-columns review --output preds.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: runPredict,
 	}
 	addModelFlags(cmd)
 	f := cmd.Flags()
-	f.String("input", "", "TSV file in the task's GLUE layout")
+	f.String("input", "", "TSV file in the task's GLUE layout, or your own data file (.csv, .tsv, .jsonl, .json)")
 	f.String("output", "", "JSON lines file to write (- for stdout)")
 	f.String("split", "auto", "layout of the input: auto, train, dev, dev-mm, test, test-mm")
 	return cmd
@@ -50,12 +56,14 @@ func runPredict(cmd *cobra.Command, _ []string) error {
 	}
 	input, output, split := s.String("input"), s.String("output"), s.String("split")
 	s.Require("model", s.String("model"))
-	s.Require("task", s.String("task"))
 	s.Require("input", input)
 	s.Require("output", output)
-	run, err := openModel(s, cmd.ErrOrStderr())
+	run, err := openModel(s, cmd.ErrOrStderr(), map[string]string{"test": input})
 	if err != nil {
 		return err
+	}
+	if run.task.Custom != nil {
+		split = "test" // a label column is optional
 	}
 	examples, err := readInput(run.task, input, split)
 	if err != nil {

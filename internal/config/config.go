@@ -19,9 +19,17 @@ import (
 // Run is every setting of one finetuning run.
 type Run struct {
 	Model     string `key:"model" help:"Hugging Face model directory to finetune (config.json, model.safetensors, vocab.txt)"`
-	Task      string `key:"task" help:"GLUE task (rte, mrpc, cola, sts-b, sst-2, ...)"`
+	Task      string `key:"task" help:"GLUE task (rte, mrpc, cola, sts-b, sst-2, ...); empty or custom with train_file"`
 	DataDir   string `key:"data_dir" help:"folder of the task's GLUE files (train.tsv, dev.tsv)"`
 	OutputDir string `key:"output_dir" help:"run directory: config, log.jsonl, metrics.json, best/ and last/ checkpoints"`
+
+	TrainFile      string `key:"train_file" help:"your own training data instead of a GLUE task: a .csv, .tsv, .jsonl or .json file with a header or keys"`
+	ValidationFile string `key:"validation_file" help:"your own dev data (with train_file), in the same columns"`
+	TextColumns    string `key:"text_columns" help:"your data's text column, or two comma-separated; empty: sentence1,sentence2 if present, else the first one or two text columns other than the label"`
+	LabelColumn    string `key:"label_column" help:"your data's label column"`
+	Labels         string `key:"labels" help:"your data's labels, comma-separated, in class-id order; empty: the train file's, sorted"`
+	Problem        string `key:"problem" help:"your data's problem: classification, regression, or auto (regression when every train label is a number)"`
+	DataFormat     string `key:"data_format" help:"format of your data files: csv, tsv, jsonl or json; empty: from the file extension"`
 
 	Strategy string `key:"strategy" help:"regularization preset: dropout, wdecay-pre, mixout, mixout-wdecay-pre, or custom (the individual settings); explicit settings override a preset"`
 
@@ -67,7 +75,12 @@ type Run struct {
 	DoLowerCase string `key:"do_lower_case" help:"lower-case text: auto, true or false"`
 	Threads     int    `key:"threads" help:"CPU worker goroutines (0: GOMAXPROCS)"`
 	Device      string `key:"device" help:"compute device: cpu (cuda:N needs a build with -tags cuda)"`
+	ReportTo    string `key:"report_to" help:"also report to: none, or tensorboard (event files in output_dir/tensorboard)"`
 }
+
+// OwnData reports whether the run trains on the user's own files
+// (train_file) instead of a GLUE task.
+func (r *Run) OwnData() bool { return r.TrainFile != "" }
 
 // Default returns the defaults: the paper's and Hugging Face run_glue's
 // (lr 2e-5, batch 32, 3 epochs, 128 tokens, 10% warmup, ε 1e-8, clipping 1)
@@ -79,6 +92,7 @@ func Default() Run {
 		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, BiasCorrect: true, MaxGradNorm: 1, LayerLRDecay: 1,
 		Dropout: -1, HiddenDropout: -1, AttentionDropout: -1, ClassifierDropout: -1,
 		MixoutGrad: "exact", OutputLayer: "dropout", SaveBest: true, DoLowerCase: "auto", Device: "cpu",
+		LabelColumn: "label", Problem: "classification", ReportTo: "none",
 	}
 }
 
@@ -167,10 +181,26 @@ func (r *Run) Validate() error {
 	switch {
 	case r.Model == "":
 		return fmt.Errorf("model: required (the Hugging Face model directory to finetune)")
-	case r.Task == "":
-		return fmt.Errorf("task: required (a GLUE task such as rte)")
-	case r.DataDir == "":
+	case r.OwnData() && r.Task != "" && r.Task != "custom":
+		return fmt.Errorf("task: %q is a GLUE task, but train_file gives your own data; leave task empty or set it to custom", r.Task)
+	case r.OwnData() && r.ValidationFile == "":
+		return fmt.Errorf("validation_file: required with train_file (the dev data every evaluation scores)")
+	case !r.OwnData() && r.ValidationFile != "":
+		return fmt.Errorf("validation_file: given without train_file; give both, or a GLUE task and data_dir")
+	case !r.OwnData() && r.Task == "":
+		return fmt.Errorf("task: required (a GLUE task such as rte), or train_file and validation_file for your own data")
+	case !r.OwnData() && r.DataDir == "":
 		return fmt.Errorf("data_dir: required (the task's GLUE folder)")
+	case !r.OwnData() && (r.TextColumns != "" || r.Labels != "" || r.DataFormat != "" || r.Problem != "classification" || r.LabelColumn != "label"):
+		return fmt.Errorf("text_columns, label_column, labels, problem and data_format describe your own data: give train_file too (a GLUE task fixes its columns and labels)")
+	case r.Problem != "classification" && r.Problem != "regression" && r.Problem != "auto":
+		return bad("problem", fmt.Sprintf("%q", r.Problem), "classification, regression or auto")
+	case r.LabelColumn == "":
+		return bad("label_column", `""`, "a column name")
+	case r.DataFormat != "" && !slices.Contains([]string{"csv", "tsv", "jsonl", "json"}, r.DataFormat):
+		return bad("data_format", fmt.Sprintf("%q", r.DataFormat), "csv, tsv, jsonl or json (or empty: from the file extension)")
+	case r.ReportTo != "none" && r.ReportTo != "tensorboard":
+		return bad("report_to", fmt.Sprintf("%q", r.ReportTo), "none or tensorboard")
 	case r.OutputDir == "":
 		return fmt.Errorf("output_dir: required (where the run is written)")
 	case !slices.Contains(StrategyNames(), r.Strategy):

@@ -105,3 +105,48 @@ func TestApplyStrategyKeepsExplicitSettings(t *testing.T) {
 		}
 	}
 }
+
+// Your own data replaces task and data_dir; its settings need train_file.
+func TestValidateOwnData(t *testing.T) {
+	own := func() Run {
+		r := Default()
+		r.Model, r.OutputDir, r.TrainFile, r.ValidationFile = "m", "o", "train.csv", "dev.csv"
+		return r
+	}
+	for _, ok := range []func(*Run){
+		func(*Run) {},
+		func(r *Run) { r.Task = "custom" },
+		func(r *Run) { r.Problem, r.DataFormat, r.ReportTo = "regression", "jsonl", "tensorboard" },
+		func(r *Run) { r.TextColumns, r.Labels, r.Problem = "a,b", "x,y", "auto" },
+	} {
+		r := own()
+		ok(&r)
+		if err := r.Validate(); err != nil {
+			t.Errorf("%+v: %v", r, err)
+		}
+	}
+	for _, tc := range []struct {
+		change func(*Run)
+		want   string
+	}{
+		{func(r *Run) { r.Task = "rte" }, `task: "rte" is a GLUE task, but train_file gives your own data`},
+		{func(r *Run) { r.ValidationFile = "" }, "validation_file: required with train_file"},
+		{func(r *Run) { r.TrainFile = "" }, "validation_file: given without train_file"},
+		{func(r *Run) { r.TrainFile, r.ValidationFile = "", "" }, "task: required (a GLUE task such as rte), or train_file"},
+		{func(r *Run) { r.Problem = "ranking" }, `problem: "ranking" is not classification, regression or auto`},
+		{func(r *Run) { r.DataFormat = "xml" }, `data_format: "xml" is not csv, tsv, jsonl or json`},
+		{func(r *Run) { r.ReportTo = "wandb" }, `report_to: "wandb" is not none or tensorboard`},
+		{func(r *Run) { r.LabelColumn = "" }, `label_column: "" is not a column name`},
+	} {
+		r := own()
+		tc.change(&r)
+		if err := r.Validate(); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("err = %v, want %q...", err, tc.want)
+		}
+	}
+	r := valid()
+	r.Labels = "a,b"
+	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), "give train_file too") {
+		t.Errorf("labels with a GLUE task: %v", err)
+	}
+}

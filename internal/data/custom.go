@@ -343,3 +343,15 @@ func (t *Task) ScoreLabel(x float64) string {
 	}
 	return FormatScore(x)
 }
+
+// ParseList splits a comma-separated list ("a, b") into its trimmed,
+// non-empty items; "" gives nil.
+func ParseList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}

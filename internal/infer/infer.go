@@ -245,3 +245,17 @@ func Metrics(task *data.Task, examples []data.Example, preds []Prediction) (map[
 	}
 	return metrics.HFEvaluateNames(m), nil
 }
+
+// CustomTask is the task of the user's own data files for a finetuned
+// model: unless spec gives them, the label set is the model's id2label and
+// the problem type its own (a single output is regression), as saved by
+// finetuning, so that a model needs no other description of its data.
+func CustomTask(cfg model.Config, spec data.CustomSpec) (*data.Task, error) {
+	if spec.Problem == "" && cfg.Regression() {
+		spec.Problem = data.ProblemRegression
+	}
+	if len(spec.Labels) == 0 && spec.Problem != data.ProblemRegression {
+		spec.Labels = cfg.ID2Label
+	}
+	return data.NewCustomTask(spec)
+}

@@ -79,6 +79,7 @@ type Trainer struct {
 	cls       float32
 	run       *runDir
 	micro     microBatch
+	tb        *tensorBoard
 }
 
 // microBatch holds one micro-batch's inputs; its slices are reused from
@@ -124,7 +125,7 @@ func New(cfg config.Run, opts Options) (*Trainer, error) {
 	}
 	t := &Trainer{cfg: cfg, opts: opts}
 	var err error
-	if t.task, err = data.LookupTask(cfg.Task); err != nil {
+	if t.task, err = taskOf(cfg); err != nil {
 		return nil, err
 	}
 	if t.run, err = openRunDir(cfg); err != nil {
@@ -347,6 +348,11 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	if err := t.run.start(t); err != nil {
 		return nil, err
 	}
+	var err error
+	if t.tb, err = openTensorBoard(cfg); err != nil {
+		return nil, err
+	}
+	defer t.tb.close()
 	order := t.order(st.Epoch)
 	for st.Step < st.Total {
 		if ctx.Err() != nil {
@@ -376,6 +382,9 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		info := StepInfo{Step: st.Step, Total: st.Total, Epoch: float64(st.Epoch) + float64(st.Pos)/float64(len(order)),
 			Loss: Number(loss), LR: lr, GradNorm: Number(norm), ExamplesPerSec: float64(len(idx)) / secs}
 		if err := t.run.logStep(info); err != nil {
+			return nil, err
+		}
+		if err := t.tb.step(info); err != nil {
 			return nil, err
 		}
 		if t.opts.OnStep != nil {
@@ -458,6 +467,9 @@ func (t *Trainer) evaluate(epoch float64) error {
 	}
 	ev := Eval{Step: t.state.Step, Epoch: epoch, Metrics: mets, Primary: Number(primary(mets))}
 	t.state.Evals = append(t.state.Evals, ev)
+	if err := t.tb.eval(ev); err != nil {
+		return err
+	}
 	if t.opts.OnEval != nil {
 		t.opts.OnEval(ev)
 	}
