@@ -57,10 +57,12 @@ directory --output-dir:
                   run, the final model (Hugging Face layout, plus the
                   optimizer moments and trainer state --resume needs)
   curves.svg/png  the run's curves (see mixft plot)
+  test_predictions.jsonl  with --test-file: the final model's predictions
   tensorboard/    TensorBoard event files, with --report-to tensorboard
 
 Your own data instead of a GLUE task: --train-file and --validation-file
-(.csv, .tsv, .jsonl or .json; --data-format overrides the extension), with
+(.csv, .tsv, .jsonl or .json; --data-format overrides the extension), and
+optionally --test-file (labels optional; predicted at the end), with
 --text-columns a[,b] (default: sentence1,sentence2 when present, else the
 first one or two text columns other than the label), --label-column
 (default label), --labels x,y,z (default: the train file's labels, sorted)

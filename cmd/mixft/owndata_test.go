@@ -111,7 +111,9 @@ func TestOwnDataCSVClassification(t *testing.T) {
 	writeCSV(t, trainPath, []string{"id", "review", "label"}, train)
 	writeCSV(t, devPath, []string{"id", "review", "label"}, dev)
 
-	run, stdout := ownFinetune(t, "rte", "--train-file", trainPath, "--validation-file", devPath, "--report-to", "tensorboard")
+	testPath := filepath.Join(dir, "test.jsonl")
+	os.WriteFile(testPath, []byte("{\"review\": \"good, fun film\"}\n{\"review\": \"boring \\\"plot\\\"\\nnot great\"}\n"), 0o644)
+	run, stdout := ownFinetune(t, "rte", "--train-file", trainPath, "--validation-file", devPath, "--test-file", testPath, "--report-to", "tensorboard")
 	for _, w := range []string{`data: classification (asked for) with 2 labels from ` + trainPath + `, sorted [neg, pos]; text "review"; label column "label"`, "custom "} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("finetune stdout lacks %q:\n%s", w, stdout)
@@ -141,6 +143,23 @@ func TestOwnDataCSVClassification(t *testing.T) {
 	for tag, n := range map[string]int{"train/loss": 4, "train/learning_rate": 4, "train/grad_norm": 4, "eval/accuracy": 2, "eval/macro_f1": 2, "eval/f1": 2} {
 		if got := strings.Count(string(b), "\n"+string(rune(len(tag)))+tag+"\x15"); got != n {
 			t.Errorf("tag %s in %d events, want %d", tag, got, n)
+		}
+	}
+
+	// test_file: the final model's predictions, as predict gives them.
+	finalPreds := readPredictions(t, filepath.Join(run, "test_predictions.jsonl"))
+	again := filepath.Join(dir, "test-preds.jsonl")
+	if code, _, stderr := mixft(t, "predict", "--model", filepath.Join(run, "last"), "--input", testPath, "--output", again); code != 0 {
+		t.Fatalf("predict: %s", stderr)
+	}
+	if againPreds := readPredictions(t, again); len(finalPreds) != 2 || len(againPreds) != 2 {
+		t.Errorf("test predictions %v, predict %v", finalPreds, againPreds)
+	} else {
+		for i := range finalPreds {
+			a, b := finalPreds[i]["logits"].([]any), againPreds[i]["logits"].([]any)
+			if finalPreds[i]["prediction"] != againPreds[i]["prediction"] || math.Abs(a[0].(float64)-b[0].(float64)) > 1e-5 {
+				t.Errorf("row %d: finetune's %v, predict's %v", i, finalPreds[i], againPreds[i])
+			}
 		}
 	}
 

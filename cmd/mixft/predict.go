@@ -2,12 +2,9 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -77,7 +74,7 @@ func runPredict(cmd *cobra.Command, _ []string) error {
 	}
 	write := func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
-		if err := writePredictions(bw, run.task, preds); err != nil {
+		if err := infer.WriteJSONLines(bw, run.task, preds); err != nil {
 			return err
 		}
 		return bw.Flush()
@@ -110,31 +107,4 @@ func readInput(task *data.Task, path, split string) ([]data.Example, error) {
 		return ex, nil
 	}
 	return nil, err
-}
-
-// writePredictions writes one JSON object per line.
-func writePredictions(w io.Writer, task *data.Task, preds []infer.Prediction) error {
-	enc := json.NewEncoder(w)
-	for _, p := range preds {
-		var index any = p.Index
-		if n, err := strconv.ParseInt(p.Index, 10, 64); err == nil {
-			index = n
-		}
-		logits := make([]any, len(p.Logits))
-		for i, v := range p.Logits {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				logits[i] = nil
-			} else {
-				logits[i] = float64(v)
-			}
-		}
-		var pred any = p.Label
-		if task.Regression {
-			pred = logits[0]
-		}
-		if err := enc.Encode(map[string]any{"index": index, "logits": logits, "prediction": pred}); err != nil {
-			return err
-		}
-	}
-	return nil
 }

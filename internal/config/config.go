@@ -25,6 +25,7 @@ type Run struct {
 
 	TrainFile      string `key:"train_file" help:"your own training data instead of a GLUE task: a .csv, .tsv, .jsonl or .json file with a header or keys"`
 	ValidationFile string `key:"validation_file" help:"your own dev data (with train_file), in the same columns"`
+	TestFile       string `key:"test_file" help:"your own test data (with train_file; labels optional): the final model's predictions go to output_dir/test_predictions.jsonl"`
 	TextColumns    string `key:"text_columns" help:"your data's text column, or two comma-separated; empty: sentence1,sentence2 if present, else the first one or two text columns other than the label"`
 	LabelColumn    string `key:"label_column" help:"your data's label column"`
 	Labels         string `key:"labels" help:"your data's labels, comma-separated, in class-id order; empty: the train file's, sorted"`
@@ -187,6 +188,8 @@ func (r *Run) Validate() error {
 		return fmt.Errorf("validation_file: required with train_file (the dev data every evaluation scores)")
 	case !r.OwnData() && r.ValidationFile != "":
 		return fmt.Errorf("validation_file: given without train_file; give both, or a GLUE task and data_dir")
+	case !r.OwnData() && r.TestFile != "":
+		return fmt.Errorf("test_file: given without train_file (for a GLUE task's test split use mixft eval --split test)")
 	case !r.OwnData() && r.Task == "":
 		return fmt.Errorf("task: required (a GLUE task such as rte), or train_file and validation_file for your own data")
 	case !r.OwnData() && r.DataDir == "":

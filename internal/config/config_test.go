@@ -115,7 +115,7 @@ func TestValidateOwnData(t *testing.T) {
 	}
 	for _, ok := range []func(*Run){
 		func(*Run) {},
-		func(r *Run) { r.Task = "custom" },
+		func(r *Run) { r.Task, r.TestFile = "custom", "test.jsonl" },
 		func(r *Run) { r.Problem, r.DataFormat, r.ReportTo = "regression", "jsonl", "tensorboard" },
 		func(r *Run) { r.TextColumns, r.Labels, r.Problem = "a,b", "x,y", "auto" },
 	} {
@@ -132,6 +132,7 @@ func TestValidateOwnData(t *testing.T) {
 		{func(r *Run) { r.Task = "rte" }, `task: "rte" is a GLUE task, but train_file gives your own data`},
 		{func(r *Run) { r.ValidationFile = "" }, "validation_file: required with train_file"},
 		{func(r *Run) { r.TrainFile = "" }, "validation_file: given without train_file"},
+		{func(r *Run) { r.TrainFile, r.ValidationFile, r.TestFile = "", "", "test.csv" }, "test_file: given without train_file"},
 		{func(r *Run) { r.TrainFile, r.ValidationFile = "", "" }, "task: required (a GLUE task such as rte), or train_file"},
 		{func(r *Run) { r.Problem = "ranking" }, `problem: "ranking" is not classification, regression or auto`},
 		{func(r *Run) { r.DataFormat = "xml" }, `data_format: "xml" is not csv, tsv, jsonl or json`},

@@ -5,9 +5,12 @@
 package infer
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/data"
@@ -258,4 +261,35 @@ func CustomTask(cfg model.Config, spec data.CustomSpec) (*data.Task, error) {
 		spec.Labels = cfg.ID2Label
 	}
 	return data.NewCustomTask(spec)
+}
+
+// WriteJSONLines writes one JSON object per prediction and line, as
+// mixft predict prints them: {"index": ..., "logits": [...], "prediction":
+// ...}. index is a number when the example's index is one; non-finite
+// logits are null; prediction is the label string, or for regression the
+// raw predicted score.
+func WriteJSONLines(w io.Writer, task *data.Task, preds []Prediction) error {
+	enc := json.NewEncoder(w)
+	for _, p := range preds {
+		var index any = p.Index
+		if n, err := strconv.ParseInt(p.Index, 10, 64); err == nil {
+			index = n
+		}
+		logits := make([]any, len(p.Logits))
+		for i, v := range p.Logits {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				logits[i] = nil
+			} else {
+				logits[i] = float64(v)
+			}
+		}
+		var pred any = p.Label
+		if task.Regression {
+			pred = logits[0]
+		}
+		if err := enc.Encode(map[string]any{"index": index, "logits": logits, "prediction": pred}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,11 +1,15 @@
 package train
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"path/filepath"
 
+	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/data"
+	"github.com/mixft/mixft/internal/infer"
 	"github.com/mixft/mixft/internal/tboard"
 )
 
@@ -20,12 +24,45 @@ func taskOf(cfg config.Run) (*data.Task, error) {
 		return data.LookupTask(cfg.Task)
 	}
 	return data.NewCustomTask(data.CustomSpec{
-		Files:       map[string]string{"train": cfg.TrainFile, "dev": cfg.ValidationFile},
+		Files:       map[string]string{"train": cfg.TrainFile, "dev": cfg.ValidationFile, "test": cfg.TestFile},
 		Format:      cfg.DataFormat,
 		TextColumns: data.ParseList(cfg.TextColumns),
 		LabelColumn: cfg.LabelColumn,
 		Labels:      data.ParseList(cfg.Labels),
 		Problem:     cfg.Problem,
+	})
+}
+
+// TestPredictionsFile is where a run with test_file writes the final
+// model's predictions, one JSON line per row as mixft predict writes them.
+const TestPredictionsFile = "test_predictions.jsonl"
+
+// readTest reads test_file, when given, so that a mistake in it is found
+// before training.
+func (t *Trainer) readTest() error {
+	if t.cfg.TestFile == "" {
+		return nil
+	}
+	var err error
+	t.test, _, err = t.task.ReadSplit("", "test")
+	return err
+}
+
+// predictTest writes the final model's predictions for test_file.
+func (t *Trainer) predictTest() error {
+	if t.cfg.TestFile == "" {
+		return nil
+	}
+	preds, err := t.pred.Predict(t.test, nil)
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(filepath.Join(t.cfg.OutputDir, TestPredictionsFile), 0o644, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		if err := infer.WriteJSONLines(bw, t.task, preds); err != nil {
+			return err
+		}
+		return bw.Flush()
 	})
 }
 

@@ -80,6 +80,7 @@ type Trainer struct {
 	run       *runDir
 	micro     microBatch
 	tb        *tensorBoard
+	test      []data.Example
 }
 
 // microBatch holds one micro-batch's inputs; its slices are reused from
@@ -132,6 +133,9 @@ func New(cfg config.Run, opts Options) (*Trainer, error) {
 		return nil, err
 	}
 	if err := t.loadData(); err != nil {
+		return nil, err
+	}
+	if err := t.readTest(); err != nil {
 		return nil, err
 	}
 	if err := t.loadModel(); err != nil {
@@ -407,6 +411,9 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		}
 	}
 	if err := t.run.writeMetrics(t, ""); err != nil {
+		return nil, err
+	}
+	if err := t.predictTest(); err != nil {
 		return nil, err
 	}
 	return t.result(), nil
