@@ -56,7 +56,13 @@ type Run struct {
 
 // Unhashed are the settings that do not change what a run computes, or
 // that depend on where it runs; the run id ignores them.
-var Unhashed = []string{"output_dir", "resume", "overwrite", "threads", "device"}
+var Unhashed = []string{"output_dir", "resume", "overwrite", "threads", "device", "report_to"}
+
+// HashedWhenSet are settings added after run ids were first defined: the
+// id includes them only when they differ from their default, so that the
+// runs of an existing sweep keep their ids (and directories). A new setting
+// that changes what a run computes belongs here.
+var HashedWhenSet = []string{"train_file", "validation_file", "test_file", "text_columns", "label_column", "labels", "problem", "data_format"}
 
 // Plan is an expanded sweep.
 type Plan struct {
@@ -487,14 +493,21 @@ func resolve(base map[string]any, g []axis, point []any) (config.Run, error) {
 		}
 		given[a.key] = true
 	}
-	if cfg.Task == "" {
-		return cfg, fmt.Errorf("task: required (in base: or as an axis)")
+	// Runs on the user's own files (train_file) are task custom; {task_dir}
+	// is then empty.
+	task := &data.Task{Name: data.CustomTaskName}
+	switch {
+	case cfg.OwnData() && cfg.Task == "":
+		cfg.Task = task.Name
+	case cfg.Task == "":
+		return cfg, fmt.Errorf("task: required (in base: or as an axis), or train_file and validation_file for your own data")
+	case !cfg.OwnData():
+		var err error
+		if task, err = data.LookupTask(cfg.Task); err != nil {
+			return cfg, fmt.Errorf("task: %v", err)
+		}
+		cfg.Task = task.Name
 	}
-	task, err := data.LookupTask(cfg.Task)
-	if err != nil {
-		return cfg, fmt.Errorf("task: %v", err)
-	}
-	cfg.Task = task.Name
 	if !slices.Contains(config.StrategyNames(), cfg.Strategy) {
 		return cfg, fmt.Errorf("strategy: %q is not one of %s", cfg.Strategy, strings.Join(config.StrategyNames(), ", "))
 	}
@@ -537,11 +550,18 @@ func firstWord(msg string) string {
 	return msg
 }
 
-// hashed is a run's settings without the Unhashed keys.
+// hashed is a run's settings without the Unhashed keys, and without the
+// HashedWhenSet keys at their defaults.
 func hashed(cfg config.Run) map[string]any {
 	m := cfg.Map()
 	for _, k := range Unhashed {
 		delete(m, k)
+	}
+	def := config.Default().Map()
+	for _, k := range HashedWhenSet {
+		if m[k] == def[k] {
+			delete(m, k)
+		}
 	}
 	return m
 }

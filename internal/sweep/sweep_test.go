@@ -208,3 +208,50 @@ func TestSweepConfigs(t *testing.T) {
 		t.Error("{task_dir} not expanded")
 	}
 }
+
+// TestIDStable: a run's id does not change when settings are added to
+// mixft (its directory in a sweep begun with an older mixft is found
+// again); the id below is what mixft computed before your-own-data
+// settings and report_to existed.
+func TestIDStable(t *testing.T) {
+	c := config.Default()
+	c.Model, c.Task, c.DataDir = "m", "rte", "d"
+	if id := ID(c); id != "07fb5d97cef3" {
+		t.Errorf("ID = %s, want 07fb5d97cef3: a new setting changed every run id; add it to HashedWhenSet or Unhashed", id)
+	}
+	c.ReportTo = "tensorboard"
+	if ID(c) != "07fb5d97cef3" {
+		t.Error("report_to changed the id")
+	}
+	c.TrainFile, c.Task = "train.csv", ""
+	if ID(c) == "07fb5d97cef3" {
+		t.Error("train_file does not change the id")
+	}
+}
+
+// A sweep over the user's own files: task custom, the data settings in
+// every run, and a GLUE task beside train_file refused.
+func TestPlanOwnData(t *testing.T) {
+	p := mustParse(t, `
+base:
+  model: models/toy
+  train_file: data/train.csv
+  validation_file: data/dev.csv
+  text_columns: review
+axes:
+  strategy: [dropout, mixout]
+`)
+	if len(p.Runs) != 2 {
+		t.Fatalf("%d runs", len(p.Runs))
+	}
+	for _, r := range p.Runs {
+		c := r.Config
+		if c.Task != "custom" || c.TrainFile != "data/train.csv" || c.ValidationFile != "data/dev.csv" || c.TextColumns != "review" {
+			t.Errorf("run %s: %+v", r.ID, c)
+		}
+	}
+	_, err := Parse("s.yaml", []byte("base:\n  model: m\n  task: rte\n  train_file: t.csv\n  validation_file: d.csv\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), `task: "rte" is a GLUE task, but train_file gives your own data`) {
+		t.Errorf("GLUE task with train_file: %v", err)
+	}
+}
