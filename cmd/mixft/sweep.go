@@ -536,6 +536,8 @@ left out), and writes into the first DIR:
   score-vs-p-<task>.svg/.png    Figure 4 style, when the runs vary the mixout
       or dropout probability p: mean score against p for mixout and for
       dropout, min–max bars, failed runs counted at each p
+  dev-curves-<task>.svg/.png    per group, every run's dev score at each
+      evaluation against the step, overlaid (failed runs in red)
 
 Groups: runs sharing task, strategy, mixout, dropout and
 weight_decay_target; any other setting that differs between the runs of such

@@ -383,21 +383,29 @@ func (r *Run) Write(dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return SaveTiles(rows, dir, "curves", panelWidth, panelHeight)
+}
+
+// SaveTiles draws plots as a grid (rows of equal length; nil leaves a
+// tile empty), each tile w by h, aligned so that the axes of a column line
+// up, into dir/name.svg and dir/name.png (96 dpi), making dir when needed.
+// It returns the two paths.
+func SaveTiles(rows [][]*plot.Plot, dir, name string, w, h vg.Length) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	w, h := 2*panelWidth, vg.Length(len(rows))*panelHeight
+	cols := len(rows[0])
+	width, height := vg.Length(cols)*w, vg.Length(len(rows))*h
 	var paths []string
 	for _, f := range []struct {
-		name   string
+		ext    string
 		canvas vg.CanvasWriterTo
 	}{
-		{SVGFile, vgsvg.New(w, h)},
-		{PNGFile, vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96))}},
+		{"svg", vgsvg.New(width, height)},
+		{"png", vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(96))}},
 	} {
-		dc := draw.New(f.canvas)
-		tiles := draw.Tiles{Rows: len(rows), Cols: 2, PadX: vg.Points(16), PadY: vg.Points(12), PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(6)}
-		cs := plot.Align(rows, tiles, dc)
+		tiles := draw.Tiles{Rows: len(rows), Cols: cols, PadX: vg.Points(16), PadY: vg.Points(12), PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(6)}
+		cs := plot.Align(rows, tiles, draw.New(f.canvas))
 		for i, row := range rows {
 			for j, p := range row {
 				if p != nil {
@@ -405,7 +413,7 @@ func (r *Run) Write(dir string) ([]string, error) {
 				}
 			}
 		}
-		path := filepath.Join(dir, f.name)
+		path := filepath.Join(dir, name+"."+f.ext)
 		if err := atomicfile.Write(path, 0o644, func(out io.Writer) error {
 			_, err := f.canvas.WriteTo(out)
 			return err

@@ -48,6 +48,8 @@ type Metrics struct {
 	Steps            int          `json:"steps"`
 	TotalSteps       int          `json:"total_steps"`
 	TrainSeconds     float64      `json:"train_seconds"`
+	// Evals are the run's dev evaluations, in step order.
+	Evals []train.Eval `json:"evals"`
 }
 
 // ReadMetrics reads dir/metrics.json.
