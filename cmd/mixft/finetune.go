@@ -299,7 +299,7 @@ func (r *reporter) eval(ev train.Eval) {
 	if r.bar != nil {
 		r.bar.Clear()
 	}
-	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): primary %.4f\n", ev.Step, ev.Epoch, float64(ev.Primary))
+	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): primary %.4f, dev loss %.4f\n", ev.Step, ev.Epoch, float64(ev.Primary), ev.Metrics["loss"])
 }
 
 func (r *reporter) finish() {

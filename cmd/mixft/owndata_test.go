@@ -140,7 +140,7 @@ func TestOwnDataCSVClassification(t *testing.T) {
 	if n := countRecords(t, b); n != 1+4+2 { // file_version, 4 steps, 2 evaluations
 		t.Errorf("%d event records, want 7", n)
 	}
-	for tag, n := range map[string]int{"train/loss": 4, "train/learning_rate": 4, "train/grad_norm": 4, "eval/accuracy": 2, "eval/macro_f1": 2, "eval/f1": 2} {
+	for tag, n := range map[string]int{"train/loss": 4, "train/learning_rate": 4, "train/grad_norm": 4, "eval/accuracy": 2, "eval/macro_f1": 2, "eval/f1": 2, "eval/loss": 2} {
 		if got := strings.Count(string(b), "\n"+string(rune(len(tag)))+tag+"\x15"); got != n {
 			t.Errorf("tag %s in %d events, want %d", tag, got, n)
 		}

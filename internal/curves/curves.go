@@ -129,14 +129,11 @@ func PrimaryName(e train.Eval) string {
 
 func sameValue(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
 
-// devLoss is an evaluation's dev loss when the run recorded one.
+// devLoss is an evaluation's dev loss (metrics "loss"); runs of mixft
+// versions before it was recorded lack it.
 func devLoss(e train.Eval) (float64, bool) {
-	for _, k := range []string{"loss", "eval_loss"} {
-		if v, ok := e.Metrics[k]; ok {
-			return v, true
-		}
-	}
-	return 0, false
+	v, ok := e.Metrics["loss"]
+	return v, ok
 }
 
 // Smooth is TensorBoard's smoothing of a curve: a debiased exponential

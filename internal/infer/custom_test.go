@@ -42,3 +42,26 @@ func TestMetricsCustomTask(t *testing.T) {
 		t.Errorf("regression metrics %v", m)
 	}
 }
+
+func TestLoss(t *testing.T) {
+	rte, _ := data.LookupTask("rte")
+	ex := []data.Example{{LabelID: 0, HasLabel: true}, {LabelID: 1, HasLabel: true}}
+	preds := []Prediction{{Logits: []float32{2, 0}}, {Logits: []float32{0, 0}}}
+	// -log(e^2/(e^2+1)) and log 2.
+	want := (math.Log(1+math.Exp(-2)) + math.Log(2)) / 2
+	if got, err := Loss(rte, ex, preds); err != nil || math.Abs(got-want) > 1e-12 {
+		t.Errorf("cross-entropy %v, %v; want %v", got, err, want)
+	}
+	// Large logits do not overflow.
+	if got, _ := Loss(rte, ex[:1], []Prediction{{Logits: []float32{1000, 0}}}); got != 0 {
+		t.Errorf("cross-entropy of a sure right answer %v, want 0", got)
+	}
+	stsb, _ := data.LookupTask("sts-b")
+	reg := []data.Example{{Score: 1, HasLabel: true}, {Score: 4, HasLabel: true}}
+	if got, _ := Loss(stsb, reg, []Prediction{{Logits: []float32{2}}, {Logits: []float32{4}}}); got != 0.5 {
+		t.Errorf("squared error %v, want 0.5", got)
+	}
+	if _, err := Loss(rte, []data.Example{{LabelID: -1}}, preds[:1]); err == nil {
+		t.Error("loss of an unlabelled example: no error")
+	}
+}

@@ -249,6 +249,38 @@ func Metrics(task *data.Task, examples []data.Example, preds []Prediction) (map[
 	return metrics.HFEvaluateNames(m), nil
 }
 
+// Loss is the mean loss of predictions on labelled examples, as training
+// computes it: cross-entropy of the softmax of the logits (in float64,
+// through log-sum-exp), or for regression the squared error. NaN when a
+// logit is not finite.
+func Loss(task *data.Task, examples []data.Example, preds []Prediction) (float64, error) {
+	if len(examples) != len(preds) || len(preds) == 0 {
+		return 0, fmt.Errorf("loss: %d predictions for %d examples", len(preds), len(examples))
+	}
+	var sum float64
+	for i, e := range examples {
+		if !e.HasLabel {
+			return 0, fmt.Errorf("line %d has no label: the loss needs a labelled split", e.Line)
+		}
+		row := preds[i].Logits
+		if task.Regression {
+			d := float64(row[0]) - e.Score
+			sum += d * d
+			continue
+		}
+		mx := math.Inf(-1)
+		for _, v := range row {
+			mx = math.Max(mx, float64(v))
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Exp(float64(v) - mx)
+		}
+		sum += mx + math.Log(z) - float64(row[e.LabelID])
+	}
+	return sum / float64(len(preds)), nil
+}
+
 // CustomTask is the task of the user's own data files for a finetuned
 // model: unless spec gives them, the label set is the model's id2label and
 // the problem type its own (a single output is regression), as saved by

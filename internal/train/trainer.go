@@ -42,6 +42,8 @@ type StepInfo struct {
 type Eval struct {
 	Step    int     `json:"step"`
 	Epoch   float64 `json:"epoch"`
+	// Metrics are the dev metrics and "loss", the mean loss of the
+	// evaluation's outputs (cross-entropy, or squared error for regression).
 	Metrics Metrics `json:"metrics"`
 	// Primary is the task's main metric (accuracy, matthews_correlation, or
 	// combined_score for MRPC, QQP and STS-B); NaN is written as null.
@@ -470,6 +472,9 @@ func (t *Trainer) evaluate(epoch float64) error {
 	}
 	mets, err := infer.Metrics(t.task, t.dev, preds)
 	if err != nil {
+		return err
+	}
+	if mets["loss"], err = infer.Loss(t.task, t.dev, preds); err != nil {
 		return err
 	}
 	ev := Eval{Step: t.state.Step, Epoch: epoch, Metrics: mets, Primary: Number(primary(mets))}
