@@ -40,8 +40,8 @@ type StepInfo struct {
 
 // Eval is one evaluation on the dev split.
 type Eval struct {
-	Step    int     `json:"step"`
-	Epoch   float64 `json:"epoch"`
+	Step  int     `json:"step"`
+	Epoch float64 `json:"epoch"`
 	// Metrics are the dev metrics and "loss", the mean loss of the
 	// evaluation's outputs (cross-entropy, or squared error for regression).
 	Metrics Metrics `json:"metrics"`
