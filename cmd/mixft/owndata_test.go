@@ -388,7 +388,7 @@ func TestOwnDataErrors(t *testing.T) {
 		{"invalid utf-8", ft("utf8.csv", "train.csv"), p("utf8.csv") + ":2:5: invalid UTF-8"},
 		{"json line not an object", ft("array.jsonl", "train.csv"), p("array.jsonl") + ":2: expected a JSON object, got an array"},
 		{"non-numeric regression label", ft("regtrain.csv", "regress.csv", "--problem", "regression"), p("regress.csv") + `:3: label "high" is not a number, and the problem is regression`},
-		{"GLUE task with own data", ft("train.csv", "train.csv", "--task", "rte"), `task: "rte" is a GLUE task, but train_file gives your own data`},
+		{"GLUE task with own data", ft("train.csv", "train.csv", "--task", "rte"), `flag --task: task: "rte" is not empty or custom: train_file gives your own data`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, stdout, stderr := mixft(t, tc.args...)
