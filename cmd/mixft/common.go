@@ -71,7 +71,7 @@ func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
 		b := lowerMode == "true"
 		lower = &b
 	}
-	tok, err := data.LoadTokenizer(dir, lower)
+	tok, err := data.LoadEncoder(dir, lower)
 	if err != nil {
 		return nil, err
 	}

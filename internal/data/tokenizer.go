@@ -482,7 +482,7 @@ func DetectLowerCase(modelDir string) (lower bool, source string, err error) {
 // vocab.txt. Lower-casing is *lowerOverride when it is not nil, else
 // DetectLowerCase(modelDir). MaxInputCharsPerWord is the default (200).
 func LoadTokenizer(modelDir string, lowerOverride *bool) (*Tokenizer, error) {
-	v, err := LoadVocab(filepath.Join(modelDir, "vocab.txt"))
+	v, err := LoadVocab(filepath.Join(modelDir, WordPieceVocabFile))
 	if err != nil {
 		return nil, err
 	}
