@@ -56,7 +56,7 @@ names with "_" for "-": batch_size), then the defaults.`,
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("mixft {{.Version}}\n")
-	root.AddCommand(newFinetuneCmd(), newEvalCmd(), newPredictCmd(), newInitCmd(), newVocabCmd(), newSynthCmd(), newBenchCmd(), newSweepCmd(), newDownloadCmd())
+	root.AddCommand(newFinetuneCmd(), newEvalCmd(), newPredictCmd(), newInitCmd(), newVocabCmd(), newSynthCmd(), newBenchCmd(), newSweepCmd(), newDownloadCmd(), newTokenizeCmd())
 	return root
 }
 
