@@ -24,8 +24,8 @@ func newTokenizeCmd() *cobra.Command {
 line: {"input_ids": [...], "tokens": [...]}, special tokens included. A line
 is one text, or two texts separated by a tab (a pair); a line with more tabs
 is an error. The tokenizer is chosen from the model directory's files:
-vocab.txt (WordPiece, BERT), else tokenizer.json, else vocab.json and
-merges.txt (byte-level BPE, RoBERTa).
+vocab.txt (WordPiece, BERT), else tokenizer.json (WordPiece or byte-level
+BPE), else vocab.json and merges.txt (byte-level BPE, RoBERTa).
 
 --max-seq-length truncates as training does (longest first, special tokens
 counted); 0, the default, keeps every token.`,

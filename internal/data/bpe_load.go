@@ -149,9 +149,9 @@ func readBPEConfig(dir string) (bpeConfig, error) {
 	return cfg, nil
 }
 
-// parseBPEVocab reads a token -> id object; where names it in errors
+// parseJSONVocab reads a token -> id object; where names it in errors
 // ("vocab.json", "tokenizer.json: key \"model.vocab\"").
-func parseBPEVocab(where string, raw map[string]json.RawMessage) (map[string]int32, error) {
+func parseJSONVocab(where string, raw map[string]json.RawMessage) (map[string]int32, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("%s: the vocabulary is empty", where)
 	}
@@ -312,7 +312,7 @@ func LoadBPE(dir string) (*BPETokenizer, error) {
 	if err := readJSON(vocabPath, &raw); err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
-	vocab, err := parseBPEVocab(vocabPath, raw)
+	vocab, err := parseJSONVocab(vocabPath, raw)
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
@@ -354,8 +354,8 @@ func LoadBPE(dir string) (*BPETokenizer, error) {
 	return t, nil
 }
 
-// tokenizerJSON is the part of a Hugging Face tokenizer.json that the BPE
-// loader reads.
+// tokenizerJSON is the part of a Hugging Face tokenizer.json that the
+// loaders read.
 type tokenizerJSON struct {
 	AddedTokens []struct {
 		ID         *int64 `json:"id"`
@@ -371,6 +371,8 @@ type tokenizerJSON struct {
 	Model         struct {
 		Type                    string                     `json:"type"`
 		Vocab                   map[string]json.RawMessage `json:"vocab"`
+		UnkToken                *string                    `json:"unk_token"`
+		MaxInputCharsPerWord    *int                       `json:"max_input_chars_per_word"`
 		Merges                  []json.RawMessage          `json:"merges"`
 		Dropout                 *float64                   `json:"dropout"`
 		ContinuingSubwordPrefix *string                    `json:"continuing_subword_prefix"`
@@ -387,6 +389,16 @@ func typeOf(raw json.RawMessage) string {
 	return v.Type
 }
 
+// readTokenizerJSON decodes dir/tokenizer.json; it returns the file's path.
+func readTokenizerJSON(dir string) (*tokenizerJSON, string, error) {
+	path := filepath.Join(dir, TokenizerJSONFile)
+	var tj tokenizerJSON
+	if err := readJSON(path, &tj); err != nil {
+		return nil, path, fmt.Errorf("load tokenizer: %w", err)
+	}
+	return &tj, path, nil
+}
+
 // LoadBPETokenizerJSON builds a byte-level BPE tokenizer from a model
 // directory's tokenizer.json as transformers' RoBERTa converter writes it:
 // model BPE (no subword prefix or suffix, no dropout), no normalizer,
@@ -396,24 +408,29 @@ func typeOf(raw json.RawMessage) string {
 // add_prefix_space, when set, overrides the pre-tokenizer's, as
 // RobertaTokenizerFast does. Errors name the file and the key.
 func LoadBPETokenizerJSON(dir string) (*BPETokenizer, error) {
+	tj, path, err := readTokenizerJSON(dir)
+	if err != nil {
+		return nil, err
+	}
+	return bpeFromJSON(dir, path, tj)
+}
+
+// bpeFromJSON checks a decoded tokenizer.json (at path, in dir) and builds
+// its BPE tokenizer.
+func bpeFromJSON(dir, path string, tj *tokenizerJSON) (*BPETokenizer, error) {
 	cfg, err := readBPEConfig(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
-	path := filepath.Join(dir, TokenizerJSONFile)
-	var tj tokenizerJSON
-	if err := readJSON(path, &tj); err != nil {
-		return nil, fmt.Errorf("load tokenizer: %w", err)
-	}
-	t, err := buildTokenizerJSON(path, &tj, cfg)
+	t, err := buildBPEJSON(path, tj, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
 	return t, nil
 }
 
-// buildTokenizerJSON checks a decoded tokenizer.json and builds it.
-func buildTokenizerJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer, error) {
+// buildBPEJSON checks a decoded tokenizer.json and builds it.
+func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer, error) {
 	m := &tj.Model
 	if m.Type != "BPE" {
 		return nil, fmt.Errorf("%s: key \"model.type\": %q is not supported (only byte-level BPE loads from tokenizer.json)", path, m.Type)
@@ -449,7 +466,7 @@ func buildTokenizerJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPEToke
 	if err := json.Unmarshal(tj.PostProcessor, &post); err != nil || post.Type != "RobertaProcessing" {
 		return nil, fmt.Errorf("%s: key \"post_processor\": expected {\"type\": \"RobertaProcessing\", ...}, got %s", path, bpeShort(string(tj.PostProcessor)))
 	}
-	vocab, err := parseBPEVocab(path+": key \"model.vocab\"", m.Vocab)
+	vocab, err := parseJSONVocab(path+": key \"model.vocab\"", m.Vocab)
 	if err != nil {
 		return nil, err
 	}

@@ -34,27 +34,31 @@ func fileExists(path string) bool {
 
 // LoadEncoder builds the tokenizer of a model directory from the files it
 // holds, in this order: vocab.txt gives WordPiece (LoadTokenizer, with
-// lowerOverride); else tokenizer.json gives byte-level BPE
-// (LoadBPETokenizerJSON); else vocab.json and merges.txt give byte-level
-// BPE (LoadBPE). Byte-level BPE never lower-cases, so an override of true
-// is an error for it.
+// lowerOverride); else tokenizer.json gives byte-level BPE or WordPiece by
+// its model type (LoadTokenizerJSON); else vocab.json and merges.txt give
+// byte-level BPE (LoadBPE). Byte-level BPE never lower-cases, so an
+// override of true is an error for it.
 func LoadEncoder(modelDir string, lowerOverride *bool) (Encoder, error) {
 	has := func(name string) bool { return fileExists(filepath.Join(modelDir, name)) }
-	if has(WordPieceVocabFile) {
-		return LoadTokenizer(modelDir, lowerOverride)
-	}
-	var load func(string) (*BPETokenizer, error)
 	switch {
+	case has(WordPieceVocabFile):
+		return LoadTokenizer(modelDir, lowerOverride)
 	case has(TokenizerJSONFile):
-		load = LoadBPETokenizerJSON
+		return LoadTokenizerJSON(modelDir, lowerOverride)
 	case has(BPEVocabFile) && has(BPEMergesFile):
-		load = LoadBPE
-	default:
-		return nil, fmt.Errorf("load tokenizer: %s: no tokenizer files: expected %s (WordPiece), %s, or %s and %s (byte-level BPE)",
-			modelDir, WordPieceVocabFile, TokenizerJSONFile, BPEVocabFile, BPEMergesFile)
+		if err := bpeNoLower(lowerOverride); err != nil {
+			return nil, err
+		}
+		return LoadBPE(modelDir)
 	}
+	return nil, fmt.Errorf("load tokenizer: %s: no tokenizer files: expected %s (WordPiece), %s, or %s and %s (byte-level BPE)",
+		modelDir, WordPieceVocabFile, TokenizerJSONFile, BPEVocabFile, BPEMergesFile)
+}
+
+// bpeNoLower rejects a lower-casing override for a byte-level BPE tokenizer.
+func bpeNoLower(lowerOverride *bool) error {
 	if lowerOverride != nil && *lowerOverride {
-		return nil, errors.New("do_lower_case: true is not possible for a byte-level BPE tokenizer (it keeps the text as it is); use auto or false")
+		return errors.New("do_lower_case: true is not possible for a byte-level BPE tokenizer (it keeps the text as it is); use auto or false")
 	}
-	return load(modelDir)
+	return nil
 }
