@@ -478,3 +478,58 @@ func TestLoadBPETokenizerJSONErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBPEConcurrent encodes from several goroutines at once (run with
+// -race): the word cache is shared.
+func TestBPEConcurrent(t *testing.T) {
+	tok := bpeTestLoaders(t)[0].tok
+	cases := bpeTestCases(t)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range cases {
+				c := cases[(i+g*29)%len(cases)]
+				if got := tok.EncodePair(c.Text, "", 512); !slices.Equal(got.InputIDs, c.Single.InputIDs) {
+					t.Errorf("%q: %v, want %v", c.Text, got.InputIDs, c.Single.InputIDs)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// BenchmarkBPEEncodePair encodes RTE's dev set (277 pairs), as training
+// encodes a data set: with the word cache warm, and cold.
+func BenchmarkBPEEncodePair(b *testing.B) {
+	tok := bpeTestLoaders(b)[0].tok
+	task, err := LookupTask("rte")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ex, _, err := task.ReadFile(fixture.Path(b, "glue", "RTE", "dev.tsv"), "dev")
+	if err != nil {
+		b.Fatal(err)
+	}
+	nbytes := 0
+	for _, e := range ex {
+		nbytes += len(e.TextA) + len(e.TextB)
+	}
+	run := func(b *testing.B, cold bool) {
+		b.SetBytes(int64(nbytes))
+		for b.Loop() {
+			if cold {
+				tok.mu.Lock()
+				clear(tok.cache)
+				tok.mu.Unlock()
+			}
+			for _, e := range ex {
+				tok.EncodePair(e.TextA, e.TextB, 128)
+			}
+		}
+	}
+	b.Run("warm", func(b *testing.B) { run(b, false) })
+	b.Run("cold", func(b *testing.B) { run(b, true) })
+}

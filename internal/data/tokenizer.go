@@ -345,12 +345,13 @@ func (t *Tokenizer) ConvertTokensToIDs(toks []string) []int32 {
 	return ids
 }
 
-// Encoding is one example encoded as [CLS] a [SEP] (b [SEP]), not padded:
-// every slice has one entry per real token.
+// Encoding is one example encoded in its tokenizer's layout, [CLS] a [SEP]
+// (b [SEP]) for WordPiece and <s> a </s> (</s> b </s>) for byte-level BPE,
+// not padded: every slice has one entry per real token.
 type Encoding struct {
 	Tokens        []string
 	InputIDs      []int32
-	TokenTypeIDs  []int32 // 0 for [CLS] a [SEP], 1 for b [SEP]
+	TokenTypeIDs  []int32 // WordPiece: 0 for [CLS] a [SEP], 1 for b [SEP]; BPE: all 0
 	AttentionMask []int32 // all 1 until Padded
 }
 
