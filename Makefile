@@ -78,7 +78,7 @@ CUBLAS_LIB  ?= $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libcublas.so.1[1
 KERNELS_HASH = $(shell cat kernels/* | sha256sum | cut -c1-16)
 KHOST_ENV    = CGO_ENABLED=1 CGO_CXXFLAGS="-O2 -g -DMIXFT_KERNELS_HASH=$(KERNELS_HASH)"
 
-.PHONY: ptx ptx-clean cuda-build cuda-vet gpu-test-bin kernel-host-test gpu-check gpu-check-bins cuda-ci
+.PHONY: ptx ptx-clean cuda-build cuda-vet cuda-smoke gpu-test-bin kernel-host-test gpu-check gpu-check-bins cuda-ci
 
 ## ptx: compile every kernel family to PTX for sm_80 and sm_90 (warnings are errors)
 ptx: $(PTX_FILES)
@@ -109,7 +109,12 @@ cuda-vet: ptx
 	gcc -Wall -Werror -Iinternal/gpu -o bin/cublas-shim-check -x c internal/gpu/cublas_shim_check.c -x c internal/gpu/cublas_shim.c -ldl
 	@if [ -n "$(CUBLAS_LIB)" ]; then bin/cublas-shim-check $(CUBLAS_LIB); else echo "no libcublas.so.N found: shim load check skipped"; fi
 
-## gpu-test-bin: the GPU test binary (conformance, step parity, masks, benchmark) to run on a GPU machine
+## cuda-smoke: the cuda binary runs without a GPU: --version, sweep emit and
+## eval --device cpu as the plain build does; --device cuda fails with one line
+cuda-smoke: build cuda-build
+	./scripts/cuda-smoke.sh $(CUDA_BIN) $(BIN)
+
+## gpu-test-bin: the GPU test binary (conformance, step parity, masks) to run on a GPU machine
 gpu-test-bin: ptx
 	CGO_ENABLED=1 $(GO) test -c -tags cuda -o bin/gpu.test ./internal/gpu/
 
@@ -129,4 +134,4 @@ gpu-check:
 	bash scripts/gpu-check.sh
 
 ## cuda-ci: the CUDA steps of CI (after the toolkit is installed)
-cuda-ci: ptx cuda-vet cuda-build gpu-test-bin kernel-host-test
+cuda-ci: ptx cuda-vet cuda-build cuda-smoke gpu-test-bin kernel-host-test

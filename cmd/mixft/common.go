@@ -15,17 +15,27 @@ import (
 	"github.com/mixft/mixft/internal/model"
 )
 
-// addModelFlags registers the flags every command that runs a model shares.
-func addModelFlags(cmd *cobra.Command) {
+// modelOptions are the settings of every command that runs a model.
+type modelOptions struct {
+	model, task             string
+	maxSeqLength, batchSize int
+	doLowerCase, device     string
+	threads                 int
+	seed                    uint64
+}
+
+// addModelFlags registers the model settings (and --config) on cmd, bound
+// to o.
+func addModelFlags(cmd *cobra.Command, o *modelOptions) {
 	f := cmd.Flags()
-	f.String("model", "", "Hugging Face model directory (config.json, model.safetensors, vocab.txt)")
-	f.String("task", "", "GLUE task: "+fmt.Sprint(data.TaskNames()))
-	f.Int("max-seq-length", 128, "maximum tokens per example, [CLS] and [SEP] included")
-	f.Int("batch-size", 32, "examples per forward pass")
-	f.String("do-lower-case", "auto", "lower-case text: auto (tokenizer_config.json, else the model name), true or false")
-	f.String("device", "cpu", "compute device: cpu (cuda:N needs a build with -tags cuda)")
-	f.Int("threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
-	f.Uint64("seed", 42, "seed for parameters the checkpoint lacks (a fresh classifier)")
+	f.StringVar(&o.model, "model", "", "Hugging Face model directory (config.json, model.safetensors, vocab.txt)")
+	f.StringVar(&o.task, "task", "", "GLUE task: "+fmt.Sprint(data.TaskNames()))
+	f.IntVar(&o.maxSeqLength, "max-seq-length", 128, "maximum tokens per example, [CLS] and [SEP] included")
+	f.IntVar(&o.batchSize, "batch-size", 32, "examples per forward pass")
+	f.StringVar(&o.doLowerCase, "do-lower-case", "auto", "lower-case text: auto (tokenizer_config.json, else the model name), true or false")
+	f.StringVar(&o.device, "device", "cpu", "compute device: cpu (cuda:N needs a build with -tags cuda)")
+	f.IntVar(&o.threads, "threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
+	f.Uint64Var(&o.seed, "seed", 42, "seed for parameters the checkpoint lacks (a fresh classifier)")
 	addConfigFlag(cmd)
 }
 
@@ -36,50 +46,49 @@ type modelRun struct {
 	ck        *model.Checkpoint
 }
 
-// openModel loads what the model flags name; warnings go to stderr.
-func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
-	dir, taskName := s.String("model"), s.String("task")
-	s.Require("model", dir)
-	s.Require("task", taskName)
-	maxLen, batch := s.Int("max_seq_length"), s.Int("batch_size")
-	lowerMode := s.Choice("do_lower_case", "auto", "true", "false")
-	device := s.String("device")
-	threads, seed := s.Int("threads"), s.Uint64("seed")
-	if err := s.Err(); err != nil {
+// openModel loads the model o names; s tells which settings were given,
+// and warnings go to stderr.
+func openModel(o *modelOptions, s *settings, stderr io.Writer) (*modelRun, error) {
+	if err := s.require("model", o.model, "task", o.task); err != nil {
 		return nil, err
 	}
-	be, err := newBackend(device, threads)
+	if err := s.choice("do_lower_case", o.doLowerCase, "auto", "true", "false"); err != nil {
+		return nil, err
+	}
+	be, err := newBackend(o.device, o.threads)
 	if err != nil {
 		return nil, err
 	}
-	task, err := data.LookupTask(taskName)
+	task, err := data.LookupTask(o.task)
 	if err != nil {
 		return nil, err
 	}
-	if dir, err = hub.ResolveModel(dir); err != nil {
+	dir, err := hub.ResolveModel(o.model)
+	if err != nil {
 		return nil, err
 	}
-	ck, err := model.Load(dir, model.LoadOptions{Seed: seed})
+	ck, err := model.Load(dir, model.LoadOptions{Seed: o.seed})
 	if err != nil {
 		return nil, err
 	}
 	for _, name := range ck.Initialized {
-		fmt.Fprintf(stderr, "mixft: warning: %s: %s is not in the checkpoint; initialised randomly (seed %d)\n", dir, name, seed)
+		fmt.Fprintf(stderr, "mixft: warning: %s: %s is not in the checkpoint; initialised randomly (seed %d)\n", dir, name, o.seed)
 	}
 	var lower *bool
-	if lowerMode != "auto" {
-		b := lowerMode == "true"
+	if o.doLowerCase != "auto" {
+		b := o.doLowerCase == "true"
 		lower = &b
 	}
 	tok, err := data.LoadEncoder(dir, lower)
 	if err != nil {
 		return nil, err
 	}
+	maxLen := o.maxSeqLength
 	if !s.isSet("max_seq_length") {
 		// The default fits the model, as a tokenizer's model_max_length does.
 		maxLen = min(maxLen, ck.Config.MaxPositionEmbeddings)
 	}
-	p, err := infer.NewPredictor(be, ck, tok, task, infer.Options{MaxSeqLen: maxLen, BatchSize: batch})
+	p, err := infer.NewPredictor(be, ck, tok, task, infer.Options{MaxSeqLen: maxLen, BatchSize: o.batchSize})
 	if err != nil {
 		return nil, err
 	}

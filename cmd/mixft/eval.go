@@ -13,7 +13,22 @@ import (
 	"github.com/mixft/mixft/internal/infer"
 )
 
-func newEvalCmd() *cobra.Command {
+// evalOptions are eval's settings.
+type evalOptions struct {
+	common
+	model          modelOptions
+	dataDir, split string
+	json           bool
+	outputDir      string
+}
+
+// newEvalCmd returns the eval command; runF, when not nil, runs instead of
+// runEval (tests take the resolved options from it).
+func newEvalCmd(runF func(*evalOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runEval
+	}
+	o := &evalOptions{}
 	cmd := &cobra.Command{
 		Use:   "eval",
 		Short: "Score a model on a GLUE dev split, or write the GLUE submission file of a test split",
@@ -36,37 +51,38 @@ dev_matched.tsv ...).`,
   mixft eval --model runs/stsb/best --task sts-b --data-dir glue_data/STS-B --json
   mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE --split test --output-dir submission/`,
 		Args: cobra.NoArgs,
-		RunE: runEval,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			return runF(o)
+		},
 	}
-	addModelFlags(cmd)
+	addModelFlags(cmd, &o.model)
 	f := cmd.Flags()
-	f.String("data-dir", "", "folder of the task's GLUE files")
-	f.String("split", "dev", "split: dev, dev-mm (MNLI), test, test-mm (MNLI), train")
-	f.Bool("json", false, "print one JSON object instead of a table")
-	f.String("output-dir", ".", "where a test split's submission file is written")
+	f.StringVar(&o.dataDir, "data-dir", "", "folder of the task's GLUE files")
+	f.StringVar(&o.split, "split", "dev", "split: dev, dev-mm (MNLI), test, test-mm (MNLI), train")
+	f.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
+	f.StringVar(&o.outputDir, "output-dir", ".", "where a test split's submission file is written")
 	return cmd
 }
 
-func runEval(cmd *cobra.Command, _ []string) error {
-	s, err := loadSettings(cmd)
+// runEval scores the model on the split, or writes the submission file of
+// a test split.
+func runEval(o *evalOptions) error {
+	if err := o.settings.require("model", o.model.model, "task", o.model.task, "data_dir", o.dataDir); err != nil {
+		return err
+	}
+	run, err := openModel(&o.model, o.settings, o.stderr)
 	if err != nil {
 		return err
 	}
-	dataDir, split := s.String("data_dir"), s.String("split")
-	asJSON, outDir := s.Bool("json"), s.String("output_dir")
-	s.Require("model", s.String("model"))
-	s.Require("task", s.String("task"))
-	s.Require("data_dir", dataDir)
-	run, err := openModel(s, cmd.ErrOrStderr())
-	if err != nil {
-		return err
-	}
-	examples, report, err := run.task.ReadSplit(dataDir, split)
+	examples, report, err := run.task.ReadSplit(o.dataDir, o.split)
 	if err != nil {
 		return err
 	}
 	if report.Skipped > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "mixft: warning: %s: skipped %d rows with too few columns (lines %v)\n", report.Path, report.Skipped, report.SkippedLines)
+		fmt.Fprintf(o.stderr, "mixft: warning: %s: skipped %d rows with too few columns (lines %v)\n", report.Path, report.Skipped, report.SkippedLines)
 	}
 	if len(examples) == 0 {
 		return fmt.Errorf("%s: no examples", report.Path)
@@ -77,14 +93,14 @@ func runEval(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	out := cmd.OutOrStdout()
+	out, asJSON := o.stdout, o.json
 	labelled := examples[0].HasLabel
 	if !labelled {
 		file, err := run.task.SubmissionFile(report.Split)
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(outDir, file)
+		path := filepath.Join(o.outputDir, file)
 		indices, labels := make([]string, len(preds)), make([]string, len(preds))
 		for i, p := range preds {
 			indices[i], labels[i] = p.Index, p.Label

@@ -17,7 +17,20 @@ import (
 	"github.com/mixft/mixft/internal/infer"
 )
 
-func newPredictCmd() *cobra.Command {
+// predictOptions are predict's settings.
+type predictOptions struct {
+	common
+	model                modelOptions
+	input, output, split string
+}
+
+// newPredictCmd returns the predict command; runF, when not nil, runs
+// instead of runPredict.
+func newPredictCmd(runF func(*predictOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runPredict
+	}
+	o := &predictOptions{}
 	cmd := &cobra.Command{
 		Use:   "predict",
 		Short: "Write the model's logits and predictions for every row of a GLUE-format TSV file",
@@ -33,31 +46,31 @@ test when the file does not read as dev. The output is written atomically.`,
 		Example: `  mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/test.tsv --output rte-test.jsonl
   mixft predict --model runs/cola --task cola --input my_sentences.tsv --split test --output -`,
 		Args: cobra.NoArgs,
-		RunE: runPredict,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			return runF(o)
+		},
 	}
-	addModelFlags(cmd)
+	addModelFlags(cmd, &o.model)
 	f := cmd.Flags()
-	f.String("input", "", "TSV file in the task's GLUE layout")
-	f.String("output", "", "JSON lines file to write (- for stdout)")
-	f.String("split", "auto", "layout of the input: auto, train, dev, dev-mm, test, test-mm")
+	f.StringVar(&o.input, "input", "", "TSV file in the task's GLUE layout")
+	f.StringVar(&o.output, "output", "", "JSON lines file to write (- for stdout)")
+	f.StringVar(&o.split, "split", "auto", "layout of the input: auto, train, dev, dev-mm, test, test-mm")
 	return cmd
 }
 
-func runPredict(cmd *cobra.Command, _ []string) error {
-	s, err := loadSettings(cmd)
+// runPredict writes the model's predictions for every row of the input.
+func runPredict(o *predictOptions) error {
+	if err := o.settings.require("model", o.model.model, "task", o.model.task, "input", o.input, "output", o.output); err != nil {
+		return err
+	}
+	run, err := openModel(&o.model, o.settings, o.stderr)
 	if err != nil {
 		return err
 	}
-	input, output, split := s.String("input"), s.String("output"), s.String("split")
-	s.Require("model", s.String("model"))
-	s.Require("task", s.String("task"))
-	s.Require("input", input)
-	s.Require("output", output)
-	run, err := openModel(s, cmd.ErrOrStderr())
-	if err != nil {
-		return err
-	}
-	examples, err := readInput(run.task, input, split)
+	examples, err := readInput(run.task, o.input, o.split)
 	if err != nil {
 		return err
 	}
@@ -74,13 +87,13 @@ func runPredict(cmd *cobra.Command, _ []string) error {
 		}
 		return bw.Flush()
 	}
-	if output == "-" {
-		return write(cmd.OutOrStdout())
+	if o.output == "-" {
+		return write(o.stdout)
 	}
-	if err := atomicfile.Write(output, 0o644, write); err != nil {
+	if err := atomicfile.Write(o.output, 0o644, write); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "mixft: wrote %d predictions to %s\n", len(preds), output)
+	fmt.Fprintf(o.stderr, "mixft: wrote %d predictions to %s\n", len(preds), o.output)
 	return nil
 }
 

@@ -15,7 +15,22 @@ import (
 	"github.com/mixft/mixft/internal/hub"
 )
 
-func newTokenizeCmd() *cobra.Command {
+// tokenizeOptions are tokenize's settings.
+type tokenizeOptions struct {
+	common
+	model, input, doLowerCase string
+	maxSeqLength              int
+	// stdin is read for --input -.
+	stdin io.Reader
+}
+
+// newTokenizeCmd returns the tokenize command; runF, when not nil, runs
+// instead of runTokenize.
+func newTokenizeCmd(runF func(*tokenizeOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runTokenize
+	}
+	o := &tokenizeOptions{}
 	cmd := &cobra.Command{
 		Use:   "tokenize",
 		Short: "Print the token ids a model's tokenizer gives each line of a text file",
@@ -32,58 +47,61 @@ counted); 0, the default, keeps every token.`,
 		Example: `  mixft tokenize --model models/bert-base-uncased --input sentences.txt
   printf 'Hello, world!\tA second text.\n' | mixft tokenize --model models/roberta-base --input - --max-seq-length 128`,
 		Args: cobra.NoArgs,
-		RunE: runTokenize,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			o.stdin = cmd.InOrStdin()
+			return runF(o)
+		},
 	}
 	f := cmd.Flags()
-	f.String("model", "", "model directory with vocab.txt, tokenizer.json, or vocab.json and merges.txt")
-	f.String("input", "", "text file, one text or two tab-separated texts per line (- for stdin)")
-	f.Int("max-seq-length", 0, "maximum tokens per line, special tokens included (0: no truncation)")
-	f.String("do-lower-case", "auto", "lower-case text (WordPiece only): auto (tokenizer_config.json, else the model name), true or false")
+	f.StringVar(&o.model, "model", "", "model directory with vocab.txt, tokenizer.json, or vocab.json and merges.txt")
+	f.StringVar(&o.input, "input", "", "text file, one text or two tab-separated texts per line (- for stdin)")
+	f.IntVar(&o.maxSeqLength, "max-seq-length", 0, "maximum tokens per line, special tokens included (0: no truncation)")
+	f.StringVar(&o.doLowerCase, "do-lower-case", "auto", "lower-case text (WordPiece only): auto (tokenizer_config.json, else the model), true or false")
 	addConfigFlag(cmd)
 	return cmd
 }
 
-func runTokenize(cmd *cobra.Command, _ []string) error {
-	s, err := loadSettings(cmd)
-	if err != nil {
+// runTokenize prints the encoding of every line of the input.
+func runTokenize(o *tokenizeOptions) error {
+	if err := o.settings.require("model", o.model, "input", o.input); err != nil {
 		return err
 	}
-	dir, input, maxLen := s.String("model"), s.String("input"), s.Int("max_seq_length")
-	lowerMode := s.Choice("do_lower_case", "auto", "true", "false")
-	s.Require("model", dir)
-	s.Require("input", input)
-	if err := s.Err(); err != nil {
+	if err := o.settings.choice("do_lower_case", o.doLowerCase, "auto", "true", "false"); err != nil {
 		return err
 	}
+	maxLen := o.maxSeqLength
 	if maxLen < 0 {
-		return fmt.Errorf("max_seq_length %d is negative", maxLen)
+		return o.settings.bad("max_seq_length", maxLen, "0 (no truncation) or a positive number of tokens")
 	}
 	if maxLen == 0 {
 		maxLen = math.MaxInt32
 	}
-	if dir, err = hub.ResolveModel(dir); err != nil {
+	dir, err := hub.ResolveModel(o.model)
+	if err != nil {
 		return err
 	}
 	var lower *bool
-	if lowerMode != "auto" {
-		b := lowerMode == "true"
+	if o.doLowerCase != "auto" {
+		b := o.doLowerCase == "true"
 		lower = &b
 	}
 	tok, err := data.LoadEncoder(dir, lower)
 	if err != nil {
 		return err
 	}
-	in := io.Reader(cmd.InOrStdin())
-	name := "stdin"
-	if input != "-" {
-		f, err := os.Open(input)
+	in, name := o.stdin, "stdin"
+	if o.input != "-" {
+		f, err := os.Open(o.input)
 		if err != nil {
 			return fmt.Errorf("tokenize: %w", err)
 		}
 		defer f.Close()
-		in, name = f, input
+		in, name = f, o.input
 	}
-	out := bufio.NewWriter(cmd.OutOrStdout())
+	out := bufio.NewWriter(o.stdout)
 	if err := tokenizeLines(out, in, name, tok, maxLen); err != nil {
 		return err
 	}

@@ -180,7 +180,7 @@ func TestTokenizeErrors(t *testing.T) {
 		{"three fields", []string{"--model", src, "--input", in}, []string{in + ":3", "3 tab-separated fields"}},
 		{"no tokenizer", []string{"--model", t.TempDir(), "--input", in}, []string{"no tokenizer files", "vocab.txt", "tokenizer.json"}},
 		{"missing input", []string{"--model", src, "--input", "/nonexistent/in.txt"}, []string{"/nonexistent/in.txt"}},
-		{"negative length", []string{"--model", src, "--input", in, "--max-seq-length", "-1"}, []string{"max_seq_length -1"}},
+		{"negative length", []string{"--model", src, "--input", in, "--max-seq-length", "-1"}, []string{"max_seq_length: -1", "flag --max-seq-length"}},
 		{"lower-casing BPE", []string{"--model", src, "--input", in, "--do-lower-case", "true"}, []string{"do_lower_case"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -125,19 +125,37 @@ func Fields() []Field {
 
 // Set assigns the value of one key; v must already have the field's kind.
 func (r *Run) Set(key string, v any) error {
-	rv := reflect.ValueOf(r).Elem()
-	for i := 0; i < rv.NumField(); i++ {
-		if rv.Type().Field(i).Tag.Get("key") != key {
-			continue
-		}
-		val := reflect.ValueOf(v)
-		if val.Type() != rv.Field(i).Type() {
-			return fmt.Errorf("%s: %v is a %s, expected a %s", key, v, val.Type(), rv.Field(i).Type())
-		}
-		rv.Field(i).Set(val)
+	f, ok := r.field(key)
+	if !ok {
+		return fmt.Errorf("unknown setting %q", key)
+	}
+	val := reflect.ValueOf(v)
+	if val.Type() != f.Type() {
+		return &FieldError{Key: key, Value: fmt.Sprint(v), Expected: "a " + f.Type().String()}
+	}
+	f.Set(val)
+	return nil
+}
+
+// Ptr returns a pointer to the field of key (*string, *int, *uint64,
+// *float64 or *bool), for binding it to a flag; nil for an unknown key.
+func (r *Run) Ptr(key string) any {
+	f, ok := r.field(key)
+	if !ok {
 		return nil
 	}
-	return fmt.Errorf("unknown setting %q", key)
+	return f.Addr().Interface()
+}
+
+// field is the settable field of key.
+func (r *Run) field(key string) (reflect.Value, bool) {
+	rv := reflect.ValueOf(r).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		if rv.Type().Field(i).Tag.Get("key") == key {
+			return rv.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
 }
 
 // Map returns every setting by key (for writing the resolved config).
@@ -150,10 +168,47 @@ func (r Run) Map() map[string]any {
 	return m
 }
 
-// Validate checks every setting; the error names the key and what it expects.
+// FieldError is a setting with a bad or missing value. Code that must act
+// on it finds it with errors.As and reads the key, never the message; the
+// command line fills in Source.
+type FieldError struct {
+	// Key is the setting's key ("batch_size").
+	Key string
+	// Value is the value as given, formatted for the message ("0",
+	// `"dropconnect"`); empty when Missing.
+	Value string
+	// Source is where the value came from ("flag --batch-size",
+	// "environment variable MIXFT_BATCH_SIZE", ...); empty when the code
+	// that found the error does not know.
+	Source string
+	// Expected says what the key takes ("a positive number of
+	// examples"), or for a Missing key what it is for.
+	Expected string
+	// Missing reports a required key that was not given.
+	Missing bool
+}
+
+// Error is one line: "[source: ]key: value is not expected", or
+// "[source: ]key: required (expected)".
+func (e *FieldError) Error() string {
+	msg := e.Key + ": " + e.Value + " is not " + e.Expected
+	if e.Missing {
+		msg = e.Key + ": required (" + e.Expected + ")"
+	}
+	if e.Source != "" {
+		msg = e.Source + ": " + msg
+	}
+	return msg
+}
+
+// Validate checks every setting; the error, a *FieldError, names the key
+// and what it expects.
 func (r *Run) Validate() error {
 	bad := func(key string, v any, want string) error {
-		return fmt.Errorf("%s: %v is not %s", key, v, want)
+		return &FieldError{Key: key, Value: fmt.Sprint(v), Expected: want}
+	}
+	missing := func(key, what string) error {
+		return &FieldError{Key: key, Missing: true, Expected: what}
 	}
 	prob := func(key string, p float64, allowUnset bool) error {
 		if allowUnset && p == -1 {
@@ -166,13 +221,13 @@ func (r *Run) Validate() error {
 	}
 	switch {
 	case r.Model == "":
-		return fmt.Errorf("model: required (the Hugging Face model directory to finetune)")
+		return missing("model", "the Hugging Face model directory to finetune")
 	case r.Task == "":
-		return fmt.Errorf("task: required (a GLUE task such as rte)")
+		return missing("task", "a GLUE task such as rte")
 	case r.DataDir == "":
-		return fmt.Errorf("data_dir: required (the task's GLUE folder)")
+		return missing("data_dir", "the task's GLUE folder")
 	case r.OutputDir == "":
-		return fmt.Errorf("output_dir: required (where the run is written)")
+		return missing("output_dir", "where the run is written")
 	case !slices.Contains(StrategyNames(), r.Strategy):
 		return bad("strategy", fmt.Sprintf("%q", r.Strategy), "one of "+strings.Join(StrategyNames(), ", "))
 	case r.MaxSeqLength < 3:
@@ -226,7 +281,7 @@ func (r *Run) Validate() error {
 	case r.Threads < 0:
 		return bad("threads", r.Threads, "0 (all cores) or positive")
 	case r.Resume && r.Overwrite:
-		return fmt.Errorf("resume and overwrite: choose one")
+		return bad("overwrite", true, "allowed with resume (choose one)")
 	}
 	for _, p := range []struct {
 		key string
@@ -261,6 +316,25 @@ func (r *Run) Dropouts(ckptHidden, ckptAttention, ckptClassifier float64) (hidde
 		}
 	}
 	return pick(r.HiddenDropout, ckptHidden), pick(r.AttentionDropout, ckptAttention), pick(r.ClassifierDropout, ckptClassifier)
+}
+
+// Resolve is the configuration of a run from the settings given by key
+// (each of its field's kind): the defaults, then the given values, then
+// the strategy preset for every key not given. Every command builds a run
+// this way; the result is not validated yet.
+func Resolve(given map[string]any) (Run, error) {
+	r := Default()
+	keys := make([]string, 0, len(given))
+	for k := range given {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := r.Set(k, given[k]); err != nil {
+			return r, err
+		}
+	}
+	return r, r.ApplyStrategy(func(k string) bool { _, ok := given[k]; return ok })
 }
 
 // ApplyStrategy fills the settings the strategy preset implies, except
