@@ -290,7 +290,7 @@ func (t *BPETokenizer) bpe(ids []int32, word string) []int32 {
 		got := append([]int32(nil), ids[mark:]...)
 		t.mu.Lock()
 		if len(t.cache) < bpeCacheMax {
-			t.cache[word] = got
+			t.cache[strings.Clone(word)] = got // not a slice pinning the text
 		}
 		t.mu.Unlock()
 	}

@@ -33,8 +33,8 @@ var bpeSpecialKeys = []struct{ key, def string }{
 type bpeConfig struct {
 	special map[string]bpeAddedToken // by key (bos_token, ...); id unset
 	extra   []bpeAddedToken          // additional_special_tokens
-	// addPrefixSpace is the file's add_prefix_space, nil when absent.
-	addPrefixSpace *bool
+	// addPrefixSpace is the file's add_prefix_space (default false).
+	addPrefixSpace bool
 }
 
 // jsonError turns a decoding error of the file at path (contents b) into
@@ -144,7 +144,7 @@ func readBPEConfig(dir string) (bpeConfig, error) {
 		if err := json.Unmarshal(v, &b); err != nil {
 			return bpeConfig{}, fmt.Errorf("%s: key \"add_prefix_space\": expected a boolean, got %s", path, bpeShort(string(v)))
 		}
-		cfg.addPrefixSpace = &b
+		cfg.addPrefixSpace = b
 	}
 	return cfg, nil
 }
@@ -344,7 +344,7 @@ func LoadBPE(dir string) (*BPETokenizer, error) {
 			return nil, err
 		}
 	}
-	t, err := newBPE(vocabPath, vocab, merges, added, cfg.addPrefixSpace != nil && *cfg.addPrefixSpace)
+	t, err := newBPE(vocabPath, vocab, merges, added, cfg.addPrefixSpace)
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
@@ -404,9 +404,11 @@ func readTokenizerJSON(dir string) (*tokenizerJSON, string, error) {
 // model BPE (no subword prefix or suffix, no dropout), no normalizer,
 // pre_tokenizer ByteLevel with its regex, post_processor RobertaProcessing
 // (its cls and sep), the added_tokens split out of the text. The padding
-// token is tokenizer_config.json's pad_token (default <pad>), and its
-// add_prefix_space, when set, overrides the pre-tokenizer's, as
-// RobertaTokenizerFast does. Errors name the file and the key.
+// token is tokenizer_config.json's pad_token (default <pad>). A space is
+// put before each text as tokenizer_config.json's add_prefix_space says
+// (default false), whatever the pre-tokenizer's add_prefix_space:
+// RobertaTokenizerFast replaces the pre-tokenizer when they differ. Errors
+// name the file and the key.
 func LoadBPETokenizerJSON(dir string) (*BPETokenizer, error) {
 	tj, path, err := readTokenizerJSON(dir)
 	if err != nil {
@@ -448,9 +450,8 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 		return nil, fmt.Errorf("%s: key \"normalizer\": normalizer %q is not supported (RoBERTa's is null)", path, typeOf(tj.Normalizer))
 	}
 	var pre struct {
-		Type           string `json:"type"`
-		AddPrefixSpace bool   `json:"add_prefix_space"`
-		UseRegex       *bool  `json:"use_regex"`
+		Type     string `json:"type"`
+		UseRegex *bool  `json:"use_regex"`
 	}
 	if err := json.Unmarshal(tj.PreTokenizer, &pre); err != nil || pre.Type != "ByteLevel" {
 		return nil, fmt.Errorf("%s: key \"pre_tokenizer\": expected {\"type\": \"ByteLevel\", ...}, got %s", path, bpeShort(string(tj.PreTokenizer)))
@@ -503,11 +504,7 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 		}
 		added = append(added, bpeAddedToken{content: a.Content, id: int32(*a.ID), lstrip: a.Lstrip, rstrip: a.Rstrip, normalized: a.Normalized})
 	}
-	addPrefix := pre.AddPrefixSpace
-	if cfg.addPrefixSpace != nil {
-		addPrefix = *cfg.addPrefixSpace
-	}
-	t, err := newBPE(path+": key \"model.vocab\"", vocab, merges, added, addPrefix)
+	t, err := newBPE(path+": key \"model.vocab\"", vocab, merges, added, cfg.addPrefixSpace)
 	if err != nil {
 		return nil, err
 	}

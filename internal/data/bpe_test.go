@@ -2,6 +2,7 @@ package data
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -532,4 +533,51 @@ func BenchmarkBPEEncodePair(b *testing.B) {
 	}
 	b.Run("warm", func(b *testing.B) { run(b, false) })
 	b.Run("cold", func(b *testing.B) { run(b, true) })
+}
+
+// TestBPEAddPrefixSpace: tokenizer_config.json's add_prefix_space (default
+// false) puts a space before every piece of text between added tokens that
+// lacks one (tokenizers' ByteLevel); RobertaTokenizerFast makes the
+// pre-tokenizer follow it, whatever tokenizer.json says.
+func TestBPEAddPrefixSpace(t *testing.T) {
+	vocab, merges := bpeTestTiny()
+	vb, _ := json.Marshal(vocab)
+	tj := func(prefix bool) string {
+		return fmt.Sprintf(`{"added_tokens": [{"id": 261, "content": "<mask>", "lstrip": true}, {"id": 257, "content": "<pad>", "normalized": true}],
+"normalizer": null, "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": %t},
+"post_processor": {"type": "RobertaProcessing", "sep": ["</s>", 259], "cls": ["<s>", 258]},
+"model": {"type": "BPE", "vocab": %s, "merges": ["a b"]}}`, prefix, vb)
+	}
+	with := []string{"Ġ", "ab", "<mask>", "Ġ", "c", "Ġ", "ab"}
+	without := []string{"ab", "<mask>", "c", "Ġ", "ab"}
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		json  bool
+		want  []string
+	}{
+		{"vocab.json, config true", map[string]string{"vocab.json": string(vb), "merges.txt": merges, "tokenizer_config.json": `{"add_prefix_space": true}`}, false, with},
+		{"vocab.json, no config", map[string]string{"vocab.json": string(vb), "merges.txt": merges}, false, without},
+		{"tokenizer.json true", map[string]string{"tokenizer.json": tj(true)}, true, without},
+		{"tokenizer.json true, config false", map[string]string{"tokenizer.json": tj(true), "tokenizer_config.json": `{"add_prefix_space": false}`}, true, without},
+		{"tokenizer.json false, config true", map[string]string{"tokenizer.json": tj(false), "tokenizer_config.json": `{"add_prefix_space": true}`}, true, with},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := bpeTestDirWith(t, nil, c.files)
+			load := LoadBPE
+			if c.json {
+				load = LoadBPETokenizerJSON
+			}
+			tok, err := load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tok.Tokenize("ab<mask>c ab"); !slices.Equal(got, c.want) {
+				t.Fatalf("tokens %q, want %q", got, c.want)
+			}
+			if got := tok.Tokenize(""); len(got) != 0 {
+				t.Fatalf("empty text gives %q", got)
+			}
+		})
+	}
 }
