@@ -32,6 +32,7 @@ var bpeSpecialKeys = []struct{ key, def string }{
 // bpeConfig is what the BPE loaders take from tokenizer_config.json.
 type bpeConfig struct {
 	special map[string]bpeAddedToken // by key (bos_token, ...); id unset
+	given   map[string]bool          // the keys the file sets
 	extra   []bpeAddedToken          // additional_special_tokens
 	// addPrefixSpace is the file's add_prefix_space (default false).
 	addPrefixSpace bool
@@ -109,7 +110,7 @@ func readBPEConfig(dir string) (bpeConfig, error) {
 	if err := readJSON(path, &raw); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return bpeConfig{}, err
 	}
-	cfg := bpeConfig{special: make(map[string]bpeAddedToken, len(bpeSpecialKeys))}
+	cfg := bpeConfig{special: make(map[string]bpeAddedToken, len(bpeSpecialKeys)), given: map[string]bool{}}
 	for _, sk := range bpeSpecialKeys {
 		def := bpeAddedToken{content: sk.def, normalized: true}
 		if sk.key == "mask_token" {
@@ -123,6 +124,7 @@ func readBPEConfig(dir string) (bpeConfig, error) {
 			if tok, err = parseAddedToken(path, sk.key, v, def); err != nil {
 				return bpeConfig{}, err
 			}
+			cfg.given[sk.key] = true
 		}
 		cfg.special[sk.key] = tok
 	}
@@ -149,6 +151,10 @@ func readBPEConfig(dir string) (bpeConfig, error) {
 	return cfg, nil
 }
 
+// maxTokenID bounds the ids a vocabulary file may give (2^24, the largest
+// vocab_size a model config may have).
+const maxTokenID = 1 << 24
+
 // parseJSONVocab reads a token -> id object; where names it in errors
 // ("vocab.json", "tokenizer.json: key \"model.vocab\"").
 func parseJSONVocab(where string, raw map[string]json.RawMessage) (map[string]int32, error) {
@@ -159,7 +165,7 @@ func parseJSONVocab(where string, raw map[string]json.RawMessage) (map[string]in
 	var bad []string
 	for tok, v := range raw {
 		id, err := strconv.ParseInt(string(v), 10, 32)
-		if err != nil || id < 0 {
+		if err != nil || id < 0 || id >= maxTokenID {
 			bad = append(bad, tok)
 			continue
 		}
@@ -167,7 +173,7 @@ func parseJSONVocab(where string, raw map[string]json.RawMessage) (map[string]in
 	}
 	if len(bad) > 0 {
 		tok := slices.Min(bad)
-		return nil, fmt.Errorf("%s: token %q: id %s is not an integer in [0, 2147483647]", where, tok, bpeShort(string(raw[tok])))
+		return nil, fmt.Errorf("%s: token %q: id %s is not an integer in [0, %d)", where, tok, bpeShort(string(raw[tok])), maxTokenID)
 	}
 	return vocab, nil
 }
@@ -227,10 +233,8 @@ func newBPE(vocabName string, vocab map[string]int32, merges []bpeMergeLine, add
 			t.tokens[id] = tok
 		}
 	}
-	var sym [4]byte
 	for b := range 256 {
-		r := bpeByteRune[b]
-		s := string(sym[:copy(sym[:], string(r))])
+		s := string(bpeByteRune[b])
 		id, ok := vocab[s]
 		if !ok {
 			return nil, fmt.Errorf("%s: no token %q for byte 0x%02x: not a byte-level BPE vocabulary", vocabName, s, b)
@@ -327,8 +331,11 @@ func LoadBPE(dir string) (*BPETokenizer, error) {
 			return fmt.Errorf("load tokenizer: %s: key %q: the token is empty", cfgPath, key)
 		}
 		id, ok := vocab[a.content]
-		if !ok {
+		switch {
+		case !ok && cfg.given[key]:
 			return fmt.Errorf("load tokenizer: %s: key %q: %q is not in %s", cfgPath, key, a.content, vocabPath)
+		case !ok:
+			return fmt.Errorf("load tokenizer: %s: the default %s %q is not in it (%s names no other)", vocabPath, key, a.content, cfgPath)
 		}
 		a.id = id
 		added = append(added, a)
@@ -495,8 +502,8 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 	for i, a := range tj.AddedTokens {
 		key := fmt.Sprintf("%s: key \"added_tokens[%d]\"", path, i)
 		switch {
-		case a.ID == nil || *a.ID < 0 || *a.ID > 1<<31-1:
-			return nil, fmt.Errorf("%s: expected an id in [0, 2147483647]", key)
+		case a.ID == nil || *a.ID < 0 || *a.ID >= maxTokenID:
+			return nil, fmt.Errorf("%s: expected an id in [0, %d)", key, maxTokenID)
 		case a.Content == "":
 			return nil, fmt.Errorf("%s: the content is empty", key)
 		case a.SingleWord:

@@ -392,6 +392,9 @@ func TestLoadBPEErrors(t *testing.T) {
 	good := string(vb)
 	delete(vocab, "Ġ")
 	noSpace, _ := json.Marshal(vocab)
+	vocab["Ġ"] = 32
+	delete(vocab, "<mask>")
+	noMask, _ := json.Marshal(vocab)
 	for _, c := range []struct {
 		name, vocab, merges, config string
 		want                        string
@@ -400,12 +403,14 @@ func TestLoadBPEErrors(t *testing.T) {
 		{"bad JSON", "{\n\"a\": 1,\n}", merges, "", "vocab.json: line 3: invalid JSON"},
 		{"id not an integer", strings.Replace(good, `"ab":256`, `"ab":"x"`, 1), merges, "", `vocab.json: token "ab": id "x" is not an integer`},
 		{"negative id", strings.Replace(good, `"ab":256`, `"ab":-1`, 1), merges, "", `token "ab": id -1`},
+		{"huge id", strings.Replace(good, `"ab":256`, `"ab":2147483647`, 1), merges, "", `token "ab": id 2147483647 is not an integer in [0, 16777216)`},
 		{"empty", "{}", merges, "", "vocabulary is empty"},
 		{"missing byte", string(noSpace), merges, "", `no token "Ġ" for byte 0x20`},
 		{"merge line", good, "#version: 0.2\na b\nab\n", "", "merges.txt: line 3: expected a merge"},
 		{"merge three", good, "a b c\n", "", "merges.txt: line 1: expected a merge"},
 		{"merge unknown", good, "a b\nab c\n", "", `merges.txt: line 2: merge "ab" "c": the merged token "abc" is not in`},
 		{"special missing", good, merges, `{"pad_token": "[PAD]"}`, `tokenizer_config.json: key "pad_token": "[PAD]" is not in`},
+		{"default special missing", string(noMask), merges, "", `vocab.json: the default mask_token "<mask>" is not in it`},
 		{"special type", good, merges, `{"mask_token": 3}`, `tokenizer_config.json: key "mask_token": expected a string or an object`},
 		{"config JSON", good, merges, "{\n\n\"a\" 1}", "tokenizer_config.json: line 3: invalid JSON"},
 	} {
