@@ -101,7 +101,7 @@ func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]
 		b := o.doLowerCase == "true"
 		lower = &b
 	}
-	tok, err := data.LoadTokenizer(dir, lower)
+	tok, err := data.LoadEncoder(dir, lower)
 	if err != nil {
 		return nil, err
 	}

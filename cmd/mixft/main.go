@@ -63,7 +63,7 @@ same command again to resume), 4 a diverged run.`,
 	}
 	root.SetVersionTemplate("mixft {{.Version}}\n")
 	root.AddCommand(newFinetuneCmd(nil), newEvalCmd(nil), newPredictCmd(nil), newInitCmd(nil), newVocabCmd(nil), newSynthCmd(nil),
-		newBenchCmd(nil), newSweepCmd(), newDownloadCmd(), newPlotCmd(nil))
+		newBenchCmd(nil), newSweepCmd(), newDownloadCmd(), newPlotCmd(nil), newTokenizeCmd(nil))
 	return root
 }
 

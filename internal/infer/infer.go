@@ -21,7 +21,7 @@ import (
 // Predictor runs one model on one task.
 type Predictor struct {
 	Model     *model.Model
-	Tokenizer *data.Tokenizer
+	Tokenizer data.Encoder
 	Task      *data.Task
 	// MaxSeqLen caps every encoding, in tokens ([CLS] and [SEP] included).
 	MaxSeqLen int
@@ -38,14 +38,14 @@ type Options struct {
 
 // NewPredictor checks that the checkpoint's head fits the task, uploads it
 // to be and returns a predictor for it (see New).
-func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok *data.Tokenizer, task *data.Task, opt Options) (*Predictor, error) {
+func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok data.Encoder, task *data.Task, opt Options) (*Predictor, error) {
 	cfg := ck.Config
 	if cfg.NumLabels != task.NumLabels() {
 		return nil, fmt.Errorf("%s/config.json: the model has %d outputs, task %s needs %d (finetune the model on %s first)",
 			ck.Dir, cfg.NumLabels, task.Name, task.NumLabels(), task.Name)
 	}
-	if n := tok.Vocab().Len(); n > cfg.VocabSize {
-		return nil, fmt.Errorf("%s/vocab.txt has %d tokens, more than the model's vocab_size %d", ck.Dir, n, cfg.VocabSize)
+	if n := tok.VocabSize(); n > cfg.VocabSize {
+		return nil, fmt.Errorf("%s: the tokenizer has %d ids, more than the model's vocab_size %d", ck.Dir, n, cfg.VocabSize)
 	}
 	m, err := model.New(be, cfg, ck.Weights)
 	if err != nil {
@@ -71,7 +71,7 @@ func (opt Options) check(cfg model.Config) error {
 // model's id2label names are exactly the task's labels, they decide the
 // order; otherwise (LABEL_0, ...) the model's ids are the task's class ids,
 // as transformers' run_glue.py assumes.
-func New(m *model.Model, tok *data.Tokenizer, task *data.Task, opt Options) (*Predictor, error) {
+func New(m *model.Model, tok data.Encoder, task *data.Task, opt Options) (*Predictor, error) {
 	cfg := m.Config
 	if cfg.NumLabels != task.NumLabels() {
 		return nil, fmt.Errorf("the model has %d outputs, task %s needs %d", cfg.NumLabels, task.Name, task.NumLabels())

@@ -65,7 +65,7 @@ type Trainer struct {
 	cfg       config.Run
 	opts      Options
 	task      *data.Task
-	tok       *data.Tokenizer
+	tok       data.Encoder
 	model     *model.Model
 	step      *Step
 	pred      *infer.Predictor
@@ -161,7 +161,7 @@ func (t *Trainer) loadData() error {
 	if err != nil {
 		return err
 	}
-	if t.tok, err = data.LoadTokenizer(t.cfg.Model, lower); err != nil {
+	if t.tok, err = data.LoadEncoder(t.cfg.Model, lower); err != nil {
 		return err
 	}
 	t.vocabPath = filepath.Join(t.cfg.Model, model.VocabFile)
@@ -222,8 +222,8 @@ func (t *Trainer) loadModel() error {
 	if cfg.MaxSeqLength > ck.Config.MaxPositionEmbeddings {
 		return fmt.Errorf("max_seq_length: %d exceeds the model's max_position_embeddings %d", cfg.MaxSeqLength, ck.Config.MaxPositionEmbeddings)
 	}
-	if n := t.tok.Vocab().Len(); n > ck.Config.VocabSize {
-		return fmt.Errorf("%s: vocab.txt has %d tokens, more than the model's vocab_size %d", cfg.Model, n, ck.Config.VocabSize)
+	if n := t.tok.VocabSize(); n > ck.Config.VocabSize {
+		return fmt.Errorf("%s: the tokenizer has %d ids, more than the model's vocab_size %d", cfg.Model, n, ck.Config.VocabSize)
 	}
 	if cfg.ReinitLayers > ck.Config.NumHiddenLayers {
 		return fmt.Errorf("reinit_layers: %d exceeds the model's %d layers", cfg.ReinitLayers, ck.Config.NumHiddenLayers)
