@@ -269,3 +269,32 @@ func TestManifestRunArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigFromEnvironment: MIXFT_CONFIG names the file when --config is
+// not given, an empty MIXFT_<KEY> counts as unset, and a list with an
+// empty item names its line.
+func TestConfigFromEnvironment(t *testing.T) {
+	var run *sweepRunOptions
+	capture := func(o *sweepRunOptions) error { run = o; return nil }
+	envFile := writeFile(t, "env.yaml", "workers: 3\n")
+	t.Setenv("MIXFT_CONFIG", envFile)
+	t.Setenv("MIXFT_WORKERS", "")
+	if err := execute(t, newSweepRunCmd(capture), "s.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if run.workers != 3 || run.settings.source("workers") != "config file "+envFile+" line 1 key workers" {
+		t.Errorf("MIXFT_CONFIG with an empty MIXFT_WORKERS: %d from %s", run.workers, run.settings.source("workers"))
+	}
+	flagFile := writeFile(t, "flag.yaml", "threads: 2\nworkers: 4\n")
+	if err := execute(t, newSweepRunCmd(capture), "s.yaml", "--config", flagFile); err != nil {
+		t.Fatal(err)
+	}
+	if run.workers != 4 || run.settings.source("workers") != "config file "+flagFile+" line 2 key workers" {
+		t.Errorf("--config over MIXFT_CONFIG: %d from %s", run.workers, run.settings.source("workers"))
+	}
+	err := execute(t, newSweepRunCmd(capture), "s.yaml", "--config", writeFile(t, "hole.yaml", "set: [model=m, ~]\n"))
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Key != "set" || fe.Value != "a list with an empty item" || !strings.HasSuffix(fe.Source, "line 1 key set") {
+		t.Errorf("a list with an empty item: %v", err)
+	}
+}
