@@ -170,24 +170,24 @@ func loadSettings(cmd *cobra.Command) (*settings, error) {
 		s.file = v.GetString(configFlag)
 	}
 	if s.file != "" {
-		raw, entries, err := readConfigFile(s.file)
+		entries, err := readConfigFile(s.file)
 		if err != nil {
 			return nil, err
 		}
 		if err := checkFileKeys(cmd, s.file, entries, keys, aliases); err != nil {
 			return nil, err
 		}
-		v.SetConfigType("yaml")
-		if err := v.ReadConfig(bytes.NewReader(raw)); err != nil {
-			return nil, fmt.Errorf("config file %s: not valid YAML: %s", s.file, oneLine(err.Error()))
-		}
-		// Registered after the file is read, an alias moves its value in
-		// the file to the key it stands for.
-		for name, k := range aliases {
-			v.RegisterAlias(name, k)
-		}
+		// Viper gets the file's values as written (a Hugging Face name
+		// under the key it stands for): output_dir: 0755 stays "0755", not
+		// the number YAML would make of it.
+		layer := map[string]any{}
 		for _, e := range entries {
-			file[cmp.Or(aliases[e.key], e.key)] = e
+			k := cmp.Or(aliases[e.key], e.key)
+			file[k] = e
+			layer[k] = e.values
+		}
+		if err := v.MergeConfigMap(layer); err != nil {
+			return nil, fmt.Errorf("config file %s: %v", s.file, err)
 		}
 	}
 	for _, k := range sortedKeys(keys) {
@@ -213,27 +213,13 @@ func loadSettings(cmd *cobra.Command) (*settings, error) {
 			if e.err != "" {
 				return nil, &config.FieldError{Key: k, Value: e.err, Source: src, Expected: expected(keys[k])}
 			}
-			if err := setFlag(keys[k], k, src, texts(v.Get(k))); err != nil {
+			if err := setFlag(keys[k], k, src, v.GetStringSlice(k)); err != nil {
 				return nil, err
 			}
 			s.from[k] = src
 		}
 	}
 	return s, nil
-}
-
-// texts is a value viper read from the YAML file as flag text: each item
-// of a list, or the one value.
-func texts(val any) []string {
-	items, ok := val.([]any)
-	if !ok {
-		items = []any{val}
-	}
-	out := make([]string, len(items))
-	for i, item := range items {
-		out[i] = fmt.Sprint(item)
-	}
-	return out
 }
 
 // aliasNote says which Hugging Face name stands for key.
@@ -284,36 +270,38 @@ func expected(f *pflag.Flag) string {
 	return "a string"
 }
 
-// fileEntry is one key of a --config file; viper reads its value.
+// fileEntry is one key of a --config file.
 type fileEntry struct {
 	key  string
 	line int
+	// values is the value as written: one scalar, or a list's items.
+	values []string
 	// list: the value is a YAML list; err describes a value no flag takes
 	// ("a map"), "" when fine.
 	list bool
 	err  string
 }
 
-// readConfigFile reads a YAML map of settings: its text and its keys.
-func readConfigFile(path string) ([]byte, []fileEntry, error) {
+// readConfigFile reads a YAML map of settings.
+func readConfigFile(path string) ([]fileEntry, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			return nil, nil, fmt.Errorf("config file %s: %v", path, pe.Err)
+			return nil, fmt.Errorf("config file %s: %v", path, pe.Err)
 		}
-		return nil, nil, fmt.Errorf("config file %s: %v", path, err)
+		return nil, fmt.Errorf("config file %s: %v", path, err)
 	}
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(raw)).Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return raw, nil, nil
+			return nil, nil
 		}
-		return nil, nil, fmt.Errorf("config file %s: not valid YAML: %s", path, oneLine(err.Error()))
+		return nil, fmt.Errorf("config file %s: not valid YAML: %s", path, oneLine(err.Error()))
 	}
 	top := doc.Content[0]
 	if top.Kind != yaml.MappingNode {
-		return nil, nil, fmt.Errorf("config file %s: expected a map of key: value (line %d)", path, top.Line)
+		return nil, fmt.Errorf("config file %s: expected a map of key: value (line %d)", path, top.Line)
 	}
 	var entries []fileEntry
 	for i := 0; i < len(top.Content); i += 2 {
@@ -326,6 +314,7 @@ func readConfigFile(path string) ([]byte, []fileEntry, error) {
 		case vn.Kind == yaml.ScalarNode && vn.ShortTag() == "!!null":
 			e.err = "nothing"
 		case vn.Kind == yaml.ScalarNode:
+			e.values = []string{vn.Value}
 		case vn.Kind == yaml.SequenceNode:
 			e.list = true
 			if len(vn.Content) == 0 {
@@ -337,13 +326,14 @@ func readConfigFile(path string) ([]byte, []fileEntry, error) {
 				} else if item.ShortTag() == "!!null" && e.err == "" {
 					e.err = "a list with an empty item"
 				}
+				e.values = append(e.values, item.Value)
 			}
 		default:
 			e.err = "a map"
 		}
 		entries = append(entries, e)
 	}
-	return raw, entries, nil
+	return entries, nil
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

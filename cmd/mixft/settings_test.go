@@ -298,3 +298,19 @@ func TestConfigFromEnvironment(t *testing.T) {
 		t.Errorf("a list with an empty item: %v", err)
 	}
 }
+
+// TestConfigFileValuesAsWritten: a string setting takes the file's text as
+// written, not the number YAML would read in it.
+func TestConfigFileValuesAsWritten(t *testing.T) {
+	var got *finetuneOptions
+	capture := func(o *finetuneOptions) error { got = o; return nil }
+	yml := writeFile(t, "run.yaml", "output_dir: 0755\nmodel: 1.10\ndata_dir: 1_000\nlearning_rate: 3e-5\nnum_train_epochs: 3.0\n")
+	if err := execute(t, newFinetuneCmd(capture), "--config", yml); err != nil {
+		t.Fatal(err)
+	}
+	r := got.run
+	if r.OutputDir != "0755" || r.Model != "1.10" || r.DataDir != "1_000" || r.LR != 3e-5 || r.Epochs != 3 {
+		t.Errorf("output_dir %q, model %q, data_dir %q, lr %g, epochs %d; want 0755, 1.10, 1_000, 3e-05, 3",
+			r.OutputDir, r.Model, r.DataDir, r.LR, r.Epochs)
+	}
+}
