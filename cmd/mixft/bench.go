@@ -23,7 +23,13 @@ import (
 	"github.com/mixft/mixft/internal/train"
 )
 
-func newBenchCmd() *cobra.Command {
+// newBenchCmd returns the bench command; runF, when not nil, runs instead
+// of runBench.
+func newBenchCmd(runF func(*benchOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runBench
+	}
+	o := &benchOptions{}
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Time training steps, forward passes and the SGEMM on this machine",
@@ -51,32 +57,38 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
   mixft bench --model-config models/mine/config.json --steps 3
   mixft bench --gemm --json`,
 		Args: cobra.NoArgs,
-		RunE: runBench,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			return runF(o)
+		},
 	}
 	f := cmd.Flags()
-	f.String("preset", "mini", "model size preset: "+strings.Join(model.PresetNames(), ", "))
-	f.String("model-config", "", "Hugging Face config.json of the model to time (overrides --preset)")
-	f.Int("batch", 32, "examples per step")
-	f.Int("seq", 128, "tokens per example")
-	f.Int("steps", 5, "timed steps (and timed forward passes)")
-	f.Int("warmup-steps", 1, "untimed steps first")
-	f.Float64("dropout", 0.1, "dropout of hidden states, attention probabilities and the classifier input")
-	f.Float64("mixout", 0, "mixout probability of every encoder and pooler Linear (0: off)")
-	f.String("device", "cpu", "compute device: cpu (cuda:N[:fp32|tf32|bf16] needs a build with -tags cuda)")
-	f.Int("threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
-	f.String("kernel", "", "SGEMM micro-kernel: "+strings.Join(cpu.Kernels(), ", ")+" (default the first)")
-	f.Bool("gemm", false, "time the SGEMM alone on the acceptance shapes")
-	f.String("shapes", "", "--gemm: comma-separated m×n×k shapes to time instead, e.g. 512x512x512,4096x256x1024")
-	f.Bool("no-forward", false, "skip the forward-only timing")
-	f.Bool("json", false, "print one JSON object")
-	f.Uint64("seed", 42, "seed of the weights, token ids and masks")
-	f.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	f.StringVar(&o.preset, "preset", "mini", "model size preset: "+strings.Join(model.PresetNames(), ", "))
+	f.StringVar(&o.config, "model-config", "", "Hugging Face config.json of the model to time (overrides --preset)")
+	f.IntVar(&o.batch, "batch", 32, "examples per step")
+	f.IntVar(&o.seq, "seq", 128, "tokens per example")
+	f.IntVar(&o.steps, "steps", 5, "timed steps (and timed forward passes)")
+	f.IntVar(&o.warm, "warmup-steps", 1, "untimed steps first")
+	f.Float64Var(&o.dropout, "dropout", 0.1, "dropout of hidden states, attention probabilities and the classifier input")
+	f.Float64Var(&o.mixout, "mixout", 0, "mixout probability of every encoder and pooler Linear (0: off)")
+	f.StringVar(&o.device, "device", "cpu", "compute device: cpu (cuda:N[:fp32|tf32|bf16] needs a build with -tags cuda)")
+	f.IntVar(&o.threads, "threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
+	f.StringVar(&o.kernel, "kernel", "", "SGEMM micro-kernel: "+strings.Join(cpu.Kernels(), ", ")+" (default the first)")
+	f.BoolVar(&o.gemm, "gemm", false, "time the SGEMM alone on the acceptance shapes")
+	f.StringVar(&o.shapes, "shapes", "", "--gemm: comma-separated m×n×k shapes to time instead, e.g. 512x512x512,4096x256x1024")
+	f.BoolVar(&o.noForward, "no-forward", false, "skip the forward-only timing")
+	f.BoolVar(&o.json, "json", false, "print one JSON object")
+	f.Uint64Var(&o.seed, "seed", 42, "seed of the weights, token ids and masks")
+	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	addConfigFlag(cmd)
 	return cmd
 }
 
-// benchOptions are bench's flags, read once.
+// benchOptions are bench's settings.
 type benchOptions struct {
+	common
 	preset, config, kernel  string
 	device                  string
 	cpuprofile, shapes      string
@@ -87,43 +99,31 @@ type benchOptions struct {
 	seed                    uint64
 }
 
-func readBenchOptions(cmd *cobra.Command) (benchOptions, error) {
-	var o benchOptions
-	s, err := loadSettings(cmd)
-	if err != nil {
-		return o, err
-	}
-	o.preset, o.config, o.kernel = s.String("preset"), s.String("model_config"), s.String("kernel")
-	o.cpuprofile, o.shapes, o.device = s.String("cpuprofile"), s.String("shapes"), s.String("device")
-	o.batch, o.seq, o.steps, o.warm = s.Int("batch"), s.Int("seq"), s.Int("steps"), s.Int("warmup_steps")
-	o.dropout, o.mixout, o.threads = s.Float64("dropout"), s.Float64("mixout"), s.Int("threads")
-	o.gemm, o.noForward, o.json = s.Bool("gemm"), s.Bool("no_forward"), s.Bool("json")
-	o.seed = s.Uint64("seed")
-	if err := s.Err(); err != nil {
-		return o, err
-	}
+// check reports the first setting out of its range.
+func (o *benchOptions) check() error {
+	s := o.settings
 	switch {
 	case o.batch < 1:
-		return o, fmt.Errorf("--batch: %d is not a positive number of examples", o.batch)
+		return s.bad("batch", o.batch, "a positive number of examples")
 	case o.seq < 1:
-		return o, fmt.Errorf("--seq: %d is not a positive number of tokens", o.seq)
+		return s.bad("seq", o.seq, "a positive number of tokens")
 	case o.steps < 1:
-		return o, fmt.Errorf("--steps: %d is not a positive number of steps", o.steps)
+		return s.bad("steps", o.steps, "a positive number of steps")
 	case o.warm < 0:
-		return o, fmt.Errorf("--warmup-steps: %d is negative", o.warm)
+		return s.bad("warmup_steps", o.warm, "0 or more")
 	case !(o.dropout >= 0 && o.dropout < 1):
-		return o, fmt.Errorf("--dropout: %g is outside [0, 1)", o.dropout)
+		return s.bad("dropout", o.dropout, "in [0, 1)")
 	case !(o.mixout >= 0 && o.mixout < 1):
-		return o, fmt.Errorf("--mixout: %g is outside [0, 1)", o.mixout)
+		return s.bad("mixout", o.mixout, "in [0, 1)")
 	case o.threads < 0:
-		return o, fmt.Errorf("--threads: %d is negative", o.threads)
+		return s.bad("threads", o.threads, "0 (GOMAXPROCS) or more")
 	}
-	return o, nil
+	return nil
 }
 
-func runBench(cmd *cobra.Command, _ []string) error {
-	o, err := readBenchOptions(cmd)
-	if err != nil {
+// runBench times the SGEMM (--gemm) or the model's steps.
+func runBench(o *benchOptions) error {
+	if err := o.check(); err != nil {
 		return err
 	}
 	be, err := newBackend(o.device, o.threads)
@@ -133,20 +133,19 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	cb, onCPU := be.(*cpu.Backend)
 	if o.kernel != "" {
 		if !onCPU {
-			return fmt.Errorf("--kernel: only the CPU backend has SGEMM micro-kernels (--device is %s)", o.device)
+			return fmt.Errorf("%s: only the CPU backend has SGEMM micro-kernels (device is %s)", o.settings.source("kernel"), o.device)
 		}
 		if err := cb.SetKernel(o.kernel); err != nil {
-			return fmt.Errorf("--kernel: %w", err)
+			return fmt.Errorf("%s: %w", o.settings.source("kernel"), err)
 		}
 	}
-	out := cmd.OutOrStdout()
 	if o.gemm {
 		if !onCPU {
-			return fmt.Errorf("--gemm: times the CPU backend's SGEMM (--device is %s, expected cpu)", o.device)
+			return fmt.Errorf("%s: times the CPU backend's SGEMM (device is %s, expected cpu)", o.settings.source("gemm"), o.device)
 		}
-		return benchGemm(out, cb, o)
+		return benchGemm(o.stdout, cb, *o)
 	}
-	return benchModel(out, be, o)
+	return benchModel(o.stdout, be, *o)
 }
 
 // accelerator is what bench needs of a backend that queues its work on a

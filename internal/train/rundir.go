@@ -219,7 +219,7 @@ func (t *Trainer) restore() error {
 	if err := json.Unmarshal(raw, &ss); err != nil {
 		return fmt.Errorf("resume: %s: %v", filepath.Join(dir, StateFile), err)
 	}
-	now := t.cfg.Map()
+	now, defaults := t.cfg.Map(), config.Default().Map()
 	keys := make([]string, 0, len(now))
 	for k := range now {
 		keys = append(keys, k)
@@ -229,8 +229,12 @@ func (t *Trainer) restore() error {
 		if resumeFree[k] {
 			continue
 		}
-		if fmt.Sprint(ss.Config[k]) != fmt.Sprint(now[k]) {
-			return fmt.Errorf("resume: setting %s is %v now but %v in the saved run (%s); resume with the same settings", k, now[k], ss.Config[k], filepath.Join(dir, StateFile))
+		saved, ok := ss.Config[k]
+		if !ok {
+			saved = defaults[k] // a setting newer than the saved run: it ran with the default
+		}
+		if fmt.Sprint(saved) != fmt.Sprint(now[k]) {
+			return fmt.Errorf("resume: setting %s is %v now but %v in the saved run (%s); resume with the same settings", k, now[k], saved, filepath.Join(dir, StateFile))
 		}
 	}
 	if ss.State.Total != t.state.Total {

@@ -39,8 +39,10 @@ type StepInfo struct {
 
 // Eval is one evaluation on the dev split.
 type Eval struct {
-	Step    int     `json:"step"`
-	Epoch   float64 `json:"epoch"`
+	Step  int     `json:"step"`
+	Epoch float64 `json:"epoch"`
+	// Metrics are the dev metrics and "loss", the mean loss of the
+	// evaluation's outputs (cross-entropy, or squared error for regression).
 	Metrics Metrics `json:"metrics"`
 	// Primary is the task's main metric (accuracy, matthews_correlation, or
 	// combined_score for MRPC, QQP and STS-B); NaN is written as null.
@@ -63,7 +65,7 @@ type Trainer struct {
 	cfg      config.Run
 	opts     Options
 	task     *data.Task
-	tok      *data.Tokenizer
+	tok      data.Encoder
 	model    *model.Model
 	step     *Step
 	pred     *infer.Predictor
@@ -74,6 +76,8 @@ type Trainer struct {
 	tokFiles []string // tokenizer files of the model directory, saved with the model
 	run      *runDir
 	micro    []microBatch
+	tb       *tensorBoard
+	test     []data.Example
 }
 
 // microBatch holds one micro-batch's inputs; its slices are reused from
@@ -119,13 +123,16 @@ func New(cfg config.Run, opts Options) (*Trainer, error) {
 	}
 	t := &Trainer{cfg: cfg, opts: opts}
 	var err error
-	if t.task, err = data.LookupTask(cfg.Task); err != nil {
+	if t.task, err = taskOf(cfg); err != nil {
 		return nil, err
 	}
 	if t.run, err = openRunDir(cfg); err != nil {
 		return nil, err
 	}
 	if err := t.loadData(); err != nil {
+		return nil, err
+	}
+	if err := t.readTest(); err != nil {
 		return nil, err
 	}
 	if err := t.loadModel(); err != nil {
@@ -154,7 +161,7 @@ func (t *Trainer) loadData() error {
 	if err != nil {
 		return err
 	}
-	if t.tok, err = data.LoadTokenizer(t.cfg.Model, lower); err != nil {
+	if t.tok, err = data.LoadEncoder(t.cfg.Model, lower); err != nil {
 		return err
 	}
 	t.tokFiles = model.TokenizerFiles(t.cfg.Model)
@@ -215,8 +222,8 @@ func (t *Trainer) loadModel() error {
 	if cfg.MaxSeqLength > ck.Config.MaxSeqLen() {
 		return fmt.Errorf("max_seq_length: %d exceeds the model's longest sequence %d (max_position_embeddings %d)", cfg.MaxSeqLength, ck.Config.MaxSeqLen(), ck.Config.MaxPositionEmbeddings)
 	}
-	if n := t.tok.Vocab().Len(); n > ck.Config.VocabSize {
-		return fmt.Errorf("%s: vocab.txt has %d tokens, more than the model's vocab_size %d", cfg.Model, n, ck.Config.VocabSize)
+	if n := t.tok.VocabSize(); n > ck.Config.VocabSize {
+		return fmt.Errorf("%s: the tokenizer has %d ids, more than the model's vocab_size %d", cfg.Model, n, ck.Config.VocabSize)
 	}
 	if cfg.ReinitLayers > ck.Config.NumHiddenLayers {
 		return fmt.Errorf("reinit_layers: %d exceeds the model's %d layers", cfg.ReinitLayers, ck.Config.NumHiddenLayers)
@@ -274,6 +281,11 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	if err := t.run.start(t); err != nil {
 		return nil, err
 	}
+	var err error
+	if t.tb, err = openTensorBoard(cfg); err != nil {
+		return nil, err
+	}
+	defer t.tb.close()
 	order := t.order(st.Epoch)
 	for st.Step < st.Total {
 		if ctx.Err() != nil {
@@ -305,6 +317,9 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		if err := t.run.logStep(info); err != nil {
 			return nil, err
 		}
+		if err := t.tb.step(info); err != nil {
+			return nil, err
+		}
 		if t.opts.OnStep != nil {
 			t.opts.OnStep(info)
 		}
@@ -325,6 +340,9 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		}
 	}
 	if err := t.run.writeMetrics(t, ""); err != nil {
+		return nil, err
+	}
+	if err := t.predictTest(); err != nil {
 		return nil, err
 	}
 	return t.result(), nil
@@ -366,8 +384,14 @@ func (t *Trainer) evaluate(epoch float64) error {
 	if err != nil {
 		return err
 	}
+	if mets["loss"], err = infer.Loss(t.task, t.dev, preds); err != nil {
+		return err
+	}
 	ev := Eval{Step: t.state.Step, Epoch: epoch, Metrics: mets, Primary: Number(primary(mets))}
 	t.state.Evals = append(t.state.Evals, ev)
+	if err := t.tb.eval(ev); err != nil {
+		return err
+	}
 	if t.opts.OnEval != nil {
 		t.opts.OnEval(ev)
 	}
