@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/config"
@@ -71,9 +69,9 @@ func (r *runDir) start(t *Trainer) error {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return fmt.Errorf("output_dir: %w", err)
 	}
-	cfgYAML, err := yaml.Marshal(t.cfg.Map())
+	cfgYAML, err := t.configYAML()
 	if err != nil {
-		return fmt.Errorf("write config: %w", err)
+		return err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(r.dir, ConfigFile), cfgYAML, 0o644); err != nil {
 		return err
