@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -265,10 +267,11 @@ func runFinetune(o *finetuneOptions) error {
 		return err
 	}
 	stderr, stdout := o.stderr, o.stdout
-	rep := newReporter(stderr)
+	rep := newReporter(stderr, cfg.LoggingSteps)
 	tn, err := train.New(cfg, train.Options{
 		Backend: be,
 		OnStep:  rep.step,
+		OnLog:   rep.log,
 		OnEval:  rep.eval,
 		Warn:    func(msg string) { fmt.Fprintf(stderr, "mixft: warning: %s\n", msg) },
 	})
@@ -278,6 +281,7 @@ func runFinetune(o *finetuneOptions) error {
 	if c := tn.Task().Custom; c != nil {
 		fmt.Fprintf(stdout, "data: %s\n", c.Choice)
 	}
+	fmt.Fprintf(stdout, "finetuning %s into %s\n%s", tn.Title(), cfg.OutputDir, tn.StartSummary())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := tn.Run(ctx)
@@ -295,7 +299,7 @@ func runFinetune(o *finetuneOptions) error {
 	case err != nil:
 		return err
 	}
-	fmt.Fprintf(stdout, "%s %s (%s): %d steps, run directory %s\n", tn.Task().Name, cfg.Strategy, tn.Regularization(), tn.State().Step, res.Dir)
+	fmt.Fprintf(stdout, "finished %s: %d steps, run directory %s\n  regularization: %s\n", tn.Title(), tn.State().Step, res.Dir, tn.Regularization())
 	printEval(stdout, "final", res.Final)
 	printEval(stdout, "best", res.Best)
 	verdict := "no"
@@ -303,7 +307,22 @@ func runFinetune(o *finetuneOptions) error {
 		verdict = "yes (at or below the majority-class baseline)"
 	}
 	fmt.Fprintf(stdout, "  failed run: %s; majority-class baseline %.4f\n", verdict, res.Baseline)
+	printSummary(stdout, res.Summary, filepath.Join(res.Dir, train.ResultsFile))
 	return nil
+}
+
+// printSummary writes the final summary (all_results.json) in words.
+func printSummary(w io.Writer, s train.Summary, path string) {
+	num := func(k string) float64 {
+		if v, ok := s[k]; ok {
+			return float64(v)
+		}
+		return math.NaN()
+	}
+	fmt.Fprintf(w, "  training: %.4g epochs in %s (%.1f samples/s, %.2f steps/s); mean train loss %.4f\n",
+		num("epoch"), time.Duration(num("train_runtime")*float64(time.Second)).Round(time.Millisecond), num("train_samples_per_second"),
+		num("train_steps_per_second"), num("train_loss"))
+	fmt.Fprintf(w, "  summary with Hugging Face's keys: %s\n", path)
 }
 
 func printEval(w io.Writer, what string, ev *train.Eval) {
@@ -317,22 +336,28 @@ func printEval(w io.Writer, what string, ev *train.Eval) {
 	sort.Strings(names)
 	fmt.Fprintf(w, "  %-5s (step %d):", what, ev.Step)
 	for _, k := range names {
-		fmt.Fprintf(w, " %s %.4f", k, ev.Metrics[k])
+		name := k
+		if k == "loss" {
+			name = "dev loss"
+		}
+		fmt.Fprintf(w, " %s %.4f", name, ev.Metrics[k])
 	}
 	fmt.Fprintln(w)
 }
 
 // reporter shows training progress: a bar on a terminal, plain lines
-// otherwise (about 20 per run, and every evaluation).
+// otherwise (every logging_steps steps, or without it about 20 per run;
+// and every evaluation).
 type reporter struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
-	tty bool
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	tty   bool
+	every int
 }
 
-func newReporter(w io.Writer) *reporter {
+func newReporter(w io.Writer, loggingSteps int) *reporter {
 	f, ok := w.(*os.File)
-	return &reporter{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
+	return &reporter{w: w, tty: ok && term.IsTerminal(int(f.Fd())), every: loggingSteps}
 }
 
 func (r *reporter) step(s train.StepInfo) {
@@ -343,9 +368,16 @@ func (r *reporter) step(s train.StepInfo) {
 		}
 		r.bar.Describe(fmt.Sprintf("epoch %.2f loss %.4f", s.Epoch, float64(s.Loss)))
 		r.bar.Set(s.Step)
+	}
+}
+
+// log prints a line of log.jsonl (all of them with logging_steps, else
+// about 20 a run) when there is no bar.
+func (r *reporter) log(s train.StepInfo) {
+	if r.tty {
 		return
 	}
-	if every := max(1, s.Total/20); s.Step%every == 0 || s.Step == s.Total || s.Step == 1 {
+	if every := max(1, s.Total/20); r.every > 0 || s.Step%every == 0 || s.Step == s.Total || s.Step == 1 {
 		fmt.Fprintf(r.w, "step %d/%d epoch %.2f loss %.4f lr %.3g grad_norm %.3f %.1f ex/s\n",
 			s.Step, s.Total, s.Epoch, float64(s.Loss), s.LR, float64(s.GradNorm), s.ExamplesPerSec)
 	}
@@ -355,7 +387,8 @@ func (r *reporter) eval(ev train.Eval) {
 	if r.bar != nil {
 		r.bar.Clear()
 	}
-	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): primary %.4f, dev loss %.4f\n", ev.Step, ev.Epoch, float64(ev.Primary), ev.Metrics["loss"])
+	name, v := train.PrimaryMetric(ev.Metrics)
+	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): %s %.4f, dev loss %.4f\n", ev.Step, ev.Epoch, name, v, ev.Metrics["loss"])
 }
 
 func (r *reporter) finish() {
