@@ -52,11 +52,17 @@ func newFinetuneCmd(runF func(*finetuneOptions) error) *cobra.Command {
 evaluates on dev.tsv every epoch (or every --eval-steps), and writes the run
 directory --output-dir:
 
-  config.yaml     every resolved setting
-  log.jsonl       one line per step: step, loss, lr, grad_norm, examples_per_s
-  metrics.json    final and best dev metrics, the majority-class baseline, and
-                  whether the run failed (final score at or below that baseline,
-                  or a diverged loss)
+  config.yaml     every setting as the run resolved it (the checkpoint's
+                  dropouts, the thread count, the warmup and total steps, ...)
+                  and under requested: the settings as given where they differ
+  log.jsonl       one line per step (per --logging-steps N steps, the loss
+                  averaged over them): step, loss, lr, grad_norm, examples_per_s
+  metrics.json    final and best dev metrics (with loss, the dev loss), the
+                  majority-class baseline, and whether the run failed (final
+                  score at or below that baseline, or a diverged loss)
+  all_results.json  the final summary with Hugging Face's keys: train_runtime,
+                  train_samples_per_second, train_steps_per_second, train_loss,
+                  epoch, eval_<metric>, eval_loss, eval_runtime, ...
   best/           the checkpoint with the best dev score (Hugging Face layout)
   last/           the latest checkpoint, saved at every evaluation: after the
                   run, the final model (Hugging Face layout, plus the
@@ -92,6 +98,15 @@ M/(1-p) ⊙ dL/dW~; reference is the mixout authors' code, M ⊙ dL/dW~, which
 scales the gradient of kept columns by (1-p) relative to the true one (with
 Adam this mostly cancels, except through epsilon and gradient clipping).
 
+The run starts by printing what it will do: examples, steps and epochs,
+batch and gradient accumulation, device, the strategy and each regularizer
+with its resolved value and where it came from ("classifier 0.1 (the
+checkpoint's hidden_dropout_prob)", "hidden 0 (mixout replaces it)"). Progress
+goes to stderr: a bar on a terminal, else a line every --logging-steps steps
+(default: about 20 lines a run), and each evaluation with its dev metric and
+dev loss. At the end it prints the dev scores and the final summary (runtime,
+samples/s, steps/s, mean training loss), also saved as all_results.json.
+
 SIGINT or SIGTERM saves last/ and exits with status 3; --resume continues the
 run bit for bit. A diverged run exits with status 4; other errors with 1.
 
@@ -117,6 +132,7 @@ with it.`,
   mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume
   mixft finetune --manifest runs/fig3/manifest.jsonl --index 7
   mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --learning-rate 3e-5 --num-train-epochs 3
+  mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --logging-steps 50
   mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews --report-to tensorboard`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
