@@ -204,7 +204,7 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 }
 
 // resumeFree are the settings a resumed run may change.
-var resumeFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true}
+var resumeFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true, "logging_steps": true}
 
 // restore loads last/: weights, moments and the trainer state.
 func (t *Trainer) restore() error {
