@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -15,17 +16,21 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mixft/mixft/internal/config"
 )
 
-// Every command resolves its settings one way (loadSettings): for each
-// key, its flag on the command line, else MIXFT_<KEY> in the environment,
-// else the key in the --config YAML file, else the flag's default. A
-// command's keys are its flags' names with "_" for "-" (--batch-size is
-// batch_size). The value lands in the flag, so the option field the flag
-// is bound to holds the resolved setting.
+// Every command resolves its settings one way (loadSettings), with one
+// viper instance per invocation: for each key, its flag on the command
+// line, else MIXFT_<KEY> in the environment, else the key in the --config
+// YAML file, else the flag's default. A command's keys are its flags'
+// names with "_" for "-" (--batch-size is batch_size). The value lands in
+// the flag, so the option field the flag is bound to holds the resolved
+// setting. Viper chooses the value; this file checks the file's keys
+// against the command's, reads their line numbers, and records where each
+// value came from for error messages.
 
 // common is what every command's options hold besides its own settings.
 type common struct {
@@ -119,79 +124,100 @@ func commandKeys(cmd *cobra.Command) (keys map[string]*pflag.Flag, aliases map[s
 	return keys, aliases
 }
 
-// loadSettings resolves cmd's settings into its flags: the command line
-// (a flag or its alias, not both), then MIXFT_<KEY> (an empty variable
-// counts as unset), then the --config file (or MIXFT_CONFIG), whose keys
-// must all be keys of cmd. A bad value is a *config.FieldError naming
-// where it came from; unknown keys are one *unknownKeysError.
+// loadSettings resolves cmd's settings into its flags. A fresh viper
+// instance decides each value: the command line (a flag or its alias, not
+// both), then MIXFT_<KEY> (an empty variable counts as unset), then the
+// --config file (or MIXFT_CONFIG), then the flag's default. What viper
+// cannot do is done here: the file's keys must all be keys of cmd (checked
+// on its YAML nodes, which give line numbers), and each value viper takes
+// from the environment or the file is set into its flag, recording where
+// it came from. A bad value is a *config.FieldError naming that source;
+// unknown keys are one *unknownKeysError.
 func loadSettings(cmd *cobra.Command) (*settings, error) {
 	s := &settings{from: map[string]string{}}
 	keys, aliases := commandKeys(cmd)
+	given := map[string]*pflag.Flag{}
 	var conflict error
 	cmd.Flags().Visit(func(f *pflag.Flag) {
 		k := flagKey(f)
 		if _, ok := keys[k]; !ok || conflict != nil {
 			return
 		}
-		if prev, ok := s.from[k]; ok {
-			conflict = fmt.Errorf("%s and flag --%s are one setting (%s); give one", prev, f.Name, aliasNote(k))
+		if prev, ok := given[k]; ok {
+			conflict = fmt.Errorf("flag --%s and flag --%s are one setting (%s); give one", prev.Name, f.Name, aliasNote(k))
 			return
 		}
-		s.from[k] = "flag --" + f.Name
+		given[k] = f
 	})
 	if conflict != nil {
 		return nil, conflict
 	}
-	var entries []fileEntry
-	if cmd.Flags().Lookup(configFlag) != nil {
-		s.file, _ = cmd.Flags().GetString(configFlag)
-		if s.file == "" {
-			s.file = os.Getenv("MIXFT_CONFIG")
+	v := viper.New()
+	v.SetEnvPrefix("MIXFT")
+	v.AutomaticEnv()
+	// Each key is bound to its flag, or to the alias flag given instead (it
+	// shares the flag's value); an unchanged flag is the key's default.
+	// BindPFlag fails only on a nil flag.
+	for k, f := range keys {
+		if g := given[k]; g != nil {
+			f = g
 		}
+		_ = v.BindPFlag(k, f)
+	}
+	file := map[string]fileEntry{}
+	if f := cmd.Flags().Lookup(configFlag); f != nil {
+		_ = v.BindPFlag(configFlag, f)
+		s.file = v.GetString(configFlag)
 	}
 	if s.file != "" {
-		var err error
-		if entries, err = readConfigFile(s.file); err != nil {
+		entries, err := readConfigFile(s.file)
+		if err != nil {
 			return nil, err
 		}
 		if err := checkFileKeys(cmd, s.file, entries, keys, aliases); err != nil {
 			return nil, err
 		}
+		// Viper gets the file's values as written (a Hugging Face name
+		// under the key it stands for): output_dir: 0755 stays "0755", not
+		// the number YAML would make of it.
+		layer := map[string]any{}
+		for _, e := range entries {
+			k := cmp.Or(aliases[e.key], e.key)
+			file[k] = e
+			layer[k] = e.values
+		}
+		if err := v.MergeConfigMap(layer); err != nil {
+			return nil, fmt.Errorf("config file %s: %v", s.file, err)
+		}
 	}
 	for _, k := range sortedKeys(keys) {
-		if _, ok := s.from[k]; ok {
-			continue
-		}
-		if v := os.Getenv(envName(k)); v != "" {
-			src, values := "environment variable "+envName(k), []string{v}
+		// Where viper's value comes from, in viper's order.
+		e, inFile := file[k]
+		switch {
+		case given[k] != nil:
+			s.from[k] = "flag --" + given[k].Name
+		case os.Getenv(envName(k)) != "":
+			src, values := "environment variable "+envName(k), []string{v.GetString(k)}
 			if isList(keys[k]) {
-				values = strings.Split(v, "\n")
+				values = strings.Split(values[0], "\n")
 			}
 			if err := setFlag(keys[k], k, src, values); err != nil {
 				return nil, err
 			}
 			s.from[k] = src
+		case inFile:
+			src := fmt.Sprintf("config file %s line %d key %s", s.file, e.line, e.key)
+			if e.err == "" && e.list && !isList(keys[k]) {
+				e.err = "a list"
+			}
+			if e.err != "" {
+				return nil, &config.FieldError{Key: k, Value: e.err, Source: src, Expected: expected(keys[k])}
+			}
+			if err := setFlag(keys[k], k, src, v.GetStringSlice(k)); err != nil {
+				return nil, err
+			}
+			s.from[k] = src
 		}
-	}
-	for _, e := range entries {
-		k := e.key
-		if a, ok := aliases[k]; ok {
-			k = a
-		}
-		if _, ok := s.from[k]; ok {
-			continue
-		}
-		src := fmt.Sprintf("config file %s line %d key %s", s.file, e.line, e.key)
-		if e.err == "" && e.list && !isList(keys[k]) {
-			e.err = "a list"
-		}
-		if e.err != "" {
-			return nil, &config.FieldError{Key: k, Value: e.err, Source: src, Expected: expected(keys[k])}
-		}
-		if err := setFlag(keys[k], k, src, e.values); err != nil {
-			return nil, err
-		}
-		s.from[k] = src
 	}
 	return s, nil
 }
@@ -246,8 +272,9 @@ func expected(f *pflag.Flag) string {
 
 // fileEntry is one key of a --config file.
 type fileEntry struct {
-	key    string
-	line   int
+	key  string
+	line int
+	// values is the value as written: one scalar, or a list's items.
 	values []string
 	// list: the value is a YAML list; err describes a value no flag takes
 	// ("a map"), "" when fine.
@@ -290,15 +317,16 @@ func readConfigFile(path string) ([]fileEntry, error) {
 			e.values = []string{vn.Value}
 		case vn.Kind == yaml.SequenceNode:
 			e.list = true
+			if len(vn.Content) == 0 {
+				e.err = "an empty list"
+			}
 			for _, item := range vn.Content {
 				if item.Kind != yaml.ScalarNode {
 					e.err = "a list of lists or maps"
-					break
+				} else if item.ShortTag() == "!!null" && e.err == "" {
+					e.err = "a list with an empty item"
 				}
 				e.values = append(e.values, item.Value)
-			}
-			if len(e.values) == 0 && e.err == "" {
-				e.err = "an empty list"
 			}
 		default:
 			e.err = "a map"

@@ -269,3 +269,48 @@ func TestManifestRunArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigFromEnvironment: MIXFT_CONFIG names the file when --config is
+// not given, an empty MIXFT_<KEY> counts as unset, and a list with an
+// empty item names its line.
+func TestConfigFromEnvironment(t *testing.T) {
+	var run *sweepRunOptions
+	capture := func(o *sweepRunOptions) error { run = o; return nil }
+	envFile := writeFile(t, "env.yaml", "workers: 3\n")
+	t.Setenv("MIXFT_CONFIG", envFile)
+	t.Setenv("MIXFT_WORKERS", "")
+	if err := execute(t, newSweepRunCmd(capture), "s.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	if run.workers != 3 || run.settings.source("workers") != "config file "+envFile+" line 1 key workers" {
+		t.Errorf("MIXFT_CONFIG with an empty MIXFT_WORKERS: %d from %s", run.workers, run.settings.source("workers"))
+	}
+	flagFile := writeFile(t, "flag.yaml", "threads: 2\nworkers: 4\n")
+	if err := execute(t, newSweepRunCmd(capture), "s.yaml", "--config", flagFile); err != nil {
+		t.Fatal(err)
+	}
+	if run.workers != 4 || run.settings.source("workers") != "config file "+flagFile+" line 2 key workers" {
+		t.Errorf("--config over MIXFT_CONFIG: %d from %s", run.workers, run.settings.source("workers"))
+	}
+	err := execute(t, newSweepRunCmd(capture), "s.yaml", "--config", writeFile(t, "hole.yaml", "set: [model=m, ~]\n"))
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Key != "set" || fe.Value != "a list with an empty item" || !strings.HasSuffix(fe.Source, "line 1 key set") {
+		t.Errorf("a list with an empty item: %v", err)
+	}
+}
+
+// TestConfigFileValuesAsWritten: a string setting takes the file's text as
+// written, not the number YAML would read in it.
+func TestConfigFileValuesAsWritten(t *testing.T) {
+	var got *finetuneOptions
+	capture := func(o *finetuneOptions) error { got = o; return nil }
+	yml := writeFile(t, "run.yaml", "output_dir: 0755\nmodel: 1.10\ndata_dir: 1_000\nlearning_rate: 3e-5\nnum_train_epochs: 3.0\n")
+	if err := execute(t, newFinetuneCmd(capture), "--config", yml); err != nil {
+		t.Fatal(err)
+	}
+	r := got.run
+	if r.OutputDir != "0755" || r.Model != "1.10" || r.DataDir != "1_000" || r.LR != 3e-5 || r.Epochs != 3 {
+		t.Errorf("output_dir %q, model %q, data_dir %q, lr %g, epochs %d; want 0755, 1.10, 1_000, 3e-05, 3",
+			r.OutputDir, r.Model, r.DataDir, r.LR, r.Epochs)
+	}
+}

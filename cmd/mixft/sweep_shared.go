@@ -43,7 +43,7 @@ func loadPlan(path string, sets []string, s *settings) (*sweep.Plan, error) {
 	plan, err := sweep.Load(path, ovs)
 	var fe *config.FieldError
 	if errors.As(err, &fe) && fe.Missing && (fe.Key == "model" || fe.Key == "data_dir") {
-		err = fmt.Errorf("%w; set it in base: or with --set %s=VALUE", err, fe.Key)
+		err = fmt.Errorf("%w; set it in base: or with --set %s=PATH", err, fe.Key)
 	}
 	return plan, err
 }
