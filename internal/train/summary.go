@@ -22,8 +22,15 @@ import (
 // written when the run finishes.
 const ResultsFile = "all_results.json"
 
-// MixoutInWords says in one line what mixout does.
-const MixoutInWords = "mixout: at every step each input column of a pretrained weight matrix is swapped back to its pretrained value with probability p (the others scaled by 1/(1-p)), which keeps finetuning near the pretrained model"
+// mixoutInWords says in one line what mixout does, per input column or
+// (perElement) per weight.
+func mixoutInWords(perElement bool) string {
+	unit := "each input column of a pretrained weight matrix"
+	if perElement {
+		unit = "each pretrained weight"
+	}
+	return "mixout: at every step " + unit + " is swapped back to its pretrained value with probability p (the others scaled by 1/(1-p)), which keeps finetuning near the pretrained model"
+}
 
 // PrimaryMetric names the task's main metric among an evaluation's
 // metrics and gives its value (combined_score, matthews_correlation or
@@ -254,7 +261,7 @@ func (t *Trainer) StartSummary() string {
 	if cfg.Mixout > 0 {
 		n := 0
 		for _, l := range t.model.Linears() {
-			if l.Mix != nil {
+			if l.Mix != nil && l != &t.model.Classifier {
 				n++
 			}
 		}
@@ -264,9 +271,9 @@ func (t *Trainer) StartSummary() string {
 		}
 		line("mixout", "%g toward the pretrained weights on %d Linears (%s, %s gradient)", cfg.Mixout, n, how, cfg.MixoutGrad)
 		if cfg.OutputLayer == "mixout" {
-			line("", "the new classifier: mixout %g toward its own initial weights", cfg.Mixout)
+			line("", "and the classifier: mixout %g toward its own initial weights", cfg.Mixout)
 		}
-		line("", "%s", MixoutInWords)
+		line("", "%s", mixoutInWords(cfg.MixoutPerElement))
 	} else {
 		line("mixout", "off")
 	}
@@ -291,7 +298,7 @@ func (t *Trainer) StartSummary() string {
 		line("", "layer-wise lr decay %g", cfg.LayerLRDecay)
 	}
 	if cfg.ReinitLayers > 0 {
-		line("re-init", "the top %d encoder layers and the pooler", cfg.ReinitLayers)
+		line("re-init", "the top %s and the pooler", plural(cfg.ReinitLayers, "encoder layer"))
 	}
 	line("seed", "%d", cfg.Seed)
 	return b.String()

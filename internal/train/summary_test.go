@@ -49,7 +49,7 @@ func TestLoggingStepsAndResults(t *testing.T) {
 	sum := tn.StartSummary()
 	for _, w := range []string{"16 train", "7 optimizer steps", "in 2 micro-batches of 2", "every 3 steps (loss averaged over them)",
 		"mixout         0.5 toward the pretrained weights on 13 Linears", "hidden 0 (mixout replaces it), attention 0 (mixout replaces it), classifier 0.1 (the checkpoint's hidden_dropout_prob)",
-		"0.01 toward the pretrained weights", MixoutInWords} {
+		"0.01 toward the pretrained weights", mixoutInWords(false)} {
 		if !strings.Contains(sum, w) {
 			t.Errorf("start-up summary lacks %q:\n%s", w, sum)
 		}
