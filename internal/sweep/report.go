@@ -354,7 +354,7 @@ func (g *Group) stats() {
 			nBase++
 		}
 		if g.Metric == "" && r.Metrics.Final != nil {
-			g.Metric = primaryName(r.Metrics.Final.Metrics)
+			g.Metric, _ = train.PrimaryMetric(r.Metrics.Final.Metrics)
 		}
 	}
 	g.Scored = len(scores)
@@ -364,17 +364,6 @@ func (g *Group) stats() {
 		g.Baseline = base / float64(nBase)
 	}
 	g.Mean, g.Std, g.Median, g.Min, g.Max = Stats(scores)
-}
-
-// primaryName names the primary metric among a run's metrics, as the
-// trainer picks it.
-func primaryName(m train.Metrics) string {
-	for _, k := range []string{"combined_score", "matthews_correlation", "accuracy"} {
-		if _, ok := m[k]; ok {
-			return k
-		}
-	}
-	return "score"
 }
 
 // Stats returns the mean, the sample standard deviation (n-1; NaN for
