@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -50,11 +52,17 @@ func newFinetuneCmd(runF func(*finetuneOptions) error) *cobra.Command {
 evaluates on dev.tsv every epoch (or every --eval-steps), and writes the run
 directory --output-dir:
 
-  config.yaml     every resolved setting
-  log.jsonl       one line per step: step, loss, lr, grad_norm, examples_per_s
-  metrics.json    final and best dev metrics, the majority-class baseline, and
-                  whether the run failed (final score at or below that baseline,
-                  or a diverged loss)
+  config.yaml     every setting as the run resolved it (the checkpoint's
+                  dropouts, the thread count, the warmup and total steps, ...)
+                  and under requested: the settings as given where they differ
+  log.jsonl       one line per step (per --logging-steps N steps, the loss
+                  averaged over them): step, loss, lr, grad_norm, examples_per_s
+  metrics.json    final and best dev metrics (with loss, the dev loss), the
+                  majority-class baseline, and whether the run failed (final
+                  score at or below that baseline, or a diverged loss)
+  all_results.json  the final summary with Hugging Face's keys: train_runtime,
+                  train_samples_per_second, train_steps_per_second, train_loss,
+                  epoch, eval_<metric>, eval_loss, eval_runtime, ...
   best/           the checkpoint with the best dev score (Hugging Face layout)
   last/           the latest checkpoint, saved at every evaluation: after the
                   run, the final model (Hugging Face layout, plus the
@@ -90,6 +98,15 @@ M/(1-p) ⊙ dL/dW~; reference is the mixout authors' code, M ⊙ dL/dW~, which
 scales the gradient of kept columns by (1-p) relative to the true one (with
 Adam this mostly cancels, except through epsilon and gradient clipping).
 
+The run starts by printing what it will do: examples, steps and epochs,
+batch and gradient accumulation, device, the strategy and each regularizer
+with its resolved value and where it came from ("classifier 0.1 (the
+checkpoint's hidden_dropout_prob)", "hidden 0 (mixout replaces it)"). Progress
+goes to stderr: a bar on a terminal, else a line every --logging-steps steps
+(default: about 20 lines a run), and each evaluation with its dev metric and
+dev loss. At the end it prints the dev scores and the final summary (runtime,
+samples/s, steps/s, mean training loss), also saved as all_results.json.
+
 SIGINT or SIGTERM saves last/ and exits with status 3; --resume continues the
 run bit for bit. A diverged run exits with status 4; other errors with 1.
 
@@ -115,6 +132,7 @@ with it.`,
   mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume
   mixft finetune --manifest runs/fig3/manifest.jsonl --index 7
   mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --learning-rate 3e-5 --num-train-epochs 3
+  mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --logging-steps 50
   mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews --report-to tensorboard`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -265,10 +283,11 @@ func runFinetune(o *finetuneOptions) error {
 		return err
 	}
 	stderr, stdout := o.stderr, o.stdout
-	rep := newReporter(stderr)
+	rep := newReporter(stderr, cfg.LoggingSteps)
 	tn, err := train.New(cfg, train.Options{
 		Backend: be,
 		OnStep:  rep.step,
+		OnLog:   rep.log,
 		OnEval:  rep.eval,
 		Warn:    func(msg string) { fmt.Fprintf(stderr, "mixft: warning: %s\n", msg) },
 	})
@@ -278,6 +297,7 @@ func runFinetune(o *finetuneOptions) error {
 	if c := tn.Task().Custom; c != nil {
 		fmt.Fprintf(stdout, "data: %s\n", c.Choice)
 	}
+	fmt.Fprintf(stdout, "finetuning %s into %s\n%s", tn.Title(), cfg.OutputDir, tn.StartSummary())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := tn.Run(ctx)
@@ -295,7 +315,7 @@ func runFinetune(o *finetuneOptions) error {
 	case err != nil:
 		return err
 	}
-	fmt.Fprintf(stdout, "%s %s (%s): %d steps, run directory %s\n", tn.Task().Name, cfg.Strategy, tn.Regularization(), tn.State().Step, res.Dir)
+	fmt.Fprintf(stdout, "finished %s: %d steps, run directory %s\n  regularization: %s\n", tn.Title(), tn.State().Step, res.Dir, tn.Regularization())
 	printEval(stdout, "final", res.Final)
 	printEval(stdout, "best", res.Best)
 	verdict := "no"
@@ -303,7 +323,22 @@ func runFinetune(o *finetuneOptions) error {
 		verdict = "yes (at or below the majority-class baseline)"
 	}
 	fmt.Fprintf(stdout, "  failed run: %s; majority-class baseline %.4f\n", verdict, res.Baseline)
+	printSummary(stdout, res.Summary, filepath.Join(res.Dir, train.ResultsFile))
 	return nil
+}
+
+// printSummary writes the final summary (all_results.json) in words.
+func printSummary(w io.Writer, s train.Summary, path string) {
+	num := func(k string) float64 {
+		if v, ok := s[k]; ok {
+			return float64(v)
+		}
+		return math.NaN()
+	}
+	fmt.Fprintf(w, "  training: %.4g epochs in %s (%.1f samples/s, %.2f steps/s); mean train loss %.4f\n",
+		num("epoch"), time.Duration(num("train_runtime")*float64(time.Second)).Round(time.Millisecond), num("train_samples_per_second"),
+		num("train_steps_per_second"), num("train_loss"))
+	fmt.Fprintf(w, "  summary with Hugging Face's keys: %s\n", path)
 }
 
 func printEval(w io.Writer, what string, ev *train.Eval) {
@@ -317,22 +352,28 @@ func printEval(w io.Writer, what string, ev *train.Eval) {
 	sort.Strings(names)
 	fmt.Fprintf(w, "  %-5s (step %d):", what, ev.Step)
 	for _, k := range names {
-		fmt.Fprintf(w, " %s %.4f", k, ev.Metrics[k])
+		name := k
+		if k == "loss" {
+			name = "dev loss"
+		}
+		fmt.Fprintf(w, " %s %.4f", name, ev.Metrics[k])
 	}
 	fmt.Fprintln(w)
 }
 
 // reporter shows training progress: a bar on a terminal, plain lines
-// otherwise (about 20 per run, and every evaluation).
+// otherwise (every logging_steps steps, or without it about 20 per run;
+// and every evaluation).
 type reporter struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
-	tty bool
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	tty   bool
+	every int
 }
 
-func newReporter(w io.Writer) *reporter {
+func newReporter(w io.Writer, loggingSteps int) *reporter {
 	f, ok := w.(*os.File)
-	return &reporter{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
+	return &reporter{w: w, tty: ok && term.IsTerminal(int(f.Fd())), every: loggingSteps}
 }
 
 func (r *reporter) step(s train.StepInfo) {
@@ -343,9 +384,16 @@ func (r *reporter) step(s train.StepInfo) {
 		}
 		r.bar.Describe(fmt.Sprintf("epoch %.2f loss %.4f", s.Epoch, float64(s.Loss)))
 		r.bar.Set(s.Step)
+	}
+}
+
+// log prints a line of log.jsonl (all of them with logging_steps, else
+// about 20 a run) when there is no bar.
+func (r *reporter) log(s train.StepInfo) {
+	if r.tty {
 		return
 	}
-	if every := max(1, s.Total/20); s.Step%every == 0 || s.Step == s.Total || s.Step == 1 {
+	if every := max(1, s.Total/20); r.every > 0 || s.Step%every == 0 || s.Step == s.Total || s.Step == 1 {
 		fmt.Fprintf(r.w, "step %d/%d epoch %.2f loss %.4f lr %.3g grad_norm %.3f %.1f ex/s\n",
 			s.Step, s.Total, s.Epoch, float64(s.Loss), s.LR, float64(s.GradNorm), s.ExamplesPerSec)
 	}
@@ -355,7 +403,8 @@ func (r *reporter) eval(ev train.Eval) {
 	if r.bar != nil {
 		r.bar.Clear()
 	}
-	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): primary %.4f, dev loss %.4f\n", ev.Step, ev.Epoch, float64(ev.Primary), ev.Metrics["loss"])
+	name, v := train.PrimaryMetric(ev.Metrics)
+	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): %s %.4f, dev loss %.4f\n", ev.Step, ev.Epoch, name, v, ev.Metrics["loss"])
 }
 
 func (r *reporter) finish() {

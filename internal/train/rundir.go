@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/config"
@@ -71,9 +69,9 @@ func (r *runDir) start(t *Trainer) error {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return fmt.Errorf("output_dir: %w", err)
 	}
-	cfgYAML, err := yaml.Marshal(t.cfg.Map())
+	cfgYAML, err := t.configYAML()
 	if err != nil {
-		return fmt.Errorf("write config: %w", err)
+		return err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(r.dir, ConfigFile), cfgYAML, 0o644); err != nil {
 		return err
@@ -206,7 +204,7 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 }
 
 // resumeFree are the settings a resumed run may change.
-var resumeFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true}
+var resumeFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true, "logging_steps": true}
 
 // restore loads last/: weights, moments and the trainer state.
 func (t *Trainer) restore() error {
