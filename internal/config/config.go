@@ -18,7 +18,7 @@ import (
 
 // Run is every setting of one finetuning run.
 type Run struct {
-	Model     string `key:"model" help:"Hugging Face model directory to finetune (config.json, model.safetensors, vocab.txt)"`
+	Model     string `key:"model" help:"Hugging Face model directory to finetune (config.json, model.safetensors, and vocab.txt, vocab.json + merges.txt or tokenizer.json)"`
 	Task      string `key:"task" help:"GLUE task (rte, mrpc, cola, sts-b, sst-2, ...); empty or custom with train_file"`
 	DataDir   string `key:"data_dir" help:"folder of the task's GLUE files (train.tsv, dev.tsv)"`
 	OutputDir string `key:"output_dir" help:"run directory: config, log.jsonl, metrics.json, best/ and last/ checkpoints"`
@@ -35,7 +35,7 @@ type Run struct {
 	Strategy string `key:"strategy" help:"regularization preset: dropout, wdecay-pre, mixout, mixout-wdecay-pre, or custom (the individual settings); explicit settings override a preset"`
 
 	Seed         uint64 `key:"seed" help:"seed of the data order, the new classifier and every dropout/mixout mask"`
-	MaxSeqLength int    `key:"max_seq_length" help:"maximum tokens per example, [CLS] and [SEP] included"`
+	MaxSeqLength int    `key:"max_seq_length" help:"maximum tokens per example, special tokens ([CLS]/[SEP], <s>/</s>) included"`
 	BatchSize    int    `key:"batch_size" help:"examples per optimizer step (split into grad_accum_steps micro-batches)"`
 	GradAccum    int    `key:"grad_accum_steps" help:"micro-batches per optimizer step"`
 	EvalBatch    int    `key:"eval_batch_size" help:"examples per forward pass when evaluating"`

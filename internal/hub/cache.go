@@ -175,7 +175,7 @@ func RepoFolder(cacheDir, repo string) string {
 func ResolveModel(nameOrPath string) (string, error) {
 	if st, err := os.Stat(nameOrPath); err == nil {
 		if !st.IsDir() {
-			return "", fmt.Errorf("model %s is a file; --model takes a model directory (config.json, model.safetensors, vocab.txt) or a Hugging Face repo id", nameOrPath)
+			return "", fmt.Errorf("model %s is a file; --model takes a model directory (config.json, model.safetensors, tokenizer files) or a Hugging Face repo id", nameOrPath)
 		}
 		return nameOrPath, nil
 	}
