@@ -24,7 +24,7 @@ func TestSlurmScript(t *testing.T) {
 	for _, want := range []string{"#!/bin/bash\n", "#SBATCH --array=0-319%16\n", "#SBATCH --cpus-per-task=8\n", "#SBATCH --time=04:00:00\n",
 		"#SBATCH --gres=gpu:1\n", "#SBATCH --requeue\n", "#SBATCH --account=proj\n", "#SBATCH --signal=B:TERM@120\n",
 		`--manifest '/scratch/my runs/manifest.jsonl' --index "$index" --output-dir '/scratch/my runs'`, "--device cuda:0",
-		`scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"`, "  3)\n", "  4)\n"} {
+		`squeue -h -j "$SLURM_JOB_ID" -o %T`, `scontrol requeue "$SLURM_JOB_ID"`, "  3)\n", "  4)\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q", want)
 		}
