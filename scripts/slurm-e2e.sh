@@ -224,6 +224,10 @@ batch_shell() {  # the PID of the job's batch script: its process whose parent i
 }
 wait_for 120 "task 0 running mid-run" mid_run 0
 check_loopback
+# sweep status sees the running task (from its fresh log) with its step.
+"$bin" sweep status "$sweep" --json >"$work/status.json"
+jq -e '.counts.running >= 1 and .runs[0].status == "running" and .runs[0].step > 0' "$work/status.json" >/dev/null ||
+  fail "sweep status mid-run: $(jq -c '{counts, run0: .runs[0]}' "$work/status.json")"
 shell=$(batch_shell "$(task_jobid 0)")
 [ -n "$shell" ] || fail "task 0: no batch shell in scontrol listpids"
 kill -TERM "$shell"
@@ -250,6 +254,9 @@ for ((i = 0; i < runs; i++)); do
   jq -s -e '[.[].step] == [range(1; length + 1)]' "$sweep/$(run_id "$i")/log.jsonl" >/dev/null ||
     fail "run $i: log.jsonl steps are not 1..N once each"
 done
+"$bin" sweep status "$sweep" --json >"$work/status.json"
+jq -e --argjson n "$runs" '.counts.finished + .counts.failed == $n' "$work/status.json" >/dev/null ||
+  fail "sweep status after the array: $(jq -c .counts "$work/status.json")"
 resumed=0
 for i in 0 1; do
   out="$sweep/slurm/${jobid}_$i.out"

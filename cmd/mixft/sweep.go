@@ -56,16 +56,17 @@ overwrite, threads and device left out) and the directory
 be extended, restarted after a crash, or run on several machines and merged.
 
 Subcommands: plan (the manifest), run (a local pool of worker processes),
-emit (a Slurm job array or a Kubernetes Indexed Job), report (tables and
-plots). configs/sweeps/ holds the paper's grids.`,
+emit (a Slurm job array or a Kubernetes Indexed Job), status (where the runs
+stand), report (tables and plots). configs/sweeps/ holds the paper's grids.`,
 		Example: `  mixft sweep plan configs/sweeps/fig4.yaml --set model=models/bert-large-uncased --set data_dir=glue_data/{task_dir}
   mixft sweep run configs/sweeps/fig3.yaml --output-dir runs/fig3 --workers 2 --set model=models/bert-large-uncased --set data_dir=glue_data/{task_dir}
   mixft sweep emit --slurm configs/sweeps/fig3.yaml --output-dir /scratch/runs/fig3 --throttle 16 > fig3.sbatch
+  mixft sweep status /scratch/runs/fig3
   mixft sweep report runs/fig3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newSweepPlanCmd(), newSweepRunCmd(), newSweepEmitCmd(), newSweepReportCmd())
+	cmd.AddCommand(newSweepPlanCmd(), newSweepRunCmd(), newSweepEmitCmd(), newSweepStatusCmd(), newSweepReportCmd())
 	return cmd
 }
 
@@ -516,6 +517,57 @@ func runSweepEmit(cmd *cobra.Command, args []string) error {
 	}
 	_, err = io.WriteString(cmd.OutOrStdout(), text)
 	return err
+}
+
+func newSweepStatusCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status DIR",
+		Short: "Count a sweep's runs pending, running, interrupted, finished, failed and diverged, with the step and dev score of running ones",
+		Long: `status reads the sweep directory DIR (its manifest.jsonl and one directory
+per run; nothing else, so it works from a login node while a cluster runs the
+sweep) and counts the runs:
+
+  pending       not started, or started without a saved state (starts again)
+  running       a process holds the run's lock (<run>/.lock), or its log or
+                metrics changed less than --recent ago (a lock held on
+                another machine may not be visible here)
+  interrupted   stopped with its state saved (the next attempt resumes)
+  finished      every step ran
+  failed        every step ran; final dev score at or below the majority class
+  diverged      the loss diverged (a failed run, not retried)
+
+For each running run it prints the last step logged and the last dev score.
+The lock is probed with a non-blocking shared flock released at once. --json
+prints the counts and every run (index, id, status, step, total_steps, dev,
+dev_step, updated). For a Kubernetes sweep, whose manifest is in a ConfigMap,
+give it with --manifest.`,
+		Example: `  mixft sweep status /scratch/runs/fig3
+  # /scratch/runs/fig3: 320 runs: 180 pending, 16 running, 3 interrupted, 115 finished, 5 failed, 1 diverged
+  #   running  run 141 3f2a9c0d41be (rte strategy=mixout mixout=0.7 seed=2): step 412/600, dev 0.6823 at step 400
+  mixft sweep status runs/fig4 --json | jq .counts
+  mixft sweep status /mnt/mixft/runs/fig4 --manifest fig4.jsonl --recent 10m`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			manifest, _ := f.GetString("manifest")
+			recent, _ := f.GetDuration("recent")
+			asJSON, _ := f.GetBool("json")
+			plan, err := sweep.StatusManifest(args[0], manifest)
+			if err != nil {
+				return err
+			}
+			st := sweep.ReadStatus(plan, args[0], sweep.StatusOptions{Now: time.Now(), Recent: recent})
+			if asJSON {
+				return st.WriteJSON(cmd.OutOrStdout())
+			}
+			return st.WriteText(cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.Bool("json", false, "print JSON: the counts and every run")
+	f.String("manifest", "", "the sweep's manifest (default: DIR/manifest.jsonl)")
+	f.Duration("recent", 5*time.Minute, "a run whose log or metrics changed this recently is running")
+	return cmd
 }
 
 func newSweepReportCmd() *cobra.Command {
