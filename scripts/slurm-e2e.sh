@@ -22,11 +22,11 @@ fail() { echo "slurm e2e: FAIL: $*" >&2; exit 1; }
 
 # --- Slurm and munge from Debian, when missing.
 if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null ||
-  ! command -v munged >/dev/null || ! command -v mungekey >/dev/null || ! command -v jq >/dev/null; then
-  [ "$(id -u)" = 0 ] || fail "slurm-wlm, munge or jq missing and not root: cannot install them"
-  say "installing slurm-wlm, munge, jq"
+  ! command -v munged >/dev/null || ! command -v mungekey >/dev/null || ! command -v jq >/dev/null || ! command -v ss >/dev/null; then
+  [ "$(id -u)" = 0 ] || fail "slurm-wlm, munge, jq or ss missing and not root: cannot install them"
+  say "installing slurm-wlm, munge, jq, iproute2"
   apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends slurm-wlm munge jq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends slurm-wlm munge jq iproute2 >/dev/null
 fi
 [ "$(id -u)" = 0 ] || fail "run as root (slurmd starts jobs as their user)"
 for f in RTE/train.tsv RTE/dev.tsv; do [ -f "$shared/glue/$f" ] || fail "$shared/glue/$f not found"; done
@@ -39,13 +39,13 @@ jobid=""
 export SLURM_CONF="$work/slurm.conf"
 
 stop_all() {
-  local rc=$? name p i
+  local rc=$? name p i left
   trap - EXIT INT TERM
   set +e
-  if [ -n "$jobid" ] && [ -n "${pid[slurmctld]:-}" ]; then
-    scancel "$jobid" 2>/dev/null
+  if [ -n "$jobid" ] && kill -0 "${pid[slurmctld]:-0}" 2>/dev/null; then
+    timeout 10 scancel "$jobid" 2>/dev/null
     for ((i = 0; i < 60; i++)); do
-      [ -z "$(squeue -h -j "$jobid" 2>/dev/null)" ] && break
+      [ -z "$(timeout 5 squeue -h -j "$jobid" 2>/dev/null)" ] && break
       sleep 0.5
     done
   fi
@@ -60,12 +60,21 @@ stop_all() {
     fi
     wait "$p" 2>/dev/null
   done
+  # What slurmd started for our jobs (slurmstepd, the batch scripts, mixft)
+  # carries our SLURM_CONF; after an abnormal end some may outlive slurmd.
+  # (The search runs without SLURM_CONF in its environment, so that it does
+  # not find itself.)
+  left=$(conf=$SLURM_CONF; unset SLURM_CONF; grep -lzx "SLURM_CONF=$conf" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3)
+  if [ -n "$left" ]; then
+    echo "slurm e2e: killing job processes left behind: $(tr '\n' ' ' <<<"$left")" >&2
+    kill -KILL $left 2>/dev/null
+  fi
   if [ "$rc" != 0 ]; then
     for f in slurmctld.log slurmd.log; do
       [ -f "$work/$f" ] && { echo "--- $f (tail)" >&2; tail -n 30 "$work/$f" >&2; }
     done
     for f in "$work"/slurm-sweep/slurm/*.out; do
-      [ -f "$f" ] && { echo "--- $f" >&2; cat "$f" >&2; }
+      [ -f "$f" ] && { echo "--- $f" >&2; grep -v '^step ' "$f" >&2; }
     done
   fi
   [ -n "${KEEP:-}" ] && echo "slurm e2e: kept $work" >&2 || rm -rf "$work"
@@ -75,11 +84,14 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 # started NAME CMD...: runs a daemon in the foreground of a background job
-# (so $! is the daemon itself) and records its PID.
+# (so $! is the daemon itself: setsid execs it without forking, as a
+# background job is no process group leader) and records its PID.
 started() {
   local name=$1
   shift
-  "$@" >"$work/$name.out" 2>&1 &
+  # setsid: a signal to this script's process group (Ctrl-C, timeout) does
+  # not reach the daemons; stop_all stops them in order.
+  setsid "$@" >"$work/$name.out" 2>&1 &
   pid[$name]=$!
 }
 
@@ -185,8 +197,8 @@ base:
   max_eval_examples: 64
   max_seq_length: 64
   batch_size: 8
-  max_steps: 120
-  eval_steps: 60
+  max_steps: 160
+  eval_steps: 80
   lr: 1.0e-4
 axes:
   strategy: [dropout, mixout]
@@ -205,7 +217,7 @@ say "submitted job array $jobid ($runs runs)"
 
 # steps_logged I: lines of run I's log.jsonl (one per step).
 steps_logged() { local f="$sweep/$(run_id "$1")/log.jsonl"; [ -f "$f" ] && wc -l <"$f" || echo 0; }
-mid_run() { local n; n=$(steps_logged "$1"); [ "$n" -ge 20 ] && [ "$n" -le 100 ]; }
+mid_run() { local n; n=$(steps_logged "$1"); [ "$n" -ge 20 ] && [ "$n" -le 140 ]; }
 
 # Preempt task 0 as --signal=B:TERM@120 does before the time limit: SIGTERM
 # to its batch shell alone, which passes it on to the run and requeues the
