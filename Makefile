@@ -40,6 +40,7 @@ fuzz:
 	$(GO) test ./internal/safetensors -run '^$$' -fuzz FuzzParseHeader -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzReadTSV -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzTokenizer -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/data -run '^$$' -fuzz FuzzBPE -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin $(DEMO)
@@ -122,7 +123,7 @@ cuda-vet: ptx
 cuda-smoke: build cuda-build
 	./scripts/cuda-smoke.sh $(CUDA_BIN) $(BIN)
 
-## gpu-test-bin: the GPU test binary (conformance, step parity, masks, benchmark) to run on a GPU machine
+## gpu-test-bin: the GPU test binary (conformance, step parity, masks) to run on a GPU machine
 gpu-test-bin: ptx
 	CGO_ENABLED=1 $(GO) test -c -tags cuda -o bin/gpu.test ./internal/gpu/
 

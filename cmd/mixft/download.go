@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -30,15 +31,28 @@ place, and show a progress bar on a terminal.`,
 		Example: `  mixft download model bert-large-uncased
   mixft download glue --task rte --data-dir glue_data`,
 	}
-	cmd.AddCommand(newDownloadModelCmd(), newDownloadGlueCmd())
+	cmd.AddCommand(newDownloadModelCmd(nil), newDownloadGlueCmd(nil))
 	return cmd
 }
 
-func newDownloadModelCmd() *cobra.Command {
+// downloadModelOptions are download model's settings.
+type downloadModelOptions struct {
+	common
+	name, revision, endpoint, cacheDir string
+}
+
+// newDownloadModelCmd returns the download model command; runF, when not
+// nil, runs instead of runDownloadModel.
+func newDownloadModelCmd(runF func(*downloadModelOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runDownloadModel
+	}
+	o := &downloadModelOptions{}
 	cmd := &cobra.Command{
 		Use:   "model NAME",
-		Short: "Download a BERT checkpoint from the Hugging Face hub into the Hugging Face cache",
-		Long: `model downloads config.json, vocab.txt, tokenizer_config.json (when the
+		Short: "Download a checkpoint (BERT, RoBERTa, ELECTRA, DistilBERT) from the Hugging Face hub into the Hugging Face cache",
+		Long: `model downloads config.json, the tokenizer (vocab.txt, else tokenizer.json,
+else vocab.json and merges.txt), tokenizer_config.json (when the
 repository has one) and model.safetensors (or model.safetensors.index.json
 and every shard it lists) from {endpoint}/{NAME}/resolve/{revision}/{file},
 and prints the local snapshot folder, which --model accepts.
@@ -66,44 +80,56 @@ the cache only once verified.`,
   HF_TOKEN=hf_xxx mixft download model my-org/private-bert
   mixft eval --model "$(mixft download model bert-base-uncased)" --task rte --data-dir glue_data/RTE`,
 		Args: cobra.ExactArgs(1),
-		RunE: runDownloadModel,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			o.name = args[0]
+			return runF(o)
+		},
 	}
 	f := cmd.Flags()
-	f.String("revision", "main", "branch, tag or commit to download")
-	f.String("endpoint", "", "hub address (default: HF_ENDPOINT, else https://huggingface.co)")
-	f.String("cache-dir", "", "Hugging Face hub cache (default: HF_HUB_CACHE, else HF_HOME/hub, ...)")
+	f.StringVar(&o.revision, "revision", "main", "branch, tag or commit to download")
+	f.StringVar(&o.endpoint, "endpoint", "", "hub address (default: HF_ENDPOINT, else https://huggingface.co)")
+	f.StringVar(&o.cacheDir, "cache-dir", "", "Hugging Face hub cache (default: HF_HUB_CACHE, else HF_HOME/hub, ...)")
 	addConfigFlag(cmd)
 	return cmd
 }
 
-func runDownloadModel(cmd *cobra.Command, args []string) error {
-	s, err := loadSettings(cmd)
-	if err != nil {
-		return err
-	}
-	rev, endpoint, cacheDir := s.String("revision"), s.String("endpoint"), s.String("cache_dir")
-	if err := s.Err(); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+// runDownloadModel downloads the checkpoint and prints its folder.
+func runDownloadModel(o *downloadModelOptions) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bars := newByteBars()
 	defer bars.finish()
-	dir, err := hub.Download(ctx, args[0], rev, hub.Options{
-		Endpoint: endpoint,
-		CacheDir: cacheDir,
+	dir, err := hub.Download(ctx, o.name, o.revision, hub.Options{
+		Endpoint: o.endpoint,
+		CacheDir: o.cacheDir,
 		Progress: bars.progress,
-		Log:      bars.log(cmd.ErrOrStderr()),
+		Log:      bars.log(o.stderr),
 	})
 	if err != nil {
 		return err
 	}
 	bars.finish()
-	fmt.Fprintln(cmd.OutOrStdout(), dir)
+	fmt.Fprintln(o.stdout, dir)
 	return nil
 }
 
-func newDownloadGlueCmd() *cobra.Command {
+// downloadGlueOptions are download glue's settings.
+type downloadGlueOptions struct {
+	common
+	task, dataDir, baseURL string
+	force, skipChecksums   bool
+}
+
+// newDownloadGlueCmd returns the download glue command; runF, when not
+// nil, runs instead of runDownloadGlue.
+func newDownloadGlueCmd(runF func(*downloadGlueOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runDownloadGlue
+	}
+	o := &downloadGlueOptions{}
 	cmd := &cobra.Command{
 		Use:   "glue",
 		Short: "Download the GLUE tasks' data (train/dev/test TSV files)",
@@ -129,48 +155,46 @@ msr_paraphrase_train.txt, mrpc_dev_ids.tsv, ...): a local mirror.`,
   mixft download glue --task all --data-dir /data/glue
   MIXFT_GLUE_BASE_URL=http://mirror.internal/glue mixft download glue --task all`,
 		Args: cobra.NoArgs,
-		RunE: runDownloadGlue,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			return runF(o)
+		},
 	}
 	f := cmd.Flags()
-	f.String("task", "", "tasks, comma-separated, or all: "+fmt.Sprint(gluedl.AllTasks()))
-	f.String("data-dir", "glue_data", "GLUE data folder; each task goes to its own folder in it")
-	f.String("glue-base-url", "", "fetch every file from this address + /<official file name> instead")
-	f.Bool("force", false, "download tasks again even when their folder is complete")
-	f.Bool("skip-checksums", false, "accept archives whose sha256 differs from the official one (row counts are still checked)")
+	f.StringVar(&o.task, "task", "", "tasks, comma-separated, or all: "+fmt.Sprint(gluedl.AllTasks()))
+	f.StringVar(&o.dataDir, "data-dir", "glue_data", "GLUE data folder; each task goes to its own folder in it")
+	f.StringVar(&o.baseURL, "glue-base-url", "", "fetch every file from this address + /<official file name> instead")
+	f.BoolVar(&o.force, "force", false, "download tasks again even when their folder is complete")
+	f.BoolVar(&o.skipChecksums, "skip-checksums", false, "accept archives whose sha256 differs from the official one (row counts are still checked)")
 	addConfigFlag(cmd)
 	return cmd
 }
 
-func runDownloadGlue(cmd *cobra.Command, _ []string) error {
-	s, err := loadSettings(cmd)
+// runDownloadGlue downloads the tasks and prints their folders.
+func runDownloadGlue(o *downloadGlueOptions) error {
+	if err := o.settings.require("task", o.task, "data_dir", o.dataDir); err != nil {
+		return err
+	}
+	tasks, err := gluedl.ParseTasks(o.task)
 	if err != nil {
 		return err
 	}
-	taskSpec, dataDir, base := s.String("task"), s.String("data_dir"), s.String("glue_base_url")
-	force, skip := s.Bool("force"), s.Bool("skip_checksums")
-	s.Require("task", taskSpec)
-	s.Require("data_dir", dataDir)
-	if err := s.Err(); err != nil {
-		return err
-	}
-	tasks, err := gluedl.ParseTasks(taskSpec)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bars := newByteBars()
 	defer bars.finish()
-	results, err := gluedl.Download(ctx, dataDir, tasks, gluedl.Options{
-		BaseURL:       base,
-		Force:         force,
-		SkipChecksums: skip,
+	results, err := gluedl.Download(ctx, o.dataDir, tasks, gluedl.Options{
+		BaseURL:       o.baseURL,
+		Force:         o.force,
+		SkipChecksums: o.skipChecksums,
 		Progress:      bars.progress,
-		Log:           bars.log(cmd.ErrOrStderr()),
+		Log:           bars.log(o.stderr),
 	})
 	bars.finish()
 	for _, r := range results {
-		fmt.Fprintln(cmd.OutOrStdout(), r.Dir)
+		fmt.Fprintln(o.stdout, r.Dir)
 	}
 	return err
 }

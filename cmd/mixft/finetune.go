@@ -5,40 +5,46 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/curves"
+	"github.com/mixft/mixft/internal/exitcode"
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/sweep"
 	"github.com/mixft/mixft/internal/train"
 )
 
-// Exit statuses of mixft finetune besides 0 (done) and 1 (error).
-const (
-	// exitInterrupted: SIGINT/SIGTERM; the state is saved, --resume continues.
-	exitInterrupted = 3
-	// exitDiverged: the loss became NaN or infinite; retrying will not help.
-	exitDiverged = 4
-)
-
-// exitError carries a specific exit status.
-type exitError struct {
-	code int
-	err  error
+// finetuneOptions are finetune's settings.
+type finetuneOptions struct {
+	common
+	// run holds every run setting, each bound to its flag.
+	run config.Run
+	// manifest and index name a line of a sweep manifest to run instead.
+	manifest string
+	index    int
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func newFinetuneCmd() *cobra.Command {
+// newFinetuneCmd returns the finetune command; runF, when not nil, runs
+// instead of runFinetune.
+func newFinetuneCmd(runF func(*finetuneOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runFinetune
+	}
+	o := &finetuneOptions{run: config.Default()}
 	cmd := &cobra.Command{
 		Use:   "finetune",
 		Short: "Finetune a BERT checkpoint on a GLUE task with dropout, weight decay or mixout",
@@ -46,15 +52,34 @@ func newFinetuneCmd() *cobra.Command {
 evaluates on dev.tsv every epoch (or every --eval-steps), and writes the run
 directory --output-dir:
 
-  config.yaml     every resolved setting
-  log.jsonl       one line per step: step, loss, lr, grad_norm, examples_per_s
-  metrics.json    final and best dev metrics, the majority-class baseline, and
-                  whether the run failed (final score at or below that baseline,
-                  or a diverged loss)
+  config.yaml     every setting as the run resolved it (the checkpoint's
+                  dropouts, the thread count, the warmup and total steps, ...)
+                  and under requested: the settings as given where they differ
+  log.jsonl       one line per step (per --logging-steps N steps, the loss
+                  averaged over them): step, loss, lr, grad_norm, examples_per_s
+  metrics.json    final and best dev metrics (with loss, the dev loss), the
+                  majority-class baseline, and whether the run failed (final
+                  score at or below that baseline, or a diverged loss)
+  all_results.json  the final summary with Hugging Face's keys: train_runtime,
+                  train_samples_per_second, train_steps_per_second, train_loss,
+                  epoch, eval_<metric>, eval_loss, eval_runtime, ...
   best/           the checkpoint with the best dev score (Hugging Face layout)
   last/           the latest checkpoint, saved at every evaluation: after the
                   run, the final model (Hugging Face layout, plus the
                   optimizer moments and trainer state --resume needs)
+  curves.svg/png  the run's curves (see mixft plot)
+  tensorboard/    TensorBoard event files, with --report-to tensorboard
+  test_predictions.jsonl  with --test-file: the final model's predictions
+
+Your own data instead of a GLUE task: --train-file and --validation-file
+(.csv, .tsv, .jsonl or .json; --data-format overrides the extension), and
+optionally --test-file (labels optional; predicted at the end), with
+--text-columns a[,b] (default: sentence1,sentence2 when present, else the
+first one or two text columns other than the label), --label-column
+(default label), --labels x,y,z (default: the train file's labels, sorted)
+and --problem classification|regression|auto (auto: regression when every
+train label is a number). The run's summary says what was chosen; the
+checkpoints carry id2label and the problem type.
 
 Regularizers (the mixout paper's notation), combinable:
   --dropout P                   dropout(P) on every dropout of the model
@@ -73,8 +98,26 @@ M/(1-p) ⊙ dL/dW~; reference is the mixout authors' code, M ⊙ dL/dW~, which
 scales the gradient of kept columns by (1-p) relative to the true one (with
 Adam this mostly cancels, except through epsilon and gradient clipping).
 
+The run starts by printing what it will do: examples, steps and epochs,
+batch and gradient accumulation, device, the strategy and each regularizer
+with its resolved value and where it came from ("classifier 0.1 (the
+checkpoint's hidden_dropout_prob)", "hidden 0 (mixout replaces it)"). Progress
+goes to stderr: a bar on a terminal, else a line every --logging-steps steps
+(default: about 20 lines a run), and each evaluation with its dev metric and
+dev loss. At the end it prints the dev scores and the final summary (runtime,
+samples/s, steps/s, mean training loss), also saved as all_results.json.
+
 SIGINT or SIGTERM saves last/ and exits with status 3; --resume continues the
 run bit for bit. A diverged run exits with status 4; other errors with 1.
+
+The Hugging Face TrainingArguments names are accepted for the settings they
+match, as YAML keys and as (unlisted) flags: learning_rate (--learning-rate)
+for lr, num_train_epochs for epochs, per_device_train_batch_size for
+batch_size (mixft's batch is per optimizer step), per_device_eval_batch_size
+for eval_batch_size, gradient_accumulation_steps for grad_accum_steps,
+adam_epsilon for adam_eps; see the table in README.md ("Hugging Face
+names"). config.yaml records the mixft names. A name and its alias both
+given is an error.
 
 --manifest FILE --index N runs line N of a sweep manifest (mixft sweep plan):
 every setting comes from that line, the run is written to
@@ -87,61 +130,57 @@ with it.`,
 		Example: `  mixft finetune --task rte --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte-mixout --mixout 0.7
   mixft finetune --config configs/rte/mixout.yaml --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte --seed 3
   mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume
-  mixft finetune --manifest runs/fig3/manifest.jsonl --index 7`,
+  mixft finetune --manifest runs/fig3/manifest.jsonl --index 7
+  mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --learning-rate 3e-5 --num-train-epochs 3
+  mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --logging-steps 50
+  mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews --report-to tensorboard`,
 		Args: cobra.NoArgs,
-		RunE: runFinetune,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			return runF(o)
+		},
 	}
 	f := cmd.Flags()
 	for _, fd := range config.Fields() {
 		name := flagName(fd.Key)
-		switch v := fd.Default.(type) {
-		case string:
-			f.String(name, v, fd.Help)
-		case int:
-			f.Int(name, v, fd.Help)
-		case uint64:
-			f.Uint64(name, v, fd.Help)
-		case float64:
-			f.Float64(name, v, fd.Help)
-		case bool:
-			f.Bool(name, v, fd.Help)
+		switch p := o.run.Ptr(fd.Key).(type) {
+		case *string:
+			f.StringVar(p, name, *p, fd.Help)
+		case *int:
+			f.IntVar(p, name, *p, fd.Help)
+		case *uint64:
+			f.Uint64Var(p, name, *p, fd.Help)
+		case *float64:
+			f.Float64Var(p, name, *p, fd.Help)
+		case *bool:
+			f.BoolVar(p, name, *p, fd.Help)
 		}
 	}
+	addAliasFlags(cmd)
 	addConfigFlag(cmd)
-	addManifestFlags(cmd)
+	f.StringVar(&o.manifest, manifestFlag, "", "run line --index of this sweep manifest (mixft sweep plan) into <--output-dir>/<run id>")
+	f.IntVar(&o.index, indexFlag, -1, "the manifest line to run, from 0 (default: $SLURM_ARRAY_TASK_ID, else $JOB_COMPLETION_INDEX)")
 	return cmd
 }
 
-// runConfig reads every finetune setting, applies the strategy preset and
-// validates the result.
-func runConfig(s *settings) (config.Run, error) {
-	cfg := config.Default()
-	for _, fd := range config.Fields() {
-		var v any
-		switch fd.Kind {
-		case "string":
-			v = s.String(fd.Key)
-		case "int":
-			v = s.Int(fd.Key)
-		case "uint64":
-			v = s.Uint64(fd.Key)
-		case "float64":
-			v = s.Float64(fd.Key)
-		case "bool":
-			v = s.Bool(fd.Key)
-		}
-		if err := s.Err(); err != nil {
-			return cfg, err
-		}
-		if err := cfg.Set(fd.Key, v); err != nil {
-			return cfg, err
+// runConfig is the run's configuration from the settings given
+// (config.Resolve: the strategy preset fills what was not given),
+// validated, with the model name resolved.
+func (o *finetuneOptions) runConfig() (config.Run, error) {
+	s, given := o.settings, map[string]any{}
+	for k, v := range o.run.Map() {
+		if s.isSet(k) {
+			given[k] = v
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("%s: %w", s.source(firstWord(err.Error())), err)
+	cfg, err := config.Resolve(given)
+	if err == nil {
+		err = cfg.Validate()
 	}
-	if err := cfg.ApplyStrategy(s.isSet); err != nil {
-		return cfg, err
+	if err != nil {
+		return cfg, s.fieldError(err)
 	}
 	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
 	dir, err := hub.ResolveModel(cfg.Model)
@@ -152,39 +191,89 @@ func runConfig(s *settings) (config.Run, error) {
 	if !s.isSet("max_seq_length") {
 		// The default fits the model, as a tokenizer's model_max_length does.
 		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil {
-			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxPositionEmbeddings)
+			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxSeqLen())
 		}
 	}
-	return cfg, cfg.Validate()
+	return cfg, s.fieldError(cfg.Validate())
 }
 
-// firstWord is the key a validation error starts with ("lr: ...").
-func firstWord(msg string) string {
-	for i, c := range msg {
-		if c == ':' || c == ' ' {
-			return msg[:i]
+// manifestConfig is the run's configuration in manifest mode: line
+// --index of --manifest, written to <--output-dir, default the manifest's
+// directory>/<id>, resumed or started afresh as its directory requires
+// (sweep.PrepareLine); skip reports a finished run.
+func (o *finetuneOptions) manifestConfig() (cfg config.Run, skip bool, err error) {
+	s := o.settings
+	if s.file != "" {
+		return cfg, false, fmt.Errorf("--config %s: not allowed with --manifest (the run's settings come from the manifest)", s.file)
+	}
+	local, values := map[string]any{}, o.run.Map()
+	for _, fd := range config.Fields() {
+		switch k := fd.Key; {
+		case !s.isSet(k):
+		case !slices.Contains(sweep.Unhashed, k):
+			return cfg, false, fmt.Errorf("%s: not allowed with --manifest (the run's settings come from the manifest; change the sweep file and plan it again)", s.source(k))
+		case k != "output_dir":
+			local[k] = values[k]
 		}
 	}
-	return msg
-}
-
-func runFinetune(cmd *cobra.Command, _ []string) error {
-	s, err := loadSettings(cmd)
+	index, err := o.manifestIndex()
 	if err != nil {
-		return err
+		return cfg, false, err
 	}
+	out := ""
+	if s.isSet("output_dir") {
+		out = o.run.OutputDir
+	}
+	lr, err := sweep.PrepareLine(o.manifest, index, out, local)
+	var fe *config.FieldError
+	if errors.As(err, &fe) && !s.isSet(fe.Key) {
+		fe.Source = fmt.Sprintf("manifest %s line %d", o.manifest, index)
+	}
+	if err != nil {
+		return cfg, false, s.fieldError(err)
+	}
+	cfg = lr.Run.Config
+	what := fmt.Sprintf("manifest %s line %d: run %s (%s)", o.manifest, index, lr.Run.ID, sweep.Describe(cfg))
+	switch lr.Decision {
+	case sweep.Skip:
+		fmt.Fprintf(o.stdout, "%s: already finished in %s\n", what, cfg.OutputDir)
+		return cfg, true, nil
+	case sweep.Refuse:
+		return cfg, false, &exitError{exitcode.Diverged, fmt.Errorf("%s: diverged in an earlier attempt (%s); a failed run is not retried", what, filepath.Join(cfg.OutputDir, train.MetricsFile))}
+	}
+	fmt.Fprintf(o.stderr, "mixft: %s: %s in %s\n", what, lr.Decision, cfg.OutputDir)
+	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
+	cfg.Model, err = hub.ResolveModel(cfg.Model)
+	return cfg, false, err
+}
+
+// manifestIndex is --index, else the index a cluster sets
+// (sweep.IndexFromEnv).
+func (o *finetuneOptions) manifestIndex() (int, error) {
+	if o.settings.isSet("index") {
+		if o.index < 0 {
+			return 0, o.settings.bad("index", o.index, "a manifest line (0 or more)")
+		}
+		return o.index, nil
+	}
+	i, ok, err := sweep.IndexFromEnv(os.LookupEnv)
+	if err == nil && !ok {
+		err = fmt.Errorf("--manifest needs --index N (or %s)", strings.Join(sweep.IndexEnv, ", or "))
+	}
+	return i, err
+}
+
+// runFinetune trains the run the settings (or the manifest line) describe.
+func runFinetune(o *finetuneOptions) error {
 	var cfg config.Run
-	if manifest := s.String("manifest"); manifest != "" {
-		cfg, err = manifestConfig(s, manifest, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		if errors.Is(err, errRunDone) {
+	var err error
+	if o.manifest != "" {
+		var skip bool
+		if cfg, skip, err = o.manifestConfig(); skip {
 			return nil
 		}
-		if err == nil {
-			// A model name (bert-large-uncased) resolves through the Hugging Face cache.
-			cfg.Model, err = hub.ResolveModel(cfg.Model)
-		}
 	} else {
-		cfg, err = runConfig(s)
+		cfg, err = o.runConfig()
 	}
 	if err != nil {
 		return err
@@ -193,30 +282,40 @@ func runFinetune(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
-	rep := newReporter(stderr)
+	stderr, stdout := o.stderr, o.stdout
+	rep := newReporter(stderr, cfg.LoggingSteps)
 	tn, err := train.New(cfg, train.Options{
 		Backend: be,
 		OnStep:  rep.step,
+		OnLog:   rep.log,
 		OnEval:  rep.eval,
 		Warn:    func(msg string) { fmt.Fprintf(stderr, "mixft: warning: %s\n", msg) },
 	})
 	if err != nil {
 		return err
 	}
+	if c := tn.Task().Custom; c != nil {
+		fmt.Fprintf(stdout, "data: %s\n", c.Choice)
+	}
+	fmt.Fprintf(stdout, "finetuning %s into %s\n%s", tn.Title(), cfg.OutputDir, tn.StartSummary())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := tn.Run(ctx)
 	rep.finish()
+	if r, perr := curves.Read(cfg.OutputDir); perr == nil {
+		if _, perr = r.Write(cfg.OutputDir); perr != nil {
+			fmt.Fprintf(stderr, "mixft: warning: %v\n", perr)
+		}
+	}
 	switch {
 	case errors.Is(err, train.ErrInterrupted):
-		return &exitError{exitInterrupted, fmt.Errorf("%s: %w", cfg.OutputDir, err)}
+		return &exitError{exitcode.Interrupted, fmt.Errorf("%s: %w", cfg.OutputDir, err)}
 	case errors.Is(err, train.ErrDiverged):
-		return &exitError{exitDiverged, fmt.Errorf("%s: %w; see metrics.json", cfg.OutputDir, err)}
+		return &exitError{exitcode.Diverged, fmt.Errorf("%s: %w; see metrics.json", cfg.OutputDir, err)}
 	case err != nil:
 		return err
 	}
-	fmt.Fprintf(stdout, "%s %s (%s): %d steps, run directory %s\n", cfg.Task, cfg.Strategy, tn.Regularization(), tn.State().Step, res.Dir)
+	fmt.Fprintf(stdout, "finished %s: %d steps, run directory %s\n  regularization: %s\n", tn.Title(), tn.State().Step, res.Dir, tn.Regularization())
 	printEval(stdout, "final", res.Final)
 	printEval(stdout, "best", res.Best)
 	verdict := "no"
@@ -224,7 +323,22 @@ func runFinetune(cmd *cobra.Command, _ []string) error {
 		verdict = "yes (at or below the majority-class baseline)"
 	}
 	fmt.Fprintf(stdout, "  failed run: %s; majority-class baseline %.4f\n", verdict, res.Baseline)
+	printSummary(stdout, res.Summary, filepath.Join(res.Dir, train.ResultsFile))
 	return nil
+}
+
+// printSummary writes the final summary (all_results.json) in words.
+func printSummary(w io.Writer, s train.Summary, path string) {
+	num := func(k string) float64 {
+		if v, ok := s[k]; ok {
+			return float64(v)
+		}
+		return math.NaN()
+	}
+	fmt.Fprintf(w, "  training: %.4g epochs in %s (%.1f samples/s, %.2f steps/s); mean train loss %.4f\n",
+		num("epoch"), time.Duration(num("train_runtime")*float64(time.Second)).Round(time.Millisecond), num("train_samples_per_second"),
+		num("train_steps_per_second"), num("train_loss"))
+	fmt.Fprintf(w, "  summary with Hugging Face's keys: %s\n", path)
 }
 
 func printEval(w io.Writer, what string, ev *train.Eval) {
@@ -238,22 +352,28 @@ func printEval(w io.Writer, what string, ev *train.Eval) {
 	sort.Strings(names)
 	fmt.Fprintf(w, "  %-5s (step %d):", what, ev.Step)
 	for _, k := range names {
-		fmt.Fprintf(w, " %s %.4f", k, ev.Metrics[k])
+		name := k
+		if k == "loss" {
+			name = "dev loss"
+		}
+		fmt.Fprintf(w, " %s %.4f", name, ev.Metrics[k])
 	}
 	fmt.Fprintln(w)
 }
 
 // reporter shows training progress: a bar on a terminal, plain lines
-// otherwise (about 20 per run, and every evaluation).
+// otherwise (every logging_steps steps, or without it about 20 per run;
+// and every evaluation).
 type reporter struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
-	tty bool
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	tty   bool
+	every int
 }
 
-func newReporter(w io.Writer) *reporter {
+func newReporter(w io.Writer, loggingSteps int) *reporter {
 	f, ok := w.(*os.File)
-	return &reporter{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
+	return &reporter{w: w, tty: ok && term.IsTerminal(int(f.Fd())), every: loggingSteps}
 }
 
 func (r *reporter) step(s train.StepInfo) {
@@ -264,9 +384,16 @@ func (r *reporter) step(s train.StepInfo) {
 		}
 		r.bar.Describe(fmt.Sprintf("epoch %.2f loss %.4f", s.Epoch, float64(s.Loss)))
 		r.bar.Set(s.Step)
+	}
+}
+
+// log prints a line of log.jsonl (all of them with logging_steps, else
+// about 20 a run) when there is no bar.
+func (r *reporter) log(s train.StepInfo) {
+	if r.tty {
 		return
 	}
-	if every := max(1, s.Total/20); s.Step%every == 0 || s.Step == s.Total || s.Step == 1 {
+	if every := max(1, s.Total/20); r.every > 0 || s.Step%every == 0 || s.Step == s.Total || s.Step == 1 {
 		fmt.Fprintf(r.w, "step %d/%d epoch %.2f loss %.4f lr %.3g grad_norm %.3f %.1f ex/s\n",
 			s.Step, s.Total, s.Epoch, float64(s.Loss), s.LR, float64(s.GradNorm), s.ExamplesPerSec)
 	}
@@ -276,7 +403,8 @@ func (r *reporter) eval(ev train.Eval) {
 	if r.bar != nil {
 		r.bar.Clear()
 	}
-	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): primary %.4f\n", ev.Step, ev.Epoch, float64(ev.Primary))
+	name, v := train.PrimaryMetric(ev.Metrics)
+	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): %s %.4f, dev loss %.4f\n", ev.Step, ev.Epoch, name, v, ev.Metrics["loss"])
 }
 
 func (r *reporter) finish() {

@@ -129,10 +129,53 @@ func TestFinetuneBadSettings(t *testing.T) {
 
 // TestFinetuneFlagNames: the flags the reference trajectory check uses.
 func TestFinetuneFlagNames(t *testing.T) {
-	cmd := newFinetuneCmd()
+	cmd := newFinetuneCmd(nil)
 	for _, f := range []string{"batch-size", "max-steps", "warmup-steps", "lr", "weight-decay", "dropout", "mixout", "seed", "max-seq-length"} {
 		if cmd.Flags().Lookup(f) == nil {
 			t.Errorf("finetune has no --%s", f)
 		}
+	}
+}
+
+// TestFinetuneSummaries: the start-up summary says what is in effect in
+// words, the console logs every --logging-steps steps and names the dev
+// metric, and the final summary is printed and saved as all_results.json.
+func TestFinetuneSummaries(t *testing.T) {
+	needShared(t)
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := mixft(t, "finetune", "--model", toyModel(t, "rte"), "--task", "rte", "--data-dir", filepath.Join(shared, "glue/RTE"),
+		"--output-dir", out, "--max-steps", "5", "--eval-steps", "3", "--batch-size", "4", "--max-seq-length", "16",
+		"--max-train-examples", "40", "--max-eval-examples", "8", "--mixout", "0.7", "--logging-steps", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, w := range []string{"finetuning rte with mixout 0.7 into " + out, "strategy       mixout 0.7 (no preset", "mixout         0.7 toward the pretrained weights on ",
+		"hidden 0 (mixout replaces it)", "every 2 steps (loss averaged over them)", "finished rte with mixout 0.7: 5 steps",
+		"training: 0.5 epochs in ", "summary with Hugging Face's keys: " + filepath.Join(out, "all_results.json")} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, stdout)
+		}
+	}
+	for _, bad := range []string{"custom", "-1", "primary"} {
+		if strings.Contains(stdout+stderr, bad) {
+			t.Errorf("output shows %q:\n%s\n%s", bad, stdout, stderr)
+		}
+	}
+	var steps []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "step" {
+			steps = append(steps, f[1])
+		}
+	}
+	if strings.Join(steps, " ") != "2/5 4/5 5/5" {
+		t.Errorf("console step lines %v, want 2/5 4/5 5/5:\n%s", steps, stderr)
+	}
+	if !strings.Contains(stderr, "eval at step 3 (epoch 0.30): accuracy ") {
+		t.Errorf("eval line does not name the metric:\n%s", stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "all_results.json"))
+	var all map[string]any
+	if err != nil || json.Unmarshal(raw, &all) != nil || all["train_loss"] == nil || all["eval_accuracy"] == nil || all["epoch"] != 0.5 {
+		t.Errorf("all_results.json: %v %s", err, raw)
 	}
 }

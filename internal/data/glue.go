@@ -91,6 +91,10 @@ type Task struct {
 	SkipShortRows bool
 	// Splits lists the task's files.
 	Splits []Split
+	// Custom is set for a dataset in the user's own files (see
+	// NewCustomTask); its splits then name the files, and their column
+	// fields are unused.
+	Custom *Custom
 }
 
 // NumLabels is the number of classes (1 for the regression task, as
@@ -149,6 +153,9 @@ func (t *Task) Split(name string) (*Split, error) {
 			return s, nil
 		}
 	}
+	if t.Custom != nil && slices.Contains([]string{"train", "dev", "test"}, n) {
+		return nil, fmt.Errorf("custom data: no %s file given", splitWord(n))
+	}
 	return nil, fmt.Errorf("task %s has no split %q (known: %s)", t.Name, name, strings.Join(t.SplitNames(), ", "))
 }
 
@@ -161,6 +168,9 @@ func (t *Task) SplitPath(dataDir, split string) (string, error) {
 	s, err := t.Split(split)
 	if err != nil {
 		return "", err
+	}
+	if t.Custom != nil {
+		return s.File, nil
 	}
 	direct := filepath.Join(dataDir, s.File)
 	if _, err := os.Stat(direct); err != nil {

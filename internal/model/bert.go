@@ -6,16 +6,6 @@ import (
 	"github.com/mixft/mixft/internal/backend"
 )
 
-// Linear is a dense layer y = x Wᵀ + b with W [Out, In] on a backend.
-type Linear struct {
-	// Name is the state-dict prefix ("bert.pooler.dense").
-	Name    string
-	W, B    backend.Buffer
-	In, Out int
-	// Mix, when not nil, makes training passes use mixout's W~ instead of W.
-	Mix *Mix
-}
-
 // Mix is mixout's state for one Linear.
 type Mix struct {
 	// P is the mix probability in [0, 1].
@@ -35,31 +25,15 @@ type Mix struct {
 	ID uint32
 }
 
-// Norm is a LayerNorm's gain and shift on a backend.
-type Norm struct {
-	W, B backend.Buffer
-}
-
-// Layer is one transformer encoder layer (post-LayerNorm, as BERT).
-type Layer struct {
-	Query, Key, Value, AttnOut Linear
-	AttnNorm                   Norm
-	Inter, Output              Linear
-	OutNorm                    Norm
-}
-
-// Model is BertForSequenceClassification with its parameters on a backend.
+// Model is a ForSequenceClassification model of one Family (BERT, RoBERTa,
+// ELECTRA, DistilBERT) with its parameters on a backend.
 type Model struct {
 	Config  Config
 	Backend backend.Backend
+	// Params are the weights.
+	Params
 
-	WordEmb, PosEmb, TypeEmb backend.Buffer
-	EmbNorm                  Norm
-	Layers                   []Layer
-	Pooler, Classifier       Linear
-
-	act    backend.Activation
-	params map[string]backend.Buffer
+	act backend.Activation
 }
 
 // New uploads w to the backend as a model of configuration cfg. w must hold
@@ -69,71 +43,51 @@ func New(be backend.Backend, cfg Config, w Weights) (*Model, error) {
 		return nil, err
 	}
 	act, _ := cfg.Activation()
-	m := &Model{Config: cfg, Backend: be, act: act, params: map[string]backend.Buffer{}}
-	for _, p := range cfg.ParamSpecs() {
-		v, ok := w[p.Name]
+	m := &Model{Config: cfg, Backend: be, act: act}
+	ts := m.Tensors()
+	for _, t := range ts {
+		v, ok := w[t.Name]
 		if !ok {
-			return nil, fmt.Errorf("parameter %q is missing", p.Name)
+			return nil, fmt.Errorf("parameter %q is missing", t.Name)
 		}
-		if len(v) != p.Size() {
-			return nil, fmt.Errorf("parameter %q has %d elements, shape %v needs %d", p.Name, len(v), p.Shape, p.Size())
+		if len(v) != t.Size() {
+			return nil, fmt.Errorf("parameter %q has %d elements, shape %v needs %d", t.Name, len(v), t.Shape, t.Size())
 		}
-		buf := be.Alloc(len(v))
-		be.Upload(buf, v)
-		m.params[p.Name] = buf
 	}
-	h, inter := cfg.HiddenSize, cfg.IntermediateSize
-	lin := func(prefix string, out, in int) Linear {
-		return Linear{Name: prefix, W: m.params[prefix+".weight"], B: m.params[prefix+".bias"], In: in, Out: out}
+	for _, t := range ts {
+		*t.Buf = be.Alloc(t.Size())
+		be.Upload(*t.Buf, w[t.Name])
 	}
-	norm := func(prefix string) Norm {
-		return Norm{W: m.params[prefix+".weight"], B: m.params[prefix+".bias"]}
-	}
-	m.WordEmb = m.params["bert.embeddings.word_embeddings.weight"]
-	m.PosEmb = m.params["bert.embeddings.position_embeddings.weight"]
-	m.TypeEmb = m.params["bert.embeddings.token_type_embeddings.weight"]
-	m.EmbNorm = norm("bert.embeddings.LayerNorm")
-	for i := 0; i < cfg.NumHiddenLayers; i++ {
-		p := fmt.Sprintf("bert.encoder.layer.%d.", i)
-		m.Layers = append(m.Layers, Layer{
-			Query:    lin(p+"attention.self.query", h, h),
-			Key:      lin(p+"attention.self.key", h, h),
-			Value:    lin(p+"attention.self.value", h, h),
-			AttnOut:  lin(p+"attention.output.dense", h, h),
-			AttnNorm: norm(p + "attention.output.LayerNorm"),
-			Inter:    lin(p+"intermediate.dense", inter, h),
-			Output:   lin(p+"output.dense", h, inter),
-			OutNorm:  norm(p + "output.LayerNorm"),
-		})
-	}
-	m.Pooler = lin("bert.pooler.dense", h, h)
-	m.Classifier = lin("classifier", cfg.NumLabels, h)
 	return m, nil
 }
 
-// Param returns the backend buffer of a parameter by state-dict name.
-func (m *Model) Param(name string) (backend.Buffer, bool) {
-	b, ok := m.params[name]
-	return b, ok
-}
+// Tensors lists the model's weights in state-dict order (Config.Layout).
+func (m *Model) Tensors() []Tensor { return m.Config.Layout(&m.Params) }
 
 // Weights copies every parameter back to host memory.
 func (m *Model) Weights() Weights {
 	w := Weights{}
-	for _, p := range m.Config.ParamSpecs() {
-		v := make([]float32, p.Size())
-		m.Backend.Download(v, m.params[p.Name])
-		w[p.Name] = v
+	for _, t := range m.Tensors() {
+		v := make([]float32, t.Size())
+		m.Backend.Download(v, *t.Buf)
+		w[t.Name] = v
 	}
 	return w
 }
 
-// Free releases every parameter buffer.
+// Free releases every parameter buffer and the mixout state.
 func (m *Model) Free() {
-	for _, b := range m.params {
-		m.Backend.Free(b)
+	for _, l := range m.Linears() {
+		if l.Mix != nil {
+			m.freeMix(l)
+		}
 	}
-	m.params = nil
+	for _, t := range m.Tensors() {
+		if *t.Buf != nil {
+			m.Backend.Free(*t.Buf)
+			*t.Buf = nil
+		}
+	}
 }
 
 // Batch is a padded batch of encoded examples, row-major [Size, Seq].
@@ -151,20 +105,61 @@ func (m *Model) Check(b *Batch) error {
 	if b.Size < 1 || b.Seq < 1 {
 		return fmt.Errorf("batch: empty (size %d, seq %d)", b.Size, b.Seq)
 	}
-	if len(b.InputIDs) != n || len(b.TokenTypeIDs) != n || len(b.AttentionMask) != n {
+	types := m.Config.Family() != DistilBERT // DistilBERT has no token types and ignores them
+	if len(b.InputIDs) != n || (types && len(b.TokenTypeIDs) != n) || len(b.AttentionMask) != n {
 		return fmt.Errorf("batch: input_ids/token_type_ids/attention_mask must have %d×%d elements, have %d/%d/%d",
 			b.Size, b.Seq, len(b.InputIDs), len(b.TokenTypeIDs), len(b.AttentionMask))
 	}
-	if b.Seq > m.Config.MaxPositionEmbeddings {
-		return fmt.Errorf("batch: sequence length %d exceeds max_position_embeddings %d", b.Seq, m.Config.MaxPositionEmbeddings)
+	if maxSeq := m.Config.MaxSeqLen(); b.Seq > maxSeq {
+		return fmt.Errorf("batch: sequence length %d exceeds the model's %d (max_position_embeddings %d)", b.Seq, maxSeq, m.Config.MaxPositionEmbeddings)
 	}
 	for i := 0; i < n; i++ {
 		if id := b.InputIDs[i]; id < 0 || int(id) >= m.Config.VocabSize {
 			return fmt.Errorf("batch: token id %d at row %d position %d is outside the vocabulary of %d", id, i/b.Seq, i%b.Seq, m.Config.VocabSize)
+		}
+		if !types {
+			continue
 		}
 		if t := b.TokenTypeIDs[i]; t < 0 || int(t) >= m.Config.TypeVocabSize {
 			return fmt.Errorf("batch: token type %d at row %d position %d is outside type_vocab_size %d", t, i/b.Seq, i%b.Seq, m.Config.TypeVocabSize)
 		}
 	}
 	return nil
+}
+
+// MaxSeqLen is the longest sequence the position embeddings allow:
+// max_position_embeddings, less padding_idx + 1 for RoBERTa, whose
+// positions start after padding_idx (roberta-base: 514 → 512).
+func (c *Config) MaxSeqLen() int {
+	if c.Family() == RoBERTa {
+		return c.MaxPositionEmbeddings - c.PadTokenID - 1
+	}
+	return c.MaxPositionEmbeddings
+}
+
+// PositionIDs writes each token's position id into pos (len Size×Seq):
+// 0..Seq-1 in every row, or for RoBERTa padding_idx + 1 + the count of
+// non-padding tokens before it, and padding_idx on padding tokens (those
+// whose id is pad_token_id), as transformers'
+// create_position_ids_from_input_ids.
+func (c *Config) PositionIDs(pos []int32, b *Batch) {
+	if c.Family() != RoBERTa {
+		for i := range pos {
+			pos[i] = int32(i % b.Seq)
+		}
+		return
+	}
+	pad := int32(c.PadTokenID)
+	for r := 0; r < b.Size; r++ {
+		n := int32(0)
+		for s := 0; s < b.Seq; s++ {
+			k := r*b.Seq + s
+			if b.InputIDs[k] == pad {
+				pos[k] = pad
+				continue
+			}
+			n++
+			pos[k] = pad + n
+		}
+	}
 }

@@ -4,7 +4,11 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strconv"
 	"strings"
+
+	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/exitcode"
 )
 
 // SlurmOptions describe the sbatch job array of a sweep.
@@ -16,33 +20,37 @@ type SlurmOptions struct {
 	// Runs is the number of manifest lines; Throttle the most array tasks
 	// running at once.
 	Runs, Throttle int
-	// CPUs per task (also --threads), Time limit, Mem and Partition ("":
-	// the cluster's default).
+	// CPUs per task (also each run's threads), Time limit, Mem and
+	// Partition ("": the cluster's default).
 	CPUs            int
 	Time, Mem, Part string
-	// GPU gives each task one GPU (--gres=gpu:1, --device cuda:0).
+	// GPU gives each task one GPU (--gres=gpu:1, device cuda:0).
 	GPU bool
-	// Mixft is the mixft binary on the cluster.
-	Mixft string
+	// Mixft is the mixft binary on the cluster; Command gives its
+	// arguments.
+	Mixft   string
+	Command Command
 	// Extra are further sbatch options ("--account=proj").
 	Extra []string
 }
 
 // Slurm writes an sbatch script running the manifest as a job array:
-// task i runs `mixft finetune --manifest M --index i`. A task that was
-// interrupted (exit 3: SIGTERM before the time limit or at preemption,
-// state saved) requeues itself and resumes; a diverged run (exit 4) is a
-// failed run and is not retried; any other failure (exit 1) is left to the
-// user (sacct shows the exit code; the output is in OutDir/slurm/).
+// task i runs line i of the manifest. A task that was interrupted
+// (exitcode.Interrupted: SIGTERM before the time limit or at preemption,
+// state saved) requeues itself and resumes; a diverged run
+// (exitcode.Diverged) is a failed run and is not retried; any other
+// failure is left to the user (sacct shows the exit code; the output is in
+// OutDir/slurm/). A bad option is a *config.FieldError of its key
+// (throttle, cpus, sbatch).
 func Slurm(o SlurmOptions) (string, error) {
 	if o.Runs < 1 {
 		return "", fmt.Errorf("no runs")
 	}
 	if o.Throttle < 1 {
-		return "", fmt.Errorf("--throttle %d: expected at least 1 task at a time", o.Throttle)
+		return "", &config.FieldError{Key: "throttle", Value: strconv.Itoa(o.Throttle), Expected: "at least 1 task at a time"}
 	}
 	if o.CPUs < 1 {
-		return "", fmt.Errorf("--cpus %d: expected at least 1", o.CPUs)
+		return "", &config.FieldError{Key: "cpus", Value: strconv.Itoa(o.CPUs), Expected: "at least 1"}
 	}
 	if o.Mixft == "" {
 		o.Mixft = "mixft"
@@ -51,11 +59,11 @@ func Slurm(o SlurmOptions) (string, error) {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	p("#!/bin/bash")
 	p("# mixft sweep %s: %d runs, at most %d at a time (job array %d-%d, throttle %%%d).", o.Source, o.Runs, o.Throttle, 0, o.Runs-1, o.Throttle)
-	p("# Written by `mixft sweep emit --slurm`. Submit with: sbatch THIS_FILE")
+	p("# Written by mixft sweep emit. Submit with: sbatch THIS_FILE")
 	p("# Array task i runs line i of the manifest into %s/<run id>.", o.OutDir)
-	p("# Exit status of a task: 0 done (or already done), 3 interrupted with its state")
-	p("# saved: the task requeues itself and resumes, 4 diverged: a failed run, not")
-	p("# retried, 1 error: see %s/slurm/<job>_<task>.out.", o.OutDir)
+	p("# Exit status of a task: %d done (or already done), %d interrupted with its state", exitcode.OK, exitcode.Interrupted)
+	p("# saved: the task requeues itself and resumes, %d diverged: a failed run, not", exitcode.Diverged)
+	p("# retried, %d error: see %s/slurm/<job>_<task>.out.", exitcode.Error, o.OutDir)
 	p("# When every task has ended: mixft sweep report %s", o.OutDir)
 	p("# (chain it with sbatch --dependency=afterany:<job id>).")
 	p("#SBATCH --job-name=%s", o.JobName)
@@ -77,11 +85,11 @@ func Slurm(o SlurmOptions) (string, error) {
 		p("#SBATCH --gres=gpu:1")
 	}
 	p("#SBATCH --requeue")
-	p("# SIGTERM 120 s before the time limit: the run saves its state and exits 3.")
+	p("# SIGTERM 120 s before the time limit: the run saves its state and exits %d.", exitcode.Interrupted)
 	p("#SBATCH --signal=B:TERM@120")
 	for _, e := range o.Extra {
 		if strings.ContainsAny(e, "\n\r") {
-			return "", fmt.Errorf("--sbatch %q: one option per flag, no newlines", e)
+			return "", &config.FieldError{Key: "sbatch", Value: strconv.Quote(e), Expected: "one sbatch option without newlines"}
 		}
 		p("#SBATCH %s", e)
 	}
@@ -90,12 +98,12 @@ func Slurm(o SlurmOptions) (string, error) {
 	p("mkdir -p %s/slurm", shellQuote(o.OutDir))
 	p("MIXFT=${MIXFT:-%s}", shellQuote(o.Mixft))
 	p(`index=${SLURM_ARRAY_TASK_ID:?run this script with sbatch (it is a job array)}`)
-	device := ""
+	inv := Invocation{Manifest: shellQuote(o.Manifest), Index: `"$index"`, OutDir: shellQuote(o.OutDir),
+		Threads: fmt.Sprintf(`"${SLURM_CPUS_PER_TASK:-%d}"`, o.CPUs)}
 	if o.GPU {
-		device = " --device cuda:0"
+		inv.Device = "cuda:0"
 	}
-	p(`"$MIXFT" finetune --manifest %s --index "$index" --output-dir %s --threads "${SLURM_CPUS_PER_TASK:-%d}"%s &`,
-		shellQuote(o.Manifest), shellQuote(o.OutDir), o.CPUs, device)
+	p(`"$MIXFT" %s &`, strings.Join(o.Command(inv), " "))
 	p(`pid=$!`)
 	p(`# Pass SIGTERM/SIGINT on to the run, then wait for it to save its state.`)
 	p(`trap 'kill -TERM "$pid" 2>/dev/null' TERM INT`)
@@ -105,7 +113,7 @@ func Slurm(o SlurmOptions) (string, error) {
 	p(`  kill -0 "$pid" 2>/dev/null || break`)
 	p(`done`)
 	p(`case $rc in`)
-	p(`  %d)`, ExitInterrupted)
+	p(`  %d)`, exitcode.Interrupted)
 	p(`    # Requeue the task unless Slurm already did (preemption, scontrol requeue:`)
 	p(`    # the task is then no longer RUNNING, and a second requeue is refused).`)
 	p(`    state=$(squeue -h -j "$SLURM_JOB_ID" -o %%T 2>/dev/null)`)
@@ -119,7 +127,7 @@ func Slurm(o SlurmOptions) (string, error) {
 	p(`        ;;`)
 	p(`    esac`)
 	p(`    ;;`)
-	p(`  %d)`, ExitDiverged)
+	p(`  %d)`, exitcode.Diverged)
 	p(`    echo "mixft: run $index diverged: a failed run (counted by mixft sweep report), not retried"`)
 	p(`    ;;`)
 	p(`esac`)

@@ -12,14 +12,19 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/exitcode"
 )
 
 // K8sOptions describe the Kubernetes Indexed Job of a sweep.
 type K8sOptions struct {
 	// Name of the Job (and of its ConfigMap, with "-manifest").
 	Name, Namespace, Source string
-	// Image holds mixft; Mixft is the binary's name or path in it.
+	// Image holds mixft; Mixft is the binary's name or path in it, and
+	// Command gives its arguments.
 	Image, Mixft string
+	Command      Command
 	// Manifest is embedded in a ConfigMap when ManifestPath is empty;
 	// otherwise ManifestPath is the manifest's path inside the pod.
 	Manifest     []byte
@@ -54,35 +59,44 @@ const manifestMount = "/etc/mixft"
 
 // K8s writes a Kubernetes Indexed Job running the manifest (preceded by a
 // ConfigMap holding it, unless ManifestPath is given), built from the
-// Kubernetes API's own types (k8s.io/api): pod i runs
-// `mixft finetune --manifest M`, which reads its index from
-// JOB_COMPLETION_INDEX. Pod failure policy (needs Kubernetes MinKubernetes
-// or newer):
-//   - exit 3 (interrupted, state saved) and disruptions (preemption,
+// Kubernetes API's own types (k8s.io/api): pod i runs line i of the
+// manifest, reading its index from JOB_COMPLETION_INDEX. Pod failure
+// policy (needs Kubernetes MinKubernetes or newer):
+//   - exitcode.Interrupted (state saved) and disruptions (preemption,
 //     eviction, node drain): Ignore, i.e. retry without counting it; the
 //     retry resumes the run;
-//   - exit 4 (diverged, a failed run): FailIndex, no retry; the Job goes on
-//     with the other indexes and lists the failed ones in
+//   - exitcode.Diverged (a failed run): FailIndex, no retry; the Job goes
+//     on with the other indexes and lists the failed ones in
 //     status.failedIndexes;
-//   - any other failure (exit 1): Count, retried up to Retries times.
+//   - any other failure: Count, retried up to Retries times.
+//
+// A bad or missing option is a *config.FieldError of its key (image, pvc,
+// mount, output_dir, parallelism, retries, name, manifest_path, cpu,
+// memory).
 func K8s(o K8sOptions) (string, error) {
+	bad := func(key, v, want string) (string, error) {
+		return "", &config.FieldError{Key: key, Value: v, Expected: want}
+	}
+	missing := func(key, what string) (string, error) {
+		return "", &config.FieldError{Key: key, Missing: true, Expected: what}
+	}
 	switch {
 	case o.Runs < 1:
 		return "", fmt.Errorf("no runs")
 	case o.Image == "":
-		return "", fmt.Errorf("--image: required (a container image holding mixft)")
+		return missing("image", "a container image holding mixft")
 	case o.PVC == "":
-		return "", fmt.Errorf("--pvc: required (the PersistentVolumeClaim that holds the model, the data and the runs)")
+		return missing("pvc", "the PersistentVolumeClaim that holds the model, the data and the runs")
 	case !path.IsAbs(o.Mount):
-		return "", fmt.Errorf("--mount %q: expected an absolute path in the pod", o.Mount)
+		return bad("mount", strconv.Quote(o.Mount), "an absolute path in the pod")
 	case !path.IsAbs(o.OutDir):
-		return "", fmt.Errorf("--output-dir %q: expected an absolute path as the pod sees it (under --mount %s)", o.OutDir, o.Mount)
+		return bad("output_dir", strconv.Quote(o.OutDir), "an absolute path as the pod sees it (under mount "+o.Mount+")")
 	case o.Parallelism < 1:
-		return "", fmt.Errorf("--parallelism %d: expected at least 1", o.Parallelism)
+		return bad("parallelism", strconv.Itoa(o.Parallelism), "at least 1")
 	case o.Retries < 0:
-		return "", fmt.Errorf("--retries %d: expected 0 or more", o.Retries)
+		return bad("retries", strconv.Itoa(o.Retries), "0 or more")
 	case !dns1123.MatchString(o.Name) || len(o.Name) > 52:
-		return "", fmt.Errorf("--name %q: expected a Kubernetes name (lower-case letters, digits, '-', at most 52 characters)", o.Name)
+		return bad("name", strconv.Quote(o.Name), "a Kubernetes name (lower-case letters, digits, '-', at most 52 characters)")
 	}
 	if o.Mixft == "" {
 		o.Mixft = "mixft"
@@ -96,7 +110,7 @@ func K8s(o K8sOptions) (string, error) {
 	manifest := o.ManifestPath
 	if manifest == "" {
 		if len(o.Manifest) > MaxConfigMap {
-			return "", fmt.Errorf("the manifest has %d bytes, more than a ConfigMap holds (%d); copy it onto the volume and give its path with --manifest-path", len(o.Manifest), MaxConfigMap)
+			return missing("manifest_path", fmt.Sprintf("the manifest has %d bytes, more than a ConfigMap holds (%d): copy it onto the volume and give its path in the pod", len(o.Manifest), MaxConfigMap))
 		}
 		cm := corev1.ConfigMap{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
@@ -111,15 +125,16 @@ func K8s(o K8sOptions) (string, error) {
 		manifest = manifestMount + "/" + ManifestFile
 	}
 
-	c := corev1.Container{Name: ContainerName, Image: o.Image, Resources: resources,
-		Command:      []string{o.Mixft, "finetune", "--manifest", manifest, "--output-dir", o.OutDir},
-		VolumeMounts: []corev1.VolumeMount{{Name: "runs", MountPath: o.Mount}}}
+	inv := Invocation{Manifest: manifest, OutDir: o.OutDir}
 	if n, err := strconv.Atoi(o.CPU); err == nil && n > 0 {
-		c.Command = append(c.Command, "--threads", o.CPU)
+		inv.Threads = o.CPU
 	}
 	if o.GPU {
-		c.Command = append(c.Command, "--device", "cuda:0")
+		inv.Device = "cuda:0"
 	}
+	c := corev1.Container{Name: ContainerName, Image: o.Image, Resources: resources,
+		Command:      append([]string{o.Mixft}, o.Command(inv)...),
+		VolumeMounts: []corev1.VolumeMount{{Name: "runs", MountPath: o.Mount}}}
 	volumes := []corev1.Volume{{Name: "runs", VolumeSource: corev1.VolumeSource{
 		PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: o.PVC}}}}
 	if o.ManifestPath == "" {
@@ -144,8 +159,8 @@ func K8s(o K8sOptions) (string, error) {
 			PodFailurePolicy: &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
 				{Action: batchv1.PodFailurePolicyActionIgnore, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{
 					{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}}},
-				exitRule(batchv1.PodFailurePolicyActionIgnore, ExitInterrupted),
-				exitRule(batchv1.PodFailurePolicyActionFailIndex, ExitDiverged),
+				exitRule(batchv1.PodFailurePolicyActionIgnore, exitcode.Interrupted),
+				exitRule(batchv1.PodFailurePolicyActionFailIndex, exitcode.Diverged),
 			}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
@@ -165,10 +180,10 @@ func K8s(o K8sOptions) (string, error) {
 	docs = append(docs, jb)
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "# mixft sweep %s: %d runs as a Kubernetes Indexed Job, %d pods at a time.\n", o.Source, o.Runs, parallelism)
-	fmt.Fprintf(&out, "# Written by `mixft sweep emit --k8s`. Apply with: kubectl apply -f THIS_FILE\n")
+	fmt.Fprintf(&out, "# Written by mixft sweep emit. Apply with: kubectl apply -f THIS_FILE\n")
 	fmt.Fprintf(&out, "# Pod i runs line i of the manifest (JOB_COMPLETION_INDEX) into %s/<run id>.\n", o.OutDir)
-	fmt.Fprintf(&out, "# Exit 3 (interrupted, state saved) and evictions are retried without counting\n")
-	fmt.Fprintf(&out, "# (the retry resumes); exit 4 (diverged: a failed run) fails that index only,\n")
+	fmt.Fprintf(&out, "# Exit %d (interrupted, state saved) and evictions are retried without counting\n", exitcode.Interrupted)
+	fmt.Fprintf(&out, "# (the retry resumes); exit %d (diverged: a failed run) fails that index only,\n", exitcode.Diverged)
 	fmt.Fprintf(&out, "# without retry; other errors are retried %d times. Needs Kubernetes %s+.\n", o.Retries, MinKubernetes)
 	fmt.Fprintf(&out, "# When the Job has ended: mixft sweep report %s\n", o.OutDir)
 	for i, d := range docs {
@@ -184,13 +199,13 @@ func K8s(o K8sOptions) (string, error) {
 // requests, Memory also as the limit, one nvidia.com/gpu with GPU.
 func k8sResources(o K8sOptions) (corev1.ResourceRequirements, error) {
 	var r corev1.ResourceRequirements
-	set := func(flag, value string, name corev1.ResourceName, lists ...*corev1.ResourceList) error {
+	set := func(key, value string, name corev1.ResourceName, lists ...*corev1.ResourceList) error {
 		if value == "" {
 			return nil
 		}
 		q, err := resource.ParseQuantity(value)
 		if err != nil || q.Sign() <= 0 {
-			return fmt.Errorf("%s %q: expected a positive Kubernetes quantity, e.g. 4, 500m, 16Gi", flag, value)
+			return &config.FieldError{Key: key, Value: strconv.Quote(value), Expected: "a positive Kubernetes quantity, e.g. 4, 500m, 16Gi"}
 		}
 		for _, l := range lists {
 			if *l == nil {
@@ -200,14 +215,14 @@ func k8sResources(o K8sOptions) (corev1.ResourceRequirements, error) {
 		}
 		return nil
 	}
-	if err := set("--cpu", o.CPU, corev1.ResourceCPU, &r.Requests); err != nil {
+	if err := set("cpu", o.CPU, corev1.ResourceCPU, &r.Requests); err != nil {
 		return r, err
 	}
-	if err := set("--memory", o.Memory, corev1.ResourceMemory, &r.Requests, &r.Limits); err != nil {
+	if err := set("memory", o.Memory, corev1.ResourceMemory, &r.Requests, &r.Limits); err != nil {
 		return r, err
 	}
 	if o.GPU {
-		set("--gpu", "1", "nvidia.com/gpu", &r.Limits)
+		set("gpu", "1", "nvidia.com/gpu", &r.Limits)
 	}
 	return r, nil
 }

@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/mixft/mixft/internal/exitcode"
 )
 
 // parseK8s decodes the emitted YAML strictly (an unknown or duplicate field
@@ -48,7 +50,7 @@ func parseK8s(text string) (cm *corev1.ConfigMap, job *batchv1.Job, err error) {
 func TestK8sJob(t *testing.T) {
 	plan := eightRuns(t)
 	text, err := K8s(K8sOptions{Name: "mixft-tiny", Source: "tiny.yaml", Image: "reg/mixft:1", Manifest: plan.Manifest(), OutDir: "/mnt/mixft/runs/tiny",
-		PVC: "data", Mount: "/mnt/mixft", Runs: len(plan.Runs), Parallelism: 3, CPU: "4", Memory: "8Gi", GPU: true, Retries: 2})
+		PVC: "data", Mount: "/mnt/mixft", Runs: len(plan.Runs), Parallelism: 3, CPU: "4", Memory: "8Gi", GPU: true, Retries: 2, Command: finetuneArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,7 @@ func TestK8sJob(t *testing.T) {
 			}
 		}
 	}
-	if actions[ExitInterrupted] != batchv1.PodFailurePolicyActionIgnore || actions[ExitDiverged] != batchv1.PodFailurePolicyActionFailIndex ||
+	if actions[exitcode.Interrupted] != batchv1.PodFailurePolicyActionIgnore || actions[exitcode.Diverged] != batchv1.PodFailurePolicyActionFailIndex ||
 		disruption != batchv1.PodFailurePolicyActionIgnore || len(actions) != 2 {
 		t.Errorf("pod failure policy: %v, disruption %s", actions, disruption)
 	}
@@ -124,7 +126,7 @@ func TestK8sJob(t *testing.T) {
 	}
 
 	// A manifest already on the volume: no ConfigMap.
-	text, err = K8s(K8sOptions{Name: "mixft-tiny", Image: "i", ManifestPath: "/mnt/mixft/m.jsonl", OutDir: "/mnt/mixft/r", PVC: "data", Mount: "/mnt/mixft", Runs: 8, Parallelism: 1})
+	text, err = K8s(K8sOptions{Name: "mixft-tiny", Image: "i", ManifestPath: "/mnt/mixft/m.jsonl", OutDir: "/mnt/mixft/r", PVC: "data", Mount: "/mnt/mixft", Runs: 8, Parallelism: 1, Command: finetuneArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,16 +134,17 @@ func TestK8sJob(t *testing.T) {
 		len(job.Spec.Template.Spec.Volumes) != 1 {
 		t.Errorf("--manifest-path: %v %v", err, cm)
 	}
-	for _, bad := range []K8sOptions{
-		{Name: "x", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1},
-		{Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "runs", Runs: 1, Parallelism: 1},
-		{Name: "Bad_Name", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1},
-		{Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1, Manifest: make([]byte, MaxConfigMap+1)},
-		{Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1, CPU: "four"},
-		{Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1, Memory: "-1Gi"},
+	for key, bad := range map[string]K8sOptions{
+		"image":         {Name: "x", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1},
+		"output_dir":    {Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "runs", Runs: 1, Parallelism: 1},
+		"name":          {Name: "Bad_Name", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1},
+		"manifest_path": {Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1, Manifest: make([]byte, MaxConfigMap+1)},
+		"cpu":           {Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1, CPU: "four"},
+		"memory":        {Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1, Memory: "-1Gi"},
 	} {
-		if _, err := K8s(bad); err == nil {
-			t.Errorf("%+v: no error", bad)
+		bad.Command = finetuneArgs
+		if _, err := K8s(bad); fieldKey(err) != key {
+			t.Errorf("%+v: %v, want an error of %s", bad, err, key)
 		}
 	}
 }

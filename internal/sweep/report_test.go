@@ -111,7 +111,7 @@ func TestReportNumbers(t *testing.T) {
 		t.Errorf("report.csv row: %s", got)
 	}
 	md, _ := os.ReadFile(filepath.Join(root, ReportMarkdown))
-	if !strings.Contains(string(md), "| rte | mixout | 0.7 | -1 | zero | 2e-05 | accuracy | 3 | 1 | 0.7000 | 0.0141 | 0.7000 | 0.6900 | 0.7100 |") {
+	if !strings.Contains(string(md), "| rte | mixout | mixout(w_pre, 0.7) + wdecay(0, 0.01), dropout: hidden 0, attention 0, classifier the checkpoint's | 2e-05 | accuracy | 3 | 1 | 0.7000 | 0.0141 | 0.7000 | 0.6900 | 0.7100 |") {
 		t.Errorf("report.md:\n%s", md)
 	}
 }
@@ -132,9 +132,16 @@ func paperLike(t testing.TB, dir string) {
 					s = 0.5 + 0.03*rng.Float64()
 					m["failed"] = true
 				}
+				// Evaluations every 10 steps, reaching the final score.
+				var evals []map[string]any
+				for k := 1; k <= 5; k++ {
+					v := 0.5 + (s-0.5)*float64(k)/5
+					evals = append(evals, map[string]any{"step": 10 * k, "metrics": map[string]any{"accuracy": v}, "primary": v})
+				}
+				m["evals"] = evals
 				if task == "sts-b" && seed == 7 && si == 0 {
 					s = math.NaN()
-					m["final"], m["failure"], m["steps"] = nil, "diverged at step 31", 31
+					m["final"], m["failure"], m["steps"], m["evals"] = nil, "diverged at step 31", 31, evals[:3]
 				}
 				fakeRun(t, filepath.Join(dir, "fig3", ID(c)), c, s, m)
 			}
@@ -182,7 +189,10 @@ func TestPlotsAreValidImages(t *testing.T) {
 		for _, f := range rep.Figures {
 			names = append(names, f.Name)
 		}
-		wantFigs := map[string]string{"fig3": "scores-rte scores-mrpc scores-cola scores-sts-b", "fig4": "scores-rte score-vs-p-rte"}[sub]
+		wantFigs := map[string]string{
+			"fig3": "scores-rte dev-curves-rte scores-mrpc dev-curves-mrpc scores-cola dev-curves-cola scores-sts-b dev-curves-sts-b",
+			"fig4": "scores-rte score-vs-p-rte", // its runs recorded no evaluations
+		}[sub]
 		if strings.Join(names, " ") != wantFigs {
 			t.Errorf("%s figures: %v, want %s", sub, names, wantFigs)
 		}

@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/config"
@@ -71,9 +69,9 @@ func (r *runDir) start(t *Trainer) error {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return fmt.Errorf("output_dir: %w", err)
 	}
-	cfgYAML, err := yaml.Marshal(t.cfg.Map())
+	cfgYAML, err := t.configYAML()
 	if err != nil {
-		return fmt.Errorf("write config: %w", err)
+		return err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(r.dir, ConfigFile), cfgYAML, 0o644); err != nil {
 		return err
@@ -171,12 +169,12 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 		return err
 	}
 	m := t.model
-	if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{VocabPath: t.vocabPath, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
+	if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{TokenizerFiles: t.tokFiles, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
 		return err
 	}
 	if state {
 		var ts []safetensors.Tensor
-		for _, p := range t.opt.Params {
+		for _, p := range t.step.Opt.Params {
 			mv, vv := make([]float32, p.Spec.Size()), make([]float32, p.Spec.Size())
 			t.opts.Backend.Download(mv, p.M)
 			t.opts.Backend.Download(vv, p.V)
@@ -206,7 +204,7 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 }
 
 // resumeFree are the settings a resumed run may change.
-var resumeFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true}
+var resumeFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true, "logging_steps": true}
 
 // restore loads last/: weights, moments and the trainer state.
 func (t *Trainer) restore() error {
@@ -219,7 +217,7 @@ func (t *Trainer) restore() error {
 	if err := json.Unmarshal(raw, &ss); err != nil {
 		return fmt.Errorf("resume: %s: %v", filepath.Join(dir, StateFile), err)
 	}
-	now := t.cfg.Map()
+	now, defaults := t.cfg.Map(), config.Default().Map()
 	keys := make([]string, 0, len(now))
 	for k := range now {
 		keys = append(keys, k)
@@ -229,8 +227,12 @@ func (t *Trainer) restore() error {
 		if resumeFree[k] {
 			continue
 		}
-		if fmt.Sprint(ss.Config[k]) != fmt.Sprint(now[k]) {
-			return fmt.Errorf("resume: setting %s is %v now but %v in the saved run (%s); resume with the same settings", k, now[k], ss.Config[k], filepath.Join(dir, StateFile))
+		saved, ok := ss.Config[k]
+		if !ok {
+			saved = defaults[k] // a setting newer than the saved run: it ran with the default
+		}
+		if fmt.Sprint(saved) != fmt.Sprint(now[k]) {
+			return fmt.Errorf("resume: setting %s is %v now but %v in the saved run (%s); resume with the same settings", k, now[k], saved, filepath.Join(dir, StateFile))
 		}
 	}
 	if ss.State.Total != t.state.Total {
@@ -257,7 +259,7 @@ func (t *Trainer) restore() error {
 		t.opts.Backend.Upload(dst, v)
 		return nil
 	}
-	for _, p := range t.opt.Params {
+	for _, p := range t.step.Opt.Params {
 		n := p.Spec.Size()
 		if err := load(weights, p.Spec.Name, p.P, n); err != nil {
 			return err
@@ -270,6 +272,6 @@ func (t *Trainer) restore() error {
 		}
 	}
 	t.state = ss.State
-	t.opt.Steps = ss.State.Step
+	t.step.Opt.Steps = ss.State.Step
 	return nil
 }

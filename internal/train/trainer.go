@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/mixft/mixft/internal/backend"
@@ -40,8 +39,10 @@ type StepInfo struct {
 
 // Eval is one evaluation on the dev split.
 type Eval struct {
-	Step    int     `json:"step"`
-	Epoch   float64 `json:"epoch"`
+	Step  int     `json:"step"`
+	Epoch float64 `json:"epoch"`
+	// Metrics are the dev metrics and "loss", the mean loss of the
+	// evaluation's outputs (cross-entropy, or squared error for regression).
 	Metrics Metrics `json:"metrics"`
 	// Primary is the task's main metric (accuracy, matthews_correlation, or
 	// combined_score for MRPC, QQP and STS-B); NaN is written as null.
@@ -52,33 +53,38 @@ type Eval struct {
 type Options struct {
 	// Backend runs the model.
 	Backend backend.Backend
-	// OnStep and OnEval, when not nil, observe progress.
+	// OnStep and OnEval, when not nil, observe progress: OnStep after
+	// every optimizer step, OnEval after every evaluation.
 	OnStep func(StepInfo)
 	OnEval func(Eval)
+	// OnLog, when not nil, receives each line written to log.jsonl (every
+	// logging_steps steps, with the loss averaged over them).
+	OnLog func(StepInfo)
 	// Warn receives warnings (missing head parameters, skipped rows).
 	Warn func(msg string)
 }
 
 // Trainer is one finetuning run in progress.
 type Trainer struct {
-	cfg       config.Run
-	opts      Options
-	task      *data.Task
-	tok       *data.Tokenizer
-	model     *model.Model
-	grads     *model.Grads
-	opt       *AdamW
-	acts      *model.Activations
-	pred      *infer.Predictor
-	train     []trainExample
-	dev       []data.Example
-	baseline  float64
-	state     State
-	vocabPath string
-	hid, att  float32
-	cls       float32
-	run       *runDir
-	micro     microBatch
+	cfg      config.Run
+	opts     Options
+	task     *data.Task
+	tok      data.Encoder
+	model    *model.Model
+	step     *Step
+	pred     *infer.Predictor
+	train    []trainExample
+	dev      []data.Example
+	baseline float64
+	state    State
+	tokFiles []string // tokenizer files of the model directory, saved with the model
+	run      *runDir
+	micro    []microBatch
+	tb       *tensorBoard
+	test     []data.Example
+	// evalSeconds is the duration of this process's latest evaluation (0:
+	// none yet).
+	evalSeconds float64
 }
 
 // microBatch holds one micro-batch's inputs; its slices are reused from
@@ -97,19 +103,32 @@ type trainExample struct {
 }
 
 // State is everything a resumed run needs besides weights and moments.
+// Its JSON keys are the field names in snake_case (files saved before they
+// had tags, with "Step" and so on, still load: encoding/json matches keys
+// without regard to case).
 type State struct {
 	// Step is the number of optimizer steps taken; Total and Warmup are the
 	// schedule's lengths.
-	Step, Total, Warmup int
+	Step   int `json:"step"`
+	Total  int `json:"total"`
+	Warmup int `json:"warmup"`
 	// Micro counts forward passes; it keys the dropout and mixout masks.
-	Micro uint64
+	Micro uint64 `json:"micro"`
 	// Epoch and Pos locate the next batch in the epoch's shuffled order.
-	Epoch, Pos int
+	Epoch int `json:"epoch"`
+	Pos   int `json:"pos"`
 	// Best is the best dev evaluation so far; Evals every evaluation.
-	Best  *Eval
-	Evals []Eval
-	// Seconds is the training time spent so far.
-	Seconds float64
+	Best  *Eval  `json:"best"`
+	Evals []Eval `json:"evals"`
+	// Seconds is the training time spent so far (the optimizer steps).
+	Seconds float64 `json:"seconds"`
+	// Runtime is the wall-clock time of the training loop so far,
+	// evaluations and checkpoints included (Hugging Face's train_runtime).
+	Runtime float64 `json:"runtime"`
+	// LossSum is the sum of the steps' training losses, LossSteps their
+	// number (a run saved before they existed counts from its resume).
+	LossSum   float64 `json:"loss_sum"`
+	LossSteps int     `json:"loss_steps"`
 }
 
 // New prepares a run: reads the data, loads the checkpoint, sets up the
@@ -124,13 +143,16 @@ func New(cfg config.Run, opts Options) (*Trainer, error) {
 	}
 	t := &Trainer{cfg: cfg, opts: opts}
 	var err error
-	if t.task, err = data.LookupTask(cfg.Task); err != nil {
+	if t.task, err = taskOf(cfg); err != nil {
 		return nil, err
 	}
 	if t.run, err = openRunDir(cfg); err != nil {
 		return nil, err
 	}
 	if err := t.loadData(); err != nil {
+		return nil, err
+	}
+	if err := t.readTest(); err != nil {
 		return nil, err
 	}
 	if err := t.loadModel(); err != nil {
@@ -159,10 +181,10 @@ func (t *Trainer) loadData() error {
 	if err != nil {
 		return err
 	}
-	if t.tok, err = data.LoadTokenizer(t.cfg.Model, lower); err != nil {
+	if t.tok, err = data.LoadEncoder(t.cfg.Model, lower); err != nil {
 		return err
 	}
-	t.vocabPath = filepath.Join(t.cfg.Model, model.VocabFile)
+	t.tokFiles = model.TokenizerFiles(t.cfg.Model)
 	train, rep, err := t.task.ReadSplit(t.cfg.DataDir, "train")
 	if err != nil {
 		return err
@@ -217,59 +239,43 @@ func (t *Trainer) loadModel() error {
 	for _, name := range ck.Initialized {
 		t.opts.Warn(fmt.Sprintf("%s: %s is not in the checkpoint; initialised randomly (seed %d)", cfg.Model, name, cfg.Seed))
 	}
-	if cfg.MaxSeqLength > ck.Config.MaxPositionEmbeddings {
-		return fmt.Errorf("max_seq_length: %d exceeds the model's max_position_embeddings %d", cfg.MaxSeqLength, ck.Config.MaxPositionEmbeddings)
+	if cfg.MaxSeqLength > ck.Config.MaxSeqLen() {
+		return fmt.Errorf("max_seq_length: %d exceeds the model's longest sequence %d (max_position_embeddings %d)", cfg.MaxSeqLength, ck.Config.MaxSeqLen(), ck.Config.MaxPositionEmbeddings)
 	}
-	if n := t.tok.Vocab().Len(); n > ck.Config.VocabSize {
-		return fmt.Errorf("%s: vocab.txt has %d tokens, more than the model's vocab_size %d", cfg.Model, n, ck.Config.VocabSize)
+	if n := t.tok.VocabSize(); n > ck.Config.VocabSize {
+		return fmt.Errorf("%s: the tokenizer has %d ids, more than the model's vocab_size %d", cfg.Model, n, ck.Config.VocabSize)
 	}
 	if cfg.ReinitLayers > ck.Config.NumHiddenLayers {
 		return fmt.Errorf("reinit_layers: %d exceeds the model's %d layers", cfg.ReinitLayers, ck.Config.NumHiddenLayers)
 	}
 	if cfg.ReinitLayers > 0 {
-		fresh := model.InitWeights(ck.Config, cfg.Seed)
-		for name, v := range fresh {
-			if reinitialised(name, ck.Config.NumHiddenLayers, cfg.ReinitLayers) {
-				ck.Weights[name] = v
+		// The top reinit_layers encoder layers and the pooler are drawn afresh.
+		fresh, top := model.InitWeights(ck.Config, cfg.Seed), ck.Config.NumHiddenLayers-cfg.ReinitLayers
+		for _, p := range ck.Config.ParamSpecs() {
+			if p.Block == model.Pooler || (p.Block == model.Encoder && p.Layer >= top) {
+				ck.Weights[p.Name] = fresh[p.Name]
 			}
 		}
 	}
-	if cfg.ReinitHead && !slices.Contains(ck.Initialized, model.ClassifierWeight) {
-		ck.Config.InitLinear(ck.Weights, "classifier", ck.Config.NumLabels, ck.Config.HiddenSize, cfg.Seed)
+	cls := ck.Config.ClassifierName()
+	if cfg.ReinitHead && !slices.Contains(ck.Initialized, cls+".weight") {
+		ck.Config.InitLinear(ck.Weights, cls, ck.Config.NumLabels, ck.Config.HiddenSize, cfg.Seed)
 	}
-	pre := ck.Weights // the pretrained weights: mixout's and wdecay(w_pre)'s target
-	t.model, err = model.New(t.opts.Backend, ck.Config, pre)
+	// The pretrained weights, mixout's and wdecay(w_pre)'s target: what the
+	// checkpoint held (head layers it lacked are new).
+	pre := maps.Clone(ck.Weights)
+	for _, name := range ck.Initialized {
+		delete(pre, name)
+	}
+	t.model, err = model.New(t.opts.Backend, ck.Config, ck.Weights)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Model, err)
 	}
-	h, a, c := cfg.Dropouts(ck.Config.HiddenDropoutProb, ck.Config.AttentionProbsDropoutProb, classifierDropout(ck.Config))
-	t.hid, t.att, t.cls = float32(h), float32(a), float32(c)
-	if cfg.Mixout > 0 {
-		mo := model.MixoutOptions{P: cfg.Mixout, PerElement: cfg.MixoutPerElement, Reference: cfg.MixoutGrad == "reference"}
-		for _, l := range t.model.Linears() {
-			if l == &t.model.Classifier && cfg.OutputLayer != "mixout" {
-				continue
-			}
-			if err := t.model.SetMixout(l, pre[l.Name+".weight"], mo); err != nil {
-				return err
-			}
-		}
+	if t.step, err = NewStep(t.model, pre, cfg); err != nil {
+		return err
 	}
-	t.grads = t.model.NewGrads()
-	t.opt = NewAdamW(t.opts.Backend, t.params(pre))
-	t.opt.Beta1, t.opt.Beta2, t.opt.Eps = cfg.Beta1, cfg.Beta2, cfg.Eps
-	t.opt.BiasCorrection, t.opt.MaxGradNorm = cfg.BiasCorrect, cfg.MaxGradNorm
 	t.pred, err = infer.New(t.model, t.tok, t.task, infer.Options{MaxSeqLen: cfg.MaxSeqLength, BatchSize: cfg.EvalBatch})
 	return err
-}
-
-// classifierDropout is transformers' choice: classifier_dropout, else
-// hidden_dropout_prob.
-func classifierDropout(c model.Config) float64 {
-	if c.ClassifierDropout != nil {
-		return *c.ClassifierDropout
-	}
-	return c.HiddenDropoutProb
 }
 
 // taskLabels is the head's label set: the task's labels, or an empty
@@ -279,58 +285,6 @@ func taskLabels(task *data.Task) []string {
 		return []string{}
 	}
 	return task.Labels
-}
-
-// reinitialised reports whether a parameter belongs to the top k layers or
-// the pooler, which reinit_layers draws afresh.
-func reinitialised(name string, layers, k int) bool {
-	if strings.HasPrefix(name, "bert.pooler.") {
-		return true
-	}
-	for i := layers - k; i < layers; i++ {
-		if strings.HasPrefix(name, fmt.Sprintf("bert.encoder.layer.%d.", i)) {
-			return true
-		}
-	}
-	return false
-}
-
-// layerIndex is a parameter's depth for layer-wise learning-rate decay:
-// embeddings 0, encoder layer i is i+1, pooler and classifier L+1.
-func layerIndex(name string, layers int) int {
-	var i int
-	if _, err := fmt.Sscanf(name, "bert.encoder.layer.%d.", &i); err == nil {
-		return i + 1
-	}
-	if strings.HasPrefix(name, "bert.embeddings.") {
-		return 0
-	}
-	return layers + 1
-}
-
-// params builds the optimizer's view of every parameter: weight decay on
-// embeddings and dense weights only, toward the pretrained value with
-// weight_decay_target pretrained (the new classifier always toward zero),
-// and the layer-wise learning-rate scale.
-func (t *Trainer) params(pre model.Weights) []*Param {
-	cfg, mc := t.cfg, t.model.Config
-	var ps []*Param
-	for _, spec := range mc.ParamSpecs() {
-		p, _ := t.model.Param(spec.Name)
-		prm := &Param{Spec: spec, P: p, G: t.grads.Get(spec.Name), LRScale: 1}
-		if spec.Kind == model.Embedding || spec.Kind == model.LinearWeight {
-			prm.WeightDecay = cfg.WeightDecay
-		}
-		if prm.WeightDecay > 0 && cfg.DecayTarget == "pretrained" && !strings.HasPrefix(spec.Name, "classifier.") {
-			prm.Target = t.opts.Backend.Alloc(spec.Size())
-			t.opts.Backend.Upload(prm.Target, pre[spec.Name])
-		}
-		if cfg.LayerLRDecay < 1 {
-			prm.LRScale = math.Pow(cfg.LayerLRDecay, float64(mc.NumHiddenLayers+1-layerIndex(spec.Name, mc.NumHiddenLayers)))
-		}
-		ps = append(ps, prm)
-	}
-	return ps
 }
 
 // order is the shuffled order of the training examples in an epoch: a
@@ -347,9 +301,25 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 	if err := t.run.start(t); err != nil {
 		return nil, err
 	}
+	var err error
+	if t.tb, err = openTensorBoard(cfg); err != nil {
+		return nil, err
+	}
+	defer t.tb.close()
+	if err := t.clearResults(); err != nil {
+		return nil, err
+	}
 	order := t.order(st.Epoch)
+	mark := time.Now()
+	tick := func() { // adds the wall-clock time since the last tick to Runtime
+		now := time.Now()
+		st.Runtime += now.Sub(mark).Seconds()
+		mark = now
+	}
+	var logged logWindow
 	for st.Step < st.Total {
 		if ctx.Err() != nil {
+			tick()
 			if err := t.saveLast(); err != nil {
 				return nil, err
 			}
@@ -357,13 +327,13 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		}
 		began := time.Now()
 		idx := order[st.Pos:min(st.Pos+cfg.BatchSize, len(order))]
-		loss, err := t.step(idx)
+		mbs := t.microBatches(idx)
+		lr := cfg.LR * LinearSchedule(st.Step, st.Warmup, st.Total)
+		loss, norm, err := t.step.Run(mbs, st.Micro, lr)
 		if err != nil {
 			return nil, err
 		}
-		lr := cfg.LR * LinearSchedule(st.Step, st.Warmup, st.Total)
-		norm := t.opt.Step(lr)
-		t.opt.ZeroGrad()
+		st.Micro += uint64(len(mbs))
 		st.Step++
 		st.Pos += len(idx)
 		epochDone := st.Pos >= len(order)
@@ -373,13 +343,19 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		}
 		secs := time.Since(began).Seconds()
 		st.Seconds += secs
+		st.LossSum += loss
+		st.LossSteps++
 		info := StepInfo{Step: st.Step, Total: st.Total, Epoch: float64(st.Epoch) + float64(st.Pos)/float64(len(order)),
 			Loss: Number(loss), LR: lr, GradNorm: Number(norm), ExamplesPerSec: float64(len(idx)) / secs}
-		if err := t.run.logStep(info); err != nil {
-			return nil, err
-		}
 		if t.opts.OnStep != nil {
 			t.opts.OnStep(info)
+		}
+		logged.add(loss, len(idx), secs)
+		if cfg.LoggingSteps <= 1 || st.Step%cfg.LoggingSteps == 0 || st.Step == st.Total || !finite(loss) || !finite(norm) {
+			if err := t.log(logged.line(info)); err != nil {
+				return nil, err
+			}
+			logged = logWindow{}
 		}
 		if !finite(loss) || !finite(norm) {
 			if err := t.run.writeMetrics(t, "diverged at step "+fmt.Sprint(st.Step)); err != nil {
@@ -392,62 +368,55 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			if err := t.evaluate(info.Epoch); err != nil {
 				return nil, err
 			}
+			tick()
 			if err := t.saveLast(); err != nil {
 				return nil, err
 			}
 		}
 	}
+	tick()
 	if err := t.run.writeMetrics(t, ""); err != nil {
 		return nil, err
 	}
-	return t.result(), nil
+	if err := t.predictTest(); err != nil {
+		return nil, err
+	}
+	res := t.result()
+	if err := t.writeResults(res); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
-// step runs forward and backward over one batch, split into
-// grad_accum_steps micro-batches whose gradients add up to the batch
-// mean's; it returns the batch's mean loss.
-func (t *Trainer) step(idx []int) (float64, error) {
-	cfg, m := t.cfg, t.model
+// microBatches collates the examples idx into grad_accum_steps micro-batches
+// (the buffers are reused from step to step).
+func (t *Trainer) microBatches(idx []int) []MicroBatch {
 	n := len(idx)
-	chunk := (n + cfg.GradAccum - 1) / cfg.GradAccum
-	var loss float64
-	for lo := 0; lo < n; lo += chunk {
-		part := idx[lo:min(lo+chunk, n)]
-		mb := &t.micro
+	chunk := (n + t.cfg.GradAccum - 1) / t.cfg.GradAccum
+	var mbs []MicroBatch
+	for k, lo := 0, 0; lo < n; k, lo = k+1, lo+chunk {
+		if k == len(t.micro) {
+			t.micro = append(t.micro, microBatch{})
+		}
+		mb := &t.micro[k]
 		mb.encs, mb.labels, mb.targets = mb.encs[:0], mb.labels[:0], mb.targets[:0]
-		for _, j := range part {
+		for _, j := range idx[lo:min(lo+chunk, n)] {
 			mb.encs = append(mb.encs, t.train[j].enc)
 			mb.labels = append(mb.labels, t.train[j].label)
 			mb.targets = append(mb.targets, t.train[j].score)
 		}
-		b := &mb.batch
-		infer.Collate(b, mb.encs, t.tok.PadID())
-		if err := m.Check(b); err != nil {
-			return 0, err
-		}
-		if t.acts == nil {
-			t.acts = m.NewActivations(chunk, cfg.MaxSeqLength)
-		}
-		micro := t.state.Micro
-		m.DrawMixout(cfg.Seed, micro)
-		m.ForwardTrain(b, t.acts, model.TrainStep{HiddenDropout: t.hid, AttentionDropout: t.att, ClassifierDropout: t.cls, Seed: cfg.Seed, Step: micro})
-		share := float32(len(part)) / float32(n)
-		l, err := m.Loss(t.acts, mb.labels, mb.targets, share)
-		if err != nil {
-			return 0, err
-		}
-		m.Backward(b, t.acts, t.grads)
-		loss += l * float64(share)
-		t.state.Micro++
+		infer.Collate(&mb.batch, mb.encs, t.tok.PadID())
+		mbs = append(mbs, MicroBatch{Batch: &mb.batch, Labels: mb.labels, Targets: mb.targets})
 	}
-	return loss, nil
+	return mbs
 }
 
 // evaluate scores the model on dev, records the evaluation, and saves best/
 // when it improved.
 func (t *Trainer) evaluate(epoch float64) error {
+	began := time.Now()
 	preds, err := t.pred.Predict(t.dev, nil)
 	if err != nil {
 		return err
@@ -456,8 +425,15 @@ func (t *Trainer) evaluate(epoch float64) error {
 	if err != nil {
 		return err
 	}
+	if mets["loss"], err = infer.Loss(t.task, t.dev, preds); err != nil {
+		return err
+	}
+	t.evalSeconds = time.Since(began).Seconds()
 	ev := Eval{Step: t.state.Step, Epoch: epoch, Metrics: mets, Primary: Number(primary(mets))}
 	t.state.Evals = append(t.state.Evals, ev)
+	if err := t.tb.eval(ev); err != nil {
+		return err
+	}
 	if t.opts.OnEval != nil {
 		t.opts.OnEval(ev)
 	}
@@ -475,15 +451,8 @@ func (t *Trainer) evaluate(epoch float64) error {
 
 // primary picks the task's main metric from evaluate-named metrics.
 func primary(m map[string]float64) float64 {
-	if v, ok := m["combined_score"]; ok {
-		return v
-	}
-	for _, k := range []string{"matthews_correlation", "accuracy"} {
-		if v, ok := m[k]; ok {
-			return v
-		}
-	}
-	return math.NaN()
+	_, v := PrimaryMetric(m)
+	return v
 }
 
 // majorityBaseline is the primary metric of always predicting the dev
@@ -525,6 +494,8 @@ type Result struct {
 	Failed      bool
 	Baseline    float64
 	Dir         string
+	// Summary is all_results.json: Hugging Face's train_* and eval_* keys.
+	Summary Summary
 }
 
 func (t *Trainer) result() *Result {
@@ -543,16 +514,12 @@ func (t *Trainer) Model() *model.Model { return t.model }
 func (t *Trainer) State() State { return t.state }
 
 // Regularization describes the run's regularizers in the mixout paper's
-// notation, e.g. "mixout(w_pre, 0.7) + wdecay(0, 0.01), dropout: hidden 0,
-// attention 0, classifier 0.1".
+// notation (config.Run.Regularization with the dropouts resolved against
+// the checkpoint), e.g. "mixout(w_pre, 0.7) + wdecay(0, 0.01), dropout:
+// hidden 0, attention 0, classifier 0.1".
 func (t *Trainer) Regularization() string {
-	target := map[string]string{"zero": "0", "pretrained": "w_pre"}[t.cfg.DecayTarget]
-	d := fmt.Sprintf("wdecay(%s, %g)", target, t.cfg.WeightDecay)
-	if t.cfg.Mixout > 0 {
-		d = fmt.Sprintf("mixout(w_pre, %g) + %s", t.cfg.Mixout, d)
-		if t.cfg.OutputLayer == "mixout" {
-			d += fmt.Sprintf(", classifier mixout(w_0, %g)", t.cfg.Mixout)
-		}
-	}
-	return fmt.Sprintf("%s, dropout: hidden %g, attention %g, classifier %g", d, t.hid, t.att, t.cls)
+	r := t.cfg
+	h, a, c := t.dropouts()
+	r.HiddenDropout, r.AttentionDropout, r.ClassifierDropout = h.P, a.P, c.P
+	return r.Regularization()
 }
