@@ -45,6 +45,14 @@ fuzz:
 clean:
 	rm -rf bin $(DEMO)
 
+## slurm-e2e: the sweep on a real one-node Slurm started on this machine
+## (loopback only; root; installs Debian's slurm-wlm, munge and jq if
+## missing): emit --slurm, sbatch, two tasks preempted and requeued, every
+## run finished and resumed, results equal to a local sweep run bit for bit
+.PHONY: slurm-e2e
+slurm-e2e: build
+	SHARED=$(SHARED) ./scripts/slurm-e2e.sh $(BIN)
+
 ## bench: mixft and PyTorch side by side on this machine (SGEMM shapes, BERT-mini
 ## and BERT-small steps with dropout and with mixout), interleaved for ROUNDS
 ## rounds; prints medians and ratios, writes BENCH_OUT. Needs Debian's

@@ -2,8 +2,8 @@ package main
 
 import "github.com/spf13/cobra"
 
-// newSweepCmd returns the sweep command, the parent of plan, run, emit and
-// report (sweep_*.go; what they share is in sweep_shared.go).
+// newSweepCmd returns the sweep command, the parent of plan, run, emit,
+// status and report (sweep_*.go; what they share is in sweep_shared.go).
 func newSweepCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sweep",
@@ -36,18 +36,19 @@ overwrite, threads and device left out) and the directory
 be extended, restarted after a crash, or run on several machines and merged.
 
 Subcommands: plan (the manifest), run (a local pool of worker processes),
-emit (a Slurm job array or a Kubernetes Indexed Job), report (tables and
-plots). configs/sweeps/ holds the paper's grids. Their settings resolve as
+emit (a Slurm job array or a Kubernetes Indexed Job), status (where the runs
+stand), report (tables and plots). configs/sweeps/ holds the paper's grids. Their settings resolve as
 every command's do: flags, then MIXFT_* (MIXFT_WORKERS for --workers;
 MIXFT_SET holds one key=value per line), then the --config YAML file (keys
 as the flag names with _ for -; set: a list of key=value), then defaults.`,
 		Example: `  mixft sweep plan configs/sweeps/fig4.yaml --set model=models/bert-large-uncased --set data_dir=glue_data/{task_dir}
   mixft sweep run configs/sweeps/fig3.yaml --output-dir runs/fig3 --workers 2 --set model=models/bert-large-uncased --set data_dir=glue_data/{task_dir}
   mixft sweep emit --slurm configs/sweeps/fig3.yaml --output-dir /scratch/runs/fig3 --throttle 16 > fig3.sbatch
+  mixft sweep status /scratch/runs/fig3
   mixft sweep report runs/fig3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newSweepPlanCmd(nil), newSweepRunCmd(nil), newSweepEmitCmd(nil), newSweepReportCmd(nil))
+	cmd.AddCommand(newSweepPlanCmd(nil), newSweepRunCmd(nil), newSweepEmitCmd(nil), newSweepStatusCmd(nil), newSweepReportCmd(nil))
 	return cmd
 }

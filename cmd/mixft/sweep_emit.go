@@ -59,7 +59,8 @@ parallelism, completionMode Indexed, restartPolicy Never, the volume claim
 (preemption, eviction) -> Ignore (retried, not counted; the retry resumes);
 exit 4 -> FailIndex (a failed run: that index is not retried and is listed in
 status.failedIndexes; the other indexes go on); other failures count
-against backoffLimitPerIndex (--retries). Needs Kubernetes 1.29 or newer.
+against backoffLimitPerIndex (--retries). Needs Kubernetes 1.29 or newer
+(backoffLimitPerIndex and FailIndex: beta, on by default, in 1.29; GA in 1.33).
 
 Whatever runs the tasks, 'mixft sweep report <output dir>' reads the results;
 'mixft sweep run' on the same directory finishes what the cluster left.`,

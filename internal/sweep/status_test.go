@@ -1,0 +1,146 @@
+//go:build unix
+
+package sweep
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mixft/mixft/internal/train"
+)
+
+// TestStatusCounts builds a sweep directory holding runs in every state —
+// finished, failed, diverged, interrupted (with a released lock file),
+// running (a held lock; a fresh log line), started without a saved state,
+// never started — and checks each run's status, the counts, the step and
+// dev score of running runs, and both outputs.
+func TestStatusCounts(t *testing.T) {
+	plan := eightRuns(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ManifestFile), plan.Manifest(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runDir := func(i int) string { return filepath.Join(dir, plan.Runs[i].ID) }
+	write := func(i int, name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(runDir(i), name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logLines := func(steps, total int) string {
+		var b strings.Builder
+		for s := 1; s <= steps; s++ {
+			fmt.Fprintf(&b, `{"step":%d,"total_steps":%d,"epoch":0.1,"loss":0.69,"lr":1e-5,"grad_norm":1,"examples_per_s":10}`+"\n", s, total)
+		}
+		return b.String()
+	}
+	fakeRun(t, runDir(0), plan.Runs[0].Config, 0.7, nil)
+	fakeRun(t, runDir(1), plan.Runs[1].Config, 0.5, nil)
+	fakeRun(t, runDir(2), plan.Runs[2].Config, 0.5, map[string]any{"steps": 5, "failure": "diverged: loss NaN at step 5"})
+	fakeInterrupted(t, runDir(3))
+	write(3, RunLockFile, "pid 1 on another-host\n") // left by a run that ended: not held
+	fakeInterrupted(t, runDir(4))
+	write(4, train.LogFile, logLines(7, 10))
+	write(4, train.MetricsFile, `{"steps": 5, "total_steps": 10, "final": {"step": 5, "metrics": {"accuracy": 0.61}, "primary": 0.61}}`)
+	write(4, RunLockFile, "")
+	os.MkdirAll(runDir(5), 0o755)
+	write(5, train.ConfigFile, "task: rte\n")
+	write(5, train.LogFile, logLines(3, 10))
+	// run 6: never started.
+	os.MkdirAll(runDir(7), 0o755)
+	write(7, train.ConfigFile, "task: rte\n")
+
+	// Every file is an hour old except run 5's log, written "just now".
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	filepath.Walk(dir, func(path string, _ os.FileInfo, _ error) error {
+		return os.Chtimes(path, now.Add(-time.Hour), now.Add(-time.Hour))
+	})
+	os.Chtimes(filepath.Join(runDir(5), train.LogFile), now.Add(-10*time.Second), now.Add(-10*time.Second))
+
+	// Run 4's process holds its lock.
+	lock, err := os.OpenFile(filepath.Join(runDir(4), RunLockFile), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+
+	read, err := StatusManifest(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := ReadStatus(read, dir, StatusOptions{Now: now, Recent: time.Minute})
+	want := []Progress{StatusFinished, StatusFailed, StatusDiverged, StatusInterrupted, StatusRunning, StatusRunning, StatusPending, StatusPending}
+	for i, r := range st.Runs {
+		if r.Progress != want[i] || r.Index != i || r.ID != plan.Runs[i].ID {
+			t.Errorf("run %d (%s): %s, want %s", i, r.ID, r.Progress, want[i])
+		}
+	}
+	wantCounts := map[Progress]int{StatusPending: 2, StatusRunning: 2, StatusInterrupted: 1, StatusFinished: 1, StatusFailed: 1, StatusDiverged: 1}
+	for _, p := range Progresses {
+		if st.Counts[p] != wantCounts[p] {
+			t.Errorf("%s: %d runs, want %d", p, st.Counts[p], wantCounts[p])
+		}
+	}
+	if r := st.Runs[4]; r.Step != 7 || r.TotalSteps != 10 || r.Dev == nil || *r.Dev != 0.61 || r.DevStep != 5 {
+		t.Errorf("running run 4: step %d/%d, dev %v at %d; want step 7/10, dev 0.61 at 5", r.Step, r.TotalSteps, r.Dev, r.DevStep)
+	}
+	if r := st.Runs[5]; r.Step != 3 || r.Dev != nil {
+		t.Errorf("running run 5: step %d, dev %v; want step 3, no dev score", r.Step, r.Dev)
+	}
+	// The probe left the lock with its holder.
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Errorf("the holder lost its lock: %v", err)
+	}
+	// Once the lock is released and the log is old, run 4 is interrupted.
+	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if r := ReadStatus(read, dir, StatusOptions{Now: now, Recent: time.Minute}).Runs[4]; r.Progress != StatusInterrupted {
+		t.Errorf("run 4 after its lock was released: %s, want interrupted", r.Progress)
+	}
+
+	var text bytes.Buffer
+	if err := st.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		dir + ": 8 runs: 2 pending, 2 running, 1 interrupted, 1 finished, 1 failed, 1 diverged\n",
+		"  running  run 4 " + plan.Runs[4].ID + " (" + Describe(plan.Runs[4].Config) + "): step 7/10, dev 0.6100 at step 5\n",
+		"  running  run 5 " + plan.Runs[5].ID + " (" + Describe(plan.Runs[5].Config) + "): step 3/10, no dev score yet\n",
+	} {
+		if !strings.Contains(text.String(), line) {
+			t.Errorf("text output lacks %q:\n%s", line, text.String())
+		}
+	}
+	var js bytes.Buffer
+	if err := st.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Counts map[string]int `json:"counts"`
+		Runs   []struct {
+			Status string   `json:"status"`
+			Step   int      `json:"step"`
+			Dev    *float64 `json:"dev"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Counts["pending"] != 2 || back.Counts["running"] != 2 || back.Counts["finished"] != 1 || len(back.Runs) != 8 ||
+		back.Runs[4].Status != "running" || back.Runs[4].Step != 7 || back.Runs[4].Dev == nil || *back.Runs[4].Dev != 0.61 {
+		t.Errorf("json output: %s", js.String())
+	}
+
+	if _, err := StatusManifest(t.TempDir(), ""); err == nil || !strings.Contains(err.Error(), ManifestFile) {
+		t.Errorf("a directory without a manifest: %v", err)
+	}
+}
