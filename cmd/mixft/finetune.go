@@ -75,6 +75,10 @@ Adam this mostly cancels, except through epsilon and gradient clipping).
 
 SIGINT or SIGTERM saves last/ and exits with status 3; --resume continues the
 run bit for bit. A diverged run exits with status 4; other errors with 1.
+A checkpoint is replaced through last.tmp/ and last.old/, so a kill at any
+moment leaves a complete one; the next finetune in the directory repairs an
+interrupted save. One process at a time writes a run directory (a lock on
+<output-dir>/.mixft.lock): a second one exits at once naming the holder.
 
 --manifest FILE --index N runs line N of a sweep manifest (mixft sweep plan):
 every setting comes from that line, the run is written to

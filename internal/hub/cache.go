@@ -22,6 +22,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/mixft/mixft/internal/atomicfile"
 )
 
 // File names of a Hugging Face BERT model directory.
@@ -176,6 +178,11 @@ func ResolveModel(nameOrPath string) (string, error) {
 			return "", fmt.Errorf("model %s is a file; --model takes a model directory (config.json, model.safetensors, vocab.txt) or a Hugging Face repo id", nameOrPath)
 		}
 		return nameOrPath, nil
+	}
+	// A checkpoint whose replacement a kill cut short (runs/x/last missing,
+	// runs/x/last.old or last.tmp complete) loads from the complete copy.
+	if dir, ok := atomicfile.CompleteDir(nameOrPath); ok {
+		return dir, nil
 	}
 	name, rev := nameOrPath, "main"
 	if i := strings.LastIndex(nameOrPath, "@"); i > 0 {

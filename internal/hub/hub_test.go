@@ -617,6 +617,14 @@ func TestResolveModelDirectoryAndErrors(t *testing.T) {
 	if got, err := ResolveModel(dir); err != nil || got != dir {
 		t.Fatalf("directory: %q %v", got, err)
 	}
+	// A checkpoint save cut short between its renames: last.old and a
+	// complete last.tmp; the newer, last.tmp, is loaded.
+	last := filepath.Join(dir, "last")
+	os.MkdirAll(last+".old", 0o755)
+	os.MkdirAll(last+".tmp", 0o755)
+	if got, err := ResolveModel(last); err != nil || got != last+".tmp" {
+		t.Fatalf("interrupted save: %q %v, want %s.tmp", got, err, last)
+	}
 	_, err := ResolveModel("bert-large-uncased")
 	if err == nil {
 		t.Fatal("no error for a model not in the cache")

@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/train"
@@ -155,7 +153,7 @@ func Collect(dirs []string) (*Report, error) {
 
 // readRun reads one run directory's config.yaml and metrics.json.
 func readRun(dir string) (*RunResult, error) {
-	cfg, err := readConfigYAML(filepath.Join(dir, train.ConfigFile))
+	cfg, err := config.ReadYAML(filepath.Join(dir, train.ConfigFile))
 	if err != nil {
 		return nil, err
 	}
@@ -176,37 +174,6 @@ func readRun(dir string) (*RunResult, error) {
 		r.Config.Task = m.Task
 	}
 	return r, nil
-}
-
-// readConfigYAML reads a run's config.yaml (unknown keys are ignored, so
-// runs of other mixft versions can be read).
-func readConfigYAML(path string) (config.Run, error) {
-	cfg := config.Default()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return cfg, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return cfg, fmt.Errorf("%s: not a run's config.yaml (a map of settings)", path)
-	}
-	kinds := fieldKinds()
-	m := doc.Content[0]
-	for i := 0; i < len(m.Content); i += 2 {
-		k := m.Content[i].Value
-		kind, ok := kinds[k]
-		if !ok {
-			continue
-		}
-		v, err := nodeValue(kind, m.Content[i+1])
-		if err != nil {
-			return cfg, fmt.Errorf("%s: %s: %v", path, k, err)
-		}
-		if err := cfg.Set(k, v); err != nil {
-			return cfg, fmt.Errorf("%s: %v", path, err)
-		}
-	}
-	return cfg, nil
 }
 
 // group splits the runs into groups and computes their statistics.

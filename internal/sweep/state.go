@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/train"
 )
 
@@ -18,7 +19,8 @@ const (
 	// Partial: the run started but saved no state to resume from (it was
 	// stopped before its first evaluation); start it again (overwrite).
 	Partial
-	// Interrupted: last/trainer_state.json exists and the run did not
+	// Interrupted: last/trainer_state.json exists (or, after a save cut
+	// short, in the copy atomicfile.CompleteDir finds) and the run did not
 	// finish; continue it with --resume.
 	Interrupted
 	// Finished: metrics.json records every step of the run.
@@ -81,8 +83,12 @@ func DirState(dir string) State {
 			return Finished
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, train.LastDir, train.StateFile)); err == nil {
-		return Interrupted
+	// A checkpoint save cut short leaves the state in last.old or last.tmp,
+	// which finetune restores: the run resumes, its checkpoint kept.
+	if last, ok := atomicfile.CompleteDir(filepath.Join(dir, train.LastDir)); ok {
+		if _, err := os.Stat(filepath.Join(last, train.StateFile)); err == nil {
+			return Interrupted
+		}
 	}
 	for _, f := range []string{train.ConfigFile, train.LogFile, train.MetricsFile, train.BestDir, train.LastDir} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {

@@ -9,16 +9,25 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/dirlock"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/safetensors"
 )
+
+// sameRun refuses to resume a run whose settings changed since it was
+// saved (path holds the saved ones).
+func sameRun(path string, saved, now config.Run) error {
+	if k, was, is, changed := config.Changed(saved, now); changed {
+		return fmt.Errorf("resume: setting %s is %v now but %v in the saved run (%s); resume with the same settings", k, is, was, path)
+	}
+	return nil
+}
 
 // Files of a run directory.
 const (
@@ -31,25 +40,67 @@ const (
 	OptimizerFile = "optimizer.safetensors"
 )
 
-// runDir writes a run's output directory.
+// runDir writes a run's output directory, which it holds locked.
 type runDir struct {
-	dir string
-	log *os.File
+	dir  string
+	log  *os.File
+	lock *dirlock.Lock
+	// created: openRunDir made the directory, so a refused run removes it.
+	created bool
+	// saved: last/ holds a state to resume from.
+	saved bool
+	// step, when not nil, is called before each step of a checkpoint save
+	// and each write of metrics.json (fault-injection tests stop there).
+	step func(name string)
 }
 
-// openRunDir checks that output_dir may be used: a directory holding a run
-// needs resume (and then a saved state) or overwrite.
-func openRunDir(cfg config.Run) (*runDir, error) {
+// checkpointDirs are the run's checkpoints, replaced by atomicfile.ReplaceDir.
+var checkpointDirs = []string{BestDir, LastDir}
+
+// openRunDir locks output_dir (creating it), repairs what a killed process
+// left (a checkpoint save cut short, temporary files), and checks that it
+// may be used: a directory holding a run needs resume or overwrite; resume
+// needs a saved state, or a directory a run was started in (which then
+// starts from step 0).
+func openRunDir(cfg config.Run) (_ *runDir, err error) {
 	r := &runDir{dir: cfg.OutputDir}
+	if _, err := os.Stat(r.dir); errors.Is(err, fs.ErrNotExist) {
+		r.created = true
+	}
+	// The lock file marks a directory a run was started in, even one killed
+	// before it wrote anything else.
+	_, err = os.Stat(filepath.Join(r.dir, dirlock.File))
+	started := err == nil
+	if r.lock, err = dirlock.Acquire(r.dir); err != nil {
+		if r.created {
+			os.Remove(r.dir)
+		}
+		return nil, fmt.Errorf("output_dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			r.abandon()
+		}
+	}()
+	for _, d := range checkpointDirs {
+		if err := atomicfile.RecoverDir(filepath.Join(r.dir, d)); err != nil {
+			return nil, fmt.Errorf("output_dir: %w", err)
+		}
+	}
+	if err := atomicfile.RemoveTemp(r.dir); err != nil {
+		return nil, fmt.Errorf("output_dir: %w", err)
+	}
 	held := false
 	for _, f := range []string{ConfigFile, LogFile, MetricsFile, BestDir, LastDir} {
 		if _, err := os.Stat(filepath.Join(r.dir, f)); err == nil {
 			held = true
 		}
 	}
+	_, err = os.Stat(filepath.Join(r.dir, LastDir, StateFile))
+	r.saved = err == nil
 	switch {
 	case cfg.Resume:
-		if _, err := os.Stat(filepath.Join(r.dir, LastDir, StateFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(r.dir, ConfigFile)); !r.saved && err != nil && !started {
 			return nil, fmt.Errorf("resume: %s has no saved state (%s/%s); start the run without --resume", r.dir, LastDir, StateFile)
 		}
 	case held && !cfg.Overwrite:
@@ -64,13 +115,40 @@ func openRunDir(cfg config.Run) (*runDir, error) {
 	return r, nil
 }
 
+// abandon releases a run directory whose run was refused; one that
+// openRunDir created is removed again (when still empty).
+func (r *runDir) abandon() {
+	if r.created {
+		r.lock.Remove()
+		os.Remove(r.dir)
+		return
+	}
+	r.lock.Release()
+}
+
+// close ends writing: closes log.jsonl and releases the lock.
+func (r *runDir) close() error {
+	var err error
+	if r.log != nil {
+		err = r.log.Close()
+		r.log = nil
+	}
+	if lerr := r.lock.Release(); err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// at calls the fault-injection hook.
+func (r *runDir) at(name string) {
+	if r.step != nil {
+		r.step(name)
+	}
+}
+
 // start writes the resolved config and opens log.jsonl (dropping the lines
 // of steps after the state a resumed run continues from).
 func (r *runDir) start(t *Trainer) error {
-	// Created only now, so that a run refused while loading leaves nothing behind.
-	if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		return fmt.Errorf("output_dir: %w", err)
-	}
 	cfgYAML, err := yaml.Marshal(t.cfg.Map())
 	if err != nil {
 		return fmt.Errorf("write config: %w", err)
@@ -80,6 +158,8 @@ func (r *runDir) start(t *Trainer) error {
 	}
 	path := filepath.Join(r.dir, LogFile)
 	if t.cfg.Resume {
+		// A run stopped before its first checkpoint starts from step 0: the
+		// steps it logged are dropped with the rest.
 		old, err := os.ReadFile(path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("resume: %w", err)
@@ -152,6 +232,7 @@ func (r *runDir) writeMetrics(t *Trainer, failure string) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", MetricsFile, err)
 	}
+	r.at("write " + MetricsFile)
 	return atomicfile.WriteFile(filepath.Join(r.dir, MetricsFile), append(b, '\n'), 0o644)
 }
 
@@ -163,18 +244,18 @@ type savedState struct {
 
 // saveModel writes dir/name as a Hugging Face model directory (and, with
 // state, the optimizer moments and trainer state), replacing the old one
-// only once the new one is complete.
+// only once the new one is complete (atomicfile.ReplaceDir: a kill at any
+// point leaves a complete copy that openRunDir restores).
 func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
-	final := filepath.Join(r.dir, name)
-	tmp, old := final+".tmp", final+".old"
-	if err := os.RemoveAll(tmp); err != nil {
-		return err
-	}
-	m := t.model
-	if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{VocabPath: t.vocabPath, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
-		return err
-	}
-	if state {
+	return atomicfile.ReplaceDir(filepath.Join(r.dir, name), func(tmp string) error {
+		m := t.model
+		if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{VocabPath: t.vocabPath, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
+			return err
+		}
+		if !state {
+			return nil
+		}
+		r.at("write " + OptimizerFile)
 		var ts []safetensors.Tensor
 		for _, p := range t.opt.Params {
 			mv, vv := make([]float32, p.Spec.Size()), make([]float32, p.Spec.Size())
@@ -185,53 +266,52 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 		if err := safetensors.Write(filepath.Join(tmp, OptimizerFile), ts, nil); err != nil {
 			return err
 		}
+		r.at("write " + StateFile)
 		b, err := json.MarshalIndent(savedState{State: t.state, Config: t.cfg.Map()}, "", "  ")
 		if err != nil {
 			return fmt.Errorf("save state: %w", err)
 		}
-		if err := atomicfile.WriteFile(filepath.Join(tmp, StateFile), append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.RemoveAll(old); err != nil {
-		return err
-	}
-	if err := os.Rename(final, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("save %s: %w", name, err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("save %s: %w", name, err)
-	}
-	return os.RemoveAll(old)
+		return atomicfile.WriteFile(filepath.Join(tmp, StateFile), append(b, '\n'), 0o644)
+	}, r.step)
 }
 
-// resumeFree are the settings a resumed run may change.
-var resumeFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true}
-
-// restore loads last/: weights, moments and the trainer state.
+// restore loads last/: weights, moments and the trainer state. A run that
+// was stopped before its first checkpoint has none: it starts from step 0
+// once its config.yaml (when it got as far as writing one) shows the same
+// settings.
 func (t *Trainer) restore() error {
+	if !t.run.saved {
+		path := filepath.Join(t.cfg.OutputDir, ConfigFile)
+		saved, err := config.ReadYAML(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if err == nil {
+			if err := sameRun(path, saved, t.cfg); err != nil {
+				return err
+			}
+		}
+		t.opts.Warn(fmt.Sprintf("resume: %s holds no checkpoint yet (the run stopped before its first one); starting from step 0", t.cfg.OutputDir))
+		return nil
+	}
 	dir := filepath.Join(t.cfg.OutputDir, LastDir)
-	raw, err := os.ReadFile(filepath.Join(dir, StateFile))
+	path := filepath.Join(dir, StateFile)
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
 	var ss savedState
-	if err := json.Unmarshal(raw, &ss); err != nil {
-		return fmt.Errorf("resume: %s: %v", filepath.Join(dir, StateFile), err)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&ss); err != nil {
+		return fmt.Errorf("resume: %s: %v", path, err)
 	}
-	now := t.cfg.Map()
-	keys := make([]string, 0, len(now))
-	for k := range now {
-		keys = append(keys, k)
+	saved, err := config.FromMap(path, ss.Config)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if resumeFree[k] {
-			continue
-		}
-		if fmt.Sprint(ss.Config[k]) != fmt.Sprint(now[k]) {
-			return fmt.Errorf("resume: setting %s is %v now but %v in the saved run (%s); resume with the same settings", k, now[k], ss.Config[k], filepath.Join(dir, StateFile))
-		}
+	if err := sameRun(path, saved, t.cfg); err != nil {
+		return err
 	}
 	if ss.State.Total != t.state.Total {
 		return fmt.Errorf("resume: the run had %d steps in all, the same settings now give %d (did the data change?)", ss.State.Total, t.state.Total)

@@ -114,8 +114,8 @@ type State struct {
 
 // New prepares a run: reads the data, loads the checkpoint, sets up the
 // regularizers and the optimizer, and (with cfg.Resume) restores the state
-// of output_dir/last.
-func New(cfg config.Run, opts Options) (*Trainer, error) {
+// of output_dir/last. It locks output_dir until Run returns (or Close).
+func New(cfg config.Run, opts Options) (_ *Trainer, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -123,13 +123,17 @@ func New(cfg config.Run, opts Options) (*Trainer, error) {
 		opts.Warn = func(string) {}
 	}
 	t := &Trainer{cfg: cfg, opts: opts}
-	var err error
 	if t.task, err = data.LookupTask(cfg.Task); err != nil {
 		return nil, err
 	}
 	if t.run, err = openRunDir(cfg); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			t.run.abandon()
+		}
+	}()
 	if err := t.loadData(); err != nil {
 		return nil, err
 	}
@@ -341,8 +345,9 @@ func (t *Trainer) order(epoch int) []int {
 
 // Run trains until the last step, evaluating on dev every epoch (or every
 // eval_steps), and writes the run directory. A cancelled ctx saves last/
-// and returns ErrInterrupted.
+// and returns ErrInterrupted. It releases output_dir when it returns.
 func (t *Trainer) Run(ctx context.Context) (*Result, error) {
+	defer t.Close()
 	cfg, st := t.cfg, &t.state
 	if err := t.run.start(t); err != nil {
 		return nil, err
@@ -535,6 +540,9 @@ func (t *Trainer) result() *Result {
 	r.Failed = r.Final == nil || !(float64(r.Final.Primary) > t.baseline)
 	return r
 }
+
+// Close releases output_dir for other processes; Run calls it.
+func (t *Trainer) Close() error { return t.run.close() }
 
 // Model is the model being trained.
 func (t *Trainer) Model() *model.Model { return t.model }
