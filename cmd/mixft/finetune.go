@@ -74,7 +74,10 @@ scales the gradient of kept columns by (1-p) relative to the true one (with
 Adam this mostly cancels, except through epsilon and gradient clipping).
 
 SIGINT or SIGTERM saves last/ and exits with status 3; --resume continues the
-run bit for bit. A diverged run exits with status 4; other errors with 1.
+run bit for bit. --resume takes every setting not given from the run's own
+<output-dir>/config.yaml, so --output-dir X --resume is enough; a setting
+given that differs from the run's is refused (output_dir, threads and device
+may change; paths count as equal when they name the same directory). A diverged run exits with status 4; other errors with 1.
 A checkpoint is replaced through last.tmp/ and last.old/, so a kill at any
 moment leaves a complete one; the next finetune in the directory repairs an
 interrupted save. One process at a time writes a run directory (a lock on
@@ -91,6 +94,7 @@ with it.`,
 		Example: `  mixft finetune --task rte --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte-mixout --mixout 0.7
   mixft finetune --config configs/rte/mixout.yaml --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte --seed 3
   mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume
+  mixft finetune --output-dir runs/rte-mixout --resume
   mixft finetune --manifest runs/fig3/manifest.jsonl --index 7`,
 		Args: cobra.NoArgs,
 		RunE: runFinetune,
@@ -120,6 +124,15 @@ with it.`,
 // validates the result.
 func runConfig(s *settings) (config.Run, error) {
 	cfg := config.Default()
+	// --resume: the run's own settings (output_dir/config.yaml) come below flags, env and --config.
+	var saved map[string]any
+	if s.Bool("resume") && s.String("output_dir") != "" {
+		var err error
+		if saved, err = train.ResumeDefaults(s.String("output_dir")); err != nil {
+			return cfg, err
+		}
+	}
+	isSet := func(k string) bool { _, ok := saved[k]; return ok || s.isSet(k) }
 	for _, fd := range config.Fields() {
 		var v any
 		switch fd.Kind {
@@ -137,6 +150,9 @@ func runConfig(s *settings) (config.Run, error) {
 		if err := s.Err(); err != nil {
 			return cfg, err
 		}
+		if sv, ok := saved[fd.Key]; ok && !s.isSet(fd.Key) {
+			v = sv
+		}
 		if err := cfg.Set(fd.Key, v); err != nil {
 			return cfg, err
 		}
@@ -144,7 +160,7 @@ func runConfig(s *settings) (config.Run, error) {
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("%s: %w", s.source(firstWord(err.Error())), err)
 	}
-	if err := cfg.ApplyStrategy(s.isSet); err != nil {
+	if err := cfg.ApplyStrategy(isSet); err != nil {
 		return cfg, err
 	}
 	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
@@ -153,7 +169,7 @@ func runConfig(s *settings) (config.Run, error) {
 		return cfg, err
 	}
 	cfg.Model = dir
-	if !s.isSet("max_seq_length") {
+	if !isSet("max_seq_length") {
 		// The default fits the model, as a tokenizer's model_max_length does.
 		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil {
 			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxPositionEmbeddings)

@@ -136,3 +136,42 @@ func TestFinetuneFlagNames(t *testing.T) {
 		}
 	}
 }
+
+// TestFinetuneResumeByDirectory: --output-dir X --resume alone continues
+// the run in X with the settings of X/config.yaml, also after X moved and
+// with its paths spelled another way; a setting given that differs from the
+// run's is refused, one that was set by a preset is kept.
+func TestFinetuneResumeByDirectory(t *testing.T) {
+	needShared(t)
+	m := toyModel(t, "rte")
+	out := filepath.Join(t.TempDir(), "run")
+	code, first, stderr := mixft(t, "finetune", "--model", m, "--task", "rte", "--data-dir", filepath.Join(shared, "glue/RTE"),
+		"--output-dir", out, "--strategy", "mixout", "--mixout", "0.5", "--max-steps", "2", "--batch-size", "4",
+		"--max-seq-length", "16", "--max-train-examples", "8", "--max-eval-examples", "8")
+	if code != 0 {
+		t.Fatalf("first run: %s", stderr)
+	}
+	moved := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(out, moved); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := mixft(t, "finetune", "--output-dir", moved+"/../moved", "--resume")
+	if code != 0 {
+		t.Fatalf("resume by directory: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "mixout(w_pre, 0.5)") || !strings.Contains(stdout, "2 steps") {
+		t.Errorf("resumed run has other settings:\n%s\nfirst run:\n%s", stdout, first)
+	}
+	code, _, stderr = mixft(t, "finetune", "--output-dir", moved, "--resume", "--data-dir", filepath.Join(shared, "glue/RTE")+"/")
+	if code != 0 {
+		t.Errorf("--data-dir spelled another way refused: %s", stderr)
+	}
+	code, _, stderr = mixft(t, "finetune", "--output-dir", moved, "--resume", "--lr", "1e-3")
+	if code != 1 || !strings.Contains(stderr, "setting lr is 0.001 now but 2e-05") {
+		t.Errorf("changed lr: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = mixft(t, "finetune", "--output-dir", filepath.Join(t.TempDir(), "typo"), "--resume")
+	if code != 1 || !strings.Contains(stderr, "no such file or directory") {
+		t.Errorf("resume of a missing directory: exit %d: %s", code, stderr)
+	}
+}

@@ -353,3 +353,26 @@ func (t *Trainer) restore() error {
 	t.opt.Steps = ss.State.Step
 	return nil
 }
+
+// ResumeDefaults are the settings of the run in dir (its config.yaml), for
+// --resume to continue it with nothing else given: every setting except
+// output_dir, resume and overwrite, by key. It is nil when dir holds no
+// run settings (a run killed before it wrote them), an error when dir does
+// not exist.
+func ResumeDefaults(dir string) (map[string]any, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("resume: output_dir %s: %w", dir, errors.Unwrap(err))
+	}
+	saved, err := config.ReadYAML(filepath.Join(dir, ConfigFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	m := saved.Map()
+	for _, k := range []string{"output_dir", "resume", "overwrite"} {
+		delete(m, k)
+	}
+	return m, nil
+}
