@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // settings resolves a command's settings: flags > MIXFT_* env > YAML file
@@ -60,13 +63,16 @@ func loadSettings(cmd *cobra.Command) (*settings, error) {
 		return s, nil
 	}
 	fv := viper.New()
-	fv.SetConfigFile(path)
 	fv.SetConfigType("yaml")
-	if err := fv.ReadInConfig(); err != nil {
+	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
+	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			return nil, fmt.Errorf("config file %s: %v", path, pe.Err)
 		}
+		return nil, fmt.Errorf("config file %v", err)
+	}
+	if err := fv.ReadConfig(bytes.NewReader(raw)); err != nil {
 		return nil, fmt.Errorf("config file %s: not valid YAML: %s", path, oneLine(err.Error()))
 	}
 	known := knownKeys(cmd.Root())

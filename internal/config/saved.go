@@ -9,6 +9,8 @@ import (
 	"strconv"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // FromMap builds a Run from settings by key as JSON or YAML decoding gives
@@ -83,7 +85,7 @@ func convert(kind string, raw any) (any, bool) {
 
 // ReadYAML reads a run's config.yaml (as a run directory holds it).
 func ReadYAML(path string) (Run, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
 	if err != nil {
 		return Default(), err
 	}

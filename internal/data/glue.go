@@ -91,7 +91,14 @@ type Task struct {
 	SkipShortRows bool
 	// Splits lists the task's files.
 	Splits []Split
+	// MaxLineBytes is the longest line its files may have; 0 means
+	// DefaultMaxLineBytes. LookupTask returns a copy, so a caller may set it.
+	MaxLineBytes int
 }
+
+// DefaultMaxLineBytes is the longest line of a GLUE file the reader accepts
+// (the longest in GLUE, in MNLI, is under 3 KB).
+const DefaultMaxLineBytes = 1 << 20
 
 // NumLabels is the number of classes (1 for the regression task, as
 // transformers' num_labels for STS-B).

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // Special token names looked up in the vocabulary.
@@ -443,7 +444,7 @@ func (e Encoding) Padded(n int, padID int32) Encoding {
 // error naming the file.
 func DetectLowerCase(modelDir string) (lower bool, source string, err error) {
 	cfgPath := filepath.Join(modelDir, "tokenizer_config.json")
-	raw, err := os.ReadFile(cfgPath)
+	raw, err := fsutil.ReadFile(cfgPath, fsutil.MaxConfig)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:

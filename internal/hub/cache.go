@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // File names of a Hugging Face BERT model directory.
@@ -237,7 +238,7 @@ func CachedSnapshot(cacheDir, repo, revision string) (string, error) {
 	}
 	folder := RepoFolder(cacheDir, repo)
 	commit := revision
-	if b, err := os.ReadFile(filepath.Join(folder, "refs", filepath.FromSlash(revision))); err == nil {
+	if b, err := fsutil.ReadFile(filepath.Join(folder, "refs", filepath.FromSlash(revision)), fsutil.MaxConfig); err == nil {
 		commit = strings.TrimSpace(string(b))
 		if commit == "" || strings.ContainsAny(commit, `/\`) || commit == "." || commit == ".." {
 			return "", fmt.Errorf("%s: refs/%s does not hold a commit hash", folder, revision)
@@ -272,7 +273,7 @@ func CheckModelDir(dir string) error {
 	if err := regularFile(idx); err != nil {
 		return fmt.Errorf("%s: neither %s nor %s", dir, WeightsFile, WeightsIndexFile)
 	}
-	b, err := os.ReadFile(idx)
+	b, err := fsutil.ReadFile(idx, fsutil.MaxConfig)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // Options configures Download. Zero values take the Hugging Face
@@ -71,7 +72,7 @@ func tokenFromEnv() (string, string) {
 	if p == "" {
 		p = filepath.Join(hfHome(), "token")
 	}
-	if b, err := os.ReadFile(expandHome(p)); err == nil {
+	if b, err := fsutil.ReadFile(expandHome(p), fsutil.MaxConfig); err == nil {
 		if t := strings.TrimSpace(string(b)); t != "" {
 			return t, p
 		}
@@ -262,7 +263,7 @@ func (d *downloader) run(revision string) (string, error) {
 			}
 			return "", err
 		}
-		b, err := os.ReadFile(blob)
+		b, err := fsutil.ReadFile(blob, fsutil.MaxConfig)
 		if err != nil {
 			return "", err
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/safetensors"
 )
 
@@ -117,7 +118,7 @@ func weightFiles(dir string) ([]string, error) {
 		return []string{single}, nil
 	}
 	index := filepath.Join(dir, WeightsIndexFile)
-	raw, err := os.ReadFile(index)
+	raw, err := fsutil.ReadFile(index, fsutil.MaxConfig)
 	if errors.Is(err, fs.ErrNotExist) {
 		for _, other := range []string{"pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"} {
 			if _, err := os.Stat(filepath.Join(dir, other)); err == nil {
@@ -306,7 +307,7 @@ func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 		return err
 	}
 	if opt.VocabPath != "" {
-		vocab, err := os.ReadFile(opt.VocabPath)
+		vocab, err := fsutil.ReadFile(opt.VocabPath, fsutil.MaxVocab)
 		if err != nil {
 			return fmt.Errorf("save model vocabulary: %w", err)
 		}

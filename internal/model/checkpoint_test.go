@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mixft/mixft/internal/safetensors"
@@ -305,6 +306,19 @@ func TestLoadErrors(t *testing.T) {
 			os.Truncate(p, st.Size()-100)
 		}, []string{"model.safetensors"}},
 		{"no weights", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, WeightsFile)) }, []string{"no model.safetensors"}},
+		{"config is a named pipe", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, ConfigFile))
+			if err := syscall.Mkfifo(filepath.Join(dir, ConfigFile), 0o644); err != nil {
+				t.Skip(err)
+			}
+		}, []string{"config.json", "named pipe"}},
+		{"config is /dev/zero", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, ConfigFile))
+			os.Symlink("/dev/zero", filepath.Join(dir, ConfigFile))
+		}, []string{"config.json", "device"}},
+		{"config too large", func(t *testing.T, dir string) {
+			os.Truncate(filepath.Join(dir, ConfigFile), 1<<30) // sparse: no disk used
+		}, []string{"config.json", "1073741824 bytes, more than"}},
 		{"pytorch only", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, WeightsFile))
 			os.WriteFile(filepath.Join(dir, "pytorch_model.bin"), []byte("x"), 0o644)

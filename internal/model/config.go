@@ -8,10 +8,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 
 	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // Config is a BERT configuration as Hugging Face's BertConfig writes it in
@@ -62,7 +62,7 @@ func DefaultConfig() Config {
 // ReadConfig reads and validates a config.json. Every error names the file
 // and the key.
 func ReadConfig(path string) (Config, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
 	if err != nil {
 		return Config{}, fmt.Errorf("read model config: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/train"
 )
 
@@ -54,7 +55,7 @@ type Metrics struct {
 
 // ReadMetrics reads dir/metrics.json.
 func ReadMetrics(dir string) (*Metrics, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, train.MetricsFile))
+	raw, err := fsutil.ReadFile(filepath.Join(dir, train.MetricsFile), fsutil.MaxConfig)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/dirlock"
+	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/safetensors"
 )
@@ -296,7 +297,7 @@ func (t *Trainer) restore() error {
 	}
 	dir := filepath.Join(t.cfg.OutputDir, LastDir)
 	path := filepath.Join(dir, StateFile)
-	raw, err := os.ReadFile(path)
+	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
