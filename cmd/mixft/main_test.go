@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mixft/mixft/internal/model"
@@ -257,7 +258,23 @@ func TestBadInputs(t *testing.T) {
 		st, _ := os.Stat(p)
 		os.Truncate(p, st.Size()/2)
 	})
+	rteHead := copyModel(func(dir string) {
+		c, _ := model.ReadConfig(filepath.Join(dir, "config.json"))
+		c.SetLabels([]string{"entailment", "not_entailment"})
+		b, _ := json.Marshal(c)
+		os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+	})
+	nanWeights := copyModel(func(dir string) {
+		ck, _ := model.Load(dir, model.LoadOptions{})
+		ck.Weights["bert.pooler.dense.bias"][3] = float32(math.NaN())
+		model.Save(dir, ck.Config, ck.Weights, model.SaveOptions{})
+	})
+	fifoConfig := copyModel(func(dir string) {
+		os.Remove(filepath.Join(dir, "config.json"))
+		syscall.Mkfifo(filepath.Join(dir, "config.json"), 0o644)
+	})
 	glueRTE := filepath.Join(shared, "glue/RTE")
+	glueMRPC := filepath.Join(shared, "glue/MRPC")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -272,6 +289,11 @@ func TestBadInputs(t *testing.T) {
 		{"missing flag", []string{"eval", "--task", "rte"}, []string{"--model"}},
 		{"bad integer", []string{"eval", "--model", good, "--task", "rte", "--data-dir", glueRTE, "--max-seq-length", "500"}, []string{"max_seq_length 500", "max_position_embeddings 64"}},
 		{"wrong head", []string{"eval", "--model", good, "--task", "mnli", "--data-dir", glueRTE}, []string{"2 outputs", "mnli needs 3"}},
+		{"head of another task", []string{"eval", "--model", rteHead, "--task", "mrpc", "--data-dir", glueMRPC}, []string{"config.json", "[entailment not_entailment]", "mrpc's [0 1]", "not_equivalent equivalent"}},
+		{"head of another task, predict", []string{"predict", "--model", rteHead, "--task", "mrpc", "--input", filepath.Join(glueMRPC, "dev.tsv"), "--output", filepath.Join(t.TempDir(), "p.jsonl")}, []string{"[entailment not_entailment]", "mrpc's [0 1]"}},
+		{"head of another task, finetune", []string{"finetune", "--model", rteHead, "--task", "mrpc", "--data-dir", glueMRPC, "--output-dir", filepath.Join(t.TempDir(), "run")}, []string{"[entailment not_entailment]", "mrpc's [0 1]", "reinit_head"}},
+		{"NaN weights", []string{"eval", "--model", nanWeights, "--task", "rte", "--data-dir", glueRTE}, []string{"model.safetensors", `"bert.pooler.dense.bias" holds NaN at element 3`}},
+		{"config.json a named pipe", []string{"eval", "--model", fifoConfig, "--task", "rte", "--data-dir", glueRTE}, []string{"config.json", "named pipe"}},
 		{"cuda device", []string{"eval", "--model", good, "--task", "rte", "--data-dir", glueRTE, "--device", "cuda:0"}, []string{"without CUDA"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -41,6 +41,9 @@ func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok *data.Tokenizer,
 		return nil, fmt.Errorf("%s/config.json: the model has %d outputs, task %s needs %d (finetune the model on %s first)",
 			ck.Dir, cfg.NumLabels, task.Name, task.NumLabels(), task.Name)
 	}
+	if _, err := task.HeadClasses(cfg.ID2Label); err != nil {
+		return nil, fmt.Errorf("%s/config.json: %w (finetune the model on %s first)", ck.Dir, err, task.Name)
+	}
 	if n := tok.Vocab().Len(); n > cfg.VocabSize {
 		return nil, fmt.Errorf("%s/vocab.txt has %d tokens, more than the model's vocab_size %d", ck.Dir, n, cfg.VocabSize)
 	}
@@ -64,10 +67,10 @@ func (opt Options) check(cfg model.Config) error {
 	return nil
 }
 
-// New returns a predictor running m (in evaluation mode) on task. When the
-// model's id2label names are exactly the task's labels, they decide the
-// order; otherwise (LABEL_0, ...) the model's ids are the task's class ids,
-// as transformers' run_glue.py assumes.
+// New returns a predictor running m (in evaluation mode) on task. The
+// model's id2label decides which output is which class (Task.HeadClasses):
+// by name when it names the task's labels, by position for LABEL_0, ...;
+// labels of another task are an error.
 func New(m *model.Model, tok *data.Tokenizer, task *data.Task, opt Options) (*Predictor, error) {
 	cfg := m.Config
 	if cfg.NumLabels != task.NumLabels() {
@@ -77,27 +80,11 @@ func New(m *model.Model, tok *data.Tokenizer, task *data.Task, opt Options) (*Pr
 		return nil, err
 	}
 	p := &Predictor{Model: m, Tokenizer: tok, Task: task, MaxSeqLen: opt.MaxSeqLen, BatchSize: opt.BatchSize}
-	p.classOf = make([]int, cfg.NumLabels)
-	for i := range p.classOf {
-		p.classOf[i] = i
-	}
-	if !task.Regression && sameSet(cfg.ID2Label, task.Labels) {
-		for i, name := range cfg.ID2Label {
-			p.classOf[i] = task.LabelID(name)
-		}
+	var err error
+	if p.classOf, err = task.HeadClasses(cfg.ID2Label); err != nil {
+		return nil, err
 	}
 	return p, nil
-}
-
-// sameSet reports whether a and b hold the same distinct strings.
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y) && len(slices.Compact(x)) == len(a)
 }
 
 // Prediction is the model's output for one example.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,6 +48,11 @@ type LoadOptions struct {
 	// finetuned on (empty slice: regression); a classifier in the files whose
 	// shape does not match is re-initialised instead of rejected.
 	Labels []string
+	// HeadClasses, when not nil, maps the files' id2label to the class ids
+	// of Labels (an error: a head of another task) for a classifier read
+	// from the files; its rows are permuted into that order. Nil: by exact
+	// name when the files name Labels in another order, else by position.
+	HeadClasses func(id2label []string) ([]int, error)
 }
 
 // Load reads config.json and model.safetensors (or the sharded
@@ -81,34 +87,52 @@ func Load(dir string, opt LoadOptions) (*Checkpoint, error) {
 	if err := ck.readTensors(files, opt); err != nil {
 		return nil, err
 	}
-	if opt.Labels != nil {
-		ck.reorderHead(fileLabels, opt.Labels)
+	if opt.Labels == nil || slices.Contains(ck.Initialized, ClassifierWeight) {
+		return ck, nil
+	}
+	if opt.HeadClasses != nil {
+		classes, err := opt.HeadClasses(fileLabels)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+		}
+		perm := make([]int, len(classes)) // perm[c] = row of the file for class c
+		for row, c := range classes {
+			perm[c] = row
+		}
+		ck.reorderHead(perm)
+	} else if len(fileLabels) == len(opt.Labels) {
+		perm := make([]int, len(opt.Labels))
+		for i, name := range opt.Labels {
+			if perm[i] = slices.Index(fileLabels, name); perm[i] < 0 {
+				return ck, nil
+			}
+		}
+		ck.reorderHead(perm)
 	}
 	return ck, nil
 }
 
-// reorderHead permutes the classifier's rows from the checkpoint's label
-// order (from) into the task's (to) when from names the same labels in
-// another order, so that output i means the task's label i.
-func (ck *Checkpoint) reorderHead(from, to []string) {
-	if len(from) != len(to) || slices.Equal(from, to) {
-		return
-	}
-	perm := make([]int, len(to)) // perm[i] = row of the file holding label to[i]
-	for i, name := range to {
-		perm[i] = slices.Index(from, name)
-		if perm[i] < 0 {
-			return
-		}
-	}
+// reorderHead permutes the classifier's rows so that output i is the
+// file's row perm[i], the task's label i.
+func (ck *Checkpoint) reorderHead(perm []int) {
 	w, b := ck.Weights[ClassifierWeight], ck.Weights[ClassifierBias]
-	h := len(w) / len(to)
+	h := len(w) / len(perm)
 	nw, nb := make([]float32, len(w)), make([]float32, len(b))
 	for i, r := range perm {
 		copy(nw[i*h:(i+1)*h], w[r*h:(r+1)*h])
 		nb[i] = b[r]
 	}
 	ck.Weights[ClassifierWeight], ck.Weights[ClassifierBias] = nw, nb
+}
+
+// NonFinite returns the index of the first NaN or infinity in v, or -1.
+func NonFinite(v []float32) int {
+	for i, x := range v {
+		if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
+			return i
+		}
+	}
+	return -1
 }
 
 // weightFiles lists the safetensors files of a model directory.
@@ -215,6 +239,10 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 			if err != nil {
 				f.Close()
 				return err
+			}
+			if i := NonFinite(v); i >= 0 {
+				f.Close()
+				return fmt.Errorf("%s: tensor %q holds %v at element %d: the checkpoint is broken (a diverged run?)", path, name, v[i], i)
 			}
 			ck.Weights[canon] = v
 		}

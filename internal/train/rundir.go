@@ -335,6 +335,9 @@ func (t *Trainer) restore() error {
 		if len(v) != n {
 			return fmt.Errorf("resume: %s: tensor %q has %d elements, want %d", f.Path, name, len(v), n)
 		}
+		if i := model.NonFinite(v); i >= 0 {
+			return fmt.Errorf("resume: %s: tensor %q holds %v at element %d", f.Path, name, v[i], i)
+		}
 		t.opts.Backend.Upload(dst, v)
 		return nil
 	}

@@ -214,7 +214,15 @@ func lowerCase(mode string) (*bool, error) {
 // the regularizers, and builds the optimizer.
 func (t *Trainer) loadModel() error {
 	cfg := t.cfg
-	ck, err := model.Load(cfg.Model, model.LoadOptions{Seed: cfg.Seed, Labels: taskLabels(t.task)})
+	opt := model.LoadOptions{Seed: cfg.Seed, Labels: taskLabels(t.task)}
+	if !cfg.ReinitHead {
+		opt.HeadClasses = t.task.HeadClasses
+	}
+	ck, err := model.Load(cfg.Model, opt)
+	var other *data.HeadLabelsError
+	if errors.As(err, &other) {
+		return fmt.Errorf("%w; reinit_head starts a new classifier for %s", err, t.task.Name)
+	}
 	if err != nil {
 		return err
 	}
