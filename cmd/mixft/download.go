@@ -26,9 +26,14 @@ func newDownloadCmd() *cobra.Command {
   mixft download glue         the GLUE tasks' data, as download_glue_data.py lays it out
 
 Downloads resume where they stopped, are verified before they are put in
-place, and show a progress bar on a terminal.`,
+place, and show a progress bar on a terminal. --timeout (MIXFT_TIMEOUT,
+default 60s) bounds every wait: connecting, the TLS handshake, the response
+headers, and a body that sends nothing; a transfer that fails so (or with a
+server error or a reset connection) is retried with backoff, resuming the
+partial file.`,
 		Example: `  mixft download model bert-large-uncased
-  mixft download glue --task rte --data-dir glue_data`,
+  mixft download glue --task rte --data-dir glue_data
+  MIXFT_TIMEOUT=2m mixft download glue --task all`,
 	}
 	cmd.AddCommand(newDownloadModelCmd(), newDownloadGlueCmd())
 	return cmd
@@ -64,6 +69,7 @@ the cache only once verified.`,
 		Example: `  mixft download model bert-large-uncased
   mixft download model google-bert/bert-base-cased --revision main
   HF_TOKEN=hf_xxx mixft download model my-org/private-bert
+  mixft download model bert-base-uncased --timeout 2m
   mixft eval --model "$(mixft download model bert-base-uncased)" --task rte --data-dir glue_data/RTE`,
 		Args: cobra.ExactArgs(1),
 		RunE: runDownloadModel,
@@ -72,6 +78,7 @@ the cache only once verified.`,
 	f.String("revision", "main", "branch, tag or commit to download")
 	f.String("endpoint", "", "hub address (default: HF_ENDPOINT, else https://huggingface.co)")
 	f.String("cache-dir", "", "Hugging Face hub cache (default: HF_HUB_CACHE, else HF_HOME/hub, ...)")
+	addTimeoutFlag(cmd)
 	addConfigFlag(cmd)
 	return cmd
 }
@@ -82,6 +89,7 @@ func runDownloadModel(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	rev, endpoint, cacheDir := s.String("revision"), s.String("endpoint"), s.String("cache_dir")
+	timeout := timeoutSetting(s)
 	if err := s.Err(); err != nil {
 		return err
 	}
@@ -92,6 +100,7 @@ func runDownloadModel(cmd *cobra.Command, args []string) error {
 	dir, err := hub.Download(ctx, args[0], rev, hub.Options{
 		Endpoint: endpoint,
 		CacheDir: cacheDir,
+		Timeout:  timeout,
 		Progress: bars.progress,
 		Log:      bars.log(cmd.ErrOrStderr()),
 	})
@@ -137,6 +146,7 @@ msr_paraphrase_train.txt, mrpc_dev_ids.tsv, ...): a local mirror.`,
 	f.String("glue-base-url", "", "fetch every file from this address + /<official file name> instead")
 	f.Bool("force", false, "download tasks again even when their folder is complete")
 	f.Bool("skip-checksums", false, "accept archives whose sha256 differs from the official one (row counts are still checked)")
+	addTimeoutFlag(cmd)
 	addConfigFlag(cmd)
 	return cmd
 }
@@ -150,6 +160,7 @@ func runDownloadGlue(cmd *cobra.Command, _ []string) error {
 	force, skip := s.Bool("force"), s.Bool("skip_checksums")
 	s.Require("task", taskSpec)
 	s.Require("data_dir", dataDir)
+	timeout := timeoutSetting(s)
 	if err := s.Err(); err != nil {
 		return err
 	}
@@ -165,6 +176,7 @@ func runDownloadGlue(cmd *cobra.Command, _ []string) error {
 		BaseURL:       base,
 		Force:         force,
 		SkipChecksums: skip,
+		Timeout:       timeout,
 		Progress:      bars.progress,
 		Log:           bars.log(cmd.ErrOrStderr()),
 	})
@@ -173,6 +185,21 @@ func runDownloadGlue(cmd *cobra.Command, _ []string) error {
 		fmt.Fprintln(cmd.OutOrStdout(), r.Dir)
 	}
 	return err
+}
+
+// addTimeoutFlag gives a download command --timeout.
+func addTimeoutFlag(cmd *cobra.Command) {
+	cmd.Flags().String("timeout", "60s", "give up a connection, TLS handshake, response or body that keeps mixft waiting this long (retried, resuming partial files)")
+}
+
+// timeoutSetting reads --timeout (MIXFT_TIMEOUT) as a positive duration.
+func timeoutSetting(s *settings) time.Duration {
+	raw := s.String("timeout")
+	d, err := time.ParseDuration(raw)
+	if err != nil || d <= 0 {
+		s.fail("timeout", raw, "a positive duration such as 30s or 2m")
+	}
+	return d
 }
 
 // byteBars draws one progress bar per file on stderr when it is a terminal.
