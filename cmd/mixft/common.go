@@ -1,9 +1,15 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -86,19 +92,64 @@ func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
 	return &modelRun{task: task, predictor: p, ck: ck}, nil
 }
 
-// progress returns a progress callback drawing a bar on stderr when it is a
-// terminal, and a function that finishes the bar.
-func progress(total int, what string) (func(int), func()) {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return nil, func() {}
+// progressEvery is the most time between two progress lines of a command
+// whose stderr is not a terminal (a log file, a pipe).
+const progressEvery = 10 * time.Second
+
+// progress returns a progress callback for work on total examples and a
+// function that ends it: a bar on w when it is a terminal (its clock
+// started before the first batch, so the first rate is a real one), else a
+// line at most every progressEvery.
+func progress(w io.Writer, total int, what string) (func(int), func()) {
+	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		began := time.Now()
+		last := began
+		return func(done int) {
+			if now := time.Now(); now.Sub(last) >= progressEvery && done < total {
+				last = now
+				fmt.Fprintf(w, "%s: %d/%d examples, %.1f ex/s\n", what, done, total, float64(done)/now.Sub(began).Seconds())
+			}
+		}, func() {}
 	}
 	bar := progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetItsString("ex"),
 		progressbar.OptionShowIts(),
 		progressbar.OptionClearOnFinish(),
 	)
+	bar.RenderBlank()
 	return func(done int) { bar.Set(done) }, func() { bar.Finish() }
+}
+
+// withSignals returns a context that SIGINT or SIGTERM cancels, and
+// interrupted, which turns the error of work stopped by one into a
+// one-line error with the shell's status for that signal (130, 143) and
+// leaves other errors as they are; stop ends the watch.
+func withSignals(parent context.Context, what string) (ctx context.Context, interrupted func(error) error, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Value
+	go func() {
+		select {
+		case s := <-ch:
+			got.Store(s)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	interrupted = func(err error) error {
+		s, ok := got.Load().(os.Signal)
+		if !ok || !errors.Is(err, context.Canceled) {
+			return err
+		}
+		name, code := "SIGINT", 130
+		if s == syscall.SIGTERM {
+			name, code = "SIGTERM", 143
+		}
+		return &exitError{code, fmt.Errorf("%s: interrupted by %s; nothing written", what, name)}
+	}
+	return ctx, interrupted, func() { signal.Stop(ch); cancel() }
 }

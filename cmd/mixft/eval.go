@@ -57,6 +57,8 @@ func runEval(cmd *cobra.Command, _ []string) error {
 	s.Require("model", s.String("model"))
 	s.Require("task", s.String("task"))
 	s.Require("data_dir", dataDir)
+	ctx, interrupted, stop := withSignals(cmd.Context(), "eval")
+	defer stop()
 	run, err := openModel(s, cmd.ErrOrStderr())
 	if err != nil {
 		return err
@@ -71,11 +73,11 @@ func runEval(cmd *cobra.Command, _ []string) error {
 	if len(examples) == 0 {
 		return fmt.Errorf("%s: no examples", report.Path)
 	}
-	step, done := progress(len(examples), "eval "+run.task.Name)
-	preds, err := run.predictor.Predict(examples, step)
+	step, done := progress(cmd.ErrOrStderr(), len(examples), "eval "+run.task.Name)
+	preds, err := run.predictor.PredictContext(ctx, examples, step)
 	done()
 	if err != nil {
-		return err
+		return interrupted(err)
 	}
 	out := cmd.OutOrStdout()
 	labelled := examples[0].HasLabel

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"syscall"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -48,9 +49,10 @@ directory --output-dir:
 
   config.yaml     every resolved setting
   log.jsonl       one line per step: step, loss, lr, grad_norm, examples_per_s
-  metrics.json    final and best dev metrics, the majority-class baseline, and
-                  whether the run failed (final score at or below that baseline,
-                  or a diverged loss)
+  metrics.json    status (running, interrupted, finished, diverged), best dev
+                  metrics, the majority-class baseline; once finished or
+                  diverged, the final metrics and whether the run failed (final
+                  score at or below that baseline, or a diverged loss)
   best/           the checkpoint with the best dev score (Hugging Face layout)
   last/           the latest checkpoint, saved at every evaluation: after the
                   run, the final model (Hugging Face layout, plus the
@@ -264,11 +266,16 @@ func printEval(w io.Writer, what string, ev *train.Eval) {
 }
 
 // reporter shows training progress: a bar on a terminal, plain lines
-// otherwise (about 20 per run, and every evaluation).
+// otherwise (about 20 per run, at least one every progressEvery, and every
+// evaluation).
 type reporter struct {
 	w   io.Writer
 	bar *progressbar.ProgressBar
 	tty bool
+	// first is the first step seen (a resumed run starts late) and when;
+	// the bar's rate counts from there. last is the last line's time.
+	first       int
+	began, last time.Time
 }
 
 func newReporter(w io.Writer) *reporter {
@@ -277,16 +284,25 @@ func newReporter(w io.Writer) *reporter {
 }
 
 func (r *reporter) step(s train.StepInfo) {
+	now := time.Now()
+	if r.began.IsZero() {
+		r.first, r.began, r.last = s.Step, now, now
+	}
 	if r.tty {
 		if r.bar == nil {
 			r.bar = progressbar.NewOptions(s.Total, progressbar.OptionSetWriter(r.w), progressbar.OptionShowCount(),
-				progressbar.OptionSetItsString("steps"), progressbar.OptionShowIts(), progressbar.OptionClearOnFinish())
+				progressbar.OptionClearOnFinish())
 		}
-		r.bar.Describe(fmt.Sprintf("epoch %.2f loss %.4f", s.Epoch, float64(s.Loss)))
+		desc := fmt.Sprintf("epoch %.2f loss %.4f", s.Epoch, float64(s.Loss))
+		if s.Step > r.first { // a rate needs two steps
+			desc += fmt.Sprintf(", %.2f steps/s", float64(s.Step-r.first)/now.Sub(r.began).Seconds())
+		}
+		r.bar.Describe(desc)
 		r.bar.Set(s.Step)
 		return
 	}
-	if every := max(1, s.Total/20); s.Step%every == 0 || s.Step == s.Total || s.Step == 1 {
+	if every := max(1, s.Total/20); s.Step%every == 0 || s.Step == s.Total || s.Step == r.first || now.Sub(r.last) >= progressEvery {
+		r.last = now
 		fmt.Fprintf(r.w, "step %d/%d epoch %.2f loss %.4f lr %.3g grad_norm %.3f %.1f ex/s\n",
 			s.Step, s.Total, s.Epoch, float64(s.Loss), s.LR, float64(s.GradNorm), s.ExamplesPerSec)
 	}

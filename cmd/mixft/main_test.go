@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -373,5 +375,23 @@ func TestHelpHasExamples(t *testing.T) {
 		if !strings.Contains(c.Example, "mixft "+c.Name()) {
 			t.Errorf("%s --help has no example", c.Name())
 		}
+	}
+}
+
+// TestSignalStopsWorkWithOneLine: SIGINT cancels eval's and predict's work
+// and becomes one line with the shell's status 130; other errors pass.
+func TestSignalStopsWorkWithOneLine(t *testing.T) {
+	ctx, interrupted, stop := withSignals(context.Background(), "eval")
+	defer stop()
+	other := errors.New("disk full")
+	if err := interrupted(other); err != other {
+		t.Errorf("error without a signal changed: %v", err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	<-ctx.Done()
+	err := interrupted(ctx.Err())
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 130 || err.Error() != "eval: interrupted by SIGINT; nothing written" {
+		t.Errorf("after SIGINT: %v", err)
 	}
 }

@@ -53,6 +53,8 @@ func runPredict(cmd *cobra.Command, _ []string) error {
 	s.Require("task", s.String("task"))
 	s.Require("input", input)
 	s.Require("output", output)
+	ctx, interrupted, stop := withSignals(cmd.Context(), "predict")
+	defer stop()
 	run, err := openModel(s, cmd.ErrOrStderr())
 	if err != nil {
 		return err
@@ -61,11 +63,11 @@ func runPredict(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	step, done := progress(len(examples), "predict "+run.task.Name)
-	preds, err := run.predictor.Predict(examples, step)
+	step, done := progress(cmd.ErrOrStderr(), len(examples), "predict "+run.task.Name)
+	preds, err := run.predictor.PredictContext(ctx, examples, step)
 	done()
 	if err != nil {
-		return err
+		return interrupted(err)
 	}
 	write := func(w io.Writer) error {
 		bw := bufio.NewWriter(w)

@@ -5,6 +5,7 @@
 package infer
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -135,12 +136,18 @@ func resize(s []int32, n int) []int32 {
 	return s[:n]
 }
 
-// Predict runs the model over examples and returns one prediction per
-// example, in order. Examples are batched by encoded length so that little
-// padding is computed; padding never changes an example's outputs.
-// progress, when not nil, is called with the number of examples done after
-// each batch.
+// Predict is PredictContext without cancellation.
 func (p *Predictor) Predict(examples []data.Example, progress func(done int)) ([]Prediction, error) {
+	return p.PredictContext(context.Background(), examples, progress)
+}
+
+// PredictContext runs the model over examples and returns one prediction
+// per example, in order. Examples are batched by encoded length so that
+// little padding is computed; padding never changes an example's outputs.
+// progress, when not nil, is called with the number of examples done after
+// each batch. A cancelled ctx stops it before the next batch, with ctx's
+// error.
+func (p *Predictor) PredictContext(ctx context.Context, examples []data.Example, progress func(done int)) ([]Prediction, error) {
 	encs := make([]data.Encoding, len(examples))
 	order := make([]int, len(examples))
 	for i, e := range examples {
@@ -154,6 +161,9 @@ func (p *Predictor) Predict(examples []data.Example, progress func(done int)) ([
 	n := p.Model.Config.NumLabels
 	group := make([]data.Encoding, 0, p.BatchSize)
 	for lo := 0; lo < len(order); lo += p.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		idx := order[lo:min(lo+p.BatchSize, len(order))]
 		group = group[:0]
 		for _, i := range idx {

@@ -76,7 +76,11 @@ type Report struct {
 	// Keys is the group key: GroupKeys and the extra settings that vary.
 	Keys   []string
 	Groups []*Group
-	// Incomplete are run directories whose run has not finished.
+	// Interrupted are run directories of unfinished runs with a saved
+	// state (stopped, preempted or killed): sweep run resumes them.
+	Interrupted []string
+	// Incomplete are the other unfinished runs' directories (running, or
+	// stopped before their first checkpoint).
 	Incomplete []string
 	// Duplicates are run directories of a run already read elsewhere
 	// (same settings); each run counts once.
@@ -128,6 +132,10 @@ func Collect(dirs []string) (*Report, error) {
 			if err != nil {
 				return err
 			}
+			if r.State == Interrupted {
+				rep.Interrupted = append(rep.Interrupted, dir)
+				return nil
+			}
 			if !r.State.Done() {
 				rep.Incomplete = append(rep.Incomplete, dir)
 				return nil
@@ -145,7 +153,7 @@ func Collect(dirs []string) (*Report, error) {
 		}
 	}
 	if len(runs) == 0 {
-		return nil, fmt.Errorf("report: no finished run under %s (a run directory holds config.yaml and a complete metrics.json; %d unfinished)", strings.Join(dirs, ", "), len(rep.Incomplete))
+		return nil, fmt.Errorf("report: no finished run under %s (a run directory holds config.yaml and a complete metrics.json; %d interrupted, %d other unfinished)", strings.Join(dirs, ", "), len(rep.Interrupted), len(rep.Incomplete))
 	}
 	rep.group(runs)
 	return rep, nil
@@ -462,19 +470,20 @@ type jsonGroup struct {
 
 // JSONReport is the layout of report.json.
 type JSONReport struct {
-	Dirs       []string    `json:"dirs"`
-	GroupKey   []string    `json:"group_key"`
-	Runs       int         `json:"runs"`
-	Failed     int         `json:"failed"`
-	Incomplete []string    `json:"incomplete"`
-	Duplicates []string    `json:"duplicates"`
-	Groups     []jsonGroup `json:"groups"`
-	Figures    []Figure    `json:"figures"`
+	Dirs        []string    `json:"dirs"`
+	GroupKey    []string    `json:"group_key"`
+	Runs        int         `json:"runs"`
+	Failed      int         `json:"failed"`
+	Interrupted []string    `json:"interrupted"`
+	Incomplete  []string    `json:"incomplete"`
+	Duplicates  []string    `json:"duplicates"`
+	Groups      []jsonGroup `json:"groups"`
+	Figures     []Figure    `json:"figures"`
 }
 
 // JSON returns report.json.
 func (rep *Report) JSON() ([]byte, error) {
-	out := JSONReport{Dirs: rep.Dirs, GroupKey: rep.Keys, Incomplete: nonNil(rep.Incomplete), Duplicates: nonNil(rep.Duplicates), Figures: rep.Figures}
+	out := JSONReport{Dirs: rep.Dirs, GroupKey: rep.Keys, Interrupted: nonNil(rep.Interrupted), Incomplete: nonNil(rep.Incomplete), Duplicates: nonNil(rep.Duplicates), Figures: rep.Figures}
 	if out.Figures == nil {
 		out.Figures = []Figure{}
 	}
@@ -546,8 +555,11 @@ func (rep *Report) Markdown() []byte {
 	}
 	fmt.Fprintf(&b, "# mixft sweep report\n\n")
 	fmt.Fprintf(&b, "%d finished runs in %d groups (%d failed), from %s.", runs, len(rep.Groups), failed, strings.Join(rep.Dirs, ", "))
+	if n := len(rep.Interrupted); n > 0 {
+		fmt.Fprintf(&b, " %d interrupted runs are left out (run the sweep again to resume them).", n)
+	}
 	if n := len(rep.Incomplete); n > 0 {
-		fmt.Fprintf(&b, " %d unfinished runs are left out (run the sweep again to finish them).", n)
+		fmt.Fprintf(&b, " %d other unfinished runs are left out (running, or stopped before their first checkpoint).", n)
 	}
 	if n := len(rep.Duplicates); n > 0 {
 		fmt.Fprintf(&b, " %d run directories repeat a run found elsewhere and count once.", n)
@@ -575,10 +587,15 @@ func (rep *Report) Markdown() []byte {
 	for _, f := range rep.Figures {
 		fmt.Fprintf(&b, "\n![%s](%s.png)\n\n%s ([SVG](%s.svg))\n", f.Name, f.Name, f.Caption, f.Name)
 	}
-	if len(rep.Incomplete) > 0 {
-		fmt.Fprintf(&b, "\nUnfinished runs:\n\n")
-		for _, d := range rep.Incomplete {
-			fmt.Fprintf(&b, "- %s\n", d)
+	for _, l := range []struct {
+		what string
+		dirs []string
+	}{{"Interrupted runs", rep.Interrupted}, {"Other unfinished runs", rep.Incomplete}} {
+		if len(l.dirs) > 0 {
+			fmt.Fprintf(&b, "\n%s:\n\n", l.what)
+			for _, d := range l.dirs {
+				fmt.Fprintf(&b, "- %s\n", d)
+			}
 		}
 	}
 	return b.Bytes()

@@ -43,6 +43,7 @@ type Metrics struct {
 	Task             string       `json:"task"`
 	Strategy         string       `json:"strategy"`
 	Seed             uint64       `json:"seed"`
+	Status           string       `json:"status"`
 	Final            *train.Eval  `json:"final"`
 	Best             *train.Eval  `json:"best"`
 	MajorityBaseline train.Number `json:"majority_baseline"`
@@ -67,14 +68,25 @@ func ReadMetrics(dir string) (*Metrics, error) {
 }
 
 // diverged reports whether metrics.json records a diverged run.
-func (m *Metrics) diverged() bool { return strings.HasPrefix(m.Failure, "diverged") }
+func (m *Metrics) diverged() bool {
+	if m.Status != "" {
+		return m.Status == train.StatusDiverged
+	}
+	return strings.HasPrefix(m.Failure, "diverged") // written before status existed
+}
 
 // finished reports whether metrics.json records a complete run.
-func (m *Metrics) finished() bool { return m.TotalSteps > 0 && m.Steps >= m.TotalSteps }
+func (m *Metrics) finished() bool {
+	if m.Status != "" {
+		return m.Status == train.StatusFinished
+	}
+	return m.TotalSteps > 0 && m.Steps >= m.TotalSteps // written before status existed
+}
 
 // DirState inspects a run directory. metrics.json is rewritten at every
-// evaluation, so only steps == total_steps (or a recorded divergence)
-// means the run is over.
+// evaluation, so only its status finished or diverged (in files of older
+// versions: steps == total_steps, or a recorded divergence) means the run
+// is over.
 func DirState(dir string) State {
 	if m, err := ReadMetrics(dir); err == nil {
 		switch {

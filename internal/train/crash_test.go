@@ -2,6 +2,7 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -218,5 +219,62 @@ func TestRefusedRunLeavesNothing(t *testing.T) {
 	}
 	if _, err := os.Stat(cfg.OutputDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("refused run left %s: %v", cfg.OutputDir, err)
+	}
+}
+
+// TestInterruptDuringEvaluation: SIGINT during an evaluation stops it
+// before it records anything, saves last/ with the evaluation due and marks
+// metrics.json interrupted (no verdict); the resumed run evaluates first and
+// ends with the evaluations and weights of an uninterrupted run.
+func TestInterruptDuringEvaluation(t *testing.T) {
+	needFixtures(t)
+	data := writeRTE(t, readTrajectory(t, "A"))
+	straight, _, err := runTo(t, resumeConfig(t, data), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := resumeConfig(t, data)
+	var evals int
+	ctx, cancel := context.WithCancel(context.Background())
+	tn, err := New(cfg, Options{Backend: cpu.New(2), OnStep: func(s StepInfo) {
+		if s.Step == 4 { // an evaluation step: cancelled before it evaluates
+			cancel()
+		}
+	}, OnEval: func(Eval) { evals++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.Run(ctx); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("err = %v, want ErrInterrupted", err)
+	}
+	if evals != 1 {
+		t.Errorf("%d evaluations before the interrupt, want 1 (the one at step 4 stopped)", evals)
+	}
+	var mf map[string]any
+	raw, _ := os.ReadFile(filepath.Join(cfg.OutputDir, MetricsFile))
+	if err := json.Unmarshal(raw, &mf); err != nil {
+		t.Fatal(err)
+	}
+	if _, decided := mf["failed"]; mf["status"] != StatusInterrupted || decided || mf["final"] != nil {
+		t.Errorf("metrics.json of the interrupted run: status %v, failed %v, final %v", mf["status"], mf["failed"], mf["final"])
+	}
+	cfg.Resume = true
+	resumed, _, err := runTo(t, cfg, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := straight.State().Evals, resumed.State().Evals; !slices.EqualFunc(a, b, func(x, y Eval) bool { return x.Step == y.Step && x.Primary == y.Primary }) {
+		t.Errorf("evaluations %v, want %v", b, a)
+	}
+	for k, v := range straight.Model().Weights() {
+		if !slices.Equal(v, resumed.Model().Weights()[k]) {
+			t.Errorf("%s differs from the uninterrupted run", k)
+		}
+	}
+	raw, _ = os.ReadFile(filepath.Join(cfg.OutputDir, MetricsFile))
+	mf = nil
+	json.Unmarshal(raw, &mf)
+	if _, decided := mf["failed"]; mf["status"] != StatusFinished || !decided || mf["final"] == nil {
+		t.Errorf("metrics.json of the finished run: status %v, failed %v, final %v", mf["status"], mf["failed"], mf["final"])
 	}
 }

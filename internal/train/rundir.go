@@ -3,6 +3,7 @@ package train
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -200,15 +201,29 @@ func (r *runDir) logStep(info StepInfo) error {
 	return nil
 }
 
+// Status of a run, as metrics.json records it.
+const (
+	// StatusRunning: the run is training (or was killed without a word).
+	StatusRunning = "running"
+	// StatusInterrupted: SIGINT/SIGTERM stopped it with its state in last/.
+	StatusInterrupted = "interrupted"
+	// StatusFinished: every step ran; final and failed are its result.
+	StatusFinished = "finished"
+	// StatusDiverged: the loss or gradient became non-finite: a failed run.
+	StatusDiverged = "diverged"
+)
+
 // metricsFile is metrics.json.
 type metricsFile struct {
-	Task             string  `json:"task"`
-	Strategy         string  `json:"strategy"`
-	Seed             uint64  `json:"seed"`
+	Task     string `json:"task"`
+	Strategy string `json:"strategy"`
+	Seed     uint64 `json:"seed"`
+	Status   string `json:"status"`
+	// Final and Failed are only there once the run finished or diverged.
 	Final            *Eval   `json:"final"`
 	Best             *Eval   `json:"best"`
 	MajorityBaseline Number  `json:"majority_baseline"`
-	Failed           bool    `json:"failed"`
+	Failed           *bool   `json:"failed,omitempty"`
 	Failure          string  `json:"failure,omitempty"`
 	Steps            int     `json:"steps"`
 	TotalSteps       int     `json:"total_steps"`
@@ -218,16 +233,20 @@ type metricsFile struct {
 	Evals            []Eval  `json:"evals"`
 }
 
-// writeMetrics writes metrics.json; failure, when not empty, marks the run
-// failed for that reason.
-func (r *runDir) writeMetrics(t *Trainer, failure string) error {
+// writeMetrics writes metrics.json with the run's status; failure, when
+// not empty, marks a diverged run failed for that reason. Whether the run
+// failed is only decided once it finished or diverged.
+func (r *runDir) writeMetrics(t *Trainer, status, failure string) error {
 	res := t.result()
-	mf := metricsFile{Task: t.task.Name, Strategy: t.cfg.Strategy, Seed: t.cfg.Seed, Final: res.Final, Best: res.Best,
-		MajorityBaseline: Number(t.baseline), Failed: res.Failed || failure != "", Failure: failure,
-		Steps: t.state.Step, TotalSteps: t.state.Total, TrainExamples: len(t.train), DevExamples: len(t.dev),
-		TrainSeconds: t.state.Seconds, Evals: t.state.Evals}
-	if mf.Failed && failure == "" {
-		mf.Failure = "final dev score at or below the majority-class baseline"
+	mf := metricsFile{Task: t.task.Name, Strategy: t.cfg.Strategy, Seed: t.cfg.Seed, Status: status, Best: res.Best,
+		MajorityBaseline: Number(t.baseline), Steps: t.state.Step, TotalSteps: t.state.Total,
+		TrainExamples: len(t.train), DevExamples: len(t.dev), TrainSeconds: t.state.Seconds, Evals: t.state.Evals}
+	if status == StatusFinished || status == StatusDiverged {
+		failed := res.Failed || failure != ""
+		mf.Final, mf.Failed, mf.Failure = res.Final, &failed, failure
+		if failed && failure == "" {
+			mf.Failure = "final dev score at or below the majority-class baseline"
+		}
 	}
 	b, err := json.MarshalIndent(mf, "", "  ")
 	if err != nil {
@@ -379,4 +398,32 @@ func ResumeDefaults(dir string) (map[string]any, error) {
 		delete(m, k)
 	}
 	return m, nil
+}
+
+// interrupt ends a run that SIGINT/SIGTERM stopped: last/ and metrics.json
+// (status interrupted) are saved, and ErrInterrupted returned.
+func (t *Trainer) interrupt() error {
+	if err := t.saveLast(); err != nil {
+		return err
+	}
+	if err := t.run.writeMetrics(t, StatusInterrupted, ""); err != nil {
+		return err
+	}
+	return ErrInterrupted
+}
+
+// evaluateAndSave evaluates on dev and saves last/. An interrupt during the
+// evaluation stops it at once and saves last/ with the evaluation still due
+// (state.EvalDue), which a resumed run does first: the evaluations of an
+// interrupted run equal those of an uninterrupted one.
+func (t *Trainer) evaluateAndSave(ctx context.Context, epoch float64) error {
+	t.state.EvalDue = true
+	if err := t.evaluate(ctx, epoch); err != nil {
+		if ctx.Err() != nil {
+			return t.interrupt()
+		}
+		return err
+	}
+	t.state.EvalDue = false
+	return t.saveLast()
 }

@@ -110,6 +110,9 @@ type State struct {
 	Evals []Eval
 	// Seconds is the training time spent so far.
 	Seconds float64
+	// EvalDue: the evaluation after step Step was cut short by an interrupt;
+	// a resumed run does it first.
+	EvalDue bool `json:",omitempty"`
 }
 
 // New prepares a run: reads the data, loads the checkpoint, sets up the
@@ -361,12 +364,14 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	order := t.order(st.Epoch)
+	if st.EvalDue {
+		if err := t.evaluateAndSave(ctx, float64(st.Epoch)+float64(st.Pos)/float64(len(order))); err != nil {
+			return nil, err
+		}
+	}
 	for st.Step < st.Total {
 		if ctx.Err() != nil {
-			if err := t.saveLast(); err != nil {
-				return nil, err
-			}
-			return nil, ErrInterrupted
+			return nil, t.interrupt()
 		}
 		began := time.Now()
 		idx := order[st.Pos:min(st.Pos+cfg.BatchSize, len(order))]
@@ -395,22 +400,19 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			t.opts.OnStep(info)
 		}
 		if !finite(loss) || !finite(norm) {
-			if err := t.run.writeMetrics(t, "diverged at step "+fmt.Sprint(st.Step)); err != nil {
+			if err := t.run.writeMetrics(t, StatusDiverged, "diverged at step "+fmt.Sprint(st.Step)); err != nil {
 				return nil, err
 			}
 			return nil, ErrDiverged
 		}
 		evalNow := (cfg.EvalSteps > 0 && st.Step%cfg.EvalSteps == 0) || (cfg.EvalSteps == 0 && epochDone) || st.Step == st.Total
 		if evalNow {
-			if err := t.evaluate(info.Epoch); err != nil {
-				return nil, err
-			}
-			if err := t.saveLast(); err != nil {
+			if err := t.evaluateAndSave(ctx, info.Epoch); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if err := t.run.writeMetrics(t, ""); err != nil {
+	if err := t.run.writeMetrics(t, StatusFinished, ""); err != nil {
 		return nil, err
 	}
 	return t.result(), nil
@@ -459,9 +461,9 @@ func (t *Trainer) step(idx []int) (float64, error) {
 }
 
 // evaluate scores the model on dev, records the evaluation, and saves best/
-// when it improved.
-func (t *Trainer) evaluate(epoch float64) error {
-	preds, err := t.pred.Predict(t.dev, nil)
+// when it improved; a cancelled ctx stops it before it records anything.
+func (t *Trainer) evaluate(ctx context.Context, epoch float64) error {
+	preds, err := t.pred.PredictContext(ctx, t.dev, nil)
 	if err != nil {
 		return err
 	}
@@ -483,7 +485,7 @@ func (t *Trainer) evaluate(epoch float64) error {
 			}
 		}
 	}
-	return t.run.writeMetrics(t, "")
+	return t.run.writeMetrics(t, StatusRunning, "")
 }
 
 // primary picks the task's main metric from evaluate-named metrics.
