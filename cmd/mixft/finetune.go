@@ -133,6 +133,9 @@ func runConfig(s *settings) (config.Run, error) {
 		if saved, err = train.ResumeDefaults(s.String("output_dir")); err != nil {
 			return cfg, err
 		}
+		if saved == nil && !s.isSet("model") {
+			return cfg, fmt.Errorf("resume: %s holds no settings (config.yaml): the run was stopped before it wrote them; give them again", s.String("output_dir"))
+		}
 	}
 	isSet := func(k string) bool { _, ok := saved[k]; return ok || s.isSet(k) }
 	for _, fd := range config.Fields() {

@@ -170,6 +170,12 @@ func TestFinetuneResumeByDirectory(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "setting lr is 0.001 now but 2e-05") {
 		t.Errorf("changed lr: exit %d: %s", code, stderr)
 	}
+	killedEarly := t.TempDir() // a run killed before it wrote config.yaml
+	os.WriteFile(filepath.Join(killedEarly, ".mixft.lock"), nil, 0o644)
+	code, _, stderr = mixft(t, "finetune", "--output-dir", killedEarly, "--resume")
+	if code != 1 || !strings.Contains(stderr, "holds no settings (config.yaml)") {
+		t.Errorf("resume without settings: exit %d: %s", code, stderr)
+	}
 	code, _, stderr = mixft(t, "finetune", "--output-dir", filepath.Join(t.TempDir(), "typo"), "--resume")
 	if code != 1 || !strings.Contains(stderr, "no such file or directory") {
 		t.Errorf("resume of a missing directory: exit %d: %s", code, stderr)
