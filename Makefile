@@ -4,19 +4,25 @@ BIN     := bin/mixft
 SHARED  ?= ../shared
 DEMO    ?= demo-out
 
-.PHONY: all build test vet fmt-check demo fuzz clean
+.PHONY: all build test vet lint fmt-check demo fuzz clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/mixft
 
-## test: vet, formatting, and every test (needs ../shared for the fixture tests)
+## test: vet, formatting, and every test. Tests that need ../shared skip
+## when it is missing; with MIXFT_REQUIRE_FIXTURES=1 (CI) they fail instead.
 test: vet fmt-check
 	$(GO) test ./...
 
 vet:
 	$(GO) vet ./...
+
+## lint: go vet and staticcheck (pinned, fetched through the Go module proxy)
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint: vet
+	$(GO) run $(STATICCHECK) ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -34,6 +40,7 @@ fuzz:
 	$(GO) test ./internal/safetensors -run '^$$' -fuzz FuzzParseHeader -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzReadTSV -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzTokenizer -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/data -run '^$$' -fuzz FuzzBPE -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin $(DEMO)
@@ -72,7 +79,7 @@ CUBLAS_LIB  ?= $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libcublas.so.1[1
 KERNELS_HASH = $(shell cat kernels/* | sha256sum | cut -c1-16)
 KHOST_ENV    = CGO_ENABLED=1 CGO_CXXFLAGS="-O2 -g -DMIXFT_KERNELS_HASH=$(KERNELS_HASH)"
 
-.PHONY: ptx ptx-clean cuda-build cuda-vet gpu-test-bin kernel-host-test gpu-check gpu-check-bins cuda-ci
+.PHONY: ptx ptx-clean cuda-build cuda-vet cuda-smoke gpu-test-bin kernel-host-test gpu-check gpu-check-bins cuda-ci
 
 ## ptx: compile every kernel family to PTX for sm_80 and sm_90 (warnings are errors)
 ptx: $(PTX_FILES)
@@ -92,15 +99,23 @@ ptx-clean:
 cuda-build: ptx
 	CGO_ENABLED=1 $(GO) build -tags cuda -o $(CUDA_BIN) ./cmd/mixft
 
-## cuda-vet: go vet of the cuda build, and the cuBLAS shim against the toolkit
+## cuda-vet: go vet and staticcheck of the cuda build and the kernel host
+## emulation, and the cuBLAS shim against the toolkit
 cuda-vet: ptx
 	CGO_ENABLED=1 $(GO) vet -tags cuda ./...
+	CGO_ENABLED=1 $(GO) run $(STATICCHECK) -tags cuda ./...
+	$(KHOST_ENV) $(GO) run $(STATICCHECK) -tags kernelhost ./internal/gpu/
 	gcc -fsyntax-only -Wall -Werror -Wno-unused-function -Iinternal/gpu -x c internal/gpu/cublas_abi_check.c
 	@mkdir -p bin
 	gcc -Wall -Werror -Iinternal/gpu -o bin/cublas-shim-check -x c internal/gpu/cublas_shim_check.c -x c internal/gpu/cublas_shim.c -ldl
 	@if [ -n "$(CUBLAS_LIB)" ]; then bin/cublas-shim-check $(CUBLAS_LIB); else echo "no libcublas.so.N found: shim load check skipped"; fi
 
-## gpu-test-bin: the GPU test binary (conformance, step parity, masks, benchmark) to run on a GPU machine
+## cuda-smoke: the cuda binary runs without a GPU: --version, sweep emit and
+## eval --device cpu as the plain build does; --device cuda fails with one line
+cuda-smoke: build cuda-build
+	./scripts/cuda-smoke.sh $(CUDA_BIN) $(BIN)
+
+## gpu-test-bin: the GPU test binary (conformance, step parity, masks) to run on a GPU machine
 gpu-test-bin: ptx
 	CGO_ENABLED=1 $(GO) test -c -tags cuda -o bin/gpu.test ./internal/gpu/
 
@@ -120,4 +135,4 @@ gpu-check:
 	bash scripts/gpu-check.sh
 
 ## cuda-ci: the CUDA steps of CI (after the toolkit is installed)
-cuda-ci: ptx cuda-vet cuda-build gpu-test-bin kernel-host-test
+cuda-ci: ptx cuda-vet cuda-build cuda-smoke gpu-test-bin kernel-host-test

@@ -21,17 +21,38 @@ import (
 	"github.com/mixft/mixft/internal/model"
 )
 
-// addModelFlags registers the flags every command that runs a model shares.
-func addModelFlags(cmd *cobra.Command) {
+// modelOptions are the settings of every command that runs a model.
+type modelOptions struct {
+	model, task             string
+	maxSeqLength, batchSize int
+	doLowerCase, device     string
+	threads                 int
+	seed                    uint64
+	// Your own data (no task): its columns, labels, problem and format.
+	textColumns, labelColumn, labels, problem, dataFormat string
+}
+
+// ownData reports whether o names no GLUE task: the data is the user's
+// own files.
+func (o *modelOptions) ownData() bool { return o.task == "" || o.task == data.CustomTaskName }
+
+// addModelFlags registers the model settings (and --config) on cmd, bound
+// to o.
+func addModelFlags(cmd *cobra.Command, o *modelOptions) {
 	f := cmd.Flags()
-	f.String("model", "", "Hugging Face model directory (config.json, model.safetensors, vocab.txt)")
-	f.String("task", "", "GLUE task: "+fmt.Sprint(data.TaskNames()))
-	f.Int("max-seq-length", 128, "maximum tokens per example, [CLS] and [SEP] included")
-	f.Int("batch-size", 32, "examples per forward pass")
-	f.String("do-lower-case", "auto", "lower-case text: auto (tokenizer_config.json, else the model name), true or false")
-	f.String("device", "cpu", "compute device: cpu (cuda:N needs a build with -tags cuda)")
-	f.Int("threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
-	f.Uint64("seed", 42, "seed for parameters the checkpoint lacks (a fresh classifier)")
+	f.StringVar(&o.model, "model", "", "Hugging Face model directory (config.json, model.safetensors, vocab.txt)")
+	f.StringVar(&o.task, "task", "", "GLUE task: "+fmt.Sprint(data.TaskNames())+"; empty (or custom) for your own data files")
+	f.StringVar(&o.textColumns, "text-columns", "", "your data's text column, or two comma-separated (default: sentence1,sentence2 if present, else the first one or two text columns other than the label)")
+	f.StringVar(&o.labelColumn, "label-column", data.DefaultLabelColumn, "your data's label column")
+	f.StringVar(&o.labels, "labels", "", "your data's labels, comma-separated, in class-id order (default: the model's id2label)")
+	f.StringVar(&o.problem, "problem", "", "your data's problem: classification or regression (default: the model's problem_type)")
+	f.StringVar(&o.dataFormat, "data-format", "", "format of your data file: csv, tsv, jsonl or json (default: from the extension)")
+	f.IntVar(&o.maxSeqLength, "max-seq-length", 128, "maximum tokens per example, [CLS] and [SEP] included")
+	f.IntVar(&o.batchSize, "batch-size", 32, "examples per forward pass")
+	f.StringVar(&o.doLowerCase, "do-lower-case", "auto", "lower-case text: auto (tokenizer_config.json, else the model name), true or false")
+	f.StringVar(&o.device, "device", "cpu", "compute device: cpu (cuda:N needs a build with -tags cuda)")
+	f.IntVar(&o.threads, "threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
+	f.Uint64Var(&o.seed, "seed", 42, "seed for parameters the checkpoint lacks (a fresh classifier)")
 	addConfigFlag(cmd)
 }
 
@@ -42,50 +63,60 @@ type modelRun struct {
 	ck        *model.Checkpoint
 }
 
-// openModel loads what the model flags name; warnings go to stderr.
-func openModel(s *settings, stderr io.Writer) (*modelRun, error) {
-	dir, taskName := s.String("model"), s.String("task")
-	s.Require("model", dir)
-	s.Require("task", taskName)
-	maxLen, batch := s.Int("max_seq_length"), s.Int("batch_size")
-	lowerMode := s.Choice("do_lower_case", "auto", "true", "false")
-	device := s.String("device")
-	threads, seed := s.Int("threads"), s.Uint64("seed")
-	if err := s.Err(); err != nil {
+// openModel loads the model o names; s tells which settings were given,
+// and warnings go to stderr. For the user's own data (no task), files maps
+// the split ("dev" or "test") to the data file; the labels and the problem
+// type come from the model unless given.
+func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]string) (*modelRun, error) {
+	if err := s.require("model", o.model); err != nil {
 		return nil, err
 	}
-	be, err := newBackend(device, threads)
+	if err := s.choice("do_lower_case", o.doLowerCase, "auto", "true", "false"); err != nil {
+		return nil, err
+	}
+	be, err := newBackend(o.device, o.threads)
 	if err != nil {
 		return nil, err
 	}
-	task, err := data.LookupTask(taskName)
+	var task *data.Task
+	if !o.ownData() {
+		if task, err = data.LookupTask(o.task); err != nil {
+			return nil, err
+		}
+	}
+	dir, err := hub.ResolveModel(o.model)
 	if err != nil {
 		return nil, err
 	}
-	if dir, err = hub.ResolveModel(dir); err != nil {
-		return nil, err
-	}
-	ck, err := model.Load(dir, model.LoadOptions{Seed: seed})
+	ck, err := model.Load(dir, model.LoadOptions{Seed: o.seed})
 	if err != nil {
 		return nil, err
+	}
+	if task == nil {
+		spec := data.CustomSpec{Files: files, Format: o.dataFormat, TextColumns: data.ParseList(o.textColumns),
+			LabelColumn: o.labelColumn, Labels: data.ParseList(o.labels), Problem: o.problem}
+		if task, err = infer.CustomTask(ck.Config, spec); err != nil {
+			return nil, err
+		}
 	}
 	for _, name := range ck.Initialized {
-		fmt.Fprintf(stderr, "mixft: warning: %s: %s is not in the checkpoint; initialised randomly (seed %d)\n", dir, name, seed)
+		fmt.Fprintf(stderr, "mixft: warning: %s: %s is not in the checkpoint; initialised randomly (seed %d)\n", dir, name, o.seed)
 	}
 	var lower *bool
-	if lowerMode != "auto" {
-		b := lowerMode == "true"
+	if o.doLowerCase != "auto" {
+		b := o.doLowerCase == "true"
 		lower = &b
 	}
-	tok, err := data.LoadTokenizer(dir, lower)
+	tok, err := data.LoadEncoder(dir, lower)
 	if err != nil {
 		return nil, err
 	}
+	maxLen := o.maxSeqLength
 	if !s.isSet("max_seq_length") {
 		// The default fits the model, as a tokenizer's model_max_length does.
 		maxLen = min(maxLen, ck.Config.MaxPositionEmbeddings)
 	}
-	p, err := infer.NewPredictor(be, ck, tok, task, infer.Options{MaxSeqLen: maxLen, BatchSize: batch})
+	p, err := infer.NewPredictor(be, ck, tok, task, infer.Options{MaxSeqLen: maxLen, BatchSize: o.batchSize})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -35,11 +36,24 @@ partial file.`,
   mixft download glue --task rte --data-dir glue_data
   MIXFT_TIMEOUT=2m mixft download glue --task all`,
 	}
-	cmd.AddCommand(newDownloadModelCmd(), newDownloadGlueCmd())
+	cmd.AddCommand(newDownloadModelCmd(nil), newDownloadGlueCmd(nil))
 	return cmd
 }
 
-func newDownloadModelCmd() *cobra.Command {
+// downloadModelOptions are download model's settings.
+type downloadModelOptions struct {
+	common
+	name, revision, endpoint, cacheDir string
+	timeout                            time.Duration
+}
+
+// newDownloadModelCmd returns the download model command; runF, when not
+// nil, runs instead of runDownloadModel.
+func newDownloadModelCmd(runF func(*downloadModelOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runDownloadModel
+	}
+	o := &downloadModelOptions{}
 	cmd := &cobra.Command{
 		Use:   "model NAME",
 		Short: "Download a BERT checkpoint from the Hugging Face hub into the Hugging Face cache",
@@ -72,47 +86,62 @@ the cache only once verified.`,
   mixft download model bert-base-uncased --timeout 2m
   mixft eval --model "$(mixft download model bert-base-uncased)" --task rte --data-dir glue_data/RTE`,
 		Args: cobra.ExactArgs(1),
-		RunE: runDownloadModel,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			o.name = args[0]
+			return runF(o)
+		},
 	}
 	f := cmd.Flags()
-	f.String("revision", "main", "branch, tag or commit to download")
-	f.String("endpoint", "", "hub address (default: HF_ENDPOINT, else https://huggingface.co)")
-	f.String("cache-dir", "", "Hugging Face hub cache (default: HF_HUB_CACHE, else HF_HOME/hub, ...)")
-	addTimeoutFlag(cmd)
+	f.StringVar(&o.revision, "revision", "main", "branch, tag or commit to download")
+	f.StringVar(&o.endpoint, "endpoint", "", "hub address (default: HF_ENDPOINT, else https://huggingface.co)")
+	f.StringVar(&o.cacheDir, "cache-dir", "", "Hugging Face hub cache (default: HF_HUB_CACHE, else HF_HOME/hub, ...)")
+	addTimeoutFlag(cmd, &o.timeout)
 	addConfigFlag(cmd)
 	return cmd
 }
 
-func runDownloadModel(cmd *cobra.Command, args []string) error {
-	s, err := loadSettings(cmd)
-	if err != nil {
+// runDownloadModel downloads the checkpoint and prints its folder.
+func runDownloadModel(o *downloadModelOptions) error {
+	if err := checkTimeout(o.settings, o.timeout); err != nil {
 		return err
 	}
-	rev, endpoint, cacheDir := s.String("revision"), s.String("endpoint"), s.String("cache_dir")
-	timeout := timeoutSetting(s)
-	if err := s.Err(); err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bars := newByteBars()
 	defer bars.finish()
-	dir, err := hub.Download(ctx, args[0], rev, hub.Options{
-		Endpoint: endpoint,
-		CacheDir: cacheDir,
-		Timeout:  timeout,
+	dir, err := hub.Download(ctx, o.name, o.revision, hub.Options{
+		Endpoint: o.endpoint,
+		CacheDir: o.cacheDir,
+		Timeout:  o.timeout,
 		Progress: bars.progress,
-		Log:      bars.log(cmd.ErrOrStderr()),
+		Log:      bars.log(o.stderr),
 	})
 	if err != nil {
 		return err
 	}
 	bars.finish()
-	fmt.Fprintln(cmd.OutOrStdout(), dir)
+	fmt.Fprintln(o.stdout, dir)
 	return nil
 }
 
-func newDownloadGlueCmd() *cobra.Command {
+// downloadGlueOptions are download glue's settings.
+type downloadGlueOptions struct {
+	common
+	task, dataDir, baseURL string
+	force, skipChecksums   bool
+	timeout                time.Duration
+}
+
+// newDownloadGlueCmd returns the download glue command; runF, when not
+// nil, runs instead of runDownloadGlue.
+func newDownloadGlueCmd(runF func(*downloadGlueOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runDownloadGlue
+	}
+	o := &downloadGlueOptions{}
 	cmd := &cobra.Command{
 		Use:   "glue",
 		Short: "Download the GLUE tasks' data (train/dev/test TSV files)",
@@ -138,68 +167,66 @@ msr_paraphrase_train.txt, mrpc_dev_ids.tsv, ...): a local mirror.`,
   mixft download glue --task all --data-dir /data/glue
   MIXFT_GLUE_BASE_URL=http://mirror.internal/glue mixft download glue --task all`,
 		Args: cobra.NoArgs,
-		RunE: runDownloadGlue,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			return runF(o)
+		},
 	}
 	f := cmd.Flags()
-	f.String("task", "", "tasks, comma-separated, or all: "+fmt.Sprint(gluedl.AllTasks()))
-	f.String("data-dir", "glue_data", "GLUE data folder; each task goes to its own folder in it")
-	f.String("glue-base-url", "", "fetch every file from this address + /<official file name> instead")
-	f.Bool("force", false, "download tasks again even when their folder is complete")
-	f.Bool("skip-checksums", false, "accept archives whose sha256 differs from the official one (row counts are still checked)")
-	addTimeoutFlag(cmd)
+	f.StringVar(&o.task, "task", "", "tasks, comma-separated, or all: "+fmt.Sprint(gluedl.AllTasks()))
+	f.StringVar(&o.dataDir, "data-dir", "glue_data", "GLUE data folder; each task goes to its own folder in it")
+	f.StringVar(&o.baseURL, "glue-base-url", "", "fetch every file from this address + /<official file name> instead")
+	f.BoolVar(&o.force, "force", false, "download tasks again even when their folder is complete")
+	f.BoolVar(&o.skipChecksums, "skip-checksums", false, "accept archives whose sha256 differs from the official one (row counts are still checked)")
+	addTimeoutFlag(cmd, &o.timeout)
 	addConfigFlag(cmd)
 	return cmd
 }
 
-func runDownloadGlue(cmd *cobra.Command, _ []string) error {
-	s, err := loadSettings(cmd)
+// runDownloadGlue downloads the tasks and prints their folders.
+func runDownloadGlue(o *downloadGlueOptions) error {
+	if err := o.settings.require("task", o.task, "data_dir", o.dataDir); err != nil {
+		return err
+	}
+	if err := checkTimeout(o.settings, o.timeout); err != nil {
+		return err
+	}
+	tasks, err := gluedl.ParseTasks(o.task)
 	if err != nil {
 		return err
 	}
-	taskSpec, dataDir, base := s.String("task"), s.String("data_dir"), s.String("glue_base_url")
-	force, skip := s.Bool("force"), s.Bool("skip_checksums")
-	s.Require("task", taskSpec)
-	s.Require("data_dir", dataDir)
-	timeout := timeoutSetting(s)
-	if err := s.Err(); err != nil {
-		return err
-	}
-	tasks, err := gluedl.ParseTasks(taskSpec)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bars := newByteBars()
 	defer bars.finish()
-	results, err := gluedl.Download(ctx, dataDir, tasks, gluedl.Options{
-		BaseURL:       base,
-		Force:         force,
-		SkipChecksums: skip,
-		Timeout:       timeout,
+	results, err := gluedl.Download(ctx, o.dataDir, tasks, gluedl.Options{
+		BaseURL:       o.baseURL,
+		Force:         o.force,
+		SkipChecksums: o.skipChecksums,
+		Timeout:       o.timeout,
 		Progress:      bars.progress,
-		Log:           bars.log(cmd.ErrOrStderr()),
+		Log:           bars.log(o.stderr),
 	})
 	bars.finish()
 	for _, r := range results {
-		fmt.Fprintln(cmd.OutOrStdout(), r.Dir)
+		fmt.Fprintln(o.stdout, r.Dir)
 	}
 	return err
 }
 
-// addTimeoutFlag gives a download command --timeout.
-func addTimeoutFlag(cmd *cobra.Command) {
-	cmd.Flags().String("timeout", "60s", "give up a connection, TLS handshake, response or body that keeps mixft waiting this long (retried, resuming partial files)")
+// addTimeoutFlag gives a download command --timeout, bound to d.
+func addTimeoutFlag(cmd *cobra.Command, d *time.Duration) {
+	cmd.Flags().DurationVar(d, "timeout", 60*time.Second, "give up a connection, TLS handshake, response or body that keeps mixft waiting this long (retried, resuming partial files)")
 }
 
-// timeoutSetting reads --timeout (MIXFT_TIMEOUT) as a positive duration.
-func timeoutSetting(s *settings) time.Duration {
-	raw := s.String("timeout")
-	d, err := time.ParseDuration(raw)
-	if err != nil || d <= 0 {
-		s.fail("timeout", raw, "a positive duration such as 30s or 2m")
+// checkTimeout refuses a --timeout (MIXFT_TIMEOUT) that is not positive.
+func checkTimeout(s *settings, d time.Duration) error {
+	if d <= 0 {
+		return s.bad("timeout", d, "a positive duration such as 30s or 2m")
 	}
-	return d
+	return nil
 }
 
 // byteBars draws one progress bar per file on stderr when it is a terminal.

@@ -199,7 +199,7 @@ func TestDownloadGlueCommand(t *testing.T) {
 		t.Fatalf("unknown task: %d %q", code, stderr)
 	}
 	code, _, stderr = mixft(t, "download", "glue", "--data-dir", dataDir)
-	if code == 0 || !strings.Contains(stderr, "--task is required") {
+	if code == 0 || !strings.Contains(stderr, "task: required (give --task") {
 		t.Fatalf("no task: %d %q", code, stderr)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -13,7 +14,23 @@ import (
 	"github.com/mixft/mixft/internal/infer"
 )
 
-func newEvalCmd() *cobra.Command {
+// evalOptions are eval's settings.
+type evalOptions struct {
+	common
+	model          modelOptions
+	dataDir, split string
+	validationFile string
+	json           bool
+	outputDir      string
+}
+
+// newEvalCmd returns the eval command; runF, when not nil, runs instead of
+// runEval (tests take the resolved options from it).
+func newEvalCmd(runF func(*evalOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runEval
+	}
+	o := &evalOptions{}
 	cmd := &cobra.Command{
 		Use:   "eval",
 		Short: "Score a model on a GLUE dev split, or write the GLUE submission file of a test split",
@@ -31,62 +48,83 @@ into --output-dir: "index<TAB>prediction" rows with label strings, STS-B
 scores clipped to [0, 5].
 
 --data-dir is the folder of one task (train.tsv, dev.tsv, test.tsv, or MNLI's
-dev_matched.tsv ...).`,
+dev_matched.tsv ...).
+
+Your own data: with no --task, --validation-file names a labelled .csv,
+.tsv, .jsonl or .json file (see mixft finetune --help for the columns);
+the labels and the problem type come from the model (id2label,
+problem_type). Classification prints accuracy and macro_f1 (and f1 of the
+second label with two labels); regression pearson, spearmanr and their mean
+combined_score.`,
 		Example: `  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE
   mixft eval --model runs/stsb/best --task sts-b --data-dir glue_data/STS-B --json
-  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE --split test --output-dir submission/`,
+  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE --split test --output-dir submission/
+  mixft eval --model runs/reviews/best --validation-file reviews/dev.csv --text-columns review --json`,
 		Args: cobra.NoArgs,
-		RunE: runEval,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			return runF(o)
+		},
 	}
-	addModelFlags(cmd)
+	addModelFlags(cmd, &o.model)
 	f := cmd.Flags()
-	f.String("data-dir", "", "folder of the task's GLUE files")
-	f.String("split", "dev", "split: dev, dev-mm (MNLI), test, test-mm (MNLI), train")
-	f.Bool("json", false, "print one JSON object instead of a table")
-	f.String("output-dir", ".", "where a test split's submission file is written")
+	f.StringVar(&o.dataDir, "data-dir", "", "folder of the task's GLUE files")
+	f.StringVar(&o.validationFile, "validation-file", "", "your own labelled data (.csv, .tsv, .jsonl, .json) instead of a GLUE task")
+	f.StringVar(&o.split, "split", "dev", "split: dev, dev-mm (MNLI), test, test-mm (MNLI), train")
+	f.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
+	f.StringVar(&o.outputDir, "output-dir", ".", "where a test split's submission file is written")
 	return cmd
 }
 
-func runEval(cmd *cobra.Command, _ []string) error {
-	s, err := loadSettings(cmd)
-	if err != nil {
-		return err
+// runEval scores the model on the split, or writes the submission file of
+// a test split.
+func runEval(o *evalOptions) error {
+	split := o.split
+	switch {
+	case !o.model.ownData():
+		if err := o.settings.require("model", o.model.model, "data_dir", o.dataDir); err != nil {
+			return err
+		}
+	case o.dataDir != "":
+		return o.settings.require("task", "") // GLUE files need their task
+	default:
+		if err := o.settings.require("model", o.model.model, "validation_file", o.validationFile); err != nil {
+			return err
+		}
+		split = "dev"
 	}
-	dataDir, split := s.String("data_dir"), s.String("split")
-	asJSON, outDir := s.Bool("json"), s.String("output_dir")
-	s.Require("model", s.String("model"))
-	s.Require("task", s.String("task"))
-	s.Require("data_dir", dataDir)
-	ctx, interrupted, stop := withSignals(cmd.Context(), "eval")
+	ctx, interrupted, stop := withSignals(context.Background(), "eval")
 	defer stop()
-	run, err := openModel(s, cmd.ErrOrStderr())
+	run, err := openModel(&o.model, o.settings, o.stderr, map[string]string{"dev": o.validationFile})
 	if err != nil {
 		return err
 	}
-	examples, report, err := run.task.ReadSplit(dataDir, split)
+	examples, report, err := run.task.ReadSplit(o.dataDir, split)
 	if err != nil {
 		return err
 	}
 	if report.Skipped > 0 {
-		fmt.Fprintf(cmd.ErrOrStderr(), "mixft: warning: %s: skipped %d rows with too few columns (lines %v)\n", report.Path, report.Skipped, report.SkippedLines)
+		fmt.Fprintf(o.stderr, "mixft: warning: %s: skipped %d rows with too few columns (lines %v)\n", report.Path, report.Skipped, report.SkippedLines)
 	}
 	if len(examples) == 0 {
 		return fmt.Errorf("%s: no examples", report.Path)
 	}
-	step, done := progress(cmd.ErrOrStderr(), len(examples), "eval "+run.task.Name)
+	step, done := progress(o.stderr, len(examples), "eval "+run.task.Name)
 	preds, err := run.predictor.PredictContext(ctx, examples, step)
 	done()
 	if err != nil {
 		return interrupted(err)
 	}
-	out := cmd.OutOrStdout()
+	out, asJSON := o.stdout, o.json
 	labelled := examples[0].HasLabel
 	if !labelled {
 		file, err := run.task.SubmissionFile(report.Split)
 		if err != nil {
 			return err
 		}
-		path := filepath.Join(outDir, file)
+		path := filepath.Join(o.outputDir, file)
 		indices, labels := make([]string, len(preds)), make([]string, len(preds))
 		for i, p := range preds {
 			indices[i], labels[i] = p.Index, p.Label

@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,29 +19,31 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/curves"
+	"github.com/mixft/mixft/internal/exitcode"
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/sweep"
 	"github.com/mixft/mixft/internal/train"
 )
 
-// Exit statuses of mixft finetune besides 0 (done) and 1 (error).
-const (
-	// exitInterrupted: SIGINT/SIGTERM; the state is saved, --resume continues.
-	exitInterrupted = 3
-	// exitDiverged: the loss became NaN or infinite; retrying will not help.
-	exitDiverged = 4
-)
-
-// exitError carries a specific exit status.
-type exitError struct {
-	code int
-	err  error
+// finetuneOptions are finetune's settings.
+type finetuneOptions struct {
+	common
+	// run holds every run setting, each bound to its flag.
+	run config.Run
+	// manifest and index name a line of a sweep manifest to run instead.
+	manifest string
+	index    int
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func newFinetuneCmd() *cobra.Command {
+// newFinetuneCmd returns the finetune command; runF, when not nil, runs
+// instead of runFinetune.
+func newFinetuneCmd(runF func(*finetuneOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runFinetune
+	}
+	o := &finetuneOptions{run: config.Default()}
 	cmd := &cobra.Command{
 		Use:   "finetune",
 		Short: "Finetune a BERT checkpoint on a GLUE task with dropout, weight decay or mixout",
@@ -57,6 +61,19 @@ directory --output-dir:
   last/           the latest checkpoint, saved at every evaluation: after the
                   run, the final model (Hugging Face layout, plus the
                   optimizer moments and trainer state --resume needs)
+  curves.svg/png  the run's curves (see mixft plot)
+  tensorboard/    TensorBoard event files, with --report-to tensorboard
+  test_predictions.jsonl  with --test-file: the final model's predictions
+
+Your own data instead of a GLUE task: --train-file and --validation-file
+(.csv, .tsv, .jsonl or .json; --data-format overrides the extension), and
+optionally --test-file (labels optional; predicted at the end), with
+--text-columns a[,b] (default: sentence1,sentence2 when present, else the
+first one or two text columns other than the label), --label-column
+(default label), --labels x,y,z (default: the train file's labels, sorted)
+and --problem classification|regression|auto (auto: regression when every
+train label is a number). The run's summary says what was chosen; the
+checkpoints carry id2label and the problem type.
 
 Regularizers (the mixout paper's notation), combinable:
   --dropout P                   dropout(P) on every dropout of the model
@@ -85,6 +102,15 @@ moment leaves a complete one; the next finetune in the directory repairs an
 interrupted save. One process at a time writes a run directory (a lock on
 <output-dir>/.mixft.lock): a second one exits at once naming the holder.
 
+The Hugging Face TrainingArguments names are accepted for the settings they
+match, as YAML keys and as (unlisted) flags: learning_rate (--learning-rate)
+for lr, num_train_epochs for epochs, per_device_train_batch_size for
+batch_size (mixft's batch is per optimizer step), per_device_eval_batch_size
+for eval_batch_size, gradient_accumulation_steps for grad_accum_steps,
+adam_epsilon for adam_eps; see the table in README.md ("Hugging Face
+names"). config.yaml records the mixft names. A name and its alias both
+given is an error.
+
 --manifest FILE --index N runs line N of a sweep manifest (mixft sweep plan):
 every setting comes from that line, the run is written to
 <--output-dir, default the manifest's directory>/<run id>, and is resumed
@@ -97,76 +123,72 @@ with it.`,
   mixft finetune --config configs/rte/mixout.yaml --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte --seed 3
   mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume
   mixft finetune --output-dir runs/rte-mixout --resume
-  mixft finetune --manifest runs/fig3/manifest.jsonl --index 7`,
+  mixft finetune --manifest runs/fig3/manifest.jsonl --index 7
+  mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --learning-rate 3e-5 --num-train-epochs 3
+  mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews --report-to tensorboard`,
 		Args: cobra.NoArgs,
-		RunE: runFinetune,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			return runF(o)
+		},
 	}
 	f := cmd.Flags()
 	for _, fd := range config.Fields() {
 		name := flagName(fd.Key)
-		switch v := fd.Default.(type) {
-		case string:
-			f.String(name, v, fd.Help)
-		case int:
-			f.Int(name, v, fd.Help)
-		case uint64:
-			f.Uint64(name, v, fd.Help)
-		case float64:
-			f.Float64(name, v, fd.Help)
-		case bool:
-			f.Bool(name, v, fd.Help)
+		switch p := o.run.Ptr(fd.Key).(type) {
+		case *string:
+			f.StringVar(p, name, *p, fd.Help)
+		case *int:
+			f.IntVar(p, name, *p, fd.Help)
+		case *uint64:
+			f.Uint64Var(p, name, *p, fd.Help)
+		case *float64:
+			f.Float64Var(p, name, *p, fd.Help)
+		case *bool:
+			f.BoolVar(p, name, *p, fd.Help)
 		}
 	}
+	addAliasFlags(cmd)
 	addConfigFlag(cmd)
-	addManifestFlags(cmd)
+	f.StringVar(&o.manifest, manifestFlag, "", "run line --index of this sweep manifest (mixft sweep plan) into <--output-dir>/<run id>")
+	f.IntVar(&o.index, indexFlag, -1, "the manifest line to run, from 0 (default: $SLURM_ARRAY_TASK_ID, else $JOB_COMPLETION_INDEX)")
 	return cmd
 }
 
-// runConfig reads every finetune setting, applies the strategy preset and
-// validates the result.
-func runConfig(s *settings) (config.Run, error) {
-	cfg := config.Default()
-	// --resume: the run's own settings (output_dir/config.yaml) come below flags, env and --config.
-	var saved map[string]any
-	if s.Bool("resume") && s.String("output_dir") != "" {
-		var err error
-		if saved, err = train.ResumeDefaults(s.String("output_dir")); err != nil {
-			return cfg, err
+// runConfig is the run's configuration from the settings given
+// (config.Resolve: the strategy preset fills what was not given),
+// validated, with the model name resolved. With --resume, the run's own
+// settings (output_dir/config.yaml, train.ResumeDefaults) stand for every
+// setting not given.
+func (o *finetuneOptions) runConfig() (config.Run, error) {
+	s, given := o.settings, map[string]any{}
+	for k, v := range o.run.Map() {
+		if s.isSet(k) {
+			given[k] = v
+		}
+	}
+	if o.run.Resume && o.run.OutputDir != "" {
+		saved, err := train.ResumeDefaults(o.run.OutputDir)
+		if err != nil {
+			return o.run, err
 		}
 		if saved == nil && !s.isSet("model") {
-			return cfg, fmt.Errorf("resume: %s holds no settings (config.yaml): the run was stopped before it wrote them; give them again", s.String("output_dir"))
+			return o.run, fmt.Errorf("resume: %s holds no settings (config.yaml): the run was stopped before it wrote them; give them again", o.run.OutputDir)
+		}
+		for k, v := range saved {
+			if _, ok := given[k]; !ok {
+				given[k] = v
+			}
 		}
 	}
-	isSet := func(k string) bool { _, ok := saved[k]; return ok || s.isSet(k) }
-	for _, fd := range config.Fields() {
-		var v any
-		switch fd.Kind {
-		case "string":
-			v = s.String(fd.Key)
-		case "int":
-			v = s.Int(fd.Key)
-		case "uint64":
-			v = s.Uint64(fd.Key)
-		case "float64":
-			v = s.Float64(fd.Key)
-		case "bool":
-			v = s.Bool(fd.Key)
-		}
-		if err := s.Err(); err != nil {
-			return cfg, err
-		}
-		if sv, ok := saved[fd.Key]; ok && !s.isSet(fd.Key) {
-			v = sv
-		}
-		if err := cfg.Set(fd.Key, v); err != nil {
-			return cfg, err
-		}
+	cfg, err := config.Resolve(given)
+	if err == nil {
+		err = cfg.Validate()
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("%s: %w", s.source(firstWord(err.Error())), err)
-	}
-	if err := cfg.ApplyStrategy(isSet); err != nil {
-		return cfg, err
+	if err != nil {
+		return cfg, s.fieldError(err)
 	}
 	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
 	dir, err := hub.ResolveModel(cfg.Model)
@@ -174,42 +196,92 @@ func runConfig(s *settings) (config.Run, error) {
 		return cfg, err
 	}
 	cfg.Model = dir
-	if !isSet("max_seq_length") {
+	if _, ok := given["max_seq_length"]; !ok {
 		// The default fits the model, as a tokenizer's model_max_length does.
 		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil {
 			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxPositionEmbeddings)
 		}
 	}
-	return cfg, cfg.Validate()
+	return cfg, s.fieldError(cfg.Validate())
 }
 
-// firstWord is the key a validation error starts with ("lr: ...").
-func firstWord(msg string) string {
-	for i, c := range msg {
-		if c == ':' || c == ' ' {
-			return msg[:i]
+// manifestConfig is the run's configuration in manifest mode: line
+// --index of --manifest, written to <--output-dir, default the manifest's
+// directory>/<id>, resumed or started afresh as its directory requires
+// (sweep.PrepareLine); skip reports a finished run.
+func (o *finetuneOptions) manifestConfig() (cfg config.Run, skip bool, err error) {
+	s := o.settings
+	if s.file != "" {
+		return cfg, false, fmt.Errorf("--config %s: not allowed with --manifest (the run's settings come from the manifest)", s.file)
+	}
+	local, values := map[string]any{}, o.run.Map()
+	for _, fd := range config.Fields() {
+		switch k := fd.Key; {
+		case !s.isSet(k):
+		case !slices.Contains(sweep.Unhashed, k):
+			return cfg, false, fmt.Errorf("%s: not allowed with --manifest (the run's settings come from the manifest; change the sweep file and plan it again)", s.source(k))
+		case k != "output_dir":
+			local[k] = values[k]
 		}
 	}
-	return msg
+	index, err := o.manifestIndex()
+	if err != nil {
+		return cfg, false, err
+	}
+	out := ""
+	if s.isSet("output_dir") {
+		out = o.run.OutputDir
+	}
+	lr, err := sweep.PrepareLine(o.manifest, index, out, local)
+	var fe *config.FieldError
+	if errors.As(err, &fe) && !s.isSet(fe.Key) {
+		fe.Source = fmt.Sprintf("manifest %s line %d", o.manifest, index)
+	}
+	if err != nil {
+		return cfg, false, s.fieldError(err)
+	}
+	cfg = lr.Run.Config
+	what := fmt.Sprintf("manifest %s line %d: run %s (%s)", o.manifest, index, lr.Run.ID, sweep.Describe(cfg))
+	switch lr.Decision {
+	case sweep.Skip:
+		fmt.Fprintf(o.stdout, "%s: already finished in %s\n", what, cfg.OutputDir)
+		return cfg, true, nil
+	case sweep.Refuse:
+		return cfg, false, &exitError{exitcode.Diverged, fmt.Errorf("%s: diverged in an earlier attempt (%s); a failed run is not retried", what, filepath.Join(cfg.OutputDir, train.MetricsFile))}
+	}
+	fmt.Fprintf(o.stderr, "mixft: %s: %s in %s\n", what, lr.Decision, cfg.OutputDir)
+	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
+	cfg.Model, err = hub.ResolveModel(cfg.Model)
+	return cfg, false, err
 }
 
-func runFinetune(cmd *cobra.Command, _ []string) error {
-	s, err := loadSettings(cmd)
-	if err != nil {
-		return err
+// manifestIndex is --index, else the index a cluster sets
+// (sweep.IndexFromEnv).
+func (o *finetuneOptions) manifestIndex() (int, error) {
+	if o.settings.isSet("index") {
+		if o.index < 0 {
+			return 0, o.settings.bad("index", o.index, "a manifest line (0 or more)")
+		}
+		return o.index, nil
 	}
+	i, ok, err := sweep.IndexFromEnv(os.LookupEnv)
+	if err == nil && !ok {
+		err = fmt.Errorf("--manifest needs --index N (or %s)", strings.Join(sweep.IndexEnv, ", or "))
+	}
+	return i, err
+}
+
+// runFinetune trains the run the settings (or the manifest line) describe.
+func runFinetune(o *finetuneOptions) error {
 	var cfg config.Run
-	if manifest := s.String("manifest"); manifest != "" {
-		cfg, err = manifestConfig(s, manifest, cmd.OutOrStdout(), cmd.ErrOrStderr())
-		if errors.Is(err, errRunDone) {
+	var err error
+	if o.manifest != "" {
+		var skip bool
+		if cfg, skip, err = o.manifestConfig(); skip {
 			return nil
 		}
-		if err == nil {
-			// A model name (bert-large-uncased) resolves through the Hugging Face cache.
-			cfg.Model, err = hub.ResolveModel(cfg.Model)
-		}
 	} else {
-		cfg, err = runConfig(s)
+		cfg, err = o.runConfig()
 	}
 	if err != nil {
 		return err
@@ -218,7 +290,7 @@ func runFinetune(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	stderr, stdout := cmd.ErrOrStderr(), cmd.OutOrStdout()
+	stderr, stdout := o.stderr, o.stdout
 	rep := newReporter(stderr)
 	tn, err := train.New(cfg, train.Options{
 		Backend: be,
@@ -229,19 +301,27 @@ func runFinetune(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
+	if c := tn.Task().Custom; c != nil {
+		fmt.Fprintf(stdout, "data: %s\n", c.Choice)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := tn.Run(ctx)
 	rep.finish()
+	if r, perr := curves.Read(cfg.OutputDir); perr == nil {
+		if _, perr = r.Write(cfg.OutputDir); perr != nil {
+			fmt.Fprintf(stderr, "mixft: warning: %v\n", perr)
+		}
+	}
 	switch {
 	case errors.Is(err, train.ErrInterrupted):
-		return &exitError{exitInterrupted, fmt.Errorf("%s: %w", cfg.OutputDir, err)}
+		return &exitError{exitcode.Interrupted, fmt.Errorf("%s: %w", cfg.OutputDir, err)}
 	case errors.Is(err, train.ErrDiverged):
-		return &exitError{exitDiverged, fmt.Errorf("%s: %w; see metrics.json", cfg.OutputDir, err)}
+		return &exitError{exitcode.Diverged, fmt.Errorf("%s: %w; see metrics.json", cfg.OutputDir, err)}
 	case err != nil:
 		return err
 	}
-	fmt.Fprintf(stdout, "%s %s (%s): %d steps, run directory %s\n", cfg.Task, cfg.Strategy, tn.Regularization(), tn.State().Step, res.Dir)
+	fmt.Fprintf(stdout, "%s %s (%s): %d steps, run directory %s\n", tn.Task().Name, cfg.Strategy, tn.Regularization(), tn.State().Step, res.Dir)
 	printEval(stdout, "final", res.Final)
 	printEval(stdout, "best", res.Best)
 	verdict := "no"
@@ -315,7 +395,7 @@ func (r *reporter) eval(ev train.Eval) {
 	if r.bar != nil {
 		r.bar.Clear()
 	}
-	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): primary %.4f\n", ev.Step, ev.Epoch, float64(ev.Primary))
+	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): primary %.4f, dev loss %.4f\n", ev.Step, ev.Epoch, float64(ev.Primary), ev.Metrics["loss"])
 }
 
 func (r *reporter) finish() {

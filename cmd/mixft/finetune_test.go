@@ -129,7 +129,7 @@ func TestFinetuneBadSettings(t *testing.T) {
 
 // TestFinetuneFlagNames: the flags the reference trajectory check uses.
 func TestFinetuneFlagNames(t *testing.T) {
-	cmd := newFinetuneCmd()
+	cmd := newFinetuneCmd(nil)
 	for _, f := range []string{"batch-size", "max-steps", "warmup-steps", "lr", "weight-decay", "dropout", "mixout", "seed", "max-seq-length"} {
 		if cmd.Flags().Lookup(f) == nil {
 			t.Errorf("finetune has no --%s", f)

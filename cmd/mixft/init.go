@@ -13,7 +13,24 @@ import (
 	"github.com/mixft/mixft/internal/model"
 )
 
-func newInitCmd() *cobra.Command {
+// initOptions are init's settings.
+type initOptions struct {
+	common
+	preset, vocab, out, task            string
+	labels, maxPosition                 int
+	layers, hidden, heads, intermediate int
+	doLowerCase                         string
+	seed                                uint64
+	force                               bool
+}
+
+// newInitCmd returns the init command; runF, when not nil, runs instead of
+// runInit.
+func newInitCmd(runF func(*initOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runInit
+	}
+	o := &initOptions{}
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a randomly initialised BERT checkpoint from a preset and a vocabulary",
@@ -27,46 +44,45 @@ and demos; finetuning from it is training from scratch.`,
   mixft init --preset mini --vocab vocab.txt --labels 3 --max-position 128 --out models/mini
   mixft init --preset tiny --layers 1 --hidden 32 --heads 2 --intermediate 64 --vocab vocab.txt --out models/toy`,
 		Args: cobra.NoArgs,
-		RunE: runInit,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			return runF(o)
+		},
 	}
 	f := cmd.Flags()
-	f.String("preset", "tiny", "model size preset")
-	f.String("vocab", "", "vocab.txt to use (one WordPiece token per line)")
-	f.String("out", "", "directory to create")
-	f.String("task", "", "GLUE task whose label set the head gets (overrides --labels)")
-	f.Int("labels", 2, "number of classes (1: regression) when --task is not given")
-	f.Int("max-position", 0, "max_position_embeddings (0: the preset's 512)")
-	f.Int("layers", 0, "num_hidden_layers (0: the preset's)")
-	f.Int("hidden", 0, "hidden_size (0: the preset's)")
-	f.Int("heads", 0, "num_attention_heads (0: the preset's)")
-	f.Int("intermediate", 0, "intermediate_size (0: the preset's)")
-	f.String("do-lower-case", "true", "recorded in tokenizer_config.json: true or false")
-	f.Uint64("seed", 42, "initialisation seed")
-	f.Bool("force", false, "overwrite the files of an existing directory")
+	f.StringVar(&o.preset, "preset", "tiny", "model size preset")
+	f.StringVar(&o.vocab, "vocab", "", "vocab.txt to use (one WordPiece token per line)")
+	f.StringVar(&o.out, "out", "", "directory to create")
+	f.StringVar(&o.task, "task", "", "GLUE task whose label set the head gets (overrides --labels)")
+	f.IntVar(&o.labels, "labels", 2, "number of classes (1: regression) when --task is not given")
+	f.IntVar(&o.maxPosition, "max-position", 0, "max_position_embeddings (0: the preset's 512)")
+	f.IntVar(&o.layers, "layers", 0, "num_hidden_layers (0: the preset's)")
+	f.IntVar(&o.hidden, "hidden", 0, "hidden_size (0: the preset's)")
+	f.IntVar(&o.heads, "heads", 0, "num_attention_heads (0: the preset's)")
+	f.IntVar(&o.intermediate, "intermediate", 0, "intermediate_size (0: the preset's)")
+	f.StringVar(&o.doLowerCase, "do-lower-case", "true", "recorded in tokenizer_config.json: true or false")
+	f.Uint64Var(&o.seed, "seed", 42, "initialisation seed")
+	f.BoolVar(&o.force, "force", false, "overwrite the files of an existing directory")
 	addConfigFlag(cmd)
 	return cmd
 }
 
-func runInit(cmd *cobra.Command, _ []string) error {
-	s, err := loadSettings(cmd)
+// runInit writes the randomly initialised checkpoint.
+func runInit(o *initOptions) error {
+	s := o.settings
+	if err := s.choice("do_lower_case", o.doLowerCase, "true", "false"); err != nil {
+		return err
+	}
+	if err := s.require("vocab", o.vocab, "out", o.out); err != nil {
+		return err
+	}
+	cfg, err := model.Preset(o.preset)
 	if err != nil {
 		return err
 	}
-	preset, vocabPath, out := s.String("preset"), s.String("vocab"), s.String("out")
-	taskName, labels, maxPos := s.String("task"), s.Int("labels"), s.Int("max_position")
-	layers, hidden, heads, inter := s.Int("layers"), s.Int("hidden"), s.Int("heads"), s.Int("intermediate")
-	lower := s.Choice("do_lower_case", "true", "false") == "true"
-	seed, force := s.Uint64("seed"), s.Bool("force")
-	s.Require("vocab", vocabPath)
-	s.Require("out", out)
-	if err := s.Err(); err != nil {
-		return err
-	}
-	cfg, err := model.Preset(preset)
-	if err != nil {
-		return err
-	}
-	vocab, err := data.LoadVocab(vocabPath)
+	vocab, err := data.LoadVocab(o.vocab)
 	if err != nil {
 		return err
 	}
@@ -77,17 +93,17 @@ func runInit(cmd *cobra.Command, _ []string) error {
 	for _, o := range []struct {
 		v   int
 		dst *int
-	}{{layers, &cfg.NumHiddenLayers}, {hidden, &cfg.HiddenSize}, {heads, &cfg.NumAttentionHeads}, {inter, &cfg.IntermediateSize}} {
+	}{{o.layers, &cfg.NumHiddenLayers}, {o.hidden, &cfg.HiddenSize}, {o.heads, &cfg.NumAttentionHeads}, {o.intermediate, &cfg.IntermediateSize}} {
 		if o.v != 0 {
 			*o.dst = o.v
 		}
 	}
-	if maxPos != 0 {
-		cfg.MaxPositionEmbeddings = maxPos
+	if o.maxPosition != 0 {
+		cfg.MaxPositionEmbeddings = o.maxPosition
 	}
-	switch {
-	case taskName != "":
-		task, err := data.LookupTask(taskName)
+	switch labels := o.labels; {
+	case o.task != "":
+		task, err := data.LookupTask(o.task)
 		if err != nil {
 			return err
 		}
@@ -101,21 +117,21 @@ func runInit(cmd *cobra.Command, _ []string) error {
 		}
 		cfg.SetLabels(names)
 	default:
-		return fmt.Errorf("--labels %d: expected 1 (regression) or more", labels)
+		return s.bad("labels", labels, "1 (regression) or more")
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(out, model.ConfigFile)); err == nil && !force {
-		return fmt.Errorf("%s already holds a model; use --force to overwrite it", out)
+	if _, err := os.Stat(filepath.Join(o.out, model.ConfigFile)); err == nil && !o.force {
+		return fmt.Errorf("%s already holds a model; use --force to overwrite it", o.out)
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	w := model.InitWeights(cfg, seed)
-	if err := model.Save(out, cfg, w, model.SaveOptions{VocabPath: vocabPath, DoLowerCase: lower}); err != nil {
+	w := model.InitWeights(cfg, o.seed)
+	if err := model.Save(o.out, cfg, w, model.SaveOptions{VocabPath: o.vocab, DoLowerCase: o.doLowerCase == "true"}); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s BERT, %d layers, hidden %d, vocab %d, %d labels\n",
-		out, preset, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.VocabSize, cfg.NumLabels)
+	fmt.Fprintf(o.stdout, "wrote %s: %s BERT, %d layers, hidden %d, vocab %d, %d labels\n",
+		o.out, o.preset, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.VocabSize, cfg.NumLabels)
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mixft/mixft/internal/exitcode"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3"; a
@@ -46,8 +48,12 @@ that replaces weights, input column by column with probability p, by their
 pretrained values (Lee, Cho and Kang, ICLR 2020).
 
 Settings come from flags, then MIXFT_* environment variables (MIXFT_BATCH_SIZE
-for --batch-size), then the YAML file given by --config (keys as the flag
-names with "_" for "-": batch_size), then the defaults.`,
+for --batch-size), then the YAML file given by --config or MIXFT_CONFIG (keys
+as the flag names with "_" for "-": batch_size), then the defaults. A key in
+the file that the command does not take is an error.
+
+Exit statuses: 0 done, 1 error, 3 interrupted with the state saved (run the
+same command again to resume), 4 a diverged run.`,
 		Example: `  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE
   mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/dev.tsv --output preds.jsonl
   mixft completion bash > /etc/bash_completion.d/mixft`,
@@ -56,9 +62,19 @@ names with "_" for "-": batch_size), then the defaults.`,
 		SilenceErrors: true,
 	}
 	root.SetVersionTemplate("mixft {{.Version}}\n")
-	root.AddCommand(newFinetuneCmd(), newEvalCmd(), newPredictCmd(), newInitCmd(), newVocabCmd(), newSynthCmd(), newBenchCmd(), newSweepCmd(), newDownloadCmd())
+	root.AddCommand(newFinetuneCmd(nil), newEvalCmd(nil), newPredictCmd(nil), newInitCmd(nil), newVocabCmd(nil), newSynthCmd(nil),
+		newBenchCmd(nil), newSweepCmd(), newDownloadCmd(), newPlotCmd(nil), newTokenizeCmd(nil))
 	return root
 }
+
+// exitError is an error with its exit status (package exitcode).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
 
 // run executes mixft with args and returns the process exit status.
 func run(args []string, stdout, stderr io.Writer) int {
@@ -72,9 +88,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.As(err, &ee) {
 			return ee.code
 		}
-		return 1
+		return exitcode.Error
 	}
-	return 0
+	return exitcode.OK
 }
 
 func main() {

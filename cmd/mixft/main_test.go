@@ -14,17 +14,19 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/mixft/mixft/internal/fixture"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/safetensors"
 )
 
-const shared = "../../../shared"
+// shared is ../shared next to the repository (internal/fixture finds it).
+var shared = fixture.Root()
 
+// needShared ends the test when ../shared is missing (a skip, or a failure
+// under MIXFT_REQUIRE_FIXTURES=1).
 func needShared(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("test data not found at %s (../shared next to the repository): %v", shared, err)
-	}
+	fixture.Path(t)
 }
 
 // mixft runs the command in-process and returns exit status, stdout, stderr.

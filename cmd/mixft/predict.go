@@ -2,12 +2,10 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
+	"context"
 	"fmt"
 	"io"
-	"math"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,7 +15,20 @@ import (
 	"github.com/mixft/mixft/internal/infer"
 )
 
-func newPredictCmd() *cobra.Command {
+// predictOptions are predict's settings.
+type predictOptions struct {
+	common
+	model                modelOptions
+	input, output, split string
+}
+
+// newPredictCmd returns the predict command; runF, when not nil, runs
+// instead of runPredict.
+func newPredictCmd(runF func(*predictOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runPredict
+	}
+	o := &predictOptions{}
 	cmd := &cobra.Command{
 		Use:   "predict",
 		Short: "Write the model's logits and predictions for every row of a GLUE-format TSV file",
@@ -29,41 +40,51 @@ or for STS-B the predicted score (not clipped).
 
 --split says which file layout the input has (train, dev, test, ...); auto
 takes test when the file name contains "test", else dev, and falls back to
-test when the file does not read as dev. The output is written atomically.`,
+test when the file does not read as dev. The output is written atomically.
+
+Your own data: with no --task, --input is a .csv, .tsv, .jsonl or .json
+file (a label column is optional; see mixft finetune --help for the
+columns); index is the 0-based row, and the labels and the problem type
+come from the model (id2label, problem_type).`,
 		Example: `  mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/test.tsv --output rte-test.jsonl
-  mixft predict --model runs/cola --task cola --input my_sentences.tsv --split test --output -`,
+  mixft predict --model runs/cola --task cola --input my_sentences.tsv --split test --output -
+  mixft predict --model runs/reviews/best --input new_reviews.jsonl --text-columns review --output preds.jsonl`,
 		Args: cobra.NoArgs,
-		RunE: runPredict,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			return runF(o)
+		},
 	}
-	addModelFlags(cmd)
+	addModelFlags(cmd, &o.model)
 	f := cmd.Flags()
-	f.String("input", "", "TSV file in the task's GLUE layout")
-	f.String("output", "", "JSON lines file to write (- for stdout)")
-	f.String("split", "auto", "layout of the input: auto, train, dev, dev-mm, test, test-mm")
+	f.StringVar(&o.input, "input", "", "TSV file in the task's GLUE layout, or your own data file (.csv, .tsv, .jsonl, .json)")
+	f.StringVar(&o.output, "output", "", "JSON lines file to write (- for stdout)")
+	f.StringVar(&o.split, "split", "auto", "layout of the input: auto, train, dev, dev-mm, test, test-mm")
 	return cmd
 }
 
-func runPredict(cmd *cobra.Command, _ []string) error {
-	s, err := loadSettings(cmd)
-	if err != nil {
+// runPredict writes the model's predictions for every row of the input.
+func runPredict(o *predictOptions) error {
+	if err := o.settings.require("model", o.model.model, "input", o.input, "output", o.output); err != nil {
 		return err
 	}
-	input, output, split := s.String("input"), s.String("output"), s.String("split")
-	s.Require("model", s.String("model"))
-	s.Require("task", s.String("task"))
-	s.Require("input", input)
-	s.Require("output", output)
-	ctx, interrupted, stop := withSignals(cmd.Context(), "predict")
+	ctx, interrupted, stop := withSignals(context.Background(), "predict")
 	defer stop()
-	run, err := openModel(s, cmd.ErrOrStderr())
+	run, err := openModel(&o.model, o.settings, o.stderr, map[string]string{"test": o.input})
 	if err != nil {
 		return err
 	}
-	examples, err := readInput(run.task, input, split)
+	split := o.split
+	if run.task.Custom != nil {
+		split = "test" // a label column is optional
+	}
+	examples, err := readInput(run.task, o.input, split)
 	if err != nil {
 		return err
 	}
-	step, done := progress(cmd.ErrOrStderr(), len(examples), "predict "+run.task.Name)
+	step, done := progress(o.stderr, len(examples), "predict "+run.task.Name)
 	preds, err := run.predictor.PredictContext(ctx, examples, step)
 	done()
 	if err != nil {
@@ -71,18 +92,18 @@ func runPredict(cmd *cobra.Command, _ []string) error {
 	}
 	write := func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
-		if err := writePredictions(bw, run.task, preds); err != nil {
+		if err := infer.WriteJSONLines(bw, run.task, preds); err != nil {
 			return err
 		}
 		return bw.Flush()
 	}
-	if output == "-" {
-		return write(cmd.OutOrStdout())
+	if o.output == "-" {
+		return write(o.stdout)
 	}
-	if err := atomicfile.Write(output, 0o644, write); err != nil {
+	if err := atomicfile.Write(o.output, 0o644, write); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "mixft: wrote %d predictions to %s\n", len(preds), output)
+	fmt.Fprintf(o.stderr, "mixft: wrote %d predictions to %s\n", len(preds), o.output)
 	return nil
 }
 
@@ -104,31 +125,4 @@ func readInput(task *data.Task, path, split string) ([]data.Example, error) {
 		return ex, nil
 	}
 	return nil, err
-}
-
-// writePredictions writes one JSON object per line.
-func writePredictions(w io.Writer, task *data.Task, preds []infer.Prediction) error {
-	enc := json.NewEncoder(w)
-	for _, p := range preds {
-		var index any = p.Index
-		if n, err := strconv.ParseInt(p.Index, 10, 64); err == nil {
-			index = n
-		}
-		logits := make([]any, len(p.Logits))
-		for i, v := range p.Logits {
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				logits[i] = nil
-			} else {
-				logits[i] = float64(v)
-			}
-		}
-		var pred any = p.Label
-		if task.Regression {
-			pred = logits[0]
-		}
-		if err := enc.Encode(map[string]any{"index": index, "logits": logits, "prediction": pred}); err != nil {
-			return err
-		}
-	}
-	return nil
 }

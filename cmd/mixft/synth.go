@@ -8,7 +8,21 @@ import (
 	"github.com/mixft/mixft/internal/synth"
 )
 
-func newSynthCmd() *cobra.Command {
+// synthOptions are synth's settings.
+type synthOptions struct {
+	common
+	kind, out  string
+	train, dev int
+	seed       uint64
+}
+
+// newSynthCmd returns the synth command; runF, when not nil, runs instead
+// of runSynth.
+func newSynthCmd(runF func(*synthOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runSynth
+	}
+	o := &synthOptions{}
 	cmd := &cobra.Command{
 		Use:   "synth",
 		Short: "Generate the demo's synthetic entailment tasks in GLUE RTE layout",
@@ -21,35 +35,43 @@ first experiment does with EMNIST and MNIST.`,
 		Example: `  mixft synth --kind source --train 6000 --dev 500 --out demo/source
   mixft synth --kind target --train 150 --dev 500 --out demo/target --seed 2`,
 		Args: cobra.NoArgs,
-		RunE: runSynth,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			return runF(o)
+		},
 	}
 	f := cmd.Flags()
-	f.String("kind", "source", "task: source or target")
-	f.Int("train", 1000, "training examples")
-	f.Int("dev", 500, "dev examples")
-	f.String("out", "", "folder to write train.tsv and dev.tsv into")
-	f.Uint64("seed", 1, "generator seed")
+	f.StringVar(&o.kind, "kind", "source", "task: source or target")
+	f.IntVar(&o.train, "train", 1000, "training examples")
+	f.IntVar(&o.dev, "dev", 500, "dev examples")
+	f.StringVar(&o.out, "out", "", "folder to write train.tsv and dev.tsv into")
+	f.Uint64Var(&o.seed, "seed", 1, "generator seed")
 	addConfigFlag(cmd)
 	return cmd
 }
 
-func runSynth(cmd *cobra.Command, _ []string) error {
-	s, err := loadSettings(cmd)
-	if err != nil {
+// runSynth writes the generated task.
+func runSynth(o *synthOptions) error {
+	s := o.settings
+	if err := s.choice("kind", o.kind, synth.Kinds...); err != nil {
 		return err
 	}
-	kind, out := s.Choice("kind", synth.Kinds...), s.String("out")
-	train, dev, seed := s.Int("train"), s.Int("dev"), s.Uint64("seed")
-	s.Require("out", out)
-	if err := s.Err(); err != nil {
+	if err := s.require("out", o.out); err != nil {
 		return err
 	}
-	if train < 1 || dev < 1 {
-		return fmt.Errorf("--train %d and --dev %d must both be positive", train, dev)
+	for _, n := range []struct {
+		key string
+		v   int
+	}{{"train", o.train}, {"dev", o.dev}} {
+		if n.v < 1 {
+			return s.bad(n.key, n.v, "a positive number of examples")
+		}
 	}
-	if err := synth.WriteTask(out, kind, train, dev, seed); err != nil {
+	if err := synth.WriteTask(o.out, o.kind, o.train, o.dev, o.seed); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %s task, %d train and %d dev examples\n", out, kind, train, dev)
+	fmt.Fprintf(o.stdout, "wrote %s: %s task, %d train and %d dev examples\n", o.out, o.kind, o.train, o.dev)
 	return nil
 }

@@ -12,7 +12,21 @@ import (
 	"github.com/mixft/mixft/internal/data"
 )
 
-func newVocabCmd() *cobra.Command {
+// vocabOptions are vocab's settings.
+type vocabOptions struct {
+	common
+	files            []string
+	size             int
+	out, doLowerCase string
+}
+
+// newVocabCmd returns the vocab command; runF, when not nil, runs instead
+// of runVocab.
+func newVocabCmd(runF func(*vocabOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runVocab
+	}
+	o := &vocabOptions{}
 	cmd := &cobra.Command{
 		Use:   "vocab FILE...",
 		Short: "Build a WordPiece vocabulary (vocab.txt) from text or TSV files",
@@ -23,29 +37,32 @@ tokens [PAD] [UNK] [CLS] [SEP] [MASK], every character seen (alone and as a
 frequent words until --size tokens.`,
 		Example: `  mixft vocab --size 400 --out demo/vocab.txt demo/source/train.tsv demo/target/train.tsv`,
 		Args:    cobra.MinimumNArgs(1),
-		RunE:    runVocab,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			o.files = args
+			return runF(o)
+		},
 	}
 	f := cmd.Flags()
-	f.Int("size", 1000, "vocabulary size, special tokens and characters included")
-	f.String("out", "", "vocab.txt to write")
-	f.String("do-lower-case", "true", "lower-case the text first: true or false")
+	f.IntVar(&o.size, "size", 1000, "vocabulary size, special tokens and characters included")
+	f.StringVar(&o.out, "out", "", "vocab.txt to write")
+	f.StringVar(&o.doLowerCase, "do-lower-case", "true", "lower-case the text first: true or false")
 	addConfigFlag(cmd)
 	return cmd
 }
 
-func runVocab(cmd *cobra.Command, files []string) error {
-	s, err := loadSettings(cmd)
-	if err != nil {
+// runVocab builds the vocabulary of the files and writes it.
+func runVocab(o *vocabOptions) error {
+	if err := o.settings.choice("do_lower_case", o.doLowerCase, "true", "false"); err != nil {
 		return err
 	}
-	size, out := s.Int("size"), s.String("out")
-	lower := s.Choice("do_lower_case", "true", "false") == "true"
-	s.Require("out", out)
-	if err := s.Err(); err != nil {
+	if err := o.settings.require("out", o.out); err != nil {
 		return err
 	}
 	var texts []string
-	for _, path := range files {
+	for _, path := range o.files {
 		f, err := os.Open(path)
 		if err != nil {
 			return fmt.Errorf("vocab: %w", err)
@@ -60,13 +77,13 @@ func runVocab(cmd *cobra.Command, files []string) error {
 			return fmt.Errorf("vocab: read %s: %w", path, err)
 		}
 	}
-	vocab, err := data.BuildVocab(texts, size, lower)
+	vocab, err := data.BuildVocab(texts, o.size, o.doLowerCase == "true")
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(out, []byte(strings.Join(vocab, "\n")+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(o.out, []byte(strings.Join(vocab, "\n")+"\n"), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s: %d tokens from %d files\n", out, len(vocab), len(files))
+	fmt.Fprintf(o.stdout, "wrote %s: %d tokens from %d files\n", o.out, len(vocab), len(o.files))
 	return nil
 }

@@ -19,9 +19,18 @@ import (
 // Run is every setting of one finetuning run.
 type Run struct {
 	Model     string `key:"model" help:"Hugging Face model directory to finetune (config.json, model.safetensors, vocab.txt)"`
-	Task      string `key:"task" help:"GLUE task (rte, mrpc, cola, sts-b, sst-2, ...)"`
+	Task      string `key:"task" help:"GLUE task (rte, mrpc, cola, sts-b, sst-2, ...); empty or custom with train_file"`
 	DataDir   string `key:"data_dir" help:"folder of the task's GLUE files (train.tsv, dev.tsv)"`
 	OutputDir string `key:"output_dir" help:"run directory: config, log.jsonl, metrics.json, best/ and last/ checkpoints"`
+
+	TrainFile      string `key:"train_file" help:"your own training data instead of a GLUE task: a .csv, .tsv, .jsonl or .json file with a header or keys"`
+	ValidationFile string `key:"validation_file" help:"your own dev data (with train_file), in the same columns"`
+	TestFile       string `key:"test_file" help:"your own test data (with train_file; labels optional): the final model's predictions go to output_dir/test_predictions.jsonl"`
+	TextColumns    string `key:"text_columns" help:"your data's text column, or two comma-separated; empty: sentence1,sentence2 if present, else the first one or two text columns other than the label"`
+	LabelColumn    string `key:"label_column" help:"your data's label column"`
+	Labels         string `key:"labels" help:"your data's labels, comma-separated, in class-id order; empty: the train file's, sorted"`
+	Problem        string `key:"problem" help:"your data's problem: classification, regression, or auto (regression when every train label is a number)"`
+	DataFormat     string `key:"data_format" help:"format of your data files: csv, tsv, jsonl or json; empty: from the file extension"`
 
 	Strategy string `key:"strategy" help:"regularization preset: dropout, wdecay-pre, mixout, mixout-wdecay-pre, or custom (the individual settings); explicit settings override a preset"`
 
@@ -67,7 +76,12 @@ type Run struct {
 	DoLowerCase string `key:"do_lower_case" help:"lower-case text: auto, true or false"`
 	Threads     int    `key:"threads" help:"CPU worker goroutines (0: GOMAXPROCS)"`
 	Device      string `key:"device" help:"compute device: cpu (cuda:N needs a build with -tags cuda)"`
+	ReportTo    string `key:"report_to" help:"also report to: none, or tensorboard (event files in output_dir/tensorboard)"`
 }
+
+// OwnData reports whether the run trains on the user's own files
+// (train_file) instead of a GLUE task.
+func (r *Run) OwnData() bool { return r.TrainFile != "" }
 
 // Default returns the defaults: the paper's and Hugging Face run_glue's
 // (lr 2e-5, batch 32, 3 epochs, 128 tokens, 10% warmup, ε 1e-8, clipping 1)
@@ -79,6 +93,7 @@ func Default() Run {
 		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, BiasCorrect: true, MaxGradNorm: 1, LayerLRDecay: 1,
 		Dropout: -1, HiddenDropout: -1, AttentionDropout: -1, ClassifierDropout: -1,
 		MixoutGrad: "exact", OutputLayer: "dropout", SaveBest: true, DoLowerCase: "auto", Device: "cpu",
+		LabelColumn: "label", Problem: "classification", ReportTo: "none",
 	}
 }
 
@@ -125,19 +140,37 @@ func Fields() []Field {
 
 // Set assigns the value of one key; v must already have the field's kind.
 func (r *Run) Set(key string, v any) error {
-	rv := reflect.ValueOf(r).Elem()
-	for i := 0; i < rv.NumField(); i++ {
-		if rv.Type().Field(i).Tag.Get("key") != key {
-			continue
-		}
-		val := reflect.ValueOf(v)
-		if val.Type() != rv.Field(i).Type() {
-			return fmt.Errorf("%s: %v is a %s, expected a %s", key, v, val.Type(), rv.Field(i).Type())
-		}
-		rv.Field(i).Set(val)
+	f, ok := r.field(key)
+	if !ok {
+		return fmt.Errorf("unknown setting %q", key)
+	}
+	val := reflect.ValueOf(v)
+	if val.Type() != f.Type() {
+		return &FieldError{Key: key, Value: fmt.Sprint(v), Expected: "a " + f.Type().String()}
+	}
+	f.Set(val)
+	return nil
+}
+
+// Ptr returns a pointer to the field of key (*string, *int, *uint64,
+// *float64 or *bool), for binding it to a flag; nil for an unknown key.
+func (r *Run) Ptr(key string) any {
+	f, ok := r.field(key)
+	if !ok {
 		return nil
 	}
-	return fmt.Errorf("unknown setting %q", key)
+	return f.Addr().Interface()
+}
+
+// field is the settable field of key.
+func (r *Run) field(key string) (reflect.Value, bool) {
+	rv := reflect.ValueOf(r).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		if rv.Type().Field(i).Tag.Get("key") == key {
+			return rv.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
 }
 
 // Map returns every setting by key (for writing the resolved config).
@@ -150,10 +183,47 @@ func (r Run) Map() map[string]any {
 	return m
 }
 
-// Validate checks every setting; the error names the key and what it expects.
+// FieldError is a setting with a bad or missing value. Code that must act
+// on it finds it with errors.As and reads the key, never the message; the
+// command line fills in Source.
+type FieldError struct {
+	// Key is the setting's key ("batch_size").
+	Key string
+	// Value is the value as given, formatted for the message ("0",
+	// `"dropconnect"`); empty when Missing.
+	Value string
+	// Source is where the value came from ("flag --batch-size",
+	// "environment variable MIXFT_BATCH_SIZE", ...); empty when the code
+	// that found the error does not know.
+	Source string
+	// Expected says what the key takes ("a positive number of
+	// examples"), or for a Missing key what it is for.
+	Expected string
+	// Missing reports a required key that was not given.
+	Missing bool
+}
+
+// Error is one line: "[source: ]key: value is not expected", or
+// "[source: ]key: required (expected)".
+func (e *FieldError) Error() string {
+	msg := e.Key + ": " + e.Value + " is not " + e.Expected
+	if e.Missing {
+		msg = e.Key + ": required (" + e.Expected + ")"
+	}
+	if e.Source != "" {
+		msg = e.Source + ": " + msg
+	}
+	return msg
+}
+
+// Validate checks every setting; the error, a *FieldError, names the key
+// and what it expects.
 func (r *Run) Validate() error {
 	bad := func(key string, v any, want string) error {
-		return fmt.Errorf("%s: %v is not %s", key, v, want)
+		return &FieldError{Key: key, Value: fmt.Sprint(v), Expected: want}
+	}
+	missing := func(key, what string) error {
+		return &FieldError{Key: key, Missing: true, Expected: what}
 	}
 	prob := func(key string, p float64, allowUnset bool) error {
 		if allowUnset && p == -1 {
@@ -166,13 +236,31 @@ func (r *Run) Validate() error {
 	}
 	switch {
 	case r.Model == "":
-		return fmt.Errorf("model: required (the Hugging Face model directory to finetune)")
-	case r.Task == "":
-		return fmt.Errorf("task: required (a GLUE task such as rte)")
-	case r.DataDir == "":
-		return fmt.Errorf("data_dir: required (the task's GLUE folder)")
+		return missing("model", "the Hugging Face model directory to finetune")
+	case r.OwnData() && r.Task != "" && r.Task != "custom":
+		return bad("task", fmt.Sprintf("%q", r.Task), "empty or custom: train_file gives your own data")
+	case r.OwnData() && r.ValidationFile == "":
+		return missing("validation_file", "your own dev data, with train_file")
+	case !r.OwnData() && r.ValidationFile != "":
+		return missing("train_file", "your own training data, with validation_file")
+	case !r.OwnData() && r.TestFile != "":
+		return missing("train_file", "your own training data, with test_file; for a GLUE task's test split use mixft eval --split test")
+	case !r.OwnData() && r.Task == "":
+		return missing("task", "a GLUE task such as rte, or train_file and validation_file for your own data")
+	case !r.OwnData() && r.DataDir == "":
+		return missing("data_dir", "the task's GLUE folder")
+	case !r.OwnData() && (r.TextColumns != "" || r.Labels != "" || r.DataFormat != "" || r.Problem != "classification" || r.LabelColumn != "label"):
+		return missing("train_file", "text_columns, label_column, labels, problem and data_format describe your own data; a GLUE task fixes its columns and labels")
+	case r.Problem != "classification" && r.Problem != "regression" && r.Problem != "auto":
+		return bad("problem", fmt.Sprintf("%q", r.Problem), "classification, regression or auto")
+	case r.LabelColumn == "":
+		return bad("label_column", `""`, "a column name")
+	case r.DataFormat != "" && !slices.Contains([]string{"csv", "tsv", "jsonl", "json"}, r.DataFormat):
+		return bad("data_format", fmt.Sprintf("%q", r.DataFormat), "csv, tsv, jsonl or json (or empty: from the file extension)")
+	case r.ReportTo != "none" && r.ReportTo != "tensorboard":
+		return bad("report_to", fmt.Sprintf("%q", r.ReportTo), "none or tensorboard")
 	case r.OutputDir == "":
-		return fmt.Errorf("output_dir: required (where the run is written)")
+		return missing("output_dir", "where the run is written")
 	case !slices.Contains(StrategyNames(), r.Strategy):
 		return bad("strategy", fmt.Sprintf("%q", r.Strategy), "one of "+strings.Join(StrategyNames(), ", "))
 	case r.MaxSeqLength < 3:
@@ -226,7 +314,7 @@ func (r *Run) Validate() error {
 	case r.Threads < 0:
 		return bad("threads", r.Threads, "0 (all cores) or positive")
 	case r.Resume && r.Overwrite:
-		return fmt.Errorf("resume and overwrite: choose one")
+		return bad("overwrite", true, "allowed with resume (choose one)")
 	}
 	for _, p := range []struct {
 		key string
@@ -261,6 +349,25 @@ func (r *Run) Dropouts(ckptHidden, ckptAttention, ckptClassifier float64) (hidde
 		}
 	}
 	return pick(r.HiddenDropout, ckptHidden), pick(r.AttentionDropout, ckptAttention), pick(r.ClassifierDropout, ckptClassifier)
+}
+
+// Resolve is the configuration of a run from the settings given by key
+// (each of its field's kind): the defaults, then the given values, then
+// the strategy preset for every key not given. Every command builds a run
+// this way; the result is not validated yet.
+func Resolve(given map[string]any) (Run, error) {
+	r := Default()
+	keys := make([]string, 0, len(given))
+	for k := range given {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if err := r.Set(k, given[k]); err != nil {
+			return r, err
+		}
+	}
+	return r, r.ApplyStrategy(func(k string) bool { _, ok := given[k]; return ok })
 }
 
 // ApplyStrategy fills the settings the strategy preset implies, except

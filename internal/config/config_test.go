@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -34,7 +35,8 @@ func TestDefaultIsValidAndFieldsRoundTrip(t *testing.T) {
 	}
 }
 
-// TestValidateNamesTheKey: each bad value's error starts with its key.
+// TestValidateNamesTheKey: each bad value's error is a *FieldError of its
+// key, and its message starts with the key.
 func TestValidateNamesTheKey(t *testing.T) {
 	for _, tc := range []struct {
 		key string
@@ -51,11 +53,23 @@ func TestValidateNamesTheKey(t *testing.T) {
 			t.Fatal(err)
 		}
 		err := r.Validate()
-		if err == nil || !strings.HasPrefix(err.Error(), tc.key+":") {
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Key != tc.key || fe.Missing || !strings.HasPrefix(err.Error(), tc.key+":") {
 			t.Errorf("%s=%v: err = %v", tc.key, tc.v, err)
 		}
 	}
 	r := valid()
+	r.Model = ""
+	var fe *FieldError
+	if err := r.Validate(); !errors.As(err, &fe) || fe.Key != "model" || !fe.Missing {
+		t.Errorf("no model: %v", err)
+	}
+	r = valid()
+	r.Resume, r.Overwrite = true, true
+	if err := r.Validate(); !errors.As(err, &fe) || fe.Key != "overwrite" {
+		t.Errorf("resume and overwrite: %v", err)
+	}
+	r = valid()
 	r.Mixout = 1 // p = 1 is allowed: W~ = U
 	if err := r.Validate(); err != nil {
 		t.Error(err)
@@ -135,5 +149,127 @@ func TestFromMapAndChanged(t *testing.T) {
 	b.Mixout = 0.5
 	if k, _, _, changed := Changed(a, b); !changed || k != "mixout" {
 		t.Errorf("changed mixout: %v at %s", changed, k)
+	}
+}
+
+// TestFieldErrorMessage: one line, with the source when known.
+func TestFieldErrorMessage(t *testing.T) {
+	for _, tc := range []struct {
+		e    FieldError
+		want string
+	}{
+		{FieldError{Key: "lr", Value: "-1", Expected: "a positive learning rate"}, "lr: -1 is not a positive learning rate"},
+		{FieldError{Key: "lr", Value: "-1", Expected: "positive", Source: "flag --lr"}, "flag --lr: lr: -1 is not positive"},
+		{FieldError{Key: "model", Missing: true, Expected: "the model directory"}, "model: required (the model directory)"},
+	} {
+		if got := tc.e.Error(); got != tc.want {
+			t.Errorf("%q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestPtrBindsTheField: a write through Ptr is the field's value.
+func TestPtrBindsTheField(t *testing.T) {
+	r := Default()
+	*r.Ptr("lr").(*float64) = 3e-5
+	*r.Ptr("task").(*string) = "rte"
+	if r.LR != 3e-5 || r.Task != "rte" || r.Ptr("nope") != nil {
+		t.Errorf("lr %g task %q", r.LR, r.Task)
+	}
+}
+
+// TestAliases: each Hugging Face name stands for a mixft key; mixft keys
+// stand for themselves.
+func TestAliases(t *testing.T) {
+	keys := map[string]bool{}
+	for _, f := range Fields() {
+		keys[f.Key] = true
+	}
+	for _, a := range Aliases {
+		if !keys[a.Key] || keys[a.Name] || Canonical(a.Name) != a.Key {
+			t.Errorf("alias %s -> %s", a.Name, a.Key)
+		}
+	}
+	for _, hf := range []string{"warmup_ratio", "warmup_steps", "weight_decay", "max_steps", "seed", "output_dir", "max_grad_norm", "adam_beta1", "adam_beta2", "eval_steps"} {
+		if !keys[hf] || Canonical(hf) != hf {
+			t.Errorf("%s is not a mixft key", hf)
+		}
+	}
+	if Canonical("learning_rate") != "lr" {
+		t.Error("learning_rate is not lr")
+	}
+}
+
+func TestSuggest(t *testing.T) {
+	valid := []string{"batch_size", "eval_batch_size", "model", "max_steps", "threads", "lr"}
+	for in, want := range map[string]string{
+		"batch_sise": "batch_size", "batch": "batch_size", "modle": "model", "Model": "model",
+		"max_step": "max_steps", "workers": "", "xyz": "", "l": "lr",
+	} {
+		if got := Suggest(in, valid); got != want {
+			t.Errorf("Suggest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestResolve: defaults, then the given values, then the preset for what
+// was not given.
+func TestResolve(t *testing.T) {
+	r, err := Resolve(map[string]any{"strategy": "mixout-wdecay-pre", "mixout": 0.9, "lr": 3e-5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Mixout != 0.9 || r.DecayTarget != "pretrained" || r.LR != 3e-5 || r.BatchSize != Default().BatchSize {
+		t.Errorf("%+v", r)
+	}
+	var fe *FieldError
+	if _, err := Resolve(map[string]any{"lr": 1}); !errors.As(err, &fe) || fe.Key != "lr" {
+		t.Errorf("an int for lr: %v", err)
+	}
+}
+
+// Your own data replaces task and data_dir; its settings need train_file.
+func TestValidateOwnData(t *testing.T) {
+	own := func() Run {
+		r := Default()
+		r.Model, r.OutputDir, r.TrainFile, r.ValidationFile = "m", "o", "train.csv", "dev.csv"
+		return r
+	}
+	for _, ok := range []func(*Run){
+		func(*Run) {},
+		func(r *Run) { r.Task, r.TestFile = "custom", "test.jsonl" },
+		func(r *Run) { r.Problem, r.DataFormat, r.ReportTo = "regression", "jsonl", "tensorboard" },
+		func(r *Run) { r.TextColumns, r.Labels, r.Problem = "a,b", "x,y", "auto" },
+	} {
+		r := own()
+		ok(&r)
+		if err := r.Validate(); err != nil {
+			t.Errorf("%+v: %v", r, err)
+		}
+	}
+	for _, tc := range []struct {
+		change func(*Run)
+		want   string
+	}{
+		{func(r *Run) { r.Task = "rte" }, `task: "rte" is not empty or custom: train_file gives your own data`},
+		{func(r *Run) { r.ValidationFile = "" }, "validation_file: required (your own dev data, with train_file)"},
+		{func(r *Run) { r.TrainFile = "" }, "train_file: required (your own training data, with validation_file)"},
+		{func(r *Run) { r.TrainFile, r.ValidationFile, r.TestFile = "", "", "test.csv" }, "train_file: required (your own training data, with test_file"},
+		{func(r *Run) { r.TrainFile, r.ValidationFile = "", "" }, "task: required (a GLUE task such as rte, or train_file and validation_file"},
+		{func(r *Run) { r.Problem = "ranking" }, `problem: "ranking" is not classification, regression or auto`},
+		{func(r *Run) { r.DataFormat = "xml" }, `data_format: "xml" is not csv, tsv, jsonl or json`},
+		{func(r *Run) { r.ReportTo = "wandb" }, `report_to: "wandb" is not none or tensorboard`},
+		{func(r *Run) { r.LabelColumn = "" }, `label_column: "" is not a column name`},
+	} {
+		r := own()
+		tc.change(&r)
+		if err := r.Validate(); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("err = %v, want %q...", err, tc.want)
+		}
+	}
+	r := valid()
+	r.Labels = "a,b"
+	if err := r.Validate(); err == nil || !strings.Contains(err.Error(), "train_file: required (text_columns, label_column, labels, problem and data_format describe your own data") {
+		t.Errorf("labels with a GLUE task: %v", err)
 	}
 }

@@ -96,6 +96,10 @@ type Task struct {
 	SkipShortRows bool
 	// Splits lists the task's files.
 	Splits []Split
+	// Custom is set for a dataset in the user's own files (see
+	// NewCustomTask); its splits then name the files, and their column
+	// fields are unused.
+	Custom *Custom
 	// MaxLineBytes is the longest line its files may have; 0 means
 	// DefaultMaxLineBytes. LookupTask returns a copy, so a caller may set it.
 	MaxLineBytes int
@@ -124,7 +128,8 @@ func (t *Task) LabelID(label string) int {
 // (LABEL_0, LABEL_1, ...) go by position, as transformers' run_glue does;
 // other names must be the task's labels or their DatasetLabels, in any
 // order. Otherwise the head was trained on another task: the error names
-// both label sets.
+// both label sets. A custom task's labels are the user's own: a head naming
+// exactly them goes by name, any other by position (no error).
 func (t *Task) HeadClasses(id2label []string) ([]int, error) {
 	classes := make([]int, len(id2label))
 	for i := range classes {
@@ -132,6 +137,18 @@ func (t *Task) HeadClasses(id2label []string) ([]int, error) {
 	}
 	if t.Regression || generic(id2label) {
 		return classes, nil
+	}
+	if t.Custom != nil {
+		byName := make([]int, len(id2label))
+		for i, name := range id2label {
+			if byName[i] = slices.Index(t.Labels, name); byName[i] < 0 || slices.Index(byName[:i], byName[i]) >= 0 {
+				return classes, nil
+			}
+		}
+		if len(id2label) != len(t.Labels) {
+			return classes, nil
+		}
+		return byName, nil
 	}
 	find := func(names []string, name string) int {
 		return slices.IndexFunc(names, func(l string) bool { return strings.EqualFold(l, name) })
@@ -221,6 +238,9 @@ func (t *Task) Split(name string) (*Split, error) {
 			return s, nil
 		}
 	}
+	if t.Custom != nil && slices.Contains([]string{"train", "dev", "test"}, n) {
+		return nil, fmt.Errorf("custom data: no %s file given", splitWord(n))
+	}
 	return nil, fmt.Errorf("task %s has no split %q (known: %s)", t.Name, name, strings.Join(t.SplitNames(), ", "))
 }
 
@@ -233,6 +253,9 @@ func (t *Task) SplitPath(dataDir, split string) (string, error) {
 	s, err := t.Split(split)
 	if err != nil {
 		return "", err
+	}
+	if t.Custom != nil {
+		return s.File, nil
 	}
 	direct := filepath.Join(dataDir, s.File)
 	if _, err := os.Stat(direct); err != nil {

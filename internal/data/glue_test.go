@@ -298,4 +298,20 @@ func TestHeadClasses(t *testing.T) {
 			t.Errorf("%s %v: %v %v, want %v", c.task, c.head, got, err, c.want)
 		}
 	}
+	// A custom task's labels are the user's: its own names go by name,
+	// others (a GLUE head finetuned further on new data) by position.
+	custom := &Task{Name: CustomTaskName, Labels: []string{"neg", "pos"}, Custom: &Custom{}}
+	for _, c := range []struct {
+		head []string
+		want []int
+	}{
+		{[]string{"pos", "neg"}, []int{1, 0}},
+		{[]string{"entailment", "not_entailment"}, []int{0, 1}},
+		{[]string{"neg", "neg"}, []int{0, 1}},
+	} {
+		got, err := custom.HeadClasses(c.head)
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("custom %v: %v %v, want %v", c.head, got, err, c.want)
+		}
+	}
 }

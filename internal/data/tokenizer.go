@@ -346,12 +346,13 @@ func (t *Tokenizer) ConvertTokensToIDs(toks []string) []int32 {
 	return ids
 }
 
-// Encoding is one example encoded as [CLS] a [SEP] (b [SEP]), not padded:
-// every slice has one entry per real token.
+// Encoding is one example encoded in its tokenizer's layout, [CLS] a [SEP]
+// (b [SEP]) for WordPiece and <s> a </s> (</s> b </s>) for byte-level BPE,
+// not padded: every slice has one entry per real token.
 type Encoding struct {
 	Tokens        []string
 	InputIDs      []int32
-	TokenTypeIDs  []int32 // 0 for [CLS] a [SEP], 1 for b [SEP]
+	TokenTypeIDs  []int32 // WordPiece: 0 for [CLS] a [SEP], 1 for b [SEP]; BPE: all 0
 	AttentionMask []int32 // all 1 until Padded
 }
 
@@ -443,23 +444,11 @@ func (e Encoding) Padded(n int, padID int32) Encoding {
 // cannot be read or parsed, or whose do_lower_case is not a boolean, is an
 // error naming the file.
 func DetectLowerCase(modelDir string) (lower bool, source string, err error) {
-	cfgPath := filepath.Join(modelDir, "tokenizer_config.json")
-	raw, err := fsutil.ReadFile(cfgPath, fsutil.MaxConfig)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-	case err != nil:
-		return false, "", fmt.Errorf("detect lower case: %w", err)
-	default:
-		var cfg map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &cfg); err != nil {
-			return false, "", fmt.Errorf("detect lower case: %s: %w", cfgPath, err)
-		}
-		if v, ok := cfg["do_lower_case"]; ok && string(v) != "null" {
-			if err := json.Unmarshal(v, &lower); err != nil {
-				return false, "", fmt.Errorf("detect lower case: %s: do_lower_case is %s, not a boolean", cfgPath, v)
-			}
-			return lower, fmt.Sprintf("%s: do_lower_case=%t", cfgPath, lower), nil
-		}
+	cfgPath := filepath.Join(modelDir, tokenizerConfigFile)
+	if lower, found, err := configDoLowerCase(cfgPath); err != nil {
+		return false, "", err
+	} else if found {
+		return lower, fmt.Sprintf("%s: do_lower_case=%t", cfgPath, lower), nil
 	}
 	names := []string{filepath.Base(filepath.Clean(modelDir))}
 	if abs, err := filepath.Abs(modelDir); err == nil {
@@ -479,11 +468,35 @@ func DetectLowerCase(modelDir string) (lower bool, source string, err error) {
 	return true, "default (no do_lower_case in tokenizer_config.json, no \"cased\" in the model path): lower-case like BERT", nil
 }
 
+// configDoLowerCase reads "do_lower_case" from the tokenizer_config.json
+// at cfgPath; found is false when the file or the key is absent (or null).
+func configDoLowerCase(cfgPath string) (lower, found bool, err error) {
+	raw, err := fsutil.ReadFile(cfgPath, fsutil.MaxConfig)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return false, false, nil
+	case err != nil:
+		return false, false, fmt.Errorf("detect lower case: %w", err)
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return false, false, fmt.Errorf("detect lower case: %s: %w", cfgPath, err)
+	}
+	v, ok := cfg["do_lower_case"]
+	if !ok || string(v) == "null" {
+		return false, false, nil
+	}
+	if err := json.Unmarshal(v, &lower); err != nil {
+		return false, false, fmt.Errorf("detect lower case: %s: do_lower_case is %s, not a boolean", cfgPath, v)
+	}
+	return lower, true, nil
+}
+
 // LoadTokenizer builds the tokenizer of a model directory from its
 // vocab.txt. Lower-casing is *lowerOverride when it is not nil, else
 // DetectLowerCase(modelDir). MaxInputCharsPerWord is the default (200).
 func LoadTokenizer(modelDir string, lowerOverride *bool) (*Tokenizer, error) {
-	v, err := LoadVocab(filepath.Join(modelDir, "vocab.txt"))
+	v, err := LoadVocab(filepath.Join(modelDir, WordPieceVocabFile))
 	if err != nil {
 		return nil, err
 	}

@@ -8,23 +8,18 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mixft/mixft/internal/fixture"
 )
 
-// Shared fixtures, relative to this package's directory (the repository is
-// /work/main and the shared set /work/shared).
-const (
-	tokTestFixtureDir = "../../../shared/fixtures/tokenization"
-	tokTestRTEDev     = "../../../shared/glue/RTE/dev.tsv"
-)
+// tokTestFixtureDir is ../shared/fixtures/tokenization (internal/fixture finds it).
+var tokTestFixtureDir = filepath.Join(fixture.Root(), "fixtures", "tokenization")
 
-// tokTestReadFixture decodes one tokenization fixture, skipping the test
-// when the shared fixtures directory is missing.
+// tokTestReadFixture decodes one tokenization fixture, ending the test as
+// internal/fixture says when it is missing.
 func tokTestReadFixture(t testing.TB, name string, v any) {
 	t.Helper()
-	if _, err := os.Stat(tokTestFixtureDir); os.IsNotExist(err) {
-		t.Skipf("shared tokenization fixtures not found at %s (the shared directory is not checked out next to the repository)", tokTestFixtureDir)
-	}
-	b, err := os.ReadFile(filepath.Join(tokTestFixtureDir, name))
+	b, err := os.ReadFile(fixture.Path(t, "fixtures", "tokenization", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,10 +201,8 @@ func tokTestShort(s string) string {
 // google-research/bert's _read_tsv does: tab-separated, no quoting.
 func tokTestReadRTE(t *testing.T) [][]string {
 	t.Helper()
+	tokTestRTEDev := fixture.Path(t, "glue", "RTE", "dev.tsv")
 	b, err := os.ReadFile(tokTestRTEDev)
-	if os.IsNotExist(err) {
-		t.Skipf("GLUE RTE dev set not found at %s (the shared directory is not checked out next to the repository)", tokTestRTEDev)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

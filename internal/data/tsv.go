@@ -59,7 +59,8 @@ type ReadReport struct {
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-// ReadSplit reads the split file SplitPath finds; see ReadFile.
+// ReadSplit reads the split file SplitPath finds; see ReadFile. For a
+// custom task dataDir is unused and a split without a file is an error.
 func (t *Task) ReadSplit(dataDir, split string) ([]Example, *ReadReport, error) {
 	path, err := t.SplitPath(dataDir, split)
 	if err != nil {
@@ -71,11 +72,16 @@ func (t *Task) ReadSplit(dataDir, split string) ([]Example, *ReadReport, error) 
 // ReadFile reads the file at path with the column layout of the task's
 // split (the file name itself is not checked, so renamed copies and
 // subsets such as CoLA's in_domain_dev.tsv can be read as "dev").
-// See Parse for the format rules. Errors start with the path; on error
+// See Parse for the format rules; a custom task reads its own formats
+// (see ReadTable) with its columns. Errors start with the path; on error
 // the examples and the report are nil.
 func (t *Task) ReadFile(path string, split string) ([]Example, *ReadReport, error) {
-	if _, err := t.Split(split); err != nil {
+	s, err := t.Split(split)
+	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if t.Custom != nil {
+		return t.readCustom(path, s.Name)
 	}
 	b, err := fsutil.ReadFile(path, fsutil.MaxData)
 	if err != nil {

@@ -9,19 +9,18 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/mixft/mixft/internal/fixture"
 )
 
 // glueDir is the shared copy of the official GLUE files (see its README.md).
-const glueDir = "../../../shared/glue"
+var glueDir = filepath.Join(fixture.Root(), "glue")
 
+// requireGLUE returns the path of glue/rel, ending the test as
+// internal/fixture says when it is missing.
 func requireGLUE(t *testing.T, rel string) string {
 	t.Helper()
-	p := filepath.Join(glueDir, rel)
-	if _, err := os.Stat(p); err != nil {
-		abs, _ := filepath.Abs(p)
-		t.Skipf("GLUE data not available at %s (%v); these tests need the shared GLUE copy", abs, err)
-	}
-	return p
+	return fixture.Path(t, "glue", rel)
 }
 
 func mustTask(t *testing.T, name string) *Task {

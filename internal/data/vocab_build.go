@@ -40,9 +40,7 @@ func BuildVocab(texts []string, size int, lower bool) ([]string, error) {
 	}
 	sort.Strings(charOrder)
 	vocab := append([]string(nil), SpecialTokens...)
-	for _, c := range charOrder {
-		vocab = append(vocab, c)
-	}
+	vocab = append(vocab, charOrder...)
 	for _, c := range charOrder {
 		vocab = append(vocab, "##"+c)
 	}

@@ -17,15 +17,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mixft/mixft/internal/fixture"
 )
 
-const sharedMRPC = "../../../shared/glue/MRPC"
+// sharedMRPC is ../shared/glue/MRPC (internal/fixture finds it).
+var sharedMRPC = filepath.Join(fixture.Root(), "glue", "MRPC")
 
+// needShared ends the test as internal/fixture says when the shared GLUE
+// copy is missing.
 func needShared(t *testing.T) {
 	t.Helper()
-	if _, err := os.Stat(sharedMRPC); err != nil {
-		t.Skipf("SKIP: GLUE test data not found at %s (../shared next to the repository): %v", sharedMRPC, err)
-	}
+	fixture.Path(t, "glue", "MRPC")
 }
 
 func readShared(t *testing.T, name string) []byte {

@@ -25,5 +25,8 @@
 //
 // gorgonia.org/cu calls os.Exit in its init when no GPU is present, so every
 // file that imports it carries the cuda build tag, and the default build of
-// mixft never links it.
+// mixft never links it. In the cuda build, cuinit_shim.c defines cuInit in
+// the executable: gorgonia's init calls it, it records the driver's answer
+// and lets the process start; New reports a failure as one error. So the
+// cuda binary runs its CPU commands on machines without a GPU.
 package gpu

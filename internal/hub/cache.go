@@ -119,8 +119,6 @@ func validRepoFile(name string) error {
 	return nil
 }
 
-var commitHash = regexp.MustCompile(`^[0-9a-f]{40}$`)
-
 // CacheDir returns the Hugging Face hub cache folder, as huggingface_hub
 // finds it: HF_HUB_CACHE, else HF_HOME/hub, else
 // XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.

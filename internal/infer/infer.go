@@ -6,9 +6,12 @@ package infer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"slices"
+	"strconv"
 
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/data"
@@ -19,7 +22,7 @@ import (
 // Predictor runs one model on one task.
 type Predictor struct {
 	Model     *model.Model
-	Tokenizer *data.Tokenizer
+	Tokenizer data.Encoder
 	Task      *data.Task
 	// MaxSeqLen caps every encoding, in tokens ([CLS] and [SEP] included).
 	MaxSeqLen int
@@ -36,7 +39,7 @@ type Options struct {
 
 // NewPredictor checks that the checkpoint's head fits the task, uploads it
 // to be and returns a predictor for it (see New).
-func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok *data.Tokenizer, task *data.Task, opt Options) (*Predictor, error) {
+func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok data.Encoder, task *data.Task, opt Options) (*Predictor, error) {
 	cfg := ck.Config
 	if cfg.NumLabels != task.NumLabels() {
 		return nil, fmt.Errorf("%s/config.json: the model has %d outputs, task %s needs %d (finetune the model on %s first)",
@@ -45,8 +48,8 @@ func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok *data.Tokenizer,
 	if _, err := task.HeadClasses(cfg.ID2Label); err != nil {
 		return nil, fmt.Errorf("%s/config.json: %w (finetune the model on %s first)", ck.Dir, err, task.Name)
 	}
-	if n := tok.Vocab().Len(); n > cfg.VocabSize {
-		return nil, fmt.Errorf("%s/vocab.txt has %d tokens, more than the model's vocab_size %d", ck.Dir, n, cfg.VocabSize)
+	if n := tok.VocabSize(); n > cfg.VocabSize {
+		return nil, fmt.Errorf("%s: the tokenizer has %d ids, more than the model's vocab_size %d", ck.Dir, n, cfg.VocabSize)
 	}
 	m, err := model.New(be, cfg, ck.Weights)
 	if err != nil {
@@ -72,7 +75,7 @@ func (opt Options) check(cfg model.Config) error {
 // model's id2label decides which output is which class (Task.HeadClasses):
 // by name when it names the task's labels, by position for LABEL_0, ...;
 // labels of another task are an error.
-func New(m *model.Model, tok *data.Tokenizer, task *data.Task, opt Options) (*Predictor, error) {
+func New(m *model.Model, tok data.Encoder, task *data.Task, opt Options) (*Predictor, error) {
 	cfg := m.Config
 	if cfg.NumLabels != task.NumLabels() {
 		return nil, fmt.Errorf("the model has %d outputs, task %s needs %d", cfg.NumLabels, task.Name, task.NumLabels())
@@ -99,7 +102,8 @@ type Prediction struct {
 	// for regression.
 	Class int
 	// Label is the predicted label string; for regression the score as
-	// written in GLUE submissions (clipped to [0, 5]).
+	// written in GLUE submissions (clipped to [0, 5]), or for a custom task
+	// as Task.ScoreLabel writes it (unclipped).
 	Label string
 	// Score is the raw predicted score for regression, NaN otherwise.
 	Score float64
@@ -184,7 +188,7 @@ func (p *Predictor) PredictContext(ctx context.Context, examples []data.Example,
 			}
 			if p.Task.Regression {
 				pr.Score = float64(pr.Logits[0])
-				pr.Label = data.FormatScore(pr.Score)
+				pr.Label = p.Task.ScoreLabel(pr.Score)
 			} else {
 				pr.Class = argmax(pr.Logits)
 				pr.Label = p.Task.Labels[pr.Class]
@@ -211,7 +215,8 @@ func argmax(v []float32) int {
 
 // Metrics scores predictions against the examples' labels with the task's
 // GLUE metrics, named as Hugging Face evaluate names them (accuracy, f1,
-// matthews_correlation, pearson, spearmanr, combined_score).
+// matthews_correlation, pearson, spearmanr, combined_score); a custom task
+// gets metrics.Classification's or metrics.Regression's.
 func Metrics(task *data.Task, examples []data.Example, preds []Prediction) (map[string]float64, error) {
 	if len(examples) != len(preds) {
 		return nil, fmt.Errorf("%d predictions for %d examples", len(preds), len(examples))
@@ -228,9 +233,92 @@ func Metrics(task *data.Task, examples []data.Example, preds []Prediction) (map[
 			cls, labels = append(cls, preds[i].Class), append(labels, e.LabelID)
 		}
 	}
+	if task.Custom != nil {
+		if task.Regression {
+			return metrics.Regression(scores, targets)
+		}
+		return metrics.Classification(cls, labels, len(task.Labels))
+	}
 	m, err := metrics.GLUE(task.Name, cls, labels, scores, targets)
 	if err != nil {
 		return nil, err
 	}
 	return metrics.HFEvaluateNames(m), nil
+}
+
+// Loss is the mean loss of predictions on labelled examples, as training
+// computes it: cross-entropy of the softmax of the logits (in float64,
+// through log-sum-exp), or for regression the squared error. NaN when a
+// logit is not finite.
+func Loss(task *data.Task, examples []data.Example, preds []Prediction) (float64, error) {
+	if len(examples) != len(preds) || len(preds) == 0 {
+		return 0, fmt.Errorf("loss: %d predictions for %d examples", len(preds), len(examples))
+	}
+	var sum float64
+	for i, e := range examples {
+		if !e.HasLabel {
+			return 0, fmt.Errorf("line %d has no label: the loss needs a labelled split", e.Line)
+		}
+		row := preds[i].Logits
+		if task.Regression {
+			d := float64(row[0]) - e.Score
+			sum += d * d
+			continue
+		}
+		mx := math.Inf(-1)
+		for _, v := range row {
+			mx = math.Max(mx, float64(v))
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Exp(float64(v) - mx)
+		}
+		sum += mx + math.Log(z) - float64(row[e.LabelID])
+	}
+	return sum / float64(len(preds)), nil
+}
+
+// CustomTask is the task of the user's own data files for a finetuned
+// model: unless spec gives them, the label set is the model's id2label and
+// the problem type its own (a single output is regression), as saved by
+// finetuning, so that a model needs no other description of its data.
+func CustomTask(cfg model.Config, spec data.CustomSpec) (*data.Task, error) {
+	if spec.Problem == "" && cfg.Regression() {
+		spec.Problem = data.ProblemRegression
+	}
+	if len(spec.Labels) == 0 && spec.Problem != data.ProblemRegression {
+		spec.Labels = cfg.ID2Label
+	}
+	return data.NewCustomTask(spec)
+}
+
+// WriteJSONLines writes one JSON object per prediction and line, as
+// mixft predict prints them: {"index": ..., "logits": [...], "prediction":
+// ...}. index is a number when the example's index is one; non-finite
+// logits are null; prediction is the label string, or for regression the
+// raw predicted score.
+func WriteJSONLines(w io.Writer, task *data.Task, preds []Prediction) error {
+	enc := json.NewEncoder(w)
+	for _, p := range preds {
+		var index any = p.Index
+		if n, err := strconv.ParseInt(p.Index, 10, 64); err == nil {
+			index = n
+		}
+		logits := make([]any, len(p.Logits))
+		for i, v := range p.Logits {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				logits[i] = nil
+			} else {
+				logits[i] = float64(v)
+			}
+		}
+		var pred any = p.Label
+		if task.Regression {
+			pred = logits[0]
+		}
+		if err := enc.Encode(map[string]any{"index": index, "logits": logits, "prediction": pred}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,22 +2,25 @@ package infer
 
 import (
 	"math"
-	"os"
 	"slices"
 	"testing"
 
 	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/data"
+	"github.com/mixft/mixft/internal/fixture"
 	"github.com/mixft/mixft/internal/model"
 )
 
-const checkpointA = "../../../shared/fixtures/checkpoints/A"
+// needCheckpointA returns the path of the fixture checkpoint A, ending the
+// test as internal/fixture says when it is missing.
+func needCheckpointA(t *testing.T) string {
+	t.Helper()
+	return fixture.Path(t, "fixtures", "checkpoints", "A")
+}
 
 func setup(t *testing.T, id2label []string, batch int) (*Predictor, []data.Example) {
 	t.Helper()
-	if _, err := os.Stat(checkpointA); err != nil {
-		t.Skipf("fixture checkpoint not found at %s: %v", checkpointA, err)
-	}
+	checkpointA := needCheckpointA(t)
 	ck, err := model.Load(checkpointA, model.LoadOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -104,9 +107,7 @@ func TestLabelNamesDecideOrder(t *testing.T) {
 }
 
 func TestPredictorRejectsMismatches(t *testing.T) {
-	if _, err := os.Stat(checkpointA); err != nil {
-		t.Skipf("fixture checkpoint not found: %v", err)
-	}
+	checkpointA := needCheckpointA(t)
 	ck, _ := model.Load(checkpointA, model.LoadOptions{})
 	tok, _ := data.LoadTokenizer(checkpointA, nil)
 	stsb, _ := data.LookupTask("sts-b")

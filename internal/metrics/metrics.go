@@ -318,3 +318,55 @@ func HFEvaluateNames(m map[string]float64) map[string]float64 {
 	}
 	return out
 }
+
+// MacroF1 is sklearn's f1_score(average="macro"): the unweighted mean of
+// the per-class F1 over the classes that occur in labels or preds (sklearn's
+// unique_labels), each 0 when it has no true nor predicted member. NaN for
+// empty input or different lengths.
+func MacroF1(preds, labels []int) float64 {
+	if len(preds) != len(labels) || len(preds) == 0 {
+		return math.NaN()
+	}
+	present := map[int]float64{}
+	for i := range preds {
+		present[preds[i]], present[labels[i]] = 1, 1
+	}
+	classes := sortedKeys(present, nil)
+	var sum float64
+	for _, c := range classes {
+		sum += F1(preds, labels, c)
+	}
+	return sum / float64(len(classes))
+}
+
+// Classification scores a custom classification dataset: "accuracy" and
+// "macro_f1", and with two classes also "f1", the F1 of class 1 (the second
+// label of the sorted label set, sklearn's pos_label=1). Keys are Hugging
+// Face evaluate's spellings. Errors: different lengths, no examples.
+func Classification(preds, labels []int, numClasses int) (map[string]float64, error) {
+	if len(preds) != len(labels) {
+		return nil, fmt.Errorf("metrics: %d predictions but %d labels", len(preds), len(labels))
+	}
+	if len(preds) == 0 {
+		return nil, fmt.Errorf("metrics: no examples")
+	}
+	m := map[string]float64{"accuracy": Accuracy(preds, labels), "macro_f1": MacroF1(preds, labels)}
+	if numClasses == 2 {
+		m["f1"] = F1(preds, labels, 1)
+	}
+	return m, nil
+}
+
+// Regression scores a custom regression dataset as GLUE scores STS-B, with
+// evaluate's keys: "pearson", "spearmanr" and "combined_score", their mean.
+// Errors: different lengths, no examples.
+func Regression(scores, targets []float64) (map[string]float64, error) {
+	if len(scores) != len(targets) {
+		return nil, fmt.Errorf("metrics: %d predicted scores but %d targets", len(scores), len(targets))
+	}
+	if len(scores) == 0 {
+		return nil, fmt.Errorf("metrics: no examples")
+	}
+	p, s := Pearson(scores, targets), Spearman(scores, targets)
+	return map[string]float64{"pearson": p, "spearmanr": s, "combined_score": (p + s) / 2}, nil
+}

@@ -5,16 +5,15 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
-)
 
-const fixturePath = "../../../shared/fixtures/metrics/metrics.json"
+	"github.com/mixft/mixft/internal/fixture"
+)
 
 const tol = 1e-9
 
-type fixture struct {
+type metricsFixture struct {
 	Classification []struct {
 		Name   string                        `json:"name"`
 		Preds  []int                         `json:"preds"`
@@ -36,14 +35,14 @@ type fixture struct {
 	} `json:"regression"`
 }
 
-func loadFixture(t *testing.T) *fixture {
+func loadFixture(t *testing.T) *metricsFixture {
 	t.Helper()
+	fixturePath := fixture.Path(t, "fixtures/metrics/metrics.json")
 	b, err := os.ReadFile(fixturePath)
 	if err != nil {
-		abs, _ := filepath.Abs(fixturePath)
-		t.Skipf("metrics fixture not available (%s): %v", abs, err)
+		t.Fatal(err)
 	}
-	var f fixture
+	var f metricsFixture
 	if err := json.Unmarshal(b, &f); err != nil {
 		t.Fatalf("parse %s: %v", fixturePath, err)
 	}
@@ -371,4 +370,61 @@ func isConstFloat(x []float64) bool {
 		}
 	}
 	return true
+}
+
+func TestMacroF1(t *testing.T) {
+	for _, c := range []struct {
+		preds, labels []int
+		want          float64
+	}{
+		// sklearn's f1_score docstring example: 0.26666666666666666.
+		{[]int{0, 2, 1, 0, 0, 1}, []int{0, 1, 2, 0, 1, 2}, 0.8 / 3},
+		// Classes present only in the predictions count (F1 0).
+		{[]int{0, 1}, []int{0, 0}, (2.0 / 3) / 2},
+		{[]int{1, 1, 0}, []int{1, 1, 0}, 1},
+	} {
+		if got := MacroF1(c.preds, c.labels); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("MacroF1(%v, %v) = %v, want %v", c.preds, c.labels, got, c.want)
+		}
+	}
+	if !math.IsNaN(MacroF1(nil, nil)) || !math.IsNaN(MacroF1([]int{1}, []int{1, 0})) {
+		t.Error("MacroF1 of empty or mismatched input is not NaN")
+	}
+}
+
+func TestClassificationAndRegression(t *testing.T) {
+	m, err := Classification([]int{1, 1, 0, 0}, []int{1, 0, 0, 0}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// acc 3/4; F1(1) = 2/(2+1) ; F1(0) = 4/(4+1); macro their mean.
+	want := map[string]float64{"accuracy": 0.75, "f1": 2.0 / 3, "macro_f1": (2.0/3 + 0.8) / 2}
+	for k, v := range want {
+		if math.Abs(m[k]-v) > 1e-15 {
+			t.Errorf("%s = %v, want %v", k, m[k], v)
+		}
+	}
+	if len(m) != len(want) {
+		t.Errorf("binary metrics %v", m)
+	}
+	m3, _ := Classification([]int{0, 1, 2}, []int{0, 1, 1}, 3)
+	if _, ok := m3["f1"]; ok || len(m3) != 2 {
+		t.Errorf("three classes: %v (no f1 of a positive class)", m3)
+	}
+	if _, err := Classification(nil, nil, 2); err == nil {
+		t.Error("no examples: no error")
+	}
+	if _, err := Classification([]int{1}, nil, 2); err == nil {
+		t.Error("mismatched lengths: no error")
+	}
+	r, err := Regression([]float64{1, 2, 3, 4}, []float64{1, 3, 2, 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r["pearson"] != Pearson([]float64{1, 2, 3, 4}, []float64{1, 3, 2, 4}) || math.Abs(r["spearmanr"]-0.8) > 1e-15 || r["combined_score"] != (r["pearson"]+r["spearmanr"])/2 {
+		t.Errorf("regression metrics %v", r)
+	}
+	if _, err := Regression(nil, nil); err == nil {
+		t.Error("no examples: no error")
+	}
 }

@@ -11,18 +11,18 @@ import (
 
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/cpu"
+	"github.com/mixft/mixft/internal/fixture"
 	"github.com/mixft/mixft/internal/safetensors"
 )
 
-// fixtures is ../shared/fixtures seen from this package's directory.
-const fixtures = "../../../shared/fixtures"
+// fixtures is ../shared/fixtures (internal/fixture finds it).
+var fixtures = filepath.Join(fixture.Root(), "fixtures")
 
-// needFixtures skips the test when ../shared is absent and says why.
+// needFixtures ends the test when the fixtures are missing (a skip, or a
+// failure under MIXFT_REQUIRE_FIXTURES=1).
 func needFixtures(t testing.TB) {
 	t.Helper()
-	if _, err := os.Stat(fixtures); err != nil {
-		t.Skipf("golden fixtures not found at %s (../shared/fixtures next to the repository): %v", fixtures, err)
-	}
+	fixture.Path(t, "fixtures")
 }
 
 type fixtureBatch struct {

@@ -128,7 +128,7 @@ func TestBF16ToF32Table(t *testing.T) {
 }
 
 func TestDecodeFloat64FromF64RoundsToFloat32(t *testing.T) {
-	vals := []float64{0.1, 1.0 / 3, 1e-50, 1e50, -0.0, math.Inf(-1), 16777217}
+	vals := []float64{0.1, 1.0 / 3, 1e-50, 1e50, math.Copysign(0, -1), math.Inf(-1), 16777217}
 	src := make([]byte, 8*len(vals))
 	for i, v := range vals {
 		binary.LittleEndian.PutUint64(src[8*i:], math.Float64bits(v))
@@ -141,7 +141,7 @@ func TestDecodeFloat64FromF64RoundsToFloat32(t *testing.T) {
 		if dst32[i] != float32(v) || math.Signbit(float64(dst32[i])) != math.Signbit(v) {
 			t.Errorf("F64 %v -> float32 %v, want %v", v, dst32[i], float32(v))
 		}
-		if dst64[i] != v {
+		if dst64[i] != v || math.Signbit(dst64[i]) != math.Signbit(v) {
 			t.Errorf("F64 %v -> float64 %v", v, dst64[i])
 		}
 	}

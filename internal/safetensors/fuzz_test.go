@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	shared "github.com/mixft/mixft/internal/fixture"
 )
 
 // FuzzParseHeader feeds arbitrary bytes to ParseHeader. It must never panic;
@@ -27,8 +29,8 @@ func FuzzParseHeader(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' ', ' ', ' ', ' ', ' '})
 	// The fixtures' first bytes: the header and the start of the data.
-	paths, _ := filepath.Glob(filepath.Join(fixtureDir, "*", "*", "*.safetensors"))
-	more, _ := filepath.Glob(filepath.Join(fixtureDir, "*", "*.safetensors"))
+	paths, _ := filepath.Glob(filepath.Join(shared.Root(), "fixtures", "*", "*", "*.safetensors"))
+	more, _ := filepath.Glob(filepath.Join(shared.Root(), "fixtures", "*", "*.safetensors"))
 	for _, p := range append(paths, more...) {
 		b, err := os.ReadFile(p)
 		if err != nil || len(b) < 8 {

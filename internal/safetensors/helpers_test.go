@@ -3,24 +3,17 @@ package safetensors
 import (
 	"bytes"
 	"encoding/binary"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	shared "github.com/mixft/mixft/internal/fixture"
 )
 
-// fixtureDir is the shared golden-fixture folder, relative to this package.
-const fixtureDir = "../../../shared/fixtures"
-
-// fixture returns the path of a shared fixture file, skipping the test when
-// the shared folder is not there.
+// fixture returns the path of a golden fixture file (../shared/fixtures/rel),
+// ending the test as internal/fixture says when it is missing.
 func fixture(t testing.TB, rel string) string {
 	t.Helper()
-	p := filepath.Join(fixtureDir, rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared fixture %s not available (%v): these tests need ../shared next to the repository", p, err)
-	}
-	return p
+	return shared.Path(t, "fixtures", rel)
 }
 
 // encode returns the bytes Write would write for tensors and metadata.

@@ -31,8 +31,7 @@ func dirEntries(t *testing.T, dir string) []string {
 }
 
 func TestRoundTrip(t *testing.T) {
-	f32 := []float32{0, -0.0, 1, -2.5, float32(math.Inf(1)), float32(math.Inf(-1)), math.SmallestNonzeroFloat32, math.MaxFloat32}
-	f32[1] = float32(math.Copysign(0, -1))
+	f32 := []float32{0, float32(math.Copysign(0, -1)), 1, -2.5, float32(math.Inf(1)), float32(math.Inf(-1)), math.SmallestNonzeroFloat32, math.MaxFloat32}
 	f64 := []float64{math.Pi, -1e300, 5e-324, math.Copysign(0, -1)}
 	i64 := []int64{math.MinInt64, -1, 0, 1, math.MaxInt64, 42}
 	le := binary.LittleEndian

@@ -9,6 +9,9 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/exitcode"
 )
 
 // SlurmOptions describe the sbatch job array of a sweep.
@@ -20,33 +23,37 @@ type SlurmOptions struct {
 	// Runs is the number of manifest lines; Throttle the most array tasks
 	// running at once.
 	Runs, Throttle int
-	// CPUs per task (also --threads), Time limit, Mem and Partition ("":
-	// the cluster's default).
+	// CPUs per task (also each run's threads), Time limit, Mem and
+	// Partition ("": the cluster's default).
 	CPUs            int
 	Time, Mem, Part string
-	// GPU gives each task one GPU (--gres=gpu:1, --device cuda:0).
+	// GPU gives each task one GPU (--gres=gpu:1, device cuda:0).
 	GPU bool
-	// Mixft is the mixft binary on the cluster.
-	Mixft string
+	// Mixft is the mixft binary on the cluster; Command gives its
+	// arguments.
+	Mixft   string
+	Command Command
 	// Extra are further sbatch options ("--account=proj").
 	Extra []string
 }
 
 // Slurm writes an sbatch script running the manifest as a job array:
-// task i runs `mixft finetune --manifest M --index i`. A task that was
-// interrupted (exit 3: SIGTERM before the time limit or at preemption,
-// state saved) requeues itself and resumes; a diverged run (exit 4) is a
-// failed run and is not retried; any other failure (exit 1) is left to the
-// user (sacct shows the exit code; the output is in OutDir/slurm/).
+// task i runs line i of the manifest. A task that was interrupted
+// (exitcode.Interrupted: SIGTERM before the time limit or at preemption,
+// state saved) requeues itself and resumes; a diverged run
+// (exitcode.Diverged) is a failed run and is not retried; any other
+// failure is left to the user (sacct shows the exit code; the output is in
+// OutDir/slurm/). A bad option is a *config.FieldError of its key
+// (throttle, cpus, sbatch).
 func Slurm(o SlurmOptions) (string, error) {
 	if o.Runs < 1 {
 		return "", fmt.Errorf("no runs")
 	}
 	if o.Throttle < 1 {
-		return "", fmt.Errorf("--throttle %d: expected at least 1 task at a time", o.Throttle)
+		return "", &config.FieldError{Key: "throttle", Value: strconv.Itoa(o.Throttle), Expected: "at least 1 task at a time"}
 	}
 	if o.CPUs < 1 {
-		return "", fmt.Errorf("--cpus %d: expected at least 1", o.CPUs)
+		return "", &config.FieldError{Key: "cpus", Value: strconv.Itoa(o.CPUs), Expected: "at least 1"}
 	}
 	if o.Mixft == "" {
 		o.Mixft = "mixft"
@@ -55,11 +62,11 @@ func Slurm(o SlurmOptions) (string, error) {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	p("#!/bin/bash")
 	p("# mixft sweep %s: %d runs, at most %d at a time (job array %d-%d, throttle %%%d).", o.Source, o.Runs, o.Throttle, 0, o.Runs-1, o.Throttle)
-	p("# Written by `mixft sweep emit --slurm`. Submit with: sbatch THIS_FILE")
+	p("# Written by mixft sweep emit. Submit with: sbatch THIS_FILE")
 	p("# Array task i runs line i of the manifest into %s/<run id>.", o.OutDir)
-	p("# Exit status of a task: 0 done (or already done), 3 interrupted with its state")
-	p("# saved: the task requeues itself and resumes, 4 diverged: a failed run, not")
-	p("# retried, 1 error: see %s/slurm/<job>_<task>.out.", o.OutDir)
+	p("# Exit status of a task: %d done (or already done), %d interrupted with its state", exitcode.OK, exitcode.Interrupted)
+	p("# saved: the task requeues itself and resumes, %d diverged: a failed run, not", exitcode.Diverged)
+	p("# retried, %d error: see %s/slurm/<job>_<task>.out.", exitcode.Error, o.OutDir)
 	p("# When every task has ended: mixft sweep report %s", o.OutDir)
 	p("# (chain it with sbatch --dependency=afterany:<job id>).")
 	p("#SBATCH --job-name=%s", o.JobName)
@@ -81,11 +88,11 @@ func Slurm(o SlurmOptions) (string, error) {
 		p("#SBATCH --gres=gpu:1")
 	}
 	p("#SBATCH --requeue")
-	p("# SIGTERM 120 s before the time limit: the run saves its state and exits 3.")
+	p("# SIGTERM 120 s before the time limit: the run saves its state and exits %d.", exitcode.Interrupted)
 	p("#SBATCH --signal=B:TERM@120")
 	for _, e := range o.Extra {
 		if strings.ContainsAny(e, "\n\r") {
-			return "", fmt.Errorf("--sbatch %q: one option per flag, no newlines", e)
+			return "", &config.FieldError{Key: "sbatch", Value: strconv.Quote(e), Expected: "one sbatch option without newlines"}
 		}
 		p("#SBATCH %s", e)
 	}
@@ -94,12 +101,12 @@ func Slurm(o SlurmOptions) (string, error) {
 	p("mkdir -p %s/slurm", shellQuote(o.OutDir))
 	p("MIXFT=${MIXFT:-%s}", shellQuote(o.Mixft))
 	p(`index=${SLURM_ARRAY_TASK_ID:?run this script with sbatch (it is a job array)}`)
-	device := ""
+	inv := Invocation{Manifest: shellQuote(o.Manifest), Index: `"$index"`, OutDir: shellQuote(o.OutDir),
+		Threads: fmt.Sprintf(`"${SLURM_CPUS_PER_TASK:-%d}"`, o.CPUs)}
 	if o.GPU {
-		device = " --device cuda:0"
+		inv.Device = "cuda:0"
 	}
-	p(`"$MIXFT" finetune --manifest %s --index "$index" --output-dir %s --threads "${SLURM_CPUS_PER_TASK:-%d}"%s &`,
-		shellQuote(o.Manifest), shellQuote(o.OutDir), o.CPUs, device)
+	p(`"$MIXFT" %s &`, strings.Join(o.Command(inv), " "))
 	p(`pid=$!`)
 	p(`# Pass SIGTERM/SIGINT on to the run, then wait for it to save its state.`)
 	p(`trap 'kill -TERM "$pid" 2>/dev/null' TERM INT`)
@@ -109,11 +116,11 @@ func Slurm(o SlurmOptions) (string, error) {
 	p(`  kill -0 "$pid" 2>/dev/null || break`)
 	p(`done`)
 	p(`case $rc in`)
-	p(`  %d)`, ExitInterrupted)
+	p(`  %d)`, exitcode.Interrupted)
 	p(`    echo "mixft: run $index interrupted with its state saved; requeueing to resume it"`)
 	p(`    scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}" || true`)
 	p(`    ;;`)
-	p(`  %d)`, ExitDiverged)
+	p(`  %d)`, exitcode.Diverged)
 	p(`    echo "mixft: run $index diverged: a failed run (counted by mixft sweep report), not retried"`)
 	p(`    ;;`)
 	p(`esac`)
@@ -133,8 +140,10 @@ func shellQuote(s string) string {
 type K8sOptions struct {
 	// Name of the Job (and of its ConfigMap, with "-manifest").
 	Name, Namespace, Source string
-	// Image holds mixft; Mixft is the binary's name or path in it.
+	// Image holds mixft; Mixft is the binary's name or path in it, and
+	// Command gives its arguments.
 	Image, Mixft string
+	Command      Command
 	// Manifest is embedded in a ConfigMap when ManifestPath is empty;
 	// otherwise ManifestPath is the manifest's path inside the pod.
 	Manifest     []byte
@@ -226,35 +235,44 @@ type k8sVolume struct {
 const ContainerName = "mixft"
 
 // K8s writes a Kubernetes Indexed Job running the manifest (preceded by a
-// ConfigMap holding it, unless ManifestPath is given): pod i runs
-// `mixft finetune --manifest M`, which reads its index from
-// JOB_COMPLETION_INDEX. Pod failure policy (backoffLimitPerIndex and
-// FailIndex need Kubernetes 1.29 or newer; GA in 1.33):
-//   - exit 3 (interrupted, state saved) and disruptions (preemption,
+// ConfigMap holding it, unless ManifestPath is given): pod i runs line i
+// of the manifest, reading its index from JOB_COMPLETION_INDEX. Pod
+// failure policy (backoffLimitPerIndex and FailIndex need Kubernetes 1.29
+// or newer; GA in 1.33):
+//   - exitcode.Interrupted (state saved) and disruptions (preemption,
 //     eviction, node drain): Ignore, i.e. retry without counting it; the
 //     retry resumes the run;
-//   - exit 4 (diverged, a failed run): FailIndex, no retry; the Job goes on
-//     with the other indexes and lists the failed ones in
+//   - exitcode.Diverged (a failed run): FailIndex, no retry; the Job goes
+//     on with the other indexes and lists the failed ones in
 //     status.failedIndexes;
-//   - any other failure (exit 1): Count, retried up to Retries times.
+//   - any other failure: Count, retried up to Retries times.
+//
+// A bad or missing option is a *config.FieldError of its key (image, pvc,
+// mount, output_dir, parallelism, retries, name, manifest_path).
 func K8s(o K8sOptions) (string, error) {
+	bad := func(key, v, want string) (string, error) {
+		return "", &config.FieldError{Key: key, Value: v, Expected: want}
+	}
+	missing := func(key, what string) (string, error) {
+		return "", &config.FieldError{Key: key, Missing: true, Expected: what}
+	}
 	switch {
 	case o.Runs < 1:
 		return "", fmt.Errorf("no runs")
 	case o.Image == "":
-		return "", fmt.Errorf("--image: required (a container image holding mixft)")
+		return missing("image", "a container image holding mixft")
 	case o.PVC == "":
-		return "", fmt.Errorf("--pvc: required (the PersistentVolumeClaim that holds the model, the data and the runs)")
+		return missing("pvc", "the PersistentVolumeClaim that holds the model, the data and the runs")
 	case !path.IsAbs(o.Mount):
-		return "", fmt.Errorf("--mount %q: expected an absolute path in the pod", o.Mount)
+		return bad("mount", strconv.Quote(o.Mount), "an absolute path in the pod")
 	case !path.IsAbs(o.OutDir):
-		return "", fmt.Errorf("--output-dir %q: expected an absolute path as the pod sees it (under --mount %s)", o.OutDir, o.Mount)
+		return bad("output_dir", strconv.Quote(o.OutDir), "an absolute path as the pod sees it (under mount "+o.Mount+")")
 	case o.Parallelism < 1:
-		return "", fmt.Errorf("--parallelism %d: expected at least 1", o.Parallelism)
+		return bad("parallelism", strconv.Itoa(o.Parallelism), "at least 1")
 	case o.Retries < 0:
-		return "", fmt.Errorf("--retries %d: expected 0 or more", o.Retries)
+		return bad("retries", strconv.Itoa(o.Retries), "0 or more")
 	case !dns1123.MatchString(o.Name) || len(o.Name) > 52:
-		return "", fmt.Errorf("--name %q: expected a Kubernetes name (lower-case letters, digits, '-', at most 52 characters)", o.Name)
+		return bad("name", strconv.Quote(o.Name), "a Kubernetes name (lower-case letters, digits, '-', at most 52 characters)")
 	}
 	if o.Mixft == "" {
 		o.Mixft = "mixft"
@@ -264,7 +282,7 @@ func K8s(o K8sOptions) (string, error) {
 	manifest := o.ManifestPath
 	if manifest == "" {
 		if len(o.Manifest) > MaxConfigMap {
-			return "", fmt.Errorf("the manifest has %d bytes, more than a ConfigMap holds (%d); copy it onto the volume and give its path with --manifest-path", len(o.Manifest), MaxConfigMap)
+			return missing("manifest_path", fmt.Sprintf("the manifest has %d bytes, more than a ConfigMap holds (%d): copy it onto the volume and give its path in the pod", len(o.Manifest), MaxConfigMap))
 		}
 		cm := k8sConfigMap{APIVersion: "v1", Kind: "ConfigMap",
 			Metadata: k8sMeta{Name: o.Name + "-manifest", Namespace: o.Namespace, Labels: labels},
@@ -293,21 +311,21 @@ func K8s(o K8sOptions) (string, error) {
 	}
 	s.PodFailurePolicy.Rules = []k8sRule{
 		{Action: "Ignore", OnPodConditions: []map[string]string{{"type": "DisruptionTarget"}}},
-		exitRule("Ignore", ExitInterrupted),
-		exitRule("FailIndex", ExitDiverged),
+		exitRule("Ignore", exitcode.Interrupted),
+		exitRule("FailIndex", exitcode.Diverged),
 	}
 	s.Template.Metadata.Labels = labels
 	ps := &s.Template.Spec
 	ps.RestartPolicy = "Never"
 	ps.TerminationGracePeriodSeconds = 120
-	c := k8sContainer{Name: ContainerName, Image: o.Image,
-		Command: []string{o.Mixft, "finetune", "--manifest", manifest, "--output-dir", o.OutDir}}
+	inv := Invocation{Manifest: manifest, OutDir: o.OutDir}
 	if n, err := strconv.Atoi(o.CPU); err == nil && n > 0 {
-		c.Command = append(c.Command, "--threads", o.CPU)
+		inv.Threads = o.CPU
 	}
 	if o.GPU {
-		c.Command = append(c.Command, "--device", "cuda:0")
+		inv.Device = "cuda:0"
 	}
+	c := k8sContainer{Name: ContainerName, Image: o.Image, Command: append([]string{o.Mixft}, o.Command(inv)...)}
 	c.Resources.Requests = map[string]string{}
 	c.Resources.Limits = map[string]string{}
 	if o.CPU != "" {
@@ -334,10 +352,10 @@ func K8s(o K8sOptions) (string, error) {
 	docs = append(docs, jb)
 	var out bytes.Buffer
 	fmt.Fprintf(&out, "# mixft sweep %s: %d runs as a Kubernetes Indexed Job, %d pods at a time.\n", o.Source, o.Runs, s.Parallelism)
-	fmt.Fprintf(&out, "# Written by `mixft sweep emit --k8s`. Apply with: kubectl apply -f THIS_FILE\n")
+	fmt.Fprintf(&out, "# Written by mixft sweep emit. Apply with: kubectl apply -f THIS_FILE\n")
 	fmt.Fprintf(&out, "# Pod i runs line i of the manifest (JOB_COMPLETION_INDEX) into %s/<run id>.\n", o.OutDir)
-	fmt.Fprintf(&out, "# Exit 3 (interrupted, state saved) and evictions are retried without counting\n")
-	fmt.Fprintf(&out, "# (the retry resumes); exit 4 (diverged: a failed run) fails that index only,\n")
+	fmt.Fprintf(&out, "# Exit %d (interrupted, state saved) and evictions are retried without counting\n", exitcode.Interrupted)
+	fmt.Fprintf(&out, "# (the retry resumes); exit %d (diverged: a failed run) fails that index only,\n", exitcode.Diverged)
 	fmt.Fprintf(&out, "# without retry; other errors are retried %d times. Needs Kubernetes 1.29+.\n", o.Retries)
 	fmt.Fprintf(&out, "# When the Job has ended: mixft sweep report %s\n", o.OutDir)
 	for i, d := range docs {

@@ -11,27 +11,65 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/exitcode"
 )
+
+// finetuneArgs is a Command shaped as mixft's (cmd/mixft builds the real
+// one; its tests run the scripts end to end).
+func finetuneArgs(inv Invocation) []string {
+	args := []string{"finetune", "--manifest", inv.Manifest}
+	if inv.Index != "" {
+		args = append(args, "--index", inv.Index)
+	}
+	args = append(args, "--output-dir", inv.OutDir)
+	if inv.Resume {
+		args = append(args, "--resume")
+	}
+	if inv.Overwrite {
+		args = append(args, "--overwrite")
+	}
+	if inv.Threads != "" {
+		args = append(args, "--threads", inv.Threads)
+	}
+	if inv.Device != "" {
+		args = append(args, "--device", inv.Device)
+	}
+	return args
+}
+
+// fieldKey is the key of err's *config.FieldError, "" when it has none.
+func fieldKey(err error) string {
+	var fe *config.FieldError
+	if errors.As(err, &fe) {
+		return fe.Key
+	}
+	return ""
+}
 
 // TestSlurmScript: the sbatch script is valid bash (bash -n), runs the
 // array with the throttle, requeues on exit 3, and quotes paths.
 func TestSlurmScript(t *testing.T) {
 	s, err := Slurm(SlurmOptions{JobName: "mixft-fig3", Source: "fig3.yaml", Manifest: "/scratch/my runs/manifest.jsonl", OutDir: "/scratch/my runs",
-		Runs: 320, Throttle: 16, CPUs: 8, Time: "04:00:00", Mem: "32G", Part: "gpu", GPU: true, Mixft: "/opt/mixft/bin/mixft", Extra: []string{"--account=proj"}})
+		Runs: 320, Throttle: 16, CPUs: 8, Time: "04:00:00", Mem: "32G", Part: "gpu", GPU: true, Mixft: "/opt/mixft/bin/mixft", Command: finetuneArgs, Extra: []string{"--account=proj"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"#!/bin/bash\n", "#SBATCH --array=0-319%16\n", "#SBATCH --cpus-per-task=8\n", "#SBATCH --time=04:00:00\n",
 		"#SBATCH --gres=gpu:1\n", "#SBATCH --requeue\n", "#SBATCH --account=proj\n", "#SBATCH --signal=B:TERM@120\n",
-		`--manifest '/scratch/my runs/manifest.jsonl' --index "$index" --output-dir '/scratch/my runs'`, "--device cuda:0",
+		`"$MIXFT" finetune --manifest '/scratch/my runs/manifest.jsonl' --index "$index" --output-dir '/scratch/my runs' --threads "${SLURM_CPUS_PER_TASK:-8}" --device cuda:0 &`,
 		`scontrol requeue "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"`, "  3)\n", "  4)\n"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("script lacks %q", want)
 		}
 	}
 	bashN(t, s)
-	if _, err := Slurm(SlurmOptions{Runs: 3, Throttle: 0, CPUs: 1}); err == nil || !strings.Contains(err.Error(), "--throttle") {
+	if _, err := Slurm(SlurmOptions{Runs: 3, Throttle: 0, CPUs: 1, Command: finetuneArgs}); fieldKey(err) != "throttle" {
 		t.Errorf("throttle 0: %v", err)
+	}
+	if _, err := Slurm(SlurmOptions{Runs: 3, Throttle: 1, CPUs: 1, Command: finetuneArgs, Extra: []string{"--a\n--b"}}); fieldKey(err) != "sbatch" {
+		t.Errorf("sbatch option with a newline: %v", err)
 	}
 }
 
@@ -140,7 +178,7 @@ func parseK8s(text string) (manifest string, job indexedJob, err error) {
 func TestK8sJob(t *testing.T) {
 	plan := eightRuns(t)
 	text, err := K8s(K8sOptions{Name: "mixft-tiny", Source: "tiny.yaml", Image: "reg/mixft:1", Manifest: plan.Manifest(), OutDir: "/mnt/mixft/runs/tiny",
-		PVC: "data", Mount: "/mnt/mixft", Runs: len(plan.Runs), Parallelism: 3, CPU: "4", Memory: "8Gi", GPU: true, Retries: 2})
+		PVC: "data", Mount: "/mnt/mixft", Runs: len(plan.Runs), Parallelism: 3, CPU: "4", Memory: "8Gi", GPU: true, Retries: 2, Command: finetuneArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +212,7 @@ func TestK8sJob(t *testing.T) {
 			}
 		}
 	}
-	if actions[ExitInterrupted] != "Ignore" || actions[ExitDiverged] != "FailIndex" || disruption != "Ignore" || len(actions) != 2 {
+	if actions[exitcode.Interrupted] != "Ignore" || actions[exitcode.Diverged] != "FailIndex" || disruption != "Ignore" || len(actions) != 2 {
 		t.Errorf("pod failure policy: %v, disruption %s", actions, disruption)
 	}
 	c := s.Template.Spec.Containers[0]
@@ -194,21 +232,22 @@ func TestK8sJob(t *testing.T) {
 		t.Errorf("volumes: mounts %v volumes %v", mounts, vols)
 	}
 	// A manifest already on the volume: no ConfigMap.
-	text, err = K8s(K8sOptions{Name: "mixft-tiny", Image: "i", ManifestPath: "/mnt/mixft/m.jsonl", OutDir: "/mnt/mixft/r", PVC: "data", Mount: "/mnt/mixft", Runs: 8, Parallelism: 1})
+	text, err = K8s(K8sOptions{Name: "mixft-tiny", Image: "i", ManifestPath: "/mnt/mixft/m.jsonl", OutDir: "/mnt/mixft/r", PVC: "data", Mount: "/mnt/mixft", Runs: 8, Parallelism: 1, Command: finetuneArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if manifest, job, err := parseK8s(text); err != nil || manifest != "" || job.Spec.Template.Spec.Containers[0].Command[3] != "/mnt/mixft/m.jsonl" {
 		t.Errorf("--manifest-path: %v %q", err, manifest)
 	}
-	for _, bad := range []K8sOptions{
-		{Name: "x", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1},
-		{Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "runs", Runs: 1, Parallelism: 1},
-		{Name: "Bad_Name", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1},
-		{Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1, Manifest: make([]byte, MaxConfigMap+1)},
+	for key, bad := range map[string]K8sOptions{
+		"image":         {Name: "x", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1},
+		"output_dir":    {Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "runs", Runs: 1, Parallelism: 1},
+		"name":          {Name: "Bad_Name", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1},
+		"manifest_path": {Name: "x", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1, Manifest: make([]byte, MaxConfigMap+1)},
 	} {
-		if _, err := K8s(bad); err == nil {
-			t.Errorf("%+v: no error", bad)
+		bad.Command = finetuneArgs
+		if _, err := K8s(bad); fieldKey(err) != key {
+			t.Errorf("%+v: %v, want an error of %s", bad, err, key)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/curves"
 )
 
 var (
@@ -99,8 +100,114 @@ func (rep *Report) plots(dir string) ([]Figure, error) {
 			}
 			figs = append(figs, Figure{Name: name, Caption: caption})
 		}
+		rows, caption, ok, err := rep.curvesPlot(task, groups)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			name := "dev-curves-" + task
+			if _, err := curves.SaveTiles(rows, dir, name, 5*vg.Inch, 3.5*vg.Inch); err != nil {
+				return nil, err
+			}
+			figs = append(figs, Figure{Name: name, Caption: caption})
+		}
 	}
 	return figs, nil
+}
+
+// curvesPlot draws, one panel per group, every run's dev score against the
+// step, overlaid on a common scale: the runs that never take off (the
+// instability the mixout paper is about) stand apart. ok is false when no
+// run recorded its evaluations.
+func (rep *Report) curvesPlot(task string, groups []*Group) ([][]*plot.Plot, string, bool, error) {
+	lo, hi, last := math.Inf(1), math.Inf(-1), 0
+	for _, g := range groups {
+		for _, r := range g.Members {
+			if r.Metrics == nil {
+				continue
+			}
+			for _, e := range r.Metrics.Evals {
+				if v := float64(e.Primary); !math.IsNaN(v) && !math.IsInf(v, 0) {
+					lo, hi = math.Min(lo, v), math.Max(hi, v)
+				}
+				last = max(last, e.Step)
+			}
+		}
+	}
+	if math.IsInf(lo, 0) {
+		return nil, "", false, nil
+	}
+	base := groups[0].Baseline
+	if !math.IsNaN(base) {
+		lo, hi = math.Min(lo, base), math.Max(hi, base)
+	}
+	pad := math.Max((hi-lo)*0.06, 0.01)
+	metric := groups[0].Metric
+	cols := 2
+	if len(groups) > 4 {
+		cols = 3
+	}
+	runColor := color.NRGBA{R: colorOK.R, G: colorOK.G, B: colorOK.B, A: 150}
+	var rows [][]*plot.Plot
+	for i, g := range groups {
+		p := plot.New()
+		p.Title.Text = fmt.Sprintf("%s (%d runs, %d failed)", rep.Label(g), g.Runs, g.Failed)
+		p.X.Label.Text, p.Y.Label.Text = "step", metricTitle(metric)
+		p.X.Min, p.X.Max = 0, float64(last)
+		p.Y.Min, p.Y.Max = lo-pad, hi+legendRoom(hi-lo, 3)
+		p.Add(plotter.NewGrid())
+		var okLine, badLine *plotter.Line
+		for _, r := range g.Members {
+			if r.Metrics == nil {
+				continue
+			}
+			var pts plotter.XYs
+			for _, e := range r.Metrics.Evals {
+				if v := float64(e.Primary); !math.IsNaN(v) && !math.IsInf(v, 0) {
+					pts = append(pts, plotter.XY{X: float64(e.Step), Y: v})
+				}
+			}
+			if len(pts) == 0 {
+				continue
+			}
+			l, err := plotter.NewLine(pts)
+			if err != nil {
+				return nil, "", false, err
+			}
+			l.Width = vg.Points(1)
+			if r.Failed {
+				l.Color, badLine = colorFailed, l
+			} else {
+				l.Color, okLine = runColor, l
+			}
+			p.Add(l)
+		}
+		if !math.IsNaN(base) {
+			l, err := plotter.NewLine(plotter.XYs{{X: 0, Y: base}, {X: float64(last), Y: base}})
+			if err != nil {
+				return nil, "", false, err
+			}
+			l.Color, l.Dashes = colorBase, []vg.Length{vg.Points(4), vg.Points(3)}
+			p.Add(l)
+			if i == 0 {
+				p.Legend.Add(fmt.Sprintf("majority-class baseline %.4f", base), l)
+			}
+		}
+		if i == 0 && okLine != nil {
+			p.Legend.Add("run", okLine)
+		}
+		if i == 0 && badLine != nil {
+			p.Legend.Add("failed run", badLine)
+		}
+		placeLegend(p)
+		if i%cols == 0 {
+			rows = append(rows, make([]*plot.Plot, cols))
+		}
+		rows[len(rows)-1][i%cols] = p
+	}
+	caption := fmt.Sprintf("The %s of every run on %s at each evaluation, one panel per %s; red runs failed (final score at or below the majority-class baseline, dashed)",
+		metricTitle(metric), taskTitle(task), groupWord(rep, groups))
+	return rows, caption + ".", true, nil
 }
 
 // savePlot writes name.svg and name.png.

@@ -13,56 +13,59 @@ import (
 	"strings"
 	"syscall"
 	"time"
-)
 
-// Exit statuses of `mixft finetune`, which the process runner and the
-// cluster scripts act on.
-const (
-	// ExitError: the run could not run (bad setting, missing file).
-	ExitError = 1
-	// ExitInterrupted: stopped by SIGINT/SIGTERM with its state saved in
-	// last/; safe to run again (it resumes).
-	ExitInterrupted = 3
-	// ExitDiverged: the loss diverged; a failed run, do not retry.
-	ExitDiverged = 4
+	"github.com/mixft/mixft/internal/exitcode"
 )
 
 // LogFile is the file in each run directory that collects the output of
 // every attempt `mixft sweep run` made at the run.
 const LogFile = "finetune.log"
 
-// ProcessRunner runs each task as a `finetune --manifest` process.
+// Invocation is one run of a manifest line as the process runner and the
+// cluster jobs start it. Empty fields are left out: the run reads its
+// index from its environment (IndexEnv), and takes threads and device from
+// the manifest.
+type Invocation struct {
+	Manifest, Index, OutDir string
+	Threads, Device         string
+	Resume, Overwrite       bool
+}
+
+// Command turns an invocation into the arguments after the mixft binary.
+// The command line owns it: this package does not know its flags. The
+// job scripts pass shell words (quoted paths, "$index"), which it must
+// keep as they are.
+type Command func(Invocation) []string
+
+// ProcessRunner runs each task as a process of the mixft binary.
 type ProcessRunner struct {
-	// Executable is the mixft binary.
+	// Executable is the mixft binary; Command gives its arguments.
 	Executable string
+	Command    Command
 	// Manifest is the manifest file; OutDir the sweep's output directory.
 	Manifest, OutDir string
-	// Threads, when positive, is passed as --threads.
+	// Threads, when positive, is each run's number of CPU threads.
 	Threads int
 	// Devices, when not empty, gives worker w the device
-	// Devices[w % len(Devices)] (--device cuda:N).
+	// Devices[w % len(Devices)] (cuda:N).
 	Devices []string
 	// Grace is how long a process may take to save its state after
 	// SIGTERM before it is killed (default 2 minutes).
 	Grace time.Duration
 }
 
-// Args are the finetune arguments for task t on worker w.
-func (p *ProcessRunner) Args(w int, t Task) []string {
-	args := []string{"finetune", "--manifest", p.Manifest, "--index", strconv.Itoa(t.Run.Index), "--output-dir", p.OutDir}
-	switch t.State {
-	case Interrupted:
-		args = append(args, "--resume")
-	case Partial:
-		args = append(args, "--overwrite")
-	}
+// Invocation is the run of task t on worker w: resumed or started afresh
+// as the task's directory state calls for.
+func (p *ProcessRunner) Invocation(w int, t Task) Invocation {
+	d := t.State.Decision()
+	inv := Invocation{Manifest: p.Manifest, Index: strconv.Itoa(t.Run.Index), OutDir: p.OutDir, Resume: d == Resume, Overwrite: d == Restart}
 	if p.Threads > 0 {
-		args = append(args, "--threads", strconv.Itoa(p.Threads))
+		inv.Threads = strconv.Itoa(p.Threads)
 	}
 	if len(p.Devices) > 0 {
-		args = append(args, "--device", p.Devices[w%len(p.Devices)])
+		inv.Device = p.Devices[w%len(p.Devices)]
 	}
-	return args
+	return inv
 }
 
 // Run is a Runner.
@@ -76,7 +79,7 @@ func (p *ProcessRunner) Run(ctx context.Context, w int, t Task) (Outcome, error)
 		return Errored, err
 	}
 	defer log.Close()
-	args := p.Args(w, t)
+	args := p.Command(p.Invocation(w, t))
 	fmt.Fprintf(log, "== mixft sweep %s: %s %s\n", time.Now().Format(time.RFC3339), p.Executable, strings.Join(args, " "))
 	cmd := exec.Command(p.Executable, args...)
 	cmd.Stdout, cmd.Stderr = log, log
@@ -93,7 +96,7 @@ func (p *ProcessRunner) Run(ctx context.Context, w int, t Task) (Outcome, error)
 	select {
 	case waitErr = <-done:
 	case <-ctx.Done():
-		// Let the run save last/ (finetune exits with status 3).
+		// Let the run save last/ (it exits with exitcode.Interrupted).
 		cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case waitErr = <-done:
@@ -111,11 +114,11 @@ func (p *ProcessRunner) Run(ctx context.Context, w int, t Task) (Outcome, error)
 		code = ee.ExitCode()
 	}
 	switch {
-	case code == 0:
+	case code == exitcode.OK:
 		return Completed, nil
-	case code == ExitDiverged:
+	case code == exitcode.Diverged:
 		return Failed, nil
-	case code == ExitInterrupted, ctx.Err() != nil:
+	case code == exitcode.Interrupted, ctx.Err() != nil:
 		return Stopped, nil
 	}
 	return Errored, fmt.Errorf("exit status %d: %s (log %s)", code, lastLine(logPath), logPath)

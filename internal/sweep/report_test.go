@@ -135,9 +135,16 @@ func paperLike(t testing.TB, dir string) {
 					s = 0.5 + 0.03*rng.Float64()
 					m["failed"] = true
 				}
+				// Evaluations every 10 steps, reaching the final score.
+				var evals []map[string]any
+				for k := 1; k <= 5; k++ {
+					v := 0.5 + (s-0.5)*float64(k)/5
+					evals = append(evals, map[string]any{"step": 10 * k, "metrics": map[string]any{"accuracy": v}, "primary": v})
+				}
+				m["evals"] = evals
 				if task == "sts-b" && seed == 7 && si == 0 {
 					s = math.NaN()
-					m["final"], m["failure"], m["steps"] = nil, "diverged at step 31", 31
+					m["final"], m["failure"], m["steps"], m["evals"] = nil, "diverged at step 31", 31, evals[:3]
 				}
 				fakeRun(t, filepath.Join(dir, "fig3", ID(c)), c, s, m)
 			}
@@ -185,7 +192,10 @@ func TestPlotsAreValidImages(t *testing.T) {
 		for _, f := range rep.Figures {
 			names = append(names, f.Name)
 		}
-		wantFigs := map[string]string{"fig3": "scores-rte scores-mrpc scores-cola scores-sts-b", "fig4": "scores-rte score-vs-p-rte"}[sub]
+		wantFigs := map[string]string{
+			"fig3": "scores-rte dev-curves-rte scores-mrpc dev-curves-mrpc scores-cola dev-curves-cola scores-sts-b dev-curves-sts-b",
+			"fig4": "scores-rte score-vs-p-rte", // its runs recorded no evaluations
+		}[sub]
 		if strings.Join(names, " ") != wantFigs {
 			t.Errorf("%s figures: %v, want %s", sub, names, wantFigs)
 		}

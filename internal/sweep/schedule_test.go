@@ -106,13 +106,9 @@ func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
 	var ran []string
 	pr := &ProcessRunner{Manifest: "m.jsonl", OutDir: out}
 	second := func(ctx context.Context, w int, task Task) (Outcome, error) {
-		args := pr.Args(w, task)
-		want := map[State]string{Interrupted: "--resume", Partial: "--overwrite"}[task.State]
-		if want != "" && !slices.Contains(args, want) {
-			t.Errorf("%s run started with %v, want %s", task.State, args, want)
-		}
-		if want == "" && (slices.Contains(args, "--resume") || slices.Contains(args, "--overwrite")) {
-			t.Errorf("%s run started with %v", task.State, args)
+		inv := pr.Invocation(w, task)
+		if inv.Resume != (task.State == Interrupted) || inv.Overwrite != (task.State == Partial) {
+			t.Errorf("%s run started with %+v", task.State, inv)
 		}
 		mu.Lock()
 		ran = append(ran, task.Run.ID)
@@ -184,7 +180,7 @@ case "$5" in
 *) echo "mixft: something is wrong" >&2; exit 1 ;;
 esac
 `), 0o755)
-	pr := &ProcessRunner{Executable: script, Manifest: "m.jsonl", OutDir: dir, Threads: 2, Devices: []string{"cuda:0", "cuda:1"}, Grace: 10 * time.Second}
+	pr := &ProcessRunner{Executable: script, Command: finetuneArgs, Manifest: "m.jsonl", OutDir: dir, Threads: 2, Devices: []string{"cuda:0", "cuda:1"}, Grace: 10 * time.Second}
 	for i, want := range []Outcome{Completed, Stopped, Failed, Errored} {
 		task := Task{Run: Run{ID: fmt.Sprintf("run%d", i), Index: i}, Dir: filepath.Join(dir, fmt.Sprintf("run%d", i))}
 		out, err := pr.Run(context.Background(), 1, task)

@@ -22,7 +22,7 @@ const (
 	Partial
 	// Interrupted: last/trainer_state.json exists (or, after a save cut
 	// short, in the copy atomicfile.CompleteDir finds) and the run did not
-	// finish; continue it with --resume.
+	// finish; resume it.
 	Interrupted
 	// Finished: metrics.json records every step of the run.
 	Finished
@@ -36,7 +36,51 @@ func (s State) String() string {
 }
 
 // Done reports whether the run needs no more work.
-func (s State) Done() bool { return s == Finished || s == Diverged }
+func (s State) Done() bool { return s.Decision().Done() }
+
+// Decision is what to do about a run directory.
+type Decision int
+
+const (
+	// Start the run: nothing of it exists.
+	Start Decision = iota
+	// Resume the run from its saved state.
+	Resume
+	// Restart the run, overwriting what an attempt that saved no state
+	// left.
+	Restart
+	// Skip the run: it finished.
+	Skip
+	// Refuse the run: it diverged, a failed run that fails again when
+	// retried.
+	Refuse
+)
+
+func (d Decision) String() string {
+	return [...]string{"start", "resume", "start afresh", "skip (finished)", "refuse (diverged)"}[d]
+}
+
+// Done reports whether the decision runs nothing.
+func (d Decision) Done() bool { return d == Skip || d == Refuse }
+
+// Decision is the sweep's policy for a directory in state s: finished runs
+// are not run again, diverged ones are not retried, interrupted ones
+// resume, partial ones start afresh.
+func (s State) Decision() Decision {
+	return [...]Decision{Missing: Start, Partial: Restart, Interrupted: Resume, Finished: Skip, Diverged: Refuse}[s]
+}
+
+// Decide is the decision for the run directory dir: resume or overwrite,
+// when the user asked for one, else the policy for the directory's state.
+func Decide(dir string, resume, overwrite bool) Decision {
+	switch {
+	case resume:
+		return Resume
+	case overwrite:
+		return Restart
+	}
+	return DirState(dir).Decision()
+}
 
 // Metrics is the part of a run's metrics.json the sweep reads.
 type Metrics struct {
@@ -52,6 +96,8 @@ type Metrics struct {
 	Steps            int          `json:"steps"`
 	TotalSteps       int          `json:"total_steps"`
 	TrainSeconds     float64      `json:"train_seconds"`
+	// Evals are the run's dev evaluations, in step order.
+	Evals []train.Eval `json:"evals"`
 }
 
 // ReadMetrics reads dir/metrics.json.

@@ -29,9 +29,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -56,7 +56,13 @@ type Run struct {
 
 // Unhashed are the settings that do not change what a run computes, or
 // that depend on where it runs; the run id ignores them.
-var Unhashed = []string{"output_dir", "resume", "overwrite", "threads", "device"}
+var Unhashed = []string{"output_dir", "resume", "overwrite", "threads", "device", "report_to"}
+
+// HashedWhenSet are settings added after run ids were first defined: the
+// id includes them only when they differ from their default, so that the
+// runs of an existing sweep keep their ids (and directories). A new setting
+// that changes what a run computes belongs here.
+var HashedWhenSet = []string{"train_file", "validation_file", "test_file", "text_columns", "label_column", "labels", "problem", "data_format"}
 
 // Plan is an expanded sweep.
 type Plan struct {
@@ -76,21 +82,14 @@ const (
 	PlaceholderTaskDir = "{task_dir}"
 )
 
-// Override is a setting given outside the sweep file (--set key=value);
-// it replaces the key in base.
+// Override is a setting given outside the sweep file (on the command
+// line); it replaces the key in base.
 type Override struct {
 	Key   string
 	Value string
-}
-
-// ParseOverride parses "key=value".
-func ParseOverride(s string) (Override, error) {
-	k, v, ok := strings.Cut(s, "=")
-	k = strings.ReplaceAll(strings.TrimSpace(k), "-", "_")
-	if !ok || k == "" {
-		return Override{}, fmt.Errorf("--set %q: expected key=value (e.g. --set model=models/bert-large-uncased)", s)
-	}
-	return Override{Key: k, Value: v}, nil
+	// Source names where the override came from, for errors (the
+	// command line's flag or file).
+	Source string
 }
 
 // fieldKinds maps every settings key to its kind.
@@ -102,12 +101,13 @@ func fieldKinds() map[string]string {
 	return m
 }
 
-func knownKeysList() string {
-	keys := make([]string, 0)
+// keys lists every settings key in declaration order.
+func keys() []string {
+	var ks []string
 	for _, f := range config.Fields() {
-		keys = append(keys, f.Key)
+		ks = append(ks, f.Key)
 	}
-	return strings.Join(keys, ", ")
+	return ks
 }
 
 // sweepFile is the YAML layout of a sweep file.
@@ -166,27 +166,33 @@ func Parse(path string, src []byte, overrides []Override) (*Plan, error) {
 
 	// base: key -> value, in file order, then the overrides.
 	base := map[string]any{}
-	setBase := func(k string, v any) { base[k] = v }
 	if sf.Base.Kind != 0 {
 		if sf.Base.Kind != yaml.MappingNode {
 			return nil, fail("base: expected a map of run settings (line %d)", sf.Base.Line)
 		}
+		seen := map[string]*yaml.Node{}
 		for i := 0; i < len(sf.Base.Content); i += 2 {
 			kn, vn := sf.Base.Content[i], sf.Base.Content[i+1]
-			k := kn.Value
-			if err := checkKey(k, kinds); err != nil {
-				return nil, fail("base.%s (line %d): %v", k, kn.Line, err)
+			k, err := mapKey(kn, seen, kinds)
+			if err != nil {
+				return nil, fail("base.%s (line %d): %v", kn.Value, kn.Line, err)
 			}
 			v, err := nodeValue(kinds[k], vn)
 			if err != nil {
-				return nil, fail("base.%s (line %d): %v", k, vn.Line, err)
+				return nil, fail("base.%s (line %d): %v", kn.Value, vn.Line, err)
 			}
-			setBase(k, v)
+			base[k] = v
 		}
 	}
-	for _, o := range overrides {
+	overrides = slices.Clone(overrides)
+	for i, o := range overrides {
+		o.Key = config.Canonical(o.Key)
+		if o.Source == "" {
+			o.Source = "override"
+		}
+		overrides[i] = o
 		if err := checkKey(o.Key, kinds); err != nil {
-			return nil, fmt.Errorf("--set %s: %v", o.Key, err)
+			return nil, fmt.Errorf("%s %s: %w", o.Source, o.Key, err)
 		}
 		var n yaml.Node
 		if err := yaml.Unmarshal([]byte(o.Value), &n); err != nil || len(n.Content) != 1 {
@@ -199,9 +205,9 @@ func Parse(path string, src []byte, overrides []Override) (*Plan, error) {
 		}
 		v, err := nodeValue(kinds[o.Key], &n)
 		if err != nil {
-			return nil, fmt.Errorf("--set %s=%s: %v", o.Key, o.Value, err)
+			return nil, fmt.Errorf("%s %s=%s: %w", o.Source, o.Key, o.Value, err)
 		}
-		setBase(o.Key, v)
+		base[o.Key] = v
 	}
 
 	// axes: one map, or a list of maps.
@@ -234,7 +240,7 @@ func Parse(path string, src []byte, overrides []Override) (*Plan, error) {
 		for _, g := range grids {
 			for _, a := range g {
 				if a.key == o.Key {
-					return nil, fmt.Errorf("--set %s: %s is an axis of sweep %s; edit the file's axes instead", o.Key, o.Key, path)
+					return nil, fmt.Errorf("%s %s: %s is an axis of sweep %s; edit the file's axes instead", o.Source, o.Key, o.Key, path)
 				}
 			}
 		}
@@ -252,7 +258,7 @@ func Parse(path string, src []byte, overrides []Override) (*Plan, error) {
 			var cfg config.Run
 			cfg, err = resolve(base, g, point)
 			if err != nil {
-				err = fail("%s: run %s: %v", where, describePoint(g, point), err)
+				err = fmt.Errorf("sweep %s: %s: run %s: %w", path, where, describePoint(g, point), err)
 				return false
 			}
 			r := Run{ID: ID(cfg), Index: len(plan.Runs), Config: cfg}
@@ -279,29 +285,49 @@ func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 // checkKey rejects unknown keys and those the sweep itself sets.
 func checkKey(k string, kinds map[string]string) error {
 	if _, ok := kinds[k]; !ok {
-		return fmt.Errorf("unknown setting %q (expected one of %s)", k, knownKeysList())
+		hint := ""
+		if s := config.Suggest(k, keys()); s != "" {
+			hint = "did you mean " + s + "? "
+		}
+		return fmt.Errorf("unknown setting %q (%sexpected one of %s)", k, hint, strings.Join(keys(), ", "))
 	}
 	switch k {
 	case "output_dir":
-		return fmt.Errorf("set by the sweep: each run is written to <--output-dir>/<run id>")
+		return fmt.Errorf("set by the sweep: each run is written to <the sweep's output directory>/<run id>")
 	case "resume", "overwrite":
 		return fmt.Errorf("set by the sweep: finished runs are skipped, interrupted ones resumed")
 	}
 	return nil
 }
 
+// mapKey is the settings key of a key of a base: or axes: map: a mixft
+// key, or a Hugging Face name (learning_rate) for one; seen holds the keys
+// of the map so far, to refuse a key given twice under two names.
+func mapKey(kn *yaml.Node, seen map[string]*yaml.Node, kinds map[string]string) (string, error) {
+	k := config.Canonical(kn.Value)
+	if err := checkKey(k, kinds); err != nil {
+		return "", err
+	}
+	if prev, ok := seen[k]; ok {
+		return "", fmt.Errorf("%s is also given as %s (line %d), the same setting; give one", kn.Value, prev.Value, prev.Line)
+	}
+	seen[k] = kn
+	return k, nil
+}
+
 // parseAxes reads one map of axes in file order.
 func parseAxes(n *yaml.Node, where string, kinds map[string]string) ([]axis, error) {
 	var g []axis
+	seen := map[string]*yaml.Node{}
 	for i := 0; i < len(n.Content); i += 2 {
 		kn, vn := n.Content[i], n.Content[i+1]
-		k := kn.Value
-		if err := checkKey(k, kinds); err != nil {
-			return nil, fmt.Errorf("%s.%s (line %d): %v", where, k, kn.Line, err)
+		k, err := mapKey(kn, seen, kinds)
+		if err != nil {
+			return nil, fmt.Errorf("%s.%s (line %d): %v", where, kn.Value, kn.Line, err)
 		}
 		vals, err := axisValues(kinds[k], vn)
 		if err != nil {
-			return nil, fmt.Errorf("%s.%s (line %d): %v", where, k, vn.Line, err)
+			return nil, fmt.Errorf("%s.%s (line %d): %v", where, kn.Value, vn.Line, err)
 		}
 		g = append(g, axis{key: k, values: vals})
 	}
@@ -352,7 +378,7 @@ func rangeValues(kind string, n *yaml.Node) ([]any, error) {
 		}
 	}
 	if r.From == nil || r.To == nil {
-		return nil, fmt.Errorf("a range needs from: and to:")
+		return nil, errors.New("a range needs from and to")
 	}
 	step := 1.0
 	if r.Step != nil {
@@ -465,41 +491,35 @@ func describePoint(g []axis, point []any) string {
 	return strings.Join(parts, " ")
 }
 
-// resolve builds one run's settings: defaults, base, the axis values, the
-// strategy preset for what neither set, placeholders; then validates.
+// resolve builds one run's settings: config.Resolve of base and the axis
+// values (the defaults, those values, the strategy preset for what neither
+// set), then the placeholders; then validates. A bad or missing setting
+// is a *config.FieldError.
 func resolve(base map[string]any, g []axis, point []any) (config.Run, error) {
-	cfg := config.Default()
-	given := map[string]bool{}
-	keys := make([]string, 0, len(base))
-	for k := range base {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if err := cfg.Set(k, base[k]); err != nil {
-			return cfg, err
-		}
-		given[k] = true
-	}
+	given := maps.Clone(base)
 	for i, a := range g {
-		if err := cfg.Set(a.key, point[i]); err != nil {
-			return cfg, err
-		}
-		given[a.key] = true
+		given[a.key] = point[i]
 	}
-	if cfg.Task == "" {
-		return cfg, fmt.Errorf("task: required (in base: or as an axis)")
-	}
-	task, err := data.LookupTask(cfg.Task)
+	cfg, err := config.Resolve(given)
 	if err != nil {
-		return cfg, fmt.Errorf("task: %v", err)
-	}
-	cfg.Task = task.Name
-	if !slices.Contains(config.StrategyNames(), cfg.Strategy) {
-		return cfg, fmt.Errorf("strategy: %q is not one of %s", cfg.Strategy, strings.Join(config.StrategyNames(), ", "))
-	}
-	if err := cfg.ApplyStrategy(func(k string) bool { return given[k] }); err != nil {
 		return cfg, err
+	}
+	// Runs on the user's own files (train_file) are task custom; {task_dir}
+	// is then empty.
+	task := &data.Task{Name: data.CustomTaskName}
+	switch {
+	case cfg.OwnData() && cfg.Task == "":
+		cfg.Task = task.Name
+	case cfg.Task == "":
+		return cfg, &config.FieldError{Key: "task", Missing: true, Expected: "in base: or as an axis; or train_file and validation_file for your own data"}
+	case !cfg.OwnData():
+		if task, err = data.LookupTask(cfg.Task); err != nil {
+			return cfg, fmt.Errorf("task: %w", err)
+		}
+		cfg.Task = task.Name
+	}
+	if !slices.Contains(config.StrategyNames(), cfg.Strategy) {
+		return cfg, &config.FieldError{Key: "strategy", Value: fmt.Sprintf("%q", cfg.Strategy), Expected: "one of " + strings.Join(config.StrategyNames(), ", ")}
 	}
 	for _, f := range config.Fields() {
 		if f.Kind != "string" {
@@ -516,32 +536,21 @@ func resolve(base map[string]any, g []axis, point []any) (config.Run, error) {
 	}
 	check := cfg
 	check.OutputDir = "<sweep output dir>/<id>"
-	if err := check.Validate(); err != nil {
-		msg := err.Error()
-		switch firstWord(msg) {
-		case "model", "data_dir":
-			msg += fmt.Sprintf("; set it in base: or with --set %s=...", firstWord(msg))
-		}
-		return cfg, errors.New(msg)
-	}
-	return cfg, nil
+	return cfg, check.Validate()
 }
 
-// firstWord is the key a validation error starts with ("lr: ...").
-func firstWord(msg string) string {
-	for i, c := range msg {
-		if c == ':' || c == ' ' {
-			return msg[:i]
-		}
-	}
-	return msg
-}
-
-// hashed is a run's settings without the Unhashed keys.
+// hashed is a run's settings without the Unhashed keys, and without the
+// HashedWhenSet keys at their defaults.
 func hashed(cfg config.Run) map[string]any {
 	m := cfg.Map()
 	for _, k := range Unhashed {
 		delete(m, k)
+	}
+	def := config.Default().Map()
+	for _, k := range HashedWhenSet {
+		if m[k] == def[k] {
+			delete(m, k)
+		}
 	}
 	return m
 }

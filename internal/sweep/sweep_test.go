@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,7 +105,7 @@ func TestIDIgnoresPlaceSettings(t *testing.T) {
 	if ID(c) == id {
 		t.Error("id ignores the seed")
 	}
-	ovs := []Override{{"threads", "3"}, {"device", "cuda:0"}}
+	ovs := []Override{{Key: "threads", Value: "3"}, {Key: "device", Value: "cuda:0"}}
 	if p := mustParse(t, tinySweep, ovs...); p.Runs[0].ID != id || p.Runs[0].Config.Threads != 3 {
 		t.Error("--set threads changed the id or was not applied")
 	}
@@ -149,12 +150,16 @@ func TestPlanErrors(t *testing.T) {
 		{base + "axes: {strategy: [dropout, dropconnect]}", nil, []string{"s.yaml", "strategy", "dropconnect"}},
 		{base + "axes: {task: [rte, mnli2]}", nil, []string{"s.yaml", "task", "mnli2"}},
 		{base + "axes: {output_dir: [a]}", nil, []string{"s.yaml", "axes.output_dir", "set by the sweep"}},
-		{"base: {task: rte, data_dir: d}\naxes: {seed: [1]}", nil, []string{"s.yaml", "model: required", "--set model="}},
+		{"base: {task: rte, data_dir: d}\naxes: {seed: [1]}", nil, []string{"s.yaml", "model: required"}},
 		{base + "axes: {seed: [1]}\nextra: 1", nil, []string{"s.yaml", "extra"}},
 		{base + "axes: {lr: {from: 1, to: 0}}", nil, []string{"s.yaml", "axes.lr", "from <= to"}},
 		{base + "axes: {seed: []}", nil, []string{"s.yaml", "axes.seed", "no values"}},
-		{base + "axes: {seed: [1]}", []Override{{"seed", "2"}}, []string{"--set seed", "axis"}},
-		{base + "axes: {seed: [1]}", []Override{{"lr", "fast"}}, []string{"--set lr=fast", "not a number"}},
+		{base + "axes: {seed: [1]}", []Override{{Key: "seed", Value: "2", Source: "flag --set"}}, []string{"flag --set seed", "axis"}},
+		{base + "axes: {seed: [1]}", []Override{{Key: "lr", Value: "fast", Source: "flag --set"}}, []string{"flag --set lr=fast", "not a number"}},
+		{base + "axes: {seed: [1]}", []Override{{Key: "lrr", Value: "1"}}, []string{"override lrr", "did you mean lr?"}},
+		{"base: {model: m, data_dir: d, task: rte, lr: 1, learning_rate: 2}", nil, []string{"s.yaml", "base.learning_rate (line 1)", "lr (line 1)", "give one"}},
+		{base + "axes: {lr: [1], learning_rate: [2]}", nil, []string{"s.yaml", "axes.learning_rate", "give one"}},
+		{base + "axes: {batch: [8]}", nil, []string{"s.yaml", "axes.batch", "did you mean batch_size?"}},
 		{"base: [1, 2]", nil, []string{"s.yaml", "base"}},
 	} {
 		_, err := Parse("s.yaml", []byte(tc.src), tc.ovs)
@@ -173,9 +178,36 @@ func TestPlanErrors(t *testing.T) {
 	}
 }
 
+// TestAliasesAndFieldErrors: Hugging Face names stand for mixft keys in
+// base:, axes: and overrides, and the plan records the mixft key; a
+// missing or bad setting is a *config.FieldError naming its key.
+func TestAliasesAndFieldErrors(t *testing.T) {
+	p := mustParse(t, "base: {model: m, data_dir: d, task: rte, learning_rate: 3.0e-5}\naxes: {num_train_epochs: [2]}",
+		Override{Key: "per_device_train_batch_size", Value: "8"})
+	c := p.Runs[0].Config
+	if c.LR != 3e-5 || c.Epochs != 2 || c.BatchSize != 8 {
+		t.Errorf("lr %g epochs %d batch_size %d", c.LR, c.Epochs, c.BatchSize)
+	}
+	if m := string(p.Manifest()); !strings.Contains(m, `"lr":0.00003`) || strings.Contains(m, "learning_rate") {
+		t.Errorf("manifest: %s", m)
+	}
+	for key, src := range map[string]string{
+		"model":  "base: {task: rte, data_dir: d}",
+		"lr":     "base: {model: m, data_dir: d, task: rte, lr: -1}",
+		"task":   "base: {model: m, data_dir: d}",
+		"mixout": "base: {model: m, data_dir: d, task: rte}\naxes: {mixout: [2]}",
+	} {
+		_, err := Parse("s.yaml", []byte(src), nil)
+		var fe *config.FieldError
+		if !errors.As(err, &fe) || fe.Key != key {
+			t.Errorf("%s: %v is not a field error of %s", src, err, key)
+		}
+	}
+}
+
 // TestSweepConfigs: the shipped sweeps plan, with the paper's sizes.
 func TestSweepConfigs(t *testing.T) {
-	ovs := []Override{{"model", "models/bert-large-uncased"}, {"data_dir", "glue_data/{task_dir}"}}
+	ovs := []Override{{Key: "model", Value: "models/bert-large-uncased"}, {Key: "data_dir", Value: "glue_data/{task_dir}"}}
 	for _, tc := range []struct {
 		file string
 		runs int
@@ -206,5 +238,52 @@ func TestSweepConfigs(t *testing.T) {
 	}
 	if p.Runs[0].Config.DataDir != "glue_data/RTE" || p.Runs[len(p.Runs)-1].Config.DataDir != "glue_data/STS-B" {
 		t.Error("{task_dir} not expanded")
+	}
+}
+
+// TestIDStable: a run's id does not change when settings are added to
+// mixft (its directory in a sweep begun with an older mixft is found
+// again); the id below is what mixft computed before your-own-data
+// settings and report_to existed.
+func TestIDStable(t *testing.T) {
+	c := config.Default()
+	c.Model, c.Task, c.DataDir = "m", "rte", "d"
+	if id := ID(c); id != "07fb5d97cef3" {
+		t.Errorf("ID = %s, want 07fb5d97cef3: a new setting changed every run id; add it to HashedWhenSet or Unhashed", id)
+	}
+	c.ReportTo = "tensorboard"
+	if ID(c) != "07fb5d97cef3" {
+		t.Error("report_to changed the id")
+	}
+	c.TrainFile, c.Task = "train.csv", ""
+	if ID(c) == "07fb5d97cef3" {
+		t.Error("train_file does not change the id")
+	}
+}
+
+// A sweep over the user's own files: task custom, the data settings in
+// every run, and a GLUE task beside train_file refused.
+func TestPlanOwnData(t *testing.T) {
+	p := mustParse(t, `
+base:
+  model: models/toy
+  train_file: data/train.csv
+  validation_file: data/dev.csv
+  text_columns: review
+axes:
+  strategy: [dropout, mixout]
+`)
+	if len(p.Runs) != 2 {
+		t.Fatalf("%d runs", len(p.Runs))
+	}
+	for _, r := range p.Runs {
+		c := r.Config
+		if c.Task != "custom" || c.TrainFile != "data/train.csv" || c.ValidationFile != "data/dev.csv" || c.TextColumns != "review" {
+			t.Errorf("run %s: %+v", r.ID, c)
+		}
+	}
+	_, err := Parse("s.yaml", []byte("base:\n  model: m\n  task: rte\n  train_file: t.csv\n  validation_file: d.csv\n"), nil)
+	if err == nil || !strings.Contains(err.Error(), `task: "rte" is not empty or custom: train_file gives your own data`) {
+		t.Errorf("GLUE task with train_file: %v", err)
 	}
 }

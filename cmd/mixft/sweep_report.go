@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mixft/mixft/internal/sweep"
+)
+
+// sweepReportOptions are sweep report's settings: the run directories.
+type sweepReportOptions struct {
+	common
+	dirs []string
+}
+
+// newSweepReportCmd returns the sweep report command; runF, when not nil,
+// runs instead of runSweepReport.
+func newSweepReportCmd(runF func(*sweepReportOptions) error) *cobra.Command {
+	if runF == nil {
+		runF = runSweepReport
+	}
+	o := &sweepReportOptions{}
+	cmd := &cobra.Command{
+		Use:   "report DIR [DIR...]",
+		Short: "Tables and plots of the dev scores of a sweep's runs: mean, std, median, min, max and failed runs per group",
+		Long: `report reads every run directory (config.yaml and metrics.json) under the
+given directories, so results of several machines or clusters merge (a run
+found twice, by its settings, counts once; unfinished runs are listed and
+left out, interrupted ones apart from the others), and writes into the
+first DIR:
+
+  report.md, report.csv, report.json   per group: runs, failed runs, mean,
+      std (sample), median, min and max of the final dev score (the task's
+      primary metric), mean training seconds per run; report.json also
+      lists every run's id, seed and score
+  scores-<task>.svg/.png        Figure 3 style: every run's final dev score
+      per strategy (box plot and points; failed runs as red crosses; the
+      majority-class baseline dashed)
+  score-vs-p-<task>.svg/.png    Figure 4 style, when the runs vary the mixout
+      or dropout probability p: mean score against p for mixout and for
+      dropout, min–max bars, failed runs counted at each p
+  dev-curves-<task>.svg/.png    per group, every run's dev score at each
+      evaluation against the step, overlaid (failed runs in red)
+
+Groups: runs sharing task, strategy, mixout, dropout and
+weight_decay_target; any other setting that differs between the runs of such
+a group (lr, output_layer, weight_decay, ...) joins the key, except the seed
+(its runs are the restarts) and model, data_dir, threads, device, save_best.
+A run failed when its final dev score is at or below the majority-class
+baseline of the dev set, its loss diverged, or its score is undefined (NaN);
+statistics are over the runs with a score.`,
+		Example: `  mixft sweep report runs/fig3
+  mixft sweep report runs/fig4 /mnt/cluster/runs/fig4    # merge two machines' runs; writes into runs/fig4`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.load(cmd); err != nil {
+				return err
+			}
+			o.dirs = args
+			return runF(o)
+		},
+	}
+	return cmd
+}
+
+// runSweepReport writes the report into the first directory.
+func runSweepReport(o *sweepReportOptions) error {
+	rep, err := sweep.Collect(o.dirs)
+	if err != nil {
+		return err
+	}
+	if err := rep.Write(o.dirs[0]); err != nil {
+		return err
+	}
+	runs, failed := 0, 0
+	for _, g := range rep.Groups {
+		runs += g.Runs
+		failed += g.Failed
+	}
+	w := o.stdout
+	fmt.Fprintf(w, "%d runs in %d groups (%d failed); wrote %s, %s, %s", runs, len(rep.Groups), failed,
+		sweep.ReportMarkdown, sweep.ReportCSV, sweep.ReportJSON)
+	for _, f := range rep.Figures {
+		fmt.Fprintf(w, ", %s.svg/.png", f.Name)
+	}
+	fmt.Fprintf(w, " in %s\n", o.dirs[0])
+	if a, b := len(rep.Interrupted), len(rep.Incomplete); a+b > 0 {
+		fmt.Fprintf(o.stderr, "mixft: warning: %d unfinished runs left out: %d interrupted (resumable), %d other (listed in %s)\n", a+b, a, b, sweep.ReportMarkdown)
+	}
+	if n := len(rep.Duplicates); n > 0 {
+		fmt.Fprintf(o.stderr, "mixft: warning: %d run directories repeat a run found elsewhere; counted once\n", n)
+	}
+	return nil
+}

@@ -1,0 +1,423 @@
+// Package curves draws one run's training curves: the training loss (raw
+// and smoothed), the learning rate, the gradient norm, the dev metric and,
+// when the run recorded it, the dev loss, each against the optimizer step,
+// with the best checkpoint marked. It reads what the trainer writes in the
+// run directory (log.jsonl and metrics.json) and writes curves.svg and
+// curves.png beside them.
+package curves
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/color"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/train"
+)
+
+// Files written by Write.
+const (
+	SVGFile = "curves.svg"
+	PNGFile = "curves.png"
+)
+
+// Smoothing is the weight of TensorBoard-style (debiased exponential
+// moving average) smoothing of the training loss.
+const Smoothing = 0.9
+
+// Run is what a run directory records over time.
+type Run struct {
+	Dir string
+	// Task is metrics.json's task ("" when the run has no metrics.json yet).
+	Task string
+	// Steps are log.jsonl's lines, one per optimizer step.
+	Steps []train.StepInfo
+	// Evals are the dev evaluations; Best the best of them (nil if none).
+	Evals []train.Eval
+	Best  *train.Eval
+}
+
+// Read reads dir/log.jsonl and, when present, dir/metrics.json. Errors
+// name the file and line: a missing or empty log, a line that is not a
+// step record.
+func Read(dir string) (*Run, error) {
+	r := &Run{Dir: dir}
+	path := filepath.Join(dir, train.LogFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("%s: %w (is %s a run directory?)", path, err, dir)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var s train.StepInfo
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil || s.Step < 1 {
+			return nil, fmt.Errorf("%s:%d: not a step record (want a JSON object with step >= 1, loss, lr, grad_norm)", path, n)
+		}
+		r.Steps = append(r.Steps, s)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(r.Steps) == 0 {
+		return nil, fmt.Errorf("%s: no steps logged yet", path)
+	}
+	mpath := filepath.Join(dir, train.MetricsFile)
+	mb, err := os.ReadFile(mpath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", mpath, err)
+	}
+	var m struct {
+		Task  string       `json:"task"`
+		Best  *train.Eval  `json:"best"`
+		Evals []train.Eval `json:"evals"`
+	}
+	if err := json.Unmarshal(mb, &m); err != nil {
+		return nil, fmt.Errorf("%s: %v", mpath, err)
+	}
+	r.Task, r.Best, r.Evals = m.Task, m.Best, m.Evals
+	return r, nil
+}
+
+// PrimaryName names the metric an evaluation's Primary is: combined_score,
+// matthews_correlation or accuracy, whichever the metrics hold with that
+// value, else the first metric (sorted) holding it; "" when none does.
+func PrimaryName(e train.Eval) string {
+	for _, k := range []string{"combined_score", "matthews_correlation", "accuracy"} {
+		if v, ok := e.Metrics[k]; ok && sameValue(v, float64(e.Primary)) {
+			return k
+		}
+	}
+	keys := make([]string, 0, len(e.Metrics))
+	for k := range e.Metrics {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if sameValue(e.Metrics[k], float64(e.Primary)) {
+			return k
+		}
+	}
+	return ""
+}
+
+func sameValue(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
+
+// devLoss is an evaluation's dev loss (metrics "loss"); runs of mixft
+// versions before it was recorded lack it.
+func devLoss(e train.Eval) (float64, bool) {
+	v, ok := e.Metrics["loss"]
+	return v, ok
+}
+
+// Smooth is TensorBoard's smoothing of a curve: a debiased exponential
+// moving average with the given weight, skipping non-finite values (their
+// points stay NaN).
+func Smooth(y []float64, weight float64) []float64 {
+	out := make([]float64, len(y))
+	last, n := 0.0, 0
+	for i, v := range y {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			out[i] = math.NaN()
+			continue
+		}
+		n++
+		last = last*weight + (1-weight)*v
+		out[i] = last / (1 - math.Pow(weight, float64(n)))
+	}
+	return out
+}
+
+var (
+	colorRaw    = color.NRGBA{R: 31, G: 119, B: 180, A: 90}
+	colorMain   = color.RGBA{R: 31, G: 119, B: 180, A: 255}
+	colorDev    = color.RGBA{R: 255, G: 127, B: 14, A: 255}
+	colorBest   = color.RGBA{R: 44, G: 160, B: 44, A: 255}
+	bestDashes  = []vg.Length{vg.Points(4), vg.Points(3)}
+	panelWidth  = 5 * vg.Inch
+	panelHeight = 3 * vg.Inch
+)
+
+// Plots returns the figure's panels, row by row, two a row: training loss,
+// learning rate, gradient norm, dev metric, and dev loss when recorded.
+func (r *Run) Plots() ([][]*plot.Plot, error) {
+	var steps, loss, lr, norm []float64
+	for _, s := range r.Steps {
+		steps = append(steps, float64(s.Step))
+		loss, lr, norm = append(loss, float64(s.Loss)), append(lr, s.LR), append(norm, float64(s.GradNorm))
+	}
+	bestStep := math.NaN()
+	if r.Best != nil {
+		bestStep = float64(r.Best.Step)
+	}
+	var panels []*panel
+
+	p := r.panel("training loss", "loss", bestStep)
+	if err := addLine(p, steps, loss, colorRaw, "raw"); err != nil {
+		return nil, err
+	}
+	if err := addLine(p, steps, Smooth(loss, Smoothing), colorMain, fmt.Sprintf("smoothed (EMA %.1f)", Smoothing)); err != nil {
+		return nil, err
+	}
+	panels = append(panels, p)
+
+	for _, c := range []struct {
+		title, y string
+		v        []float64
+	}{{"learning rate", "learning rate", lr}, {"gradient norm (before clipping)", "L2 norm", norm}} {
+		p = r.panel(c.title, c.y, bestStep)
+		if err := addLine(p, steps, c.v, colorMain, ""); err != nil {
+			return nil, err
+		}
+		panels = append(panels, p)
+	}
+
+	metric := "primary metric"
+	if r.Best != nil {
+		if n := PrimaryName(*r.Best); n != "" {
+			metric = n
+		}
+	} else if len(r.Evals) > 0 {
+		if n := PrimaryName(r.Evals[0]); n != "" {
+			metric = n
+		}
+	}
+	var es, ev, ls, lv []float64
+	for _, e := range r.Evals {
+		es, ev = append(es, float64(e.Step)), append(ev, float64(e.Primary))
+		if l, ok := devLoss(e); ok {
+			ls, lv = append(ls, float64(e.Step)), append(lv, l)
+		}
+	}
+	p = r.panel("dev "+metric, metric, bestStep)
+	if len(es) == 0 {
+		p.Title.Text += " (no evaluation yet)"
+	} else if err := addPoints(p, es, ev, colorDev); err != nil {
+		return nil, err
+	}
+	if r.Best != nil && !math.IsNaN(float64(r.Best.Primary)) {
+		s, err := plotter.NewScatter(plotter.XYs{{X: bestStep, Y: float64(r.Best.Primary)}})
+		if err != nil {
+			return nil, err
+		}
+		s.GlyphStyle = draw.GlyphStyle{Color: colorBest, Radius: vg.Points(5), Shape: draw.RingGlyph{}}
+		p.Add(s)
+		p.legend(fmt.Sprintf("best: %s %.4f at step %d", metric, float64(r.Best.Primary), r.Best.Step), s)
+	}
+	panels = append(panels, p)
+	if len(ls) > 0 {
+		p = r.panel("dev loss", "loss", bestStep)
+		if err := addPoints(p, ls, lv, colorDev); err != nil {
+			return nil, err
+		}
+		panels = append(panels, p)
+	}
+
+	var rows [][]*plot.Plot
+	for i := 0; i < len(panels); i += 2 {
+		panels[i].headroom()
+		row := []*plot.Plot{panels[i].Plot, nil}
+		if i+1 < len(panels) {
+			panels[i+1].headroom()
+			row[1] = panels[i+1].Plot
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}
+
+// panel is one plot of the figure and the number of its legend entries
+// (plot.Legend does not tell), for headroom.
+type panel struct {
+	*plot.Plot
+	entries int
+}
+
+// legend adds a legend entry.
+func (p *panel) legend(name string, thumb plot.Thumbnailer) {
+	p.Legend.Add(name, thumb)
+	p.entries++
+}
+
+// headroom raises the panel's top so that its legend, in the top right
+// corner, sits above the data.
+func (p *panel) headroom() {
+	span := p.Y.Max - p.Y.Min
+	if p.entries == 0 || math.IsInf(span, 0) || math.IsNaN(span) || span <= 0 {
+		return
+	}
+	p.Y.Max += span * 0.15 * float64(p.entries)
+}
+
+// panel is an empty plot with the best checkpoint's step as a dashed line.
+func (r *Run) panel(title, y string, bestStep float64) *panel {
+	p := &panel{Plot: plot.New()}
+	p.Title.Text = title
+	p.X.Label.Text = "step"
+	p.Y.Label.Text = y
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	// Every panel spans the same steps, so that they line up.
+	p.X.Min, p.X.Max = 0, float64(r.Steps[len(r.Steps)-1].Step)
+	if !math.IsNaN(bestStep) {
+		v := vline{x: bestStep, style: draw.LineStyle{Color: colorBest, Width: vg.Points(1), Dashes: bestDashes}}
+		p.Add(v)
+		p.legend(fmt.Sprintf("best checkpoint (step %d)", int(bestStep)), v)
+	}
+	return p
+}
+
+// addLine draws y against x, leaving gaps at non-finite values.
+func addLine(p *panel, x, y []float64, c color.Color, legend string) error {
+	var seg plotter.XYs
+	first := true
+	flush := func() error {
+		if len(seg) == 0 {
+			return nil
+		}
+		l, err := plotter.NewLine(seg)
+		if err != nil {
+			return err
+		}
+		l.Color, l.Width = c, vg.Points(1.2)
+		p.Add(l)
+		if legend != "" && first {
+			p.legend(legend, l)
+		}
+		first, seg = false, nil
+		return nil
+	}
+	for i := range x {
+		if math.IsNaN(y[i]) || math.IsInf(y[i], 0) {
+			if err := flush(); err != nil {
+				return err
+			}
+			continue
+		}
+		seg = append(seg, plotter.XY{X: x[i], Y: y[i]})
+	}
+	return flush()
+}
+
+// addPoints draws evaluations as a line with a dot at each.
+func addPoints(p *panel, x, y []float64, c color.Color) error {
+	if err := addLine(p, x, y, c, ""); err != nil {
+		return err
+	}
+	var pts plotter.XYs
+	for i := range x {
+		if !math.IsNaN(y[i]) && !math.IsInf(y[i], 0) {
+			pts = append(pts, plotter.XY{X: x[i], Y: y[i]})
+		}
+	}
+	if len(pts) == 0 {
+		return nil
+	}
+	s, err := plotter.NewScatter(pts)
+	if err != nil {
+		return err
+	}
+	s.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(2.5), Shape: draw.CircleGlyph{}}
+	p.Add(s)
+	p.legend("evaluation", s)
+	return nil
+}
+
+// vline is a vertical line across a plot at x.
+type vline struct {
+	x     float64
+	style draw.LineStyle
+}
+
+// Plot implements plot.Plotter.
+func (v vline) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, _ := p.Transforms(&c)
+	x := trX(v.x)
+	c.StrokeLine2(v.style, x, c.Min.Y, x, c.Max.Y)
+}
+
+// Thumbnail implements plot.Thumbnailer: a level line in the legend.
+func (v vline) Thumbnail(c *draw.Canvas) {
+	y := c.Center().Y
+	c.StrokeLine2(v.style, c.Min.X, y, c.Max.X, y)
+}
+
+// DataRange implements plot.DataRanger: the line's x, and no y range.
+func (v vline) DataRange() (xmin, xmax, ymin, ymax float64) {
+	return v.x, v.x, math.Inf(1), math.Inf(-1)
+}
+
+// Write draws the run's curves into dir/curves.svg and dir/curves.png
+// (making dir when needed) and returns their paths.
+func (r *Run) Write(dir string) ([]string, error) {
+	rows, err := r.Plots()
+	if err != nil {
+		return nil, err
+	}
+	return SaveTiles(rows, dir, "curves", panelWidth, panelHeight)
+}
+
+// SaveTiles draws plots as a grid (rows of equal length; nil leaves a
+// tile empty), each tile w by h, aligned so that the axes of a column line
+// up, into dir/name.svg and dir/name.png (96 dpi), making dir when needed.
+// It returns the two paths.
+func SaveTiles(rows [][]*plot.Plot, dir, name string, w, h vg.Length) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	cols := len(rows[0])
+	width, height := vg.Length(cols)*w, vg.Length(len(rows))*h
+	var paths []string
+	for _, f := range []struct {
+		ext    string
+		canvas vg.CanvasWriterTo
+	}{
+		{"svg", vgsvg.New(width, height)},
+		{"png", vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(96))}},
+	} {
+		tiles := draw.Tiles{Rows: len(rows), Cols: cols, PadX: vg.Points(16), PadY: vg.Points(12), PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(6)}
+		cs := plot.Align(rows, tiles, draw.New(f.canvas))
+		for i, row := range rows {
+			for j, p := range row {
+				if p != nil {
+					p.Draw(cs[i][j])
+				}
+			}
+		}
+		path := filepath.Join(dir, name+"."+f.ext)
+		if err := atomicfile.Write(path, 0o644, func(out io.Writer) error {
+			_, err := f.canvas.WriteTo(out)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}

@@ -1,0 +1,535 @@
+package data
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Tokenizer files in a model directory.
+const (
+	WordPieceVocabFile  = "vocab.txt"
+	BPEVocabFile        = "vocab.json"
+	BPEMergesFile       = "merges.txt"
+	TokenizerJSONFile   = "tokenizer.json"
+	tokenizerConfigFile = "tokenizer_config.json"
+)
+
+// bpeSpecialKeys are the tokenizer_config.json keys of RobertaTokenizer's
+// special tokens, with their defaults.
+var bpeSpecialKeys = []struct{ key, def string }{
+	{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}, {"sep_token", "</s>"},
+	{"pad_token", "<pad>"}, {"cls_token", "<s>"}, {"mask_token", "<mask>"},
+}
+
+// bpeConfig is what the BPE loaders take from tokenizer_config.json.
+type bpeConfig struct {
+	special map[string]bpeAddedToken // by key (bos_token, ...); id unset
+	given   map[string]bool          // the keys the file sets
+	extra   []bpeAddedToken          // additional_special_tokens
+	// addPrefixSpace is the file's add_prefix_space (default false).
+	addPrefixSpace bool
+}
+
+// jsonError turns a decoding error of the file at path (contents b) into
+// one line naming the file and the line or key.
+func jsonError(path string, b []byte, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		line := 1 + bytes.Count(b[:min(int(se.Offset), len(b))], []byte{'\n'})
+		return fmt.Errorf("%s: line %d: invalid JSON: %v", path, line, se)
+	case errors.As(err, &te):
+		return fmt.Errorf("%s: key %q: expected %s, got JSON %s", path, te.Field, te.Type, te.Value)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+// readJSON decodes the JSON file at path into v; a missing file is
+// reported with fs.ErrNotExist.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return jsonError(path, b, err)
+	}
+	return nil
+}
+
+// parseAddedToken reads a special token given as a string or as an
+// AddedToken object ({"content": ..., "lstrip": ...}). def holds the
+// flags a plain string gets.
+func parseAddedToken(path, key string, raw json.RawMessage, def bpeAddedToken) (bpeAddedToken, error) {
+	t := def
+	if err := json.Unmarshal(raw, &t.content); err == nil {
+		return t, nil
+	}
+	var obj struct {
+		Content    *string `json:"content"`
+		SingleWord bool    `json:"single_word"`
+		Lstrip     bool    `json:"lstrip"`
+		Rstrip     bool    `json:"rstrip"`
+		Normalized *bool   `json:"normalized"`
+	}
+	if err := json.Unmarshal(raw, &obj); err != nil || obj.Content == nil {
+		return t, fmt.Errorf("%s: key %q: expected a string or an object with \"content\", got %s", path, key, bpeShort(string(raw)))
+	}
+	if obj.SingleWord {
+		return t, fmt.Errorf("%s: key %q: single_word tokens are not supported", path, key)
+	}
+	t.content, t.lstrip, t.rstrip = *obj.Content, obj.Lstrip, obj.Rstrip
+	if obj.Normalized != nil {
+		t.normalized = *obj.Normalized
+	}
+	return t, nil
+}
+
+// bpeShort shortens s for an error message.
+func bpeShort(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
+}
+
+// readBPEConfig reads dir/tokenizer_config.json; a missing file gives the
+// defaults (RobertaTokenizer's special tokens, <mask> with lstrip).
+func readBPEConfig(dir string) (bpeConfig, error) {
+	path := filepath.Join(dir, tokenizerConfigFile)
+	var raw map[string]json.RawMessage
+	if err := readJSON(path, &raw); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return bpeConfig{}, err
+	}
+	cfg := bpeConfig{special: make(map[string]bpeAddedToken, len(bpeSpecialKeys)), given: map[string]bool{}}
+	for _, sk := range bpeSpecialKeys {
+		def := bpeAddedToken{content: sk.def, normalized: true}
+		if sk.key == "mask_token" {
+			// RobertaTokenizer makes a plain mask_token string
+			// AddedToken(lstrip=True), not normalized.
+			def.lstrip, def.normalized = true, false
+		}
+		tok := def
+		if v, ok := raw[sk.key]; ok && string(v) != "null" {
+			var err error
+			if tok, err = parseAddedToken(path, sk.key, v, def); err != nil {
+				return bpeConfig{}, err
+			}
+			cfg.given[sk.key] = true
+		}
+		cfg.special[sk.key] = tok
+	}
+	if v, ok := raw["additional_special_tokens"]; ok && string(v) != "null" {
+		var list []json.RawMessage
+		if err := json.Unmarshal(v, &list); err != nil {
+			return bpeConfig{}, fmt.Errorf("%s: key \"additional_special_tokens\": expected a list, got %s", path, bpeShort(string(v)))
+		}
+		for i, item := range list {
+			tok, err := parseAddedToken(path, fmt.Sprintf("additional_special_tokens[%d]", i), item, bpeAddedToken{normalized: true})
+			if err != nil {
+				return bpeConfig{}, err
+			}
+			cfg.extra = append(cfg.extra, tok)
+		}
+	}
+	if v, ok := raw["add_prefix_space"]; ok && string(v) != "null" {
+		var b bool
+		if err := json.Unmarshal(v, &b); err != nil {
+			return bpeConfig{}, fmt.Errorf("%s: key \"add_prefix_space\": expected a boolean, got %s", path, bpeShort(string(v)))
+		}
+		cfg.addPrefixSpace = b
+	}
+	return cfg, nil
+}
+
+// maxTokenID bounds the ids a vocabulary file may give (2^24, the largest
+// vocab_size a model config may have).
+const maxTokenID = 1 << 24
+
+// parseJSONVocab reads a token -> id object; where names it in errors
+// ("vocab.json", "tokenizer.json: key \"model.vocab\"").
+func parseJSONVocab(where string, raw map[string]json.RawMessage) (map[string]int32, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("%s: the vocabulary is empty", where)
+	}
+	vocab := make(map[string]int32, len(raw))
+	var bad []string
+	for tok, v := range raw {
+		id, err := strconv.ParseInt(string(v), 10, 32)
+		if err != nil || id < 0 || id >= maxTokenID {
+			bad = append(bad, tok)
+			continue
+		}
+		vocab[tok] = int32(id)
+	}
+	if len(bad) > 0 {
+		tok := slices.Min(bad)
+		return nil, fmt.Errorf("%s: token %q: id %s is not an integer in [0, %d)", where, tok, bpeShort(string(raw[tok])), maxTokenID)
+	}
+	return vocab, nil
+}
+
+// bpeMergeLine is one merge rule as read, with where it came from.
+type bpeMergeLine struct {
+	a, b  string
+	where string
+}
+
+// readMergesTxt reads merges.txt: "#version" lines are skipped, every
+// other line is one merge "a b", rank in file order (tokenizers' reader).
+func readMergesTxt(path string) ([]bpeMergeLine, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	if s := strings.TrimSuffix(string(b), "\n"); s != "" {
+		lines = strings.Split(s, "\n")
+	}
+	merges := make([]bpeMergeLine, 0, len(lines))
+	for i, line := range lines {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.HasPrefix(line, "#version") {
+			continue
+		}
+		a, c, ok := strings.Cut(line, " ")
+		if !ok || a == "" || c == "" || strings.Contains(c, " ") {
+			return nil, fmt.Errorf("%s: line %d: expected a merge \"a b\" (two tokens separated by one space), got %q", path, i+1, bpeShort(line))
+		}
+		merges = append(merges, bpeMergeLine{a, c, fmt.Sprintf("%s: line %d", path, i+1)})
+	}
+	return merges, nil
+}
+
+// newBPE builds a tokenizer over vocab and merges with the added tokens
+// (ids set). vocabName names the vocabulary in errors.
+func newBPE(vocabName string, vocab map[string]int32, merges []bpeMergeLine, added []bpeAddedToken, addPrefixSpace bool) (*BPETokenizer, error) {
+	n := int32(0)
+	for _, id := range vocab {
+		n = max(n, id+1)
+	}
+	for _, a := range added {
+		n = max(n, a.id+1)
+	}
+	t := &BPETokenizer{
+		tokens:         make([]string, n),
+		merges:         make(map[[2]int32]bpeMerge, len(merges)),
+		addPrefixSpace: addPrefixSpace,
+		cache:          make(map[string][]int32),
+	}
+	for tok, id := range vocab {
+		// Of two tokens with one id, the smaller names it (any choice
+		// encodes alike; this one does not depend on map order).
+		if old := t.tokens[id]; old == "" || tok < old {
+			t.tokens[id] = tok
+		}
+	}
+	for b := range 256 {
+		s := string(bpeByteRune[b])
+		id, ok := vocab[s]
+		if !ok {
+			return nil, fmt.Errorf("%s: no token %q for byte 0x%02x: not a byte-level BPE vocabulary", vocabName, s, b)
+		}
+		t.byteID[b] = id
+	}
+	for rank, m := range merges {
+		ia, oka := vocab[m.a]
+		ib, okb := vocab[m.b]
+		id, okm := vocab[m.a+m.b]
+		switch {
+		case !oka:
+			return nil, fmt.Errorf("%s: merge %q %q: %q is not in %s", m.where, m.a, m.b, m.a, vocabName)
+		case !okb:
+			return nil, fmt.Errorf("%s: merge %q %q: %q is not in %s", m.where, m.a, m.b, m.b, vocabName)
+		case !okm:
+			return nil, fmt.Errorf("%s: merge %q %q: the merged token %q is not in %s", m.where, m.a, m.b, m.a+m.b, vocabName)
+		}
+		// A repeated merge takes its last rank, as in tokenizers and
+		// transformers.
+		t.merges[[2]int32{ia, ib}] = bpeMerge{int32(rank), id}
+	}
+	// Added tokens: non-normalized first, by id (the order does not change
+	// a match, which is the longest at its place); a content repeated
+	// keeps its first entry.
+	added = slices.Clone(added)
+	slices.SortStableFunc(added, func(x, y bpeAddedToken) int {
+		if x.normalized != y.normalized {
+			if y.normalized {
+				return -1
+			}
+			return 1
+		}
+		return int(x.id) - int(y.id)
+	})
+	seen := make(map[string]bool, len(added))
+	for _, a := range added {
+		if seen[a.content] {
+			continue
+		}
+		seen[a.content] = true
+		t.added = append(t.added, a)
+		t.addedFirst[a.content[0]] = true
+		t.tokens[a.id] = a.content
+		if !a.normalized {
+			t.nRaw = len(t.added)
+		}
+	}
+	return t, nil
+}
+
+// specialID returns the id of tok: an added token's, else the vocabulary's.
+func (t *BPETokenizer) specialID(tok string) (int32, bool) {
+	for _, a := range t.added {
+		if a.content == tok {
+			return a.id, true
+		}
+	}
+	for id, s := range t.tokens {
+		if s == tok {
+			return int32(id), true
+		}
+	}
+	return 0, false
+}
+
+// LoadBPE builds a RoBERTa-style byte-level BPE tokenizer from a model
+// directory's vocab.json and merges.txt, with the special tokens of its
+// tokenizer_config.json (RobertaTokenizer's defaults <s> </s> <unk> <pad>
+// <mask> when the file or a key is absent). Every special token must be in
+// vocab.json. Errors name the file and the line or key.
+func LoadBPE(dir string) (*BPETokenizer, error) {
+	cfg, err := readBPEConfig(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	vocabPath := filepath.Join(dir, BPEVocabFile)
+	var raw map[string]json.RawMessage
+	if err := readJSON(vocabPath, &raw); err != nil {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	vocab, err := parseJSONVocab(vocabPath, raw)
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	merges, err := readMergesTxt(filepath.Join(dir, BPEMergesFile))
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	var added []bpeAddedToken
+	cfgPath := filepath.Join(dir, tokenizerConfigFile)
+	addSpecial := func(key string, a bpeAddedToken) error {
+		if a.content == "" {
+			return fmt.Errorf("load tokenizer: %s: key %q: the token is empty", cfgPath, key)
+		}
+		id, ok := vocab[a.content]
+		switch {
+		case !ok && cfg.given[key]:
+			return fmt.Errorf("load tokenizer: %s: key %q: %q is not in %s", cfgPath, key, a.content, vocabPath)
+		case !ok:
+			return fmt.Errorf("load tokenizer: %s: the default %s %q is not in it (%s names no other)", vocabPath, key, a.content, cfgPath)
+		}
+		a.id = id
+		added = append(added, a)
+		return nil
+	}
+	for _, sk := range bpeSpecialKeys {
+		if err := addSpecial(sk.key, cfg.special[sk.key]); err != nil {
+			return nil, err
+		}
+	}
+	for i, a := range cfg.extra {
+		if err := addSpecial(fmt.Sprintf("additional_special_tokens[%d]", i), a); err != nil {
+			return nil, err
+		}
+	}
+	t, err := newBPE(vocabPath, vocab, merges, added, cfg.addPrefixSpace)
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	t.cls = vocab[cfg.special["cls_token"].content]
+	t.sep = vocab[cfg.special["sep_token"].content]
+	t.pad = vocab[cfg.special["pad_token"].content]
+	return t, nil
+}
+
+// tokenizerJSON is the part of a Hugging Face tokenizer.json that the
+// loaders read.
+type tokenizerJSON struct {
+	AddedTokens []struct {
+		ID         *int64 `json:"id"`
+		Content    string `json:"content"`
+		SingleWord bool   `json:"single_word"`
+		Lstrip     bool   `json:"lstrip"`
+		Rstrip     bool   `json:"rstrip"`
+		Normalized bool   `json:"normalized"`
+	} `json:"added_tokens"`
+	Normalizer    json.RawMessage `json:"normalizer"`
+	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
+	PostProcessor json.RawMessage `json:"post_processor"`
+	Model         struct {
+		Type                    string                     `json:"type"`
+		Vocab                   map[string]json.RawMessage `json:"vocab"`
+		UnkToken                *string                    `json:"unk_token"`
+		MaxInputCharsPerWord    *int                       `json:"max_input_chars_per_word"`
+		Merges                  []json.RawMessage          `json:"merges"`
+		Dropout                 *float64                   `json:"dropout"`
+		ContinuingSubwordPrefix *string                    `json:"continuing_subword_prefix"`
+		EndOfWordSuffix         *string                    `json:"end_of_word_suffix"`
+	} `json:"model"`
+}
+
+// typeOf returns the "type" of a tokenizer.json component ("" for null).
+func typeOf(raw json.RawMessage) string {
+	var v struct {
+		Type string `json:"type"`
+	}
+	json.Unmarshal(raw, &v)
+	return v.Type
+}
+
+// readTokenizerJSON decodes dir/tokenizer.json; it returns the file's path.
+func readTokenizerJSON(dir string) (*tokenizerJSON, string, error) {
+	path := filepath.Join(dir, TokenizerJSONFile)
+	var tj tokenizerJSON
+	if err := readJSON(path, &tj); err != nil {
+		return nil, path, fmt.Errorf("load tokenizer: %w", err)
+	}
+	return &tj, path, nil
+}
+
+// LoadBPETokenizerJSON builds a byte-level BPE tokenizer from a model
+// directory's tokenizer.json as transformers' RoBERTa converter writes it:
+// model BPE (no subword prefix or suffix, no dropout), no normalizer,
+// pre_tokenizer ByteLevel with its regex, post_processor RobertaProcessing
+// (its cls and sep), the added_tokens split out of the text. The padding
+// token is tokenizer_config.json's pad_token (default <pad>). A space is
+// put before each text as tokenizer_config.json's add_prefix_space says
+// (default false), whatever the pre-tokenizer's add_prefix_space:
+// RobertaTokenizerFast replaces the pre-tokenizer when they differ. Errors
+// name the file and the key.
+func LoadBPETokenizerJSON(dir string) (*BPETokenizer, error) {
+	tj, path, err := readTokenizerJSON(dir)
+	if err != nil {
+		return nil, err
+	}
+	return bpeFromJSON(dir, path, tj)
+}
+
+// bpeFromJSON checks a decoded tokenizer.json (at path, in dir) and builds
+// its BPE tokenizer.
+func bpeFromJSON(dir, path string, tj *tokenizerJSON) (*BPETokenizer, error) {
+	cfg, err := readBPEConfig(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	t, err := buildBPEJSON(path, tj, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	return t, nil
+}
+
+// buildBPEJSON checks a decoded tokenizer.json and builds it.
+func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer, error) {
+	m := &tj.Model
+	if m.Type != "BPE" {
+		return nil, fmt.Errorf("%s: key \"model.type\": %q is not supported (only byte-level BPE loads from tokenizer.json)", path, m.Type)
+	}
+	if m.Dropout != nil && *m.Dropout != 0 {
+		return nil, fmt.Errorf("%s: key \"model.dropout\": BPE dropout %g is not supported", path, *m.Dropout)
+	}
+	if p := m.ContinuingSubwordPrefix; p != nil && *p != "" {
+		return nil, fmt.Errorf("%s: key \"model.continuing_subword_prefix\": %q is not supported (byte-level BPE has none)", path, *p)
+	}
+	if p := m.EndOfWordSuffix; p != nil && *p != "" {
+		return nil, fmt.Errorf("%s: key \"model.end_of_word_suffix\": %q is not supported (byte-level BPE has none)", path, *p)
+	}
+	if len(tj.Normalizer) > 0 && string(tj.Normalizer) != "null" {
+		return nil, fmt.Errorf("%s: key \"normalizer\": normalizer %q is not supported (RoBERTa's is null)", path, typeOf(tj.Normalizer))
+	}
+	var pre struct {
+		Type     string `json:"type"`
+		UseRegex *bool  `json:"use_regex"`
+	}
+	if err := json.Unmarshal(tj.PreTokenizer, &pre); err != nil || pre.Type != "ByteLevel" {
+		return nil, fmt.Errorf("%s: key \"pre_tokenizer\": expected {\"type\": \"ByteLevel\", ...}, got %s", path, bpeShort(string(tj.PreTokenizer)))
+	}
+	if pre.UseRegex != nil && !*pre.UseRegex {
+		return nil, fmt.Errorf("%s: key \"pre_tokenizer.use_regex\": false is not supported (RoBERTa splits with the GPT-2 pattern)", path)
+	}
+	var post struct {
+		Type string            `json:"type"`
+		Sep  []json.RawMessage `json:"sep"`
+		Cls  []json.RawMessage `json:"cls"`
+	}
+	if err := json.Unmarshal(tj.PostProcessor, &post); err != nil || post.Type != "RobertaProcessing" {
+		return nil, fmt.Errorf("%s: key \"post_processor\": expected {\"type\": \"RobertaProcessing\", ...}, got %s", path, bpeShort(string(tj.PostProcessor)))
+	}
+	vocab, err := parseJSONVocab(path+": key \"model.vocab\"", m.Vocab)
+	if err != nil {
+		return nil, err
+	}
+	merges := make([]bpeMergeLine, len(m.Merges))
+	for i, raw := range m.Merges {
+		key := fmt.Sprintf("%s: key \"model.merges[%d]\"", path, i)
+		ml := bpeMergeLine{where: key}
+		var s string
+		var pair []string
+		switch {
+		case json.Unmarshal(raw, &s) == nil:
+			a, b, ok := strings.Cut(s, " ")
+			if !ok || a == "" || b == "" || strings.Contains(b, " ") {
+				return nil, fmt.Errorf("%s: expected a merge \"a b\", got %q", key, bpeShort(s))
+			}
+			ml.a, ml.b = a, b
+		case json.Unmarshal(raw, &pair) == nil && len(pair) == 2:
+			ml.a, ml.b = pair[0], pair[1]
+		default:
+			return nil, fmt.Errorf("%s: expected \"a b\" or [\"a\", \"b\"], got %s", key, bpeShort(string(raw)))
+		}
+		merges[i] = ml
+	}
+	added := make([]bpeAddedToken, 0, len(tj.AddedTokens))
+	for i, a := range tj.AddedTokens {
+		key := fmt.Sprintf("%s: key \"added_tokens[%d]\"", path, i)
+		switch {
+		case a.ID == nil || *a.ID < 0 || *a.ID >= maxTokenID:
+			return nil, fmt.Errorf("%s: expected an id in [0, %d)", key, maxTokenID)
+		case a.Content == "":
+			return nil, fmt.Errorf("%s: the content is empty", key)
+		case a.SingleWord:
+			return nil, fmt.Errorf("%s: single_word tokens are not supported", key)
+		}
+		added = append(added, bpeAddedToken{content: a.Content, id: int32(*a.ID), lstrip: a.Lstrip, rstrip: a.Rstrip, normalized: a.Normalized})
+	}
+	t, err := newBPE(path+": key \"model.vocab\"", vocab, merges, added, cfg.addPrefixSpace)
+	if err != nil {
+		return nil, err
+	}
+	for _, sp := range []struct {
+		key string
+		raw []json.RawMessage
+		dst *int32
+	}{{"post_processor.cls", post.Cls, &t.cls}, {"post_processor.sep", post.Sep, &t.sep}} {
+		var id int64
+		if len(sp.raw) != 2 || json.Unmarshal(sp.raw[1], &id) != nil || id < 0 || id >= int64(len(t.tokens)) {
+			return nil, fmt.Errorf("%s: key %q: expected [token, id] with an id below %d", path, sp.key, len(t.tokens))
+		}
+		*sp.dst = int32(id)
+	}
+	padTok := cfg.special["pad_token"].content
+	var ok bool
+	if t.pad, ok = t.specialID(padTok); !ok {
+		return nil, fmt.Errorf("%s: the padding token %q (tokenizer_config.json's pad_token) is neither an added token nor in model.vocab", path, padTok)
+	}
+	return t, nil
+}
