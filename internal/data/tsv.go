@@ -87,9 +87,9 @@ func (t *Task) ReadFile(path string, split string) ([]Example, *ReadReport, erro
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			err = pe.Err
+			return nil, nil, fmt.Errorf("%s: cannot read: %w", path, pe.Err)
 		}
-		return nil, nil, fmt.Errorf("%s: cannot read: %w", path, err)
+		return nil, nil, err // fsutil's error names the path
 	}
 	return t.Parse(path, b, split)
 }

@@ -1,5 +1,5 @@
-// Package fsutil reads the small files mixft takes from users (config.json,
-// tokenizer files, vocabularies, index and YAML files) safely: only from a
+// Package fsutil reads the files mixft takes from users (config.json,
+// tokenizer files, vocabularies, index and YAML files, data files) safely: only from a
 // regular file, never more than a limit, so that a named pipe, a device such
 // as /dev/zero or a huge file is a one-line error at once instead of a hang
 // or an out-of-memory crash.
@@ -19,7 +19,9 @@ const (
 	// tokenizer_config.json, model.safetensors.index.json, run configs,
 	// metrics.json and trainer_state.json.
 	MaxConfig = 16 << 20
-	// MaxVocab bounds vocab.txt (bert-base-multilingual's is 0.9 MB).
+	// MaxVocab bounds a tokenizer's vocabulary files: vocab.txt
+	// (bert-base-multilingual's is 0.9 MB), vocab.json, merges.txt and
+	// tokenizer.json (2-17 MB for real models: xlm-roberta's is 17 MB).
 	MaxVocab = 64 << 20
 	// MaxData bounds a GLUE TSV file (MNLI's train.tsv is 0.4 GB).
 	MaxData = 4 << 30
