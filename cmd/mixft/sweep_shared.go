@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mixft/mixft/internal/atomicfile"
-	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/sweep"
 )
 

@@ -32,10 +32,10 @@ import (
 	"github.com/mixft/mixft/internal/train"
 )
 
-// Files written by Write.
+// Files written by Write (the names a run directory gives them).
 const (
-	SVGFile = "curves.svg"
-	PNGFile = "curves.png"
+	SVGFile = train.CurvesSVGFile
+	PNGFile = train.CurvesPNGFile
 )
 
 // Smoothing is the weight of TensorBoard-style (debiased exponential

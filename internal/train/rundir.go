@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"go.yaml.in/yaml/v3"
 
@@ -40,7 +41,19 @@ const (
 	LastDir       = "last"
 	StateFile     = "trainer_state.json"
 	OptimizerFile = "optimizer.safetensors"
+	// CurvesSVGFile and CurvesPNGFile are the run's curves (package curves
+	// draws them after a run, and mixft plot).
+	CurvesSVGFile = "curves.svg"
+	CurvesPNGFile = "curves.png"
 )
+
+// runMarkers are the files whose presence means a directory holds a run.
+var runMarkers = []string{ConfigFile, LogFile, MetricsFile, BestDir, LastDir}
+
+// runOutputs is everything a run writes into its directory but the lock
+// file: --overwrite removes all of it, so nothing of the old run mixes
+// with the new one.
+var runOutputs = append(slices.Clone(runMarkers), TensorBoardDir, TestPredictionsFile, CurvesSVGFile, CurvesPNGFile)
 
 // runDir writes a run's output directory, which it holds locked.
 type runDir struct {
@@ -93,7 +106,7 @@ func openRunDir(cfg config.Run) (_ *runDir, err error) {
 		return nil, fmt.Errorf("output_dir: %w", err)
 	}
 	held := false
-	for _, f := range []string{ConfigFile, LogFile, MetricsFile, BestDir, LastDir} {
+	for _, f := range runMarkers {
 		if _, err := os.Stat(filepath.Join(r.dir, f)); err == nil {
 			held = true
 		}
@@ -108,7 +121,7 @@ func openRunDir(cfg config.Run) (_ *runDir, err error) {
 	case held && !cfg.Overwrite:
 		return nil, fmt.Errorf("output_dir %s already holds a run; continue it with --resume or replace it with --overwrite", r.dir)
 	case held:
-		for _, f := range []string{ConfigFile, LogFile, MetricsFile, BestDir, LastDir} {
+		for _, f := range runOutputs {
 			if err := os.RemoveAll(filepath.Join(r.dir, f)); err != nil {
 				return nil, fmt.Errorf("overwrite: %w", err)
 			}
