@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -127,20 +128,68 @@ func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]
 // whose stderr is not a terminal (a log file, a pipe).
 const progressEvery = 10 * time.Second
 
+// heartbeat writes line() (when not "") as a line on w every interval
+// until stop is called, so that a command whose stderr is not a terminal
+// shows it is alive even while one piece of work (a batch, a step, a
+// file) takes longer than that. line is called from another goroutine.
+func heartbeat(w io.Writer, every time.Duration, line func() string) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				if l := line(); l != "" {
+					fmt.Fprintln(w, l)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(quit); <-done }) }
+}
+
+// rate is the speed of work counted from its first report: items per
+// second between the first report (first items at began) and now (done
+// items); ok is false until a second report has come.
+func rate(first, done int, began, now time.Time) (perSec float64, ok bool) {
+	if done <= first || !now.After(began) {
+		return 0, false
+	}
+	return float64(done-first) / now.Sub(began).Seconds(), true
+}
+
 // progress returns a progress callback for work on total examples and a
 // function that ends it: a bar on w when it is a terminal (its clock
 // started before the first batch, so the first rate is a real one), else a
-// line at most every progressEvery.
+// line every progressEvery (heartbeat), its rate counted from the first
+// batch done.
 func progress(w io.Writer, total int, what string) (func(int), func()) {
 	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
-		began := time.Now()
-		last := began
-		return func(done int) {
-			if now := time.Now(); now.Sub(last) >= progressEvery && done < total {
-				last = now
-				fmt.Fprintf(w, "%s: %d/%d examples, %.1f ex/s\n", what, done, total, float64(done)/now.Sub(began).Seconds())
+		var mu sync.Mutex
+		first, done, seen := 0, 0, false
+		var began time.Time
+		stop := heartbeat(w, progressEvery, func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			line := fmt.Sprintf("%s: %d/%d examples", what, done, total)
+			if r, ok := rate(first, done, began, time.Now()); ok {
+				line += fmt.Sprintf(", %.1f ex/s", r)
 			}
-		}, func() {}
+			return line
+		})
+		return func(d int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !seen {
+				first, began, seen = d, time.Now(), true
+			}
+			done = d
+		}, stop
 	}
 	bar := progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(w),

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -111,7 +112,7 @@ func runDownloadModel(o *downloadModelOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bars := newByteBars()
-	defer bars.finish()
+	defer bars.close()
 	dir, err := hub.Download(ctx, o.name, o.revision, hub.Options{
 		Endpoint: o.endpoint,
 		CacheDir: o.cacheDir,
@@ -200,7 +201,7 @@ func runDownloadGlue(o *downloadGlueOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bars := newByteBars()
-	defer bars.finish()
+	defer bars.close()
 	results, err := gluedl.Download(ctx, o.dataDir, tasks, gluedl.Options{
 		BaseURL:       o.baseURL,
 		Force:         o.force,
@@ -229,19 +230,56 @@ func checkTimeout(s *settings, d time.Duration) error {
 	return nil
 }
 
-// byteBars draws one progress bar per file on stderr when it is a terminal.
+// byteBars draws one progress bar per file on stderr when it is a
+// terminal; otherwise a line every progressEvery says how far the current
+// file is.
 type byteBars struct {
 	on   bool
 	file string
 	bar  *progressbar.ProgressBar
+	// mu guards the plain lines' state: the file, its bytes done and
+	// total, and the first report (bytes and time) of it.
+	mu   sync.Mutex
+	line struct {
+		file               string
+		done, total, first int64
+		began              time.Time
+	}
+	stopBeat func()
 }
 
 func newByteBars() *byteBars {
-	return &byteBars{on: term.IsTerminal(int(os.Stderr.Fd()))}
+	b := &byteBars{on: term.IsTerminal(int(os.Stderr.Fd()))}
+	if !b.on {
+		b.stopBeat = heartbeat(os.Stderr, progressEvery, b.still)
+	}
+	return b
+}
+
+// still is the plain progress line of the file being downloaded ("" when
+// none is).
+func (b *byteBars) still() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.line
+	if l.file == "" {
+		return ""
+	}
+	msg := fmt.Sprintf("mixft: downloading %s: %.1f of %.1f MB", l.file, float64(l.done)/1e6, float64(l.total)/1e6)
+	if r, ok := rate(int(l.first), int(l.done), l.began, time.Now()); ok {
+		msg += fmt.Sprintf(", %.1f MB/s", r/1e6)
+	}
+	return msg
 }
 
 func (b *byteBars) progress(file string, done, total int64) {
 	if !b.on {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if file != b.line.file {
+			b.line.file, b.line.first, b.line.began = file, done, time.Now()
+		}
+		b.line.done, b.line.total = done, total
 		return
 	}
 	if b.bar == nil || file != b.file {
@@ -261,7 +299,19 @@ func (b *byteBars) progress(file string, done, total int64) {
 	b.bar.Set64(done)
 }
 
+// close ends the bars and the plain lines.
+func (b *byteBars) close() {
+	b.finish()
+	if b.stopBeat != nil {
+		b.stopBeat()
+	}
+}
+
+// finish ends the current file's bar (or its plain lines).
 func (b *byteBars) finish() {
+	b.mu.Lock()
+	b.line.file = ""
+	b.mu.Unlock()
 	if b.bar != nil {
 		b.bar.Finish()
 		b.bar = nil

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -294,7 +295,7 @@ func runFinetune(o *finetuneOptions) error {
 	rep := newReporter(stderr)
 	tn, err := train.New(cfg, train.Options{
 		Backend: be,
-		OnStep:  rep.step,
+		OnStep:  rep.onStep,
 		OnEval:  rep.eval,
 		Warn:    func(msg string) { fmt.Fprintf(stderr, "mixft: warning: %s\n", msg) },
 	})
@@ -349,16 +350,22 @@ func printEval(w io.Writer, what string, ev *train.Eval) {
 }
 
 // reporter shows training progress: a bar on a terminal, plain lines
-// otherwise (about 20 per run, at least one every progressEvery, and every
-// evaluation).
+// otherwise (about 20 per run, every evaluation, and while a step or an
+// evaluation runs, one at least every progressEvery).
 type reporter struct {
 	w   io.Writer
 	bar *progressbar.ProgressBar
 	tty bool
+	// mu guards what the heartbeat reads: the fields below.
+	mu sync.Mutex
 	// first is the first step seen (a resumed run starts late) and when;
-	// the bar's rate counts from there. last is the last line's time.
-	first       int
-	began, last time.Time
+	// rates count from there. last is the last line's time, step the last
+	// step seen and stepAt when. stopBeat ends the heartbeat (plain lines
+	// only, from the first step on).
+	first               int
+	began, last, stepAt time.Time
+	step                train.StepInfo
+	stopBeat            func()
 }
 
 func newReporter(w io.Writer) *reporter {
@@ -366,19 +373,40 @@ func newReporter(w io.Writer) *reporter {
 	return &reporter{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
 }
 
-func (r *reporter) step(s train.StepInfo) {
+// still is the heartbeat's line: the last step and how long ago it was
+// done, when no line came for progressEvery ("" otherwise, or before the
+// first step).
+func (r *reporter) still() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if r.began.IsZero() || now.Sub(r.last) < progressEvery {
+		return ""
+	}
+	r.last = now
+	return fmt.Sprintf("step %d/%d done %s ago; working (a step or an evaluation)", r.step.Step, r.step.Total, now.Sub(r.stepAt).Truncate(time.Second))
+}
+
+func (r *reporter) onStep(s train.StepInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	now := time.Now()
 	if r.began.IsZero() {
 		r.first, r.began, r.last = s.Step, now, now
+		if !r.tty {
+			r.stopBeat = heartbeat(r.w, progressEvery, r.still)
+		}
 	}
+	r.step, r.stepAt = s, now
+	perSec, hasRate := rate(r.first, s.Step, r.began, now)
 	if r.tty {
 		if r.bar == nil {
 			r.bar = progressbar.NewOptions(s.Total, progressbar.OptionSetWriter(r.w), progressbar.OptionShowCount(),
 				progressbar.OptionClearOnFinish())
 		}
 		desc := fmt.Sprintf("epoch %.2f loss %.4f", s.Epoch, float64(s.Loss))
-		if s.Step > r.first { // a rate needs two steps
-			desc += fmt.Sprintf(", %.2f steps/s", float64(s.Step-r.first)/now.Sub(r.began).Seconds())
+		if hasRate { // a rate needs two steps
+			desc += fmt.Sprintf(", %.2f steps/s", perSec)
 		}
 		r.bar.Describe(desc)
 		r.bar.Set(s.Step)
@@ -392,6 +420,9 @@ func (r *reporter) step(s train.StepInfo) {
 }
 
 func (r *reporter) eval(ev train.Eval) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = time.Now()
 	if r.bar != nil {
 		r.bar.Clear()
 	}
@@ -399,6 +430,9 @@ func (r *reporter) eval(ev train.Eval) {
 }
 
 func (r *reporter) finish() {
+	if r.stopBeat != nil {
+		r.stopBeat()
+	}
 	if r.bar != nil {
 		r.bar.Finish()
 	}

@@ -13,10 +13,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mixft/mixft/internal/fixture"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/safetensors"
+	"github.com/mixft/mixft/internal/train"
 )
 
 // shared is ../shared next to the repository (internal/fixture finds it).
@@ -395,5 +397,71 @@ func TestSignalStopsWorkWithOneLine(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != 130 || err.Error() != "eval: interrupted by SIGINT; nothing written" {
 		t.Errorf("after SIGINT: %v", err)
+	}
+}
+
+// lineWriter hands each write to a channel.
+type lineWriter chan string
+
+func (w lineWriter) Write(p []byte) (int, error) { w <- string(p); return len(p), nil }
+
+// TestHeartbeat: a command whose stderr is not a terminal gets a line at
+// every tick, also while no work reports; empty lines are skipped, and
+// nothing is written once stop returns.
+func TestHeartbeat(t *testing.T) {
+	w := make(lineWriter, 100)
+	n := 0
+	stop := heartbeat(w, time.Millisecond, func() string {
+		n++
+		if n == 1 {
+			return ""
+		}
+		return fmt.Sprintf("tick %d", n)
+	})
+	if got := <-w; got != "tick 2\n" {
+		t.Errorf("first line %q, want tick 2 (tick 1 was empty)", got)
+	}
+	stop() // returns once the heartbeat's goroutine ended
+	stop() // a second stop is harmless
+	if n < 2 {
+		t.Errorf("line called %d times", n)
+	}
+}
+
+// TestRateStartsAfterTheFirstReport: no rate from one report (the work
+// before it, loading or a resumed run's earlier steps, is not counted);
+// then items since it per second since it.
+func TestRateStartsAfterTheFirstReport(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	if _, ok := rate(500, 500, t0, t0.Add(time.Second)); ok {
+		t.Error("a rate from the first report alone")
+	}
+	if r, ok := rate(500, 520, t0, t0.Add(10*time.Second)); !ok || r != 2 {
+		t.Errorf("rate %v %v, want 2", r, ok)
+	}
+}
+
+// TestReporterStillLine: finetune's plain-line heartbeat says nothing
+// before the first step or when a line came within progressEvery, else
+// names the last step and how long ago it was done.
+func TestReporterStillLine(t *testing.T) {
+	var buf bytes.Buffer
+	r := newReporter(&buf)
+	if l := r.still(); l != "" {
+		t.Errorf("before the first step: %q", l)
+	}
+	r.onStep(train.StepInfo{Step: 3, Total: 10})
+	defer r.finish()
+	if l := r.still(); l != "" {
+		t.Errorf("right after a step line: %q", l)
+	}
+	r.mu.Lock()
+	r.last, r.stepAt = r.last.Add(-progressEvery), r.stepAt.Add(-42*time.Second)
+	r.mu.Unlock()
+	if l := r.still(); !strings.HasPrefix(l, "step 3/10 done 42s ago; working") {
+		t.Errorf("after a quiet progressEvery: %q", l)
+	}
+	if l := r.still(); l != "" {
+		t.Errorf("a second line at once: %q", l)
 	}
 }
