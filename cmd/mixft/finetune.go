@@ -97,7 +97,9 @@ SIGINT or SIGTERM saves last/ and exits with status 3; --resume continues the
 run bit for bit. --resume takes every setting not given from the run's own
 <output-dir>/config.yaml, so --output-dir X --resume is enough; a setting
 given that differs from the run's is refused (output_dir, threads and device
-may change; paths count as equal when they name the same directory). A diverged run exits with status 4; other errors with 1.
+may change; model, data_dir and your data files count as equal when they name
+the same directory or file). A diverged run exits with status 4; other errors
+with 1.
 A checkpoint is replaced through last.tmp/ and last.old/, so a kill at any
 moment leaves a complete one; the next finetune in the directory repairs an
 interrupted save. One process at a time writes a run directory (a lock on

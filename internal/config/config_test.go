@@ -3,6 +3,8 @@ package config
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -144,6 +146,20 @@ func TestFromMapAndChanged(t *testing.T) {
 	b.Model = t.TempDir()
 	if k, _, _, changed := Changed(a, b); !changed || k != "model" {
 		t.Errorf("another model directory: changed %v at %s", changed, k)
+	}
+	// Your own data files count as the same when they are the same file.
+	train := dir + "/train.csv"
+	if err := os.WriteFile(train, []byte("text,label\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, b = r, r
+	a.TrainFile, b.TrainFile = train, dir+"/../"+filepath.Base(dir)+"/train.csv"
+	if k, _, _, changed := Changed(a, b); changed {
+		t.Errorf("the same train_file spelled two ways counts as changed (%s)", k)
+	}
+	b.TrainFile = dir + "/other.csv"
+	if k, _, _, changed := Changed(a, b); !changed || k != "train_file" {
+		t.Errorf("another train_file: changed %v at %s", changed, k)
 	}
 	b = a
 	b.Mixout = 0.5

@@ -102,12 +102,12 @@ func ReadYAML(path string) (Run, error) {
 var identityFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true, "output_dir": true}
 
 // pathKeys are settings naming files, compared by what they point to.
-var pathKeys = map[string]bool{"model": true, "data_dir": true}
+var pathKeys = map[string]bool{"model": true, "data_dir": true, "train_file": true, "validation_file": true, "test_file": true}
 
 // Changed returns the first setting (in declaration order) in which now
 // differs from saved, an earlier attempt of the same run, ignoring the
 // settings a run may change between attempts; paths count as equal when
-// they name the same directory. ok is false when none differs.
+// they name the same directory or file. ok is false when none differs.
 func Changed(saved, now Run) (key string, was, is any, ok bool) {
 	sv, nv := reflect.ValueOf(saved), reflect.ValueOf(now)
 	for i, f := range Fields() {
