@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mixft/mixft/internal/data"
+	"github.com/mixft/mixft/internal/exitcode"
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/infer"
 	"github.com/mixft/mixft/internal/model"
@@ -225,9 +226,9 @@ func withSignals(parent context.Context, what string) (ctx context.Context, inte
 		if !ok || !errors.Is(err, context.Canceled) {
 			return err
 		}
-		name, code := "SIGINT", 130
+		name, code := "SIGINT", exitcode.SIGINT
 		if s == syscall.SIGTERM {
-			name, code = "SIGTERM", 143
+			name, code = "SIGTERM", exitcode.SIGTERM
 		}
 		return &exitError{code, fmt.Errorf("%s: interrupted by %s; nothing written", what, name)}
 	}
