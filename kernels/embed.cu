@@ -7,15 +7,19 @@
 // order of the CPU backend's sequential loop, so the sums are bit-identical.
 #include "common.cuh"
 
-// embed_fwd: out[t,:] = word[ids[t],:] + pos[t mod seq,:] + typ[types[t],:].
+// embed_fwd: out[t,:] = word[ids[t],:] + pos[positions[t],:] + typ[types[t],:]
+// (without the last term when withTyp is 0: a model without token types).
 KERNEL void embed_fwd(float* out, const float* word, const float* pos, const float* typ, const int* ids,
-                      const int* types, int tokens, int seq, int hidden) {
+                      const int* positions, const int* types, int withTyp, int tokens, int hidden) {
   GRID_STRIDE(i, (long long)tokens * hidden) {
     const long long t = i / hidden, j = i % hidden;
     const float w = word[(long long)ids[t] * hidden + j];
-    const float p = pos[(t % seq) * hidden + j];
-    const float y = typ[(long long)types[t] * hidden + j];
-    out[i] = w + p + y;
+    const float p = pos[(long long)positions[t] * hidden + j];
+    if (withTyp) {
+      out[i] = w + p + typ[(long long)types[t] * hidden + j];
+    } else {
+      out[i] = w + p;
+    }
   }
 }
 REGISTER_KERNEL(embed_fwd)

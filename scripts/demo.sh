@@ -28,10 +28,11 @@ echo "== 2. a tiny BERT, pretrained on the source task"
   --vocab "$out/vocab.txt" --task rte --out "$out/init"
 "$bin" finetune --model "$out/init" --task rte --data-dir "$out/source" --output-dir "$out/pretrained" \
   --epochs 12 --lr 1e-3 --batch-size 32 --max-seq-length 24 --dropout 0.1 --eval-steps 500 --save-best=false \
-  | sed 's/^/   /'
+  2>&1 | sed 's/^/   /'
 "$bin" eval --model "$out/pretrained/last" --task rte --data-dir "$out/target" | sed 's/^/   before finetuning, on the target: /' | tail -1
 
 echo "== 3. finetuning on 200 target examples: dropout vs mixout, 10 seeds each"
+echo "   (mixout(w_pre, p): each step, every input column of a pretrained weight matrix goes back to its pretrained value with probability p, so finetuning stays near the pretrained model)"
 "$bin" sweep run configs/demo/sweep.yaml --output-dir "$out/sweep" --workers 2 \
   --set model="$out/pretrained/last" --set data_dir="$out/target"
 "$bin" sweep report "$out/sweep"

@@ -356,8 +356,8 @@ func benchModel(out io.Writer, be backend.Backend, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.seq > cfg.MaxPositionEmbeddings {
-		return fmt.Errorf("--seq: %d exceeds the model's max_position_embeddings %d", o.seq, cfg.MaxPositionEmbeddings)
+	if o.seq > cfg.MaxSeqLen() {
+		return fmt.Errorf("--seq: %d exceeds the model's longest sequence %d (max_position_embeddings %d)", o.seq, cfg.MaxSeqLen(), cfg.MaxPositionEmbeddings)
 	}
 	w := model.InitWeights(cfg, o.seed)
 	m, err := model.New(be, cfg, w)

@@ -42,14 +42,14 @@ func (o *modelOptions) ownData() bool { return o.task == "" || o.task == data.Cu
 // to o.
 func addModelFlags(cmd *cobra.Command, o *modelOptions) {
 	f := cmd.Flags()
-	f.StringVar(&o.model, "model", "", "Hugging Face model directory (config.json, model.safetensors, vocab.txt)")
+	f.StringVar(&o.model, "model", "", "Hugging Face model directory (config.json, model.safetensors, and vocab.txt, vocab.json + merges.txt or tokenizer.json)")
 	f.StringVar(&o.task, "task", "", "GLUE task: "+fmt.Sprint(data.TaskNames())+"; empty (or custom) for your own data files")
 	f.StringVar(&o.textColumns, "text-columns", "", "your data's text column, or two comma-separated (default: sentence1,sentence2 if present, else the first one or two text columns other than the label)")
 	f.StringVar(&o.labelColumn, "label-column", data.DefaultLabelColumn, "your data's label column")
 	f.StringVar(&o.labels, "labels", "", "your data's labels, comma-separated, in class-id order (default: the model's id2label)")
 	f.StringVar(&o.problem, "problem", "", "your data's problem: classification or regression (default: the model's problem_type)")
 	f.StringVar(&o.dataFormat, "data-format", "", "format of your data file: csv, tsv, jsonl or json (default: from the extension)")
-	f.IntVar(&o.maxSeqLength, "max-seq-length", 128, "maximum tokens per example, [CLS] and [SEP] included")
+	f.IntVar(&o.maxSeqLength, "max-seq-length", 128, "maximum tokens per example, special tokens ([CLS]/[SEP], <s>/</s>) included")
 	f.IntVar(&o.batchSize, "batch-size", 32, "examples per forward pass")
 	f.StringVar(&o.doLowerCase, "do-lower-case", "auto", "lower-case text: auto (tokenizer_config.json, else the model name), true or false")
 	f.StringVar(&o.device, "device", "cpu", "compute device: cpu (cuda:N needs a build with -tags cuda)")
@@ -116,7 +116,7 @@ func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]
 	maxLen := o.maxSeqLength
 	if !s.isSet("max_seq_length") {
 		// The default fits the model, as a tokenizer's model_max_length does.
-		maxLen = min(maxLen, ck.Config.MaxPositionEmbeddings)
+		maxLen = min(maxLen, ck.Config.MaxSeqLen())
 	}
 	p, err := infer.NewPredictor(be, ck, tok, task, infer.Options{MaxSeqLen: maxLen, BatchSize: o.batchSize})
 	if err != nil {

@@ -57,8 +57,9 @@ func newDownloadModelCmd(runF func(*downloadModelOptions) error) *cobra.Command 
 	o := &downloadModelOptions{}
 	cmd := &cobra.Command{
 		Use:   "model NAME",
-		Short: "Download a BERT checkpoint from the Hugging Face hub into the Hugging Face cache",
-		Long: `model downloads config.json, vocab.txt, tokenizer_config.json (when the
+		Short: "Download a checkpoint (BERT, RoBERTa, ELECTRA, DistilBERT) from the Hugging Face hub into the Hugging Face cache",
+		Long: `model downloads config.json, the tokenizer (vocab.txt, else tokenizer.json,
+else vocab.json and merges.txt), tokenizer_config.json (when the
 repository has one) and model.safetensors (or model.safetensors.index.json
 and every shard it lists) from {endpoint}/{NAME}/resolve/{revision}/{file},
 and prints the local snapshot folder, which --model accepts.

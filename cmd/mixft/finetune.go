@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -52,12 +53,19 @@ func newFinetuneCmd(runF func(*finetuneOptions) error) *cobra.Command {
 evaluates on dev.tsv every epoch (or every --eval-steps), and writes the run
 directory --output-dir:
 
-  config.yaml     every resolved setting
-  log.jsonl       one line per step: step, loss, lr, grad_norm, examples_per_s
+  config.yaml     every setting as the run resolved it (the checkpoint's
+                  dropouts, the thread count, the warmup and total steps, ...)
+                  and under requested: the settings as given where they differ
+  log.jsonl       one line per step (per --logging-steps N steps, the loss
+                  averaged over them): step, loss, lr, grad_norm, examples_per_s
   metrics.json    status (running, interrupted, finished, diverged), best dev
-                  metrics, the majority-class baseline; once finished or
-                  diverged, the final metrics and whether the run failed (final
-                  score at or below that baseline, or a diverged loss)
+                  metrics (with loss, the dev loss), the majority-class
+                  baseline; once finished or diverged, the final metrics and
+                  whether the run failed (final score at or below that
+                  baseline, or a diverged loss)
+  all_results.json  the final summary with Hugging Face's keys: train_runtime,
+                  train_samples_per_second, train_steps_per_second, train_loss,
+                  epoch, eval_<metric>, eval_loss, eval_runtime, ...
   best/           the checkpoint with the best dev score (Hugging Face layout)
   last/           the latest checkpoint, saved at every evaluation: after the
                   run, the final model (Hugging Face layout, plus the
@@ -93,17 +101,32 @@ M/(1-p) ⊙ dL/dW~; reference is the mixout authors' code, M ⊙ dL/dW~, which
 scales the gradient of kept columns by (1-p) relative to the true one (with
 Adam this mostly cancels, except through epsilon and gradient clipping).
 
+The run starts by printing what it will do: examples, steps and epochs,
+batch and gradient accumulation, device, the strategy and each regularizer
+with its resolved value and where it came from ("classifier 0.1 (the
+checkpoint's hidden_dropout_prob)", "hidden 0 (mixout replaces it)"). Progress
+goes to stderr: a bar on a terminal, else a line every --logging-steps steps
+(default: about 20 lines a run) and at least one every 10 seconds (the last
+step and how long ago it was done, while a long step or evaluation runs),
+and each evaluation with its dev metric and dev loss. At the end it prints the dev scores and the final summary (runtime,
+samples/s, steps/s, mean training loss), also saved as all_results.json.
+
 SIGINT or SIGTERM saves last/ and exits with status 3; --resume continues the
 run bit for bit. --resume takes every setting not given from the run's own
-<output-dir>/config.yaml, so --output-dir X --resume is enough; a setting
-given that differs from the run's is refused (output_dir, threads and device
-may change; model, data_dir and your data files count as equal when they name
-the same directory or file). A diverged run exits with status 4; other errors
-with 1.
+<output-dir>/config.yaml as requested (its requested: block over the
+resolved values), so --output-dir X --resume is enough; a setting given that
+differs from the run's is refused (output_dir, threads, device and
+logging_steps may change; model, data_dir and your data files count as
+equal when they name the same directory or file). A diverged run exits with
+status 4; other errors with 1.
 A checkpoint is replaced through last.tmp/ and last.old/, so a kill at any
 moment leaves a complete one; the next finetune in the directory repairs an
 interrupted save. One process at a time writes a run directory (a lock on
 <output-dir>/.mixft.lock): a second one exits at once naming the holder.
+A run's config.yaml works as --config: its requested: block stands for the
+resolved values above it, so the file gives the settings the run was
+started with (see the example with --seed 4); its resume and overwrite are
+left out.
 
 The Hugging Face TrainingArguments names are accepted for the settings they
 match, as YAML keys and as (unlisted) flags: learning_rate (--learning-rate)
@@ -126,8 +149,10 @@ with it.`,
   mixft finetune --config configs/rte/mixout.yaml --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte --seed 3
   mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume
   mixft finetune --output-dir runs/rte-mixout --resume
+  mixft finetune --config runs/rte-mixout/config.yaml --output-dir runs/rte-mixout-s4 --seed 4
   mixft finetune --manifest runs/fig3/manifest.jsonl --index 7
   mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --learning-rate 3e-5 --num-train-epochs 3
+  mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --logging-steps 50
   mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews --report-to tensorboard`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -202,7 +227,7 @@ func (o *finetuneOptions) runConfig() (config.Run, error) {
 	if _, ok := given["max_seq_length"]; !ok {
 		// The default fits the model, as a tokenizer's model_max_length does.
 		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil {
-			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxPositionEmbeddings)
+			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxSeqLen())
 		}
 	}
 	return cfg, s.fieldError(cfg.Validate())
@@ -294,10 +319,11 @@ func runFinetune(o *finetuneOptions) error {
 		return err
 	}
 	stderr, stdout := o.stderr, o.stdout
-	rep := newReporter(stderr)
+	rep := newReporter(stderr, cfg.LoggingSteps)
 	tn, err := train.New(cfg, train.Options{
 		Backend: be,
-		OnStep:  rep.onStep,
+		OnStep:  rep.step,
+		OnLog:   rep.log,
 		OnEval:  rep.eval,
 		Warn:    func(msg string) { fmt.Fprintf(stderr, "mixft: warning: %s\n", msg) },
 	})
@@ -307,6 +333,7 @@ func runFinetune(o *finetuneOptions) error {
 	if c := tn.Task().Custom; c != nil {
 		fmt.Fprintf(stdout, "data: %s\n", c.Choice)
 	}
+	fmt.Fprintf(stdout, "finetuning %s into %s\n%s", tn.Title(), cfg.OutputDir, tn.StartSummary())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := tn.Run(ctx)
@@ -324,7 +351,7 @@ func runFinetune(o *finetuneOptions) error {
 	case err != nil:
 		return err
 	}
-	fmt.Fprintf(stdout, "%s %s (%s): %d steps, run directory %s\n", tn.Task().Name, cfg.Strategy, tn.Regularization(), tn.State().Step, res.Dir)
+	fmt.Fprintf(stdout, "finished %s: %d steps, run directory %s\n  regularization: %s\n", tn.Title(), tn.State().Step, res.Dir, tn.Regularization())
 	printEval(stdout, "final", res.Final)
 	printEval(stdout, "best", res.Best)
 	verdict := "no"
@@ -332,7 +359,22 @@ func runFinetune(o *finetuneOptions) error {
 		verdict = "yes (at or below the majority-class baseline)"
 	}
 	fmt.Fprintf(stdout, "  failed run: %s; majority-class baseline %.4f\n", verdict, res.Baseline)
+	printSummary(stdout, res.Summary, filepath.Join(res.Dir, train.ResultsFile))
 	return nil
+}
+
+// printSummary writes the final summary (all_results.json) in words.
+func printSummary(w io.Writer, s train.Summary, path string) {
+	num := func(k string) float64 {
+		if v, ok := s[k]; ok {
+			return float64(v)
+		}
+		return math.NaN()
+	}
+	fmt.Fprintf(w, "  training: %.4g epochs in %s (%.1f samples/s, %.2f steps/s); mean train loss %.4f\n",
+		num("epoch"), time.Duration(num("train_runtime")*float64(time.Second)).Round(time.Millisecond), num("train_samples_per_second"),
+		num("train_steps_per_second"), num("train_loss"))
+	fmt.Fprintf(w, "  summary with Hugging Face's keys: %s\n", path)
 }
 
 func printEval(w io.Writer, what string, ev *train.Eval) {
@@ -346,33 +388,40 @@ func printEval(w io.Writer, what string, ev *train.Eval) {
 	sort.Strings(names)
 	fmt.Fprintf(w, "  %-5s (step %d):", what, ev.Step)
 	for _, k := range names {
-		fmt.Fprintf(w, " %s %.4f", k, ev.Metrics[k])
+		name := k
+		if k == "loss" {
+			name = "dev loss"
+		}
+		fmt.Fprintf(w, " %s %.4f", name, ev.Metrics[k])
 	}
 	fmt.Fprintln(w)
 }
 
 // reporter shows training progress: a bar on a terminal, plain lines
-// otherwise (about 20 per run, every evaluation, and while a step or an
-// evaluation runs, one at least every progressEvery).
+// otherwise (every logging_steps steps, or without it about 20 per run;
+// every evaluation; and while a step or an evaluation runs, one at least
+// every progressEvery).
 type reporter struct {
 	w   io.Writer
 	bar *progressbar.ProgressBar
 	tty bool
+	// every is logging_steps (0: about 20 lines a run).
+	every int
 	// mu guards what the heartbeat reads: the fields below.
 	mu sync.Mutex
 	// first is the first step seen (a resumed run starts late) and when;
-	// rates count from there. last is the last line's time, step the last
-	// step seen and stepAt when. stopBeat ends the heartbeat (plain lines
-	// only, from the first step on).
+	// rates count from there. last is the last line's time, latest the
+	// last step seen and stepAt when. stopBeat ends the heartbeat (plain
+	// lines only, from the first step on).
 	first               int
 	began, last, stepAt time.Time
-	step                train.StepInfo
+	latest              train.StepInfo
 	stopBeat            func()
 }
 
-func newReporter(w io.Writer) *reporter {
+func newReporter(w io.Writer, loggingSteps int) *reporter {
 	f, ok := w.(*os.File)
-	return &reporter{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
+	return &reporter{w: w, tty: ok && term.IsTerminal(int(f.Fd())), every: loggingSteps}
 }
 
 // still is the heartbeat's line: the last step and how long ago it was
@@ -386,10 +435,11 @@ func (r *reporter) still() string {
 		return ""
 	}
 	r.last = now
-	return fmt.Sprintf("step %d/%d done %s ago; working (a step or an evaluation)", r.step.Step, r.step.Total, now.Sub(r.stepAt).Truncate(time.Second))
+	return fmt.Sprintf("step %d/%d done %s ago; working (a step or an evaluation)", r.latest.Step, r.latest.Total, now.Sub(r.stepAt).Truncate(time.Second))
 }
 
-func (r *reporter) onStep(s train.StepInfo) {
+// step records a step for the heartbeat and moves the bar.
+func (r *reporter) step(s train.StepInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
@@ -399,7 +449,7 @@ func (r *reporter) onStep(s train.StepInfo) {
 			r.stopBeat = heartbeat(r.w, progressEvery, r.still)
 		}
 	}
-	r.step, r.stepAt = s, now
+	r.latest, r.stepAt = s, now
 	perSec, hasRate := rate(r.first, s.Step, r.began, now)
 	if r.tty {
 		if r.bar == nil {
@@ -412,9 +462,19 @@ func (r *reporter) onStep(s train.StepInfo) {
 		}
 		r.bar.Describe(desc)
 		r.bar.Set(s.Step)
+	}
+}
+
+// log prints a line of log.jsonl (all of them with logging_steps, else
+// about 20 a run) when there is no bar.
+func (r *reporter) log(s train.StepInfo) {
+	if r.tty {
 		return
 	}
-	if every := max(1, s.Total/20); s.Step%every == 0 || s.Step == s.Total || s.Step == r.first || now.Sub(r.last) >= progressEvery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if every := max(1, s.Total/20); r.every > 0 || s.Step%every == 0 || s.Step == s.Total || s.Step == r.first || now.Sub(r.last) >= progressEvery {
 		r.last = now
 		fmt.Fprintf(r.w, "step %d/%d epoch %.2f loss %.4f lr %.3g grad_norm %.3f %.1f ex/s\n",
 			s.Step, s.Total, s.Epoch, float64(s.Loss), s.LR, float64(s.GradNorm), s.ExamplesPerSec)
@@ -428,7 +488,8 @@ func (r *reporter) eval(ev train.Eval) {
 	if r.bar != nil {
 		r.bar.Clear()
 	}
-	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): primary %.4f, dev loss %.4f\n", ev.Step, ev.Epoch, float64(ev.Primary), ev.Metrics["loss"])
+	name, v := train.PrimaryMetric(ev.Metrics)
+	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): %s %.4f, dev loss %.4f\n", ev.Step, ev.Epoch, name, v, ev.Metrics["loss"])
 }
 
 func (r *reporter) finish() {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // toyModel writes a one-layer BERT with the real bert-base-uncased vocab
@@ -179,5 +182,127 @@ func TestFinetuneResumeByDirectory(t *testing.T) {
 	code, _, stderr = mixft(t, "finetune", "--output-dir", filepath.Join(t.TempDir(), "typo"), "--resume")
 	if code != 1 || !strings.Contains(stderr, "no such file or directory") {
 		t.Errorf("resume of a missing directory: exit %d: %s", code, stderr)
+	}
+}
+
+// TestFinetuneResumeRequestedSettings: a run whose requested settings
+// differ from the resolved ones (dropout unset: the checkpoint's dropouts,
+// the encoder's 0 under mixout; warmup and threads resolved) resumes by
+// directory with the requested ones, which config.yaml's requested: block
+// holds: from its checkpoint, from config.yaml alone (killed before its
+// first checkpoint) in the new and the old layout (no requested: block),
+// each giving the uninterrupted run's weights. The run's config.yaml as
+// --config starts the same run.
+func TestFinetuneResumeRequestedSettings(t *testing.T) {
+	needShared(t)
+	tmp := t.TempDir()
+	run := filepath.Join(tmp, "run")
+	code, _, stderr := mixft(t, "finetune", "--model", toyModel(t, "rte"), "--task", "rte", "--data-dir", filepath.Join(shared, "glue/RTE"),
+		"--output-dir", run, "--mixout", "0.7", "--max-steps", "4", "--eval-steps", "2", "--batch-size", "4",
+		"--max-seq-length", "16", "--max-train-examples", "16", "--max-eval-examples", "8")
+	if code != 0 {
+		t.Fatalf("first run: %s", stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(run, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved map[string]any
+	if err := yaml.Unmarshal(raw, &saved); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := saved["requested"].(map[string]any)
+	if saved["hidden_dropout"] != 0 || req["hidden_dropout"] != -1 || req["dropout"] != -1 || req["warmup_steps"] != -1 {
+		t.Fatalf("config.yaml does not hold resolved values with differing requested ones:\n%s", raw)
+	}
+	weights := func(dir string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, "last", "model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	want := weights(run)
+	if code, _, stderr := mixft(t, "finetune", "--output-dir", run, "--resume"); code != 0 {
+		t.Errorf("resume of the run from its checkpoint: exit %d: %s", code, stderr)
+	}
+	for _, layout := range []string{"new", "old"} {
+		killed := filepath.Join(tmp, "killed-"+layout) // killed before its first checkpoint
+		os.Mkdir(killed, 0o755)
+		cfg := raw
+		if layout == "old" { // the requested settings alone at the top
+			for k, v := range req {
+				saved[k] = v
+			}
+			delete(saved, "requested")
+			if cfg, err = yaml.Marshal(saved); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(killed, "config.yaml"), cfg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := mixft(t, "finetune", "--output-dir", killed, "--resume")
+		if code != 0 {
+			t.Errorf("%s layout: resume from config.yaml alone: exit %d: %s", layout, code, stderr)
+		} else if !bytes.Equal(weights(killed), want) {
+			t.Errorf("%s layout: the resumed run's weights differ from the uninterrupted run's", layout)
+		}
+	}
+	again := filepath.Join(tmp, "again")
+	code, _, stderr = mixft(t, "finetune", "--config", filepath.Join(run, "config.yaml"), "--output-dir", again)
+	if code != 0 {
+		t.Fatalf("the run's config.yaml as --config: exit %d: %s", code, stderr)
+	}
+	if !bytes.Equal(weights(again), want) {
+		t.Error("the run's config.yaml as --config gives other weights")
+	}
+	got, _ := os.ReadFile(filepath.Join(again, "config.yaml"))
+	if string(got) != strings.Replace(string(raw), "output_dir: "+run, "output_dir: "+again, 1) {
+		t.Errorf("the run's config.yaml as --config gives other settings:\n%s\nwant\n%s", got, raw)
+	}
+}
+
+// TestFinetuneSummaries: the start-up summary says what is in effect in
+// words, the console logs every --logging-steps steps and names the dev
+// metric, and the final summary is printed and saved as all_results.json.
+func TestFinetuneSummaries(t *testing.T) {
+	needShared(t)
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := mixft(t, "finetune", "--model", toyModel(t, "rte"), "--task", "rte", "--data-dir", filepath.Join(shared, "glue/RTE"),
+		"--output-dir", out, "--max-steps", "5", "--eval-steps", "3", "--batch-size", "4", "--max-seq-length", "16",
+		"--max-train-examples", "40", "--max-eval-examples", "8", "--mixout", "0.7", "--logging-steps", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, w := range []string{"finetuning rte with mixout 0.7 into " + out, "strategy       mixout 0.7 (no preset", "mixout         0.7 toward the pretrained weights on ",
+		"hidden 0 (mixout replaces it)", "every 2 steps (loss averaged over them)", "finished rte with mixout 0.7: 5 steps",
+		"training: 0.5 epochs in ", "summary with Hugging Face's keys: " + filepath.Join(out, "all_results.json")} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, stdout)
+		}
+	}
+	for _, bad := range []string{"custom", "-1", "primary"} {
+		if strings.Contains(stdout+stderr, bad) {
+			t.Errorf("output shows %q:\n%s\n%s", bad, stdout, stderr)
+		}
+	}
+	var steps []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "step" {
+			steps = append(steps, f[1])
+		}
+	}
+	if strings.Join(steps, " ") != "2/5 4/5 5/5" {
+		t.Errorf("console step lines %v, want 2/5 4/5 5/5:\n%s", steps, stderr)
+	}
+	if !strings.Contains(stderr, "eval at step 3 (epoch 0.30): accuracy ") {
+		t.Errorf("eval line does not name the metric:\n%s", stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(out, "all_results.json"))
+	var all map[string]any
+	if err != nil || json.Unmarshal(raw, &all) != nil || all["train_loss"] == nil || all["eval_accuracy"] == nil || all["epoch"] != 0.5 {
+		t.Errorf("all_results.json: %v %s", err, raw)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -16,8 +17,8 @@ import (
 // initOptions are init's settings.
 type initOptions struct {
 	common
-	preset, vocab, out, task            string
-	labels, maxPosition                 int
+	modelType, preset, vocab, out, task string
+	labels, maxPosition, embeddingSize  int
 	layers, hidden, heads, intermediate int
 	doLowerCase                         string
 	seed                                uint64
@@ -33,16 +34,23 @@ func newInitCmd(runF func(*initOptions) error) *cobra.Command {
 	o := &initOptions{}
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create a randomly initialised BERT checkpoint from a preset and a vocabulary",
+		Short: "Create a randomly initialised checkpoint (BERT, RoBERTa, ELECTRA, DistilBERT) from a preset and a vocabulary",
 		Long: `init writes a Hugging Face model directory (config.json, model.safetensors,
-vocab.txt, tokenizer_config.json) holding a BERT initialised as transformers
-initialises one (weights N(0, initializer_range), biases 0, LayerNorm 1/0).
-Presets are Google's BERT sizes: ` + fmt.Sprint(model.PresetNames()) + `.
-vocab_size is the number of lines of --vocab. Use it for tests, benchmarks
-and demos; finetuning from it is training from scratch.`,
+tokenizer files, tokenizer_config.json) holding a model initialised as
+transformers initialises one (weights N(0, initializer_range), biases 0,
+LayerNorm 1/0). --model-type picks the family: bert, roberta, xlm-roberta,
+electra (--embedding-size below --hidden adds embeddings_project) or
+distilbert. Presets are Google's BERT sizes: ` + fmt.Sprint(model.PresetNames()) + `.
+--vocab is a WordPiece vocab.txt (vocab_size: its lines), or for roberta a
+byte-level BPE vocab.json with merges.txt beside it (vocab_size: its ids).
+Use it for tests, benchmarks and demos; finetuning from it is training
+from scratch.`,
 		Example: `  mixft init --preset tiny --vocab bert-base-uncased-vocab.txt --task rte --out models/tiny-rte
   mixft init --preset mini --vocab vocab.txt --labels 3 --max-position 128 --out models/mini
-  mixft init --preset tiny --layers 1 --hidden 32 --heads 2 --intermediate 64 --vocab vocab.txt --out models/toy`,
+  mixft init --preset tiny --layers 1 --hidden 32 --heads 2 --intermediate 64 --vocab vocab.txt --out models/toy
+  mixft init --model-type roberta --preset tiny --vocab roberta-base/vocab.json --task rte --out models/roberta-tiny
+  mixft init --model-type electra --preset tiny --embedding-size 64 --vocab vocab.txt --task rte --out models/electra-tiny
+  mixft init --model-type distilbert --preset tiny --vocab vocab.txt --task sst-2 --out models/distil-tiny`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.load(cmd); err != nil {
@@ -52,12 +60,14 @@ and demos; finetuning from it is training from scratch.`,
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&o.modelType, "model-type", "bert", "model family: "+strings.Join(model.ModelTypes, ", "))
 	f.StringVar(&o.preset, "preset", "tiny", "model size preset")
-	f.StringVar(&o.vocab, "vocab", "", "vocab.txt to use (one WordPiece token per line)")
+	f.StringVar(&o.vocab, "vocab", "", "vocab.txt to use (one WordPiece token per line); roberta: vocab.json, with merges.txt beside it")
+	f.IntVar(&o.embeddingSize, "embedding-size", 0, "electra: embedding_size (0: hidden_size; smaller adds embeddings_project)")
 	f.StringVar(&o.out, "out", "", "directory to create")
 	f.StringVar(&o.task, "task", "", "GLUE task whose label set the head gets (overrides --labels)")
 	f.IntVar(&o.labels, "labels", 2, "number of classes (1: regression) when --task is not given")
-	f.IntVar(&o.maxPosition, "max-position", 0, "max_position_embeddings (0: the preset's 512)")
+	f.IntVar(&o.maxPosition, "max-position", 0, "max_position_embeddings (0: the preset's 512; roberta: 512 + padding_idx + 1)")
 	f.IntVar(&o.layers, "layers", 0, "num_hidden_layers (0: the preset's)")
 	f.IntVar(&o.hidden, "hidden", 0, "hidden_size (0: the preset's)")
 	f.IntVar(&o.heads, "heads", 0, "num_attention_heads (0: the preset's)")
@@ -78,17 +88,36 @@ func runInit(o *initOptions) error {
 	if err := s.require("vocab", o.vocab, "out", o.out); err != nil {
 		return err
 	}
-	cfg, err := model.Preset(o.preset)
+	if err := s.choice("model_type", o.modelType, model.ModelTypes...); err != nil {
+		return err
+	}
+	cfg, err := model.FamilyPreset(o.modelType, o.preset)
 	if err != nil {
 		return err
 	}
-	vocab, err := data.LoadVocab(o.vocab)
-	if err != nil {
-		return err
-	}
-	cfg.VocabSize = vocab.Len()
-	if id, ok := vocab.ID("[PAD]"); ok {
-		cfg.PadTokenID = id
+	save := model.SaveOptions{DoLowerCase: o.doLowerCase == "true"}
+	if cfg.Family() == model.RoBERTa {
+		if filepath.Base(o.vocab) != data.BPEVocabFile {
+			return s.bad("vocab", o.vocab, "a RoBERTa vocabulary: a file named vocab.json with merges.txt beside it")
+		}
+		tok, err := data.LoadBPE(filepath.Dir(o.vocab))
+		if err != nil {
+			return err
+		}
+		cfg.VocabSize, cfg.PadTokenID = tok.VocabSize(), int(tok.PadID())
+		cfg.MaxPositionEmbeddings = 512 + cfg.PadTokenID + 1 // 512 tokens after padding_idx
+		save.TokenizerFiles = []string{o.vocab, filepath.Join(filepath.Dir(o.vocab), data.BPEMergesFile)}
+		save.DoLowerCase = false
+	} else {
+		vocab, err := data.LoadVocab(o.vocab)
+		if err != nil {
+			return err
+		}
+		cfg.VocabSize = vocab.Len()
+		if id, ok := vocab.ID("[PAD]"); ok {
+			cfg.PadTokenID = id
+		}
+		save.VocabPath = o.vocab
 	}
 	for _, o := range []struct {
 		v   int
@@ -97,6 +126,14 @@ func runInit(o *initOptions) error {
 		if o.v != 0 {
 			*o.dst = o.v
 		}
+	}
+	if o.embeddingSize != 0 {
+		if cfg.Family() != model.ELECTRA {
+			return s.bad("embedding_size", o.embeddingSize, "0: only electra models have an embedding_size")
+		}
+		cfg.EmbeddingSize = o.embeddingSize
+	} else if cfg.Family() == model.ELECTRA {
+		cfg.EmbeddingSize = cfg.HiddenSize
 	}
 	if o.maxPosition != 0 {
 		cfg.MaxPositionEmbeddings = o.maxPosition
@@ -128,10 +165,10 @@ func runInit(o *initOptions) error {
 		return err
 	}
 	w := model.InitWeights(cfg, o.seed)
-	if err := model.Save(o.out, cfg, w, model.SaveOptions{VocabPath: o.vocab, DoLowerCase: o.doLowerCase == "true"}); err != nil {
+	if err := model.Save(o.out, cfg, w, save); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.stdout, "wrote %s: %s BERT, %d layers, hidden %d, vocab %d, %d labels\n",
-		o.out, o.preset, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.VocabSize, cfg.NumLabels)
+	fmt.Fprintf(o.stdout, "wrote %s: %s %s, %d layers, hidden %d, vocab %d, %d labels\n",
+		o.out, o.preset, o.modelType, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.VocabSize, cfg.NumLabels)
 	return nil
 }

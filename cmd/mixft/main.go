@@ -42,8 +42,9 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "mixft",
 		Short: "Stable finetuning of BERT checkpoints on GLUE with mixout",
-		Long: `mixft finetunes and evaluates Hugging Face BERT checkpoints (config.json,
-model.safetensors, vocab.txt) on the GLUE tasks, with mixout: a regularizer
+		Long: `mixft finetunes and evaluates Hugging Face BERT-family checkpoints (BERT,
+RoBERTa, ELECTRA, DistilBERT: config.json, model.safetensors and the
+tokenizer files) on the GLUE tasks or your own CSV/JSON data, with mixout: a regularizer
 that replaces weights, input column by column with probability p, by their
 pretrained values (Lee, Cho and Kang, ICLR 2020).
 

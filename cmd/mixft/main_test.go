@@ -446,12 +446,17 @@ func TestRateStartsAfterTheFirstReport(t *testing.T) {
 // names the last step and how long ago it was done.
 func TestReporterStillLine(t *testing.T) {
 	var buf bytes.Buffer
-	r := newReporter(&buf)
+	r := newReporter(&buf, 0)
 	if l := r.still(); l != "" {
 		t.Errorf("before the first step: %q", l)
 	}
-	r.onStep(train.StepInfo{Step: 3, Total: 10})
+	s := train.StepInfo{Step: 3, Total: 10}
+	r.step(s)
+	r.log(s)
 	defer r.finish()
+	if !strings.HasPrefix(buf.String(), "step 3/10 ") {
+		t.Errorf("a resumed run's first step is not printed: %q", buf.String())
+	}
 	if l := r.still(); l != "" {
 		t.Errorf("right after a step line: %q", l)
 	}

@@ -113,11 +113,15 @@ func TestOwnDataCSVClassification(t *testing.T) {
 
 	testPath := filepath.Join(dir, "test.jsonl")
 	os.WriteFile(testPath, []byte("{\"review\": \"good, fun film\"}\n{\"review\": \"boring \\\"plot\\\"\\nnot great\"}\n"), 0o644)
-	run, stdout := ownFinetune(t, "rte", "--train-file", trainPath, "--validation-file", devPath, "--test-file", testPath, "--report-to", "tensorboard")
-	for _, w := range []string{`data: classification (asked for) with 2 labels from ` + trainPath + `, sorted [neg, pos]; text "review"; label column "label"`, "custom "} {
+	run, stdout := ownFinetune(t, "rte", "--train-file", trainPath, "--validation-file", devPath, "--test-file", testPath, "--report-to", "tensorboard", "--mixout", "0.7")
+	for _, w := range []string{`data: classification (asked for) with 2 labels from ` + trainPath + `, sorted [neg, pos]; text "review"; label column "label"`,
+		"finished train.csv with mixout 0.7: 4 steps", "regularization: mixout(w_pre, 0.7) + wdecay(0, 0.01), dropout: hidden 0, attention 0, classifier 0.1"} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("finetune stdout lacks %q:\n%s", w, stdout)
 		}
+	}
+	if strings.Contains(stdout, "custom") {
+		t.Errorf("finetune stdout names the placeholder strategy or task custom:\n%s", stdout)
 	}
 	var cfg struct {
 		ID2Label    map[string]string `json:"id2label"`

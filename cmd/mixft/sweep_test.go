@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,6 +133,20 @@ func TestSweepEndToEnd(t *testing.T) {
 		t.Errorf("rerun after losing run 4: exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	want := reportGroups(t, local)
+	// The report finds each run's id again in its config.yaml (the requested
+	// settings beside the resolved ones).
+	var reported []string
+	for _, g := range want {
+		for _, id := range g["run_ids"].([]any) {
+			reported = append(reported, id.(string))
+		}
+		if r := g["regularization"].(string); strings.Contains(r, "-1") || strings.Contains(r, "checkpoint") {
+			t.Errorf("regularization of group %v: %s", g["label"], r)
+		}
+	}
+	if slices.Sort(reported); !slices.Equal(reported, slices.Sorted(slices.Values(ids))) {
+		t.Errorf("report run ids %v, plan's %v", reported, ids)
+	}
 	for _, n := range []string{"scores-rte", "score-vs-p-rte"} {
 		checkSVG(t, filepath.Join(local, n+".svg"))
 		checkPNG(t, filepath.Join(local, n+".png"))

@@ -65,10 +65,12 @@ type Backend interface {
 	// variance. It stores each row's mean and 1/sqrt(var+eps) in mean and
 	// rstd (rows elements each) for the backward pass.
 	LayerNorm(out, mean, rstd, x, gamma, beta Buffer, rows, cols int, eps float32)
-	// Embed writes out[t,:] = word[ids[t],:] + pos[t mod seq,:] + typ[types[t],:]
-	// for the batch*seq tokens t; ids and types are host slices of length
-	// batch*seq whose values the caller has range-checked.
-	Embed(out, word, pos, typ Buffer, ids, types []int32, batch, seq, hidden int)
+	// Embed writes out[t,:] = word[ids[t],:] + pos[positions[t],:] + typ[types[t],:]
+	// for the batch*seq tokens t, summed in that order; when typ is nil (a
+	// model without token types) the last term is left out and types is not
+	// read. ids, positions and types are host slices of length batch*seq
+	// whose values the caller has range-checked.
+	Embed(out, word, pos, typ Buffer, ids, positions, types []int32, batch, seq, hidden int)
 	// Attention computes multi-head scaled dot-product attention. q, k, v and
 	// ctx are [batch, seq, heads*headDim] with head h in columns
 	// h*headDim..(h+1)*headDim; keyMask is [batch, seq] with 1 for real tokens
@@ -114,9 +116,10 @@ type Backend interface {
 	// mask is drawn again from drop).
 	AttentionBackward(dq, dk, dv, dctx, q, k, v, probs Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
 	// EmbedBackward accumulates dy's rows into the rows of dword, dpos and
-	// dtyp that Embed read; tokens whose id is padID add nothing to dword
-	// (nn.Embedding's padding_idx; padID < 0 disables it).
-	EmbedBackward(dword, dpos, dtyp, dy Buffer, ids, types []int32, batch, seq, hidden, padID int)
+	// dtyp that Embed read (dtyp nil: no token types); tokens whose id is
+	// padID add nothing to dword (nn.Embedding's padding_idx; padID < 0
+	// disables it).
+	EmbedBackward(dword, dpos, dtyp, dy Buffer, ids, positions, types []int32, batch, seq, hidden, padID int)
 	// FirstTokenBackward writes dx [batch, seq, hidden]: dcls in each row's
 	// first token, zeros elsewhere.
 	FirstTokenBackward(dx, dcls Buffer, batch, seq, hidden int)

@@ -18,7 +18,7 @@ import (
 
 // Run is every setting of one finetuning run.
 type Run struct {
-	Model     string `key:"model" help:"Hugging Face model directory to finetune (config.json, model.safetensors, vocab.txt)"`
+	Model     string `key:"model" help:"Hugging Face model directory to finetune (config.json, model.safetensors, and vocab.txt, vocab.json + merges.txt or tokenizer.json)"`
 	Task      string `key:"task" help:"GLUE task (rte, mrpc, cola, sts-b, sst-2, ...); empty or custom with train_file"`
 	DataDir   string `key:"data_dir" help:"folder of the task's GLUE files (train.tsv, dev.tsv)"`
 	OutputDir string `key:"output_dir" help:"run directory: config, log.jsonl, metrics.json, best/ and last/ checkpoints"`
@@ -35,7 +35,7 @@ type Run struct {
 	Strategy string `key:"strategy" help:"regularization preset: dropout, wdecay-pre, mixout, mixout-wdecay-pre, or custom (the individual settings); explicit settings override a preset"`
 
 	Seed         uint64 `key:"seed" help:"seed of the data order, the new classifier and every dropout/mixout mask"`
-	MaxSeqLength int    `key:"max_seq_length" help:"maximum tokens per example, [CLS] and [SEP] included"`
+	MaxSeqLength int    `key:"max_seq_length" help:"maximum tokens per example, special tokens ([CLS]/[SEP], <s>/</s>) included"`
 	BatchSize    int    `key:"batch_size" help:"examples per optimizer step (split into grad_accum_steps micro-batches)"`
 	GradAccum    int    `key:"grad_accum_steps" help:"micro-batches per optimizer step"`
 	EvalBatch    int    `key:"eval_batch_size" help:"examples per forward pass when evaluating"`
@@ -67,6 +67,7 @@ type Run struct {
 	OutputLayer      string  `key:"output_layer" help:"regularizer of the new classifier: dropout (dropout + weight decay, the paper's default) or mixout (mixout toward its own initialisation)"`
 
 	EvalSteps        int  `key:"eval_steps" help:"evaluate on dev every N optimizer steps; 0: every epoch"`
+	LoggingSteps     int  `key:"logging_steps" help:"log every N optimizer steps (log.jsonl, TensorBoard and the console; loss averaged over the N steps); 0: log.jsonl every step, the console about 20 times a run"`
 	MaxTrainExamples int  `key:"max_train_examples" help:"use only the first N training examples (0: all)"`
 	MaxEvalExamples  int  `key:"max_eval_examples" help:"use only the first N dev examples (0: all)"`
 	SaveBest         bool `key:"save_best" help:"keep the best dev checkpoint in best/"`
@@ -305,6 +306,8 @@ func (r *Run) Validate() error {
 		return bad("output_layer", fmt.Sprintf("%q", r.OutputLayer), "dropout or mixout")
 	case r.EvalSteps < 0:
 		return bad("eval_steps", r.EvalSteps, "0 (every epoch) or positive")
+	case r.LoggingSteps < 0:
+		return bad("logging_steps", r.LoggingSteps, "0 (every step; the console about 20 times a run) or positive")
 	case r.MaxTrainExamples < 0:
 		return bad("max_train_examples", r.MaxTrainExamples, "0 (all) or positive")
 	case r.MaxEvalExamples < 0:
@@ -333,22 +336,78 @@ func (r *Run) Validate() error {
 // 0 when mixout is on and the classifier's is 0 when it uses mixout
 // (output_layer mixout).
 func (r *Run) Dropouts(ckptHidden, ckptAttention, ckptClassifier float64) (hidden, attention, classifier float64) {
-	pick := func(fine, fallback float64) float64 {
-		if fine >= 0 {
-			return fine
+	h, a, c := r.ResolveDropouts(ckptHidden, ckptAttention, ckptClassifier)
+	return h.P, a.P, c.P
+}
+
+// Dropout is one resolved dropout probability and where it came from.
+type Dropout struct {
+	P float64
+	// From is the setting that gave P (hidden_dropout, attention_dropout,
+	// classifier_dropout or dropout), "mixout" (0: mixout replaces this
+	// dropout), or "checkpoint" (the checkpoint's own value).
+	From string
+}
+
+// ResolveDropouts is Dropouts with the origin of each probability.
+func (r *Run) ResolveDropouts(ckptHidden, ckptAttention, ckptClassifier float64) (hidden, attention, classifier Dropout) {
+	pick := func(fine float64, fineKey string, ckpt float64, mixoutReplaces bool) Dropout {
+		switch {
+		case fine >= 0:
+			return Dropout{fine, fineKey}
+		case r.Dropout >= 0:
+			return Dropout{r.Dropout, "dropout"}
+		case mixoutReplaces:
+			return Dropout{0, "mixout"}
 		}
-		if r.Dropout >= 0 {
-			return r.Dropout
-		}
-		return fallback
+		return Dropout{ckpt, "checkpoint"}
 	}
+	mix := r.Mixout > 0
+	return pick(r.HiddenDropout, "hidden_dropout", ckptHidden, mix),
+		pick(r.AttentionDropout, "attention_dropout", ckptAttention, mix),
+		pick(r.ClassifierDropout, "classifier_dropout", ckptClassifier, mix && r.OutputLayer == "mixout")
+}
+
+// Regularization describes the regularizers in the mixout paper's
+// notation: "dropout(0.1) + wdecay(0, 0.01)" when every dropout is the
+// same, else the dropouts one by one ("mixout(w_pre, 0.7) + wdecay(0,
+// 0.01), dropout: hidden 0, attention 0, classifier 0.1"). A dropout left
+// to the checkpoint (-1, not resolved against one) is "the checkpoint's".
+func (r Run) Regularization() string {
+	nan := math.NaN()
+	h, a, c := r.ResolveDropouts(nan, nan, nan)
+	var parts []string
 	if r.Mixout > 0 {
-		ckptHidden, ckptAttention = 0, 0
-		if r.OutputLayer == "mixout" {
-			ckptClassifier = 0
-		}
+		parts = append(parts, fmt.Sprintf("mixout(w_pre, %g)", r.Mixout))
 	}
-	return pick(r.HiddenDropout, ckptHidden), pick(r.AttentionDropout, ckptAttention), pick(r.ClassifierDropout, ckptClassifier)
+	fromCkpt := h.From == "checkpoint" && a.From == "checkpoint" && c.From == "checkpoint"
+	same := fromCkpt || (h.P == a.P && a.P == c.P) // NaN (the checkpoint's) equals nothing
+	if same && h.P > 0 {
+		parts = append(parts, fmt.Sprintf("dropout(%g)", h.P))
+	}
+	if r.WeightDecay > 0 {
+		parts = append(parts, fmt.Sprintf("wdecay(%s, %g)", map[string]string{"zero": "0", "pretrained": "w_pre"}[r.DecayTarget], r.WeightDecay))
+	}
+	d := strings.Join(parts, " + ")
+	if d == "" {
+		d = "none"
+	}
+	if r.Mixout > 0 && r.OutputLayer == "mixout" {
+		d += fmt.Sprintf(", classifier mixout(w_0, %g)", r.Mixout)
+	}
+	p := func(x Dropout) string {
+		if x.From == "checkpoint" {
+			return "the checkpoint's"
+		}
+		return fmt.Sprintf("%g", x.P)
+	}
+	switch {
+	case fromCkpt:
+		d += ", dropout: the checkpoint's"
+	case !same:
+		d += fmt.Sprintf(", dropout: hidden %s, attention %s, classifier %s", p(h), p(a), p(c))
+	}
+	return d
 }
 
 // Resolve is the configuration of a run from the settings given by key

@@ -102,6 +102,49 @@ func TestDropoutsResolution(t *testing.T) {
 	}
 }
 
+// TestResolveDropoutsFrom: each probability names the setting (or the
+// checkpoint, or mixout) it came from.
+func TestResolveDropoutsFrom(t *testing.T) {
+	r := valid()
+	r.Mixout, r.ClassifierDropout = 0.7, 0.2
+	h, a, c := r.ResolveDropouts(0.1, 0.1, 0.1)
+	if h != (Dropout{0, "mixout"}) || a != (Dropout{0, "mixout"}) || c != (Dropout{0.2, "classifier_dropout"}) {
+		t.Errorf("mixout, classifier_dropout 0.2: %v %v %v", h, a, c)
+	}
+	r = valid()
+	r.AttentionDropout = 0
+	h, a, c = r.ResolveDropouts(0.1, 0.05, 0.3)
+	if h != (Dropout{0.1, "checkpoint"}) || a != (Dropout{0, "attention_dropout"}) || c != (Dropout{0.3, "checkpoint"}) {
+		t.Errorf("attention_dropout 0: %v %v %v", h, a, c)
+	}
+	r.Dropout, r.Mixout = 0.25, 0.7
+	if h, _, _ = r.ResolveDropouts(0.1, 0.1, 0.1); h != (Dropout{0.25, "dropout"}) {
+		t.Errorf("dropout 0.25 with mixout: %v", h)
+	}
+}
+
+// TestRegularization: the paper's notation, every dropout at once when
+// they agree, the checkpoint's when not resolved.
+func TestRegularization(t *testing.T) {
+	for _, tc := range []struct {
+		set  func(r *Run)
+		want string
+	}{
+		{func(r *Run) { r.Dropout = 0.1 }, "dropout(0.1) + wdecay(0, 0.01)"},
+		{func(r *Run) {}, "wdecay(0, 0.01), dropout: the checkpoint's"},
+		{func(r *Run) { r.Mixout, r.DecayTarget = 0.7, "pretrained" }, "mixout(w_pre, 0.7) + wdecay(w_pre, 0.01), dropout: hidden 0, attention 0, classifier the checkpoint's"},
+		{func(r *Run) { r.Mixout, r.ClassifierDropout = 0.7, 0.1 }, "mixout(w_pre, 0.7) + wdecay(0, 0.01), dropout: hidden 0, attention 0, classifier 0.1"},
+		{func(r *Run) { r.Mixout, r.OutputLayer, r.WeightDecay = 0.5, "mixout", 0 }, "mixout(w_pre, 0.5), classifier mixout(w_0, 0.5)"},
+		{func(r *Run) { r.WeightDecay, r.HiddenDropout, r.AttentionDropout, r.ClassifierDropout = 0, 0, 0, 0 }, "none"},
+	} {
+		r := valid()
+		tc.set(&r)
+		if got := r.Regularization(); got != tc.want {
+			t.Errorf("got  %s\nwant %s", got, tc.want)
+		}
+	}
+}
+
 func TestApplyStrategyKeepsExplicitSettings(t *testing.T) {
 	r := valid()
 	r.Strategy, r.Mixout = "mixout-wdecay-pre", 0.9

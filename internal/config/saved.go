@@ -83,23 +83,46 @@ func convert(kind string, raw any) (any, bool) {
 	return nil, false
 }
 
-// ReadYAML reads a run's config.yaml (as a run directory holds it).
-func ReadYAML(path string) (Run, error) {
+// RequestedKey is the map of a run's config.yaml holding the settings as
+// given where they differ from the resolved ones above it.
+const RequestedKey = "requested"
+
+// ReadRunYAML reads a run's config.yaml (as a run directory holds it): the
+// settings as requested (the run's identity: a sweep's run id hashes them,
+// its trainer_state.json records them, --resume gives them again) and as
+// the run resolved them (the checkpoint's dropouts, the warmup and total
+// steps, ...). The file holds the resolved settings at the top and, under
+// RequestedKey, the requested ones where they differ; a config.yaml
+// written before that holds the requested settings only (both results are
+// then the same). Unknown keys are ignored, so that runs of other mixft
+// versions can be read.
+func ReadRunYAML(path string) (requested, resolved Run, err error) {
+	requested, resolved = Default(), Default()
 	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
 	if err != nil {
-		return Default(), err
+		return requested, resolved, err
 	}
 	var m map[string]any
 	if err := yaml.Unmarshal(raw, &m); err != nil || m == nil {
-		return Default(), fmt.Errorf("%s: not a run's config.yaml (a map of settings)", path)
+		return requested, resolved, fmt.Errorf("%s: not a run's config.yaml (a map of settings)", path)
 	}
-	return FromMap(path, m)
+	if resolved, err = FromMap(path, m); err != nil {
+		return requested, resolved, err
+	}
+	if req, ok := m[RequestedKey].(map[string]any); ok {
+		for k, v := range req {
+			m[k] = v
+		}
+	}
+	requested, err = FromMap(path, m)
+	return requested, resolved, err
 }
 
 // identityFree are the settings a run may change between its attempts:
-// where it runs, how fast, how it is started, and output_dir (the run
-// directory itself, which may be moved or spelled another way).
-var identityFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true, "output_dir": true}
+// where it runs, how fast, how it is started, how often it logs, and
+// output_dir (the run directory itself, which may be moved or spelled
+// another way).
+var identityFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true, "output_dir": true, "logging_steps": true}
 
 // pathKeys are settings naming files, compared by what they point to.
 var pathKeys = map[string]bool{"model": true, "data_dir": true, "train_file": true, "validation_file": true, "test_file": true}

@@ -244,14 +244,28 @@ func (be *Backend) LayerNorm(out, mean, rstd, x, gamma, beta backend.Buffer, row
 }
 
 // Embed implements backend.Backend.
-func (be *Backend) Embed(out, word, pos, typ backend.Buffer, ids, types []int32, batch, seq, hidden int) {
+func (be *Backend) Embed(out, word, pos, typ backend.Buffer, ids, positions, types []int32, batch, seq, hidden int) {
 	o := data(out).Data[:batch*seq*hidden]
-	w, p, ty := data(word).Data, data(pos).Data, data(typ).Data
+	w, p := data(word).Data, data(pos).Data
+	if typ == nil {
+		be.parallel(batch*seq, func(lo, hi int) {
+			for t := lo; t < hi; t++ {
+				orow := o[t*hidden : (t+1)*hidden]
+				wr := w[int(ids[t])*hidden:][:hidden]
+				pr := p[int(positions[t])*hidden:][:hidden]
+				for j := range orow {
+					orow[j] = wr[j] + pr[j]
+				}
+			}
+		})
+		return
+	}
+	ty := data(typ).Data
 	be.parallel(batch*seq, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			orow := o[t*hidden : (t+1)*hidden]
 			wr := w[int(ids[t])*hidden:][:hidden]
-			pr := p[(t%seq)*hidden:][:hidden]
+			pr := p[int(positions[t])*hidden:][:hidden]
 			tr := ty[int(types[t])*hidden:][:hidden]
 			for j := range orow {
 				orow[j] = wr[j] + pr[j] + tr[j]

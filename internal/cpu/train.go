@@ -195,15 +195,23 @@ func (be *Backend) BiasGrad(db, dy backend.Buffer, rows, cols int) {
 }
 
 // EmbedBackward implements backend.Backend.
-func (*Backend) EmbedBackward(dword, dpos, dtyp, dy backend.Buffer, ids, types []int32, batch, seq, hidden, padID int) {
-	dw, dp, dt, dyd := data(dword).Data, data(dpos).Data, data(dtyp).Data, data(dy).Data
+func (*Backend) EmbedBackward(dword, dpos, dtyp, dy backend.Buffer, ids, positions, types []int32, batch, seq, hidden, padID int) {
+	dw, dp, dyd := data(dword).Data, data(dpos).Data, data(dy).Data
+	var dt []float32
+	if dtyp != nil {
+		dt = data(dtyp).Data
+	}
 	for t := 0; t < batch*seq; t++ {
 		g := dyd[t*hidden : (t+1)*hidden]
-		pr := dp[(t%seq)*hidden:][:hidden]
-		tr := dt[int(types[t])*hidden:][:hidden]
+		pr := dp[int(positions[t])*hidden:][:hidden]
 		for j, v := range g {
 			pr[j] += v
-			tr[j] += v
+		}
+		if dt != nil {
+			tr := dt[int(types[t])*hidden:][:hidden]
+			for j, v := range g {
+				tr[j] += v
+			}
 		}
 		if int(ids[t]) == padID {
 			continue

@@ -21,10 +21,19 @@ type Encoder interface {
 	VocabSize() int
 	// DoLowerCase reports whether the tokenizer lower-cases its input.
 	DoLowerCase() bool
+	// PairSpecialTokens is the number of special tokens a pair's encoding
+	// holds, the least max_seq_length that leaves room for them.
+	PairSpecialTokens() int
 }
 
 // VocabSize returns the number of ids of the vocabulary (its lines).
 func (t *Tokenizer) VocabSize() int { return t.vocab.Len() }
+
+// PairSpecialTokens is 3: [CLS] a [SEP] b [SEP].
+func (t *Tokenizer) PairSpecialTokens() int { return 3 }
+
+// PairSpecialTokens is 4: <s> a </s></s> b </s>.
+func (t *BPETokenizer) PairSpecialTokens() int { return 4 }
 
 // fileExists reports whether path names an existing file.
 func fileExists(path string) bool {

@@ -21,7 +21,8 @@ const (
 	MaxConfig = 16 << 20
 	// MaxVocab bounds a tokenizer's vocabulary files: vocab.txt
 	// (bert-base-multilingual's is 0.9 MB), vocab.json, merges.txt and
-	// tokenizer.json (2-17 MB for real models: xlm-roberta's is 17 MB).
+	// tokenizer.json (2-17 MB for real models: xlm-roberta's is 17 MB), and
+	// the tokenizer files a saved model copies (special_tokens_map.json).
 	MaxVocab = 64 << 20
 	// MaxData bounds a GLUE TSV file (MNLI's train.tsv is 0.4 GB).
 	MaxData = 4 << 30

@@ -67,24 +67,31 @@ func (be *Backend) LayerNorm(out, mean, rstd, x, gamma, beta backend.Buffer, row
 	be.launch(kLayerNormFwd, d1(rows), d1(rowThreads(cols)), 0, po, pm, pr, px, pg, pb, i32(rows), i32(cols), f32(eps))
 }
 
-// Embed implements backend.Backend. ids and types go to the device first
-// (the only host-to-device copies of a forward pass, with the key mask).
-func (be *Backend) Embed(out, word, pos, typ backend.Buffer, ids, types []int32, batch, seq, hidden int) {
+// Embed implements backend.Backend. ids, positions and types go to the
+// device first (the only host-to-device copies of a forward pass, with the
+// key mask).
+func (be *Backend) Embed(out, word, pos, typ backend.Buffer, ids, positions, types []int32, batch, seq, hidden int) {
 	tokens := batch * seq
 	if tokens == 0 {
 		return
 	}
-	if len(ids) < tokens || len(types) < tokens {
-		panic(fmt.Sprintf("%s: Embed: %d ids and %d types for %d tokens", be.Name(), len(ids), len(types), tokens))
+	hasTyp := typ != nil
+	if len(ids) < tokens || len(positions) < tokens || (hasTyp && len(types) < tokens) {
+		panic(fmt.Sprintf("%s: Embed: %d ids, %d positions and %d types for %d tokens", be.Name(), len(ids), len(positions), len(types), tokens))
 	}
 	defer be.op()()
 	po := be.needLen("Embed out", out, tokens*hidden)
-	pw, pp, pt := be.ptr(word), be.needLen("Embed pos", pos, seq*hidden), be.ptr(typ)
-	both := make([]int32, 2*tokens)
-	copy(both, ids[:tokens])
-	copy(both[tokens:], types[:tokens])
-	pi := be.uploadInts(&be.sc.ints, both)
-	be.launch1(kEmbedFwd, tokens*hidden, po, pw, pp, pt, pi, pi+uint64(4*tokens), i32(tokens), i32(seq), i32(hidden))
+	pw, pp := be.ptr(word), be.ptr(pos)
+	all := make([]int32, 3*tokens)
+	copy(all, ids[:tokens])
+	copy(all[tokens:], positions[:tokens])
+	pt, withTyp := uint64(0), 0
+	if hasTyp {
+		pt, withTyp = be.ptr(typ), 1
+		copy(all[2*tokens:], types[:tokens])
+	}
+	pi := be.uploadInts(&be.sc.ints, all)
+	be.launch1(kEmbedFwd, tokens*hidden, po, pw, pp, pt, pi, pi+uint64(4*tokens), pi+uint64(8*tokens), i32(withTyp), i32(tokens), i32(hidden))
 }
 
 // attention buffers: the per-head copies of q, k, v ([batch, heads, seq,

@@ -76,10 +76,14 @@ func runSteps(t *testing.T, be backend.Backend, cfg model.Config, steps int, lr 
 	for r, real := range []int{seq, 12, 5} {
 		for s := 0; s < seq; s++ {
 			k := r*seq + s
+			b.InputIDs[k] = int32(cfg.PadTokenID)
 			if s < real {
 				b.InputIDs[k] = int32(1 + rng.IntN(cfg.VocabSize-1))
+				if int(b.InputIDs[k]) == cfg.PadTokenID {
+					b.InputIDs[k] = 0 // RoBERTa's pad (1) only on padding
+				}
 				b.AttentionMask[k] = 1
-				if s >= real/2 {
+				if s >= real/2 && cfg.TypeVocabSize > 1 {
 					b.TokenTypeIDs[k] = 1
 				}
 			}
@@ -242,6 +246,32 @@ func TestTrainingStepParity(t *testing.T) {
 		t.Run(prec.String(), func(t *testing.T) {
 			got := runSteps(t, newTestBackend(t, prec), cfg, 2, lr)
 			compareSteps(t, cfg, got, want, prec, lr)
+		})
+	}
+}
+
+// TestTrainingStepParityFamilies: the same two training steps for
+// RoBERTa, ELECTRA (with embeddings_project) and DistilBERT in FP32: their
+// embeddings, heads and dropout sites against the CPU backend.
+func TestTrainingStepParityFamilies(t *testing.T) {
+	for _, mt := range []string{"roberta", "electra", "distilbert"} {
+		t.Run(mt, func(t *testing.T) {
+			base := stepConfig()
+			cfg, err := model.FamilyDefaults(mt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.VocabSize, cfg.HiddenSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads, cfg.IntermediateSize =
+				base.VocabSize, base.HiddenSize, base.NumHiddenLayers, base.NumAttentionHeads, base.IntermediateSize
+			cfg.MaxPositionEmbeddings, cfg.EmbeddingSize = base.MaxPositionEmbeddings+2, base.HiddenSize/2
+			if mt == "roberta" {
+				cfg.TypeVocabSize = 1
+			}
+			cfg.SetLabels(base.ID2Label)
+			const lr = 1e-4
+			want := runSteps(t, cpu.New(1), cfg, 2, lr)
+			got := runSteps(t, newTestBackend(t, FP32), cfg, 2, lr)
+			compareSteps(t, cfg, got, want, FP32, lr)
 		})
 	}
 }

@@ -215,21 +215,16 @@ func segments(keys []int32, skip int) (seg []int32, nseg int) {
 // host groups the tokens by the row each table gives them (a sort of at
 // most batch·seq keys); one block column per row adds its tokens' gradients
 // in token order, as the CPU backend's loop (bit-identical sums).
-func (be *Backend) EmbedBackward(dword, dpos, dtyp, dy backend.Buffer, ids, types []int32, batch, seq, hidden, padID int) {
+func (be *Backend) EmbedBackward(dword, dpos, dtyp, dy backend.Buffer, ids, positions, types []int32, batch, seq, hidden, padID int) {
 	tokens := batch * seq
 	if tokens == 0 || hidden == 0 {
 		return
 	}
-	if len(ids) < tokens || len(types) < tokens {
-		panic(fmt.Sprintf("%s: EmbedBackward: %d ids and %d types for %d tokens", be.Name(), len(ids), len(types), tokens))
+	if len(ids) < tokens || len(positions) < tokens || (dtyp != nil && len(types) < tokens) {
+		panic(fmt.Sprintf("%s: EmbedBackward: %d ids, %d positions and %d types for %d tokens", be.Name(), len(ids), len(positions), len(types), tokens))
 	}
 	defer be.op()()
 	pdy := be.needLen("EmbedBackward dy", dy, tokens*hidden)
-	pdp := be.needLen("EmbedBackward dpos", dpos, seq*hidden)
-	pos := make([]int32, tokens)
-	for t := range pos {
-		pos[t] = int32(t % seq)
-	}
 	type table struct {
 		dst  uint64
 		seg  []int32
@@ -239,12 +234,17 @@ func (be *Backend) EmbedBackward(dword, dpos, dtyp, dy backend.Buffer, ids, type
 	if skip < 0 {
 		skip = math.MinInt // no id equals it
 	}
-	tabs := make([]table, 0, 3)
-	for _, x := range []struct {
+	type source struct {
 		dst  uint64
 		keys []int32
 		skip int
-	}{{be.ptr(dword), ids[:tokens], skip}, {pdp, pos, math.MinInt}, {be.ptr(dtyp), types[:tokens], math.MinInt}} {
+	}
+	srcs := []source{{be.ptr(dword), ids[:tokens], skip}, {be.ptr(dpos), positions[:tokens], math.MinInt}}
+	if dtyp != nil {
+		srcs = append(srcs, source{be.ptr(dtyp), types[:tokens], math.MinInt})
+	}
+	tabs := make([]table, 0, len(srcs))
+	for _, x := range srcs {
 		seg, nseg := segments(x.keys, x.skip)
 		tabs = append(tabs, table{x.dst, seg, nseg})
 	}

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -27,10 +28,13 @@ import (
 	"github.com/mixft/mixft/internal/fsutil"
 )
 
-// File names of a Hugging Face BERT model directory.
+// File names of a Hugging Face model directory.
 const (
 	ConfigFile          = "config.json"
 	VocabFile           = "vocab.txt"
+	TokenizerJSONFile   = "tokenizer.json"
+	BPEVocabFile        = "vocab.json"
+	BPEMergesFile       = "merges.txt"
 	TokenizerConfigFile = "tokenizer_config.json"
 	WeightsFile         = "model.safetensors"
 	WeightsIndexFile    = "model.safetensors.index.json"
@@ -174,7 +178,7 @@ func RepoFolder(cacheDir, repo string) string {
 func ResolveModel(nameOrPath string) (string, error) {
 	if st, err := os.Stat(nameOrPath); err == nil {
 		if !st.IsDir() {
-			return "", fmt.Errorf("model %s is a file; --model takes a model directory (config.json, model.safetensors, vocab.txt) or a Hugging Face repo id", nameOrPath)
+			return "", fmt.Errorf("model %s is a file; --model takes a model directory (config.json, model.safetensors, tokenizer files) or a Hugging Face repo id", nameOrPath)
 		}
 		return nameOrPath, nil
 	}
@@ -254,15 +258,36 @@ func CachedSnapshot(cacheDir, repo, revision string) (string, error) {
 	return dir, nil
 }
 
+// tokenizerSets are the sets of files that make a tokenizer, in the order
+// the tokenizer loader prefers them: WordPiece's vocab.txt, tokenizer.json,
+// byte-level BPE's vocab.json and merges.txt.
+var tokenizerSets = [][]string{{VocabFile}, {TokenizerJSONFile}, {BPEVocabFile, BPEMergesFile}}
+
+// noTokenizerError says which tokenizer files a model directory needs.
+func noTokenizerError(where string) error {
+	return fmt.Errorf("%s has no tokenizer files: expected %s (WordPiece), %s, or %s and %s (byte-level BPE)",
+		where, VocabFile, TokenizerJSONFile, BPEVocabFile, BPEMergesFile)
+}
+
 // CheckModelDir checks that dir holds what mixft needs of a model:
-// config.json, vocab.txt, and model.safetensors or
+// config.json, tokenizer files (vocab.txt, tokenizer.json, or vocab.json
+// and merges.txt), and model.safetensors or
 // model.safetensors.index.json with every shard it lists. Symbolic links
 // must resolve (a snapshot whose blob was deleted is incomplete).
 func CheckModelDir(dir string) error {
-	for _, f := range []string{ConfigFile, VocabFile} {
-		if err := regularFile(filepath.Join(dir, f)); err != nil {
-			return err
+	if err := regularFile(filepath.Join(dir, ConfigFile)); err != nil {
+		return err
+	}
+	tok := slices.ContainsFunc(tokenizerSets, func(set []string) bool {
+		for _, f := range set {
+			if regularFile(filepath.Join(dir, f)) != nil {
+				return false
+			}
 		}
+		return true
+	})
+	if !tok {
+		return noTokenizerError(dir)
 	}
 	if regularFile(filepath.Join(dir, WeightsFile)) == nil {
 		return nil

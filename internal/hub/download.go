@@ -246,8 +246,26 @@ func (d *downloader) run(revision string) (string, error) {
 		}
 		return "", err
 	}
-	if _, err := fetch(VocabFile); err != nil {
-		return "", err
+	// The tokenizer: the first complete set of files, as the loader picks.
+	found := false
+	for _, set := range tokenizerSets {
+		complete := true
+		for _, f := range set {
+			if _, err := fetch(f); err != nil {
+				if !isEntryNotFound(err) {
+					return "", err
+				}
+				complete = false
+				break
+			}
+		}
+		if complete {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return "", noTokenizerError(fmt.Sprintf("%s@%s", d.repo, revision))
 	}
 	if _, err := fetch(TokenizerConfigFile); err != nil && !isEntryNotFound(err) {
 		return "", err

@@ -427,9 +427,26 @@ func TestNotFound(t *testing.T) {
 		t.Errorf("missing repo: %v", err)
 	}
 	_, err = Download(context.Background(), "org/novocab", "main", opts(h))
-	if err == nil || !strings.Contains(err.Error(), "org/novocab: file vocab.txt not found at revision "+testCommit) {
-		t.Errorf("missing file: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "org/novocab@main has no tokenizer files: expected vocab.txt (WordPiece), tokenizer.json, or vocab.json and merges.txt") {
+		t.Errorf("missing tokenizer: %v", err)
 	}
+	// A byte-level BPE repository (RoBERTa's files, no vocab.txt) downloads.
+	files["vocab.json"], files["merges.txt"] = []byte(`{"a": 0}`), []byte("#version: 0.2\n")
+	h.repos["org/bpe"] = files
+	dir, err := Download(context.Background(), "org/bpe", "main", opts(h))
+	if err != nil {
+		t.Fatalf("BPE repository: %v", err)
+	}
+	if err := CheckModelDir(dir); err != nil {
+		t.Errorf("BPE repository: %v", err)
+	}
+	for _, f := range []string{"vocab.json", "merges.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("BPE repository: %v", err)
+		}
+	}
+	delete(files, "vocab.json")
+	delete(files, "merges.txt")
 	_, err = Download(context.Background(), "org/novocab", "nope", opts(h))
 	if err == nil || !strings.Contains(err.Error(), "org/novocab has no revision nope") {
 		t.Errorf("missing revision: %v", err)

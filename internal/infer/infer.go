@@ -58,12 +58,12 @@ func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok data.Encoder, ta
 	return New(m, tok, task, opt)
 }
 
-func (opt Options) check(cfg model.Config) error {
-	if opt.MaxSeqLen < 3 {
-		return fmt.Errorf("max_seq_length %d is too small: [CLS] a [SEP] b [SEP] needs at least 3 tokens", opt.MaxSeqLen)
+func (opt Options) check(cfg model.Config, tok data.Encoder) error {
+	if n := tok.PairSpecialTokens(); opt.MaxSeqLen < n {
+		return fmt.Errorf("max_seq_length %d is too small: a pair's special tokens alone take %d", opt.MaxSeqLen, n)
 	}
-	if opt.MaxSeqLen > cfg.MaxPositionEmbeddings {
-		return fmt.Errorf("max_seq_length %d exceeds the model's max_position_embeddings %d", opt.MaxSeqLen, cfg.MaxPositionEmbeddings)
+	if opt.MaxSeqLen > cfg.MaxSeqLen() {
+		return fmt.Errorf("max_seq_length %d exceeds the model's longest sequence %d (max_position_embeddings %d)", opt.MaxSeqLen, cfg.MaxSeqLen(), cfg.MaxPositionEmbeddings)
 	}
 	if opt.BatchSize < 1 {
 		return fmt.Errorf("batch_size %d is not positive", opt.BatchSize)
@@ -80,7 +80,7 @@ func New(m *model.Model, tok data.Encoder, task *data.Task, opt Options) (*Predi
 	if cfg.NumLabels != task.NumLabels() {
 		return nil, fmt.Errorf("the model has %d outputs, task %s needs %d", cfg.NumLabels, task.Name, task.NumLabels())
 	}
-	if err := opt.check(cfg); err != nil {
+	if err := opt.check(cfg, tok); err != nil {
 		return nil, err
 	}
 	p := &Predictor{Model: m, Tokenizer: tok, Task: task, MaxSeqLen: opt.MaxSeqLen, BatchSize: opt.BatchSize}

@@ -144,3 +144,32 @@ func TestCollateMatchesPadded(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxSeqLenLeavesRoomForSpecialTokens: the least max_seq_length is the
+// tokenizer's: 3 for WordPiece ([CLS] a [SEP] b [SEP]), 4 for byte-level
+// BPE (<s> a </s></s> b </s>).
+func TestMaxSeqLenLeavesRoomForSpecialTokens(t *testing.T) {
+	checkpointA := needCheckpointA(t)
+	ck, err := model.Load(checkpointA, model.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wp, err := data.LoadTokenizer(checkpointA, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bpe, err := data.LoadBPE(fixture.Path(t, "fixtures", "tokenization_bpe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tok     data.Encoder
+		n       int
+		wantErr bool
+	}{{wp, 2, true}, {wp, 3, false}, {bpe, 3, true}, {bpe, 4, false}} {
+		err := Options{MaxSeqLen: c.n, BatchSize: 1}.check(ck.Config, c.tok)
+		if (err != nil) != c.wantErr {
+			t.Errorf("%T max_seq_length %d: error %v, want error %v", c.tok, c.n, err, c.wantErr)
+		}
+	}
+}

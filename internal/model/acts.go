@@ -35,15 +35,18 @@ type Activations struct {
 	be                 backend.Backend
 	seq, batch         int
 	KeyMask            backend.Buffer // [batch, seq], 1 real / 0 padding
-	EmbSum, EmbNorm    backend.Buffer // word+pos+type, and its LayerNorm
+	EmbSum, EmbNorm    backend.Buffer // word+pos+type, and its LayerNorm [tokens, embedding size]
 	EmbMean, EmbRstd   backend.Buffer
-	Emb                backend.Buffer // dropout(EmbNorm), the first layer's input
+	Emb                backend.Buffer // dropout(EmbNorm), the first layer's input (or the projection's)
+	Proj               backend.Buffer // ELECTRA's embeddings_project(Emb), the first layer's input [tokens, hidden]
 	Layers             []LayerActs
 	CLS                backend.Buffer // [batch, hidden] first-token hidden states
-	PoolPre, Pooled    backend.Buffer // pooler dense before and after tanh
+	CLSDrop            backend.Buffer // dropout(CLS), the head dense's input (RoBERTa, ELECTRA)
+	PoolPre, Pooled    backend.Buffer // pooler (head) dense before and after its activation
 	PooledDrop         backend.Buffer // dropout(Pooled), the classifier's input
 	Logits             backend.Buffer // [batch, num_labels]
 	host               []float32
+	pos                []int32 // position ids of the last batch
 	grad               *gradScratch
 	lastBatch, lastSeq int
 	train              *TrainStep
@@ -53,6 +56,7 @@ type Activations struct {
 type gradScratch struct {
 	dX, dY, dZ, dQ, dK, dV, dCtx, dInter backend.Buffer
 	dLogits, dPooled, dCLS               backend.Buffer
+	dEmb, dEmbSum                        backend.Buffer // [tokens, embedding size] when the embeddings are projected
 	gMix                                 backend.Buffer
 }
 
@@ -60,11 +64,14 @@ type gradScratch struct {
 // up to seq tokens.
 func (m *Model) NewActivations(batch, seq int) *Activations {
 	be, c := m.Backend, m.Config
-	t, h := batch*seq, c.HiddenSize
+	t, h, e := batch*seq, c.HiddenSize, c.EmbedDim()
 	a := &Activations{be: be, seq: seq, batch: batch}
 	a.KeyMask = be.Alloc(t)
-	a.EmbSum, a.EmbNorm, a.Emb = be.Alloc(t*h), be.Alloc(t*h), be.Alloc(t*h)
+	a.EmbSum, a.EmbNorm, a.Emb = be.Alloc(t*e), be.Alloc(t*e), be.Alloc(t*e)
 	a.EmbMean, a.EmbRstd = be.Alloc(t), be.Alloc(t)
+	if c.HasEmbProject() {
+		a.Proj = be.Alloc(t * h)
+	}
 	for range c.NumHiddenLayers {
 		a.Layers = append(a.Layers, LayerActs{
 			Q: be.Alloc(t * h), K: be.Alloc(t * h), V: be.Alloc(t * h),
@@ -75,8 +82,12 @@ func (m *Model) NewActivations(batch, seq int) *Activations {
 		})
 	}
 	a.CLS, a.PoolPre, a.Pooled, a.PooledDrop = be.Alloc(batch*h), be.Alloc(batch*h), be.Alloc(batch*h), be.Alloc(batch*h)
+	if c.headDropsInput() {
+		a.CLSDrop = be.Alloc(batch * h)
+	}
 	a.Logits = be.Alloc(batch * c.NumLabels)
 	a.host = make([]float32, t)
+	a.pos = make([]int32, t)
 	return a
 }
 
@@ -94,13 +105,13 @@ func (a *Activations) Free() {
 			}
 		}
 	}
-	free(a.KeyMask, a.EmbSum, a.EmbNorm, a.Emb, a.EmbMean, a.EmbRstd, a.CLS, a.PoolPre, a.Pooled, a.PooledDrop, a.Logits)
+	free(a.KeyMask, a.EmbSum, a.EmbNorm, a.Emb, a.EmbMean, a.EmbRstd, a.Proj, a.CLS, a.CLSDrop, a.PoolPre, a.Pooled, a.PooledDrop, a.Logits)
 	for _, l := range a.Layers {
 		free(l.Q, l.K, l.V, l.Probs, l.Ctx, l.AttnSum, l.AttnOut, l.AttnMean, l.AttnRstd,
 			l.InterPre, l.Inter, l.OutSum, l.Out, l.OutMean, l.OutRstd)
 	}
 	if g := a.grad; g != nil {
-		free(g.dX, g.dY, g.dZ, g.dQ, g.dK, g.dV, g.dCtx, g.dInter, g.dLogits, g.dPooled, g.dCLS, g.gMix)
+		free(g.dX, g.dY, g.dZ, g.dQ, g.dK, g.dV, g.dCtx, g.dInter, g.dLogits, g.dPooled, g.dCLS, g.dEmb, g.dEmbSum, g.gMix)
 	}
 }
 
@@ -112,21 +123,45 @@ type TrainStep struct {
 	HiddenDropout float32
 	// AttentionDropout applies to the attention probabilities.
 	AttentionDropout float32
-	// ClassifierDropout applies to the pooled output before the classifier.
+	// ClassifierDropout applies to the pooled output before the classifier
+	// and, for RoBERTa and ELECTRA, to the first token before the head's dense.
 	ClassifierDropout float32
 	// Seed and Step key every mask: site s of step Step draws from
 	// philox.Stream{Seed, Step, philox.DropoutID(s)}.
 	Seed, Step uint64
 }
 
-// Dropout sites, in the order of the forward pass: the embeddings, then per
-// layer the attention probabilities, the attention output and the layer
-// output, then the classifier input.
+// Dropout sites: the embeddings, then per layer the attention
+// probabilities, the attention output and the layer output, then the
+// classifier input and the head dense's input (RoBERTa, ELECTRA).
 func siteEmbeddings() int           { return 0 }
 func siteAttnProbs(layer int) int   { return 1 + 3*layer }
 func siteAttnOutput(layer int) int  { return 2 + 3*layer }
 func siteLayerOutput(layer int) int { return 3 + 3*layer }
 func siteClassifier(layers int) int { return 1 + 3*layers }
+func siteHeadInput(layers int) int  { return 2 + 3*layers }
+
+// headDropsInput reports whether the head applies dropout to the first
+// token before its dense layer (RobertaClassificationHead,
+// ElectraClassificationHead).
+func (c *Config) headDropsInput() bool { f := c.Family(); return f == RoBERTa || f == ELECTRA }
+
+// dropsAttnOutput reports whether the attention output is dropped out
+// before its residual sum (not in DistilBERT's layer).
+func (c *Config) dropsAttnOutput() bool { return c.Family() != DistilBERT }
+
+// headActivation is the activation after the head's dense layer: tanh
+// (BERT's pooler, RoBERTa), erf GELU (ELECTRA, whatever hidden_act says),
+// ReLU (DistilBERT).
+func (c *Config) headActivation() (act backend.Activation, tanh bool) {
+	switch c.Family() {
+	case ELECTRA:
+		return backend.GeluErf, false
+	case DistilBERT:
+		return backend.ReLU, false
+	}
+	return 0, true
+}
 
 func (ts *TrainStep) stream(site int) philox.Stream {
 	return philox.Stream{Seed: ts.Seed, Step: ts.Step, ID: philox.DropoutID(site)}
@@ -185,12 +220,19 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 		hid, att = ts.HiddenDropout, ts.AttentionDropout
 	}
 
-	be.Embed(a.EmbSum, m.WordEmb, m.PosEmb, m.TypeEmb, b.InputIDs, b.TokenTypeIDs, b.Size, b.Seq, h)
-	be.LayerNorm(a.EmbNorm, a.EmbMean, a.EmbRstd, a.EmbSum, m.EmbNorm.W, m.EmbNorm.B, t, h, eps)
+	e := c.EmbedDim()
+	pos := a.pos[:t]
+	c.PositionIDs(pos, b)
+	be.Embed(a.EmbSum, m.WordEmb, m.PosEmb, m.TypeEmb, b.InputIDs, pos, b.TokenTypeIDs, b.Size, b.Seq, e)
+	be.LayerNorm(a.EmbNorm, a.EmbMean, a.EmbRstd, a.EmbSum, m.EmbNorm.W, m.EmbNorm.B, t, e, eps)
 	x := a.EmbNorm
 	if train && hid > 0 {
-		be.Dropout(a.Emb, a.EmbNorm, t*h, hid, ts.stream(siteEmbeddings()))
+		be.Dropout(a.Emb, a.EmbNorm, t*e, hid, ts.stream(siteEmbeddings()))
 		x = a.Emb
+	}
+	if c.HasEmbProject() {
+		m.linear(a.Proj, x, &m.EmbProject, t, train)
+		x = a.Proj
 	}
 	scale := float32(1 / math.Sqrt(float64(c.HeadDim())))
 	for i := range m.Layers {
@@ -204,7 +246,9 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 		}
 		be.Attention(la.Ctx, la.Probs, la.Q, la.K, la.V, a.KeyMask, b.Size, b.Seq, c.NumAttentionHeads, c.HeadDim(), scale, att, drop)
 		m.linear(la.AttnSum, la.Ctx, &l.AttnOut, t, train)
-		m.dropout(la.AttnSum, t*h, hid, ts, siteAttnOutput(i))
+		if c.dropsAttnOutput() {
+			m.dropout(la.AttnSum, t*h, hid, ts, siteAttnOutput(i))
+		}
 		be.Add(la.AttnSum, la.AttnSum, x, t*h)
 		be.LayerNorm(la.AttnOut, la.AttnMean, la.AttnRstd, la.AttnSum, l.AttnNorm.W, l.AttnNorm.B, t, h, eps)
 		m.linear(la.InterPre, la.AttnOut, &l.Inter, t, train)
@@ -216,8 +260,17 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 		x = la.Out
 	}
 	be.FirstToken(a.CLS, x, b.Size, b.Seq, h)
-	m.linear(a.PoolPre, a.CLS, &m.Pooler, b.Size, train)
-	be.Tanh(a.Pooled, a.PoolPre, b.Size*h)
+	cls := a.CLS
+	if c.headDropsInput() && train && ts.ClassifierDropout > 0 {
+		be.Dropout(a.CLSDrop, a.CLS, b.Size*h, ts.ClassifierDropout, ts.stream(siteHeadInput(len(m.Layers))))
+		cls = a.CLSDrop
+	}
+	m.linear(a.PoolPre, cls, &m.Pooler, b.Size, train)
+	if act, tanh := c.headActivation(); tanh {
+		be.Tanh(a.Pooled, a.PoolPre, b.Size*h)
+	} else {
+		be.Activate(a.Pooled, a.PoolPre, b.Size*h, act)
+	}
 	pooled := a.Pooled
 	if train && ts.ClassifierDropout > 0 {
 		be.Dropout(a.PooledDrop, a.Pooled, b.Size*h, ts.ClassifierDropout, ts.stream(siteClassifier(len(m.Layers))))

@@ -81,8 +81,11 @@ func (a *Activations) ensureGradScratch(m *Model) {
 		dInter:  be.Alloc(t * c.IntermediateSize),
 		dLogits: be.Alloc(a.batch * c.NumLabels), dPooled: be.Alloc(a.batch * h), dCLS: be.Alloc(a.batch * h),
 	}
+	if e := c.EmbedDim(); c.HasEmbProject() {
+		g.dEmb, g.dEmbSum = be.Alloc(t*e), be.Alloc(t*e)
+	}
 	if m.hasMix() {
-		g.gMix = be.Alloc(max(h*c.IntermediateSize, h*h, c.NumLabels*h))
+		g.gMix = be.Alloc(max(h*c.IntermediateSize, h*h, c.NumLabels*h, h*c.EmbedDim()))
 	}
 	a.grad = g
 }
@@ -115,6 +118,9 @@ func (m *Model) linearBackward(a *Activations, l, gl *Linear, dx, dy, x backend.
 // Backward accumulates into g the gradient of the loss Loss computed for
 // the last forward pass on b (ForwardTrain or Forward). The padding row of
 // the word embeddings gets no gradient (padding_idx = pad_token_id).
+// RoBERTa's position row padding_idx, read only by padding tokens, gets
+// none either as long as the attention mask marks exactly the tokens whose
+// id is pad_token_id (as the tokenizer pads): their gradient is then 0.
 func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 	be, c := m.Backend, m.Config
 	a.ensureGradScratch(m)
@@ -128,15 +134,27 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 		hid, att = ts.HiddenDropout, ts.AttentionDropout
 	}
 
-	// Head: classifier, dropout, pooler, tanh, first token.
+	// Head: classifier, dropout, activation, dense (pooler), [dropout,] first token.
 	pooled := a.Pooled
 	if train && ts.ClassifierDropout > 0 {
 		pooled = a.PooledDrop
 	}
 	m.linearBackward(a, &m.Classifier, &g.Classifier, s.dPooled, s.dLogits, pooled, b.Size, false)
 	m.dropout(s.dPooled, b.Size*h, classifierP(ts), ts, siteClassifier(len(m.Layers)))
-	be.TanhBackward(s.dPooled, s.dPooled, a.Pooled, b.Size*h)
-	m.linearBackward(a, &m.Pooler, &g.Pooler, s.dCLS, s.dPooled, a.CLS, b.Size, false)
+	if act, tanh := c.headActivation(); tanh {
+		be.TanhBackward(s.dPooled, s.dPooled, a.Pooled, b.Size*h)
+	} else {
+		be.ActivateBackward(s.dPooled, s.dPooled, a.PoolPre, b.Size*h, act)
+	}
+	cls := a.CLS
+	dropsCLS := c.headDropsInput() && train && ts.ClassifierDropout > 0
+	if dropsCLS {
+		cls = a.CLSDrop
+	}
+	m.linearBackward(a, &m.Pooler, &g.Pooler, s.dCLS, s.dPooled, cls, b.Size, false)
+	if dropsCLS {
+		m.dropout(s.dCLS, b.Size*h, ts.ClassifierDropout, ts, siteHeadInput(len(m.Layers)))
+	}
 	dOut := s.dX
 	be.FirstTokenBackward(dOut, s.dCLS, b.Size, b.Seq, h)
 
@@ -156,7 +174,11 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 		dIn := s.dZ
 		be.LayerNormBackward(dIn, gl.AttnNorm.W, gl.AttnNorm.B,
 			dSum, la.AttnSum, la.AttnMean, la.AttnRstd, l.AttnNorm.W, t, h)
-		be.Dropout(s.dY, dIn, t*h, hid, dropStream(ts, siteAttnOutput(i)))
+		attnHid := hid
+		if !c.dropsAttnOutput() {
+			attnHid = 0
+		}
+		be.Dropout(s.dY, dIn, t*h, attnHid, dropStream(ts, siteAttnOutput(i)))
 		m.linearBackward(a, &l.AttnOut, &gl.AttnOut, s.dCtx, s.dY, la.Ctx, t, false)
 		if train && att > 0 {
 			drop = ts.stream(siteAttnProbs(i))
@@ -171,11 +193,20 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 		s.dX, s.dZ = s.dZ, s.dX
 		dOut = s.dX
 	}
-	// Embeddings: dropout, LayerNorm, gather.
-	be.Dropout(dOut, dOut, t*h, hid, dropStream(ts, siteEmbeddings()))
-	be.LayerNormBackward(s.dY, g.EmbNorm.W, g.EmbNorm.B,
-		dOut, a.EmbSum, a.EmbMean, a.EmbRstd, m.EmbNorm.W, t, h)
-	be.EmbedBackward(g.WordEmb, g.PosEmb, g.TypeEmb, s.dY, b.InputIDs, b.TokenTypeIDs, b.Size, b.Seq, h, c.PadTokenID)
+	// Embeddings: [projection,] dropout, LayerNorm, gather.
+	e, dEmb, dSum := c.EmbedDim(), dOut, s.dY
+	if c.HasEmbProject() {
+		embOut := a.EmbNorm
+		if train && hid > 0 {
+			embOut = a.Emb
+		}
+		m.linearBackward(a, &m.EmbProject, &g.EmbProject, s.dEmb, dOut, embOut, t, false)
+		dEmb, dSum = s.dEmb, s.dEmbSum
+	}
+	be.Dropout(dEmb, dEmb, t*e, hid, dropStream(ts, siteEmbeddings()))
+	be.LayerNormBackward(dSum, g.EmbNorm.W, g.EmbNorm.B,
+		dEmb, a.EmbSum, a.EmbMean, a.EmbRstd, m.EmbNorm.W, t, e)
+	be.EmbedBackward(g.WordEmb, g.PosEmb, g.TypeEmb, dSum, b.InputIDs, a.pos[:t], b.TokenTypeIDs, b.Size, b.Seq, e, c.PadTokenID)
 }
 
 // classifierP is the classifier's dropout of a pass (0 outside training).

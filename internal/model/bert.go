@@ -25,7 +25,8 @@ type Mix struct {
 	ID uint32
 }
 
-// Model is BertForSequenceClassification with its parameters on a backend.
+// Model is a ForSequenceClassification model of one Family (BERT, RoBERTa,
+// ELECTRA, DistilBERT) with its parameters on a backend.
 type Model struct {
 	Config  Config
 	Backend backend.Backend
@@ -104,20 +105,61 @@ func (m *Model) Check(b *Batch) error {
 	if b.Size < 1 || b.Seq < 1 {
 		return fmt.Errorf("batch: empty (size %d, seq %d)", b.Size, b.Seq)
 	}
-	if len(b.InputIDs) != n || len(b.TokenTypeIDs) != n || len(b.AttentionMask) != n {
+	types := m.Config.Family() != DistilBERT // DistilBERT has no token types and ignores them
+	if len(b.InputIDs) != n || (types && len(b.TokenTypeIDs) != n) || len(b.AttentionMask) != n {
 		return fmt.Errorf("batch: input_ids/token_type_ids/attention_mask must have %d×%d elements, have %d/%d/%d",
 			b.Size, b.Seq, len(b.InputIDs), len(b.TokenTypeIDs), len(b.AttentionMask))
 	}
-	if b.Seq > m.Config.MaxPositionEmbeddings {
-		return fmt.Errorf("batch: sequence length %d exceeds max_position_embeddings %d", b.Seq, m.Config.MaxPositionEmbeddings)
+	if maxSeq := m.Config.MaxSeqLen(); b.Seq > maxSeq {
+		return fmt.Errorf("batch: sequence length %d exceeds the model's %d (max_position_embeddings %d)", b.Seq, maxSeq, m.Config.MaxPositionEmbeddings)
 	}
 	for i := 0; i < n; i++ {
 		if id := b.InputIDs[i]; id < 0 || int(id) >= m.Config.VocabSize {
 			return fmt.Errorf("batch: token id %d at row %d position %d is outside the vocabulary of %d", id, i/b.Seq, i%b.Seq, m.Config.VocabSize)
+		}
+		if !types {
+			continue
 		}
 		if t := b.TokenTypeIDs[i]; t < 0 || int(t) >= m.Config.TypeVocabSize {
 			return fmt.Errorf("batch: token type %d at row %d position %d is outside type_vocab_size %d", t, i/b.Seq, i%b.Seq, m.Config.TypeVocabSize)
 		}
 	}
 	return nil
+}
+
+// MaxSeqLen is the longest sequence the position embeddings allow:
+// max_position_embeddings, less padding_idx + 1 for RoBERTa, whose
+// positions start after padding_idx (roberta-base: 514 → 512).
+func (c *Config) MaxSeqLen() int {
+	if c.Family() == RoBERTa {
+		return c.MaxPositionEmbeddings - c.PadTokenID - 1
+	}
+	return c.MaxPositionEmbeddings
+}
+
+// PositionIDs writes each token's position id into pos (len Size×Seq):
+// 0..Seq-1 in every row, or for RoBERTa padding_idx + 1 + the count of
+// non-padding tokens before it, and padding_idx on padding tokens (those
+// whose id is pad_token_id), as transformers'
+// create_position_ids_from_input_ids.
+func (c *Config) PositionIDs(pos []int32, b *Batch) {
+	if c.Family() != RoBERTa {
+		for i := range pos {
+			pos[i] = int32(i % b.Seq)
+		}
+		return
+	}
+	pad := int32(c.PadTokenID)
+	for r := 0; r < b.Size; r++ {
+		n := int32(0)
+		for s := 0; s < b.Seq; s++ {
+			k := r*b.Seq + s
+			if b.InputIDs[k] == pad {
+				pos[k] = pad
+				continue
+			}
+			n++
+			pos[k] = pad + n
+		}
+	}
 }

@@ -56,10 +56,14 @@ type LoadOptions struct {
 }
 
 // Load reads config.json and model.safetensors (or the sharded
-// model.safetensors.index.json) of a Hugging Face BERT directory. It accepts
-// BertForSequenceClassification, BertForPreTraining (cls.* dropped) and bare
-// BertModel (no "bert." prefix) names, legacy LayerNorm gamma/beta, F32, F16
-// and BF16 tensors; it checks every tensor's shape against config.json.
+// model.safetensors.index.json) of a Hugging Face model directory of any
+// Family (model_type in config.json). It accepts the family's
+// ForSequenceClassification names, its pretraining and masked-LM
+// checkpoints (their heads dropped: cls.*, lm_head.*,
+// discriminator_predictions.*, generator_*, vocab_*) and the bare model
+// (no "bert."/"roberta."/"electra."/"distilbert." prefix), legacy LayerNorm
+// gamma/beta, F32, F16 and BF16 tensors; it checks every tensor's shape
+// against config.json. A head the files lack is initialised (Initialized).
 func Load(dir string, opt LoadOptions) (*Checkpoint, error) {
 	st, err := os.Stat(dir)
 	if err != nil {
@@ -87,7 +91,7 @@ func Load(dir string, opt LoadOptions) (*Checkpoint, error) {
 	if err := ck.readTensors(files, opt); err != nil {
 		return nil, err
 	}
-	if opt.Labels == nil || slices.Contains(ck.Initialized, ClassifierWeight) {
+	if opt.Labels == nil || slices.Contains(ck.Initialized, ck.Config.ClassifierName()+".weight") {
 		return ck, nil
 	}
 	if opt.HeadClasses != nil {
@@ -115,14 +119,15 @@ func Load(dir string, opt LoadOptions) (*Checkpoint, error) {
 // reorderHead permutes the classifier's rows so that output i is the
 // file's row perm[i], the task's label i.
 func (ck *Checkpoint) reorderHead(perm []int) {
-	w, b := ck.Weights[ClassifierWeight], ck.Weights[ClassifierBias]
+	cw, cb := ck.Config.ClassifierName()+".weight", ck.Config.ClassifierName()+".bias"
+	w, b := ck.Weights[cw], ck.Weights[cb]
 	h := len(w) / len(perm)
 	nw, nb := make([]float32, len(w)), make([]float32, len(b))
 	for i, r := range perm {
 		copy(nw[i*h:(i+1)*h], w[r*h:(r+1)*h])
 		nb[i] = b[r]
 	}
-	ck.Weights[ClassifierWeight], ck.Weights[ClassifierBias] = nw, nb
+	ck.Weights[cw], ck.Weights[cb] = nw, nb
 }
 
 // NonFinite returns the index of the first NaN or infinity in v, or -1.
@@ -177,19 +182,25 @@ func weightFiles(dir string) ([]string, error) {
 	return shards, nil
 }
 
-// CanonicalName maps a tensor name of any supported checkpoint flavour to
-// its BertForSequenceClassification state-dict name; ok is false for tensors
-// the model does not use.
-func CanonicalName(name string) (canon string, ok bool) {
-	switch {
-	case strings.HasPrefix(name, "bert."), strings.HasPrefix(name, "classifier."):
-	case strings.HasPrefix(name, "embeddings."), strings.HasPrefix(name, "encoder."), strings.HasPrefix(name, "pooler."):
-		name = "bert." + name
-	default:
-		return "", false
-	}
+// bareRoots are the top-level modules of a bare model's state dict (the
+// family's Model class saved alone, without its prefix).
+var bareRoots = []string{"embeddings.", "embeddings_project.", "encoder.", "transformer.", "pooler."}
+
+// canonicalName maps a tensor name of any supported checkpoint flavour of
+// c's family to its ForSequenceClassification state-dict name; ok is false
+// for buffers that are not parameters (position_ids). Names the model does
+// not have come back unchanged; the caller ignores them.
+func (c *Config) canonicalName(name string) (canon string, ok bool) {
 	if strings.HasSuffix(name, "position_ids") {
 		return "", false
+	}
+	root := familyNames[c.Family()].emb
+	root = root[:strings.IndexByte(root, '.')+1] // "bert."
+	for _, r := range bareRoots {
+		if strings.HasPrefix(name, r) {
+			name = root + name
+			break
+		}
 	}
 	if strings.HasSuffix(name, ".LayerNorm.gamma") {
 		name = strings.TrimSuffix(name, "gamma") + "weight"
@@ -215,7 +226,7 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 			return err
 		}
 		for _, name := range f.Names() {
-			canon, ok := CanonicalName(name)
+			canon, ok := ck.Config.canonicalName(name)
 			spec, known := want[canon]
 			if !ok || !known {
 				ck.Ignored = append(ck.Ignored, name)
@@ -228,7 +239,7 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 			from[canon] = fmt.Sprintf("%s: tensor %q", path, name)
 			info, _ := f.Info(name)
 			if !slices.Equal(info.Shape, spec.Shape) {
-				if strings.HasPrefix(canon, "classifier.") && opt.Labels != nil {
+				if strings.HasPrefix(canon, ck.Config.ClassifierName()+".") && opt.Labels != nil {
 					reinit[canon] = true
 					continue
 				}
@@ -250,15 +261,13 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 			return fmt.Errorf("close %s: %w", path, err)
 		}
 	}
-	// The head may be missing (BertModel, BertForPreTraining) or of another
-	// task's size: initialise it as transformers does.
-	h := ck.Config.HiddenSize
-	heads := []struct {
-		prefix  string
-		out, in int
-	}{{"bert.pooler.dense", h, h}, {"classifier", ck.Config.NumLabels, h}}
-	for _, hd := range heads {
-		w, b := hd.prefix+".weight", hd.prefix+".bias"
+	// The head may be missing (the bare model, a pretraining or masked-LM
+	// checkpoint) or of another task's size: initialise it as transformers
+	// does.
+	var lay Params
+	ck.Config.Layout(&lay)
+	for _, hd := range []*Linear{&lay.Pooler, &lay.Classifier} {
+		w, b := hd.Name+".weight", hd.Name+".bias"
 		_, hasW := ck.Weights[w]
 		_, hasB := ck.Weights[b]
 		if hasW && hasB {
@@ -271,7 +280,7 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 			}
 			return fmt.Errorf("%s: tensor %q is missing (its partner is present)", files[0], missing)
 		}
-		ck.Config.InitLinear(ck.Weights, hd.prefix, hd.out, hd.in, opt.Seed)
+		ck.Config.InitLinear(ck.Weights, hd.Name, hd.Out, hd.In, opt.Seed)
 		ck.Initialized = append(ck.Initialized, w, b)
 	}
 	for _, p := range specs {
@@ -287,20 +296,58 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 type SaveOptions struct {
 	// VocabPath is copied to vocab.txt when non-empty.
 	VocabPath string
+	// TokenizerFiles are further tokenizer files (TokenizerFiles of the
+	// model directory trained from) copied under their own names.
+	TokenizerFiles []string
 	// DoLowerCase is recorded in tokenizer_config.json.
 	DoLowerCase bool
 }
 
-// Save writes a Hugging Face model directory that transformers loads with
-// BertForSequenceClassification.from_pretrained: config.json (with
-// id2label/label2id), model.safetensors (F32, state-dict names), vocab.txt
-// and tokenizer_config.json. Every file is written atomically.
+// tokenizerFileNames are the tokenizer files of a Hugging Face model
+// directory that a saved model carries along.
+var tokenizerFileNames = []string{VocabFile, "vocab.json", "merges.txt", "tokenizer.json", "special_tokens_map.json"}
+
+// TokenizerFiles lists the tokenizer files present in a model directory
+// (vocab.txt, vocab.json, merges.txt, tokenizer.json,
+// special_tokens_map.json), for SaveOptions.TokenizerFiles.
+func TokenizerFiles(dir string) []string {
+	var fs []string
+	for _, n := range tokenizerFileNames {
+		if st, err := os.Stat(filepath.Join(dir, n)); err == nil && st.Mode().IsRegular() {
+			fs = append(fs, filepath.Join(dir, n))
+		}
+	}
+	return fs
+}
+
+// familyClasses are the transformers class names a family's directory
+// records: the model class (architectures) and the tokenizer class.
+var familyClasses = map[string][2]string{
+	"bert":        {"BertForSequenceClassification", "BertTokenizer"},
+	"roberta":     {"RobertaForSequenceClassification", "RobertaTokenizer"},
+	"xlm-roberta": {"XLMRobertaForSequenceClassification", "XLMRobertaTokenizer"},
+	"electra":     {"ElectraForSequenceClassification", "ElectraTokenizer"},
+	"distilbert":  {"DistilBertForSequenceClassification", "DistilBertTokenizer"},
+}
+
+// Save writes a Hugging Face model directory that transformers loads as
+// the model's family (BertForSequenceClassification,
+// RobertaForSequenceClassification, ...): config.json (with
+// id2label/label2id, in the family's key names), model.safetensors (F32,
+// the family's state-dict names), the tokenizer files and
+// tokenizer_config.json. Every file is written atomically.
 func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save model: %w", err)
 	}
-	cfg.Architectures = []string{"BertForSequenceClassification"}
-	cfg.ModelType = "bert"
+	if cfg.ModelType == "" {
+		cfg.ModelType = "bert"
+	}
+	classes, ok := familyClasses[cfg.ModelType]
+	if !ok {
+		return fmt.Errorf("save model: model_type %q is not supported", cfg.ModelType)
+	}
+	cfg.Architectures = []string{classes[0]}
 	if cfg.ProblemType == "" {
 		cfg.ProblemType = "single_label_classification"
 		if cfg.Regression() {
@@ -328,8 +375,8 @@ func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 	}
 	tc, _ := json.MarshalIndent(map[string]any{
 		"do_lower_case":    opt.DoLowerCase,
-		"tokenizer_class":  "BertTokenizer",
-		"model_max_length": cfg.MaxPositionEmbeddings,
+		"tokenizer_class":  classes[1],
+		"model_max_length": cfg.MaxSeqLen(),
 	}, "", "  ")
 	if err := atomicfile.WriteFile(filepath.Join(dir, TokenizerConfigFile), append(tc, '\n'), 0o644); err != nil {
 		return err
@@ -340,6 +387,15 @@ func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 			return fmt.Errorf("save model vocabulary: %w", err)
 		}
 		if err := atomicfile.WriteFile(filepath.Join(dir, VocabFile), vocab, 0o644); err != nil {
+			return err
+		}
+	}
+	for _, src := range opt.TokenizerFiles {
+		raw, err := fsutil.ReadFile(src, fsutil.MaxVocab)
+		if err != nil {
+			return fmt.Errorf("save model tokenizer: %w", err)
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dir, filepath.Base(src)), raw, 0o644); err != nil {
 			return err
 		}
 	}

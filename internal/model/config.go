@@ -1,7 +1,9 @@
-// Package model is BERT for sequence classification and regression as Hugging
-// Face transformers computes it: the configuration, the parameters, the
-// forward pass layer by layer on a backend, and checkpoint IO in the Hugging
-// Face layout (config.json, model.safetensors, vocab.txt).
+// Package model is BERT and the encoder families built on its layer
+// (RoBERTa, ELECTRA, DistilBERT) for sequence classification and regression
+// as Hugging Face transformers computes them: the configuration, the
+// parameters, the forward pass layer by layer on a backend, and checkpoint
+// IO in the Hugging Face layout (config.json, model.safetensors, tokenizer
+// files).
 package model
 
 import (
@@ -9,14 +11,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/fsutil"
 )
 
-// Config is a BERT configuration as Hugging Face's BertConfig writes it in
-// config.json. Missing keys take BertConfig's defaults (those of
-// bert-base-uncased), as transformers does.
+// Config is an encoder configuration as Hugging Face's BertConfig writes it
+// in config.json (RobertaConfig, XLMRobertaConfig and ElectraConfig use the
+// same keys; DistilBertConfig's dim/hidden_dim/n_heads/n_layers/activation/
+// dropout/attention_dropout/seq_classif_dropout are read into the same
+// fields and written back under their own names). model_type chooses the
+// Family. Missing keys take the family's config class defaults, as
+// transformers does.
 type Config struct {
 	VocabSize                 int     `json:"vocab_size"`
 	HiddenSize                int     `json:"hidden_size"`
@@ -34,8 +41,11 @@ type Config struct {
 	LayerNormEps          float64  `json:"layer_norm_eps"`
 	PadTokenID            int      `json:"pad_token_id"`
 	PositionEmbeddingType string   `json:"position_embedding_type"`
-	ModelType             string   `json:"model_type"`
-	Architectures         []string `json:"architectures,omitempty"`
+	// EmbeddingSize is ELECTRA's embedding width (unused by the other
+	// families); the embeddings are projected to hidden_size when it differs.
+	EmbeddingSize int      `json:"embedding_size,omitempty"`
+	ModelType     string   `json:"model_type"`
+	Architectures []string `json:"architectures,omitempty"`
 	// ProblemType is "single_label_classification", "regression" or empty.
 	ProblemType string `json:"problem_type,omitempty"`
 	// NumLabels is the classifier's output size (1 for regression).
@@ -71,18 +81,37 @@ func ReadConfig(path string) (Config, error) {
 
 // ParseConfig parses config.json bytes; path is used in error messages.
 func ParseConfig(path string, raw []byte) (Config, error) {
-	c := DefaultConfig()
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &keys); err != nil {
 		return Config{}, fmt.Errorf("%s: not a JSON object: %v", path, err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&c); err != nil {
+	var mt struct {
+		ModelType string `json:"model_type"`
+	}
+	if err := json.Unmarshal(raw, &mt); err != nil {
+		return Config{}, fmt.Errorf("%s: %v", path, jsonKeyError(err))
+	}
+	c, err := FamilyDefaults(mt.ModelType)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	known := knownKey
+	if c.Family() == DistilBERT {
+		known = distilKnownKey
+		d := distilFrom(c)
+		if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&d); err != nil {
+			return Config{}, fmt.Errorf("%s: %v", path, jsonKeyError(err))
+		}
+		if d.Sinusoidal {
+			return Config{}, fmt.Errorf("%s: key \"sinusoidal_pos_embds\": true is not supported (expected false: learned position embeddings)", path)
+		}
+		d.apply(&c)
+	} else if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&c); err != nil {
 		return Config{}, fmt.Errorf("%s: %v", path, jsonKeyError(err))
 	}
 	c.extra = map[string]json.RawMessage{}
 	for k, v := range keys {
-		if !knownKey[k] {
+		if !known[k] {
 			c.extra[k] = v
 		}
 	}
@@ -131,7 +160,151 @@ var knownKey = map[string]bool{
 	"attention_probs_dropout_prob": true, "classifier_dropout": true, "max_position_embeddings": true,
 	"type_vocab_size": true, "initializer_range": true, "layer_norm_eps": true, "pad_token_id": true,
 	"position_embedding_type": true, "model_type": true, "architectures": true, "problem_type": true,
+	"num_labels": true, "id2label": true, "label2id": true, "embedding_size": true,
+}
+
+// distilKnownKey lists the config.json keys of DistilBertConfig that Config
+// models.
+var distilKnownKey = map[string]bool{
+	"vocab_size": true, "dim": true, "n_layers": true, "n_heads": true, "hidden_dim": true,
+	"activation": true, "dropout": true, "attention_dropout": true, "seq_classif_dropout": true,
+	"max_position_embeddings": true, "sinusoidal_pos_embds": true, "initializer_range": true,
+	"pad_token_id": true, "model_type": true, "architectures": true, "problem_type": true,
 	"num_labels": true, "id2label": true, "label2id": true,
+}
+
+// distilConfig is DistilBertConfig's view of the fields Config models.
+type distilConfig struct {
+	VocabSize         int      `json:"vocab_size"`
+	Dim               int      `json:"dim"`
+	NLayers           int      `json:"n_layers"`
+	NHeads            int      `json:"n_heads"`
+	HiddenDim         int      `json:"hidden_dim"`
+	Activation        string   `json:"activation"`
+	Dropout           float64  `json:"dropout"`
+	AttentionDropout  float64  `json:"attention_dropout"`
+	SeqClassifDropout float64  `json:"seq_classif_dropout"`
+	MaxPos            int      `json:"max_position_embeddings"`
+	Sinusoidal        bool     `json:"sinusoidal_pos_embds"`
+	InitializerRange  float64  `json:"initializer_range"`
+	PadTokenID        int      `json:"pad_token_id"`
+	ModelType         string   `json:"model_type"`
+	Architectures     []string `json:"architectures,omitempty"`
+	ProblemType       string   `json:"problem_type,omitempty"`
+}
+
+func distilFrom(c Config) distilConfig {
+	d := distilConfig{VocabSize: c.VocabSize, Dim: c.HiddenSize, NLayers: c.NumHiddenLayers, NHeads: c.NumAttentionHeads,
+		HiddenDim: c.IntermediateSize, Activation: c.HiddenAct, Dropout: c.HiddenDropoutProb,
+		AttentionDropout: c.AttentionProbsDropoutProb, MaxPos: c.MaxPositionEmbeddings,
+		InitializerRange: c.InitializerRange, PadTokenID: c.PadTokenID, ModelType: c.ModelType,
+		Architectures: c.Architectures, ProblemType: c.ProblemType, SeqClassifDropout: 0.2}
+	if c.ClassifierDropout != nil {
+		d.SeqClassifDropout = *c.ClassifierDropout
+	}
+	return d
+}
+
+func (d distilConfig) apply(c *Config) {
+	c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads = d.VocabSize, d.Dim, d.NLayers, d.NHeads
+	c.IntermediateSize, c.HiddenAct, c.HiddenDropoutProb = d.HiddenDim, d.Activation, d.Dropout
+	c.AttentionProbsDropoutProb, c.MaxPositionEmbeddings = d.AttentionDropout, d.MaxPos
+	c.InitializerRange, c.PadTokenID, c.ModelType = d.InitializerRange, d.PadTokenID, d.ModelType
+	c.Architectures, c.ProblemType = d.Architectures, d.ProblemType
+	p := d.SeqClassifDropout
+	c.ClassifierDropout = &p
+}
+
+// Family is an encoder family: BERT's encoder layer with the family's
+// embeddings, classification head and state-dict names.
+type Family int
+
+// The supported families.
+const (
+	// BERT: word + position + token type embeddings, pooler (dense, tanh)
+	// and classifier.
+	BERT Family = iota
+	// RoBERTa (also XLM-RoBERTa): position ids counted from the input,
+	// head dropout, dense, tanh, dropout, out_proj.
+	RoBERTa
+	// ELECTRA (discriminator): embeddings of embedding_size projected to
+	// hidden_size, head dropout, dense, GELU, dropout, out_proj.
+	ELECTRA
+	// DistilBERT: no token types, head pre_classifier, ReLU, dropout,
+	// classifier.
+	DistilBERT
+)
+
+// ModelTypes lists the model_type values config.json may name.
+var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "electra", "distilbert"}
+
+// Family is the family model_type names (BERT when empty).
+func (c *Config) Family() Family {
+	switch c.ModelType {
+	case "roberta", "xlm-roberta":
+		return RoBERTa
+	case "electra":
+		return ELECTRA
+	case "distilbert":
+		return DistilBERT
+	}
+	return BERT
+}
+
+// FamilyDefaults returns the defaults of the config class of a model_type
+// (BertConfig's for "" and "bert"), with two labels.
+func FamilyDefaults(modelType string) (Config, error) {
+	c := DefaultConfig()
+	switch modelType {
+	case "", "bert":
+	case "roberta", "xlm-roberta":
+		c.PadTokenID = 1
+	case "electra":
+		c.EmbeddingSize, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = 128, 256, 4, 1024
+	case "distilbert":
+		c.NumHiddenLayers, c.TypeVocabSize = 6, 0
+		p := 0.2
+		c.ClassifierDropout = &p
+	default:
+		return Config{}, fmt.Errorf("key \"model_type\": %q is not supported (expected one of %s)", modelType, strings.Join(ModelTypes, ", "))
+	}
+	if modelType != "" {
+		c.ModelType = modelType
+	}
+	return c, nil
+}
+
+// EmbedDim is the width of the embedding tables: embedding_size for
+// ELECTRA, else hidden_size.
+func (c *Config) EmbedDim() int {
+	if c.Family() == ELECTRA {
+		return c.EmbeddingSize
+	}
+	return c.HiddenSize
+}
+
+// key is the config.json name of a BertConfig key in this family's config.
+func (c *Config) key(bertKey string) string {
+	if c.Family() != DistilBERT {
+		return bertKey
+	}
+	switch bertKey {
+	case "hidden_size":
+		return "dim"
+	case "num_hidden_layers":
+		return "n_layers"
+	case "num_attention_heads":
+		return "n_heads"
+	case "intermediate_size":
+		return "hidden_dim"
+	case "hidden_act":
+		return "activation"
+	case "hidden_dropout_prob":
+		return "dropout"
+	case "attention_probs_dropout_prob":
+		return "attention_dropout"
+	}
+	return bertKey
 }
 
 // jsonKeyError turns a decoding error into "key "x": expected T, got V".
@@ -142,8 +315,12 @@ func jsonKeyError(err error) string {
 	return err.Error()
 }
 
-// Validate checks that the configuration describes a BERT this package can run.
+// Validate checks that the configuration describes a model this package
+// can run. Error messages name the keys of the family's config.json.
 func (c *Config) Validate() error {
+	if _, err := FamilyDefaults(c.ModelType); err != nil {
+		return err
+	}
 	pos := []struct {
 		key string
 		v   int
@@ -151,24 +328,40 @@ func (c *Config) Validate() error {
 		{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize},
 		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads},
 		{"intermediate_size", c.IntermediateSize}, {"max_position_embeddings", c.MaxPositionEmbeddings},
-		{"type_vocab_size", c.TypeVocabSize},
+	}
+	if c.Family() != DistilBERT {
+		pos = append(pos, struct {
+			key string
+			v   int
+		}{"type_vocab_size", c.TypeVocabSize})
+	}
+	if c.Family() == ELECTRA {
+		pos = append(pos, struct {
+			key string
+			v   int
+		}{"embedding_size", c.EmbeddingSize})
 	}
 	for _, p := range pos {
 		if p.v < 1 || p.v > 1<<24 {
-			return fmt.Errorf("key %q: %d is not a positive size", p.key, p.v)
+			return fmt.Errorf("key %q: %d is not a positive size", c.key(p.key), p.v)
 		}
 	}
 	if c.HiddenSize%c.NumAttentionHeads != 0 {
-		return fmt.Errorf("key \"hidden_size\": %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumAttentionHeads)
+		return fmt.Errorf("key %q: %d is not a multiple of %s %d", c.key("hidden_size"), c.HiddenSize, c.key("num_attention_heads"), c.NumAttentionHeads)
 	}
 	if _, err := c.Activation(); err != nil {
 		return err
 	}
-	if c.ModelType != "" && c.ModelType != "bert" {
-		return fmt.Errorf("key \"model_type\": %q is not supported (expected \"bert\")", c.ModelType)
-	}
 	if c.PositionEmbeddingType != "" && c.PositionEmbeddingType != "absolute" {
 		return fmt.Errorf("key \"position_embedding_type\": %q is not supported (expected \"absolute\")", c.PositionEmbeddingType)
+	}
+	if c.Family() == RoBERTa {
+		if c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize {
+			return fmt.Errorf("key \"pad_token_id\": %d is not a token id below vocab_size %d (RoBERTa counts positions from it)", c.PadTokenID, c.VocabSize)
+		}
+		if c.MaxPositionEmbeddings < c.PadTokenID+2 {
+			return fmt.Errorf("key \"max_position_embeddings\": %d leaves no position after padding_idx %d", c.MaxPositionEmbeddings, c.PadTokenID)
+		}
 	}
 	if !(c.LayerNormEps > 0) {
 		return fmt.Errorf("key \"layer_norm_eps\": %g is not positive", c.LayerNormEps)
@@ -181,7 +374,7 @@ func (c *Config) Validate() error {
 		v   float64
 	}{{"hidden_dropout_prob", c.HiddenDropoutProb}, {"attention_probs_dropout_prob", c.AttentionProbsDropoutProb}} {
 		if !(d.v >= 0 && d.v < 1) {
-			return fmt.Errorf("key %q: %g is not a probability in [0, 1)", d.key, d.v)
+			return fmt.Errorf("key %q: %g is not a probability in [0, 1)", c.key(d.key), d.v)
 		}
 	}
 	switch c.ProblemType {
@@ -205,7 +398,7 @@ func (c *Config) Activation() (backend.Activation, error) {
 	case "relu":
 		return backend.ReLU, nil
 	}
-	return 0, fmt.Errorf("key \"hidden_act\": %q is not supported (expected \"gelu\", \"gelu_new\", \"gelu_pytorch_tanh\" or \"relu\")", c.HiddenAct)
+	return 0, fmt.Errorf("key %q: %q is not supported (expected \"gelu\", \"gelu_new\", \"gelu_pytorch_tanh\" or \"relu\")", c.key("hidden_act"), c.HiddenAct)
 }
 
 // Regression reports whether the head is a single-output regressor trained
@@ -229,7 +422,13 @@ func (c *Config) SetLabels(names []string) {
 // num_labels implied by id2label/label2id and unknown keys preserved.
 func (c Config) MarshalJSON() ([]byte, error) {
 	type plain Config
-	b, err := json.Marshal(plain(c))
+	var b []byte
+	var err error
+	if c.Family() == DistilBERT {
+		b, err = json.Marshal(distilFrom(c))
+	} else {
+		b, err = json.Marshal(plain(c))
+	}
 	if err != nil {
 		return nil, err
 	}

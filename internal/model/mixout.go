@@ -6,11 +6,15 @@ import (
 	"github.com/mixft/mixft/internal/philox"
 )
 
-// Linears returns every dense layer in state-dict order: per encoder layer
-// query, key, value, attention output, intermediate, output; then the
-// pooler and the classifier.
+// Linears returns every dense layer in state-dict order: ELECTRA's
+// embeddings_project when the model has it; per encoder layer query, key,
+// value, attention output, intermediate, output; then the pooler (the
+// head's dense) and the classifier.
 func (m *Model) Linears() []*Linear {
 	var ls []*Linear
+	if m.Config.HasEmbProject() {
+		ls = append(ls, &m.EmbProject)
+	}
 	for i := range m.Layers {
 		l := &m.Layers[i]
 		ls = append(ls, &l.Query, &l.Key, &l.Value, &l.AttnOut, &l.Inter, &l.Output)

@@ -30,18 +30,22 @@ type Block int
 
 // Blocks, in the order of the forward pass.
 const (
-	// Embeddings are the token, position and type tables and their LayerNorm.
+	// Embeddings are the token, position and type tables, their LayerNorm
+	// and ELECTRA's embeddings_project.
 	Embeddings Block = iota
 	// Encoder is the transformer layers (ParamSpec.Layer says which).
 	Encoder
-	// Pooler is the dense layer over the first token.
+	// Pooler is the dense layer over the first token: BERT's pooler, the
+	// head's dense layer of the other families (RoBERTa's and ELECTRA's
+	// classifier.dense, DistilBERT's pre_classifier).
 	Pooler
-	// Classifier is the task head, which a pretrained checkpoint does not have.
+	// Classifier is the task head's output layer, which a pretrained
+	// checkpoint does not have.
 	Classifier
 )
 
-// ParamSpec describes one parameter by its Hugging Face
-// BertForSequenceClassification state-dict name.
+// ParamSpec describes one parameter by its Hugging Face state-dict name
+// (of BertForSequenceClassification or the family's ForSequenceClassification).
 type ParamSpec struct {
 	Name  string
 	Shape []int
@@ -61,25 +65,28 @@ func (p ParamSpec) Size() int {
 	return n
 }
 
-// Names of the head parameters, which a BertModel or BertForPreTraining
-// checkpoint does not have.
+// Names of BERT's head parameters, which a BertModel or BertForPreTraining
+// checkpoint does not have (Config.ClassifierName gives any family's).
 const (
 	ClassifierWeight = "classifier.weight"
 	ClassifierBias   = "classifier.bias"
 )
 
-// Params is BERT's parameter layout, as llm.c's ParameterTensors: a Model's
+// Params is the parameter layout, as llm.c's ParameterTensors: a Model's
 // weights and, in the same shape, their gradients (Grads), so that code
 // reaches a parameter's gradient through the same field as its weight.
-//
-// Other encoder families (RoBERTa, ELECTRA, DistilBERT) keep this encoder
-// and differ in the embeddings, the head and the state-dict names; they
-// would add their fields here and their names in a layout of their own.
+// Every family has BERT's encoder layers; the fields a family lacks stay
+// nil (TypeEmb for DistilBERT, EmbProject for all but ELECTRA with
+// embedding_size ≠ hidden_size).
 type Params struct {
 	WordEmb, PosEmb, TypeEmb backend.Buffer
 	EmbNorm                  Norm
-	Layers                   []Layer
-	Pooler, Classifier       Linear
+	// EmbProject is ELECTRA's embeddings_project (embedding_size → hidden_size).
+	EmbProject Linear
+	Layers     []Layer
+	// Pooler is the dense layer over the first token (BERT's pooler, the
+	// other families' head dense); Classifier is the output layer.
+	Pooler, Classifier Linear
 }
 
 // Linear is a dense layer y = x Wᵀ + b with W [Out, In] on a backend (in
@@ -114,14 +121,50 @@ type Tensor struct {
 	Buf *backend.Buffer
 }
 
+// names are a family's state-dict names around BERT's layout.
+type names struct {
+	emb, layer                                   string // prefixes of the embeddings and of layer i (%d)
+	query, key, value, attnOut, attnNorm         string
+	inter, output, outNorm, project, pooler, cls string
+}
+
+var familyNames = map[Family]names{
+	BERT: {emb: "bert.embeddings.", layer: "bert.encoder.layer.%d.",
+		query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
+		attnOut: "attention.output.dense", attnNorm: "attention.output.LayerNorm", inter: "intermediate.dense",
+		output: "output.dense", outNorm: "output.LayerNorm", pooler: "bert.pooler.dense", cls: "classifier"},
+	RoBERTa: {emb: "roberta.embeddings.", layer: "roberta.encoder.layer.%d.",
+		query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
+		attnOut: "attention.output.dense", attnNorm: "attention.output.LayerNorm", inter: "intermediate.dense",
+		output: "output.dense", outNorm: "output.LayerNorm", pooler: "classifier.dense", cls: "classifier.out_proj"},
+	ELECTRA: {emb: "electra.embeddings.", layer: "electra.encoder.layer.%d.",
+		query: "attention.self.query", key: "attention.self.key", value: "attention.self.value",
+		attnOut: "attention.output.dense", attnNorm: "attention.output.LayerNorm", inter: "intermediate.dense",
+		output: "output.dense", outNorm: "output.LayerNorm", project: "electra.embeddings_project",
+		pooler: "classifier.dense", cls: "classifier.out_proj"},
+	DistilBERT: {emb: "distilbert.embeddings.", layer: "distilbert.transformer.layer.%d.",
+		query: "attention.q_lin", key: "attention.k_lin", value: "attention.v_lin",
+		attnOut: "attention.out_lin", attnNorm: "sa_layer_norm", inter: "ffn.lin1",
+		output: "ffn.lin2", outNorm: "output_layer_norm", pooler: "pre_classifier", cls: "classifier"},
+}
+
+// ClassifierName is the state-dict prefix of the head's output layer
+// ("classifier", RoBERTa's and ELECTRA's "classifier.out_proj").
+func (c *Config) ClassifierName() string { return familyNames[c.Family()].cls }
+
+// HasEmbProject reports whether the model projects its embeddings to
+// hidden_size (ELECTRA with embedding_size ≠ hidden_size).
+func (c *Config) HasEmbProject() bool { return c.EmbedDim() != c.HiddenSize }
+
 // Layout lays p out as c says (one Layer per encoder layer, every Linear
-// named and shaped) and lists its parameters in the order of
-// BertForSequenceClassification's state dict. It is the one mapping from
-// the typed layout to state-dict names: ParamSpecs, checkpoint IO, the
+// named and shaped) and lists its parameters in the order of the family's
+// ForSequenceClassification state dict. It is the one mapping from the
+// typed layout to state-dict names: ParamSpecs, checkpoint IO, the
 // optimizer's parameters and gradient lookups all derive from it. The
 // buffers are left as they are.
 func (c *Config) Layout(p *Params) []Tensor {
-	h, inter := c.HiddenSize, c.IntermediateSize
+	h, e, inter := c.HiddenSize, c.EmbedDim(), c.IntermediateSize
+	nm := familyNames[c.Family()]
 	if len(p.Layers) != c.NumHiddenLayers {
 		p.Layers = make([]Layer, c.NumHiddenLayers)
 	}
@@ -134,32 +177,37 @@ func (c *Config) Layout(p *Params) []Tensor {
 		add(&l.W, name+".weight", LinearWeight, blk, layer, out, in)
 		add(&l.B, name+".bias", Bias, blk, layer, out)
 	}
-	norm := func(n *Norm, name string, blk Block, layer int) {
-		add(&n.W, name+".weight", NormWeight, blk, layer, h)
-		add(&n.B, name+".bias", NormBias, blk, layer, h)
+	norm := func(n *Norm, name string, blk Block, layer, size int) {
+		add(&n.W, name+".weight", NormWeight, blk, layer, size)
+		add(&n.B, name+".bias", NormBias, blk, layer, size)
 	}
-	add(&p.WordEmb, "bert.embeddings.word_embeddings.weight", Embedding, Embeddings, 0, c.VocabSize, h)
-	add(&p.PosEmb, "bert.embeddings.position_embeddings.weight", Embedding, Embeddings, 0, c.MaxPositionEmbeddings, h)
-	add(&p.TypeEmb, "bert.embeddings.token_type_embeddings.weight", Embedding, Embeddings, 0, c.TypeVocabSize, h)
-	norm(&p.EmbNorm, "bert.embeddings.LayerNorm", Embeddings, 0)
+	add(&p.WordEmb, nm.emb+"word_embeddings.weight", Embedding, Embeddings, 0, c.VocabSize, e)
+	add(&p.PosEmb, nm.emb+"position_embeddings.weight", Embedding, Embeddings, 0, c.MaxPositionEmbeddings, e)
+	if c.Family() != DistilBERT {
+		add(&p.TypeEmb, nm.emb+"token_type_embeddings.weight", Embedding, Embeddings, 0, c.TypeVocabSize, e)
+	}
+	norm(&p.EmbNorm, nm.emb+"LayerNorm", Embeddings, 0, e)
+	if c.HasEmbProject() {
+		linear(&p.EmbProject, nm.project, Embeddings, 0, h, e)
+	}
 	for i := range p.Layers {
-		l, pre := &p.Layers[i], fmt.Sprintf("bert.encoder.layer.%d.", i)
-		linear(&l.Query, pre+"attention.self.query", Encoder, i, h, h)
-		linear(&l.Key, pre+"attention.self.key", Encoder, i, h, h)
-		linear(&l.Value, pre+"attention.self.value", Encoder, i, h, h)
-		linear(&l.AttnOut, pre+"attention.output.dense", Encoder, i, h, h)
-		norm(&l.AttnNorm, pre+"attention.output.LayerNorm", Encoder, i)
-		linear(&l.Inter, pre+"intermediate.dense", Encoder, i, inter, h)
-		linear(&l.Output, pre+"output.dense", Encoder, i, h, inter)
-		norm(&l.OutNorm, pre+"output.LayerNorm", Encoder, i)
+		l, pre := &p.Layers[i], fmt.Sprintf(nm.layer, i)
+		linear(&l.Query, pre+nm.query, Encoder, i, h, h)
+		linear(&l.Key, pre+nm.key, Encoder, i, h, h)
+		linear(&l.Value, pre+nm.value, Encoder, i, h, h)
+		linear(&l.AttnOut, pre+nm.attnOut, Encoder, i, h, h)
+		norm(&l.AttnNorm, pre+nm.attnNorm, Encoder, i, h)
+		linear(&l.Inter, pre+nm.inter, Encoder, i, inter, h)
+		linear(&l.Output, pre+nm.output, Encoder, i, h, inter)
+		norm(&l.OutNorm, pre+nm.outNorm, Encoder, i, h)
 	}
-	linear(&p.Pooler, "bert.pooler.dense", Pooler, 0, h, h)
-	linear(&p.Classifier, "classifier", Classifier, 0, c.NumLabels, h)
+	linear(&p.Pooler, nm.pooler, Pooler, 0, h, h)
+	linear(&p.Classifier, nm.cls, Classifier, 0, c.NumLabels, h)
 	return ts
 }
 
-// ParamSpecs lists every parameter of BertForSequenceClassification in the
-// order of its state dict.
+// ParamSpecs lists every parameter of the family's ForSequenceClassification
+// model in the order of its state dict.
 func (c *Config) ParamSpecs() []ParamSpec {
 	ts := c.Layout(&Params{})
 	ps := make([]ParamSpec, len(ts))

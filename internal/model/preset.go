@@ -32,24 +32,43 @@ func PresetNames() []string {
 
 // Preset returns the configuration of a named preset (BertConfig defaults
 // otherwise: vocab 30522, 512 positions, erf GELU).
-func Preset(name string) (Config, error) {
+func Preset(name string) (Config, error) { return FamilyPreset("bert", name) }
+
+// FamilyPreset returns a preset's sizes in a model_type's configuration:
+// its config class defaults, and what its released checkpoints share
+// (RoBERTa: padding_idx 1, positions for 512 tokens after it, one token
+// type, LayerNorm eps 1e-5; ELECTRA: embedding_size = hidden_size; the
+// other defaults as BertConfig's).
+func FamilyPreset(modelType, name string) (Config, error) {
 	p, ok := presets[name]
 	if !ok {
 		return Config{}, fmt.Errorf("unknown model preset %q (expected one of %v)", name, PresetNames())
 	}
-	c := DefaultConfig()
+	c, err := FamilyDefaults(modelType)
+	if err != nil {
+		return Config{}, err
+	}
 	c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = p[0], p[1], p[2], p[3]
+	switch c.Family() {
+	case RoBERTa:
+		c.MaxPositionEmbeddings, c.TypeVocabSize, c.LayerNormEps = 512+c.PadTokenID+1, 1, 1e-5
+	case ELECTRA:
+		c.EmbeddingSize = c.HiddenSize
+	}
 	return c, nil
 }
 
 // InitWeights initialises every parameter as Hugging Face's
-// BertPreTrainedModel._init_weights does: dense weights and embeddings
-// N(0, initializer_range), the padding row of the word embeddings zero,
-// biases zero, LayerNorm weight 1 and bias 0. Draws are keyed by seed and
-// parameter name.
+// PreTrainedModel._init_weights of the family does: dense weights and
+// embeddings N(0, initializer_range), the padding row of the word
+// embeddings (and of RoBERTa's position embeddings) zero, biases zero,
+// LayerNorm weight 1 and bias 0. Draws are keyed by seed and parameter
+// name.
 func InitWeights(c Config, seed uint64) Weights {
 	w := Weights{}
-	for _, p := range c.ParamSpecs() {
+	var lay Params
+	for _, t := range c.Layout(&lay) {
+		p := t.ParamSpec
 		v := make([]float32, p.Size())
 		switch p.Kind {
 		case Embedding, LinearWeight:
@@ -57,8 +76,10 @@ func InitWeights(c Config, seed uint64) Weights {
 			for i := range v {
 				v[i] = float32(rng.NormFloat64() * c.InitializerRange)
 			}
-			if p.Name == "bert.embeddings.word_embeddings.weight" && c.PadTokenID >= 0 && c.PadTokenID < c.VocabSize {
-				clear(v[c.PadTokenID*c.HiddenSize : (c.PadTokenID+1)*c.HiddenSize])
+			padded := t.Buf == &lay.WordEmb || (t.Buf == &lay.PosEmb && c.Family() == RoBERTa)
+			if rows := p.Shape[0]; padded && c.PadTokenID >= 0 && c.PadTokenID < rows {
+				e := p.Shape[1]
+				clear(v[c.PadTokenID*e : (c.PadTokenID+1)*e])
 			}
 		case NormWeight:
 			for i := range v {

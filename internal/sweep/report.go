@@ -28,13 +28,16 @@ var GroupKeys = []string{"task", "strategy", "mixout", "dropout", "weight_decay_
 
 // IgnoredKeys never split a group: the seed (its runs are the restarts)
 // and the settings that name places or how a run was executed.
-var IgnoredKeys = []string{"seed", "model", "data_dir", "output_dir", "resume", "overwrite", "threads", "device", "save_best"}
+var IgnoredKeys = []string{"seed", "model", "data_dir", "output_dir", "resume", "overwrite", "threads", "device", "save_best", "logging_steps"}
 
 // RunResult is one run directory the report read.
 type RunResult struct {
-	Dir    string
-	ID     string
-	Config config.Run
+	Dir string
+	ID  string
+	// Config holds the settings as requested; Resolved as the run resolved
+	// them (the checkpoint's dropouts, ...; the same for runs of mixft
+	// versions that recorded only the requested ones).
+	Config, Resolved config.Run
 	// Metrics is its metrics.json; State says whether it finished.
 	Metrics *Metrics
 	State   State
@@ -52,6 +55,10 @@ type Group struct {
 	// Task and the rest are the key's main parts, typed.
 	Task, Strategy, DecayTarget string
 	Mixout, Dropout             float64
+	// Regularization is the regularizers in effect, in the paper's
+	// notation with the dropouts its first run resolved
+	// (config.Run.Regularization).
+	Regularization string
 	// Metric is the primary metric's name (accuracy, matthews_correlation
 	// or combined_score).
 	Metric string
@@ -161,11 +168,11 @@ func Collect(dirs []string) (*Report, error) {
 
 // readRun reads one run directory's config.yaml and metrics.json.
 func readRun(dir string) (*RunResult, error) {
-	cfg, err := config.ReadYAML(filepath.Join(dir, train.ConfigFile))
+	cfg, resolved, err := config.ReadRunYAML(filepath.Join(dir, train.ConfigFile))
 	if err != nil {
 		return nil, err
 	}
-	r := &RunResult{Dir: dir, Config: cfg, ID: ID(cfg), State: DirState(dir), Score: math.NaN()}
+	r := &RunResult{Dir: dir, Config: cfg, Resolved: resolved, ID: ID(cfg), State: DirState(dir), Score: math.NaN()}
 	if !r.State.Done() {
 		return r, nil
 	}
@@ -230,7 +237,7 @@ func (rep *Report) group(runs []*RunResult) {
 		g, ok := byKey[ks]
 		if !ok {
 			g = &Group{Key: key, Task: r.Config.Task, Strategy: r.Config.Strategy, DecayTarget: r.Config.DecayTarget,
-				Mixout: r.Config.Mixout, Dropout: r.Config.Dropout}
+				Mixout: r.Config.Mixout, Dropout: r.Config.Dropout, Regularization: r.Resolved.Regularization()}
 			byKey[ks] = g
 			rep.Groups = append(rep.Groups, g)
 		}
@@ -302,7 +309,7 @@ func (g *Group) stats() {
 			nBase++
 		}
 		if g.Metric == "" && r.Metrics.Final != nil {
-			g.Metric = primaryName(r.Metrics.Final.Metrics)
+			g.Metric, _ = train.PrimaryMetric(r.Metrics.Final.Metrics)
 		}
 	}
 	g.Scored = len(scores)
@@ -312,17 +319,6 @@ func (g *Group) stats() {
 		g.Baseline = base / float64(nBase)
 	}
 	g.Mean, g.Std, g.Median, g.Min, g.Max = Stats(scores)
-}
-
-// primaryName names the primary metric among a run's metrics, as the
-// trainer picks it.
-func primaryName(m train.Metrics) string {
-	for _, k := range []string{"combined_score", "matthews_correlation", "accuracy"} {
-		if _, ok := m[k]; ok {
-			return k
-		}
-	}
-	return "score"
 }
 
 // Stats returns the mean, the sample standard deviation (n-1; NaN for
@@ -449,6 +445,7 @@ type jsonGroup struct {
 	Mixout            float64           `json:"mixout"`
 	Dropout           float64           `json:"dropout"`
 	WeightDecayTarget string            `json:"weight_decay_target"`
+	Regularization    string            `json:"regularization"`
 	Extra             map[string]string `json:"extra,omitempty"`
 	Label             string            `json:"label"`
 	Metric            string            `json:"metric"`
@@ -489,7 +486,7 @@ func (rep *Report) JSON() ([]byte, error) {
 	}
 	for _, g := range rep.Groups {
 		jg := jsonGroup{Task: g.Task, Strategy: g.Strategy, Mixout: g.Mixout, Dropout: g.Dropout, WeightDecayTarget: g.DecayTarget,
-			Label: rep.Label(g), Metric: g.Metric, Runs: g.Runs, Failed: g.Failed, Scored: g.Scored,
+			Regularization: g.Regularization, Label: rep.Label(g), Metric: g.Metric, Runs: g.Runs, Failed: g.Failed, Scored: g.Scored,
 			Mean: train.Number(g.Mean), Std: train.Number(g.Std), Median: train.Number(g.Median), Min: train.Number(g.Min), Max: train.Number(g.Max),
 			TrainSecondsMean: g.TrainSeconds, MajorityBaseline: train.Number(g.Baseline)}
 		for i, k := range rep.Keys[len(GroupKeys):] {
@@ -569,8 +566,11 @@ func (rep *Report) Markdown() []byte {
 	fmt.Fprintf(&b, "correlation, or the mean of accuracy and F1 for MRPC and of Pearson and Spearman for STS-B).\n")
 	fmt.Fprintf(&b, "Statistics are over the runs with a score (a diverged run has none); std is the sample\n")
 	fmt.Fprintf(&b, "standard deviation. Failed: final score at or below the majority-class baseline of the dev\n")
-	fmt.Fprintf(&b, "set, a diverged loss, or no score. Time: training seconds per run. Groups: %s.\n\n", strings.Join(rep.Keys, ", "))
-	head := append(slices.Clone(rep.Keys), "metric", "runs", "failed", "mean", "std", "median", "min", "max", "train s/run")
+	fmt.Fprintf(&b, "set, a diverged loss, or no score. Time: training seconds per run. Groups: %s.\n", strings.Join(rep.Keys, ", "))
+	fmt.Fprintf(&b, "Regularization: what the runs used, in the paper's notation (dropout(p), wdecay(target, λ),\n")
+	fmt.Fprintf(&b, "mixout(w_pre, p)); strategy: the preset, none when the settings were given one by one.\n\n")
+	extra := rep.Keys[len(GroupKeys):]
+	head := append(append([]string{"task", "strategy", "regularization"}, extra...), "metric", "runs", "failed", "mean", "std", "median", "min", "max", "train s/run")
 	fmt.Fprintf(&b, "| %s |\n", strings.Join(head, " | "))
 	fmt.Fprintf(&b, "|%s\n", strings.Repeat(" --- |", len(head)))
 	dash := func(s string) string {
@@ -580,7 +580,11 @@ func (rep *Report) Markdown() []byte {
 		return s
 	}
 	for _, g := range rep.Groups {
-		row := append(slices.Clone(g.Key), g.Metric, strconv.Itoa(g.Runs), strconv.Itoa(g.Failed),
+		strategy := g.Strategy
+		if strategy == "custom" {
+			strategy = "none"
+		}
+		row := append(append([]string{g.Task, strategy, g.Regularization}, g.Key[len(GroupKeys):]...), g.Metric, strconv.Itoa(g.Runs), strconv.Itoa(g.Failed),
 			dash(num(g.Mean)), dash(num(g.Std)), dash(num(g.Median)), dash(num(g.Min)), dash(num(g.Max)), strconv.FormatFloat(g.TrainSeconds, 'f', 1, 64))
 		fmt.Fprintf(&b, "| %s |\n", strings.Join(row, " | "))
 	}

@@ -114,7 +114,7 @@ func TestReportNumbers(t *testing.T) {
 		t.Errorf("report.csv row: %s", got)
 	}
 	md, _ := os.ReadFile(filepath.Join(root, ReportMarkdown))
-	if !strings.Contains(string(md), "| rte | mixout | 0.7 | -1 | zero | 2e-05 | accuracy | 3 | 1 | 0.7000 | 0.0141 | 0.7000 | 0.6900 | 0.7100 |") {
+	if !strings.Contains(string(md), "| rte | mixout | mixout(w_pre, 0.7) + wdecay(0, 0.01), dropout: hidden 0, attention 0, classifier the checkpoint's | 2e-05 | accuracy | 3 | 1 | 0.7000 | 0.0141 | 0.7000 | 0.6900 | 0.7100 |") {
 		t.Errorf("report.md:\n%s", md)
 	}
 }

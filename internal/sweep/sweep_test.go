@@ -255,6 +255,10 @@ func TestIDStable(t *testing.T) {
 	if ID(c) != "07fb5d97cef3" {
 		t.Error("report_to changed the id")
 	}
+	c.LoggingSteps = 10
+	if ID(c) != "07fb5d97cef3" {
+		t.Error("logging_steps changed the id")
+	}
 	c.TrainFile, c.Task = "train.csv", ""
 	if ID(c) == "07fb5d97cef3" {
 		t.Error("train_file does not change the id")

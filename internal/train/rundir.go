@@ -11,8 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-
-	"go.yaml.in/yaml/v3"
+	"time"
 
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/backend"
@@ -53,7 +52,7 @@ var runMarkers = []string{ConfigFile, LogFile, MetricsFile, BestDir, LastDir}
 // runOutputs is everything a run writes into its directory but the lock
 // file: --overwrite removes all of it, so nothing of the old run mixes
 // with the new one.
-var runOutputs = append(slices.Clone(runMarkers), TensorBoardDir, TestPredictionsFile, CurvesSVGFile, CurvesPNGFile)
+var runOutputs = append(slices.Clone(runMarkers), TensorBoardDir, TestPredictionsFile, ResultsFile, CurvesSVGFile, CurvesPNGFile)
 
 // runDir writes a run's output directory, which it holds locked.
 type runDir struct {
@@ -164,9 +163,9 @@ func (r *runDir) at(name string) {
 // start writes the resolved config and opens log.jsonl (dropping the lines
 // of steps after the state a resumed run continues from).
 func (r *runDir) start(t *Trainer) error {
-	cfgYAML, err := yaml.Marshal(t.cfg.Map())
+	cfgYAML, err := t.configYAML()
 	if err != nil {
-		return fmt.Errorf("write config: %w", err)
+		return err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(r.dir, ConfigFile), cfgYAML, 0o644); err != nil {
 		return err
@@ -282,7 +281,7 @@ type savedState struct {
 func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 	return atomicfile.ReplaceDir(filepath.Join(r.dir, name), func(tmp string) error {
 		m := t.model
-		if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{VocabPath: t.vocabPath, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
+		if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{TokenizerFiles: t.tokFiles, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
 			return err
 		}
 		if !state {
@@ -311,11 +310,11 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 // restore loads last/: weights, moments and the trainer state. A run that
 // was stopped before its first checkpoint has none: it starts from step 0
 // once its config.yaml (when it got as far as writing one) shows the same
-// settings.
+// settings (the requested ones, as trainer_state.json holds them).
 func (t *Trainer) restore() error {
 	if !t.run.saved {
 		path := filepath.Join(t.cfg.OutputDir, ConfigFile)
-		saved, err := config.ReadYAML(path)
+		saved, _, err := config.ReadRunYAML(path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("resume: %w", err)
 		}
@@ -390,16 +389,19 @@ func (t *Trainer) restore() error {
 	return nil
 }
 
-// ResumeDefaults are the settings of the run in dir (its config.yaml), for
-// --resume to continue it with nothing else given: every setting except
-// output_dir, resume and overwrite, by key. It is nil when dir holds no
-// run settings (a run killed before it wrote them), an error when dir does
-// not exist.
+// ResumeDefaults are the settings of the run in dir as it was requested
+// (its config.yaml, config.ReadRunYAML: the top level overridden by the
+// requested: block), for --resume to continue it with nothing else given:
+// every setting except output_dir, resume and overwrite, by key. Resolving
+// them again gives the run's settings, the ones its trainer_state.json
+// holds; the resolved values (a checkpoint's dropout, the total steps)
+// would be another run. It is nil when dir holds no run settings (a run
+// killed before it wrote them), an error when dir does not exist.
 func ResumeDefaults(dir string) (map[string]any, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("resume: output_dir %s: %w", dir, errors.Unwrap(err))
 	}
-	saved, err := config.ReadYAML(filepath.Join(dir, ConfigFile))
+	saved, _, err := config.ReadRunYAML(filepath.Join(dir, ConfigFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -416,6 +418,7 @@ func ResumeDefaults(dir string) (map[string]any, error) {
 // interrupt ends a run that SIGINT/SIGTERM stopped: last/ and metrics.json
 // (status interrupted) are saved, and ErrInterrupted returned.
 func (t *Trainer) interrupt() error {
+	t.tick()
 	if err := t.saveLast(); err != nil {
 		return err
 	}
@@ -438,5 +441,14 @@ func (t *Trainer) evaluateAndSave(ctx context.Context, epoch float64) error {
 		return err
 	}
 	t.state.EvalDue = false
+	t.tick()
 	return t.saveLast()
+}
+
+// tick adds the wall-clock time since the last tick (or the start of Run)
+// to state.Runtime.
+func (t *Trainer) tick() {
+	now := time.Now()
+	t.state.Runtime += now.Sub(t.mark).Seconds()
+	t.mark = now
 }

@@ -37,12 +37,14 @@ type MicroBatch struct {
 
 // NewStep sets up training m with the settings of cfg that shape a step:
 // seed, dropout (resolved against m's configuration), mixout on every
-// Linear toward pre, its pretrained weights (the classifier too with
-// output_layer mixout, toward its own initial value), weight decay on the
+// pretrained Linear toward pre, its pretrained weights, weight decay on the
 // embeddings and dense weights (toward pre with weight_decay_target
-// pretrained, the new classifier always toward zero), layer-wise
-// learning-rate decay, Adam's settings and clipping. Activations are sized
-// for max_seq_length tokens at first.
+// pretrained), layer-wise learning-rate decay, Adam's settings and
+// clipping. A parameter pre lacks is new (a head layer the checkpoint did
+// not have, initialised at load); new layers and the classifier get the
+// output-layer regularizer: classifier dropout and weight decay toward
+// zero, or with output_layer mixout, mixout toward their own initial value.
+// Activations are sized for max_seq_length tokens at first.
 func NewStep(m *model.Model, pre model.Weights, cfg config.Run) (*Step, error) {
 	mc := m.Config
 	h, a, c := cfg.Dropouts(mc.HiddenDropoutProb, mc.AttentionProbsDropoutProb, classifierDropout(mc))
@@ -51,10 +53,15 @@ func NewStep(m *model.Model, pre model.Weights, cfg config.Run) (*Step, error) {
 	if cfg.Mixout > 0 {
 		mo := model.MixoutOptions{P: cfg.Mixout, PerElement: cfg.MixoutPerElement, Reference: cfg.MixoutGrad == "reference"}
 		for _, l := range m.Linears() {
-			if l == &m.Classifier && cfg.OutputLayer != "mixout" {
-				continue
+			target := pre[l.Name+".weight"]
+			if outputLayer(m, l, pre) {
+				if cfg.OutputLayer != "mixout" {
+					continue
+				}
+				target = make([]float32, l.Out*l.In)
+				m.Backend.Download(target, l.W)
 			}
-			if err := m.SetMixout(l, pre[l.Name+".weight"], mo); err != nil {
+			if err := m.SetMixout(l, target, mo); err != nil {
 				return nil, err
 			}
 		}
@@ -64,6 +71,13 @@ func NewStep(m *model.Model, pre model.Weights, cfg config.Run) (*Step, error) {
 	s.Opt.Beta1, s.Opt.Beta2, s.Opt.Eps = cfg.Beta1, cfg.Beta2, cfg.Eps
 	s.Opt.BiasCorrection, s.Opt.MaxGradNorm = cfg.BiasCorrect, cfg.MaxGradNorm
 	return s, nil
+}
+
+// outputLayer reports whether l gets the output-layer regularizer: it is
+// the classifier, or new (pre lacks its weight).
+func outputLayer(m *model.Model, l *model.Linear, pre model.Weights) bool {
+	_, pretrained := pre[l.Name+".weight"]
+	return l == &m.Classifier || !pretrained
 }
 
 // classifierDropout is transformers' choice: classifier_dropout, else
@@ -77,8 +91,8 @@ func classifierDropout(c model.Config) float64 {
 
 // params builds the optimizer's view of every parameter: weight decay on
 // embeddings and dense weights only, toward the pretrained value with
-// weight_decay_target pretrained (the new classifier always toward zero),
-// and the layer-wise learning-rate scale.
+// weight_decay_target pretrained (the classifier and new layers always
+// toward zero), and the layer-wise learning-rate scale.
 func params(m *model.Model, g *model.Grads, pre model.Weights, cfg config.Run) []*Param {
 	be, layers := m.Backend, m.Config.NumHiddenLayers
 	ws, gs := m.Tensors(), g.Tensors()
@@ -88,7 +102,7 @@ func params(m *model.Model, g *model.Grads, pre model.Weights, cfg config.Run) [
 		if w.Kind == model.Embedding || w.Kind == model.LinearWeight {
 			p.WeightDecay = cfg.WeightDecay
 		}
-		if p.WeightDecay > 0 && cfg.DecayTarget == "pretrained" && w.Block != model.Classifier {
+		if _, pretrained := pre[w.Name]; p.WeightDecay > 0 && cfg.DecayTarget == "pretrained" && w.Block != model.Classifier && pretrained {
 			p.Target = be.Alloc(w.Size())
 			be.Upload(p.Target, pre[w.Name])
 		}

@@ -80,7 +80,8 @@ func TestStepParamGroups(t *testing.T) {
 }
 
 // TestStepMixoutSetup: mixout on every Linear toward its pretrained weight,
-// the classifier only with output_layer mixout; dropout as the settings say.
+// the classifier only with output_layer mixout (toward its own initial
+// value); dropout as the settings say.
 func TestStepMixoutSetup(t *testing.T) {
 	for _, out := range []string{"dropout", "mixout"} {
 		cfg := config.Default()
@@ -97,7 +98,12 @@ func TestStepMixoutSetup(t *testing.T) {
 			}
 			u := make([]float32, l.Out*l.In)
 			m.Backend.Download(u, l.Mix.Target)
-			if l.Mix.P != 0.7 || !slices.Equal(u, pre[l.Name+".weight"]) {
+			target := pre[l.Name+".weight"]
+			if l == &m.Classifier {
+				target = make([]float32, l.Out*l.In) // its own initial value
+				m.Backend.Download(target, l.W)
+			}
+			if l.Mix.P != 0.7 || !slices.Equal(u, target) {
 				t.Fatalf("%s: mixout p %g, or its target is not the pretrained weight", l.Name, l.Mix.P)
 			}
 		}
@@ -150,5 +156,61 @@ func TestStepAccumulation(t *testing.T) {
 				t.Fatalf("%s[%d]: accumulated gradient %g, whole batch %g", specs[i].Name, j, got[i][j], want[i][j])
 			}
 		}
+	}
+}
+
+// TestStepNewHeadLayers: in each family, head layers the checkpoint lacked
+// (absent from the pretrained weights) get the output-layer regularizer
+// (no mixout, weight decay toward zero, classifier dropout), while every
+// pretrained Linear (ELECTRA's embeddings_project included) gets mixout
+// toward its pretrained weight.
+func TestStepNewHeadLayers(t *testing.T) {
+	for _, mt := range []string{"bert", "roberta", "electra", "distilbert"} {
+		t.Run(mt, func(t *testing.T) {
+			mc, err := model.FamilyDefaults(mt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mc.VocabSize, mc.HiddenSize, mc.NumHiddenLayers, mc.NumAttentionHeads, mc.IntermediateSize = 40, 16, 2, 2, 32
+			mc.MaxPositionEmbeddings = 20
+			if mt == "electra" {
+				mc.EmbeddingSize = 8
+			}
+			m, err := model.New(cpu.New(1), mc, model.InitWeights(mc, 1))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pre := model.InitWeights(mc, 2)
+			newDense := m.Pooler.Name
+			delete(pre, newDense+".weight")
+			delete(pre, newDense+".bias")
+			cfg := config.Default()
+			cfg.Mixout, cfg.WeightDecay, cfg.DecayTarget = 0.7, 0.01, "pretrained"
+			st, err := NewStep(m, pre, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mixed := 0
+			for _, l := range m.Linears() {
+				isNew := l == &m.Pooler || l == &m.Classifier
+				if (l.Mix == nil) != isNew {
+					t.Errorf("%s: mixed %v, want %v", l.Name, l.Mix != nil, !isNew)
+				}
+				if l.Mix != nil {
+					mixed++
+				}
+			}
+			if want := 6*mc.NumHiddenLayers + map[bool]int{true: 1}[m.Config.HasEmbProject()]; mixed != want {
+				t.Errorf("%d Linears mixed, want %d", mixed, want)
+			}
+			for _, p := range st.Opt.Params {
+				if p.Spec.Name == newDense+".weight" && (p.WeightDecay != 0.01 || p.Target != nil) {
+					t.Errorf("%s: weight decay %g toward pretrained %v, want 0.01 toward zero", p.Spec.Name, p.WeightDecay, p.Target != nil)
+				}
+			}
+			if st.Dropout.ClassifierDropout == 0 {
+				t.Errorf("classifier dropout 0 with mixout on the encoder")
+			}
+		})
 	}
 }

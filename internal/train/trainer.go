@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -53,31 +53,40 @@ type Eval struct {
 type Options struct {
 	// Backend runs the model.
 	Backend backend.Backend
-	// OnStep and OnEval, when not nil, observe progress.
+	// OnStep and OnEval, when not nil, observe progress: OnStep after
+	// every optimizer step, OnEval after every evaluation.
 	OnStep func(StepInfo)
 	OnEval func(Eval)
+	// OnLog, when not nil, receives each line written to log.jsonl (every
+	// logging_steps steps, with the loss averaged over them).
+	OnLog func(StepInfo)
 	// Warn receives warnings (missing head parameters, skipped rows).
 	Warn func(msg string)
 }
 
 // Trainer is one finetuning run in progress.
 type Trainer struct {
-	cfg       config.Run
-	opts      Options
-	task      *data.Task
-	tok       data.Encoder
-	model     *model.Model
-	step      *Step
-	pred      *infer.Predictor
-	train     []trainExample
-	dev       []data.Example
-	baseline  float64
-	state     State
-	vocabPath string
-	run       *runDir
-	micro     []microBatch
-	tb        *tensorBoard
-	test      []data.Example
+	cfg      config.Run
+	opts     Options
+	task     *data.Task
+	tok      data.Encoder
+	model    *model.Model
+	step     *Step
+	pred     *infer.Predictor
+	train    []trainExample
+	dev      []data.Example
+	baseline float64
+	state    State
+	tokFiles []string // tokenizer files of the model directory, saved with the model
+	run      *runDir
+	micro    []microBatch
+	tb       *tensorBoard
+	test     []data.Example
+	// evalSeconds is the duration of this process's latest evaluation (0:
+	// none yet).
+	evalSeconds float64
+	// mark is when state.Runtime was last brought up to date (tick).
+	mark time.Time
 }
 
 // microBatch holds one micro-batch's inputs; its slices are reused from
@@ -96,22 +105,35 @@ type trainExample struct {
 }
 
 // State is everything a resumed run needs besides weights and moments.
+// Its JSON keys are the field names in snake_case (files saved before they
+// had tags, with "Step" and so on, still load: encoding/json matches keys
+// without regard to case).
 type State struct {
 	// Step is the number of optimizer steps taken; Total and Warmup are the
 	// schedule's lengths.
-	Step, Total, Warmup int
+	Step   int `json:"step"`
+	Total  int `json:"total"`
+	Warmup int `json:"warmup"`
 	// Micro counts forward passes; it keys the dropout and mixout masks.
-	Micro uint64
+	Micro uint64 `json:"micro"`
 	// Epoch and Pos locate the next batch in the epoch's shuffled order.
-	Epoch, Pos int
+	Epoch int `json:"epoch"`
+	Pos   int `json:"pos"`
 	// Best is the best dev evaluation so far; Evals every evaluation.
-	Best  *Eval
-	Evals []Eval
-	// Seconds is the training time spent so far.
-	Seconds float64
+	Best  *Eval  `json:"best"`
+	Evals []Eval `json:"evals"`
+	// Seconds is the training time spent so far (the optimizer steps).
+	Seconds float64 `json:"seconds"`
+	// Runtime is the wall-clock time of the training loop so far,
+	// evaluations and checkpoints included (Hugging Face's train_runtime).
+	Runtime float64 `json:"runtime"`
+	// LossSum is the sum of the steps' training losses, LossSteps their
+	// number (a run saved before they existed counts from its resume).
+	LossSum   float64 `json:"loss_sum"`
+	LossSteps int     `json:"loss_steps"`
 	// EvalDue: the evaluation after step Step was cut short by an interrupt;
 	// a resumed run does it first.
-	EvalDue bool `json:",omitempty"`
+	EvalDue bool `json:"eval_due,omitempty"`
 }
 
 // New prepares a run: reads the data, loads the checkpoint, sets up the
@@ -171,7 +193,7 @@ func (t *Trainer) loadData() error {
 	if t.tok, err = data.LoadEncoder(t.cfg.Model, lower); err != nil {
 		return err
 	}
-	t.vocabPath = filepath.Join(t.cfg.Model, model.VocabFile)
+	t.tokFiles = model.TokenizerFiles(t.cfg.Model)
 	train, rep, err := t.task.ReadSplit(t.cfg.DataDir, "train")
 	if err != nil {
 		return err
@@ -234,8 +256,8 @@ func (t *Trainer) loadModel() error {
 	for _, name := range ck.Initialized {
 		t.opts.Warn(fmt.Sprintf("%s: %s is not in the checkpoint; initialised randomly (seed %d)", cfg.Model, name, cfg.Seed))
 	}
-	if cfg.MaxSeqLength > ck.Config.MaxPositionEmbeddings {
-		return fmt.Errorf("max_seq_length: %d exceeds the model's max_position_embeddings %d", cfg.MaxSeqLength, ck.Config.MaxPositionEmbeddings)
+	if cfg.MaxSeqLength > ck.Config.MaxSeqLen() {
+		return fmt.Errorf("max_seq_length: %d exceeds the model's longest sequence %d (max_position_embeddings %d)", cfg.MaxSeqLength, ck.Config.MaxSeqLen(), ck.Config.MaxPositionEmbeddings)
 	}
 	if n := t.tok.VocabSize(); n > ck.Config.VocabSize {
 		return fmt.Errorf("%s: the tokenizer has %d ids, more than the model's vocab_size %d", cfg.Model, n, ck.Config.VocabSize)
@@ -252,11 +274,17 @@ func (t *Trainer) loadModel() error {
 			}
 		}
 	}
-	if cfg.ReinitHead && !slices.Contains(ck.Initialized, model.ClassifierWeight) {
-		ck.Config.InitLinear(ck.Weights, "classifier", ck.Config.NumLabels, ck.Config.HiddenSize, cfg.Seed)
+	cls := ck.Config.ClassifierName()
+	if cfg.ReinitHead && !slices.Contains(ck.Initialized, cls+".weight") {
+		ck.Config.InitLinear(ck.Weights, cls, ck.Config.NumLabels, ck.Config.HiddenSize, cfg.Seed)
 	}
-	pre := ck.Weights // the pretrained weights: mixout's and wdecay(w_pre)'s target
-	t.model, err = model.New(t.opts.Backend, ck.Config, pre)
+	// The pretrained weights, mixout's and wdecay(w_pre)'s target: what the
+	// checkpoint held (head layers it lacked are new).
+	pre := maps.Clone(ck.Weights)
+	for _, name := range ck.Initialized {
+		delete(pre, name)
+	}
+	t.model, err = model.New(t.opts.Backend, ck.Config, ck.Weights)
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Model, err)
 	}
@@ -296,12 +324,17 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	defer t.tb.close()
+	if err := t.clearResults(); err != nil {
+		return nil, err
+	}
 	order := t.order(st.Epoch)
+	t.mark = time.Now()
 	if st.EvalDue {
 		if err := t.evaluateAndSave(ctx, float64(st.Epoch)+float64(st.Pos)/float64(len(order))); err != nil {
 			return nil, err
 		}
 	}
+	var logged logWindow
 	for st.Step < st.Total {
 		if ctx.Err() != nil {
 			return nil, t.interrupt()
@@ -324,16 +357,19 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		}
 		secs := time.Since(began).Seconds()
 		st.Seconds += secs
+		st.LossSum += loss
+		st.LossSteps++
 		info := StepInfo{Step: st.Step, Total: st.Total, Epoch: float64(st.Epoch) + float64(st.Pos)/float64(len(order)),
 			Loss: Number(loss), LR: lr, GradNorm: Number(norm), ExamplesPerSec: float64(len(idx)) / secs}
-		if err := t.run.logStep(info); err != nil {
-			return nil, err
-		}
-		if err := t.tb.step(info); err != nil {
-			return nil, err
-		}
 		if t.opts.OnStep != nil {
 			t.opts.OnStep(info)
+		}
+		logged.add(loss, len(idx), secs)
+		if cfg.LoggingSteps <= 1 || st.Step%cfg.LoggingSteps == 0 || st.Step == st.Total || !finite(loss) || !finite(norm) {
+			if err := t.log(logged.line(info)); err != nil {
+				return nil, err
+			}
+			logged = logWindow{}
 		}
 		if !finite(loss) || !finite(norm) {
 			if err := t.run.writeMetrics(t, StatusDiverged, "diverged at step "+fmt.Sprint(st.Step)); err != nil {
@@ -348,13 +384,18 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			}
 		}
 	}
+	t.tick()
 	if err := t.run.writeMetrics(t, StatusFinished, ""); err != nil {
 		return nil, err
 	}
 	if err := t.predictTest(); err != nil {
 		return nil, err
 	}
-	return t.result(), nil
+	res := t.result()
+	if err := t.writeResults(res); err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
@@ -385,6 +426,7 @@ func (t *Trainer) microBatches(idx []int) []MicroBatch {
 // evaluate scores the model on dev, records the evaluation, and saves best/
 // when it improved; a cancelled ctx stops it before it records anything.
 func (t *Trainer) evaluate(ctx context.Context, epoch float64) error {
+	began := time.Now()
 	preds, err := t.pred.PredictContext(ctx, t.dev, nil)
 	if err != nil {
 		return err
@@ -396,6 +438,7 @@ func (t *Trainer) evaluate(ctx context.Context, epoch float64) error {
 	if mets["loss"], err = infer.Loss(t.task, t.dev, preds); err != nil {
 		return err
 	}
+	t.evalSeconds = time.Since(began).Seconds()
 	ev := Eval{Step: t.state.Step, Epoch: epoch, Metrics: mets, Primary: Number(primary(mets))}
 	t.state.Evals = append(t.state.Evals, ev)
 	if err := t.tb.eval(ev); err != nil {
@@ -418,15 +461,8 @@ func (t *Trainer) evaluate(ctx context.Context, epoch float64) error {
 
 // primary picks the task's main metric from evaluate-named metrics.
 func primary(m map[string]float64) float64 {
-	if v, ok := m["combined_score"]; ok {
-		return v
-	}
-	for _, k := range []string{"matthews_correlation", "accuracy"} {
-		if v, ok := m[k]; ok {
-			return v
-		}
-	}
-	return math.NaN()
+	_, v := PrimaryMetric(m)
+	return v
 }
 
 // majorityBaseline is the primary metric of always predicting the dev
@@ -468,6 +504,8 @@ type Result struct {
 	Failed      bool
 	Baseline    float64
 	Dir         string
+	// Summary is all_results.json: Hugging Face's train_* and eval_* keys.
+	Summary Summary
 }
 
 func (t *Trainer) result() *Result {
@@ -489,17 +527,12 @@ func (t *Trainer) Model() *model.Model { return t.model }
 func (t *Trainer) State() State { return t.state }
 
 // Regularization describes the run's regularizers in the mixout paper's
-// notation, e.g. "mixout(w_pre, 0.7) + wdecay(0, 0.01), dropout: hidden 0,
-// attention 0, classifier 0.1".
+// notation (config.Run.Regularization with the dropouts resolved against
+// the checkpoint), e.g. "mixout(w_pre, 0.7) + wdecay(0, 0.01), dropout:
+// hidden 0, attention 0, classifier 0.1".
 func (t *Trainer) Regularization() string {
-	target := map[string]string{"zero": "0", "pretrained": "w_pre"}[t.cfg.DecayTarget]
-	d := fmt.Sprintf("wdecay(%s, %g)", target, t.cfg.WeightDecay)
-	if t.cfg.Mixout > 0 {
-		d = fmt.Sprintf("mixout(w_pre, %g) + %s", t.cfg.Mixout, d)
-		if t.cfg.OutputLayer == "mixout" {
-			d += fmt.Sprintf(", classifier mixout(w_0, %g)", t.cfg.Mixout)
-		}
-	}
-	p := t.step.Dropout
-	return fmt.Sprintf("%s, dropout: hidden %g, attention %g, classifier %g", d, p.HiddenDropout, p.AttentionDropout, p.ClassifierDropout)
+	r := t.cfg
+	h, a, c := t.dropouts()
+	r.HiddenDropout, r.AttentionDropout, r.ClassifierDropout = h.P, a.P, c.P
+	return r.Regularization()
 }

@@ -254,24 +254,35 @@ func testLayerNorm(t *testing.T, be backend.Backend) {
 
 func testEmbed(t *testing.T, be backend.Backend) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	const vocab, types = 50, 2
+	const vocab, types, maxPos = 50, 2, 40
 	for _, seq := range []int{1, 7, 33} {
 		for _, hidden := range []int{1, 7, 33} {
-			batch := 3
-			word, pos, typ := randn(rng, vocab*hidden, 1), randn(rng, seq*hidden, 1), randn(rng, types*hidden, 1)
-			ids, tys := make([]int32, batch*seq), make([]int32, batch*seq)
-			for i := range ids {
-				ids[i], tys[i] = int32(rng.IntN(vocab)), int32(rng.IntN(types))
-			}
-			want := make([]float64, batch*seq*hidden)
-			for tk := 0; tk < batch*seq; tk++ {
-				for j := 0; j < hidden; j++ {
-					want[tk*hidden+j] = float64(word[int(ids[tk])*hidden+j]) + float64(pos[(tk%seq)*hidden+j]) + float64(typ[int(tys[tk])*hidden+j])
+			for _, withTypes := range []bool{true, false} {
+				batch := 3
+				word, pos, typ := randn(rng, vocab*hidden, 1), randn(rng, maxPos*hidden, 1), randn(rng, types*hidden, 1)
+				ids, poss, tys := make([]int32, batch*seq), make([]int32, batch*seq), make([]int32, batch*seq)
+				for i := range ids {
+					// Positions in any order (RoBERTa's count non-padding tokens).
+					ids[i], poss[i], tys[i] = int32(rng.IntN(vocab)), int32(rng.IntN(maxPos)), int32(rng.IntN(types))
 				}
+				want := make([]float64, batch*seq*hidden)
+				for tk := 0; tk < batch*seq; tk++ {
+					for j := 0; j < hidden; j++ {
+						v := float64(word[int(ids[tk])*hidden+j]) + float64(pos[int(poss[tk])*hidden+j])
+						if withTypes {
+							v += float64(typ[int(tys[tk])*hidden+j])
+						}
+						want[tk*hidden+j] = v
+					}
+				}
+				out := be.Alloc(len(want))
+				var typBuf backend.Buffer
+				if withTypes {
+					typBuf = up(be, typ)
+				}
+				be.Embed(out, up(be, word), up(be, pos), typBuf, ids, poss, tys, batch, seq, hidden)
+				check(t, fmt.Sprintf("seq %d hidden %d types %v", seq, hidden, withTypes), down(be, out, len(want)), want)
 			}
-			out := be.Alloc(len(want))
-			be.Embed(out, up(be, word), up(be, pos), up(be, typ), ids, tys, batch, seq, hidden)
-			check(t, fmt.Sprintf("seq %d hidden %d", seq, hidden), down(be, out, len(want)), want)
 		}
 	}
 }

@@ -755,10 +755,15 @@ func testEmbedBackward(t *testing.T, be backend.Backend) {
 		for _, seq := range []int{1, 7, 33} {
 			for _, hidden := range []int{1, 7, 33} {
 				for _, padID := range []int{-1, 0, 3} {
-					maxPos := seq + 3 // rows past seq must stay untouched
-					ids, tys := make([]int32, batch*seq), make([]int32, batch*seq)
+					withTypes := padID != 0 // one case without token types
+					maxPos := seq + 3       // rows no position names must stay untouched
+					ids, poss, tys := make([]int32, batch*seq), make([]int32, batch*seq), make([]int32, batch*seq)
 					for i := range ids {
 						ids[i], tys[i] = int32(rng.IntN(vocab)), int32(rng.IntN(ntypes))
+						poss[i] = int32(i % seq)
+						if padID == 3 {
+							poss[i] = int32(rng.IntN(seq)) // repeated, unordered positions
+						}
 					}
 					ids[0] = 0 // id 0 present, so padID 0 and -1 differ
 					if padID >= 0 {
@@ -770,16 +775,22 @@ func testEmbedBackward(t *testing.T, be backend.Backend) {
 					for tk := 0; tk < batch*seq; tk++ {
 						for j := 0; j < hidden; j++ {
 							g := float64(dy[tk*hidden+j])
-							wp[(tk%seq)*hidden+j] += g
-							wt[int(tys[tk])*hidden+j] += g
+							wp[int(poss[tk])*hidden+j] += g
+							if withTypes {
+								wt[int(tys[tk])*hidden+j] += g
+							}
 							if padID < 0 || int(ids[tk]) != padID {
 								ww[int(ids[tk])*hidden+j] += g
 							}
 						}
 					}
 					dw, dp, dt := up(be, w0), up(be, p0), up(be, t0)
-					be.EmbedBackward(dw, dp, dt, up(be, dy), ids, tys, batch, seq, hidden, padID)
-					what := fmt.Sprintf("seq %d hidden %d padID %d", seq, hidden, padID)
+					var dtArg backend.Buffer
+					if withTypes {
+						dtArg = dt
+					}
+					be.EmbedBackward(dw, dp, dtArg, up(be, dy), ids, poss, tys, batch, seq, hidden, padID)
+					what := fmt.Sprintf("seq %d hidden %d padID %d types %v", seq, hidden, padID, withTypes)
 					tol := Abs * math.Sqrt(float64(batch*seq))
 					gw := down(be, dw, len(w0))
 					checkTol(t, what+" dword", gw, ww, tol, Rel)

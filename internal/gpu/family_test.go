@@ -1,0 +1,21 @@
+//go:build cuda || kernelhost
+
+package gpu
+
+import (
+	"testing"
+
+	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/model/familytest"
+)
+
+func fp32Backend(t testing.TB) backend.Backend { return newTestBackend(t, FP32) }
+
+// TestFamilyForwardMatchesReference: RoBERTa, ELECTRA and DistilBERT
+// forward passes on this backend in FP32 against Hugging Face's, with the
+// fixtures' tolerances.
+func TestFamilyForwardMatchesReference(t *testing.T) { familytest.Forward(t, fp32Backend, 1) }
+
+// TestFamilyGradientsMatchReference: their losses and every parameter
+// gradient on this backend in FP32 against Hugging Face's.
+func TestFamilyGradientsMatchReference(t *testing.T) { familytest.Gradients(t, fp32Backend, 1) }
