@@ -1,15 +1,23 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/mixft/mixft/internal/data"
+	"github.com/mixft/mixft/internal/exitcode"
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/infer"
 	"github.com/mixft/mixft/internal/model"
@@ -117,19 +125,112 @@ func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]
 	return &modelRun{task: task, predictor: p, ck: ck}, nil
 }
 
-// progress returns a progress callback drawing a bar on stderr when it is a
-// terminal, and a function that finishes the bar.
-func progress(total int, what string) (func(int), func()) {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return nil, func() {}
+// progressEvery is the most time between two progress lines of a command
+// whose stderr is not a terminal (a log file, a pipe).
+const progressEvery = 10 * time.Second
+
+// heartbeat writes line() (when not "") as a line on w every interval
+// until stop is called, so that a command whose stderr is not a terminal
+// shows it is alive even while one piece of work (a batch, a step, a
+// file) takes longer than that. line is called from another goroutine.
+func heartbeat(w io.Writer, every time.Duration, line func() string) (stop func()) {
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				if l := line(); l != "" {
+					fmt.Fprintln(w, l)
+				}
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(quit); <-done }) }
+}
+
+// rate is the speed of work counted from its first report: items per
+// second between the first report (first items at began) and now (done
+// items); ok is false until a second report has come.
+func rate(first, done int, began, now time.Time) (perSec float64, ok bool) {
+	if done <= first || !now.After(began) {
+		return 0, false
+	}
+	return float64(done-first) / now.Sub(began).Seconds(), true
+}
+
+// progress returns a progress callback for work on total examples and a
+// function that ends it: a bar on w when it is a terminal (its clock
+// started before the first batch, so the first rate is a real one), else a
+// line every progressEvery (heartbeat), its rate counted from the first
+// batch done.
+func progress(w io.Writer, total int, what string) (func(int), func()) {
+	if f, ok := w.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		var mu sync.Mutex
+		first, done, seen := 0, 0, false
+		var began time.Time
+		stop := heartbeat(w, progressEvery, func() string {
+			mu.Lock()
+			defer mu.Unlock()
+			line := fmt.Sprintf("%s: %d/%d examples", what, done, total)
+			if r, ok := rate(first, done, began, time.Now()); ok {
+				line += fmt.Sprintf(", %.1f ex/s", r)
+			}
+			return line
+		})
+		return func(d int) {
+			mu.Lock()
+			defer mu.Unlock()
+			if !seen {
+				first, began, seen = d, time.Now(), true
+			}
+			done = d
+		}, stop
 	}
 	bar := progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetWriter(w),
 		progressbar.OptionSetDescription(what),
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetItsString("ex"),
 		progressbar.OptionShowIts(),
 		progressbar.OptionClearOnFinish(),
 	)
+	bar.RenderBlank()
 	return func(done int) { bar.Set(done) }, func() { bar.Finish() }
+}
+
+// withSignals returns a context that SIGINT or SIGTERM cancels, and
+// interrupted, which turns the error of work stopped by one into a
+// one-line error with the shell's status for that signal (130, 143) and
+// leaves other errors as they are; stop ends the watch.
+func withSignals(parent context.Context, what string) (ctx context.Context, interrupted func(error) error, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Value
+	go func() {
+		select {
+		case s := <-ch:
+			got.Store(s)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	interrupted = func(err error) error {
+		s, ok := got.Load().(os.Signal)
+		if !ok || !errors.Is(err, context.Canceled) {
+			return err
+		}
+		name, code := "SIGINT", exitcode.SIGINT
+		if s == syscall.SIGTERM {
+			name, code = "SIGTERM", exitcode.SIGTERM
+		}
+		return &exitError{code, fmt.Errorf("%s: interrupted by %s; nothing written", what, name)}
+	}
+	return ctx, interrupted, func() { signal.Stop(ch); cancel() }
 }

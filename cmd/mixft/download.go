@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -27,9 +28,14 @@ func newDownloadCmd() *cobra.Command {
   mixft download glue         the GLUE tasks' data, as download_glue_data.py lays it out
 
 Downloads resume where they stopped, are verified before they are put in
-place, and show a progress bar on a terminal.`,
+place, and show a progress bar on a terminal. --timeout (MIXFT_TIMEOUT,
+default 60s) bounds every wait: connecting, the TLS handshake, the response
+headers, and a body that sends nothing; a transfer that fails so (or with a
+server error or a reset connection) is retried with backoff, resuming the
+partial file.`,
 		Example: `  mixft download model bert-large-uncased
-  mixft download glue --task rte --data-dir glue_data`,
+  mixft download glue --task rte --data-dir glue_data
+  MIXFT_TIMEOUT=2m mixft download glue --task all`,
 	}
 	cmd.AddCommand(newDownloadModelCmd(nil), newDownloadGlueCmd(nil))
 	return cmd
@@ -39,6 +45,7 @@ place, and show a progress bar on a terminal.`,
 type downloadModelOptions struct {
 	common
 	name, revision, endpoint, cacheDir string
+	timeout                            time.Duration
 }
 
 // newDownloadModelCmd returns the download model command; runF, when not
@@ -78,6 +85,7 @@ the cache only once verified.`,
 		Example: `  mixft download model bert-large-uncased
   mixft download model google-bert/bert-base-cased --revision main
   HF_TOKEN=hf_xxx mixft download model my-org/private-bert
+  mixft download model bert-base-uncased --timeout 2m
   mixft eval --model "$(mixft download model bert-base-uncased)" --task rte --data-dir glue_data/RTE`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -92,19 +100,24 @@ the cache only once verified.`,
 	f.StringVar(&o.revision, "revision", "main", "branch, tag or commit to download")
 	f.StringVar(&o.endpoint, "endpoint", "", "hub address (default: HF_ENDPOINT, else https://huggingface.co)")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "Hugging Face hub cache (default: HF_HUB_CACHE, else HF_HOME/hub, ...)")
+	addTimeoutFlag(cmd, &o.timeout)
 	addConfigFlag(cmd)
 	return cmd
 }
 
 // runDownloadModel downloads the checkpoint and prints its folder.
 func runDownloadModel(o *downloadModelOptions) error {
+	if err := checkTimeout(o.settings, o.timeout); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bars := newByteBars()
-	defer bars.finish()
+	defer bars.close()
 	dir, err := hub.Download(ctx, o.name, o.revision, hub.Options{
 		Endpoint: o.endpoint,
 		CacheDir: o.cacheDir,
+		Timeout:  o.timeout,
 		Progress: bars.progress,
 		Log:      bars.log(o.stderr),
 	})
@@ -121,6 +134,7 @@ type downloadGlueOptions struct {
 	common
 	task, dataDir, baseURL string
 	force, skipChecksums   bool
+	timeout                time.Duration
 }
 
 // newDownloadGlueCmd returns the download glue command; runF, when not
@@ -168,6 +182,7 @@ msr_paraphrase_train.txt, mrpc_dev_ids.tsv, ...): a local mirror.`,
 	f.StringVar(&o.baseURL, "glue-base-url", "", "fetch every file from this address + /<official file name> instead")
 	f.BoolVar(&o.force, "force", false, "download tasks again even when their folder is complete")
 	f.BoolVar(&o.skipChecksums, "skip-checksums", false, "accept archives whose sha256 differs from the official one (row counts are still checked)")
+	addTimeoutFlag(cmd, &o.timeout)
 	addConfigFlag(cmd)
 	return cmd
 }
@@ -177,6 +192,9 @@ func runDownloadGlue(o *downloadGlueOptions) error {
 	if err := o.settings.require("task", o.task, "data_dir", o.dataDir); err != nil {
 		return err
 	}
+	if err := checkTimeout(o.settings, o.timeout); err != nil {
+		return err
+	}
 	tasks, err := gluedl.ParseTasks(o.task)
 	if err != nil {
 		return err
@@ -184,11 +202,12 @@ func runDownloadGlue(o *downloadGlueOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	bars := newByteBars()
-	defer bars.finish()
+	defer bars.close()
 	results, err := gluedl.Download(ctx, o.dataDir, tasks, gluedl.Options{
 		BaseURL:       o.baseURL,
 		Force:         o.force,
 		SkipChecksums: o.skipChecksums,
+		Timeout:       o.timeout,
 		Progress:      bars.progress,
 		Log:           bars.log(o.stderr),
 	})
@@ -199,19 +218,69 @@ func runDownloadGlue(o *downloadGlueOptions) error {
 	return err
 }
 
-// byteBars draws one progress bar per file on stderr when it is a terminal.
+// addTimeoutFlag gives a download command --timeout, bound to d.
+func addTimeoutFlag(cmd *cobra.Command, d *time.Duration) {
+	cmd.Flags().DurationVar(d, "timeout", 60*time.Second, "give up a connection, TLS handshake, response or body that keeps mixft waiting this long (retried, resuming partial files)")
+}
+
+// checkTimeout refuses a --timeout (MIXFT_TIMEOUT) that is not positive.
+func checkTimeout(s *settings, d time.Duration) error {
+	if d <= 0 {
+		return s.bad("timeout", d, "a positive duration such as 30s or 2m")
+	}
+	return nil
+}
+
+// byteBars draws one progress bar per file on stderr when it is a
+// terminal; otherwise a line every progressEvery says how far the current
+// file is.
 type byteBars struct {
 	on   bool
 	file string
 	bar  *progressbar.ProgressBar
+	// mu guards the plain lines' state: the file, its bytes done and
+	// total, and the first report (bytes and time) of it.
+	mu   sync.Mutex
+	line struct {
+		file               string
+		done, total, first int64
+		began              time.Time
+	}
+	stopBeat func()
 }
 
 func newByteBars() *byteBars {
-	return &byteBars{on: term.IsTerminal(int(os.Stderr.Fd()))}
+	b := &byteBars{on: term.IsTerminal(int(os.Stderr.Fd()))}
+	if !b.on {
+		b.stopBeat = heartbeat(os.Stderr, progressEvery, b.still)
+	}
+	return b
+}
+
+// still is the plain progress line of the file being downloaded ("" when
+// none is).
+func (b *byteBars) still() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l := b.line
+	if l.file == "" {
+		return ""
+	}
+	msg := fmt.Sprintf("mixft: downloading %s: %.1f of %.1f MB", l.file, float64(l.done)/1e6, float64(l.total)/1e6)
+	if r, ok := rate(int(l.first), int(l.done), l.began, time.Now()); ok {
+		msg += fmt.Sprintf(", %.1f MB/s", r/1e6)
+	}
+	return msg
 }
 
 func (b *byteBars) progress(file string, done, total int64) {
 	if !b.on {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if file != b.line.file {
+			b.line.file, b.line.first, b.line.began = file, done, time.Now()
+		}
+		b.line.done, b.line.total = done, total
 		return
 	}
 	if b.bar == nil || file != b.file {
@@ -231,7 +300,19 @@ func (b *byteBars) progress(file string, done, total int64) {
 	b.bar.Set64(done)
 }
 
+// close ends the bars and the plain lines.
+func (b *byteBars) close() {
+	b.finish()
+	if b.stopBeat != nil {
+		b.stopBeat()
+	}
+}
+
+// finish ends the current file's bar (or its plain lines).
 func (b *byteBars) finish() {
+	b.mu.Lock()
+	b.line.file = ""
+	b.mu.Unlock()
 	if b.bar != nil {
 		b.bar.Finish()
 		b.bar = nil

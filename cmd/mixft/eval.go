@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -94,6 +95,8 @@ func runEval(o *evalOptions) error {
 		}
 		split = "dev"
 	}
+	ctx, interrupted, stop := withSignals(context.Background(), "eval")
+	defer stop()
 	run, err := openModel(&o.model, o.settings, o.stderr, map[string]string{"dev": o.validationFile})
 	if err != nil {
 		return err
@@ -108,11 +111,11 @@ func runEval(o *evalOptions) error {
 	if len(examples) == 0 {
 		return fmt.Errorf("%s: no examples", report.Path)
 	}
-	step, done := progress(len(examples), "eval "+run.task.Name)
-	preds, err := run.predictor.Predict(examples, step)
+	step, done := progress(o.stderr, len(examples), "eval "+run.task.Name)
+	preds, err := run.predictor.PredictContext(ctx, examples, step)
 	done()
 	if err != nil {
-		return err
+		return interrupted(err)
 	}
 	out, asJSON := o.stdout, o.json
 	labelled := examples[0].HasLabel

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -57,9 +58,11 @@ directory --output-dir:
                   and under requested: the settings as given where they differ
   log.jsonl       one line per step (per --logging-steps N steps, the loss
                   averaged over them): step, loss, lr, grad_norm, examples_per_s
-  metrics.json    final and best dev metrics (with loss, the dev loss), the
-                  majority-class baseline, and whether the run failed (final
-                  score at or below that baseline, or a diverged loss)
+  metrics.json    status (running, interrupted, finished, diverged), best dev
+                  metrics (with loss, the dev loss), the majority-class
+                  baseline; once finished or diverged, the final metrics and
+                  whether the run failed (final score at or below that
+                  baseline, or a diverged loss)
   all_results.json  the final summary with Hugging Face's keys: train_runtime,
                   train_samples_per_second, train_steps_per_second, train_loss,
                   epoch, eval_<metric>, eval_loss, eval_runtime, ...
@@ -103,12 +106,27 @@ batch and gradient accumulation, device, the strategy and each regularizer
 with its resolved value and where it came from ("classifier 0.1 (the
 checkpoint's hidden_dropout_prob)", "hidden 0 (mixout replaces it)"). Progress
 goes to stderr: a bar on a terminal, else a line every --logging-steps steps
-(default: about 20 lines a run), and each evaluation with its dev metric and
-dev loss. At the end it prints the dev scores and the final summary (runtime,
+(default: about 20 lines a run) and at least one every 10 seconds (the last
+step and how long ago it was done, while a long step or evaluation runs),
+and each evaluation with its dev metric and dev loss. At the end it prints the dev scores and the final summary (runtime,
 samples/s, steps/s, mean training loss), also saved as all_results.json.
 
 SIGINT or SIGTERM saves last/ and exits with status 3; --resume continues the
-run bit for bit. A diverged run exits with status 4; other errors with 1.
+run bit for bit. --resume takes every setting not given from the run's own
+<output-dir>/config.yaml as requested (its requested: block over the
+resolved values), so --output-dir X --resume is enough; a setting given that
+differs from the run's is refused (output_dir, threads, device and
+logging_steps may change; model, data_dir and your data files count as
+equal when they name the same directory or file). A diverged run exits with
+status 4; other errors with 1.
+A checkpoint is replaced through last.tmp/ and last.old/, so a kill at any
+moment leaves a complete one; the next finetune in the directory repairs an
+interrupted save. One process at a time writes a run directory (a lock on
+<output-dir>/.mixft.lock): a second one exits at once naming the holder.
+A run's config.yaml works as --config: its requested: block stands for the
+resolved values above it, so the file gives the settings the run was
+started with (see the example with --seed 4); its resume and overwrite are
+left out.
 
 The Hugging Face TrainingArguments names are accepted for the settings they
 match, as YAML keys and as (unlisted) flags: learning_rate (--learning-rate)
@@ -130,6 +148,8 @@ with it.`,
 		Example: `  mixft finetune --task rte --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte-mixout --mixout 0.7
   mixft finetune --config configs/rte/mixout.yaml --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte --seed 3
   mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume
+  mixft finetune --output-dir runs/rte-mixout --resume
+  mixft finetune --config runs/rte-mixout/config.yaml --output-dir runs/rte-mixout-s4 --seed 4
   mixft finetune --manifest runs/fig3/manifest.jsonl --index 7
   mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --learning-rate 3e-5 --num-train-epochs 3
   mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --logging-steps 50
@@ -167,12 +187,28 @@ with it.`,
 
 // runConfig is the run's configuration from the settings given
 // (config.Resolve: the strategy preset fills what was not given),
-// validated, with the model name resolved.
+// validated, with the model name resolved. With --resume, the run's own
+// settings (output_dir/config.yaml, train.ResumeDefaults) stand for every
+// setting not given.
 func (o *finetuneOptions) runConfig() (config.Run, error) {
 	s, given := o.settings, map[string]any{}
 	for k, v := range o.run.Map() {
 		if s.isSet(k) {
 			given[k] = v
+		}
+	}
+	if o.run.Resume && o.run.OutputDir != "" {
+		saved, err := train.ResumeDefaults(o.run.OutputDir)
+		if err != nil {
+			return o.run, err
+		}
+		if saved == nil && !s.isSet("model") {
+			return o.run, fmt.Errorf("resume: %s holds no settings (config.yaml): the run was stopped before it wrote them; give them again", o.run.OutputDir)
+		}
+		for k, v := range saved {
+			if _, ok := given[k]; !ok {
+				given[k] = v
+			}
 		}
 	}
 	cfg, err := config.Resolve(given)
@@ -188,7 +224,7 @@ func (o *finetuneOptions) runConfig() (config.Run, error) {
 		return cfg, err
 	}
 	cfg.Model = dir
-	if !s.isSet("max_seq_length") {
+	if _, ok := given["max_seq_length"]; !ok {
 		// The default fits the model, as a tokenizer's model_max_length does.
 		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil {
 			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxSeqLen())
@@ -363,12 +399,24 @@ func printEval(w io.Writer, what string, ev *train.Eval) {
 
 // reporter shows training progress: a bar on a terminal, plain lines
 // otherwise (every logging_steps steps, or without it about 20 per run;
-// and every evaluation).
+// every evaluation; and while a step or an evaluation runs, one at least
+// every progressEvery).
 type reporter struct {
-	w     io.Writer
-	bar   *progressbar.ProgressBar
-	tty   bool
+	w   io.Writer
+	bar *progressbar.ProgressBar
+	tty bool
+	// every is logging_steps (0: about 20 lines a run).
 	every int
+	// mu guards what the heartbeat reads: the fields below.
+	mu sync.Mutex
+	// first is the first step seen (a resumed run starts late) and when;
+	// rates count from there. last is the last line's time, latest the
+	// last step seen and stepAt when. stopBeat ends the heartbeat (plain
+	// lines only, from the first step on).
+	first               int
+	began, last, stepAt time.Time
+	latest              train.StepInfo
+	stopBeat            func()
 }
 
 func newReporter(w io.Writer, loggingSteps int) *reporter {
@@ -376,13 +424,43 @@ func newReporter(w io.Writer, loggingSteps int) *reporter {
 	return &reporter{w: w, tty: ok && term.IsTerminal(int(f.Fd())), every: loggingSteps}
 }
 
+// still is the heartbeat's line: the last step and how long ago it was
+// done, when no line came for progressEvery ("" otherwise, or before the
+// first step).
+func (r *reporter) still() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if r.began.IsZero() || now.Sub(r.last) < progressEvery {
+		return ""
+	}
+	r.last = now
+	return fmt.Sprintf("step %d/%d done %s ago; working (a step or an evaluation)", r.latest.Step, r.latest.Total, now.Sub(r.stepAt).Truncate(time.Second))
+}
+
+// step records a step for the heartbeat and moves the bar.
 func (r *reporter) step(s train.StepInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if r.began.IsZero() {
+		r.first, r.began, r.last = s.Step, now, now
+		if !r.tty {
+			r.stopBeat = heartbeat(r.w, progressEvery, r.still)
+		}
+	}
+	r.latest, r.stepAt = s, now
+	perSec, hasRate := rate(r.first, s.Step, r.began, now)
 	if r.tty {
 		if r.bar == nil {
 			r.bar = progressbar.NewOptions(s.Total, progressbar.OptionSetWriter(r.w), progressbar.OptionShowCount(),
-				progressbar.OptionSetItsString("steps"), progressbar.OptionShowIts(), progressbar.OptionClearOnFinish())
+				progressbar.OptionClearOnFinish())
 		}
-		r.bar.Describe(fmt.Sprintf("epoch %.2f loss %.4f", s.Epoch, float64(s.Loss)))
+		desc := fmt.Sprintf("epoch %.2f loss %.4f", s.Epoch, float64(s.Loss))
+		if hasRate { // a rate needs two steps
+			desc += fmt.Sprintf(", %.2f steps/s", perSec)
+		}
+		r.bar.Describe(desc)
 		r.bar.Set(s.Step)
 	}
 }
@@ -393,13 +471,20 @@ func (r *reporter) log(s train.StepInfo) {
 	if r.tty {
 		return
 	}
-	if every := max(1, s.Total/20); r.every > 0 || s.Step%every == 0 || s.Step == s.Total || s.Step == 1 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if every := max(1, s.Total/20); r.every > 0 || s.Step%every == 0 || s.Step == s.Total || s.Step == r.first || now.Sub(r.last) >= progressEvery {
+		r.last = now
 		fmt.Fprintf(r.w, "step %d/%d epoch %.2f loss %.4f lr %.3g grad_norm %.3f %.1f ex/s\n",
 			s.Step, s.Total, s.Epoch, float64(s.Loss), s.LR, float64(s.GradNorm), s.ExamplesPerSec)
 	}
 }
 
 func (r *reporter) eval(ev train.Eval) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.last = time.Now()
 	if r.bar != nil {
 		r.bar.Clear()
 	}
@@ -408,6 +493,9 @@ func (r *reporter) eval(ev train.Eval) {
 }
 
 func (r *reporter) finish() {
+	if r.stopBeat != nil {
+		r.stopBeat()
+	}
 	if r.bar != nil {
 		r.bar.Finish()
 	}

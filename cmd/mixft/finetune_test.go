@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // toyModel writes a one-layer BERT with the real bert-base-uncased vocab
@@ -134,6 +137,130 @@ func TestFinetuneFlagNames(t *testing.T) {
 		if cmd.Flags().Lookup(f) == nil {
 			t.Errorf("finetune has no --%s", f)
 		}
+	}
+}
+
+// TestFinetuneResumeByDirectory: --output-dir X --resume alone continues
+// the run in X with the settings of X/config.yaml, also after X moved and
+// with its paths spelled another way; a setting given that differs from the
+// run's is refused, one that was set by a preset is kept.
+func TestFinetuneResumeByDirectory(t *testing.T) {
+	needShared(t)
+	m := toyModel(t, "rte")
+	out := filepath.Join(t.TempDir(), "run")
+	code, first, stderr := mixft(t, "finetune", "--model", m, "--task", "rte", "--data-dir", filepath.Join(shared, "glue/RTE"),
+		"--output-dir", out, "--strategy", "mixout", "--mixout", "0.5", "--max-steps", "2", "--batch-size", "4",
+		"--max-seq-length", "16", "--max-train-examples", "8", "--max-eval-examples", "8")
+	if code != 0 {
+		t.Fatalf("first run: %s", stderr)
+	}
+	moved := filepath.Join(t.TempDir(), "moved")
+	if err := os.Rename(out, moved); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := mixft(t, "finetune", "--output-dir", moved+"/../moved", "--resume")
+	if code != 0 {
+		t.Fatalf("resume by directory: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "mixout(w_pre, 0.5)") || !strings.Contains(stdout, "2 steps") {
+		t.Errorf("resumed run has other settings:\n%s\nfirst run:\n%s", stdout, first)
+	}
+	code, _, stderr = mixft(t, "finetune", "--output-dir", moved, "--resume", "--data-dir", filepath.Join(shared, "glue/RTE")+"/")
+	if code != 0 {
+		t.Errorf("--data-dir spelled another way refused: %s", stderr)
+	}
+	code, _, stderr = mixft(t, "finetune", "--output-dir", moved, "--resume", "--lr", "1e-3")
+	if code != 1 || !strings.Contains(stderr, "setting lr is 0.001 now but 2e-05") {
+		t.Errorf("changed lr: exit %d: %s", code, stderr)
+	}
+	killedEarly := t.TempDir() // a run killed before it wrote config.yaml
+	os.WriteFile(filepath.Join(killedEarly, ".mixft.lock"), nil, 0o644)
+	code, _, stderr = mixft(t, "finetune", "--output-dir", killedEarly, "--resume")
+	if code != 1 || !strings.Contains(stderr, "holds no settings (config.yaml)") {
+		t.Errorf("resume without settings: exit %d: %s", code, stderr)
+	}
+	code, _, stderr = mixft(t, "finetune", "--output-dir", filepath.Join(t.TempDir(), "typo"), "--resume")
+	if code != 1 || !strings.Contains(stderr, "no such file or directory") {
+		t.Errorf("resume of a missing directory: exit %d: %s", code, stderr)
+	}
+}
+
+// TestFinetuneResumeRequestedSettings: a run whose requested settings
+// differ from the resolved ones (dropout unset: the checkpoint's dropouts,
+// the encoder's 0 under mixout; warmup and threads resolved) resumes by
+// directory with the requested ones, which config.yaml's requested: block
+// holds: from its checkpoint, from config.yaml alone (killed before its
+// first checkpoint) in the new and the old layout (no requested: block),
+// each giving the uninterrupted run's weights. The run's config.yaml as
+// --config starts the same run.
+func TestFinetuneResumeRequestedSettings(t *testing.T) {
+	needShared(t)
+	tmp := t.TempDir()
+	run := filepath.Join(tmp, "run")
+	code, _, stderr := mixft(t, "finetune", "--model", toyModel(t, "rte"), "--task", "rte", "--data-dir", filepath.Join(shared, "glue/RTE"),
+		"--output-dir", run, "--mixout", "0.7", "--max-steps", "4", "--eval-steps", "2", "--batch-size", "4",
+		"--max-seq-length", "16", "--max-train-examples", "16", "--max-eval-examples", "8")
+	if code != 0 {
+		t.Fatalf("first run: %s", stderr)
+	}
+	raw, err := os.ReadFile(filepath.Join(run, "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved map[string]any
+	if err := yaml.Unmarshal(raw, &saved); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := saved["requested"].(map[string]any)
+	if saved["hidden_dropout"] != 0 || req["hidden_dropout"] != -1 || req["dropout"] != -1 || req["warmup_steps"] != -1 {
+		t.Fatalf("config.yaml does not hold resolved values with differing requested ones:\n%s", raw)
+	}
+	weights := func(dir string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, "last", "model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	want := weights(run)
+	if code, _, stderr := mixft(t, "finetune", "--output-dir", run, "--resume"); code != 0 {
+		t.Errorf("resume of the run from its checkpoint: exit %d: %s", code, stderr)
+	}
+	for _, layout := range []string{"new", "old"} {
+		killed := filepath.Join(tmp, "killed-"+layout) // killed before its first checkpoint
+		os.Mkdir(killed, 0o755)
+		cfg := raw
+		if layout == "old" { // the requested settings alone at the top
+			for k, v := range req {
+				saved[k] = v
+			}
+			delete(saved, "requested")
+			if cfg, err = yaml.Marshal(saved); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(killed, "config.yaml"), cfg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := mixft(t, "finetune", "--output-dir", killed, "--resume")
+		if code != 0 {
+			t.Errorf("%s layout: resume from config.yaml alone: exit %d: %s", layout, code, stderr)
+		} else if !bytes.Equal(weights(killed), want) {
+			t.Errorf("%s layout: the resumed run's weights differ from the uninterrupted run's", layout)
+		}
+	}
+	again := filepath.Join(tmp, "again")
+	code, _, stderr = mixft(t, "finetune", "--config", filepath.Join(run, "config.yaml"), "--output-dir", again)
+	if code != 0 {
+		t.Fatalf("the run's config.yaml as --config: exit %d: %s", code, stderr)
+	}
+	if !bytes.Equal(weights(again), want) {
+		t.Error("the run's config.yaml as --config gives other weights")
+	}
+	got, _ := os.ReadFile(filepath.Join(again, "config.yaml"))
+	if string(got) != strings.Replace(string(raw), "output_dir: "+run, "output_dir: "+again, 1) {
+		t.Errorf("the run's config.yaml as --config gives other settings:\n%s\nwant\n%s", got, raw)
 	}
 }
 

@@ -3,17 +3,22 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mixft/mixft/internal/fixture"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/safetensors"
+	"github.com/mixft/mixft/internal/train"
 )
 
 // shared is ../shared next to the repository (internal/fixture finds it).
@@ -259,7 +264,23 @@ func TestBadInputs(t *testing.T) {
 		st, _ := os.Stat(p)
 		os.Truncate(p, st.Size()/2)
 	})
+	rteHead := copyModel(func(dir string) {
+		c, _ := model.ReadConfig(filepath.Join(dir, "config.json"))
+		c.SetLabels([]string{"entailment", "not_entailment"})
+		b, _ := json.Marshal(c)
+		os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644)
+	})
+	nanWeights := copyModel(func(dir string) {
+		ck, _ := model.Load(dir, model.LoadOptions{})
+		ck.Weights["bert.pooler.dense.bias"][3] = float32(math.NaN())
+		model.Save(dir, ck.Config, ck.Weights, model.SaveOptions{})
+	})
+	fifoConfig := copyModel(func(dir string) {
+		os.Remove(filepath.Join(dir, "config.json"))
+		syscall.Mkfifo(filepath.Join(dir, "config.json"), 0o644)
+	})
 	glueRTE := filepath.Join(shared, "glue/RTE")
+	glueMRPC := filepath.Join(shared, "glue/MRPC")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -274,6 +295,11 @@ func TestBadInputs(t *testing.T) {
 		{"missing flag", []string{"eval", "--task", "rte"}, []string{"--model"}},
 		{"bad integer", []string{"eval", "--model", good, "--task", "rte", "--data-dir", glueRTE, "--max-seq-length", "500"}, []string{"max_seq_length 500", "max_position_embeddings 64"}},
 		{"wrong head", []string{"eval", "--model", good, "--task", "mnli", "--data-dir", glueRTE}, []string{"2 outputs", "mnli needs 3"}},
+		{"head of another task", []string{"eval", "--model", rteHead, "--task", "mrpc", "--data-dir", glueMRPC}, []string{"config.json", "[entailment not_entailment]", "mrpc's [0 1]", "not_equivalent equivalent"}},
+		{"head of another task, predict", []string{"predict", "--model", rteHead, "--task", "mrpc", "--input", filepath.Join(glueMRPC, "dev.tsv"), "--output", filepath.Join(t.TempDir(), "p.jsonl")}, []string{"[entailment not_entailment]", "mrpc's [0 1]"}},
+		{"head of another task, finetune", []string{"finetune", "--model", rteHead, "--task", "mrpc", "--data-dir", glueMRPC, "--output-dir", filepath.Join(t.TempDir(), "run")}, []string{"[entailment not_entailment]", "mrpc's [0 1]", "reinit_head"}},
+		{"NaN weights", []string{"eval", "--model", nanWeights, "--task", "rte", "--data-dir", glueRTE}, []string{"model.safetensors", `"bert.pooler.dense.bias" holds NaN at element 3`}},
+		{"config.json a named pipe", []string{"eval", "--model", fifoConfig, "--task", "rte", "--data-dir", glueRTE}, []string{"config.json", "named pipe"}},
 		{"cuda device", []string{"eval", "--model", good, "--task", "rte", "--data-dir", glueRTE, "--device", "cuda:0"}, []string{"without CUDA"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -353,5 +379,94 @@ func TestHelpHasExamples(t *testing.T) {
 		if !strings.Contains(c.Example, "mixft "+c.Name()) {
 			t.Errorf("%s --help has no example", c.Name())
 		}
+	}
+}
+
+// TestSignalStopsWorkWithOneLine: SIGINT cancels eval's and predict's work
+// and becomes one line with the shell's status 130; other errors pass.
+func TestSignalStopsWorkWithOneLine(t *testing.T) {
+	ctx, interrupted, stop := withSignals(context.Background(), "eval")
+	defer stop()
+	other := errors.New("disk full")
+	if err := interrupted(other); err != other {
+		t.Errorf("error without a signal changed: %v", err)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGINT)
+	<-ctx.Done()
+	err := interrupted(ctx.Err())
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.code != 130 || err.Error() != "eval: interrupted by SIGINT; nothing written" {
+		t.Errorf("after SIGINT: %v", err)
+	}
+}
+
+// lineWriter hands each write to a channel.
+type lineWriter chan string
+
+func (w lineWriter) Write(p []byte) (int, error) { w <- string(p); return len(p), nil }
+
+// TestHeartbeat: a command whose stderr is not a terminal gets a line at
+// every tick, also while no work reports; empty lines are skipped, and
+// nothing is written once stop returns.
+func TestHeartbeat(t *testing.T) {
+	w := make(lineWriter, 100)
+	n := 0
+	stop := heartbeat(w, time.Millisecond, func() string {
+		n++
+		if n == 1 {
+			return ""
+		}
+		return fmt.Sprintf("tick %d", n)
+	})
+	if got := <-w; got != "tick 2\n" {
+		t.Errorf("first line %q, want tick 2 (tick 1 was empty)", got)
+	}
+	stop() // returns once the heartbeat's goroutine ended
+	stop() // a second stop is harmless
+	if n < 2 {
+		t.Errorf("line called %d times", n)
+	}
+}
+
+// TestRateStartsAfterTheFirstReport: no rate from one report (the work
+// before it, loading or a resumed run's earlier steps, is not counted);
+// then items since it per second since it.
+func TestRateStartsAfterTheFirstReport(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	if _, ok := rate(500, 500, t0, t0.Add(time.Second)); ok {
+		t.Error("a rate from the first report alone")
+	}
+	if r, ok := rate(500, 520, t0, t0.Add(10*time.Second)); !ok || r != 2 {
+		t.Errorf("rate %v %v, want 2", r, ok)
+	}
+}
+
+// TestReporterStillLine: finetune's plain-line heartbeat says nothing
+// before the first step or when a line came within progressEvery, else
+// names the last step and how long ago it was done.
+func TestReporterStillLine(t *testing.T) {
+	var buf bytes.Buffer
+	r := newReporter(&buf, 0)
+	if l := r.still(); l != "" {
+		t.Errorf("before the first step: %q", l)
+	}
+	s := train.StepInfo{Step: 3, Total: 10}
+	r.step(s)
+	r.log(s)
+	defer r.finish()
+	if !strings.HasPrefix(buf.String(), "step 3/10 ") {
+		t.Errorf("a resumed run's first step is not printed: %q", buf.String())
+	}
+	if l := r.still(); l != "" {
+		t.Errorf("right after a step line: %q", l)
+	}
+	r.mu.Lock()
+	r.last, r.stepAt = r.last.Add(-progressEvery), r.stepAt.Add(-42*time.Second)
+	r.mu.Unlock()
+	if l := r.still(); !strings.HasPrefix(l, "step 3/10 done 42s ago; working") {
+		t.Errorf("after a quiet progressEvery: %q", l)
+	}
+	if l := r.still(); l != "" {
+		t.Errorf("a second line at once: %q", l)
 	}
 }

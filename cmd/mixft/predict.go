@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -69,6 +70,8 @@ func runPredict(o *predictOptions) error {
 	if err := o.settings.require("model", o.model.model, "input", o.input, "output", o.output); err != nil {
 		return err
 	}
+	ctx, interrupted, stop := withSignals(context.Background(), "predict")
+	defer stop()
 	run, err := openModel(&o.model, o.settings, o.stderr, map[string]string{"test": o.input})
 	if err != nil {
 		return err
@@ -81,11 +84,11 @@ func runPredict(o *predictOptions) error {
 	if err != nil {
 		return err
 	}
-	step, done := progress(len(examples), "predict "+run.task.Name)
-	preds, err := run.predictor.Predict(examples, step)
+	step, done := progress(o.stderr, len(examples), "predict "+run.task.Name)
+	preds, err := run.predictor.PredictContext(ctx, examples, step)
 	done()
 	if err != nil {
-		return err
+		return interrupted(err)
 	}
 	write := func(w io.Writer) error {
 		bw := bufio.NewWriter(w)

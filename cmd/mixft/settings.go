@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // Every command resolves its settings one way (loadSettings), with one
@@ -266,6 +267,8 @@ func expected(f *pflag.Flag) string {
 		return "true or false"
 	case "stringArray":
 		return "a string or a list of strings"
+	case "duration":
+		return "a duration such as 30s or 2m"
 	}
 	return "a string"
 }
@@ -282,15 +285,21 @@ type fileEntry struct {
 	err  string
 }
 
-// readConfigFile reads a YAML map of settings.
+// readConfigFile reads a YAML map of settings. A run's config.yaml (a file
+// with a requested: map, config.RequestedKey) works as one: the requested:
+// map (the settings the run was given where they differ from the resolved
+// ones above it) replaces those keys, so the file gives the settings the
+// run was started with, as --resume with --output-dir alone takes them
+// (train.ResumeDefaults); its resume and overwrite, which say how that
+// process was started, are left out.
 func readConfigFile(path string) ([]fileEntry, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			return nil, fmt.Errorf("config file %s: %v", path, pe.Err)
 		}
-		return nil, fmt.Errorf("config file %s: %v", path, err)
+		return nil, fmt.Errorf("config file %v", err)
 	}
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(raw)).Decode(&doc); err != nil {
@@ -303,37 +312,61 @@ func readConfigFile(path string) ([]fileEntry, error) {
 	if top.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("config file %s: expected a map of key: value (line %d)", path, top.Line)
 	}
-	var entries []fileEntry
+	var entries, requested []fileEntry
+	runConfig := false
 	for i := 0; i < len(top.Content); i += 2 {
 		kn, vn := top.Content[i], top.Content[i+1]
-		e := fileEntry{key: kn.Value, line: kn.Line}
-		if vn.Kind == yaml.AliasNode && vn.Alias != nil {
-			vn = vn.Alias
-		}
-		switch {
-		case vn.Kind == yaml.ScalarNode && vn.ShortTag() == "!!null":
-			e.err = "nothing"
-		case vn.Kind == yaml.ScalarNode:
-			e.values = []string{vn.Value}
-		case vn.Kind == yaml.SequenceNode:
-			e.list = true
-			if len(vn.Content) == 0 {
-				e.err = "an empty list"
+		if kn.Value == config.RequestedKey && vn.Kind == yaml.MappingNode {
+			runConfig = true
+			for j := 0; j < len(vn.Content); j += 2 {
+				requested = append(requested, fileEntryOf(vn.Content[j], vn.Content[j+1]))
 			}
-			for _, item := range vn.Content {
-				if item.Kind != yaml.ScalarNode {
-					e.err = "a list of lists or maps"
-				} else if item.ShortTag() == "!!null" && e.err == "" {
-					e.err = "a list with an empty item"
-				}
-				e.values = append(e.values, item.Value)
-			}
-		default:
-			e.err = "a map"
+			continue
 		}
-		entries = append(entries, e)
+		entries = append(entries, fileEntryOf(kn, vn))
+	}
+	if runConfig {
+		entries = slices.DeleteFunc(entries, func(e fileEntry) bool { return e.key == "resume" || e.key == "overwrite" })
+	}
+	for _, r := range requested {
+		i := slices.IndexFunc(entries, func(e fileEntry) bool { return e.key == r.key })
+		if i < 0 {
+			entries = append(entries, r)
+		} else {
+			entries[i] = r
+		}
 	}
 	return entries, nil
+}
+
+// fileEntryOf is the fileEntry of one key and its value.
+func fileEntryOf(kn, vn *yaml.Node) fileEntry {
+	e := fileEntry{key: kn.Value, line: kn.Line}
+	if vn.Kind == yaml.AliasNode && vn.Alias != nil {
+		vn = vn.Alias
+	}
+	switch {
+	case vn.Kind == yaml.ScalarNode && vn.ShortTag() == "!!null":
+		e.err = "nothing"
+	case vn.Kind == yaml.ScalarNode:
+		e.values = []string{vn.Value}
+	case vn.Kind == yaml.SequenceNode:
+		e.list = true
+		if len(vn.Content) == 0 {
+			e.err = "an empty list"
+		}
+		for _, item := range vn.Content {
+			if item.Kind != yaml.ScalarNode {
+				e.err = "a list of lists or maps"
+			} else if item.ShortTag() == "!!null" && e.err == "" {
+				e.err = "a list with an empty item"
+			}
+			e.values = append(e.values, item.Value)
+		}
+	default:
+		e.err = "a map"
+	}
+	return e
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

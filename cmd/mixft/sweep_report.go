@@ -27,7 +27,8 @@ func newSweepReportCmd(runF func(*sweepReportOptions) error) *cobra.Command {
 		Long: `report reads every run directory (config.yaml and metrics.json) under the
 given directories, so results of several machines or clusters merge (a run
 found twice, by its settings, counts once; unfinished runs are listed and
-left out), and writes into the first DIR:
+left out, interrupted ones apart from the others), and writes into the
+first DIR:
 
   report.md, report.csv, report.json   per group: runs, failed runs, mean,
       std (sample), median, min and max of the final dev score (the task's
@@ -84,8 +85,8 @@ func runSweepReport(o *sweepReportOptions) error {
 		fmt.Fprintf(w, ", %s.svg/.png", f.Name)
 	}
 	fmt.Fprintf(w, " in %s\n", o.dirs[0])
-	if n := len(rep.Incomplete); n > 0 {
-		fmt.Fprintf(o.stderr, "mixft: warning: %d unfinished runs left out (listed in %s)\n", n, sweep.ReportMarkdown)
+	if a, b := len(rep.Interrupted), len(rep.Incomplete); a+b > 0 {
+		fmt.Fprintf(o.stderr, "mixft: warning: %d unfinished runs left out: %d interrupted (resumable), %d other (listed in %s)\n", a+b, a, b, sweep.ReportMarkdown)
 	}
 	if n := len(rep.Duplicates); n > 0 {
 		fmt.Fprintf(o.stderr, "mixft: warning: %d run directories repeat a run found elsewhere; counted once\n", n)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/sweep"
 )
 
@@ -78,7 +79,7 @@ func sweepDir(dir string, plan *sweep.Plan, source string, s *settings) (string,
 		}
 	}
 	if !strings.HasSuffix(source, ".jsonl") {
-		if src, err := os.ReadFile(source); err == nil {
+		if src, err := fsutil.ReadFile(source, fsutil.MaxConfig); err == nil {
 			if err := atomicfile.WriteFile(filepath.Join(abs, "sweep.yaml"), src, 0o644); err != nil {
 				return "", "", err
 			}

@@ -72,7 +72,7 @@ type Run struct {
 	MaxEvalExamples  int  `key:"max_eval_examples" help:"use only the first N dev examples (0: all)"`
 	SaveBest         bool `key:"save_best" help:"keep the best dev checkpoint in best/"`
 	Resume           bool `key:"resume" help:"continue an interrupted run from output_dir/last"`
-	Overwrite        bool `key:"overwrite" help:"start afresh in an output_dir that already holds a run"`
+	Overwrite        bool `key:"overwrite" help:"start afresh in an output_dir that already holds a run (its checkpoints, logs, metrics, curves, TensorBoard events and test predictions are removed)"`
 
 	DoLowerCase string `key:"do_lower_case" help:"lower-case text: auto, true or false"`
 	Threads     int    `key:"threads" help:"CPU worker goroutines (0: GOMAXPROCS)"`

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -160,6 +163,51 @@ func TestApplyStrategyKeepsExplicitSettings(t *testing.T) {
 		if err := r.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestFromMapAndChanged(t *testing.T) {
+	r := valid()
+	r.Seed, r.LR, r.MaxSteps = 1<<60+1, 3e-5, 7
+	got, err := FromMap("x", map[string]any{"seed": json.Number("1152921504606846977"), "lr": 3e-5, "max_steps": 7.0,
+		"model": "m", "task": "rte", "data_dir": "d", "output_dir": "elsewhere", "unknown_key": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, was, is, changed := Changed(got, r); changed {
+		t.Errorf("round trip changed %s: %v -> %v", k, was, is)
+	}
+	if _, err := FromMap("x.yaml", map[string]any{"max_steps": 1.5}); err == nil || !strings.Contains(err.Error(), "x.yaml: key max_steps") {
+		t.Errorf("non-integer max_steps: %v", err)
+	}
+	dir := t.TempDir()
+	a, b := r, r
+	a.Model, b.Model = dir, dir+"/./"
+	if k, _, _, changed := Changed(a, b); changed {
+		t.Errorf("the same directory spelled two ways counts as changed (%s)", k)
+	}
+	b.Model = t.TempDir()
+	if k, _, _, changed := Changed(a, b); !changed || k != "model" {
+		t.Errorf("another model directory: changed %v at %s", changed, k)
+	}
+	// Your own data files count as the same when they are the same file.
+	train := dir + "/train.csv"
+	if err := os.WriteFile(train, []byte("text,label\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a, b = r, r
+	a.TrainFile, b.TrainFile = train, dir+"/../"+filepath.Base(dir)+"/train.csv"
+	if k, _, _, changed := Changed(a, b); changed {
+		t.Errorf("the same train_file spelled two ways counts as changed (%s)", k)
+	}
+	b.TrainFile = dir + "/other.csv"
+	if k, _, _, changed := Changed(a, b); !changed || k != "train_file" {
+		t.Errorf("another train_file: changed %v at %s", changed, k)
+	}
+	b = a
+	b.Mixout = 0.5
+	if k, _, _, changed := Changed(a, b); !changed || k != "mixout" {
+		t.Errorf("changed mixout: %v at %s", changed, k)
 	}
 }
 

@@ -28,13 +28,14 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/train"
 )
 
-// Files written by Write.
+// Files written by Write (the names a run directory gives them).
 const (
-	SVGFile = "curves.svg"
-	PNGFile = "curves.png"
+	SVGFile = train.CurvesSVGFile
+	PNGFile = train.CurvesPNGFile
 )
 
 // Smoothing is the weight of TensorBoard-style (debiased exponential
@@ -59,15 +60,16 @@ type Run struct {
 func Read(dir string) (*Run, error) {
 	r := &Run{Dir: dir}
 	path := filepath.Join(dir, train.LogFile)
-	b, err := os.ReadFile(path)
+	f, _, err := fsutil.Open(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			err = pe.Err
+			return nil, fmt.Errorf("%s: %w (is %s a run directory?)", path, pe.Err, dir)
 		}
-		return nil, fmt.Errorf("%s: %w (is %s a run directory?)", path, err, dir)
+		return nil, err
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
+	defer f.Close()
+	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for n := 1; sc.Scan(); n++ {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
@@ -86,7 +88,7 @@ func Read(dir string) (*Run, error) {
 		return nil, fmt.Errorf("%s: no steps logged yet", path)
 	}
 	mpath := filepath.Join(dir, train.MetricsFile)
-	mb, err := os.ReadFile(mpath)
+	mb, err := fsutil.ReadFile(mpath, fsutil.MaxConfig)
 	if errors.Is(err, fs.ErrNotExist) {
 		return r, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mixft/mixft/internal/train"
@@ -163,6 +164,17 @@ func TestReadErrors(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, train.MetricsFile), []byte("{"), 0o644)
 	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "metrics.json: ") {
 		t.Errorf("bad metrics.json: %v", err)
+	}
+	// Neither file is read from a named pipe or a device.
+	os.Remove(filepath.Join(dir, train.MetricsFile))
+	os.Symlink("/dev/zero", filepath.Join(dir, train.MetricsFile))
+	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "metrics.json: is a device") {
+		t.Errorf("metrics.json a link to /dev/zero: %v", err)
+	}
+	os.Remove(filepath.Join(dir, train.LogFile))
+	syscall.Mkfifo(filepath.Join(dir, train.LogFile), 0o644)
+	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "log.jsonl: is a named pipe") {
+		t.Errorf("log.jsonl a FIFO: %v", err)
 	}
 }
 

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // Tokenizer files in a model directory.
@@ -53,10 +54,11 @@ func jsonError(path string, b []byte, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
-// readJSON decodes the JSON file at path into v; a missing file is
-// reported with fs.ErrNotExist.
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
+// readJSON decodes the JSON file at path, a regular file of at most limit
+// bytes (fsutil.ReadFile), into v; a missing file is reported with
+// fs.ErrNotExist.
+func readJSON(path string, limit int64, v any) error {
+	b, err := fsutil.ReadFile(path, limit)
 	if err != nil {
 		return err
 	}
@@ -107,7 +109,7 @@ func bpeShort(s string) string {
 func readBPEConfig(dir string) (bpeConfig, error) {
 	path := filepath.Join(dir, tokenizerConfigFile)
 	var raw map[string]json.RawMessage
-	if err := readJSON(path, &raw); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := readJSON(path, fsutil.MaxConfig, &raw); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return bpeConfig{}, err
 	}
 	cfg := bpeConfig{special: make(map[string]bpeAddedToken, len(bpeSpecialKeys)), given: map[string]bool{}}
@@ -187,7 +189,7 @@ type bpeMergeLine struct {
 // readMergesTxt reads merges.txt: "#version" lines are skipped, every
 // other line is one merge "a b", rank in file order (tokenizers' reader).
 func readMergesTxt(path string) ([]bpeMergeLine, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxVocab)
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +315,7 @@ func LoadBPE(dir string) (*BPETokenizer, error) {
 	}
 	vocabPath := filepath.Join(dir, BPEVocabFile)
 	var raw map[string]json.RawMessage
-	if err := readJSON(vocabPath, &raw); err != nil {
+	if err := readJSON(vocabPath, fsutil.MaxVocab, &raw); err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
 	vocab, err := parseJSONVocab(vocabPath, raw)
@@ -400,7 +402,7 @@ func typeOf(raw json.RawMessage) string {
 func readTokenizerJSON(dir string) (*tokenizerJSON, string, error) {
 	path := filepath.Join(dir, TokenizerJSONFile)
 	var tj tokenizerJSON
-	if err := readJSON(path, &tj); err != nil {
+	if err := readJSON(path, fsutil.MaxVocab, &tj); err != nil {
 		return nil, path, fmt.Errorf("load tokenizer: %w", err)
 	}
 	return &tj, path, nil

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/mixft/mixft/internal/fixture"
@@ -433,6 +434,41 @@ func TestLoadBPEErrors(t *testing.T) {
 				t.Fatalf("error %v, want one line containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestLoadBPENotRegular: each tokenizer file that is a named pipe or a
+// link to /dev/zero is a one-line error naming it, at once.
+func TestLoadBPENotRegular(t *testing.T) {
+	vocab, merges := bpeTestTiny()
+	vb, _ := json.Marshal(vocab)
+	for _, name := range []string{"vocab.json", "merges.txt", "tokenizer_config.json"} {
+		for _, kind := range []string{"fifo", "zero"} {
+			d := bpeTestDirWith(t, nil, map[string]string{"vocab.json": string(vb), "merges.txt": merges})
+			p := filepath.Join(d, name)
+			os.Remove(p)
+			want := "a named pipe"
+			if kind == "fifo" {
+				if err := syscall.Mkfifo(p, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				if err := os.Symlink("/dev/zero", p); err != nil {
+					t.Fatal(err)
+				}
+				want = "a device"
+			}
+			if _, err := LoadBPE(d); err == nil || !strings.Contains(err.Error(), name+": is "+want) {
+				t.Errorf("%s a %s: %v", name, kind, err)
+			}
+		}
+	}
+	d := t.TempDir()
+	if err := syscall.Mkfifo(filepath.Join(d, TokenizerJSONFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadEncoder(d, nil); err == nil || !strings.Contains(err.Error(), "tokenizer.json: is a named pipe") {
+		t.Errorf("tokenizer.json a FIFO: %v", err)
 	}
 }
 

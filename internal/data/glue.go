@@ -74,6 +74,11 @@ type Task struct {
 	// Labels is the label set in transformers' get_labels() order; a label's
 	// position is its class id. Nil for the regression task STS-B.
 	Labels []string
+	// DatasetLabels are the names Hugging Face datasets gives Labels (same
+	// order), where they differ from them: the id2label of checkpoints
+	// finetuned with run_glue on those datasets (MRPC not_equivalent,
+	// equivalent). Nil when the datasets use the task's own label words.
+	DatasetLabels []string
 	// Regression is true for STS-B (float score labels in [0, 5]).
 	Regression bool
 	// Metrics are the metric names transformers' glue_compute_metrics
@@ -95,7 +100,14 @@ type Task struct {
 	// NewCustomTask); its splits then name the files, and their column
 	// fields are unused.
 	Custom *Custom
+	// MaxLineBytes is the longest line its files may have; 0 means
+	// DefaultMaxLineBytes. LookupTask returns a copy, so a caller may set it.
+	MaxLineBytes int
 }
+
+// DefaultMaxLineBytes is the longest line of a GLUE file the reader accepts
+// (the longest in GLUE, in MNLI, is under 3 KB).
+const DefaultMaxLineBytes = 1 << 20
 
 // NumLabels is the number of classes (1 for the regression task, as
 // transformers' num_labels for STS-B).
@@ -109,6 +121,79 @@ func (t *Task) NumLabels() int {
 // LabelID returns the class id of label, or -1 if it is not in t.Labels.
 func (t *Task) LabelID(label string) int {
 	return slices.Index(t.Labels, label)
+}
+
+// HeadClasses maps the labels of a classifier head (a checkpoint's
+// id2label, in output order) to the task's class ids. Generic names
+// (LABEL_0, LABEL_1, ...) go by position, as transformers' run_glue does;
+// other names must be the task's labels or their DatasetLabels, in any
+// order. Otherwise the head was trained on another task: the error names
+// both label sets. A custom task's labels are the user's own: a head naming
+// exactly them goes by name, any other by position (no error).
+func (t *Task) HeadClasses(id2label []string) ([]int, error) {
+	classes := make([]int, len(id2label))
+	for i := range classes {
+		classes[i] = i
+	}
+	if t.Regression || generic(id2label) {
+		return classes, nil
+	}
+	if t.Custom != nil {
+		byName := make([]int, len(id2label))
+		for i, name := range id2label {
+			if byName[i] = slices.Index(t.Labels, name); byName[i] < 0 || slices.Index(byName[:i], byName[i]) >= 0 {
+				return classes, nil
+			}
+		}
+		if len(id2label) != len(t.Labels) {
+			return classes, nil
+		}
+		return byName, nil
+	}
+	find := func(names []string, name string) int {
+		return slices.IndexFunc(names, func(l string) bool { return strings.EqualFold(l, name) })
+	}
+	seen := map[int]bool{}
+	for i, name := range id2label {
+		c := find(t.Labels, name)
+		if c < 0 {
+			c = find(t.DatasetLabels, name)
+		}
+		if c < 0 || seen[c] || len(id2label) != len(t.Labels) {
+			return nil, &HeadLabelsError{Task: t.Name, Have: id2label, Want: t.Labels, DatasetNames: t.DatasetLabels}
+		}
+		seen[c] = true
+		classes[i] = c
+	}
+	return classes, nil
+}
+
+// HeadLabelsError is HeadClasses' error: a classifier head whose labels
+// are another task's.
+type HeadLabelsError struct {
+	Task string
+	// Have are the head's labels; Want the task's, DatasetNames their
+	// Hugging Face datasets names (nil when the same).
+	Have, Want, DatasetNames []string
+}
+
+func (e *HeadLabelsError) Error() string {
+	want := fmt.Sprintf("%v", e.Want)
+	if e.DatasetNames != nil {
+		want += fmt.Sprintf(" (or %v)", e.DatasetNames)
+	}
+	return fmt.Sprintf("the model's labels %v are not task %s's %s: it was trained on another task", e.Have, e.Task, want)
+}
+
+// generic reports whether every name is transformers' default LABEL_<k>.
+func generic(names []string) bool {
+	for _, n := range names {
+		k, ok := strings.CutPrefix(n, "LABEL_")
+		if _, err := strconv.Atoi(k); !ok || err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // SplitNames returns the canonical split names of the task.
@@ -199,6 +284,7 @@ func (t *Task) SubmissionFile(split string) (string, error) {
 func (t *Task) clone() *Task {
 	c := *t
 	c.Labels = slices.Clone(t.Labels)
+	c.DatasetLabels = slices.Clone(t.DatasetLabels)
 	c.Metrics = slices.Clone(t.Metrics)
 	c.Splits = slices.Clone(t.Splits)
 	for i := range c.Splits {
@@ -235,7 +321,7 @@ func mnliSplits(devName, devFile, testName, testFile, testSub string, devAliases
 // ten benchmark tasks (see TaskNames).
 var tasks = []*Task{
 	{
-		Name: "cola", Dir: "CoLA", Labels: binaryLabels,
+		Name: "cola", Dir: "CoLA", Labels: binaryLabels, DatasetLabels: []string{"unacceptable", "acceptable"},
 		Metrics: []string{"mcc"}, PrimaryMetric: "mcc", SubmissionName: "CoLA.tsv",
 		Splits: []Split{
 			{Name: "train", File: "train.tsv", Header: false, IndexCol: NoColumn, TextACol: 3, TextBCol: NoColumn, LabelCol: 1, MinCols: 4},
@@ -244,7 +330,7 @@ var tasks = []*Task{
 		},
 	},
 	{
-		Name: "sst-2", Dir: "SST-2", Labels: binaryLabels,
+		Name: "sst-2", Dir: "SST-2", Labels: binaryLabels, DatasetLabels: []string{"negative", "positive"},
 		Metrics: []string{"acc"}, PrimaryMetric: "acc", SubmissionName: "SST-2.tsv",
 		Splits: []Split{
 			{Name: "train", File: "train.tsv", Header: true, HeaderFirst: "sentence", IndexCol: NoColumn, TextACol: 0, TextBCol: NoColumn, LabelCol: 1, MinCols: 2},
@@ -253,7 +339,7 @@ var tasks = []*Task{
 		},
 	},
 	{
-		Name: "mrpc", Dir: "MRPC", Labels: binaryLabels,
+		Name: "mrpc", Dir: "MRPC", Labels: binaryLabels, DatasetLabels: []string{"not_equivalent", "equivalent"},
 		Metrics: []string{"acc", "f1", "acc_and_f1"}, PrimaryMetric: "acc_and_f1", SubmissionName: "MRPC.tsv",
 		Splits: []Split{
 			{Name: "train", File: "train.tsv", Header: true, HeaderFirst: "quality", IndexCol: NoColumn, TextACol: 3, TextBCol: 4, LabelCol: 0, MinCols: 5},
@@ -271,7 +357,7 @@ var tasks = []*Task{
 		},
 	},
 	{
-		Name: "qqp", Dir: "QQP", Labels: binaryLabels, SkipShortRows: true,
+		Name: "qqp", Dir: "QQP", Labels: binaryLabels, DatasetLabels: []string{"not_duplicate", "duplicate"}, SkipShortRows: true,
 		Metrics: []string{"acc", "f1", "acc_and_f1"}, PrimaryMetric: "acc_and_f1", SubmissionName: "QQP.tsv",
 		Splits: []Split{
 			{Name: "train", File: "train.tsv", Header: true, HeaderFirst: "id", IndexCol: 0, TextACol: 3, TextBCol: 4, LabelCol: 5, MinCols: 6},
@@ -298,7 +384,7 @@ var tasks = []*Task{
 		Splits: pairSplits("RTE.tsv"),
 	},
 	{
-		Name: "wnli", Dir: "WNLI", Labels: binaryLabels,
+		Name: "wnli", Dir: "WNLI", Labels: binaryLabels, DatasetLabels: []string{"not_entailment", "entailment"},
 		Metrics: []string{"acc"}, PrimaryMetric: "acc", SubmissionName: "WNLI.tsv",
 		Splits: pairSplits("WNLI.tsv"),
 	},

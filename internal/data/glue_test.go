@@ -1,6 +1,7 @@
 package data
 
 import (
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
@@ -251,6 +252,66 @@ func TestWriteSubmission(t *testing.T) {
 	for _, e := range entries {
 		if strings.Contains(e.Name(), ".tmp-") {
 			t.Errorf("temp file left behind: %s", e.Name())
+		}
+	}
+}
+
+// TestHeadClasses: a checkpoint's id2label maps to the task's classes by
+// position (LABEL_k), by the task's label words, or by the names Hugging
+// Face datasets gives GLUE labels; another task's labels are an error.
+func TestHeadClasses(t *testing.T) {
+	for _, c := range []struct {
+		task  string
+		head  []string
+		want  []int
+		error string
+	}{
+		{"rte", []string{"LABEL_0", "LABEL_1"}, []int{0, 1}, ""},
+		{"rte", []string{"not_entailment", "entailment"}, []int{1, 0}, ""},
+		{"mrpc", []string{"not_equivalent", "equivalent"}, []int{0, 1}, ""},
+		{"mrpc", []string{"equivalent", "not_equivalent"}, []int{1, 0}, ""},
+		{"cola", []string{"unacceptable", "acceptable"}, []int{0, 1}, ""},
+		{"sst-2", []string{"negative", "positive"}, []int{0, 1}, ""},
+		{"qqp", []string{"not_duplicate", "duplicate"}, []int{0, 1}, ""},
+		{"wnli", []string{"not_entailment", "entailment"}, []int{0, 1}, ""},
+		{"mnli", []string{"entailment", "neutral", "contradiction"}, []int{1, 2, 0}, ""},
+		{"qnli", []string{"entailment", "not_entailment"}, []int{0, 1}, ""},
+		{"sts-b", []string{"LABEL_0"}, []int{0}, ""},
+		{"mrpc", []string{"entailment", "not_entailment"}, nil, "the model's labels [entailment not_entailment] are not task mrpc's [0 1] (or [not_equivalent equivalent])"},
+		{"rte", []string{"not_equivalent", "equivalent"}, nil, "are not task rte's [entailment not_entailment]: it was trained on another task"},
+		{"rte", []string{"entailment", "entailment"}, nil, "are not task rte's"},
+		{"mnli", []string{"entailment", "not_entailment", "neutral"}, nil, "are not task mnli's"},
+	} {
+		task, err := LookupTask(c.task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := task.HeadClasses(c.head)
+		if c.error != "" {
+			var he *HeadLabelsError
+			if !errors.As(err, &he) || !strings.Contains(err.Error(), c.error) {
+				t.Errorf("%s %v: %v, want an error with %q", c.task, c.head, err, c.error)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("%s %v: %v %v, want %v", c.task, c.head, got, err, c.want)
+		}
+	}
+	// A custom task's labels are the user's: its own names go by name,
+	// others (a GLUE head finetuned further on new data) by position.
+	custom := &Task{Name: CustomTaskName, Labels: []string{"neg", "pos"}, Custom: &Custom{}}
+	for _, c := range []struct {
+		head []string
+		want []int
+	}{
+		{[]string{"pos", "neg"}, []int{1, 0}},
+		{[]string{"entailment", "not_entailment"}, []int{0, 1}},
+		{[]string{"neg", "neg"}, []int{0, 1}},
+	} {
+		got, err := custom.HeadClasses(c.head)
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("custom %v: %v %v, want %v", c.head, got, err, c.want)
 		}
 	}
 }

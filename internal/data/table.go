@@ -11,12 +11,22 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mixft/mixft/internal/fsutil"
+)
+
+// Limits of a user's data file: a file may be large (fsutil.MaxData), but
+// no record may be longer than MaxRecordBytes (a CSV record, a TSV or JSON
+// Lines line, an element of a JSON array or column), and no file may have
+// more than MaxColumns columns, so that one bad row cannot exhaust memory.
+const (
+	MaxRecordBytes = DefaultMaxLineBytes
+	MaxColumns     = 4096
 )
 
 // Format is the layout of a data file.
@@ -158,19 +168,21 @@ func (t *Table) TextColumn(i int) bool {
 // syntax errors), or "PATH: ..." when not about one line: an unreadable
 // file, an empty file (or a header without rows), invalid UTF-8, a row
 // with a different number of fields than the header, a duplicate column
-// name, a JSON line that is not an object, and JSON syntax errors.
+// name, a JSON line that is not an object, and JSON syntax errors; a file
+// that is not a regular file, and a record or column count over the limits
+// above.
 func ReadTable(path, format string) (*Table, error) {
 	f, err := FormatOf(path, format)
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxData)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			err = pe.Err
+			return nil, fmt.Errorf("%s: cannot read: %w", path, pe.Err)
 		}
-		return nil, fmt.Errorf("%s: cannot read: %w", path, err)
+		return nil, err // fsutil's error names the path
 	}
 	return ParseTable(path, f, b)
 }
@@ -213,6 +225,9 @@ func ParseTable(path string, f Format, b []byte) (*Table, error) {
 
 // setHeader checks a header row for empty and duplicate names.
 func (t *Table) setHeader(names []string) error {
+	if len(names) > MaxColumns {
+		return fmt.Errorf("%s:1: the header has %d columns, more than the %d a data file may have", t.Path, len(names), MaxColumns)
+	}
 	seen := map[string]bool{}
 	for i, n := range names {
 		if n == "" {
@@ -235,10 +250,14 @@ func (t *Table) parseCSV(b []byte) error {
 	if err != nil {
 		return t.csvError(err)
 	}
+	if err := t.recordSize(1, int(r.InputOffset())); err != nil {
+		return err
+	}
 	if err := t.setHeader(header); err != nil {
 		return err
 	}
 	for {
+		start := r.InputOffset()
 		rec, err := r.Read()
 		if err == io.EOF {
 			return nil
@@ -247,6 +266,9 @@ func (t *Table) parseCSV(b []byte) error {
 			return t.csvError(err)
 		}
 		line, _ := r.FieldPos(0)
+		if err := t.recordSize(line, int(r.InputOffset()-start)); err != nil {
+			return err
+		}
 		if len(rec) != len(t.Columns) {
 			return fmt.Errorf("%s:%d: row has %d comma-separated fields, the header has %d (a field holding a comma must be in double quotes)",
 				t.Path, line, len(rec), len(t.Columns))
@@ -270,6 +292,9 @@ func (t *Table) parseTSV(b []byte) error {
 		lines = lines[:len(lines)-1]
 	}
 	for i, l := range lines {
+		if err := t.recordSize(i+1, len(l)); err != nil {
+			return err
+		}
 		l = strings.TrimSuffix(l, "\r")
 		fields := strings.Split(l, "\t")
 		if i == 0 {
@@ -291,6 +316,9 @@ func (t *Table) parseTSV(b []byte) error {
 
 func (t *Table) parseJSONL(b []byte) error {
 	for i, l := range strings.Split(string(b), "\n") {
+		if err := t.recordSize(i+1, len(l)); err != nil {
+			return err
+		}
 		l = strings.TrimSpace(l)
 		if l == "" {
 			continue // blank lines (and the final newline) are not rows
@@ -345,8 +373,12 @@ func (t *Table) elements(b, arr []byte, base int) ([]json.RawMessage, []int, err
 		if err := d.Decode(&el); err != nil {
 			return nil, nil, t.jsonError(b, int64(base)+d.InputOffset(), err)
 		}
+		line := lineAt(b, base+int(d.InputOffset())-len(el))
+		if err := t.recordSize(line, len(el)); err != nil {
+			return nil, nil, err
+		}
 		els = append(els, el)
-		lines = append(lines, lineAt(b, base+int(d.InputOffset())-len(el)))
+		lines = append(lines, line)
 	}
 	return els, lines, nil
 }
@@ -376,6 +408,9 @@ func (t *Table) parseColumns(b, top []byte, base int) error {
 		}
 		if slices.Contains(t.Columns, key) {
 			return fmt.Errorf("%s:%d: column %q appears twice", t.Path, lineAt(b, at), key)
+		}
+		if len(t.Columns) == MaxColumns {
+			return fmt.Errorf("%s:%d: column %q is one more than the %d a data file may have", t.Path, lineAt(b, at), key, MaxColumns)
 		}
 		vals, ls, err := t.elements(b, raw, at)
 		if err != nil {
@@ -434,6 +469,9 @@ func (t *Table) addObject(obj []byte, line int) error {
 		}
 		seen[key] = true
 		i := slices.Index(t.Columns, key)
+		if i < 0 && len(t.Columns) == MaxColumns {
+			return fmt.Errorf("%s:%d: key %q is one column more than the %d a data file may have", t.Path, line, key, MaxColumns)
+		}
 		if i < 0 {
 			t.Columns = append(t.Columns, key)
 			for j := range t.Rows {
@@ -452,6 +490,15 @@ func (t *Table) addObject(obj []byte, line int) error {
 		return fmt.Errorf("%s:%d: more than one JSON value on the line", t.Path, line)
 	}
 	t.Rows = append(t.Rows, row)
+	return nil
+}
+
+// recordSize refuses a record of n bytes at line when it is longer than
+// MaxRecordBytes.
+func (t *Table) recordSize(line, n int) error {
+	if n > MaxRecordBytes {
+		return fmt.Errorf("%s:%d: a record of %d bytes, longer than the %d a row of a data file may have", t.Path, line, n, MaxRecordBytes)
+	}
 	return nil
 }
 

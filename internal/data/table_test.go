@@ -1,10 +1,12 @@
 package data
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -146,6 +148,52 @@ func TestParseTableErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), c.err) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("%s: error %q, want one line containing %q", c.name, err, c.err)
 		}
+	}
+}
+
+// TestTableLimits: a record longer than MaxRecordBytes, in every format,
+// and a file with more than MaxColumns columns are errors naming the line;
+// a named pipe is refused without waiting for a writer.
+func TestTableLimits(t *testing.T) {
+	big := strings.Repeat("x", MaxRecordBytes)
+	cols := make([]string, MaxColumns+1)
+	for i := range cols {
+		cols[i] = fmt.Sprintf("c%d", i)
+	}
+	obj := make([]string, MaxColumns+1)
+	for i := range obj {
+		obj[i] = fmt.Sprintf("%q: 1", cols[i])
+	}
+	for _, c := range []struct {
+		name   string
+		format Format
+		in     string
+		err    string
+	}{
+		{"csv record", FormatCSV, "text,label\nok,1\n\"" + big + "\",1\n", "f:3: a record of 1048581 bytes, longer than the 1048576"},
+		{"csv header", FormatCSV, big + ",label\n", "f:1: a record of"},
+		{"tsv line", FormatTSV, "text\tlabel\n" + big + "\t1\n", "f:2: a record of 1048578 bytes"},
+		{"jsonl line", FormatJSONL, "{\"a\": 1}\n{\"a\": \"" + big + "\"}\n", "f:2: a record of"},
+		{"json element", FormatJSON, "[{\"a\": 1},\n{\"a\": \"" + big + "\"}]", "f:2: a record of"},
+		{"json column value", FormatJSON, "{\"a\": [1,\n\"" + big + "\"]}", "f:2: a record of"},
+		{"csv columns", FormatCSV, strings.Join(cols, ",") + "\n", "f:1: the header has 4097 columns, more than the 4096"},
+		{"jsonl columns", FormatJSONL, "{" + strings.Join(obj[:MaxColumns], ", ") + "}\n{\"c4096\": 2}\n", `f:2: key "c4096" is one column more than the 4096`},
+		{"json columns", FormatJSON, "{" + strings.ReplaceAll(strings.Join(obj, ", "), ": 1", ": [1]") + "}", `column "c4096" is one more than the 4096`},
+	} {
+		_, err := ParseTable("f", c.format, []byte(c.in))
+		if err == nil || !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: %v, want an error with %q", c.name, err, c.err)
+		}
+	}
+	if _, err := ParseTable("f", FormatCSV, []byte("text,label\n\""+big[:MaxRecordBytes-10]+"\",1\n")); err != nil {
+		t.Errorf("a record just under the limit: %v", err)
+	}
+	fifo := filepath.Join(t.TempDir(), "d.csv")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadTable(fifo, ""); err == nil || err.Error() != fifo+": is a named pipe (FIFO), expected a regular file" {
+		t.Errorf("FIFO: %v", err)
 	}
 }
 

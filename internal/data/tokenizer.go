@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // Special token names looked up in the vocabulary.
@@ -470,7 +471,7 @@ func DetectLowerCase(modelDir string) (lower bool, source string, err error) {
 // configDoLowerCase reads "do_lower_case" from the tokenizer_config.json
 // at cfgPath; found is false when the file or the key is absent (or null).
 func configDoLowerCase(cfgPath string) (lower, found bool, err error) {
-	raw, err := os.ReadFile(cfgPath)
+	raw, err := fsutil.ReadFile(cfgPath, fsutil.MaxConfig)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return false, false, nil

@@ -3,9 +3,10 @@ package data
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // Vocab maps WordPiece tokens to ids, as read from a BERT vocab.txt: one
@@ -50,7 +51,7 @@ func NewVocab(tokens []string) *Vocab {
 // LoadVocab reads a vocab.txt file (UTF-8, one token per line). An empty
 // file or a line that is not valid UTF-8 is an error; errors name the file.
 func LoadVocab(path string) (*Vocab, error) {
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxVocab)
 	if err != nil {
 		return nil, fmt.Errorf("load vocab: %w", err)
 	}

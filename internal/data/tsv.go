@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // Example is one row of a GLUE file.
@@ -82,13 +83,13 @@ func (t *Task) ReadFile(path string, split string) ([]Example, *ReadReport, erro
 	if t.Custom != nil {
 		return t.readCustom(path, s.Name)
 	}
-	b, err := os.ReadFile(path)
+	b, err := fsutil.ReadFile(path, fsutil.MaxData)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
-			err = pe.Err
+			return nil, nil, fmt.Errorf("%s: cannot read: %w", path, pe.Err)
 		}
-		return nil, nil, fmt.Errorf("%s: cannot read: %w", path, err)
+		return nil, nil, err // fsutil's error names the path
 	}
 	return t.Parse(path, b, split)
 }
@@ -101,14 +102,16 @@ func (t *Task) ReadFile(path string, split string) ([]Example, *ReadReport, erro
 // a final "\n" is not a row, but an empty line anywhere else is a malformed
 // row. Rows are split on "\t" only, with no quote handling (fields may
 // start with an unmatched `"`, as in RTE and QNLI), and fields are kept
-// byte-for-byte. Extra columns are allowed. When the split has a header,
-// line 1 is skipped after a loose check of its first cell and column count.
+// byte-for-byte. When the split has a header, line 1 is skipped after a
+// loose check of its first cell and column count, and no row may have more
+// columns than it (headerless files: than the split needs).
 //
 // Errors are single-line, "PATH:LINE: ..." (or "PATH: ..." when not about
-// one line): invalid UTF-8; a row with fewer columns than the split needs
-// (QQP instead skips and counts such rows, as transformers' QqpProcessor
-// does); a label outside the task's label set; an STS-B score that is not
-// a finite number in [0, 5]; an empty file. Parse never panics.
+// one line): a line longer than MaxLineBytes; invalid UTF-8; a row with
+// fewer columns than the split needs (QQP instead skips and counts such
+// rows, as transformers' QqpProcessor does) or more than its layout has; a
+// label outside the task's label set; an STS-B score that is not a finite
+// number in [0, 5]; an empty file. Parse never panics.
 func (t *Task) Parse(path string, data []byte, split string) ([]Example, *ReadReport, error) {
 	s, err := t.Split(split)
 	if err != nil {
@@ -127,6 +130,11 @@ func (t *Task) Parse(path string, data []byte, split string) ([]Example, *ReadRe
 	examples := make([]Example, 0, bytes.Count(data, []byte{'\n'})+1)
 	var seps []int // positions of the tabs of the current line
 	lineNo := 0
+	maxLine := t.MaxLineBytes
+	if maxLine <= 0 {
+		maxLine = DefaultMaxLineBytes
+	}
+	maxCols := s.MinCols // a header, when there is one, says how many
 	for pos := 0; pos < len(data); {
 		var line []byte
 		if nl := bytes.IndexByte(data[pos:], '\n'); nl >= 0 {
@@ -137,6 +145,9 @@ func (t *Task) Parse(path string, data []byte, split string) ([]Example, *ReadRe
 			pos = len(data)
 		}
 		lineNo++
+		if len(line) > maxLine {
+			return nil, nil, fmt.Errorf("%s:%d: line of %d bytes, longer than the %d a GLUE row may have", path, lineNo, len(line), maxLine)
+		}
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
 			rep.CRLFLines++
@@ -175,7 +186,11 @@ func (t *Task) Parse(path string, data []byte, split string) ([]Example, *ReadRe
 				return nil, nil, fmt.Errorf("%s:1: header has %d tab-separated columns, expected at least %d (wrong task or split? %s %s)",
 					path, ncols, s.MinCols, t.Name, s.Name)
 			}
+			maxCols = ncols
 			continue
+		}
+		if ncols > maxCols {
+			return nil, nil, fmt.Errorf("%s:%d: %d tab-separated columns, more than the %d of the %s %s layout", path, lineNo, ncols, maxCols, t.Name, s.Name)
 		}
 
 		if ncols < s.MinCols {

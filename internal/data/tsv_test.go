@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mixft/mixft/internal/fixture"
@@ -354,12 +355,6 @@ func TestSyntheticOK(t *testing.T) {
 			content: "index\tsentence1\tsentence2\n", finalNL: true,
 		},
 		{
-			name: "extra columns allowed, label is last", task: "qnli", split: "dev",
-			content: "index\tquestion\tsentence\tlabel\n3\tq\ts\textra\tentailment\n",
-			want:    []row{{"3", "q", "s", "entailment"}},
-			finalNL: true,
-		},
-		{
 			name: "qqp short rows skipped and counted", task: "qqp", split: "train",
 			content: "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n" +
 				"0\t1\t2\tq1\tq2\t0\n" +
@@ -482,6 +477,10 @@ func TestSyntheticErrors(t *testing.T) {
 		{"mnli gold label -", "mnli", "dev", "index\tpromptID\tpairID\tgenre\ts1b\ts2b\ts1p\ts2p\tsentence1\tsentence2\tlabel1\tgold_label\n0\t1\t2\tg\ta\tb\tc\td\tP\tH\tneutral\t-\n", `:2: label "-" is not one of [contradiction entailment neutral] for task mnli`},
 		{"qqp bad label is still an error", "qqp", "dev", "id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n0\t1\t2\ta\tb\tyes\n", `:2: label "yes"`},
 		{"long label is cut", "rte", "train", rteHdr + "0\ta\tb\t" + strings.Repeat("é", 100) + "\n", `"... is not one of`},
+		{"more columns than the header", "qnli", "dev", "index\tquestion\tsentence\tlabel\n3\tq\ts\textra\tentailment\n", ":2: 5 tab-separated columns, more than the 4 of the qnli dev layout"},
+		{"a million tabs", "rte", "train", rteHdr + "0\ta\tb" + strings.Repeat("\t", 1_000_000) + "entailment\n", ":2: 1000003 tab-separated columns, more than the 4 of the rte train layout"},
+		{"headerless row too wide", "cola", "train", "gj04\t1\t\tGood.\tmore\n", ":1: 5 tab-separated columns, more than the 4 of the cola train layout"},
+		{"line over 1 MiB", "rte", "train", rteHdr + "0\t" + strings.Repeat("a", 1<<20) + "\tb\tentailment\n", ":2: line of 1048591 bytes, longer than the 1048576"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -504,8 +503,23 @@ func TestSyntheticErrors(t *testing.T) {
 		})
 	}
 
-	// Missing file and unknown split.
+	// The line limit is the task's to set.
 	rte := mustTask(t, "rte")
+	rte.MaxLineBytes = 31 // the header's length
+	short := writeTemp(t, "in.tsv", rteHdr+"0\t"+strings.Repeat("a", 20)+"\tb\tentailment\n")
+	if _, _, err := rte.ReadFile(short, "train"); err == nil || !strings.Contains(err.Error(), ":2: line of 35 bytes, longer than the 31") {
+		t.Errorf("MaxLineBytes 31: %v", err)
+	}
+	rte.MaxLineBytes = 0
+	// A named pipe is refused without waiting for a writer.
+	fifo := filepath.Join(t.TempDir(), "train.tsv")
+	if err := syscall.Mkfifo(fifo, 0o644); err == nil {
+		if _, _, err := rte.ReadFile(fifo, "train"); err == nil || !strings.Contains(err.Error(), "named pipe") {
+			t.Errorf("FIFO: %v", err)
+		}
+	}
+
+	// Missing file and unknown split.
 	missing := filepath.Join(t.TempDir(), "RTE", "train.tsv")
 	if _, _, err := rte.ReadFile(missing, "train"); err == nil || !strings.HasPrefix(err.Error(), missing) || !strings.Contains(err.Error(), "no such file") {
 		t.Errorf("missing file: %v", err)

@@ -15,4 +15,8 @@ const (
 	// Diverged: the loss became NaN or infinite, a failed run; retrying
 	// gives the same result.
 	Diverged = 4
+	// SIGINT and SIGTERM: eval or predict stopped by that signal with
+	// nothing written, the shell's status for it (128 + the signal).
+	SIGINT  = 130
+	SIGTERM = 143
 )

@@ -25,8 +25,12 @@ type Options struct {
 	// AX.tsv, mrpc_dev_ids.tsv, msr_paraphrase_train.txt,
 	// msr_paraphrase_test.txt), e.g. a local mirror.
 	BaseURL string
-	// Client does the requests; nil means a client without a timeout.
+	// Client does the requests; nil means hub.NewClient(Timeout).
 	Client *http.Client
+	// Timeout bounds each wait: connecting, the TLS handshake, response
+	// headers, and the gap between two pieces of a body; 0:
+	// hub.DefaultTimeout.
+	Timeout time.Duration
 	// Force downloads a task again even when its folder is already there
 	// with the official row counts.
 	Force bool
@@ -252,6 +256,7 @@ func fetchSource(ctx context.Context, work string, src source, o Options) (strin
 		Client:     o.Client,
 		Header:     http.Header{"User-Agent": {"mixft (GLUE download)"}},
 		Size:       -1,
+		Stall:      o.Timeout,
 		SHA256:     sha,
 		Retries:    o.Retries,
 		RetryDelay: o.RetryDelay,

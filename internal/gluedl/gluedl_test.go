@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -144,27 +145,45 @@ func rteZip(t *testing.T, trainRows int, extra ...zipEntry) []byte {
 
 // mirror serves files by name at /NAME, as Options.BaseURL expects, with
 // Range support; cut[name] sends that many bytes once, then drops the
-// connection.
+// connection; stall[name] sends that many bytes once, then nothing until
+// the client gives up; busy[name] answers 503 that many times.
 type mirror struct {
 	srv   *httptest.Server
 	files map[string][]byte
 	mu    sync.Mutex
 	cut   map[string]int
+	stall map[string]int
+	busy  map[string]int
 	log   []string
 }
 
 func newMirror(t *testing.T, files map[string][]byte) *mirror {
-	m := &mirror{files: files, cut: map[string]int{}}
+	m := &mirror{files: files, cut: map[string]int{}, stall: map[string]int{}, busy: map[string]int{}}
 	m.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		m.mu.Lock()
 		m.log = append(m.log, strings.TrimSpace(r.URL.Path+" "+r.Header.Get("Range")))
+		if m.busy[name] > 0 {
+			m.busy[name]--
+			m.mu.Unlock()
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
 		n, cut := m.cut[name]
 		delete(m.cut, name)
+		stallAt, stall := m.stall[name]
+		delete(m.stall, name)
 		m.mu.Unlock()
 		b, ok := m.files[name]
 		if !ok {
 			http.NotFound(w, r)
+			return
+		}
+		if stall {
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			w.Write(b[:stallAt])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
 			return
 		}
 		if cut {
@@ -221,6 +240,30 @@ func TestDownloadZipTask(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dataDir, "RTE", "stale.txt")); err == nil {
 		t.Error("--force did not replace the folder")
+	}
+}
+
+// TestStalledAndBusyServerRetried: a body that stops sending counts as
+// broken off after the time-out, and like a 503 is retried with backoff,
+// the partial file resumed.
+func TestStalledAndBusyServerRetried(t *testing.T) {
+	m := newMirror(t, map[string][]byte{"RTE.zip": rteZip(t, 2490)})
+	m.busy["RTE.zip"] = 1
+	m.stall["RTE.zip"] = 1000
+	o := m.opts()
+	o.Timeout = 100 * time.Millisecond
+	var log strings.Builder
+	o.Log = &log
+	if _, err := Download(context.Background(), t.TempDir(), []string{"rte"}, o); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(m.log, "/RTE.zip bytes=1000-") {
+		t.Errorf("stalled archive not resumed with Range: %q", m.log)
+	}
+	for _, want := range []string{"503", "stalled"} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log does not mention %q:\n%s", want, log.String())
+		}
 	}
 }
 

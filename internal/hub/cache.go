@@ -23,6 +23,9 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // File names of a Hugging Face model directory.
@@ -179,6 +182,11 @@ func ResolveModel(nameOrPath string) (string, error) {
 		}
 		return nameOrPath, nil
 	}
+	// A checkpoint whose replacement a kill cut short (runs/x/last missing,
+	// runs/x/last.old or last.tmp complete) loads from the complete copy.
+	if dir, ok := atomicfile.CompleteDir(nameOrPath); ok {
+		return dir, nil
+	}
 	name, rev := nameOrPath, "main"
 	if i := strings.LastIndex(nameOrPath, "@"); i > 0 {
 		name, rev = nameOrPath[:i], nameOrPath[i+1:]
@@ -232,7 +240,7 @@ func CachedSnapshot(cacheDir, repo, revision string) (string, error) {
 	}
 	folder := RepoFolder(cacheDir, repo)
 	commit := revision
-	if b, err := os.ReadFile(filepath.Join(folder, "refs", filepath.FromSlash(revision))); err == nil {
+	if b, err := fsutil.ReadFile(filepath.Join(folder, "refs", filepath.FromSlash(revision)), fsutil.MaxConfig); err == nil {
 		commit = strings.TrimSpace(string(b))
 		if commit == "" || strings.ContainsAny(commit, `/\`) || commit == "." || commit == ".." {
 			return "", fmt.Errorf("%s: refs/%s does not hold a commit hash", folder, revision)
@@ -288,7 +296,7 @@ func CheckModelDir(dir string) error {
 	if err := regularFile(idx); err != nil {
 		return fmt.Errorf("%s: neither %s nor %s", dir, WeightsFile, WeightsIndexFile)
 	}
-	b, err := os.ReadFile(idx)
+	b, err := fsutil.ReadFile(idx, fsutil.MaxConfig)
 	if err != nil {
 		return err
 	}

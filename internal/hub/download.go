@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // Options configures Download. Zero values take the Hugging Face
@@ -32,8 +33,11 @@ type Options struct {
 	// Offline, or HF_HUB_OFFLINE=1, forbids network access: Download then
 	// only finds the revision in the cache.
 	Offline bool
-	// Client does the requests; nil means a client without a timeout.
+	// Client does the requests; nil means NewClient(Timeout).
 	Client *http.Client
+	// Timeout bounds each wait: connecting, the TLS handshake, response
+	// headers, and the gap between two pieces of a body; 0: DefaultTimeout.
+	Timeout time.Duration
 	// Retries and RetryDelay: see FetchOptions (defaults 5 and 1s).
 	Retries    int
 	RetryDelay time.Duration
@@ -71,7 +75,7 @@ func tokenFromEnv() (string, string) {
 	if p == "" {
 		p = filepath.Join(hfHome(), "token")
 	}
-	if b, err := os.ReadFile(expandHome(p)); err == nil {
+	if b, err := fsutil.ReadFile(expandHome(p), fsutil.MaxConfig); err == nil {
 		if t := strings.TrimSpace(string(b)); t != "" {
 			return t, p
 		}
@@ -165,7 +169,7 @@ func Download(ctx context.Context, repo, revision string, o Options) (string, er
 	}
 	base := o.Client
 	if base == nil {
-		base = &http.Client{}
+		base = NewClient(o.Timeout)
 	}
 	get := *base
 	d.get = &get
@@ -280,7 +284,7 @@ func (d *downloader) run(revision string) (string, error) {
 			}
 			return "", err
 		}
-		b, err := os.ReadFile(blob)
+		b, err := fsutil.ReadFile(blob, fsutil.MaxConfig)
 		if err != nil {
 			return "", err
 		}
@@ -483,6 +487,7 @@ func (d *downloader) fetchFile(revision, commit, file string, m *fileMeta) (stri
 		Client:     d.get,
 		Header:     d.header(),
 		Size:       m.size,
+		Stall:      d.o.Timeout,
 		Retries:    d.o.Retries,
 		RetryDelay: d.o.RetryDelay,
 		Logf:       d.logf,

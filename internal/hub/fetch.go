@@ -17,8 +17,12 @@ import (
 
 // FetchOptions configures FetchFile.
 type FetchOptions struct {
-	// Client does the requests; nil means http.DefaultClient.
+	// Client does the requests; nil means NewClient(0).
 	Client *http.Client
+	// Stall is how long a response may keep the client waiting (for its
+	// headers, or between two pieces of its body) before the transfer
+	// counts as broken off and is retried (resuming); 0: DefaultTimeout.
+	Stall time.Duration
 	// Header is added to every request (Authorization, User-Agent).
 	Header http.Header
 	// Size is the expected length in bytes, or -1 when unknown (then the
@@ -85,7 +89,7 @@ var errRestart = errors.New("restart from the beginning")
 func FetchFile(ctx context.Context, url, dst string, o FetchOptions) (string, error) {
 	client := o.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = NewClient(o.Stall)
 	}
 	part := dst + ".incomplete"
 	delay := o.RetryDelay
@@ -187,7 +191,13 @@ func fetchOnce(ctx context.Context, client *http.Client, url, part string, o Fet
 		return have, nil // a previous run got every byte but stopped before the rename
 	}
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	stall := o.Stall
+	if stall <= 0 {
+		stall = DefaultTimeout
+	}
+	watch, rctx := watchStall(ctx, url, stall)
+	defer watch.stop()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -204,9 +214,10 @@ func fetchOnce(ctx context.Context, client *http.Client, url, part string, o Fet
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, watch.cause(err)
 	}
 	defer resp.Body.Close()
+	body := watch.body(resp.Body)
 
 	total := o.Size
 	switch resp.StatusCode {
@@ -251,7 +262,7 @@ func fetchOnce(ctx context.Context, client *http.Client, url, part string, o Fet
 	}
 	buf := make([]byte, 256<<10)
 	for {
-		n, rerr := resp.Body.Read(buf)
+		n, rerr := body.Read(buf)
 		if n > 0 {
 			if total >= 0 && have+int64(n) > total {
 				f.Close()

@@ -634,6 +634,14 @@ func TestResolveModelDirectoryAndErrors(t *testing.T) {
 	if got, err := ResolveModel(dir); err != nil || got != dir {
 		t.Fatalf("directory: %q %v", got, err)
 	}
+	// A checkpoint save cut short between its renames: last.old and a
+	// complete last.tmp; the newer, last.tmp, is loaded.
+	last := filepath.Join(dir, "last")
+	os.MkdirAll(last+".old", 0o755)
+	os.MkdirAll(last+".tmp", 0o755)
+	if got, err := ResolveModel(last); err != nil || got != last+".tmp" {
+		t.Fatalf("interrupted save: %q %v, want %s.tmp", got, err, last)
+	}
 	_, err := ResolveModel("bert-large-uncased")
 	if err == nil {
 		t.Fatal("no error for a model not in the cache")
@@ -696,5 +704,85 @@ func TestFetchFileSizeMismatch(t *testing.T) {
 	sum, err := FetchFile(context.Background(), srv.URL, dst, FetchOptions{Size: -1, SHA256: sum256([]byte("0123456789"))})
 	if err != nil || sum != sum256([]byte("0123456789")) {
 		t.Fatalf("unknown size: %q %v", sum, err)
+	}
+}
+
+// TestSilentServerTimesOut: a server that accepts and never answers, or
+// stops in the middle of a body, fails the download after the time-out
+// instead of blocking it (the watchdog only turns a hang into a failure).
+func TestSilentServerTimesOut(t *testing.T) {
+	isolate(t)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			w.Header().Set("Content-Length", "100")
+			w.Write([]byte("0123456789"))
+			w.(http.Flusher).Flush()
+		}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	done := make(chan error, 2)
+	go func() {
+		_, err := Download(context.Background(), "org/m", "main", Options{Endpoint: srv.URL, Timeout: 50 * time.Millisecond, RetryDelay: time.Millisecond})
+		done <- err
+	}()
+	go func() {
+		_, err := FetchFile(context.Background(), srv.URL+"/f", filepath.Join(t.TempDir(), "f"), FetchOptions{Size: -1, Stall: 50 * time.Millisecond, Retries: 1, RetryDelay: time.Millisecond})
+		done <- err
+	}()
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-done:
+			var se *StallError
+			if err == nil || (!strings.Contains(err.Error(), "timeout awaiting response headers") && !errors.As(err, &se)) {
+				t.Errorf("err = %v, want a time-out", err)
+			}
+			if err != nil && strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("download still blocked after a minute")
+		}
+	}
+}
+
+// TestStalledBodyIsResumed: a body that stops sending is retried from the
+// byte it reached.
+func TestStalledBodyIsResumed(t *testing.T) {
+	want := []byte(strings.Repeat("mixout ", 1000))
+	var mu sync.Mutex
+	var ranges []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		first := len(ranges) == 0
+		ranges = append(ranges, r.Header.Get("Range"))
+		mu.Unlock()
+		if first {
+			w.Header().Set("Content-Length", strconv.Itoa(len(want)))
+			w.Write(want[:3000])
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+			return
+		}
+		http.ServeContent(w, r, "f", time.Time{}, bytes.NewReader(want))
+	}))
+	defer srv.Close()
+	dst := filepath.Join(t.TempDir(), "f")
+	var notes []string
+	sum, err := FetchFile(context.Background(), srv.URL, dst, FetchOptions{Size: int64(len(want)), Stall: 50 * time.Millisecond, Retries: 2, RetryDelay: time.Millisecond,
+		Logf: func(f string, a ...any) { notes = append(notes, fmt.Sprintf(f, a...)) }})
+	if err != nil || sum != sum256(want) {
+		t.Fatalf("sum %q err %v", sum, err)
+	}
+	if len(ranges) != 2 || ranges[1] != "bytes=3000-" {
+		t.Errorf("requests with Range %q, want a resume at byte 3000", ranges)
+	}
+	if !strings.Contains(strings.Join(notes, "\n"), "stalled") {
+		t.Errorf("notes %q do not say it stalled", notes)
 	}
 }

@@ -5,6 +5,7 @@
 package infer
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -44,6 +45,9 @@ func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok data.Encoder, ta
 		return nil, fmt.Errorf("%s/config.json: the model has %d outputs, task %s needs %d (finetune the model on %s first)",
 			ck.Dir, cfg.NumLabels, task.Name, task.NumLabels(), task.Name)
 	}
+	if _, err := task.HeadClasses(cfg.ID2Label); err != nil {
+		return nil, fmt.Errorf("%s/config.json: %w (finetune the model on %s first)", ck.Dir, err, task.Name)
+	}
 	if n := tok.VocabSize(); n > cfg.VocabSize {
 		return nil, fmt.Errorf("%s: the tokenizer has %d ids, more than the model's vocab_size %d", ck.Dir, n, cfg.VocabSize)
 	}
@@ -67,10 +71,10 @@ func (opt Options) check(cfg model.Config, tok data.Encoder) error {
 	return nil
 }
 
-// New returns a predictor running m (in evaluation mode) on task. When the
-// model's id2label names are exactly the task's labels, they decide the
-// order; otherwise (LABEL_0, ...) the model's ids are the task's class ids,
-// as transformers' run_glue.py assumes.
+// New returns a predictor running m (in evaluation mode) on task. The
+// model's id2label decides which output is which class (Task.HeadClasses):
+// by name when it names the task's labels, by position for LABEL_0, ...;
+// labels of another task are an error.
 func New(m *model.Model, tok data.Encoder, task *data.Task, opt Options) (*Predictor, error) {
 	cfg := m.Config
 	if cfg.NumLabels != task.NumLabels() {
@@ -80,27 +84,11 @@ func New(m *model.Model, tok data.Encoder, task *data.Task, opt Options) (*Predi
 		return nil, err
 	}
 	p := &Predictor{Model: m, Tokenizer: tok, Task: task, MaxSeqLen: opt.MaxSeqLen, BatchSize: opt.BatchSize}
-	p.classOf = make([]int, cfg.NumLabels)
-	for i := range p.classOf {
-		p.classOf[i] = i
-	}
-	if !task.Regression && sameSet(cfg.ID2Label, task.Labels) {
-		for i, name := range cfg.ID2Label {
-			p.classOf[i] = task.LabelID(name)
-		}
+	var err error
+	if p.classOf, err = task.HeadClasses(cfg.ID2Label); err != nil {
+		return nil, err
 	}
 	return p, nil
-}
-
-// sameSet reports whether a and b hold the same distinct strings.
-func sameSet(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(x, y) && len(slices.Compact(x)) == len(a)
 }
 
 // Prediction is the model's output for one example.
@@ -152,12 +140,18 @@ func resize(s []int32, n int) []int32 {
 	return s[:n]
 }
 
-// Predict runs the model over examples and returns one prediction per
-// example, in order. Examples are batched by encoded length so that little
-// padding is computed; padding never changes an example's outputs.
-// progress, when not nil, is called with the number of examples done after
-// each batch.
+// Predict is PredictContext without cancellation.
 func (p *Predictor) Predict(examples []data.Example, progress func(done int)) ([]Prediction, error) {
+	return p.PredictContext(context.Background(), examples, progress)
+}
+
+// PredictContext runs the model over examples and returns one prediction
+// per example, in order. Examples are batched by encoded length so that
+// little padding is computed; padding never changes an example's outputs.
+// progress, when not nil, is called with the number of examples done after
+// each batch. A cancelled ctx stops it before the next batch, with ctx's
+// error.
+func (p *Predictor) PredictContext(ctx context.Context, examples []data.Example, progress func(done int)) ([]Prediction, error) {
 	encs := make([]data.Encoding, len(examples))
 	order := make([]int, len(examples))
 	for i, e := range examples {
@@ -171,6 +165,9 @@ func (p *Predictor) Predict(examples []data.Example, progress func(done int)) ([
 	n := p.Model.Config.NumLabels
 	group := make([]data.Encoding, 0, p.BatchSize)
 	for lo := 0; lo < len(order); lo += p.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		idx := order[lo:min(lo+p.BatchSize, len(order))]
 		group = group[:0]
 		for _, i := range idx {

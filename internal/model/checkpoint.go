@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/safetensors"
 )
 
@@ -46,6 +48,11 @@ type LoadOptions struct {
 	// finetuned on (empty slice: regression); a classifier in the files whose
 	// shape does not match is re-initialised instead of rejected.
 	Labels []string
+	// HeadClasses, when not nil, maps the files' id2label to the class ids
+	// of Labels (an error: a head of another task) for a classifier read
+	// from the files; its rows are permuted into that order. Nil: by exact
+	// name when the files name Labels in another order, else by position.
+	HeadClasses func(id2label []string) ([]int, error)
 }
 
 // Load reads config.json and model.safetensors (or the sharded
@@ -84,35 +91,53 @@ func Load(dir string, opt LoadOptions) (*Checkpoint, error) {
 	if err := ck.readTensors(files, opt); err != nil {
 		return nil, err
 	}
-	if opt.Labels != nil {
-		ck.reorderHead(fileLabels, opt.Labels)
+	if opt.Labels == nil || slices.Contains(ck.Initialized, ck.Config.ClassifierName()+".weight") {
+		return ck, nil
+	}
+	if opt.HeadClasses != nil {
+		classes, err := opt.HeadClasses(fileLabels)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+		}
+		perm := make([]int, len(classes)) // perm[c] = row of the file for class c
+		for row, c := range classes {
+			perm[c] = row
+		}
+		ck.reorderHead(perm)
+	} else if len(fileLabels) == len(opt.Labels) {
+		perm := make([]int, len(opt.Labels))
+		for i, name := range opt.Labels {
+			if perm[i] = slices.Index(fileLabels, name); perm[i] < 0 {
+				return ck, nil
+			}
+		}
+		ck.reorderHead(perm)
 	}
 	return ck, nil
 }
 
-// reorderHead permutes the classifier's rows from the checkpoint's label
-// order (from) into the task's (to) when from names the same labels in
-// another order, so that output i means the task's label i.
-func (ck *Checkpoint) reorderHead(from, to []string) {
-	if len(from) != len(to) || slices.Equal(from, to) {
-		return
-	}
-	perm := make([]int, len(to)) // perm[i] = row of the file holding label to[i]
-	for i, name := range to {
-		perm[i] = slices.Index(from, name)
-		if perm[i] < 0 {
-			return
-		}
-	}
+// reorderHead permutes the classifier's rows so that output i is the
+// file's row perm[i], the task's label i.
+func (ck *Checkpoint) reorderHead(perm []int) {
 	cw, cb := ck.Config.ClassifierName()+".weight", ck.Config.ClassifierName()+".bias"
 	w, b := ck.Weights[cw], ck.Weights[cb]
-	h := len(w) / len(to)
+	h := len(w) / len(perm)
 	nw, nb := make([]float32, len(w)), make([]float32, len(b))
 	for i, r := range perm {
 		copy(nw[i*h:(i+1)*h], w[r*h:(r+1)*h])
 		nb[i] = b[r]
 	}
 	ck.Weights[cw], ck.Weights[cb] = nw, nb
+}
+
+// NonFinite returns the index of the first NaN or infinity in v, or -1.
+func NonFinite(v []float32) int {
+	for i, x := range v {
+		if math.Float32bits(x)&0x7f800000 == 0x7f800000 {
+			return i
+		}
+	}
+	return -1
 }
 
 // weightFiles lists the safetensors files of a model directory.
@@ -122,7 +147,7 @@ func weightFiles(dir string) ([]string, error) {
 		return []string{single}, nil
 	}
 	index := filepath.Join(dir, WeightsIndexFile)
-	raw, err := os.ReadFile(index)
+	raw, err := fsutil.ReadFile(index, fsutil.MaxConfig)
 	if errors.Is(err, fs.ErrNotExist) {
 		for _, other := range []string{"pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"} {
 			if _, err := os.Stat(filepath.Join(dir, other)); err == nil {
@@ -225,6 +250,10 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 			if err != nil {
 				f.Close()
 				return err
+			}
+			if i := NonFinite(v); i >= 0 {
+				f.Close()
+				return fmt.Errorf("%s: tensor %q holds %v at element %d: the checkpoint is broken (a diverged run?)", path, name, v[i], i)
 			}
 			ck.Weights[canon] = v
 		}
@@ -353,7 +382,7 @@ func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 		return err
 	}
 	if opt.VocabPath != "" {
-		vocab, err := os.ReadFile(opt.VocabPath)
+		vocab, err := fsutil.ReadFile(opt.VocabPath, fsutil.MaxVocab)
 		if err != nil {
 			return fmt.Errorf("save model vocabulary: %w", err)
 		}
@@ -362,7 +391,7 @@ func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 		}
 	}
 	for _, src := range opt.TokenizerFiles {
-		raw, err := os.ReadFile(src)
+		raw, err := fsutil.ReadFile(src, fsutil.MaxVocab)
 		if err != nil {
 			return fmt.Errorf("save model tokenizer: %w", err)
 		}

@@ -3,12 +3,14 @@ package model
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/mixft/mixft/internal/safetensors"
@@ -305,6 +307,31 @@ func TestLoadErrors(t *testing.T) {
 			os.Truncate(p, st.Size()-100)
 		}, []string{"model.safetensors"}},
 		{"no weights", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, WeightsFile)) }, []string{"no model.safetensors"}},
+		{"NaN weight", func(t *testing.T, dir string) {
+			c := tinyConfig()
+			w := randomWeights(c, 7)
+			w["bert.encoder.layer.1.output.dense.weight"][5] = float32(math.NaN())
+			Save(dir, c, w, SaveOptions{})
+		}, []string{"model.safetensors", `tensor "bert.encoder.layer.1.output.dense.weight" holds NaN at element 5`}},
+		{"infinite weight", func(t *testing.T, dir string) {
+			c := tinyConfig()
+			w := randomWeights(c, 7)
+			w["classifier.bias"][1] = float32(math.Inf(-1))
+			Save(dir, c, w, SaveOptions{})
+		}, []string{`tensor "classifier.bias" holds -Inf`}},
+		{"config is a named pipe", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, ConfigFile))
+			if err := syscall.Mkfifo(filepath.Join(dir, ConfigFile), 0o644); err != nil {
+				t.Skip(err)
+			}
+		}, []string{"config.json", "named pipe"}},
+		{"config is /dev/zero", func(t *testing.T, dir string) {
+			os.Remove(filepath.Join(dir, ConfigFile))
+			os.Symlink("/dev/zero", filepath.Join(dir, ConfigFile))
+		}, []string{"config.json", "device"}},
+		{"config too large", func(t *testing.T, dir string) {
+			os.Truncate(filepath.Join(dir, ConfigFile), 1<<30) // sparse: no disk used
+		}, []string{"config.json", "1073741824 bytes, more than"}},
 		{"pytorch only", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, WeightsFile))
 			os.WriteFile(filepath.Join(dir, "pytorch_model.bin"), []byte("x"), 0o644)
@@ -353,5 +380,50 @@ func TestTaskLabelsReorderANamedHead(t *testing.T) {
 			ck.Weights[ClassifierBias][i] != w[ClassifierBias][from] {
 			t.Errorf("row %d is not the file's row %d", i, from)
 		}
+	}
+}
+
+// TestHeadOfAnotherTask: with HeadClasses, a head whose labels are another
+// task's is an error naming both sets; Hugging Face datasets names map by
+// name (rows permuted); --reinit-head's path (no HeadClasses) keeps loading.
+func TestHeadOfAnotherTask(t *testing.T) {
+	classes := func(want []string, aliases []string) func([]string) ([]int, error) {
+		return func(have []string) ([]int, error) {
+			out := make([]int, len(have))
+			for i, h := range have {
+				out[i] = slices.Index(want, h)
+				if out[i] < 0 {
+					out[i] = slices.Index(aliases, h)
+				}
+				if out[i] < 0 {
+					return nil, fmt.Errorf("labels %v are not %v", have, want)
+				}
+			}
+			return out, nil
+		}
+	}
+	dir := t.TempDir()
+	c := tinyConfig()
+	c.SetLabels([]string{"equivalent", "not_equivalent"})
+	w := randomWeights(c, 4)
+	if err := Save(dir, c, w, SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	mrpc := []string{"0", "1"}
+	ck, err := Load(dir, LoadOptions{Labels: mrpc, HeadClasses: classes(mrpc, []string{"not_equivalent", "equivalent"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.HiddenSize
+	if !slices.Equal(ck.Weights[ClassifierWeight][:h], w[ClassifierWeight][h:]) || ck.Weights[ClassifierBias][1] != w[ClassifierBias][0] {
+		t.Error("rows not permuted into the task's order")
+	}
+	rte := []string{"entailment", "not_entailment"}
+	_, err = Load(dir, LoadOptions{Labels: rte, HeadClasses: classes(rte, nil)})
+	if err == nil || !strings.Contains(err.Error(), "config.json: labels [equivalent not_equivalent] are not [entailment not_entailment]") {
+		t.Errorf("head of another task: %v", err)
+	}
+	if _, err := Load(dir, LoadOptions{Labels: rte}); err != nil {
+		t.Errorf("without HeadClasses (reinit_head): %v", err)
 	}
 }

@@ -10,11 +10,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // Config is an encoder configuration as Hugging Face's BertConfig writes it
@@ -72,7 +72,7 @@ func DefaultConfig() Config {
 // ReadConfig reads and validates a config.json. Every error names the file
 // and the key.
 func ReadConfig(path string) (Config, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
 	if err != nil {
 		return Config{}, fmt.Errorf("read model config: %w", err)
 	}

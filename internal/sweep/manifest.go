@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strconv"
 
 	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // ManifestFile is the manifest's name in a sweep's output directory.
@@ -71,7 +71,7 @@ func ReadManifestRun(path string, index int) (Run, error) {
 // readManifest reads all runs (only = -1) or the one with index only, and
 // counts the lines.
 func readManifest(path string, only int) ([]Run, int, error) {
-	f, err := os.Open(path)
+	f, _, err := fsutil.Open(path)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {

@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/train"
@@ -85,7 +83,11 @@ type Report struct {
 	// Keys is the group key: GroupKeys and the extra settings that vary.
 	Keys   []string
 	Groups []*Group
-	// Incomplete are run directories whose run has not finished.
+	// Interrupted are run directories of unfinished runs with a saved
+	// state (stopped, preempted or killed): sweep run resumes them.
+	Interrupted []string
+	// Incomplete are the other unfinished runs' directories (running, or
+	// stopped before their first checkpoint).
 	Incomplete []string
 	// Duplicates are run directories of a run already read elsewhere
 	// (same settings); each run counts once.
@@ -137,6 +139,10 @@ func Collect(dirs []string) (*Report, error) {
 			if err != nil {
 				return err
 			}
+			if r.State == Interrupted {
+				rep.Interrupted = append(rep.Interrupted, dir)
+				return nil
+			}
 			if !r.State.Done() {
 				rep.Incomplete = append(rep.Incomplete, dir)
 				return nil
@@ -154,7 +160,7 @@ func Collect(dirs []string) (*Report, error) {
 		}
 	}
 	if len(runs) == 0 {
-		return nil, fmt.Errorf("report: no finished run under %s (a run directory holds config.yaml and a complete metrics.json; %d unfinished)", strings.Join(dirs, ", "), len(rep.Incomplete))
+		return nil, fmt.Errorf("report: no finished run under %s (a run directory holds config.yaml and a complete metrics.json; %d interrupted, %d other unfinished)", strings.Join(dirs, ", "), len(rep.Interrupted), len(rep.Incomplete))
 	}
 	rep.group(runs)
 	return rep, nil
@@ -162,7 +168,7 @@ func Collect(dirs []string) (*Report, error) {
 
 // readRun reads one run directory's config.yaml and metrics.json.
 func readRun(dir string) (*RunResult, error) {
-	cfg, resolved, err := readConfigYAML(filepath.Join(dir, train.ConfigFile))
+	cfg, resolved, err := config.ReadRunYAML(filepath.Join(dir, train.ConfigFile))
 	if err != nil {
 		return nil, err
 	}
@@ -183,57 +189,6 @@ func readRun(dir string) (*RunResult, error) {
 		r.Config.Task = m.Task
 	}
 	return r, nil
-}
-
-// readConfigYAML reads a run's config.yaml: the settings as requested
-// (the run's identity, which its id hashes) and as the run resolved them
-// (the checkpoint's dropouts and so on). A config.yaml holds the resolved
-// settings and, under train.RequestedKey, the requested ones where they
-// differ; one written before that holds the requested settings only (both
-// results are then the same). Unknown keys are ignored, so that runs of
-// other mixft versions can be read.
-func readConfigYAML(path string) (requested, resolved config.Run, err error) {
-	requested, resolved = config.Default(), config.Default()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return requested, resolved, err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(raw, &doc); err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return requested, resolved, fmt.Errorf("%s: not a run's config.yaml (a map of settings)", path)
-	}
-	kinds := fieldKinds()
-	set := func(m *yaml.Node, cfgs ...*config.Run) error {
-		for i := 0; i < len(m.Content); i += 2 {
-			k := m.Content[i].Value
-			kind, ok := kinds[k]
-			if !ok {
-				continue
-			}
-			v, err := nodeValue(kind, m.Content[i+1])
-			if err != nil {
-				return fmt.Errorf("%s: %s: %v", path, k, err)
-			}
-			for _, c := range cfgs {
-				if err := c.Set(k, v); err != nil {
-					return fmt.Errorf("%s: %v", path, err)
-				}
-			}
-		}
-		return nil
-	}
-	m := doc.Content[0]
-	if err := set(m, &requested, &resolved); err != nil {
-		return requested, resolved, err
-	}
-	for i := 0; i < len(m.Content); i += 2 {
-		if m.Content[i].Value == train.RequestedKey && m.Content[i+1].Kind == yaml.MappingNode {
-			if err := set(m.Content[i+1], &requested); err != nil {
-				return requested, resolved, err
-			}
-		}
-	}
-	return requested, resolved, nil
 }
 
 // group splits the runs into groups and computes their statistics.
@@ -512,19 +467,20 @@ type jsonGroup struct {
 
 // JSONReport is the layout of report.json.
 type JSONReport struct {
-	Dirs       []string    `json:"dirs"`
-	GroupKey   []string    `json:"group_key"`
-	Runs       int         `json:"runs"`
-	Failed     int         `json:"failed"`
-	Incomplete []string    `json:"incomplete"`
-	Duplicates []string    `json:"duplicates"`
-	Groups     []jsonGroup `json:"groups"`
-	Figures    []Figure    `json:"figures"`
+	Dirs        []string    `json:"dirs"`
+	GroupKey    []string    `json:"group_key"`
+	Runs        int         `json:"runs"`
+	Failed      int         `json:"failed"`
+	Interrupted []string    `json:"interrupted"`
+	Incomplete  []string    `json:"incomplete"`
+	Duplicates  []string    `json:"duplicates"`
+	Groups      []jsonGroup `json:"groups"`
+	Figures     []Figure    `json:"figures"`
 }
 
 // JSON returns report.json.
 func (rep *Report) JSON() ([]byte, error) {
-	out := JSONReport{Dirs: rep.Dirs, GroupKey: rep.Keys, Incomplete: nonNil(rep.Incomplete), Duplicates: nonNil(rep.Duplicates), Figures: rep.Figures}
+	out := JSONReport{Dirs: rep.Dirs, GroupKey: rep.Keys, Interrupted: nonNil(rep.Interrupted), Incomplete: nonNil(rep.Incomplete), Duplicates: nonNil(rep.Duplicates), Figures: rep.Figures}
 	if out.Figures == nil {
 		out.Figures = []Figure{}
 	}
@@ -596,8 +552,11 @@ func (rep *Report) Markdown() []byte {
 	}
 	fmt.Fprintf(&b, "# mixft sweep report\n\n")
 	fmt.Fprintf(&b, "%d finished runs in %d groups (%d failed), from %s.", runs, len(rep.Groups), failed, strings.Join(rep.Dirs, ", "))
+	if n := len(rep.Interrupted); n > 0 {
+		fmt.Fprintf(&b, " %d interrupted runs are left out (run the sweep again to resume them).", n)
+	}
 	if n := len(rep.Incomplete); n > 0 {
-		fmt.Fprintf(&b, " %d unfinished runs are left out (run the sweep again to finish them).", n)
+		fmt.Fprintf(&b, " %d other unfinished runs are left out (running, or stopped before their first checkpoint).", n)
 	}
 	if n := len(rep.Duplicates); n > 0 {
 		fmt.Fprintf(&b, " %d run directories repeat a run found elsewhere and count once.", n)
@@ -632,10 +591,15 @@ func (rep *Report) Markdown() []byte {
 	for _, f := range rep.Figures {
 		fmt.Fprintf(&b, "\n![%s](%s.png)\n\n%s ([SVG](%s.svg))\n", f.Name, f.Name, f.Caption, f.Name)
 	}
-	if len(rep.Incomplete) > 0 {
-		fmt.Fprintf(&b, "\nUnfinished runs:\n\n")
-		for _, d := range rep.Incomplete {
-			fmt.Fprintf(&b, "- %s\n", d)
+	for _, l := range []struct {
+		what string
+		dirs []string
+	}{{"Interrupted runs", rep.Interrupted}, {"Other unfinished runs", rep.Incomplete}} {
+		if len(l.dirs) > 0 {
+			fmt.Fprintf(&b, "\n%s:\n\n", l.what)
+			for _, d := range l.dirs {
+				fmt.Fprintf(&b, "- %s\n", d)
+			}
 		}
 	}
 	return b.Bytes()

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/train"
 )
 
 func runCfg(task, strategy string, seed uint64, set map[string]any) config.Run {
@@ -48,8 +49,10 @@ func TestReportNumbers(t *testing.T) {
 	put(other, runCfg("rte", "mixout", 2, nil), 0.69, nil)
 	put(filepath.Join(other, "copy"), runCfg("rte", "mixout", 2, nil), 0.69, nil)
 	put(root, runCfg("rte", "mixout", 3, nil), math.NaN(), map[string]any{"final": nil, "steps": 5, "failure": "diverged at step 5", "failed": true})
-	// An unfinished run is left out.
+	// Unfinished runs are left out, the interrupted ones counted apart.
 	fakeInterrupted(t, filepath.Join(root, "unfinished"))
+	os.MkdirAll(filepath.Join(root, "started"), 0o755)
+	os.WriteFile(filepath.Join(root, "started", train.ConfigFile), []byte("task: rte\n"), 0o644)
 	// rte/mixout with another lr: a group of its own (lr joins the key).
 	for i, s := range []float64{0.61, 0.58, 0.66} {
 		put(root, runCfg("rte", "mixout", uint64(i+1), map[string]any{"lr": 1e-5}), s, nil)
@@ -78,8 +81,8 @@ func TestReportNumbers(t *testing.T) {
 	if strings.Join(js.GroupKey, ",") != "task,strategy,mixout,dropout,weight_decay_target,lr" {
 		t.Errorf("group key %v", js.GroupKey)
 	}
-	if len(js.Groups) != len(want) || js.Runs != 10 || js.Failed != 2 || len(js.Incomplete) != 1 || len(js.Duplicates) != 1 {
-		t.Fatalf("report.json: %d groups, %d runs, %d failed, incomplete %v, duplicates %v", len(js.Groups), js.Runs, js.Failed, js.Incomplete, js.Duplicates)
+	if len(js.Groups) != len(want) || js.Runs != 10 || js.Failed != 2 || len(js.Interrupted) != 1 || len(js.Incomplete) != 1 || len(js.Duplicates) != 1 {
+		t.Fatalf("report.json: %d groups, %d runs, %d failed, interrupted %v, incomplete %v, duplicates %v", len(js.Groups), js.Runs, js.Failed, js.Interrupted, js.Incomplete, js.Duplicates)
 	}
 	for i, w := range want {
 		g := js.Groups[i]

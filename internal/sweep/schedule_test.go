@@ -214,3 +214,27 @@ func contains(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// TestCutShortSaveIsResumed: a run killed between the renames of a
+// checkpoint save (last/ gone, last.old/ and a complete last.tmp/ there) is
+// interrupted, so it is resumed, never started afresh over its checkpoint.
+func TestCutShortSaveIsResumed(t *testing.T) {
+	for _, keep := range [][]string{{".old", ".tmp"}, {".old"}} {
+		dir := t.TempDir()
+		fakeInterrupted(t, dir)
+		last := filepath.Join(dir, train.LastDir)
+		for _, suffix := range keep {
+			os.CopyFS(last+suffix, os.DirFS(last))
+		}
+		os.RemoveAll(last)
+		if st := DirState(dir); st != Interrupted {
+			t.Errorf("last%v: state %s, want interrupted", keep, st)
+		}
+	}
+	dir := t.TempDir()
+	fakeInterrupted(t, dir)
+	os.Rename(filepath.Join(dir, train.LastDir), filepath.Join(dir, train.LastDir+".tmp"))
+	if st := DirState(dir); st != Partial {
+		t.Errorf("last.tmp alone (a first save cut short): state %s, want partial", st)
+	}
+}

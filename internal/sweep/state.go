@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/train"
 )
 
@@ -18,7 +20,8 @@ const (
 	// Partial: the run started but saved no state to resume from (it was
 	// stopped before its first evaluation); start it again (overwrite).
 	Partial
-	// Interrupted: last/trainer_state.json exists and the run did not
+	// Interrupted: last/trainer_state.json exists (or, after a save cut
+	// short, in the copy atomicfile.CompleteDir finds) and the run did not
 	// finish; resume it.
 	Interrupted
 	// Finished: metrics.json records every step of the run.
@@ -84,6 +87,7 @@ type Metrics struct {
 	Task             string       `json:"task"`
 	Strategy         string       `json:"strategy"`
 	Seed             uint64       `json:"seed"`
+	Status           string       `json:"status"`
 	Final            *train.Eval  `json:"final"`
 	Best             *train.Eval  `json:"best"`
 	MajorityBaseline train.Number `json:"majority_baseline"`
@@ -98,7 +102,7 @@ type Metrics struct {
 
 // ReadMetrics reads dir/metrics.json.
 func ReadMetrics(dir string) (*Metrics, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, train.MetricsFile))
+	raw, err := fsutil.ReadFile(filepath.Join(dir, train.MetricsFile), fsutil.MaxConfig)
 	if err != nil {
 		return nil, err
 	}
@@ -110,14 +114,25 @@ func ReadMetrics(dir string) (*Metrics, error) {
 }
 
 // diverged reports whether metrics.json records a diverged run.
-func (m *Metrics) diverged() bool { return strings.HasPrefix(m.Failure, "diverged") }
+func (m *Metrics) diverged() bool {
+	if m.Status != "" {
+		return m.Status == train.StatusDiverged
+	}
+	return strings.HasPrefix(m.Failure, "diverged") // written before status existed
+}
 
 // finished reports whether metrics.json records a complete run.
-func (m *Metrics) finished() bool { return m.TotalSteps > 0 && m.Steps >= m.TotalSteps }
+func (m *Metrics) finished() bool {
+	if m.Status != "" {
+		return m.Status == train.StatusFinished
+	}
+	return m.TotalSteps > 0 && m.Steps >= m.TotalSteps // written before status existed
+}
 
 // DirState inspects a run directory. metrics.json is rewritten at every
-// evaluation, so only steps == total_steps (or a recorded divergence)
-// means the run is over.
+// evaluation, so only its status finished or diverged (in files of older
+// versions: steps == total_steps, or a recorded divergence) means the run
+// is over.
 func DirState(dir string) State {
 	if m, err := ReadMetrics(dir); err == nil {
 		switch {
@@ -127,8 +142,12 @@ func DirState(dir string) State {
 			return Finished
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, train.LastDir, train.StateFile)); err == nil {
-		return Interrupted
+	// A checkpoint save cut short leaves the state in last.old or last.tmp,
+	// which finetune restores: the run resumes, its checkpoint kept.
+	if last, ok := atomicfile.CompleteDir(filepath.Join(dir, train.LastDir)); ok {
+		if _, err := os.Stat(filepath.Join(last, train.StateFile)); err == nil {
+			return Interrupted
+		}
 	}
 	for _, f := range []string{train.ConfigFile, train.LogFile, train.MetricsFile, train.BestDir, train.LastDir} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {

@@ -31,7 +31,6 @@ import (
 	"io/fs"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +39,7 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/data"
+	"github.com/mixft/mixft/internal/fsutil"
 )
 
 // Run is one run of a sweep: a line of the manifest.
@@ -124,7 +124,7 @@ type axis struct {
 // Load reads a sweep file and expands it into a plan; overrides replace
 // keys of base. Every run is validated; errors name the file and the key.
 func Load(path string, overrides []Override) (*Plan, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {

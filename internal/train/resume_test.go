@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -119,8 +120,25 @@ func TestRunDirectoryGuards(t *testing.T) {
 	if _, err := New(cfg, Options{Backend: cpu.New(1)}); err == nil {
 		t.Error("resume with a changed lr accepted")
 	}
-	cfg.Resume, cfg.Overwrite = false, true
-	if _, _, err := runTo(t, cfg, -1); err != nil {
+	// --overwrite removes everything the old run wrote, also what main's
+	// runs add (TensorBoard events, curves, test predictions).
+	extra := []string{TensorBoardDir, CurvesSVGFile, CurvesPNGFile, TestPredictionsFile}
+	for _, f := range extra {
+		if err := os.WriteFile(filepath.Join(cfg.OutputDir, f), []byte("old run"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg.Resume, cfg.Overwrite, cfg.MaxSteps = false, true, 1
+	tn, err := New(cfg, Options{Backend: cpu.New(1)})
+	if err != nil {
+		t.Fatalf("overwrite: %v", err)
+	}
+	for _, f := range append(extra, runMarkers...) {
+		if _, err := os.Stat(filepath.Join(cfg.OutputDir, f)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("overwrite left %s of the old run: %v", f, err)
+		}
+	}
+	if _, err := tn.Run(context.Background()); err != nil {
 		t.Fatalf("overwrite: %v", err)
 	}
 }

@@ -3,20 +3,33 @@ package train
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
+	"time"
 
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/dirlock"
+	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/safetensors"
 )
+
+// sameRun refuses to resume a run whose settings changed since it was
+// saved (path holds the saved ones).
+func sameRun(path string, saved, now config.Run) error {
+	if k, was, is, changed := config.Changed(saved, now); changed {
+		return fmt.Errorf("resume: setting %s is %v now but %v in the saved run (%s); resume with the same settings", k, is, was, path)
+	}
+	return nil
+}
 
 // Files of a run directory.
 const (
@@ -27,33 +40,87 @@ const (
 	LastDir       = "last"
 	StateFile     = "trainer_state.json"
 	OptimizerFile = "optimizer.safetensors"
+	// CurvesSVGFile and CurvesPNGFile are the run's curves (package curves
+	// draws them after a run, and mixft plot).
+	CurvesSVGFile = "curves.svg"
+	CurvesPNGFile = "curves.png"
 )
 
-// runDir writes a run's output directory.
+// runMarkers are the files whose presence means a directory holds a run.
+var runMarkers = []string{ConfigFile, LogFile, MetricsFile, BestDir, LastDir}
+
+// runOutputs is everything a run writes into its directory but the lock
+// file: --overwrite removes all of it, so nothing of the old run mixes
+// with the new one.
+var runOutputs = append(slices.Clone(runMarkers), TensorBoardDir, TestPredictionsFile, ResultsFile, CurvesSVGFile, CurvesPNGFile)
+
+// runDir writes a run's output directory, which it holds locked.
 type runDir struct {
-	dir string
-	log *os.File
+	dir  string
+	log  *os.File
+	lock *dirlock.Lock
+	// created: openRunDir made the directory, so a refused run removes it.
+	created bool
+	// saved: last/ holds a state to resume from.
+	saved bool
+	// step, when not nil, is called before each step of a checkpoint save
+	// and each write of metrics.json (fault-injection tests stop there).
+	step func(name string)
 }
 
-// openRunDir checks that output_dir may be used: a directory holding a run
-// needs resume (and then a saved state) or overwrite.
-func openRunDir(cfg config.Run) (*runDir, error) {
+// checkpointDirs are the run's checkpoints, replaced by atomicfile.ReplaceDir.
+var checkpointDirs = []string{BestDir, LastDir}
+
+// openRunDir locks output_dir (creating it), repairs what a killed process
+// left (a checkpoint save cut short, temporary files), and checks that it
+// may be used: a directory holding a run needs resume or overwrite; resume
+// needs a saved state, or a directory a run was started in (which then
+// starts from step 0).
+func openRunDir(cfg config.Run) (_ *runDir, err error) {
 	r := &runDir{dir: cfg.OutputDir}
+	if _, err := os.Stat(r.dir); errors.Is(err, fs.ErrNotExist) {
+		r.created = true
+	}
+	// The lock file marks a directory a run was started in, even one killed
+	// before it wrote anything else.
+	_, err = os.Stat(filepath.Join(r.dir, dirlock.File))
+	started := err == nil
+	if r.lock, err = dirlock.Acquire(r.dir); err != nil {
+		if r.created {
+			os.Remove(r.dir)
+		}
+		return nil, fmt.Errorf("output_dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			r.abandon()
+		}
+	}()
+	for _, d := range checkpointDirs {
+		if err := atomicfile.RecoverDir(filepath.Join(r.dir, d)); err != nil {
+			return nil, fmt.Errorf("output_dir: %w", err)
+		}
+	}
+	if err := atomicfile.RemoveTemp(r.dir); err != nil {
+		return nil, fmt.Errorf("output_dir: %w", err)
+	}
 	held := false
-	for _, f := range []string{ConfigFile, LogFile, MetricsFile, BestDir, LastDir} {
+	for _, f := range runMarkers {
 		if _, err := os.Stat(filepath.Join(r.dir, f)); err == nil {
 			held = true
 		}
 	}
+	_, err = os.Stat(filepath.Join(r.dir, LastDir, StateFile))
+	r.saved = err == nil
 	switch {
 	case cfg.Resume:
-		if _, err := os.Stat(filepath.Join(r.dir, LastDir, StateFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(r.dir, ConfigFile)); !r.saved && err != nil && !started {
 			return nil, fmt.Errorf("resume: %s has no saved state (%s/%s); start the run without --resume", r.dir, LastDir, StateFile)
 		}
 	case held && !cfg.Overwrite:
 		return nil, fmt.Errorf("output_dir %s already holds a run; continue it with --resume or replace it with --overwrite", r.dir)
 	case held:
-		for _, f := range []string{ConfigFile, LogFile, MetricsFile, BestDir, LastDir} {
+		for _, f := range runOutputs {
 			if err := os.RemoveAll(filepath.Join(r.dir, f)); err != nil {
 				return nil, fmt.Errorf("overwrite: %w", err)
 			}
@@ -62,13 +129,40 @@ func openRunDir(cfg config.Run) (*runDir, error) {
 	return r, nil
 }
 
+// abandon releases a run directory whose run was refused; one that
+// openRunDir created is removed again (when still empty).
+func (r *runDir) abandon() {
+	if r.created {
+		r.lock.Remove()
+		os.Remove(r.dir)
+		return
+	}
+	r.lock.Release()
+}
+
+// close ends writing: closes log.jsonl and releases the lock.
+func (r *runDir) close() error {
+	var err error
+	if r.log != nil {
+		err = r.log.Close()
+		r.log = nil
+	}
+	if lerr := r.lock.Release(); err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// at calls the fault-injection hook.
+func (r *runDir) at(name string) {
+	if r.step != nil {
+		r.step(name)
+	}
+}
+
 // start writes the resolved config and opens log.jsonl (dropping the lines
 // of steps after the state a resumed run continues from).
 func (r *runDir) start(t *Trainer) error {
-	// Created only now, so that a run refused while loading leaves nothing behind.
-	if err := os.MkdirAll(r.dir, 0o755); err != nil {
-		return fmt.Errorf("output_dir: %w", err)
-	}
 	cfgYAML, err := t.configYAML()
 	if err != nil {
 		return err
@@ -78,6 +172,8 @@ func (r *runDir) start(t *Trainer) error {
 	}
 	path := filepath.Join(r.dir, LogFile)
 	if t.cfg.Resume {
+		// A run stopped before its first checkpoint starts from step 0: the
+		// steps it logged are dropped with the rest.
 		old, err := os.ReadFile(path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("resume: %w", err)
@@ -117,15 +213,29 @@ func (r *runDir) logStep(info StepInfo) error {
 	return nil
 }
 
+// Status of a run, as metrics.json records it.
+const (
+	// StatusRunning: the run is training (or was killed without a word).
+	StatusRunning = "running"
+	// StatusInterrupted: SIGINT/SIGTERM stopped it with its state in last/.
+	StatusInterrupted = "interrupted"
+	// StatusFinished: every step ran; final and failed are its result.
+	StatusFinished = "finished"
+	// StatusDiverged: the loss or gradient became non-finite: a failed run.
+	StatusDiverged = "diverged"
+)
+
 // metricsFile is metrics.json.
 type metricsFile struct {
-	Task             string  `json:"task"`
-	Strategy         string  `json:"strategy"`
-	Seed             uint64  `json:"seed"`
+	Task     string `json:"task"`
+	Strategy string `json:"strategy"`
+	Seed     uint64 `json:"seed"`
+	Status   string `json:"status"`
+	// Final and Failed are only there once the run finished or diverged.
 	Final            *Eval   `json:"final"`
 	Best             *Eval   `json:"best"`
 	MajorityBaseline Number  `json:"majority_baseline"`
-	Failed           bool    `json:"failed"`
+	Failed           *bool   `json:"failed,omitempty"`
 	Failure          string  `json:"failure,omitempty"`
 	Steps            int     `json:"steps"`
 	TotalSteps       int     `json:"total_steps"`
@@ -135,21 +245,26 @@ type metricsFile struct {
 	Evals            []Eval  `json:"evals"`
 }
 
-// writeMetrics writes metrics.json; failure, when not empty, marks the run
-// failed for that reason.
-func (r *runDir) writeMetrics(t *Trainer, failure string) error {
+// writeMetrics writes metrics.json with the run's status; failure, when
+// not empty, marks a diverged run failed for that reason. Whether the run
+// failed is only decided once it finished or diverged.
+func (r *runDir) writeMetrics(t *Trainer, status, failure string) error {
 	res := t.result()
-	mf := metricsFile{Task: t.task.Name, Strategy: t.cfg.Strategy, Seed: t.cfg.Seed, Final: res.Final, Best: res.Best,
-		MajorityBaseline: Number(t.baseline), Failed: res.Failed || failure != "", Failure: failure,
-		Steps: t.state.Step, TotalSteps: t.state.Total, TrainExamples: len(t.train), DevExamples: len(t.dev),
-		TrainSeconds: t.state.Seconds, Evals: t.state.Evals}
-	if mf.Failed && failure == "" {
-		mf.Failure = "final dev score at or below the majority-class baseline"
+	mf := metricsFile{Task: t.task.Name, Strategy: t.cfg.Strategy, Seed: t.cfg.Seed, Status: status, Best: res.Best,
+		MajorityBaseline: Number(t.baseline), Steps: t.state.Step, TotalSteps: t.state.Total,
+		TrainExamples: len(t.train), DevExamples: len(t.dev), TrainSeconds: t.state.Seconds, Evals: t.state.Evals}
+	if status == StatusFinished || status == StatusDiverged {
+		failed := res.Failed || failure != ""
+		mf.Final, mf.Failed, mf.Failure = res.Final, &failed, failure
+		if failed && failure == "" {
+			mf.Failure = "final dev score at or below the majority-class baseline"
+		}
 	}
 	b, err := json.MarshalIndent(mf, "", "  ")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", MetricsFile, err)
 	}
+	r.at("write " + MetricsFile)
 	return atomicfile.WriteFile(filepath.Join(r.dir, MetricsFile), append(b, '\n'), 0o644)
 }
 
@@ -161,18 +276,18 @@ type savedState struct {
 
 // saveModel writes dir/name as a Hugging Face model directory (and, with
 // state, the optimizer moments and trainer state), replacing the old one
-// only once the new one is complete.
+// only once the new one is complete (atomicfile.ReplaceDir: a kill at any
+// point leaves a complete copy that openRunDir restores).
 func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
-	final := filepath.Join(r.dir, name)
-	tmp, old := final+".tmp", final+".old"
-	if err := os.RemoveAll(tmp); err != nil {
-		return err
-	}
-	m := t.model
-	if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{TokenizerFiles: t.tokFiles, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
-		return err
-	}
-	if state {
+	return atomicfile.ReplaceDir(filepath.Join(r.dir, name), func(tmp string) error {
+		m := t.model
+		if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{TokenizerFiles: t.tokFiles, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
+			return err
+		}
+		if !state {
+			return nil
+		}
+		r.at("write " + OptimizerFile)
 		var ts []safetensors.Tensor
 		for _, p := range t.step.Opt.Params {
 			mv, vv := make([]float32, p.Spec.Size()), make([]float32, p.Spec.Size())
@@ -183,57 +298,52 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 		if err := safetensors.Write(filepath.Join(tmp, OptimizerFile), ts, nil); err != nil {
 			return err
 		}
+		r.at("write " + StateFile)
 		b, err := json.MarshalIndent(savedState{State: t.state, Config: t.cfg.Map()}, "", "  ")
 		if err != nil {
 			return fmt.Errorf("save state: %w", err)
 		}
-		if err := atomicfile.WriteFile(filepath.Join(tmp, StateFile), append(b, '\n'), 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.RemoveAll(old); err != nil {
-		return err
-	}
-	if err := os.Rename(final, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("save %s: %w", name, err)
-	}
-	if err := os.Rename(tmp, final); err != nil {
-		return fmt.Errorf("save %s: %w", name, err)
-	}
-	return os.RemoveAll(old)
+		return atomicfile.WriteFile(filepath.Join(tmp, StateFile), append(b, '\n'), 0o644)
+	}, r.step)
 }
 
-// resumeFree are the settings a resumed run may change.
-var resumeFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true, "logging_steps": true}
-
-// restore loads last/: weights, moments and the trainer state.
+// restore loads last/: weights, moments and the trainer state. A run that
+// was stopped before its first checkpoint has none: it starts from step 0
+// once its config.yaml (when it got as far as writing one) shows the same
+// settings (the requested ones, as trainer_state.json holds them).
 func (t *Trainer) restore() error {
+	if !t.run.saved {
+		path := filepath.Join(t.cfg.OutputDir, ConfigFile)
+		saved, _, err := config.ReadRunYAML(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("resume: %w", err)
+		}
+		if err == nil {
+			if err := sameRun(path, saved, t.cfg); err != nil {
+				return err
+			}
+		}
+		t.opts.Warn(fmt.Sprintf("resume: %s holds no checkpoint yet (the run stopped before its first one); starting from step 0", t.cfg.OutputDir))
+		return nil
+	}
 	dir := filepath.Join(t.cfg.OutputDir, LastDir)
-	raw, err := os.ReadFile(filepath.Join(dir, StateFile))
+	path := filepath.Join(dir, StateFile)
+	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
 	var ss savedState
-	if err := json.Unmarshal(raw, &ss); err != nil {
-		return fmt.Errorf("resume: %s: %v", filepath.Join(dir, StateFile), err)
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&ss); err != nil {
+		return fmt.Errorf("resume: %s: %v", path, err)
 	}
-	now, defaults := t.cfg.Map(), config.Default().Map()
-	keys := make([]string, 0, len(now))
-	for k := range now {
-		keys = append(keys, k)
+	saved, err := config.FromMap(path, ss.Config)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if resumeFree[k] {
-			continue
-		}
-		saved, ok := ss.Config[k]
-		if !ok {
-			saved = defaults[k] // a setting newer than the saved run: it ran with the default
-		}
-		if fmt.Sprint(saved) != fmt.Sprint(now[k]) {
-			return fmt.Errorf("resume: setting %s is %v now but %v in the saved run (%s); resume with the same settings", k, now[k], saved, filepath.Join(dir, StateFile))
-		}
+	if err := sameRun(path, saved, t.cfg); err != nil {
+		return err
 	}
 	if ss.State.Total != t.state.Total {
 		return fmt.Errorf("resume: the run had %d steps in all, the same settings now give %d (did the data change?)", ss.State.Total, t.state.Total)
@@ -256,6 +366,9 @@ func (t *Trainer) restore() error {
 		if len(v) != n {
 			return fmt.Errorf("resume: %s: tensor %q has %d elements, want %d", f.Path, name, len(v), n)
 		}
+		if i := model.NonFinite(v); i >= 0 {
+			return fmt.Errorf("resume: %s: tensor %q holds %v at element %d", f.Path, name, v[i], i)
+		}
 		t.opts.Backend.Upload(dst, v)
 		return nil
 	}
@@ -274,4 +387,68 @@ func (t *Trainer) restore() error {
 	t.state = ss.State
 	t.step.Opt.Steps = ss.State.Step
 	return nil
+}
+
+// ResumeDefaults are the settings of the run in dir as it was requested
+// (its config.yaml, config.ReadRunYAML: the top level overridden by the
+// requested: block), for --resume to continue it with nothing else given:
+// every setting except output_dir, resume and overwrite, by key. Resolving
+// them again gives the run's settings, the ones its trainer_state.json
+// holds; the resolved values (a checkpoint's dropout, the total steps)
+// would be another run. It is nil when dir holds no run settings (a run
+// killed before it wrote them), an error when dir does not exist.
+func ResumeDefaults(dir string) (map[string]any, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("resume: output_dir %s: %w", dir, errors.Unwrap(err))
+	}
+	saved, _, err := config.ReadRunYAML(filepath.Join(dir, ConfigFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resume: %w", err)
+	}
+	m := saved.Map()
+	for _, k := range []string{"output_dir", "resume", "overwrite"} {
+		delete(m, k)
+	}
+	return m, nil
+}
+
+// interrupt ends a run that SIGINT/SIGTERM stopped: last/ and metrics.json
+// (status interrupted) are saved, and ErrInterrupted returned.
+func (t *Trainer) interrupt() error {
+	t.tick()
+	if err := t.saveLast(); err != nil {
+		return err
+	}
+	if err := t.run.writeMetrics(t, StatusInterrupted, ""); err != nil {
+		return err
+	}
+	return ErrInterrupted
+}
+
+// evaluateAndSave evaluates on dev and saves last/. An interrupt during the
+// evaluation stops it at once and saves last/ with the evaluation still due
+// (state.EvalDue), which a resumed run does first: the evaluations of an
+// interrupted run equal those of an uninterrupted one.
+func (t *Trainer) evaluateAndSave(ctx context.Context, epoch float64) error {
+	t.state.EvalDue = true
+	if err := t.evaluate(ctx, epoch); err != nil {
+		if ctx.Err() != nil {
+			return t.interrupt()
+		}
+		return err
+	}
+	t.state.EvalDue = false
+	t.tick()
+	return t.saveLast()
+}
+
+// tick adds the wall-clock time since the last tick (or the start of Run)
+// to state.Runtime.
+func (t *Trainer) tick() {
+	now := time.Now()
+	t.state.Runtime += now.Sub(t.mark).Seconds()
+	t.mark = now
 }

@@ -319,7 +319,8 @@ func classifierDropoutKey(set bool) string {
 // the schedule's steps, the labels and columns of the user's own data),
 // and under requested: the settings given where they differ (-1, 0, auto
 // and empty mean "resolve it"). The requested values are the run's
-// identity: a sweep's run id hashes them and mixft sweep report reads them.
+// identity: a sweep's run id hashes them, mixft sweep report and --resume
+// read them (config.ReadRunYAML).
 func (t *Trainer) configYAML() ([]byte, error) {
 	req := t.cfg.Map()
 	res := t.cfg.Map()
@@ -361,7 +362,7 @@ func (t *Trainer) configYAML() ([]byte, error) {
 	}
 	out := append([]byte(head), body...)
 	if len(differ) > 0 {
-		tail, err := yaml.Marshal(map[string]any{RequestedKey: differ})
+		tail, err := yaml.Marshal(map[string]any{config.RequestedKey: differ})
 		if err != nil {
 			return nil, fmt.Errorf("write %s: %w", ConfigFile, err)
 		}
@@ -369,7 +370,3 @@ func (t *Trainer) configYAML() ([]byte, error) {
 	}
 	return out, nil
 }
-
-// RequestedKey is the map of config.yaml holding the settings as given
-// where they differ from the resolved ones above it.
-const RequestedKey = "requested"

@@ -13,6 +13,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/cpu"
 )
 
@@ -158,7 +159,7 @@ func TestConfigYAMLResolved(t *testing.T) {
 	if _, ok := got["dropout"]; ok {
 		t.Errorf("config.yaml has dropout %v, though the three dropouts differ", got["dropout"])
 	}
-	req, _ := got[RequestedKey].(map[string]any)
+	req, _ := got[config.RequestedKey].(map[string]any)
 	for k, v := range map[string]any{"dropout": -1, "hidden_dropout": -1, "threads": 0, "do_lower_case": "auto", "max_steps": 0, "warmup_steps": -1} {
 		if req[k] != v {
 			t.Errorf("requested %s: %v, want %v", k, req[k], v)

@@ -85,6 +85,8 @@ type Trainer struct {
 	// evalSeconds is the duration of this process's latest evaluation (0:
 	// none yet).
 	evalSeconds float64
+	// mark is when state.Runtime was last brought up to date (tick).
+	mark time.Time
 }
 
 // microBatch holds one micro-batch's inputs; its slices are reused from
@@ -129,12 +131,15 @@ type State struct {
 	// number (a run saved before they existed counts from its resume).
 	LossSum   float64 `json:"loss_sum"`
 	LossSteps int     `json:"loss_steps"`
+	// EvalDue: the evaluation after step Step was cut short by an interrupt;
+	// a resumed run does it first.
+	EvalDue bool `json:"eval_due,omitempty"`
 }
 
 // New prepares a run: reads the data, loads the checkpoint, sets up the
 // regularizers and the optimizer, and (with cfg.Resume) restores the state
-// of output_dir/last.
-func New(cfg config.Run, opts Options) (*Trainer, error) {
+// of output_dir/last. It locks output_dir until Run returns (or Close).
+func New(cfg config.Run, opts Options) (_ *Trainer, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -142,13 +147,17 @@ func New(cfg config.Run, opts Options) (*Trainer, error) {
 		opts.Warn = func(string) {}
 	}
 	t := &Trainer{cfg: cfg, opts: opts}
-	var err error
 	if t.task, err = taskOf(cfg); err != nil {
 		return nil, err
 	}
 	if t.run, err = openRunDir(cfg); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			t.run.abandon()
+		}
+	}()
 	if err := t.loadData(); err != nil {
 		return nil, err
 	}
@@ -232,7 +241,15 @@ func lowerCase(mode string) (*bool, error) {
 // the regularizers, and builds the optimizer.
 func (t *Trainer) loadModel() error {
 	cfg := t.cfg
-	ck, err := model.Load(cfg.Model, model.LoadOptions{Seed: cfg.Seed, Labels: taskLabels(t.task)})
+	opt := model.LoadOptions{Seed: cfg.Seed, Labels: taskLabels(t.task)}
+	if !cfg.ReinitHead {
+		opt.HeadClasses = t.task.HeadClasses
+	}
+	ck, err := model.Load(cfg.Model, opt)
+	var other *data.HeadLabelsError
+	if errors.As(err, &other) {
+		return fmt.Errorf("%w; reinit_head starts a new classifier for %s", err, t.task.Name)
+	}
 	if err != nil {
 		return err
 	}
@@ -295,8 +312,9 @@ func (t *Trainer) order(epoch int) []int {
 
 // Run trains until the last step, evaluating on dev every epoch (or every
 // eval_steps), and writes the run directory. A cancelled ctx saves last/
-// and returns ErrInterrupted.
+// and returns ErrInterrupted. It releases output_dir when it returns.
 func (t *Trainer) Run(ctx context.Context) (*Result, error) {
+	defer t.Close()
 	cfg, st := t.cfg, &t.state
 	if err := t.run.start(t); err != nil {
 		return nil, err
@@ -310,20 +328,16 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	order := t.order(st.Epoch)
-	mark := time.Now()
-	tick := func() { // adds the wall-clock time since the last tick to Runtime
-		now := time.Now()
-		st.Runtime += now.Sub(mark).Seconds()
-		mark = now
+	t.mark = time.Now()
+	if st.EvalDue {
+		if err := t.evaluateAndSave(ctx, float64(st.Epoch)+float64(st.Pos)/float64(len(order))); err != nil {
+			return nil, err
+		}
 	}
 	var logged logWindow
 	for st.Step < st.Total {
 		if ctx.Err() != nil {
-			tick()
-			if err := t.saveLast(); err != nil {
-				return nil, err
-			}
-			return nil, ErrInterrupted
+			return nil, t.interrupt()
 		}
 		began := time.Now()
 		idx := order[st.Pos:min(st.Pos+cfg.BatchSize, len(order))]
@@ -358,24 +372,20 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			logged = logWindow{}
 		}
 		if !finite(loss) || !finite(norm) {
-			if err := t.run.writeMetrics(t, "diverged at step "+fmt.Sprint(st.Step)); err != nil {
+			if err := t.run.writeMetrics(t, StatusDiverged, "diverged at step "+fmt.Sprint(st.Step)); err != nil {
 				return nil, err
 			}
 			return nil, ErrDiverged
 		}
 		evalNow := (cfg.EvalSteps > 0 && st.Step%cfg.EvalSteps == 0) || (cfg.EvalSteps == 0 && epochDone) || st.Step == st.Total
 		if evalNow {
-			if err := t.evaluate(info.Epoch); err != nil {
-				return nil, err
-			}
-			tick()
-			if err := t.saveLast(); err != nil {
+			if err := t.evaluateAndSave(ctx, info.Epoch); err != nil {
 				return nil, err
 			}
 		}
 	}
-	tick()
-	if err := t.run.writeMetrics(t, ""); err != nil {
+	t.tick()
+	if err := t.run.writeMetrics(t, StatusFinished, ""); err != nil {
 		return nil, err
 	}
 	if err := t.predictTest(); err != nil {
@@ -414,10 +424,10 @@ func (t *Trainer) microBatches(idx []int) []MicroBatch {
 }
 
 // evaluate scores the model on dev, records the evaluation, and saves best/
-// when it improved.
-func (t *Trainer) evaluate(epoch float64) error {
+// when it improved; a cancelled ctx stops it before it records anything.
+func (t *Trainer) evaluate(ctx context.Context, epoch float64) error {
 	began := time.Now()
-	preds, err := t.pred.Predict(t.dev, nil)
+	preds, err := t.pred.PredictContext(ctx, t.dev, nil)
 	if err != nil {
 		return err
 	}
@@ -446,7 +456,7 @@ func (t *Trainer) evaluate(epoch float64) error {
 			}
 		}
 	}
-	return t.run.writeMetrics(t, "")
+	return t.run.writeMetrics(t, StatusRunning, "")
 }
 
 // primary picks the task's main metric from evaluate-named metrics.
@@ -506,6 +516,9 @@ func (t *Trainer) result() *Result {
 	r.Failed = r.Final == nil || !(float64(r.Final.Primary) > t.baseline)
 	return r
 }
+
+// Close releases output_dir for other processes; Run calls it.
+func (t *Trainer) Close() error { return t.run.close() }
 
 // Model is the model being trained.
 func (t *Trainer) Model() *model.Model { return t.model }
