@@ -127,3 +127,15 @@ func (l *Lock) Remove() error {
 	}
 	return err
 }
+
+// Held reports whether a live process holds dir's lock, without taking it
+// (a reader such as `mixft sweep status`). A missing or unreadable lock file
+// is not held.
+func Held(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, File))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return probe(f)
+}

@@ -22,3 +22,14 @@ func tryLock(f *os.File) (held bool, err error) {
 	}
 	return false, err
 }
+
+// probe reports whether another open file holds the flock on f: a
+// non-blocking shared lock is refused (and released at once if granted).
+func probe(f *os.File) bool {
+	err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+	if err == nil {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return false
+	}
+	return errors.Is(err, syscall.EWOULDBLOCK)
+}

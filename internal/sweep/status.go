@@ -11,12 +11,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/mixft/mixft/internal/dirlock"
 	"github.com/mixft/mixft/internal/train"
 )
-
-// RunLockFile is the lock file a run holds (flock) in its directory while
-// a process writes it.
-const RunLockFile = ".lock"
 
 // Progress is where a sweep's run stands, as `mixft sweep status` says it.
 type Progress string
@@ -127,7 +124,7 @@ func runStatus(dir string, o StatusOptions) RunStatus {
 	}
 	recent := !rs.Updated.IsZero() && o.Now.Sub(rs.Updated) < o.Recent
 	switch {
-	case recent || lockHeld(filepath.Join(dir, RunLockFile)):
+	case recent || dirlock.Held(dir):
 		rs.Progress = StatusRunning
 	case state == Interrupted:
 		rs.Progress = StatusInterrupted

@@ -9,10 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mixft/mixft/internal/dirlock"
 	"github.com/mixft/mixft/internal/train"
 )
 
@@ -45,11 +45,11 @@ func TestStatusCounts(t *testing.T) {
 	fakeRun(t, runDir(1), plan.Runs[1].Config, 0.5, nil)
 	fakeRun(t, runDir(2), plan.Runs[2].Config, 0.5, map[string]any{"steps": 5, "failure": "diverged: loss NaN at step 5"})
 	fakeInterrupted(t, runDir(3))
-	write(3, RunLockFile, "pid 1 on another-host\n") // left by a run that ended: not held
+	write(3, dirlock.File, "pid 1 on another-host\n") // left by a run that ended: not held
 	fakeInterrupted(t, runDir(4))
 	write(4, train.LogFile, logLines(7, 10))
 	write(4, train.MetricsFile, `{"steps": 5, "total_steps": 10, "final": {"step": 5, "metrics": {"accuracy": 0.61}, "primary": 0.61}}`)
-	write(4, RunLockFile, "")
+	write(4, dirlock.File, "")
 	os.MkdirAll(runDir(5), 0o755)
 	write(5, train.ConfigFile, "task: rte\n")
 	write(5, train.LogFile, logLines(3, 10))
@@ -65,12 +65,8 @@ func TestStatusCounts(t *testing.T) {
 	os.Chtimes(filepath.Join(runDir(5), train.LogFile), now.Add(-10*time.Second), now.Add(-10*time.Second))
 
 	// Run 4's process holds its lock.
-	lock, err := os.OpenFile(filepath.Join(runDir(4), RunLockFile), os.O_RDWR, 0)
+	lock, err := dirlock.Acquire(runDir(4))
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		t.Fatal(err)
 	}
 
@@ -98,11 +94,13 @@ func TestStatusCounts(t *testing.T) {
 		t.Errorf("running run 5: step %d, dev %v; want step 3, no dev score", r.Step, r.Dev)
 	}
 	// The probe left the lock with its holder.
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		t.Errorf("the holder lost its lock: %v", err)
+	if !dirlock.Held(runDir(4)) {
+		t.Error("the holder lost its lock")
 	}
 	// Once the lock is released and the log is old, run 4 is interrupted.
-	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	if err := lock.Release(); err != nil {
+		t.Fatal(err)
+	}
 	if r := ReadStatus(read, dir, StatusOptions{Now: now, Recent: time.Minute}).Runs[4]; r.Progress != StatusInterrupted {
 		t.Errorf("run 4 after its lock was released: %s, want interrupted", r.Progress)
 	}
