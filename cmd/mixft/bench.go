@@ -57,12 +57,7 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
   mixft bench --model-config models/mine/config.json --steps 3
   mixft bench --gemm --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			return runF(o)
-		},
+		RunE: runE(o, runF),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.preset, "preset", "mini", "model size preset: "+strings.Join(model.PresetNames(), ", "))

@@ -169,12 +169,7 @@ msr_paraphrase_train.txt, mrpc_dev_ids.tsv, ...): a local mirror.`,
   mixft download glue --task all --data-dir /data/glue
   MIXFT_GLUE_BASE_URL=http://mirror.internal/glue mixft download glue --task all`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			return runF(o)
-		},
+		RunE: runE(o, runF),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.task, "task", "", "tasks, comma-separated, or all: "+fmt.Sprint(gluedl.AllTasks()))

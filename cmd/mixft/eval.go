@@ -61,12 +61,7 @@ combined_score.`,
   mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE --split test --output-dir submission/
   mixft eval --model runs/reviews/best --validation-file reviews/dev.csv --text-columns review --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			return runF(o)
-		},
+		RunE: runE(o, runF),
 	}
 	addModelFlags(cmd, &o.model)
 	f := cmd.Flags()

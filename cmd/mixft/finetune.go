@@ -155,12 +155,7 @@ with it.`,
   mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --logging-steps 50
   mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews --report-to tensorboard`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			return runF(o)
-		},
+		RunE: runE(o, runF),
 	}
 	f := cmd.Flags()
 	for _, fd := range config.Fields() {

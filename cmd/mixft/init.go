@@ -52,12 +52,7 @@ from scratch.`,
   mixft init --model-type electra --preset tiny --embedding-size 64 --vocab vocab.txt --task rte --out models/electra-tiny
   mixft init --model-type distilbert --preset tiny --vocab vocab.txt --task sst-2 --out models/distil-tiny`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			return runF(o)
-		},
+		RunE: runE(o, runF),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.modelType, "model-type", "bert", "model family: "+strings.Join(model.ModelTypes, ", "))

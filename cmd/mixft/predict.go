@@ -50,12 +50,7 @@ come from the model (id2label, problem_type).`,
   mixft predict --model runs/cola --task cola --input my_sentences.tsv --split test --output -
   mixft predict --model runs/reviews/best --input new_reviews.jsonl --text-columns review --output preds.jsonl`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			return runF(o)
-		},
+		RunE: runE(o, runF),
 	}
 	addModelFlags(cmd, &o.model)
 	f := cmd.Flags()

@@ -51,6 +51,17 @@ func (c *common) load(cmd *cobra.Command) error {
 	return nil
 }
 
+// runE is the RunE of a command without arguments: it resolves o's
+// settings (o embeds common), then runs runF(o).
+func runE[O interface{ load(*cobra.Command) error }](o O, runF func(O) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if err := o.load(cmd); err != nil {
+			return err
+		}
+		return runF(o)
+	}
+}
+
 // settings records where a command's settings came from.
 type settings struct {
 	// file is the --config file, "" when none was given.

@@ -35,12 +35,7 @@ first experiment does with EMNIST and MNIST.`,
 		Example: `  mixft synth --kind source --train 6000 --dev 500 --out demo/source
   mixft synth --kind target --train 150 --dev 500 --out demo/target --seed 2`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			return runF(o)
-		},
+		RunE: runE(o, runF),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.kind, "kind", "source", "task: source or target")
