@@ -51,6 +51,11 @@ func Run(t *testing.T, be backend.Backend) {
 	t.Run("Scale", func(t *testing.T) { testScale(t, be) })
 	t.Run("SumSquares", func(t *testing.T) { testSumSquares(t, be) })
 	t.Run("AdamW", func(t *testing.T) { testAdamW(t, be) })
+	t.Run("View", func(t *testing.T) { testView(t, be) })
+	t.Run("FusedQKVMixout", func(t *testing.T) { testFusedQKVMixout(t, be) })
+	t.Run("BiasActivate", func(t *testing.T) { testBiasActivate(t, be) })
+	t.Run("BiasDropoutAddLayerNorm", func(t *testing.T) { testBiasDropoutAddLayerNorm(t, be) })
+	t.Run("AttentionQKV", func(t *testing.T) { testAttentionQKV(t, be) })
 }
 
 func randn(rng *rand.Rand, n int, std float64) []float32 {
