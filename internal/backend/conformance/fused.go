@@ -18,9 +18,9 @@ import (
 )
 
 // fusedShapes are the rows×cols the fused row ops run on: tails, rows not
-// starting on a Philox block (cols 7, 33), and 33×257 past two 4096-element
-// mask chunks.
-var fusedShapes = [][2]int{{1, 7}, {7, 33}, {33, 7}, {33, 257}, {257, 33}, {65, 64}}
+// starting on a Philox block (cols 7, 33), 33×257 past two 4096-element
+// mask chunks, and 65 rows past one 64-row block of the column sums.
+var fusedShapes = [][2]int{{1, 7}, {7, 33}, {33, 7}, {33, 257}, {65, 64}}
 
 // same fails unless got and want are equal bit for bit.
 func same(t *testing.T, what string, got, want []float32) {
