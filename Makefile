@@ -114,7 +114,7 @@ cuda-vet: ptx
 cuda-smoke: build cuda-build
 	./scripts/cuda-smoke.sh $(CUDA_BIN) $(BIN)
 
-## gpu-test-bin: the GPU test binary (conformance, step parity, masks, benchmark) to run on a GPU machine
+## gpu-test-bin: the GPU test binary (conformance, step parity, masks) to run on a GPU machine
 gpu-test-bin: ptx
 	CGO_ENABLED=1 $(GO) test -c -tags cuda -o bin/gpu.test ./internal/gpu/
 

@@ -15,8 +15,8 @@
 #   e2e     a short finetune of a tiny BERT on a synthetic RTE-style task with
 #           bin/mixft (CPU) and bin/mixft-cuda (cuda:0), dropout and mixout,
 #           same seed: the metrics and losses must agree.
-#   bench   mixft training steps (bin/gpu.test TestBenchmarkSteps) and
-#           PyTorch's (scripts/gpu_bench_torch.py: BertForSequenceClassification,
+#   bench   mixft training steps (bin/mixft-cuda bench --device cuda:0:PREC,
+#           the training step finetune runs) and PyTorch's (scripts/gpu_bench_torch.py: BertForSequenceClassification,
 #           bf16 autocast, fused AdamW, MixLinear for the mixout rows) on
 #           BERT-base and BERT-large, batch 32, seq 128.
 #   report  the markdown table for docs/PERFORMANCE.md from the bench results.
@@ -37,6 +37,10 @@ mkdir -p "$OUT"
 phases=("$@")
 E2E_BIN=${MIXFT_E2E_BIN:-bin/mixft-cuda}
 E2E_DEVICE=${MIXFT_E2E_DEVICE:-cuda:0}
+MIXFT_BENCH_MODELS=${MIXFT_BENCH_MODELS:-base,large}
+MIXFT_BENCH_PRECISIONS=${MIXFT_BENCH_PRECISIONS:-bf16,tf32}
+MIXFT_BENCH_STEPS=${MIXFT_BENCH_STEPS:-15}
+MIXFT_BENCH_WARMUP=${MIXFT_BENCH_WARMUP:-3}
 [ ${#phases[@]} -eq 0 ] && phases=(tests e2e bench report)
 failed=()
 
@@ -138,15 +142,28 @@ PY
 
 run_bench() {
   echo "== bench: mixft (BERT-base/large, batch 32, seq 128)"
-  rm -f "$OUT/mixft-bench.jsonl" "$OUT/torch-bench.jsonl"
-  MIXFT_GPU_BENCH="$OUT/mixft-bench.jsonl" MIXFT_TEST_NOSYNC=1 \
-    MIXFT_BENCH_PRECISIONS="${MIXFT_BENCH_PRECISIONS:-bf16,tf32}" MIXFT_BENCH_STEPS="${MIXFT_BENCH_STEPS:-15}" \
-    bin/gpu.test -test.v -test.count=1 -test.timeout 30m -test.run 'TestBenchmarkSteps' >"$OUT/mixft-bench.log" 2>&1 ||
-    failed+=(bench-mixft)
-  grep -E 'ms/step|FAIL|panic' "$OUT/mixft-bench.log" | sed 's/^ *//'
+  rm -f "$OUT/mixft-bench.jsonl" "$OUT/mixft-bench.log" "$OUT/torch-bench.jsonl"
+  local model prec reg
+  for model in ${MIXFT_BENCH_MODELS//,/ }; do
+    for prec in ${MIXFT_BENCH_PRECISIONS//,/ }; do
+      for reg in dropout mixout; do
+        local args=(--device "cuda:0:$prec" --preset "$model" --batch 32 --seq 128 --dropout 0.1 --no-forward --json
+          --steps "$MIXFT_BENCH_STEPS" --warmup-steps "$MIXFT_BENCH_WARMUP")
+        [ "$reg" = mixout ] && args+=(--mixout 0.7)
+        if bin/mixft-cuda bench "${args[@]}" >>"$OUT/mixft-bench.jsonl" 2>>"$OUT/mixft-bench.log"; then
+          tail -1 "$OUT/mixft-bench.jsonl" | python3 -c 'import json, sys; r = json.load(sys.stdin)
+print("bert-%-5s %-4s %-7s %8.2f ms/step %8.1f ex/s  MFU %.3f  peak %.1f GiB" % (r["model"], r["precision"],
+      "mixout" if r["mixout"] else "dropout", r["ms_per_step"], r["examples_per_s"], r["peak_share"], r["peak_mem_gib"]))'
+        else
+          echo "bench bert-$model $prec $reg failed (see $OUT/mixft-bench.log)"
+          failed+=(bench-mixft)
+        fi
+      done
+    done
+  done
   echo "== bench: PyTorch (transformers BertForSequenceClassification, bf16 autocast, fused AdamW)"
   PYTHONUNBUFFERED=1 python3 scripts/gpu_bench_torch.py --out "$OUT/torch-bench.jsonl" \
-    --models "${MIXFT_BENCH_MODELS:-base,large}" --steps "${MIXFT_BENCH_STEPS:-15}" 2>&1 | tee "$OUT/torch-bench.log" ||
+    --models "$MIXFT_BENCH_MODELS" --steps "$MIXFT_BENCH_STEPS" 2>&1 | tee "$OUT/torch-bench.log" ||
     failed+=(bench-torch)
 }
 

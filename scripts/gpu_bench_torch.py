@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch's side of the GPU benchmark (scripts/gpu-check.sh, phase bench).
 
-One BERT finetuning step as mixft's TestBenchmarkSteps times it, in PyTorch
+One BERT finetuning step as `mixft bench --device cuda:0` times it, in PyTorch
 on the same card: Hugging Face transformers' BertForSequenceClassification
 (random weights from a BertConfig: nothing is downloaded), batch 32 of
 random token ids, sequence 128, no padding; bf16 autocast; cross-entropy;
@@ -24,7 +24,7 @@ one decision per input feature (a column of W) as the authors' MixLinear
 draws it, redrawn every forward pass in training; autograd gives W the
 gradient M/(1 − p) ⊙ dL/dW~.
 
-Prints one line per row and writes JSON lines with the keys of mixft's rows
+Prints one line per row and writes JSON lines with the keys scripts/gpu_report.py reads
 (ms_per_step, examples_per_s, tflops, mfu, peak_mem_gib, ...).
 """
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Markdown for docs/PERFORMANCE.md from scripts/gpu-check.sh's bench results.
 
-Reads gpu.txt (card, driver, date), mixft-bench.jsonl (bin/gpu.test
-TestBenchmarkSteps) and torch-bench.jsonl (scripts/gpu_bench_torch.py) and
+Reads gpu.txt (card, driver, date), mixft-bench.jsonl (`mixft bench
+--device cuda:0:PREC --json` lines) and torch-bench.jsonl
+(scripts/gpu_bench_torch.py) and
 prints a table per model: ms/step, examples/s, MFU and peak memory of each
 row, mixft's speed-up over PyTorch's matching row (dropout against dropout,
 mixout against PyTorch with MixLinear), and mixout's overhead over dropout.
@@ -22,6 +23,13 @@ def rows(path):
         return [json.loads(line) for line in f if line.strip()]
 
 
+def mixft_row(r):
+    """A `mixft bench --json` line in the keys of the PyTorch rows."""
+    return {"impl": "mixft", "model": "bert-" + r["model"], "precision": r["precision"],
+            "regularizer": "mixout" if r["mixout"] > 0 else "dropout", "ms_per_step": r["ms_per_step"],
+            "examples_per_s": r["examples_per_s"], "mfu": r["peak_share"], "peak_mem_gib": r["peak_mem_gib"]}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gpu", default="")
@@ -29,9 +37,9 @@ def main():
     ap.add_argument("--torch", default="")
     a = ap.parse_args()
     info = open(a.gpu).read().strip() if a.gpu and os.path.exists(a.gpu) else "(no gpu.txt)"
-    mx, pt = rows(a.mixft), rows(a.torch)
+    mx, pt = [mixft_row(r) for r in rows(a.mixft)], rows(a.torch)
     out = ["## GPU: mixft vs PyTorch, training steps (batch 32, sequence 128)", "", "```", info, "```", "",
-           "mixft: `bin/gpu.test -test.run TestBenchmarkSteps` (fp32 master weights; GEMMs in the precision shown). "
+           "mixft: `mixft bench --device cuda:0:PREC` (fp32 master weights; GEMMs in the precision shown). "
            "PyTorch: transformers BertForSequenceClassification, bf16 autocast, fused AdamW, MixLinear for mixout "
            "(`scripts/gpu_bench_torch.py`). Medians over the timed steps; MFU against the card's dense datasheet "
            "rate for the precision; FLOPs as `mixft bench` counts them.", ""]

@@ -16,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/train"
@@ -25,13 +27,15 @@ func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Time training steps, forward passes and the SGEMM on this machine",
-		Long: `bench times the CPU backend on random token ids: training steps exactly as
-finetune runs them (mixout draw, forward with dropout, loss, backward, AdamW
-with clipping) and forward-only passes, of a model preset (` + strings.Join(model.PresetNames(), ", ") + `;
-vocab 30522) or of the model a Hugging Face config.json describes
-(--model-config). It prints ms/step,
-examples/s, the achieved GFLOP/s and their share of this machine's SGEMM
-peak, measured in the same run on a 1024³ product.
+		Long: `bench times a backend (--device) on random token ids: training steps
+exactly as finetune runs them (the same code: mixout draw, forward with
+dropout, loss, backward, AdamW with clipping) and forward-only passes, of a
+model preset (` + strings.Join(model.PresetNames(), ", ") + `; vocab 30522) or of the model a
+Hugging Face config.json describes (--model-config). It prints ms/step,
+examples/s, the achieved GFLOP/s and their share of the peak: on the CPU,
+this machine's SGEMM measured in the same run on a 1024³ product; on a GPU
+(a build with -tags cuda, --device cuda:N[:fp32|tf32|bf16]), the card's
+dense datasheet rate at the GEMM precision, with the peak device memory.
 
 Model FLOPs: training 6 × (encoder dense parameters × tokens + head
 parameters × examples) + attention 12·L·B·S²·H; forward a third of that.
@@ -43,6 +47,7 @@ C = A·B and for C = A·Bᵀ (the model's Linear forward).
 Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 		Example: `  mixft bench --preset mini --batch 32 --seq 128 --dropout 0.1
   mixft bench --preset small --mixout 0.7 --dropout 0 --json
+  mixft bench --device cuda:0:bf16 --preset large --mixout 0.7 --steps 15 --no-forward
   mixft bench --model-config models/mine/config.json --steps 3
   mixft bench --gemm --json`,
 		Args: cobra.NoArgs,
@@ -57,6 +62,7 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 	f.Int("warmup-steps", 1, "untimed steps first")
 	f.Float64("dropout", 0.1, "dropout of hidden states, attention probabilities and the classifier input")
 	f.Float64("mixout", 0, "mixout probability of every encoder and pooler Linear (0: off)")
+	f.String("device", "cpu", "compute device: cpu (cuda:N[:fp32|tf32|bf16] needs a build with -tags cuda)")
 	f.Int("threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
 	f.String("kernel", "", "SGEMM micro-kernel: "+strings.Join(cpu.Kernels(), ", ")+" (default the first)")
 	f.Bool("gemm", false, "time the SGEMM alone on the acceptance shapes")
@@ -72,6 +78,7 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 // benchOptions are bench's flags, read once.
 type benchOptions struct {
 	preset, config, kernel  string
+	device                  string
 	cpuprofile, shapes      string
 	batch, seq, steps, warm int
 	dropout, mixout         float64
@@ -87,7 +94,7 @@ func readBenchOptions(cmd *cobra.Command) (benchOptions, error) {
 		return o, err
 	}
 	o.preset, o.config, o.kernel = s.String("preset"), s.String("model_config"), s.String("kernel")
-	o.cpuprofile, o.shapes = s.String("cpuprofile"), s.String("shapes")
+	o.cpuprofile, o.shapes, o.device = s.String("cpuprofile"), s.String("shapes"), s.String("device")
 	o.batch, o.seq, o.steps, o.warm = s.Int("batch"), s.Int("seq"), s.Int("steps"), s.Int("warmup_steps")
 	o.dropout, o.mixout, o.threads = s.Float64("dropout"), s.Float64("mixout"), s.Int("threads")
 	o.gemm, o.noForward, o.json = s.Bool("gemm"), s.Bool("no_forward"), s.Bool("json")
@@ -119,17 +126,42 @@ func runBench(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	be := cpu.New(o.threads)
+	be, err := newBackend(o.device, o.threads)
+	if err != nil {
+		return err
+	}
+	cb, onCPU := be.(*cpu.Backend)
 	if o.kernel != "" {
-		if err := be.SetKernel(o.kernel); err != nil {
+		if !onCPU {
+			return fmt.Errorf("--kernel: only the CPU backend has SGEMM micro-kernels (--device is %s)", o.device)
+		}
+		if err := cb.SetKernel(o.kernel); err != nil {
 			return fmt.Errorf("--kernel: %w", err)
 		}
 	}
 	out := cmd.OutOrStdout()
 	if o.gemm {
-		return benchGemm(out, be, o)
+		if !onCPU {
+			return fmt.Errorf("--gemm: times the CPU backend's SGEMM (--device is %s, expected cpu)", o.device)
+		}
+		return benchGemm(out, cb, o)
 	}
 	return benchModel(out, be, o)
+}
+
+// accelerator is what bench needs of a backend that queues its work on a
+// device (the CUDA backend).
+type accelerator interface {
+	// Synchronize waits for the queued work; the clock is read after it.
+	Synchronize()
+	// MemoryStats reports device bytes in use, at most so far, and cached.
+	MemoryStats() (inUse, peak, cached int64)
+	// DeviceName is the card's name, GEMMPrecision the precision of its
+	// GEMMs (fp32, tf32, bf16), PeakTFLOPS the card's dense datasheet rate
+	// at that precision (0 when not known).
+	DeviceName() string
+	GEMMPrecision() string
+	PeakTFLOPS() float64
 }
 
 // machineName is lscpu's model name (from /proc/cpuinfo), or GOARCH.
@@ -264,7 +296,7 @@ func modelFLOPs(cfg model.Config, batch, seq int) (trainFLOPs, forwardFLOPs floa
 	for _, p := range cfg.ParamSpecs() {
 		switch {
 		case p.Kind == model.Embedding:
-		case strings.HasPrefix(p.Name, "bert.encoder."):
+		case p.Block == model.Encoder:
 			enc += float64(p.Size())
 		default:
 			head += float64(p.Size())
@@ -278,6 +310,8 @@ func modelFLOPs(cfg model.Config, batch, seq int) (trainFLOPs, forwardFLOPs floa
 
 type benchResult struct {
 	Machine           string    `json:"machine"`
+	Device            string    `json:"device"`
+	Precision         string    `json:"precision,omitempty"`
 	Model             string    `json:"model"`
 	Layers            int       `json:"layers"`
 	Hidden            int       `json:"hidden"`
@@ -288,8 +322,8 @@ type benchResult struct {
 	Steps             int       `json:"steps"`
 	Dropout           float64   `json:"dropout"`
 	Mixout            float64   `json:"mixout"`
-	Threads           int       `json:"threads"`
-	Kernel            string    `json:"kernel"`
+	Threads           int       `json:"threads,omitempty"`
+	Kernel            string    `json:"kernel,omitempty"`
 	MsPerStep         float64   `json:"ms_per_step"`
 	ExamplesPerS      float64   `json:"examples_per_s"`
 	GFLOPS            float64   `json:"gflops"`
@@ -304,9 +338,14 @@ type benchResult struct {
 	AllocBytesPerStep float64   `json:"alloc_bytes_per_step"`
 	AllocsPerStep     float64   `json:"allocs_per_step"`
 	MaxRSSMiB         float64   `json:"max_rss_mib"`
+	PeakMemGiB        float64   `json:"peak_mem_gib,omitempty"`
 }
 
-func benchModel(out io.Writer, be *cpu.Backend, o benchOptions) error {
+// benchModel times training steps (train.Step, as finetune runs them) and
+// forward passes of a random model on a random batch. On an accelerator
+// the peak is the card's datasheet rate (gemm_peak_gflops then holds it,
+// and peak_share is the MFU).
+func benchModel(out io.Writer, be backend.Backend, o benchOptions) error {
 	cfg, name := model.Config{}, o.preset
 	var err error
 	if o.config != "" {
@@ -326,67 +365,32 @@ func benchModel(out io.Writer, be *cpu.Backend, o benchOptions) error {
 	if err != nil {
 		return fmt.Errorf("model %s: %w", name, err)
 	}
-	if o.mixout > 0 {
-		// As finetune's default output_layer dropout: every Linear but the new classifier.
-		for _, l := range m.Linears() {
-			if l == &m.Classifier {
-				continue
-			}
-			if err := m.SetMixout(l, w[l.Name+".weight"], model.MixoutOptions{P: o.mixout}); err != nil {
-				return err
-			}
-		}
-	}
-	grads := m.NewGrads()
-	var params []*train.Param
-	for _, spec := range cfg.ParamSpecs() {
-		p, _ := m.Param(spec.Name)
-		prm := &train.Param{Spec: spec, P: p, G: grads.Get(spec.Name), LRScale: 1}
-		if spec.Kind == model.Embedding || spec.Kind == model.LinearWeight {
-			prm.WeightDecay = 0.01
-		}
-		params = append(params, prm)
-	}
-	opt := train.NewAdamW(be, params)
-	w = nil // the host copy is no longer needed (mixout targets live on the backend)
-
-	// A random batch: ids in [1, vocab), one segment, no padding.
-	rng := rand.New(rand.NewPCG(o.seed, 7))
-	n := o.batch * o.seq
-	b := &model.Batch{Size: o.batch, Seq: o.seq, InputIDs: make([]int32, n), TokenTypeIDs: make([]int32, n), AttentionMask: make([]int32, n)}
-	for i := range b.InputIDs {
-		b.InputIDs[i] = int32(1 + rng.IntN(cfg.VocabSize-1))
-		b.AttentionMask[i] = 1
-	}
-	labels := make([]int32, o.batch)
-	for i := range labels {
-		labels[i] = int32(rng.IntN(max(cfg.NumLabels, 1)))
-	}
-	var targets []float32
-	if cfg.Regression() {
-		targets = make([]float32, o.batch)
-	}
-	if err := m.Check(b); err != nil {
+	// finetune's defaults (weight decay 0.01 toward zero, the classifier
+	// without mixout, AdamW, clipping at 1) with bench's dropout and mixout.
+	rc := config.Default()
+	rc.Seed, rc.MaxSeqLength, rc.Dropout, rc.Mixout = o.seed, o.seq, o.dropout, o.mixout
+	st, err := train.NewStep(m, w, rc)
+	if err != nil {
 		return err
 	}
-	acts := m.NewActivations(o.batch, o.seq)
-	p := float32(o.dropout)
+	w = nil // the host copy is no longer needed (mixout targets live on the backend)
+	mbs := []train.MicroBatch{randomBatch(cfg, o)}
 	step := func(s int) error {
-		m.DrawMixout(o.seed, uint64(s))
-		m.ForwardTrain(b, acts, model.TrainStep{HiddenDropout: p, AttentionDropout: p, ClassifierDropout: p, Seed: o.seed, Step: uint64(s)})
-		if _, err := m.Loss(acts, labels, targets, 1); err != nil {
-			return err
+		_, _, err := st.Run(mbs, uint64(s), 2e-5)
+		return err
+	}
+	acc, _ := be.(accelerator)
+	wait := func() {
+		if acc != nil {
+			acc.Synchronize()
 		}
-		m.Backward(b, acts, grads)
-		opt.Step(2e-5)
-		opt.ZeroGrad()
-		return nil
 	}
 	for s := 0; s < o.warm; s++ {
 		if err := step(s); err != nil {
 			return err
 		}
 	}
+	wait()
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
 		if err != nil {
@@ -400,21 +404,16 @@ func benchModel(out io.Writer, be *cpu.Backend, o benchOptions) error {
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	times := make([]float64, o.steps)
-	for s := range times {
-		t0 := time.Now()
-		if err := step(o.warm + s); err != nil {
-			return err
-		}
-		times[s] = time.Since(t0).Seconds() * 1000
+	times, err := timeMs(o.steps, wait, func(s int) error { return step(o.warm + s) })
+	if err != nil {
+		return err
 	}
 	runtime.ReadMemStats(&after)
 	trainF, fwdF := modelFLOPs(cfg, o.batch, o.seq)
 	r := benchResult{
-		Machine: machineName(), Model: name, Layers: cfg.NumHiddenLayers, Hidden: cfg.HiddenSize,
+		Machine: machineName(), Device: o.device, Model: name, Layers: cfg.NumHiddenLayers, Hidden: cfg.HiddenSize,
 		Heads: cfg.NumAttentionHeads, Intermediate: cfg.IntermediateSize, Batch: o.batch, Seq: o.seq,
-		Steps: o.steps, Dropout: o.dropout, Mixout: o.mixout, Threads: threadsOf(o), Kernel: be.Kernel(),
-		StepMs: times, StepGFLOP: trainF / 1e9,
+		Steps: o.steps, Dropout: o.dropout, Mixout: o.mixout, StepMs: times, StepGFLOP: trainF / 1e9,
 		AllocBytesPerStep: float64(after.TotalAlloc-before.TotalAlloc) / float64(o.steps),
 		AllocsPerStep:     float64(after.Mallocs-before.Mallocs) / float64(o.steps),
 	}
@@ -422,35 +421,87 @@ func benchModel(out io.Writer, be *cpu.Backend, o benchOptions) error {
 	r.ExamplesPerS = float64(o.batch) / (r.MsPerStep / 1000)
 	r.GFLOPS = trainF / (r.MsPerStep / 1000) / 1e9
 	if !o.noForward {
+		b, acts := mbs[0].Batch, st.Activations()
 		m.Forward(b, acts)
-		ft := make([]float64, o.steps)
-		for s := range ft {
-			t0 := time.Now()
-			m.Forward(b, acts)
-			ft[s] = time.Since(t0).Seconds() * 1000
-		}
+		ft, _ := timeMs(o.steps, wait, func(int) error { m.Forward(b, acts); return nil })
 		r.ForwardMs = median(ft)
 		r.ForwardExPerS = float64(o.batch) / (r.ForwardMs / 1000)
 		r.ForwardGFLOPS = fwdF / (r.ForwardMs / 1000) / 1e9
 	}
 	r.MaxRSSMiB = maxRSSMiB() // before the peak measurement's buffers
-	r.GemmPeakGFLOPS, _ = gemmRate(be, 1024, 1024, 1024, false, 300*time.Millisecond)
-	r.PeakShare = r.GFLOPS / r.GemmPeakGFLOPS
-	if r.ForwardGFLOPS > 0 {
+	if cb, ok := be.(*cpu.Backend); ok {
+		r.Threads, r.Kernel = threadsOf(o), cb.Kernel()
+		r.GemmPeakGFLOPS, _ = gemmRate(cb, 1024, 1024, 1024, false, 300*time.Millisecond)
+	}
+	if acc != nil {
+		_, peak, _ := acc.MemoryStats()
+		r.Machine, r.Precision, r.PeakMemGiB = acc.DeviceName(), acc.GEMMPrecision(), float64(peak)/(1<<30)
+		r.GemmPeakGFLOPS = acc.PeakTFLOPS() * 1000
+	}
+	if r.GemmPeakGFLOPS > 0 {
+		r.PeakShare = r.GFLOPS / r.GemmPeakGFLOPS
 		r.ForwardPeakShare = r.ForwardGFLOPS / r.GemmPeakGFLOPS
 	}
 	if o.json {
 		return json.NewEncoder(out).Encode(r)
 	}
-	fmt.Fprintf(out, "%s: L%d H%d A%d I%d, batch %d × seq %d, dropout %g, mixout %g, %d threads, kernel %s\n",
-		r.Model, r.Layers, r.Hidden, r.Heads, r.Intermediate, r.Batch, r.Seq, r.Dropout, r.Mixout, r.Threads, r.Kernel)
-	fmt.Fprintf(out, "  train step:   %8.1f ms/step  %7.1f examples/s  %6.1f GFLOP/s (%.0f%% of the %.1f GFLOP/s SGEMM peak; %.1f GFLOP/step)\n",
-		r.MsPerStep, r.ExamplesPerS, r.GFLOPS, 100*r.PeakShare, r.GemmPeakGFLOPS, r.StepGFLOP)
+	r.print(out)
+	return nil
+}
+
+// randomBatch is a batch of random token ids in [1, vocab), one segment, no
+// padding, with random labels.
+func randomBatch(cfg model.Config, o benchOptions) train.MicroBatch {
+	rng := rand.New(rand.NewPCG(o.seed, 7))
+	n := o.batch * o.seq
+	b := &model.Batch{Size: o.batch, Seq: o.seq, InputIDs: make([]int32, n), TokenTypeIDs: make([]int32, n), AttentionMask: make([]int32, n)}
+	for i := range b.InputIDs {
+		b.InputIDs[i] = int32(1 + rng.IntN(cfg.VocabSize-1))
+		b.AttentionMask[i] = 1
+	}
+	mb := train.MicroBatch{Batch: b, Labels: make([]int32, o.batch)}
+	for i := range mb.Labels {
+		mb.Labels[i] = int32(rng.IntN(max(cfg.NumLabels, 1)))
+	}
+	if cfg.Regression() {
+		mb.Targets = make([]float32, o.batch)
+	}
+	return mb
+}
+
+// timeMs runs f(0), ..., f(n-1) and returns each call's milliseconds,
+// counted until wait returns (an accelerator's queued work done).
+func timeMs(n int, wait func(), f func(i int) error) ([]float64, error) {
+	ms := make([]float64, n)
+	for i := range ms {
+		t0 := time.Now()
+		if err := f(i); err != nil {
+			return nil, err
+		}
+		wait()
+		ms[i] = time.Since(t0).Seconds() * 1000
+	}
+	return ms, nil
+}
+
+// print writes the result for people.
+func (r benchResult) print(out io.Writer) {
+	on, peak := fmt.Sprintf("%d threads, kernel %s", r.Threads, r.Kernel), "SGEMM peak"
+	if r.Precision != "" {
+		on, peak = fmt.Sprintf("%s on %s, %s GEMMs", r.Device, r.Machine, r.Precision), "datasheet peak"
+	}
+	fmt.Fprintf(out, "%s: L%d H%d A%d I%d, batch %d × seq %d, dropout %g, mixout %g, %s\n",
+		r.Model, r.Layers, r.Hidden, r.Heads, r.Intermediate, r.Batch, r.Seq, r.Dropout, r.Mixout, on)
+	fmt.Fprintf(out, "  train step:   %8.1f ms/step  %7.1f examples/s  %6.1f GFLOP/s (%.0f%% of the %.1f GFLOP/s %s; %.1f GFLOP/step)\n",
+		r.MsPerStep, r.ExamplesPerS, r.GFLOPS, 100*r.PeakShare, r.GemmPeakGFLOPS, peak, r.StepGFLOP)
 	if r.ForwardMs > 0 {
 		fmt.Fprintf(out, "  forward only: %8.1f ms/batch %7.1f examples/s  %6.1f GFLOP/s (%.0f%% of peak)\n",
 			r.ForwardMs, r.ForwardExPerS, r.ForwardGFLOPS, 100*r.ForwardPeakShare)
 	}
-	fmt.Fprintf(out, "  memory: max RSS %.0f MiB; per step %.1f MiB allocated in %.0f allocations\n",
+	fmt.Fprintf(out, "  memory: max RSS %.0f MiB; per step %.1f MiB allocated in %.0f allocations",
 		r.MaxRSSMiB, r.AllocBytesPerStep/(1<<20), r.AllocsPerStep)
-	return nil
+	if r.Precision != "" {
+		fmt.Fprintf(out, "; peak device memory %.2f GiB", r.PeakMemGiB)
+	}
+	fmt.Fprintln(out)
 }

@@ -142,6 +142,36 @@ func newBackend(dev device, prec Precision) *Backend {
 // Precision reports the GEMM precision.
 func (be *Backend) Precision() Precision { return be.prec }
 
+// GEMMPrecision names the GEMM precision (fp32, tf32, bf16).
+func (be *Backend) GEMMPrecision() string { return be.prec.String() }
+
+// peakTFLOPS is the dense datasheet rate, in TFLOP/s, of the unit GEMMs of
+// precision p use on the card named device; 0 for a card not in the table.
+func peakTFLOPS(device string, p Precision) float64 {
+	type rates struct{ fp32, tf32, bf16 float64 }
+	table := []struct {
+		key string
+		r   rates
+	}{ // the first key the name contains wins
+		{"H200", rates{66.9, 494.7, 989.4}},
+		{"H100 PCIe", rates{51.2, 378, 756}},
+		{"H100", rates{66.9, 494.7, 989.4}},
+		{"A100", rates{19.5, 156, 312}},
+	}
+	for _, e := range table {
+		if strings.Contains(device, e.key) {
+			switch p {
+			case TF32:
+				return e.r.tf32
+			case BF16:
+				return e.r.bf16
+			}
+			return e.r.fp32
+		}
+	}
+	return 0
+}
+
 // SetDebugSync makes every launch wait for its kernel and check for errors
 // (also MIXFT_CUDA_SYNC=1): slow, but an error names the kernel.
 func (be *Backend) SetDebugSync(on bool) { be.debugSync = on }

@@ -78,6 +78,13 @@ func (be *Backend) Info() DeviceInfo {
 		GEMMPrecision: be.prec}
 }
 
+// DeviceName is the card's name ("NVIDIA H200").
+func (be *Backend) DeviceName() string { return be.Info().Name }
+
+// PeakTFLOPS is the card's dense datasheet rate, in TFLOP/s, at the GEMM
+// precision; 0 for a card not in the table.
+func (be *Backend) PeakTFLOPS() float64 { return peakTFLOPS(be.DeviceName(), be.prec) }
+
 func newCUDADevice(ordinal int, prec Precision) (*cudaDevice, error) {
 	if err := driverReady(); err != nil {
 		return nil, err

@@ -60,3 +60,23 @@ func TestGEMMPrecision(t *testing.T) {
 		}
 	}
 }
+
+// TestPeakTFLOPS: the datasheet rate follows the card and the precision,
+// and an H100 PCIe is not taken for an H100 SXM.
+func TestPeakTFLOPS(t *testing.T) {
+	for _, c := range []struct {
+		device string
+		p      Precision
+		want   float64
+	}{
+		{"NVIDIA H100 PCIe", BF16, 756},
+		{"NVIDIA H100 80GB HBM3", BF16, 989.4},
+		{"NVIDIA H200", TF32, 494.7},
+		{"NVIDIA A100-SXM4-80GB", FP32, 19.5},
+		{"NVIDIA GeForce RTX 4090", BF16, 0},
+	} {
+		if got := peakTFLOPS(c.device, c.p); got != c.want {
+			t.Errorf("peakTFLOPS(%q, %v) = %g, want %g", c.device, c.p, got, c.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/philox"
@@ -36,10 +37,13 @@ type stepRun struct {
 	masks      []map[string][]float32 // per step, the mixout masks
 }
 
-// runSteps trains the model of cfg for steps steps on be: mixout (p 0.7)
-// on every Linear but the classifier, in the three flavours (per column,
-// per element, the authors' backward), dropout 0.1 everywhere, weight
-// decay toward zero and toward the pretrained weights, clipping at 1.
+// runSteps trains the model of cfg for steps steps on be with train.Step,
+// set up as finetune does it with mixout 0.7 toward pretrained weights on
+// every Linear but the classifier, dropout 0.1 everywhere, weight decay
+// toward the pretrained weights (the classifier's toward zero) and clipping
+// at 1; two thirds of the mixed Linears are switched to the other mixout
+// flavours (per element, the authors' backward). It records what each step
+// did: loss, gradient norm, gradients, masks, and the weights after AdamW.
 func runSteps(t *testing.T, be backend.Backend, cfg model.Config, steps int, lr float64) stepRun {
 	t.Helper()
 	const seed = 20240611
@@ -49,8 +53,14 @@ func runSteps(t *testing.T, be backend.Backend, cfg model.Config, steps int, lr 
 	if err != nil {
 		t.Fatal(err)
 	}
+	rc := config.Default()
+	rc.Seed, rc.MaxSeqLength, rc.Dropout, rc.Mixout, rc.DecayTarget = seed, 16, 0.1, 0.7, "pretrained"
+	st, err := train.NewStep(m, pre, rc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i, l := range m.Linears() {
-		if l == &m.Classifier {
+		if l == &m.Classifier || i%3 == 0 {
 			continue
 		}
 		opt := model.MixoutOptions{P: 0.7, PerElement: i%3 == 1, Reference: i%3 == 2}
@@ -58,21 +68,6 @@ func runSteps(t *testing.T, be backend.Backend, cfg model.Config, steps int, lr 
 			t.Fatal(err)
 		}
 	}
-	grads := m.NewGrads()
-	var params []*train.Param
-	for i, spec := range cfg.ParamSpecs() {
-		p, _ := m.Param(spec.Name)
-		prm := &train.Param{Spec: spec, P: p, G: grads.Get(spec.Name), LRScale: 1}
-		if spec.Kind == model.Embedding || spec.Kind == model.LinearWeight {
-			prm.WeightDecay = 0.01
-			if spec.Kind == model.LinearWeight && i%2 == 0 {
-				prm.Target = be.Alloc(spec.Size())
-				be.Upload(prm.Target, pre[spec.Name])
-			}
-		}
-		params = append(params, prm)
-	}
-	opt := train.NewAdamW(be, params)
 
 	rng := rand.New(rand.NewPCG(seed, 1))
 	const batch, seq = 3, 16
@@ -90,26 +85,18 @@ func runSteps(t *testing.T, be backend.Backend, cfg model.Config, steps int, lr 
 			}
 		}
 	}
-	labels := []int32{0, 2, 1}
-	if err := m.Check(b); err != nil {
-		t.Fatal(err)
-	}
-	acts := m.NewActivations(batch, seq)
+	mbs := []train.MicroBatch{{Batch: b, Labels: []int32{0, 2, 1}}}
 	var run stepRun
 	for step := 0; step < steps; step++ {
-		m.DrawMixout(seed, uint64(step))
-		m.ForwardTrain(b, acts, model.TrainStep{HiddenDropout: 0.1, AttentionDropout: 0.1, ClassifierDropout: 0.1,
-			Seed: seed, Step: uint64(step)})
-		loss, err := m.Loss(acts, labels, nil, 1)
+		loss, err := st.Accumulate(mbs, uint64(step))
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.Backward(b, acts, grads)
 		g, ms := map[string][]float32{}, map[string][]float32{}
-		for _, spec := range cfg.ParamSpecs() {
-			v := make([]float32, spec.Size())
-			be.Download(v, grads.Get(spec.Name))
-			g[spec.Name] = v
+		for _, gt := range st.Grads.Tensors() {
+			v := make([]float32, gt.Size())
+			be.Download(v, *gt.Buf)
+			g[gt.Name] = v
 		}
 		for _, l := range m.Linears() {
 			if l.Mix != nil {
@@ -118,8 +105,7 @@ func runSteps(t *testing.T, be backend.Backend, cfg model.Config, steps int, lr 
 				ms[l.Name] = v
 			}
 		}
-		norm := opt.Step(lr)
-		opt.ZeroGrad()
+		norm := st.Update(lr)
 		run.loss, run.norm = append(run.loss, loss), append(run.norm, norm)
 		run.grads, run.masks = append(run.grads, g), append(run.masks, ms)
 		run.weights = append(run.weights, m.Weights())
@@ -245,8 +231,8 @@ func compareSteps(t *testing.T, cfg model.Config, got, want stepRun, prec Precis
 	}
 }
 
-// TestTrainingStepParity: two training steps (mixout, dropout, clipping,
-// AdamW with both decay anchors) against the CPU backend.
+// TestTrainingStepParity: two training steps of train.Step (mixout,
+// dropout, clipping, AdamW with both decay anchors) against the CPU backend.
 func TestTrainingStepParity(t *testing.T) {
 	precs := []Precision{FP32, TF32, BF16}
 	cfg := stepConfig()

@@ -8,36 +8,39 @@ import (
 	"github.com/mixft/mixft/internal/philox"
 )
 
-// Grads holds one gradient buffer per parameter, by state-dict name.
+// Grads holds the gradient of every parameter, laid out as the weights
+// (Params): the gradient of m.Layers[i].OutNorm.W is g.Layers[i].OutNorm.W.
 type Grads struct {
-	be backend.Backend
-	m  map[string]backend.Buffer
-	n  map[string]int
+	Params
+	cfg Config
+	be  backend.Backend
 }
 
 // NewGrads allocates zeroed gradient buffers for every parameter.
 func (m *Model) NewGrads() *Grads {
-	g := &Grads{be: m.Backend, m: map[string]backend.Buffer{}, n: map[string]int{}}
-	for _, p := range m.Config.ParamSpecs() {
-		g.m[p.Name], g.n[p.Name] = m.Backend.Alloc(p.Size()), p.Size()
+	g := &Grads{cfg: m.Config, be: m.Backend}
+	for _, t := range g.Tensors() {
+		*t.Buf = m.Backend.Alloc(t.Size())
 	}
 	return g
 }
 
-// Get returns the gradient buffer of a parameter.
-func (g *Grads) Get(name string) backend.Buffer { return g.m[name] }
+// Tensors lists the gradients in state-dict order, as Model.Tensors lists
+// the weights.
+func (g *Grads) Tensors() []Tensor { return g.cfg.Layout(&g.Params) }
 
 // Zero clears every gradient.
 func (g *Grads) Zero() {
-	for name, b := range g.m {
-		g.be.Zero(b, g.n[name])
+	for _, t := range g.Tensors() {
+		g.be.Zero(*t.Buf, t.Size())
 	}
 }
 
 // Free releases every buffer.
 func (g *Grads) Free() {
-	for _, b := range g.m {
-		g.be.Free(b)
+	for _, t := range g.Tensors() {
+		g.be.Free(*t.Buf)
+		*t.Buf = nil
 	}
 }
 
@@ -84,12 +87,12 @@ func (a *Activations) ensureGradScratch(m *Model) {
 	a.grad = g
 }
 
-// linearBackward accumulates the gradients of l's weight and bias from dy
-// (rows×Out) and its input x (rows×In), and writes dx = dy·W (or adds it,
-// when addDx) unless dx is nil.
-func (m *Model) linearBackward(g *Grads, a *Activations, dx, dy, x backend.Buffer, l *Linear, rows int, addDx bool) {
+// linearBackward accumulates into gl the gradients of l's weight and bias
+// from dy (rows×Out) and its input x (rows×In), and writes dx = dy·W (or
+// adds it, when addDx) unless dx is nil.
+func (m *Model) linearBackward(a *Activations, l, gl *Linear, dx, dy, x backend.Buffer, rows int, addDx bool) {
 	be := m.Backend
-	gw, gb := g.m[l.Name+".weight"], g.m[l.Name+".bias"]
+	gw, gb := gl.W, gl.B
 	switch {
 	case l.Mix == nil || l.Mix.P == 0:
 		be.MatMul(gw, dy, x, l.Out, l.In, rows, true, false, 1, 1)
@@ -130,51 +133,49 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 	if train && ts.ClassifierDropout > 0 {
 		pooled = a.PooledDrop
 	}
-	m.linearBackward(g, a, s.dPooled, s.dLogits, pooled, &m.Classifier, b.Size, false)
+	m.linearBackward(a, &m.Classifier, &g.Classifier, s.dPooled, s.dLogits, pooled, b.Size, false)
 	m.dropout(s.dPooled, b.Size*h, classifierP(ts), ts, siteClassifier(len(m.Layers)))
 	be.TanhBackward(s.dPooled, s.dPooled, a.Pooled, b.Size*h)
-	m.linearBackward(g, a, s.dCLS, s.dPooled, a.CLS, &m.Pooler, b.Size, false)
+	m.linearBackward(a, &m.Pooler, &g.Pooler, s.dCLS, s.dPooled, a.CLS, b.Size, false)
 	dOut := s.dX
 	be.FirstTokenBackward(dOut, s.dCLS, b.Size, b.Seq, h)
 
 	for i := len(m.Layers) - 1; i >= 0; i-- {
-		l, la := &m.Layers[i], &a.Layers[i]
-		pre := l.Name()
+		l, gl, la := &m.Layers[i], &g.Layers[i], &a.Layers[i]
 		// Output LayerNorm; its input was dropout(dense(Inter)) + AttnOut.
 		dSum := s.dY
-		be.LayerNormBackward(dSum, g.m[pre+"output.LayerNorm.weight"], g.m[pre+"output.LayerNorm.bias"],
+		be.LayerNormBackward(dSum, gl.OutNorm.W, gl.OutNorm.B,
 			dOut, la.OutSum, la.OutMean, la.OutRstd, l.OutNorm.W, t, h)
 		// dZ = dropout(dSum) is the dense output's gradient; dSum also flows to AttnOut.
 		be.Dropout(s.dZ, dSum, t*h, hid, dropStream(ts, siteLayerOutput(i)))
-		m.linearBackward(g, a, s.dInter, s.dZ, la.Inter, &l.Output, t, false)
+		m.linearBackward(a, &l.Output, &gl.Output, s.dInter, s.dZ, la.Inter, t, false)
 		be.ActivateBackward(s.dInter, s.dInter, la.InterPre, t*inter, m.act)
 		// dAttnOut = dSum + dInter·W_inter (accumulated into dSum).
-		m.linearBackward(g, a, dSum, s.dInter, la.AttnOut, &l.Inter, t, true)
+		m.linearBackward(a, &l.Inter, &gl.Inter, dSum, s.dInter, la.AttnOut, t, true)
 		// Attention LayerNorm; its input was dropout(dense(Ctx)) + In.
 		dIn := s.dZ
-		be.LayerNormBackward(dIn, g.m[pre+"attention.output.LayerNorm.weight"], g.m[pre+"attention.output.LayerNorm.bias"],
+		be.LayerNormBackward(dIn, gl.AttnNorm.W, gl.AttnNorm.B,
 			dSum, la.AttnSum, la.AttnMean, la.AttnRstd, l.AttnNorm.W, t, h)
 		be.Dropout(s.dY, dIn, t*h, hid, dropStream(ts, siteAttnOutput(i)))
-		m.linearBackward(g, a, s.dCtx, s.dY, la.Ctx, &l.AttnOut, t, false)
+		m.linearBackward(a, &l.AttnOut, &gl.AttnOut, s.dCtx, s.dY, la.Ctx, t, false)
 		if train && att > 0 {
 			drop = ts.stream(siteAttnProbs(i))
 		}
 		be.AttentionBackward(s.dQ, s.dK, s.dV, s.dCtx, la.Q, la.K, la.V, la.Probs, b.Size, b.Seq,
 			c.NumAttentionHeads, c.HeadDim(), float32(1/math.Sqrt(float64(c.HeadDim()))), att, drop)
 		// dIn (the residual path) += dQ·Wq + dK·Wk + dV·Wv.
-		m.linearBackward(g, a, dIn, s.dQ, la.In, &l.Query, t, true)
-		m.linearBackward(g, a, dIn, s.dK, la.In, &l.Key, t, true)
-		m.linearBackward(g, a, dIn, s.dV, la.In, &l.Value, t, true)
+		m.linearBackward(a, &l.Query, &gl.Query, dIn, s.dQ, la.In, t, true)
+		m.linearBackward(a, &l.Key, &gl.Key, dIn, s.dK, la.In, t, true)
+		m.linearBackward(a, &l.Value, &gl.Value, dIn, s.dV, la.In, t, true)
 		// The next (lower) layer's output gradient.
 		s.dX, s.dZ = s.dZ, s.dX
 		dOut = s.dX
 	}
 	// Embeddings: dropout, LayerNorm, gather.
 	be.Dropout(dOut, dOut, t*h, hid, dropStream(ts, siteEmbeddings()))
-	be.LayerNormBackward(s.dY, g.m["bert.embeddings.LayerNorm.weight"], g.m["bert.embeddings.LayerNorm.bias"],
+	be.LayerNormBackward(s.dY, g.EmbNorm.W, g.EmbNorm.B,
 		dOut, a.EmbSum, a.EmbMean, a.EmbRstd, m.EmbNorm.W, t, h)
-	be.EmbedBackward(g.m["bert.embeddings.word_embeddings.weight"], g.m["bert.embeddings.position_embeddings.weight"],
-		g.m["bert.embeddings.token_type_embeddings.weight"], s.dY, b.InputIDs, b.TokenTypeIDs, b.Size, b.Seq, h, c.PadTokenID)
+	be.EmbedBackward(g.WordEmb, g.PosEmb, g.TypeEmb, s.dY, b.InputIDs, b.TokenTypeIDs, b.Size, b.Seq, h, c.PadTokenID)
 }
 
 // classifierP is the classifier's dropout of a pass (0 outside training).
@@ -192,9 +193,4 @@ func dropStream(ts *TrainStep, site int) philox.Stream {
 		return philox.Stream{}
 	}
 	return ts.stream(site)
-}
-
-// Name is the state-dict prefix of the layer's parameters ("bert.encoder.layer.3.").
-func (l *Layer) Name() string {
-	return l.Query.Name[:len(l.Query.Name)-len("attention.self.query")]
 }

@@ -6,16 +6,6 @@ import (
 	"github.com/mixft/mixft/internal/backend"
 )
 
-// Linear is a dense layer y = x Wᵀ + b with W [Out, In] on a backend.
-type Linear struct {
-	// Name is the state-dict prefix ("bert.pooler.dense").
-	Name    string
-	W, B    backend.Buffer
-	In, Out int
-	// Mix, when not nil, makes training passes use mixout's W~ instead of W.
-	Mix *Mix
-}
-
 // Mix is mixout's state for one Linear.
 type Mix struct {
 	// P is the mix probability in [0, 1].
@@ -35,31 +25,14 @@ type Mix struct {
 	ID uint32
 }
 
-// Norm is a LayerNorm's gain and shift on a backend.
-type Norm struct {
-	W, B backend.Buffer
-}
-
-// Layer is one transformer encoder layer (post-LayerNorm, as BERT).
-type Layer struct {
-	Query, Key, Value, AttnOut Linear
-	AttnNorm                   Norm
-	Inter, Output              Linear
-	OutNorm                    Norm
-}
-
 // Model is BertForSequenceClassification with its parameters on a backend.
 type Model struct {
 	Config  Config
 	Backend backend.Backend
+	// Params are the weights.
+	Params
 
-	WordEmb, PosEmb, TypeEmb backend.Buffer
-	EmbNorm                  Norm
-	Layers                   []Layer
-	Pooler, Classifier       Linear
-
-	act    backend.Activation
-	params map[string]backend.Buffer
+	act backend.Activation
 }
 
 // New uploads w to the backend as a model of configuration cfg. w must hold
@@ -69,71 +42,51 @@ func New(be backend.Backend, cfg Config, w Weights) (*Model, error) {
 		return nil, err
 	}
 	act, _ := cfg.Activation()
-	m := &Model{Config: cfg, Backend: be, act: act, params: map[string]backend.Buffer{}}
-	for _, p := range cfg.ParamSpecs() {
-		v, ok := w[p.Name]
+	m := &Model{Config: cfg, Backend: be, act: act}
+	ts := m.Tensors()
+	for _, t := range ts {
+		v, ok := w[t.Name]
 		if !ok {
-			return nil, fmt.Errorf("parameter %q is missing", p.Name)
+			return nil, fmt.Errorf("parameter %q is missing", t.Name)
 		}
-		if len(v) != p.Size() {
-			return nil, fmt.Errorf("parameter %q has %d elements, shape %v needs %d", p.Name, len(v), p.Shape, p.Size())
+		if len(v) != t.Size() {
+			return nil, fmt.Errorf("parameter %q has %d elements, shape %v needs %d", t.Name, len(v), t.Shape, t.Size())
 		}
-		buf := be.Alloc(len(v))
-		be.Upload(buf, v)
-		m.params[p.Name] = buf
 	}
-	h, inter := cfg.HiddenSize, cfg.IntermediateSize
-	lin := func(prefix string, out, in int) Linear {
-		return Linear{Name: prefix, W: m.params[prefix+".weight"], B: m.params[prefix+".bias"], In: in, Out: out}
+	for _, t := range ts {
+		*t.Buf = be.Alloc(t.Size())
+		be.Upload(*t.Buf, w[t.Name])
 	}
-	norm := func(prefix string) Norm {
-		return Norm{W: m.params[prefix+".weight"], B: m.params[prefix+".bias"]}
-	}
-	m.WordEmb = m.params["bert.embeddings.word_embeddings.weight"]
-	m.PosEmb = m.params["bert.embeddings.position_embeddings.weight"]
-	m.TypeEmb = m.params["bert.embeddings.token_type_embeddings.weight"]
-	m.EmbNorm = norm("bert.embeddings.LayerNorm")
-	for i := 0; i < cfg.NumHiddenLayers; i++ {
-		p := fmt.Sprintf("bert.encoder.layer.%d.", i)
-		m.Layers = append(m.Layers, Layer{
-			Query:    lin(p+"attention.self.query", h, h),
-			Key:      lin(p+"attention.self.key", h, h),
-			Value:    lin(p+"attention.self.value", h, h),
-			AttnOut:  lin(p+"attention.output.dense", h, h),
-			AttnNorm: norm(p + "attention.output.LayerNorm"),
-			Inter:    lin(p+"intermediate.dense", inter, h),
-			Output:   lin(p+"output.dense", h, inter),
-			OutNorm:  norm(p + "output.LayerNorm"),
-		})
-	}
-	m.Pooler = lin("bert.pooler.dense", h, h)
-	m.Classifier = lin("classifier", cfg.NumLabels, h)
 	return m, nil
 }
 
-// Param returns the backend buffer of a parameter by state-dict name.
-func (m *Model) Param(name string) (backend.Buffer, bool) {
-	b, ok := m.params[name]
-	return b, ok
-}
+// Tensors lists the model's weights in state-dict order (Config.Layout).
+func (m *Model) Tensors() []Tensor { return m.Config.Layout(&m.Params) }
 
 // Weights copies every parameter back to host memory.
 func (m *Model) Weights() Weights {
 	w := Weights{}
-	for _, p := range m.Config.ParamSpecs() {
-		v := make([]float32, p.Size())
-		m.Backend.Download(v, m.params[p.Name])
-		w[p.Name] = v
+	for _, t := range m.Tensors() {
+		v := make([]float32, t.Size())
+		m.Backend.Download(v, *t.Buf)
+		w[t.Name] = v
 	}
 	return w
 }
 
-// Free releases every parameter buffer.
+// Free releases every parameter buffer and the mixout state.
 func (m *Model) Free() {
-	for _, b := range m.params {
-		m.Backend.Free(b)
+	for _, l := range m.Linears() {
+		if l.Mix != nil {
+			m.freeMix(l)
+		}
 	}
-	m.params = nil
+	for _, t := range m.Tensors() {
+		if *t.Buf != nil {
+			m.Backend.Free(*t.Buf)
+			*t.Buf = nil
+		}
+	}
 }
 
 // Batch is a padded batch of encoded examples, row-major [Size, Seq].

@@ -54,8 +54,8 @@ func (m *Model) SetMixout(l *Linear, target []float32, opt MixoutOptions) error 
 		maskLen = l.In * l.Out
 	}
 	mx.Mask, mx.Weight = be.Alloc(maskLen), be.Alloc(l.Out*l.In)
-	for i, p := range m.Config.ParamSpecs() {
-		if p.Name == l.Name+".weight" {
+	for i, t := range m.Tensors() {
+		if t.Buf == &l.W {
 			mx.ID = philox.ParamID(i)
 		}
 	}

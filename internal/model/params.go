@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/mixft/mixft/internal/backend"
 )
 
 // ParamKind says what role a parameter plays; regularizers and optimizers
@@ -23,12 +25,31 @@ const (
 	NormBias
 )
 
+// Block is the part of the model a parameter belongs to.
+type Block int
+
+// Blocks, in the order of the forward pass.
+const (
+	// Embeddings are the token, position and type tables and their LayerNorm.
+	Embeddings Block = iota
+	// Encoder is the transformer layers (ParamSpec.Layer says which).
+	Encoder
+	// Pooler is the dense layer over the first token.
+	Pooler
+	// Classifier is the task head, which a pretrained checkpoint does not have.
+	Classifier
+)
+
 // ParamSpec describes one parameter by its Hugging Face
 // BertForSequenceClassification state-dict name.
 type ParamSpec struct {
 	Name  string
 	Shape []int
 	Kind  ParamKind
+	// Block is the part of the model the parameter belongs to; Layer is its
+	// encoder layer (0 outside the encoder).
+	Block Block
+	Layer int
 }
 
 // Size is the number of elements.
@@ -47,39 +68,104 @@ const (
 	ClassifierBias   = "classifier.bias"
 )
 
+// Params is BERT's parameter layout, as llm.c's ParameterTensors: a Model's
+// weights and, in the same shape, their gradients (Grads), so that code
+// reaches a parameter's gradient through the same field as its weight.
+//
+// Other encoder families (RoBERTa, ELECTRA, DistilBERT) keep this encoder
+// and differ in the embeddings, the head and the state-dict names; they
+// would add their fields here and their names in a layout of their own.
+type Params struct {
+	WordEmb, PosEmb, TypeEmb backend.Buffer
+	EmbNorm                  Norm
+	Layers                   []Layer
+	Pooler, Classifier       Linear
+}
+
+// Linear is a dense layer y = x Wᵀ + b with W [Out, In] on a backend (in
+// Grads: the gradients of W and b).
+type Linear struct {
+	// Name is the state-dict prefix ("bert.pooler.dense").
+	Name    string
+	W, B    backend.Buffer
+	In, Out int
+	// Mix, when not nil, makes training passes use mixout's W~ instead of
+	// W (set by Model.SetMixout; always nil in Grads).
+	Mix *Mix
+}
+
+// Norm is a LayerNorm's gain and shift on a backend.
+type Norm struct {
+	W, B backend.Buffer
+}
+
+// Layer is one transformer encoder layer (post-LayerNorm, as BERT).
+type Layer struct {
+	Query, Key, Value, AttnOut Linear
+	AttnNorm                   Norm
+	Inter, Output              Linear
+	OutNorm                    Norm
+}
+
+// Tensor is one parameter of a Params: its description and the field that
+// holds its buffer.
+type Tensor struct {
+	ParamSpec
+	Buf *backend.Buffer
+}
+
+// Layout lays p out as c says (one Layer per encoder layer, every Linear
+// named and shaped) and lists its parameters in the order of
+// BertForSequenceClassification's state dict. It is the one mapping from
+// the typed layout to state-dict names: ParamSpecs, checkpoint IO, the
+// optimizer's parameters and gradient lookups all derive from it. The
+// buffers are left as they are.
+func (c *Config) Layout(p *Params) []Tensor {
+	h, inter := c.HiddenSize, c.IntermediateSize
+	if len(p.Layers) != c.NumHiddenLayers {
+		p.Layers = make([]Layer, c.NumHiddenLayers)
+	}
+	var ts []Tensor
+	add := func(buf *backend.Buffer, name string, kind ParamKind, blk Block, layer int, shape ...int) {
+		ts = append(ts, Tensor{ParamSpec: ParamSpec{Name: name, Shape: shape, Kind: kind, Block: blk, Layer: layer}, Buf: buf})
+	}
+	linear := func(l *Linear, name string, blk Block, layer, out, in int) {
+		l.Name, l.Out, l.In = name, out, in
+		add(&l.W, name+".weight", LinearWeight, blk, layer, out, in)
+		add(&l.B, name+".bias", Bias, blk, layer, out)
+	}
+	norm := func(n *Norm, name string, blk Block, layer int) {
+		add(&n.W, name+".weight", NormWeight, blk, layer, h)
+		add(&n.B, name+".bias", NormBias, blk, layer, h)
+	}
+	add(&p.WordEmb, "bert.embeddings.word_embeddings.weight", Embedding, Embeddings, 0, c.VocabSize, h)
+	add(&p.PosEmb, "bert.embeddings.position_embeddings.weight", Embedding, Embeddings, 0, c.MaxPositionEmbeddings, h)
+	add(&p.TypeEmb, "bert.embeddings.token_type_embeddings.weight", Embedding, Embeddings, 0, c.TypeVocabSize, h)
+	norm(&p.EmbNorm, "bert.embeddings.LayerNorm", Embeddings, 0)
+	for i := range p.Layers {
+		l, pre := &p.Layers[i], fmt.Sprintf("bert.encoder.layer.%d.", i)
+		linear(&l.Query, pre+"attention.self.query", Encoder, i, h, h)
+		linear(&l.Key, pre+"attention.self.key", Encoder, i, h, h)
+		linear(&l.Value, pre+"attention.self.value", Encoder, i, h, h)
+		linear(&l.AttnOut, pre+"attention.output.dense", Encoder, i, h, h)
+		norm(&l.AttnNorm, pre+"attention.output.LayerNorm", Encoder, i)
+		linear(&l.Inter, pre+"intermediate.dense", Encoder, i, inter, h)
+		linear(&l.Output, pre+"output.dense", Encoder, i, h, inter)
+		norm(&l.OutNorm, pre+"output.LayerNorm", Encoder, i)
+	}
+	linear(&p.Pooler, "bert.pooler.dense", Pooler, 0, h, h)
+	linear(&p.Classifier, "classifier", Classifier, 0, c.NumLabels, h)
+	return ts
+}
+
 // ParamSpecs lists every parameter of BertForSequenceClassification in the
 // order of its state dict.
 func (c *Config) ParamSpecs() []ParamSpec {
-	h, inter := c.HiddenSize, c.IntermediateSize
-	var ps []ParamSpec
-	add := func(name string, kind ParamKind, shape ...int) {
-		ps = append(ps, ParamSpec{Name: name, Shape: shape, Kind: kind})
+	ts := c.Layout(&Params{})
+	ps := make([]ParamSpec, len(ts))
+	for i, t := range ts {
+		ps[i] = t.ParamSpec
 	}
-	linear := func(prefix string, out, in int) {
-		add(prefix+".weight", LinearWeight, out, in)
-		add(prefix+".bias", Bias, out)
-	}
-	norm := func(prefix string) {
-		add(prefix+".weight", NormWeight, h)
-		add(prefix+".bias", NormBias, h)
-	}
-	add("bert.embeddings.word_embeddings.weight", Embedding, c.VocabSize, h)
-	add("bert.embeddings.position_embeddings.weight", Embedding, c.MaxPositionEmbeddings, h)
-	add("bert.embeddings.token_type_embeddings.weight", Embedding, c.TypeVocabSize, h)
-	norm("bert.embeddings.LayerNorm")
-	for i := 0; i < c.NumHiddenLayers; i++ {
-		p := fmt.Sprintf("bert.encoder.layer.%d.", i)
-		linear(p+"attention.self.query", h, h)
-		linear(p+"attention.self.key", h, h)
-		linear(p+"attention.self.value", h, h)
-		linear(p+"attention.output.dense", h, h)
-		norm(p + "attention.output.LayerNorm")
-		linear(p+"intermediate.dense", inter, h)
-		linear(p+"output.dense", h, inter)
-		norm(p + "output.LayerNorm")
-	}
-	linear("bert.pooler.dense", h, h)
-	linear("classifier", c.NumLabels, h)
 	return ps
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/fixture"
 	"github.com/mixft/mixft/internal/model"
@@ -37,20 +38,28 @@ func TestLinearScheduleMatchesHuggingFace(t *testing.T) {
 	}
 }
 
-// hfParams are the optimizer parameters as Hugging Face's run_glue groups
-// them: weight decay wd on every parameter whose name has neither "bias"
-// nor "LayerNorm.weight".
-func hfParams(m *model.Model, g *model.Grads, wd float64) []*Param {
-	var params []*Param
-	for _, spec := range m.Config.ParamSpecs() {
-		p, _ := m.Param(spec.Name)
-		decay := 0.0
-		if !strings.Contains(spec.Name, "bias") && !strings.Contains(spec.Name, "LayerNorm.weight") {
-			decay = wd
-		}
-		params = append(params, &Param{Spec: spec, P: p, G: g.Get(spec.Name), WeightDecay: decay, LRScale: 1})
+// hfDecays reports whether Hugging Face's run_glue puts weight decay on a
+// parameter: on every one whose name has neither "bias" nor
+// "LayerNorm.weight".
+func hfDecays(name string) bool {
+	return !strings.Contains(name, "bias") && !strings.Contains(name, "LayerNorm.weight")
+}
+
+// fixtureStep is the training step of the fixtures' runs on m: weight decay
+// wd as run_glue groups it (checked), no dropout, the other settings as cfg.
+func fixtureStep(t *testing.T, m *model.Model, pre model.Weights, cfg config.Run, wd float64) *Step {
+	t.Helper()
+	cfg.WeightDecay, cfg.Dropout = wd, 0
+	st, err := NewStep(m, pre, cfg)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return params
+	for _, p := range st.Opt.Params {
+		if want := hfDecays(p.Spec.Name); (p.WeightDecay > 0) != want || p.Target != nil || p.LRScale != 1 {
+			t.Fatalf("%s: weight decay %g (toward a target: %v), lr scale %g; run_glue decays it: %v", p.Spec.Name, p.WeightDecay, p.Target != nil, p.LRScale, want)
+		}
+	}
+	return st
 }
 
 type fixtureBatch struct {
@@ -113,21 +122,19 @@ func TestAdamWMatchesTorch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g := m.NewGrads()
-			params := hfParams(m, g, tr.Optimizer.WeightDecay)
-			o := NewAdamW(be, params)
-			o.Beta1, o.Beta2, o.Eps, o.MaxGradNorm = tr.Optimizer.Betas[0], tr.Optimizer.Betas[1], tr.Optimizer.Eps, tr.Clip.MaxNorm
+			cfg := config.Default()
+			cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.MaxGradNorm = tr.Optimizer.Betas[0], tr.Optimizer.Betas[1], tr.Optimizer.Eps, tr.Clip.MaxNorm
+			st := fixtureStep(t, m, ck.Weights, cfg, tr.Optimizer.WeightDecay)
 			check := func(file string) {
 				ref, err := safetensors.Open(filepath.Join(fixtures, "optimizer", dir, file))
 				if err != nil {
 					t.Fatal(err)
 				}
 				defer ref.Close()
-				for _, spec := range ck.Config.ParamSpecs() {
+				for _, spec := range m.Tensors() {
 					want, _ := ref.Float32(spec.Name)
 					got := make([]float32, spec.Size())
-					p, _ := m.Param(spec.Name)
-					be.Download(got, p)
+					be.Download(got, *spec.Buf)
 					tol := 2e-6
 					if tr.Optimizer.LR > 1e-4 {
 						tol = 2e-5
@@ -145,20 +152,14 @@ func TestAdamWMatchesTorch(t *testing.T) {
 				}
 			}
 			for k, fb := range tr.Batches {
-				b := fb.batch()
-				a := m.NewActivations(b.Size, b.Seq)
-				m.ForwardTrain(b, a, model.TrainStep{})
-				loss, err := m.Loss(a, fb.Labels, nil, 1)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m.Backward(b, a, g)
 				lr := tr.Optimizer.LR * LinearSchedule(k, tr.Schedule.Warmup, tr.Schedule.Total)
 				if lr != tr.Steps[k].LR {
 					t.Errorf("step %d: lr %g, want %g", k+1, lr, tr.Steps[k].LR)
 				}
-				norm := o.Step(lr)
-				o.ZeroGrad()
+				loss, norm, err := st.Run([]MicroBatch{{Batch: fb.batch(), Labels: fb.Labels}}, uint64(k), lr)
+				if err != nil {
+					t.Fatal(err)
+				}
 				if math.Abs(loss-tr.Steps[k].Loss) > 1e-5 {
 					t.Errorf("step %d: loss %.7f, want %.7f", k+1, loss, tr.Steps[k].Loss)
 				}

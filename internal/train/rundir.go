@@ -176,7 +176,7 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 	}
 	if state {
 		var ts []safetensors.Tensor
-		for _, p := range t.opt.Params {
+		for _, p := range t.step.Opt.Params {
 			mv, vv := make([]float32, p.Spec.Size()), make([]float32, p.Spec.Size())
 			t.opts.Backend.Download(mv, p.M)
 			t.opts.Backend.Download(vv, p.V)
@@ -257,7 +257,7 @@ func (t *Trainer) restore() error {
 		t.opts.Backend.Upload(dst, v)
 		return nil
 	}
-	for _, p := range t.opt.Params {
+	for _, p := range t.step.Opt.Params {
 		n := p.Spec.Size()
 		if err := load(weights, p.Spec.Name, p.P, n); err != nil {
 			return err
@@ -270,6 +270,6 @@ func (t *Trainer) restore() error {
 		}
 	}
 	t.state = ss.State
-	t.opt.Steps = ss.State.Step
+	t.step.Opt.Steps = ss.State.Step
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/mixft/mixft/internal/backend"
@@ -66,19 +65,15 @@ type Trainer struct {
 	task      *data.Task
 	tok       *data.Tokenizer
 	model     *model.Model
-	grads     *model.Grads
-	opt       *AdamW
-	acts      *model.Activations
+	step      *Step
 	pred      *infer.Predictor
 	train     []trainExample
 	dev       []data.Example
 	baseline  float64
 	state     State
 	vocabPath string
-	hid, att  float32
-	cls       float32
 	run       *runDir
-	micro     microBatch
+	micro     []microBatch
 }
 
 // microBatch holds one micro-batch's inputs; its slices are reused from
@@ -227,10 +222,11 @@ func (t *Trainer) loadModel() error {
 		return fmt.Errorf("reinit_layers: %d exceeds the model's %d layers", cfg.ReinitLayers, ck.Config.NumHiddenLayers)
 	}
 	if cfg.ReinitLayers > 0 {
-		fresh := model.InitWeights(ck.Config, cfg.Seed)
-		for name, v := range fresh {
-			if reinitialised(name, ck.Config.NumHiddenLayers, cfg.ReinitLayers) {
-				ck.Weights[name] = v
+		// The top reinit_layers encoder layers and the pooler are drawn afresh.
+		fresh, top := model.InitWeights(ck.Config, cfg.Seed), ck.Config.NumHiddenLayers-cfg.ReinitLayers
+		for _, p := range ck.Config.ParamSpecs() {
+			if p.Block == model.Pooler || (p.Block == model.Encoder && p.Layer >= top) {
+				ck.Weights[p.Name] = fresh[p.Name]
 			}
 		}
 	}
@@ -242,34 +238,11 @@ func (t *Trainer) loadModel() error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", cfg.Model, err)
 	}
-	h, a, c := cfg.Dropouts(ck.Config.HiddenDropoutProb, ck.Config.AttentionProbsDropoutProb, classifierDropout(ck.Config))
-	t.hid, t.att, t.cls = float32(h), float32(a), float32(c)
-	if cfg.Mixout > 0 {
-		mo := model.MixoutOptions{P: cfg.Mixout, PerElement: cfg.MixoutPerElement, Reference: cfg.MixoutGrad == "reference"}
-		for _, l := range t.model.Linears() {
-			if l == &t.model.Classifier && cfg.OutputLayer != "mixout" {
-				continue
-			}
-			if err := t.model.SetMixout(l, pre[l.Name+".weight"], mo); err != nil {
-				return err
-			}
-		}
+	if t.step, err = NewStep(t.model, pre, cfg); err != nil {
+		return err
 	}
-	t.grads = t.model.NewGrads()
-	t.opt = NewAdamW(t.opts.Backend, t.params(pre))
-	t.opt.Beta1, t.opt.Beta2, t.opt.Eps = cfg.Beta1, cfg.Beta2, cfg.Eps
-	t.opt.BiasCorrection, t.opt.MaxGradNorm = cfg.BiasCorrect, cfg.MaxGradNorm
 	t.pred, err = infer.New(t.model, t.tok, t.task, infer.Options{MaxSeqLen: cfg.MaxSeqLength, BatchSize: cfg.EvalBatch})
 	return err
-}
-
-// classifierDropout is transformers' choice: classifier_dropout, else
-// hidden_dropout_prob.
-func classifierDropout(c model.Config) float64 {
-	if c.ClassifierDropout != nil {
-		return *c.ClassifierDropout
-	}
-	return c.HiddenDropoutProb
 }
 
 // taskLabels is the head's label set: the task's labels, or an empty
@@ -279,58 +252,6 @@ func taskLabels(task *data.Task) []string {
 		return []string{}
 	}
 	return task.Labels
-}
-
-// reinitialised reports whether a parameter belongs to the top k layers or
-// the pooler, which reinit_layers draws afresh.
-func reinitialised(name string, layers, k int) bool {
-	if strings.HasPrefix(name, "bert.pooler.") {
-		return true
-	}
-	for i := layers - k; i < layers; i++ {
-		if strings.HasPrefix(name, fmt.Sprintf("bert.encoder.layer.%d.", i)) {
-			return true
-		}
-	}
-	return false
-}
-
-// layerIndex is a parameter's depth for layer-wise learning-rate decay:
-// embeddings 0, encoder layer i is i+1, pooler and classifier L+1.
-func layerIndex(name string, layers int) int {
-	var i int
-	if _, err := fmt.Sscanf(name, "bert.encoder.layer.%d.", &i); err == nil {
-		return i + 1
-	}
-	if strings.HasPrefix(name, "bert.embeddings.") {
-		return 0
-	}
-	return layers + 1
-}
-
-// params builds the optimizer's view of every parameter: weight decay on
-// embeddings and dense weights only, toward the pretrained value with
-// weight_decay_target pretrained (the new classifier always toward zero),
-// and the layer-wise learning-rate scale.
-func (t *Trainer) params(pre model.Weights) []*Param {
-	cfg, mc := t.cfg, t.model.Config
-	var ps []*Param
-	for _, spec := range mc.ParamSpecs() {
-		p, _ := t.model.Param(spec.Name)
-		prm := &Param{Spec: spec, P: p, G: t.grads.Get(spec.Name), LRScale: 1}
-		if spec.Kind == model.Embedding || spec.Kind == model.LinearWeight {
-			prm.WeightDecay = cfg.WeightDecay
-		}
-		if prm.WeightDecay > 0 && cfg.DecayTarget == "pretrained" && !strings.HasPrefix(spec.Name, "classifier.") {
-			prm.Target = t.opts.Backend.Alloc(spec.Size())
-			t.opts.Backend.Upload(prm.Target, pre[spec.Name])
-		}
-		if cfg.LayerLRDecay < 1 {
-			prm.LRScale = math.Pow(cfg.LayerLRDecay, float64(mc.NumHiddenLayers+1-layerIndex(spec.Name, mc.NumHiddenLayers)))
-		}
-		ps = append(ps, prm)
-	}
-	return ps
 }
 
 // order is the shuffled order of the training examples in an epoch: a
@@ -357,13 +278,13 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		}
 		began := time.Now()
 		idx := order[st.Pos:min(st.Pos+cfg.BatchSize, len(order))]
-		loss, err := t.step(idx)
+		mbs := t.microBatches(idx)
+		lr := cfg.LR * LinearSchedule(st.Step, st.Warmup, st.Total)
+		loss, norm, err := t.step.Run(mbs, st.Micro, lr)
 		if err != nil {
 			return nil, err
 		}
-		lr := cfg.LR * LinearSchedule(st.Step, st.Warmup, st.Total)
-		norm := t.opt.Step(lr)
-		t.opt.ZeroGrad()
+		st.Micro += uint64(len(mbs))
 		st.Step++
 		st.Pos += len(idx)
 		epochDone := st.Pos >= len(order)
@@ -405,44 +326,27 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
-// step runs forward and backward over one batch, split into
-// grad_accum_steps micro-batches whose gradients add up to the batch
-// mean's; it returns the batch's mean loss.
-func (t *Trainer) step(idx []int) (float64, error) {
-	cfg, m := t.cfg, t.model
+// microBatches collates the examples idx into grad_accum_steps micro-batches
+// (the buffers are reused from step to step).
+func (t *Trainer) microBatches(idx []int) []MicroBatch {
 	n := len(idx)
-	chunk := (n + cfg.GradAccum - 1) / cfg.GradAccum
-	var loss float64
-	for lo := 0; lo < n; lo += chunk {
-		part := idx[lo:min(lo+chunk, n)]
-		mb := &t.micro
+	chunk := (n + t.cfg.GradAccum - 1) / t.cfg.GradAccum
+	var mbs []MicroBatch
+	for k, lo := 0, 0; lo < n; k, lo = k+1, lo+chunk {
+		if k == len(t.micro) {
+			t.micro = append(t.micro, microBatch{})
+		}
+		mb := &t.micro[k]
 		mb.encs, mb.labels, mb.targets = mb.encs[:0], mb.labels[:0], mb.targets[:0]
-		for _, j := range part {
+		for _, j := range idx[lo:min(lo+chunk, n)] {
 			mb.encs = append(mb.encs, t.train[j].enc)
 			mb.labels = append(mb.labels, t.train[j].label)
 			mb.targets = append(mb.targets, t.train[j].score)
 		}
-		b := &mb.batch
-		infer.Collate(b, mb.encs, t.tok.PadID())
-		if err := m.Check(b); err != nil {
-			return 0, err
-		}
-		if t.acts == nil {
-			t.acts = m.NewActivations(chunk, cfg.MaxSeqLength)
-		}
-		micro := t.state.Micro
-		m.DrawMixout(cfg.Seed, micro)
-		m.ForwardTrain(b, t.acts, model.TrainStep{HiddenDropout: t.hid, AttentionDropout: t.att, ClassifierDropout: t.cls, Seed: cfg.Seed, Step: micro})
-		share := float32(len(part)) / float32(n)
-		l, err := m.Loss(t.acts, mb.labels, mb.targets, share)
-		if err != nil {
-			return 0, err
-		}
-		m.Backward(b, t.acts, t.grads)
-		loss += l * float64(share)
-		t.state.Micro++
+		infer.Collate(&mb.batch, mb.encs, t.tok.PadID())
+		mbs = append(mbs, MicroBatch{Batch: &mb.batch, Labels: mb.labels, Targets: mb.targets})
 	}
-	return loss, nil
+	return mbs
 }
 
 // evaluate scores the model on dev, records the evaluation, and saves best/
@@ -554,5 +458,6 @@ func (t *Trainer) Regularization() string {
 			d += fmt.Sprintf(", classifier mixout(w_0, %g)", t.cfg.Mixout)
 		}
 	}
-	return fmt.Sprintf("%s, dropout: hidden %g, attention %g, classifier %g", d, t.hid, t.att, t.cls)
+	p := t.step.Dropout
+	return fmt.Sprintf("%s, dropout: hidden %g, attention %g, classifier %g", d, p.HiddenDropout, p.AttentionDropout, p.ClassifierDropout)
 }

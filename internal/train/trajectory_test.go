@@ -130,14 +130,10 @@ func TestMixoutTrajectoryMatchesReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range m.Linears() {
-		if err := m.SetMixout(l, ck.Weights[l.Name+".weight"], model.MixoutOptions{P: 0.7, Reference: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	g := m.NewGrads()
-	params := hfParams(m, g, 0.01)
-	o := NewAdamW(be, params)
+	// Mixout on every Linear (the classifier too), the authors' backward.
+	cfg := config.Default()
+	cfg.Mixout, cfg.MixoutGrad, cfg.OutputLayer = 0.7, "reference", "mixout"
+	st := fixtureStep(t, m, ck.Weights, cfg, 0.01)
 	masks, err := safetensors.Open(filepath.Join(fixtures, "trajectory/A-mixout0.7/masks.safetensors"))
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +141,7 @@ func TestMixoutTrajectoryMatchesReference(t *testing.T) {
 	defer masks.Close()
 	b := tr.Train.batch()
 	a := m.NewActivations(b.Size, b.Seq)
+	// The step's own mask draw is replaced by the authors' masks.
 	for k, s := range tr.Steps {
 		for _, l := range m.Linears() {
 			mask, err := masks.Float32(fmt.Sprintf("step%d/%s", k+1, l.Name))
@@ -159,9 +156,8 @@ func TestMixoutTrajectoryMatchesReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m.Backward(b, a, g)
-		norm := o.Step(1e-4 * LinearSchedule(k, 2, 10))
-		o.ZeroGrad()
+		m.Backward(b, a, st.Grads)
+		norm := st.Update(1e-4 * LinearSchedule(k, 2, 10))
 		if math.Abs(loss-s.Loss) > 1e-5 {
 			t.Errorf("step %d: loss %.7f, want %.7f", k+1, loss, s.Loss)
 		}

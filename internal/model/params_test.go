@@ -1,0 +1,64 @@
+package model
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/cpu"
+)
+
+// TestLayout: the typed layout and the state-dict names agree. Every
+// parameter of the model and of its gradients is its own buffer, uploaded
+// from the weight of its name; the Block and Layer of each name are right;
+// every Linear's name and shape are those of its weight.
+func TestLayout(t *testing.T) {
+	c := tinyConfig()
+	w := InitWeights(c, 3)
+	m, err := New(cpu.New(1), c, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := m.NewGrads()
+	seen := map[backend.Buffer]string{}
+	ws, gs := m.Tensors(), g.Tensors()
+	if len(ws) != len(gs) || len(ws) != 5+16*c.NumHiddenLayers+4 {
+		t.Fatalf("%d weights, %d gradients", len(ws), len(gs))
+	}
+	for i, p := range ws {
+		if !slices.Equal(p.Shape, gs[i].Shape) || p.Name != gs[i].Name {
+			t.Fatalf("gradient %d is %s %v, weight %s %v", i, gs[i].Name, gs[i].Shape, p.Name, p.Shape)
+		}
+		for _, b := range []backend.Buffer{*p.Buf, *gs[i].Buf} {
+			if other, dup := seen[b]; dup || b == nil {
+				t.Fatalf("%s: buffer missing or shared with %s", p.Name, other)
+			}
+			seen[b] = p.Name
+		}
+		if !slices.Equal(download(m.Backend, *p.Buf, p.Size()), w[p.Name]) {
+			t.Errorf("%s: the buffer does not hold the weight of that name", p.Name)
+		}
+		var layer int
+		fmt.Sscanf(p.Name, "bert.encoder.layer.%d.", &layer)
+		block := Encoder
+		switch {
+		case strings.HasPrefix(p.Name, "bert.embeddings."):
+			block = Embeddings
+		case strings.HasPrefix(p.Name, "bert.pooler."):
+			block = Pooler
+		case strings.HasPrefix(p.Name, "classifier."):
+			block = Classifier
+		}
+		if p.Block != block || p.Layer != layer {
+			t.Errorf("%s: block %d layer %d, want %d %d", p.Name, p.Block, p.Layer, block, layer)
+		}
+	}
+	for _, l := range m.Linears() {
+		i := slices.IndexFunc(ws, func(p Tensor) bool { return p.Buf == &l.W })
+		if i < 0 || ws[i].Name != l.Name+".weight" || !slices.Equal(ws[i].Shape, []int{l.Out, l.In}) {
+			t.Errorf("Linear %s (%d×%d) does not match its weight in the layout", l.Name, l.Out, l.In)
+		}
+	}
+}
