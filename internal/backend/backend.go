@@ -158,9 +158,9 @@ type Backend interface {
 	// the gradient of sum (which is the residual's), and dx = dropout(dsum)
 	// with the forward's mask (the gradient of x and of the bias), and
 	// accumulates dgamma, dbeta and db[j] += Σ_i dx[i*cols+j]. sum, mean
-	// and rstd are what the forward stored. The results are those of
-	// LayerNormBackward, Dropout and BiasGrad in turn (db up to the order
-	// of its float64 sum).
+	// and rstd are what the forward stored. Neither dsum nor dx may be dy.
+	// The results are those of LayerNormBackward, Dropout and BiasGrad in
+	// turn (db up to the order of its float64 sum).
 	BiasDropoutAddLayerNormBackward(dsum, dx, dgamma, dbeta, db, dy, sum, mean, rstd, gamma Buffer, rows, cols int, p float32, s philox.Stream)
 	// ActivateBackward writes dx[i] = dy[i] * act'(x[i]) for i < n.
 	ActivateBackward(dx, dy, x Buffer, n int, act Activation)
