@@ -22,8 +22,8 @@
 #include "philox.cuh"
 
 // attn_split_heads: out[b,h,s,d] = in[(b·seq+s)·ld + h·hd + d]: the heads
-// of rows of ld elements (ld = heads·hd for q, k, v apart, 3·heads·hd for
-// the packed qkv, in at the part's first column).
+// of rows of ld elements (3·heads·hd for q, k or v in the packed qkv, in at
+// the part's first column; heads·hd for dctx).
 KERNEL void attn_split_heads(float* out, const float* in, int batch, int seq, int heads, int hd, int ld) {
   GRID_STRIDE(i, (long long)batch * seq * heads * hd) {
     const long long d = i % hd, r = i / hd;  // r = (b*heads + h)*seq + s

@@ -18,9 +18,10 @@
 // residual sum and LayerNorm) and their backwards, which also produce the
 // bias gradient. The query, key and value projections are one GEMM over the
 // concatenated weight [Wq; Wk; Wv] into a [tokens, 3·hidden] buffer that
-// AttentionQKV and AttentionQKVBackward read and write in place (packed
-// rather than through a leading-dimension argument: buffers have no
-// strides, and the packed layout is the only one the model needs). Mixout
+// AttentionQKV and AttentionQKVBackward read and write in place (the packed
+// layout is attention's only one, rather than three buffers with a
+// leading-dimension argument: buffers have no strides or offsets, and the
+// model needs no other layout). Mixout
 // stays exact: the three weights keep their own masks, per input column of
 // each, drawn from their own stream IDs; Mixout writes each W~ into its view
 // (View) of the concatenated W~, and MixoutBackward reads each weight's rows
@@ -93,23 +94,21 @@ type Backend interface {
 	// for the batch*seq tokens t; ids and types are host slices of length
 	// batch*seq whose values the caller has range-checked.
 	Embed(out, word, pos, typ Buffer, ids, types []int32, batch, seq, hidden int)
-	// Attention computes multi-head scaled dot-product attention. q, k, v and
-	// ctx are [batch, seq, heads*headDim] with head h in columns
-	// h*headDim..(h+1)*headDim; keyMask is [batch, seq] with 1 for real tokens
-	// and 0 for padding. It writes probs [batch, heads, seq, seq] =
-	// softmax(scale*Q·Kᵀ over real keys) (padding keys get probability
-	// exactly 0, as with Hugging Face's additive mask; when a row has no real
-	// key at all, the softmax runs over every key's score, as the original
-	// BERT's additive -10000 mask gives) and ctx = probs·V.
-	// When dropP > 0, ctx uses the probabilities after dropout, with the mask
-	// drawn from drop (element ((b*heads+h)*seq+i)*seq+j); probs keeps them
-	// before dropout.
-	Attention(ctx, probs, q, k, v, keyMask Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
-	// AttentionQKV is Attention with q, k and v packed in one buffer qkv
-	// [batch, seq, 3·hidden]: token t's row holds q_t, k_t and v_t, at
-	// columns 0, hidden and 2·hidden, as one GEMM of the tokens with the
-	// concatenated weight [Wq; Wk; Wv] ([3·hidden, hidden]) writes them.
-	// ctx and probs are as Attention's, and so is the dropout mask.
+	// AttentionQKV computes multi-head scaled dot-product attention of q, k
+	// and v packed in one buffer qkv [batch, seq, 3·hidden], hidden =
+	// heads·headDim: token t's row holds q_t, k_t and v_t at columns 0,
+	// hidden and 2·hidden, as one GEMM of the tokens with the concatenated
+	// weight [Wq; Wk; Wv] ([3·hidden, hidden]) writes them; head h of each
+	// is columns h*headDim..(h+1)*headDim of its part. keyMask is [batch,
+	// seq] with 1 for real tokens and 0 for padding. It writes probs
+	// [batch, heads, seq, seq] = softmax(scale*Q·Kᵀ over real keys)
+	// (padding keys get probability exactly 0, as with Hugging Face's
+	// additive mask; when a row has no real key at all, the softmax runs
+	// over every key's score, as the original BERT's additive -10000 mask
+	// gives) and ctx [batch, seq, hidden] = probs·V, heads concatenated.
+	// When dropP > 0, ctx uses the probabilities after dropout, with the
+	// mask drawn from drop (element ((b*heads+h)*seq+i)*seq+j); probs keeps
+	// them before dropout.
 	AttentionQKV(ctx, probs, qkv, keyMask Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
 	// FirstToken writes out[b,:] = x[b,0,:] for x of shape [batch, seq, hidden].
 	FirstToken(out, x Buffer, batch, seq, hidden int)
@@ -168,13 +167,11 @@ type Backend interface {
 	TanhBackward(dx, dy, y Buffer, n int)
 	// BiasGrad accumulates db[j] += Σ_i dy[i*cols+j] for i < rows.
 	BiasGrad(db, dy Buffer, rows, cols int)
-	// AttentionBackward writes dq, dk and dv from dctx for the Attention call
-	// with the same arguments (probs as Attention stored them; the dropout
-	// mask is drawn again from drop).
-	AttentionBackward(dq, dk, dv, dctx, q, k, v, probs Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
-	// AttentionQKVBackward is AttentionBackward for AttentionQKV: it writes
-	// dqkv [batch, seq, 3·hidden], the gradients of q, k and v packed as
-	// qkv, which is the upstream gradient of the fused QKV projection.
+	// AttentionQKVBackward writes dqkv [batch, seq, 3·hidden], the
+	// gradients of q, k and v packed as qkv (the upstream gradient of the
+	// fused QKV projection), from dctx for the AttentionQKV call with the
+	// same arguments (probs as AttentionQKV stored them; the dropout mask is
+	// drawn again from drop).
 	AttentionQKVBackward(dqkv, dctx, qkv, probs Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
 	// EmbedBackward accumulates dy's rows into the rows of dword, dpos and
 	// dtyp that Embed read; tokens whose id is padID add nothing to dword

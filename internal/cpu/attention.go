@@ -109,13 +109,6 @@ func softmaxRow(row, mask []float32, real int) {
 	}
 }
 
-// Attention implements backend.Backend.
-func (be *Backend) Attention(ctx, probs, q, k, v, keyMask backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
-	hidden := heads * headDim
-	be.attention(data(ctx).Data, data(probs).Data, data(q).Data, data(k).Data, data(v).Data, data(keyMask).Data, hidden,
-		batch, seq, heads, headDim, scale, dropP, drop)
-}
-
 // AttentionQKV implements backend.Backend: Attention reading Q, K and V in
 // place from the packed rows.
 func (be *Backend) AttentionQKV(ctx, probs, qkv, keyMask backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
@@ -125,8 +118,8 @@ func (be *Backend) AttentionQKV(ctx, probs, qkv, keyMask backend.Buffer, batch, 
 		batch, seq, heads, headDim, scale, dropP, drop)
 }
 
-// attention is Attention with token t's q, k and v at t·ld of qd, kd and
-// vd (head h at columns h·headDim..); ctx has rows of heads·headDim.
+// attention is AttentionQKV with token t's q, k and v at t·ld of qd, kd
+// and vd (head h at columns h·headDim..); ctx has rows of heads·headDim.
 func (be *Backend) attention(cd, pd, qd, kd, vd, md []float32, ld, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
 	be.parallel(batch*heads, func(lo, hi int) {
@@ -172,14 +165,8 @@ func dropProbs(as *attnScratch, p []float32, bh, seq int, dropP float32, drop ph
 	return pv
 }
 
-// AttentionBackward implements backend.Backend.
-func (be *Backend) AttentionBackward(dq, dk, dv, dctx, q, k, v, probs backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
-	hidden := heads * headDim
-	be.attentionBackward(data(dq).Data, data(dk).Data, data(dv).Data, data(dctx).Data, data(q).Data, data(k).Data, data(v).Data,
-		data(probs).Data, hidden, batch, seq, heads, headDim, scale, dropP, drop)
-}
-
-// AttentionQKVBackward implements backend.Backend.
+// AttentionQKVBackward implements backend.Backend: attention's backward
+// reading Q, K and V and writing their gradients in place in the packed rows.
 func (be *Backend) AttentionQKVBackward(dqkv, dctx, qkv, probs backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
 	n := batch * seq * 3 * hidden
@@ -188,8 +175,8 @@ func (be *Backend) AttentionQKVBackward(dqkv, dctx, qkv, probs backend.Buffer, b
 		data(probs).Data, 3*hidden, batch, seq, heads, headDim, scale, dropP, drop)
 }
 
-// attentionBackward is AttentionBackward with q, k, v, dq, dk and dv in
-// rows of ld elements, as attention reads them.
+// attentionBackward is the backward of attention, with q, k, v, dq, dk
+// and dv in rows of ld elements.
 func (be *Backend) attentionBackward(dqd, dkd, dvd, dcd, qd, kd, vd, pd []float32, ld, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
 	// Heads write disjoint columns of dq/dk/dv, so (batch, head) pairs run in parallel.

@@ -119,21 +119,10 @@ func (be *Backend) warpRowsLaunch(k kernel, rows int, args ...uint64) {
 	be.launch(k, d1(ceilDiv(rows, warpsPerBlock)), d1(32*warpsPerBlock), 0, args...)
 }
 
-// Attention implements backend.Backend: S = scale·Q·Kᵀ by a strided-batched
-// GEMM over the batch·heads pairs straight into probs, the masked softmax
-// (and dropout into P') in place, ctx = P'·V by a second batched GEMM.
-func (be *Backend) Attention(ctx, probs, q, k, v, keyMask backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
-	n := batch * seq * heads * headDim
-	if n == 0 {
-		return
-	}
-	defer be.op()()
-	pq, pk, pv := be.needLen("Attention q", q, n), be.needLen("Attention k", k, n), be.needLen("Attention v", v, n)
-	be.attention(ctx, probs, keyMask, pq, pk, pv, heads*headDim, batch, seq, heads, headDim, scale, dropP, drop)
-}
-
-// AttentionQKV implements backend.Backend: Attention with the heads split
-// out of the packed rows.
+// AttentionQKV implements backend.Backend: the heads split out of the
+// packed rows, S = scale·Q·Kᵀ by a strided-batched GEMM over the
+// batch·heads pairs straight into probs, the masked softmax (and dropout
+// into P') in place, ctx = P'·V by a second batched GEMM.
 func (be *Backend) AttentionQKV(ctx, probs, qkv, keyMask backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
 	if batch*seq*hidden == 0 {
@@ -145,13 +134,13 @@ func (be *Backend) AttentionQKV(ctx, probs, qkv, keyMask backend.Buffer, batch, 
 	be.attention(ctx, probs, keyMask, p, p+col, p+2*col, 3*hidden, batch, seq, heads, headDim, scale, dropP, drop)
 }
 
-// attention runs Attention on q, k and v at device addresses pq, pk, pv,
-// in rows of ld elements.
+// attention runs AttentionQKV on q, k and v at device addresses pq, pk,
+// pv, in rows of ld elements.
 func (be *Backend) attention(ctx, probs, keyMask backend.Buffer, pq, pk, pv uint64, ld, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
 	n, np := batch*seq*hidden, batch*heads*seq*seq
-	pctx, pprobs := be.needLen("Attention ctx", ctx, n), be.needLen("Attention probs", probs, np)
-	pmask := be.needLen("Attention keyMask", keyMask, batch*seq)
+	pctx, pprobs := be.needLen("AttentionQKV ctx", ctx, n), be.needLen("AttentionQKV probs", probs, np)
+	pmask := be.needLen("AttentionQKV keyMask", keyMask, batch*seq)
 	h := &be.sc.heads
 	qh, kh, vh, ch := be.need(&h[hQ], 4*n), be.need(&h[hK], 4*n), be.need(&h[hV], 4*n), be.need(&h[hC], 4*n)
 	be.splitHeads(qh, pq, batch, seq, heads, headDim, ld)

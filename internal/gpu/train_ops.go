@@ -200,23 +200,10 @@ func (be *Backend) BiasGrad(db, dy backend.Buffer, rows, cols int) {
 	be.launch1(kColsumFinish, cols, pdb, part, i32(chunks), i32(cols))
 }
 
-// AttentionBackward implements backend.Backend: G = dctx·Vᵀ, then dS (and
-// P' recomputed from probs and the stream) by one warp per row, then
+// AttentionQKVBackward implements backend.Backend: G = dctx·Vᵀ, then dS
+// (and P' recomputed from probs and the stream) by one warp per row, then
 // dV = P'ᵀ·dctx, dQ = dS·K, dK = dSᵀ·Q as batched GEMMs (dS carries the
-// scale).
-func (be *Backend) AttentionBackward(dq, dk, dv, dctx, q, k, v, probs backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
-	n := batch * seq * heads * headDim
-	if n == 0 {
-		return
-	}
-	defer be.op()()
-	pdq, pdk, pdv := be.needLen("AttentionBackward dq", dq, n), be.needLen("AttentionBackward dk", dk, n), be.needLen("AttentionBackward dv", dv, n)
-	pq, pk, pv := be.needLen("AttentionBackward q", q, n), be.needLen("AttentionBackward k", k, n), be.needLen("AttentionBackward v", v, n)
-	be.attentionBackward([3]uint64{pdq, pdk, pdv}, [3]uint64{pq, pk, pv}, dctx, probs, heads*headDim, batch, seq, heads, headDim, scale, dropP, drop)
-}
-
-// AttentionQKVBackward implements backend.Backend: AttentionBackward with
-// the heads split out of, and the gradients merged into, packed rows.
+// scale), the heads split out of and merged back into packed rows.
 func (be *Backend) AttentionQKVBackward(dqkv, dctx, qkv, probs backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
 	n := batch * seq * 3 * hidden
@@ -230,13 +217,13 @@ func (be *Backend) AttentionQKVBackward(dqkv, dctx, qkv, probs backend.Buffer, b
 		batch, seq, heads, headDim, scale, dropP, drop)
 }
 
-// attentionBackward runs AttentionBackward with d = (dq, dk, dv) and
+// attentionBackward runs AttentionQKVBackward with d = (dq, dk, dv) and
 // x = (q, k, v) at device addresses, in rows of ld elements.
 func (be *Backend) attentionBackward(d, x [3]uint64, dctx, probs backend.Buffer, ld, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
 	n, np := batch*seq*hidden, batch*heads*seq*seq
-	pdctx := be.needLen("AttentionBackward dctx", dctx, n)
-	pprobs := be.needLen("AttentionBackward probs", probs, np)
+	pdctx := be.needLen("AttentionQKVBackward dctx", dctx, n)
+	pprobs := be.needLen("AttentionQKVBackward probs", probs, np)
 	h := &be.sc.heads
 	qh, kh, vh, dch := be.need(&h[hQ], 4*n), be.need(&h[hK], 4*n), be.need(&h[hV], 4*n), be.need(&h[hC], 4*n)
 	dqh, dkh, dvh := be.need(&h[hDQ], 4*n), be.need(&h[hDK], 4*n), be.need(&h[hDV], 4*n)

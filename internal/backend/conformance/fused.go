@@ -288,7 +288,8 @@ func testBiasDropoutAddLayerNorm(t *testing.T, be backend.Backend) {
 	}
 }
 
-// packQKV interleaves q, k, v [tokens, hidden] into rows of 3·hidden.
+// packQKV interleaves q, k, v [tokens, hidden] into rows of 3·hidden, the
+// layout of AttentionQKV.
 func packQKV(q, k, v []float32, tokens, hidden int) []float32 {
 	x := make([]float32, 3*tokens*hidden)
 	for t := 0; t < tokens; t++ {
@@ -308,54 +309,4 @@ func packQKV64(q, k, v []float64, tokens, hidden int) []float64 {
 		copy(x[(3*t+2)*hidden:], v[t*hidden:(t+1)*hidden])
 	}
 	return x
-}
-
-func testAttentionQKV(t *testing.T, be backend.Backend) {
-	for si, seed := range trainSeeds {
-		rng := rand.New(rand.NewPCG(seed, 0xe4))
-		for _, seq := range []int{1, 7, 33} {
-			for _, hd := range []int{1, 8, 33} {
-				if seq == 33 && si > 0 {
-					continue
-				}
-				for _, padded := range []bool{false, true} {
-					for _, p := range []float32{0, 0.3} {
-						const batch, heads = 3, 2
-						hidden := heads * hd
-						tokens := batch * seq
-						n := tokens * hidden
-						q, k, v, dctx := randn(rng, n, 1), randn(rng, n, 1), randn(rng, n, 1), randn(rng, n, 1)
-						mask := attnMask(batch, seq, padded)
-						drop := randStream(rng, philox.DropoutID(rng.IntN(100)))
-						scale := float32(1 / math.Sqrt(float64(hd)))
-						d := dropMul(drop, batch*heads*seq*seq, p)
-						wantP, wantC := attnForward64(f64(q), f64(k), f64(v), mask, d, batch, seq, heads, hd, float64(scale))
-						dq, dk, dv := attnBackward64(f64(dctx), f64(q), f64(k), f64(v), wantP, d, batch, seq, heads, hd, float64(scale))
-						what := fmt.Sprintf("seq %d headDim %d padded %v p %g", seq, hd, padded, p)
-
-						qkv, mb, dcb := up(be, packQKV(q, k, v, tokens, hidden)), up(be, mask), up(be, dctx)
-						ctx, probs := nanUp(be, n), nanUp(be, len(wantP))
-						be.AttentionQKV(ctx, probs, qkv, mb, batch, seq, heads, hd, scale, p, drop)
-						gotP, gotC := down(be, probs, len(wantP)), down(be, ctx, n)
-						check(t, what+" probs", gotP, wantP)
-						check(t, what+" ctx", gotC, wantC)
-						dqkv := nanUp(be, 3*n)
-						be.AttentionQKVBackward(dqkv, dcb, qkv, probs, batch, seq, heads, hd, scale, p, drop)
-						gotD := down(be, dqkv, 3*n)
-						check(t, what+" dqkv", gotD, packQKV64(dq, dk, dv, tokens, hidden))
-
-						// The unpacked ops.
-						qb, kb, vb := up(be, q), up(be, k), up(be, v)
-						uc, up2 := nanUp(be, n), nanUp(be, len(wantP))
-						be.Attention(uc, up2, qb, kb, vb, mb, batch, seq, heads, hd, scale, p, drop)
-						same(t, what+" probs", gotP, down(be, up2, len(wantP)))
-						same(t, what+" ctx", gotC, down(be, uc, n))
-						gq, gk, gv := nanUp(be, n), nanUp(be, n), nanUp(be, n)
-						be.AttentionBackward(gq, gk, gv, dcb, qb, kb, vb, up2, batch, seq, heads, hd, scale, p, drop)
-						same(t, what+" dqkv", gotD, packQKV(down(be, gq, n), down(be, gk, n), down(be, gv, n), tokens, hidden))
-					}
-				}
-			}
-		}
-	}
 }
