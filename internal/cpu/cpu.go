@@ -27,10 +27,11 @@ type Backend struct {
 	workers int
 	kern    *microKernel
 	// mu guards scratch, the GEMM packing buffers and attention scratch
-	// not in use, kept across calls.
+	// not in use, and sums, rowChunkSums' partial sums, kept across calls.
 	mu      sync.Mutex
 	scratch []*gemmScratch
 	attn    []*attnScratch
+	sums    []float64
 	// fullMu guards full, the packed operand a parallel GEMM shares.
 	fullMu sync.Mutex
 	full   sharedBuf

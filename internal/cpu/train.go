@@ -95,29 +95,40 @@ const rowChunk = 64
 // adds float64 column sums of its rows [lo, hi) into sums[k] (cols
 // elements each, zeroed), and then dst[k][j] += float32 of the blocks' sums,
 // added in block order: the result does not depend on the number of
-// workers.
+// workers. The partial sums live in one slab kept across calls.
 func (be *Backend) rowChunkSums(rows, cols int, dst [][]float32, fn func(lo, hi int, sums [][]float64)) {
-	blocks := (rows + rowChunk - 1) / rowChunk
-	part := make([][][]float64, blocks)
+	blocks, k := (rows+rowChunk-1)/rowChunk, len(dst)
+	be.mu.Lock()
+	slab := be.sums
+	be.sums = nil
+	be.mu.Unlock()
+	if cap(slab) < blocks*k*cols {
+		slab = make([]float64, blocks*k*cols)
+	}
+	slab = slab[:blocks*k*cols]
+	part := func(b, i int) []float64 { return slab[(b*k+i)*cols:][:cols] }
 	be.parallel(blocks, func(lo, hi int) {
+		sums := make([][]float64, k)
 		for b := lo; b < hi; b++ {
-			sums := make([][]float64, len(dst))
-			for k := range sums {
-				sums[k] = make([]float64, cols)
+			for i := range sums {
+				sums[i] = part(b, i)
+				clear(sums[i])
 			}
 			fn(b*rowChunk, min((b+1)*rowChunk, rows), sums)
-			part[b] = sums
 		}
 	})
-	for k, d := range dst {
+	for i, d := range dst {
 		for j := range d[:cols] {
 			var s float64
-			for _, p := range part {
-				s += p[k][j]
+			for b := 0; b < blocks; b++ {
+				s += part(b, i)[j]
 			}
 			d[j] += float32(s)
 		}
 	}
+	be.mu.Lock()
+	be.sums = slab
+	be.mu.Unlock()
 }
 
 // layerNormBackwardRow writes the LayerNorm backward dx of one row (input x,
