@@ -2,7 +2,9 @@
 // (S = scale·Q·Kᵀ, ctx = P'·V and the four of the backward) run in cuBLAS as
 // strided-batched products over the batch·heads pairs, on copies of Q, K, V
 // rearranged from [batch, seq, heads, headDim] to [batch, heads, seq,
-// headDim] (attn_split_heads; attn_merge_heads goes back). In between:
+// headDim] (attn_split_heads; attn_merge_heads goes back; both take the
+// row stride, so the packed qkv of the fused projection is read and its
+// gradient written in place). In between:
 //
 //   attn_softmax: one warp per score row (b, h, i): the masked softmax over
 //     the real keys (every key when the row's batch entry has none), written
@@ -19,24 +21,27 @@
 #include "math.cuh"
 #include "philox.cuh"
 
-// attn_split_heads: out[b,h,s,d] = in[b,s,h,d].
-KERNEL void attn_split_heads(float* out, const float* in, int batch, int seq, int heads, int hd) {
+// attn_split_heads: out[b,h,s,d] = in[(b·seq+s)·ld + h·hd + d]: the heads
+// of rows of ld elements (3·heads·hd for q, k or v in the packed qkv, in at
+// the part's first column; heads·hd for dctx).
+KERNEL void attn_split_heads(float* out, const float* in, int batch, int seq, int heads, int hd, int ld) {
   GRID_STRIDE(i, (long long)batch * seq * heads * hd) {
     const long long d = i % hd, r = i / hd;  // r = (b*heads + h)*seq + s
     const long long s = r % seq, bh = r / seq;
     const long long h = bh % heads, b = bh / heads;
-    out[i] = in[((b * seq + s) * heads + h) * hd + d];
+    out[i] = in[(b * seq + s) * ld + h * hd + d];
   }
 }
 REGISTER_KERNEL(attn_split_heads)
 
-// attn_merge_heads: out[b,s,h,d] = in[b,h,s,d].
-KERNEL void attn_merge_heads(float* out, const float* in, int batch, int seq, int heads, int hd) {
+// attn_merge_heads: out[(b·seq+s)·ld + h·hd + d] = in[b,h,s,d], the
+// inverse of attn_split_heads.
+KERNEL void attn_merge_heads(float* out, const float* in, int batch, int seq, int heads, int hd, int ld) {
   GRID_STRIDE(i, (long long)batch * seq * heads * hd) {
     const long long d = i % hd, r = i / hd;  // r = (b*seq + s)*heads + h
     const long long h = r % heads, bs = r / heads;
     const long long s = bs % seq, b = bs / seq;
-    out[i] = in[((b * heads + h) * seq + s) * hd + d];
+    out[bs * ld + h * hd + d] = in[((b * heads + h) * seq + s) * hd + d];
   }
 }
 REGISTER_KERNEL(attn_merge_heads)

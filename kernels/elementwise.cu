@@ -28,6 +28,38 @@ KERNEL void ew_activate(float* out, const float* x, long long n, int act) {
 }
 REGISTER_KERNEL(ew_activate)
 
+// bias_activate: x[i*cols+j] += bias[j] (the pre-activation, kept) and
+// out = act(x), as ew_add_bias then ew_activate.
+KERNEL void bias_activate(float* out, float* x, const float* bias, long long rows, int cols, int act) {
+  GRID_STRIDE(i, rows * cols) {
+    const float pre = x[i] + bias[i % cols];
+    x[i] = pre;
+    out[i] = activate(pre, act);
+  }
+}
+REGISTER_KERNEL(bias_activate)
+
+// bias_activate_bwd_partial: dx = dy * act'(pre) for the rows of chunk
+// blockIdx.y (rowsPerChunk rows) and column j, and part[chunk*cols+j] = Σ dx
+// over them in double (colsum_finish adds the chunks: the bias gradient).
+// One read of dy and pre, one write of dx (dx may be dy).
+KERNEL void bias_activate_bwd_partial(double* part, float* dx, const float* dy, const float* pre, int rows, int cols,
+                                      int rowsPerChunk, int act) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  const int chunk = blockIdx.y;
+  if (j >= cols) return;
+  const int r0 = chunk * rowsPerChunk, r1 = min(rows, r0 + rowsPerChunk);
+  double s = 0;
+  for (int i = r0; i < r1; ++i) {
+    const long long k = (long long)i * cols + j;
+    const float d = dy[k] * activate_grad(pre[k], act);
+    dx[k] = d;
+    s += static_cast<double>(d);
+  }
+  part[(long long)chunk * cols + j] = s;
+}
+REGISTER_KERNEL(bias_activate_bwd_partial)
+
 // ew_activate_backward: dx[i] = dy[i] * act'(x[i]) (dx may be dy).
 KERNEL void ew_activate_backward(float* dx, const float* dy, const float* x, long long n, int act) {
   GRID_STRIDE(i, n) { dx[i] = dy[i] * activate_grad(x[i], act); }

@@ -84,6 +84,12 @@ HD float ln_grad_dx(float x, float dy, float gamma, double mean, double rstd, do
 // dropout_apply is x·scale when kept, else 0 (scale = 1/(1−p) in float32).
 HD float dropout_apply(float x, bool keep, float scale) { return keep ? x * scale : 0.0f; }
 
+// bias_dropout_add is dropout(x + b) + r, the sum of a fused sublayer end
+// (keep true and scale 1 without dropout), in the order of the unfused ops.
+HD float bias_dropout_add(float x, float b, bool keep, float scale, float r) {
+  return dropout_apply(x + b, keep, scale) + r;
+}
+
 // mixout_mix is W~ = U + M·(W − U)·inv, inv = 1/(1−p), in the Go order.
 HD float mixout_mix(float w, float u, float m, float inv) { return u + m * (w - u) * inv; }
 

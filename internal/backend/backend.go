@@ -8,6 +8,24 @@
 // Conventions: buffers hold float32 values in row-major order; dimensions are
 // given explicitly on every call; out-of-place results are written, never
 // accumulated, unless the doc comment says so.
+//
+// # Fused ops
+//
+// A transformer layer's memory-bound steps come in fused form as well, each
+// giving the results of the unfused ops it replaces (and, for dropout,
+// drawing the same mask from the same stream element by element):
+// BiasActivate (bias + GELU/ReLU), BiasDropoutAddLayerNorm (bias, dropout,
+// residual sum and LayerNorm) and their backwards, which also produce the
+// bias gradient. The query, key and value projections are one GEMM over the
+// concatenated weight [Wq; Wk; Wv] into a [tokens, 3·hidden] buffer that
+// AttentionQKV and AttentionQKVBackward read and write in place (the packed
+// layout is attention's only one, rather than three buffers with a
+// leading-dimension argument: buffers have no strides or offsets, and the
+// model needs no other layout). Mixout
+// stays exact: the three weights keep their own masks, per input column of
+// each, drawn from their own stream IDs; Mixout writes each W~ into its view
+// (View) of the concatenated W~, and MixoutBackward reads each weight's rows
+// of the concatenated gradient.
 package backend
 
 import "github.com/mixft/mixft/internal/philox"
@@ -46,6 +64,13 @@ type Backend interface {
 	Upload(dst Buffer, src []float32)
 	// Download copies src[0:len(dst)] into dst.
 	Download(dst []float32, src Buffer)
+	// View returns a buffer of n elements that aliases b[off:off+n]: what
+	// an op writes through either is what the other reads. It copies
+	// nothing. A view must not be freed, and is valid only while b is. The
+	// model keeps the query, key and value weights (their gradients, their
+	// mixout W~) as three views of one [3·hidden, hidden] buffer, so that
+	// the three projections are one GEMM (see AttentionQKV).
+	View(b Buffer, off, n int) Buffer
 
 	// MatMul computes C = alpha*op(A)*op(B) + beta*C for dense row-major
 	// matrices, where op(A) is m×k (A is k×m when transA), op(B) is k×n (B
@@ -71,20 +96,39 @@ type Backend interface {
 	// read. ids, positions and types are host slices of length batch*seq
 	// whose values the caller has range-checked.
 	Embed(out, word, pos, typ Buffer, ids, positions, types []int32, batch, seq, hidden int)
-	// Attention computes multi-head scaled dot-product attention. q, k, v and
-	// ctx are [batch, seq, heads*headDim] with head h in columns
-	// h*headDim..(h+1)*headDim; keyMask is [batch, seq] with 1 for real tokens
-	// and 0 for padding. It writes probs [batch, heads, seq, seq] =
-	// softmax(scale*Q·Kᵀ over real keys) (padding keys get probability
-	// exactly 0, as with Hugging Face's additive mask; when a row has no real
-	// key at all, the softmax runs over every key's score, as the original
-	// BERT's additive -10000 mask gives) and ctx = probs·V.
-	// When dropP > 0, ctx uses the probabilities after dropout, with the mask
-	// drawn from drop (element ((b*heads+h)*seq+i)*seq+j); probs keeps them
-	// before dropout.
-	Attention(ctx, probs, q, k, v, keyMask Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
+	// AttentionQKV computes multi-head scaled dot-product attention of q, k
+	// and v packed in one buffer qkv [batch, seq, 3·hidden], hidden =
+	// heads·headDim: token t's row holds q_t, k_t and v_t at columns 0,
+	// hidden and 2·hidden, as one GEMM of the tokens with the concatenated
+	// weight [Wq; Wk; Wv] ([3·hidden, hidden]) writes them; head h of each
+	// is columns h*headDim..(h+1)*headDim of its part. keyMask is [batch,
+	// seq] with 1 for real tokens and 0 for padding. It writes probs
+	// [batch, heads, seq, seq] = softmax(scale*Q·Kᵀ over real keys)
+	// (padding keys get probability exactly 0, as with Hugging Face's
+	// additive mask; when a row has no real key at all, the softmax runs
+	// over every key's score, as the original BERT's additive -10000 mask
+	// gives) and ctx [batch, seq, hidden] = probs·V, heads concatenated.
+	// When dropP > 0, ctx uses the probabilities after dropout, with the
+	// mask drawn from drop (element ((b*heads+h)*seq+i)*seq+j); probs keeps
+	// them before dropout.
+	AttentionQKV(ctx, probs, qkv, keyMask Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
 	// FirstToken writes out[b,:] = x[b,0,:] for x of shape [batch, seq, hidden].
 	FirstToken(out, x Buffer, batch, seq, hidden int)
+
+	// BiasActivate is a dense layer's bias and activation in one pass: it
+	// adds bias[j] to x[i*cols+j] in place (x keeps the pre-activation,
+	// which the backward reads) and writes out = act(x), for i < rows. The
+	// results are those of AddBias then Activate.
+	BiasActivate(out, x, bias Buffer, rows, cols int, act Activation)
+	// BiasDropoutAddLayerNorm is the end of a BERT sublayer in one pass:
+	// sum = dropout(x + bias) + residual, out = LayerNorm(sum), for rows×cols
+	// x, bias[j] added to column j. Dropout is Dropout's over the rows·cols
+	// elements (element i = r*cols+j keeps with philox.Keep(s.Uint32(i), p),
+	// scaled by 1/(1−p); p 0 keeps all and ignores s); the LayerNorm is
+	// LayerNorm's, with mean and rstd stored likewise. sum, which the
+	// backward reads, may be x. The results are those of AddBias, Dropout,
+	// Add and LayerNorm in turn.
+	BiasDropoutAddLayerNorm(out, sum, mean, rstd, x, bias, residual, gamma, beta Buffer, rows, cols int, eps, p float32, s philox.Stream)
 
 	// Dropout writes out[i] = x[i] * keep(i) / (1 - p) for i < n, where
 	// keep(i) = philox.Keep(s.Uint32(i), p). Applied to an upstream gradient
@@ -105,16 +149,32 @@ type Backend interface {
 	// LayerNormBackward writes dx and accumulates dgamma and dbeta for the
 	// LayerNorm of x whose statistics LayerNorm stored in mean and rstd.
 	LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma Buffer, rows, cols int)
+	// BiasActivateBackward is the backward of BiasActivate: it writes
+	// dx = dy ⊙ act'(pre), pre being the pre-activation BiasActivate left
+	// in x, and accumulates db[j] += Σ_i dx[i*cols+j], in one pass. dx may
+	// be dy.
+	BiasActivateBackward(dx, db, dy, pre Buffer, rows, cols int, act Activation)
+	// BiasDropoutAddLayerNormBackward is the backward of
+	// BiasDropoutAddLayerNorm from the gradient dy of out: it writes dsum,
+	// the gradient of sum (which is the residual's), and dx = dropout(dsum)
+	// with the forward's mask (the gradient of x and of the bias), and
+	// accumulates dgamma, dbeta and db[j] += Σ_i dx[i*cols+j]. sum, mean
+	// and rstd are what the forward stored. Neither dsum nor dx may be dy.
+	// The results are those of LayerNormBackward, Dropout and BiasGrad in
+	// turn (db up to the order of its float64 sum).
+	BiasDropoutAddLayerNormBackward(dsum, dx, dgamma, dbeta, db, dy, sum, mean, rstd, gamma Buffer, rows, cols int, p float32, s philox.Stream)
 	// ActivateBackward writes dx[i] = dy[i] * act'(x[i]) for i < n.
 	ActivateBackward(dx, dy, x Buffer, n int, act Activation)
 	// TanhBackward writes dx[i] = dy[i] * (1 − y[i]²), y being tanh's output.
 	TanhBackward(dx, dy, y Buffer, n int)
 	// BiasGrad accumulates db[j] += Σ_i dy[i*cols+j] for i < rows.
 	BiasGrad(db, dy Buffer, rows, cols int)
-	// AttentionBackward writes dq, dk and dv from dctx for the Attention call
-	// with the same arguments (probs as Attention stored them; the dropout
-	// mask is drawn again from drop).
-	AttentionBackward(dq, dk, dv, dctx, q, k, v, probs Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
+	// AttentionQKVBackward writes dqkv [batch, seq, 3·hidden], the
+	// gradients of q, k and v packed as qkv (the upstream gradient of the
+	// fused QKV projection), from dctx for the AttentionQKV call with the
+	// same arguments (probs as AttentionQKV stored them; the dropout mask is
+	// drawn again from drop).
+	AttentionQKVBackward(dqkv, dctx, qkv, probs Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
 	// EmbedBackward accumulates dy's rows into the rows of dword, dpos and
 	// dtyp that Embed read (dtyp nil: no token types); tokens whose id is
 	// padID add nothing to dword (nn.Embedding's padding_idx; padID < 0

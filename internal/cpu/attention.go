@@ -109,11 +109,19 @@ func softmaxRow(row, mask []float32, real int) {
 	}
 }
 
-// Attention implements backend.Backend.
-func (be *Backend) Attention(ctx, probs, q, k, v, keyMask backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
+// AttentionQKV implements backend.Backend: Attention reading Q, K and V in
+// place from the packed rows.
+func (be *Backend) AttentionQKV(ctx, probs, qkv, keyMask backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
-	cd, pd := data(ctx).Data, data(probs).Data
-	qd, kd, vd, md := data(q).Data, data(k).Data, data(v).Data, data(keyMask).Data
+	x := data(qkv).Data[:batch*seq*3*hidden]
+	be.attention(data(ctx).Data, data(probs).Data, x, x[hidden:], x[2*hidden:], data(keyMask).Data, 3*hidden,
+		batch, seq, heads, headDim, scale, dropP, drop)
+}
+
+// attention is AttentionQKV with token t's q, k and v at t·ld of qd, kd
+// and vd (head h at columns h·headDim..); ctx has rows of heads·headDim.
+func (be *Backend) attention(cd, pd, qd, kd, vd, md []float32, ld, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
+	hidden := heads * headDim
 	be.parallel(batch*heads, func(lo, hi int) {
 		ws, as := be.getScratch(), be.getAttnScratch(seq)
 		defer be.putScratch(ws)
@@ -123,39 +131,54 @@ func (be *Backend) Attention(ctx, probs, q, k, v, keyMask backend.Buffer, batch,
 			b, h := bh/heads, bh%heads
 			mask := md[b*seq : (b+1)*seq]
 			real := realKeys(mask)
-			base := b*seq*hidden + h*headDim
+			base, cbase := b*seq*ld+h*headDim, b*seq*hidden+h*headDim
 			p := pd[bh*seq*seq:][:seq*seq]
-			sgemm(ws, kern, false, true, seq, seq, headDim, scale, qd[base:], hidden, kd[base:], hidden, 0, p, seq)
+			sgemm(ws, kern, false, true, seq, seq, headDim, scale, qd[base:], ld, kd[base:], ld, 0, p, seq)
 			for i := 0; i < seq; i++ {
 				softmaxRow(p[i*seq:][:seq], mask, real)
 			}
 			pv := p
 			if dropP > 0 {
-				pv = as.pd
-				keep, thr := 1/(1-dropP), keepThreshold(dropP)
-				for i := 0; i < seq; i++ {
-					row := (bh*seq + i) * seq
-					fillWords(drop, as.words, uint64(row))
-					src, dst := p[i*seq:][:seq], pv[i*seq:][:seq]
-					for j, w := range as.words {
-						if w>>8 >= thr {
-							dst[j] = src[j] * keep
-						} else {
-							dst[j] = 0
-						}
-					}
-				}
+				pv = dropProbs(as, p, bh, seq, dropP, drop)
 			}
-			sgemm(ws, kern, false, false, seq, headDim, seq, 1, pv, seq, vd[base:], hidden, 0, cd[base:], hidden)
+			sgemm(ws, kern, false, false, seq, headDim, seq, 1, pv, seq, vd[base:], ld, 0, cd[cbase:], hidden)
 		}
 	})
 }
 
-// AttentionBackward implements backend.Backend.
-func (be *Backend) AttentionBackward(dq, dk, dv, dctx, q, k, v, probs backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
+// dropProbs writes P' = dropout(P) of pair bh (the mask element of (i, j)
+// is (bh·seq+i)·seq+j of drop) into the scratch and returns it.
+func dropProbs(as *attnScratch, p []float32, bh, seq int, dropP float32, drop philox.Stream) []float32 {
+	pv := as.pd
+	keep, thr := 1/(1-dropP), keepThreshold(dropP)
+	for i := 0; i < seq; i++ {
+		fillWords(drop, as.words, uint64((bh*seq+i)*seq))
+		src, dst := p[i*seq:][:seq], pv[i*seq:][:seq]
+		for j, w := range as.words {
+			if w>>8 >= thr {
+				dst[j] = src[j] * keep
+			} else {
+				dst[j] = 0
+			}
+		}
+	}
+	return pv
+}
+
+// AttentionQKVBackward implements backend.Backend: attention's backward
+// reading Q, K and V and writing their gradients in place in the packed rows.
+func (be *Backend) AttentionQKVBackward(dqkv, dctx, qkv, probs backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
-	dqd, dkd, dvd, dcd := data(dq).Data, data(dk).Data, data(dv).Data, data(dctx).Data
-	qd, kd, vd, pd := data(q).Data, data(k).Data, data(v).Data, data(probs).Data
+	n := batch * seq * 3 * hidden
+	d, x := data(dqkv).Data[:n], data(qkv).Data[:n]
+	be.attentionBackward(d, d[hidden:], d[2*hidden:], data(dctx).Data, x, x[hidden:], x[2*hidden:],
+		data(probs).Data, 3*hidden, batch, seq, heads, headDim, scale, dropP, drop)
+}
+
+// attentionBackward is the backward of attention, with q, k, v, dq, dk
+// and dv in rows of ld elements.
+func (be *Backend) attentionBackward(dqd, dkd, dvd, dcd, qd, kd, vd, pd []float32, ld, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
+	hidden := heads * headDim
 	// Heads write disjoint columns of dq/dk/dv, so (batch, head) pairs run in parallel.
 	be.parallel(batch*heads, func(lo, hi int) {
 		ws, as := be.getScratch(), be.getAttnScratch(seq)
@@ -164,29 +187,17 @@ func (be *Backend) AttentionBackward(dq, dk, dv, dctx, q, k, v, probs backend.Bu
 		kern := be.kern
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/heads, bh%heads
-			base := b*seq*hidden + h*headDim
+			base, cbase := b*seq*ld+h*headDim, b*seq*hidden+h*headDim
 			p := pd[bh*seq*seq:][:seq*seq]
 			pv := p
 			if dropP > 0 {
-				pv = as.pd
-				keep, thr := 1/(1-dropP), keepThreshold(dropP)
-				for i := 0; i < seq; i++ {
-					fillWords(drop, as.words, uint64((bh*seq+i)*seq))
-					src, dst := p[i*seq:][:seq], pv[i*seq:][:seq]
-					for j, w := range as.words {
-						if w>>8 >= thr {
-							dst[j] = src[j] * keep
-						} else {
-							dst[j] = 0
-						}
-					}
-				}
+				pv = dropProbs(as, p, bh, seq, dropP, drop)
 			}
 			// dV = P'ᵀ·dctx
-			sgemm(ws, kern, true, false, seq, headDim, seq, 1, pv, seq, dcd[base:], hidden, 0, dvd[base:], hidden)
+			sgemm(ws, kern, true, false, seq, headDim, seq, 1, pv, seq, dcd[cbase:], hidden, 0, dvd[base:], ld)
 			// G = dctx·Vᵀ
 			g := as.g
-			sgemm(ws, kern, false, true, seq, seq, headDim, 1, dcd[base:], hidden, vd[base:], hidden, 0, g, seq)
+			sgemm(ws, kern, false, true, seq, seq, headDim, 1, dcd[cbase:], hidden, vd[base:], ld, 0, g, seq)
 			// dS = scale·(P'⊙G − P⊙rowsum(P'⊙G)), in place in g.
 			for i := 0; i < seq; i++ {
 				gr, pr, pvr := g[i*seq:][:seq], p[i*seq:][:seq], pv[i*seq:][:seq]
@@ -200,8 +211,8 @@ func (be *Backend) AttentionBackward(dq, dk, dv, dctx, q, k, v, probs backend.Bu
 				}
 			}
 			// dQ = dS·K, dK = dSᵀ·Q
-			sgemm(ws, kern, false, false, seq, headDim, seq, 1, g, seq, kd[base:], hidden, 0, dqd[base:], hidden)
-			sgemm(ws, kern, true, false, seq, headDim, seq, 1, g, seq, qd[base:], hidden, 0, dkd[base:], hidden)
+			sgemm(ws, kern, false, false, seq, headDim, seq, 1, g, seq, kd[base:], ld, 0, dqd[base:], ld)
+			sgemm(ws, kern, true, false, seq, headDim, seq, 1, g, seq, qd[base:], ld, 0, dkd[base:], ld)
 		}
 	})
 }

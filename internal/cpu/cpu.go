@@ -27,10 +27,11 @@ type Backend struct {
 	workers int
 	kern    *microKernel
 	// mu guards scratch, the GEMM packing buffers and attention scratch
-	// not in use, kept across calls.
+	// not in use, and sums, rowChunkSums' partial sums, kept across calls.
 	mu      sync.Mutex
 	scratch []*gemmScratch
 	attn    []*attnScratch
+	sums    []float64
 	// fullMu guards full, the packed operand a parallel GEMM shares.
 	fullMu sync.Mutex
 	full   sharedBuf
@@ -222,25 +223,31 @@ func (be *Backend) LayerNorm(out, mean, rstd, x, gamma, beta backend.Buffer, row
 	g, b := data(gamma).Data[:cols], data(beta).Data[:cols]
 	be.parallel(rows, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			row := xd[i*cols : (i+1)*cols]
-			var s float64
-			for _, v := range row {
-				s += float64(v)
-			}
-			mu := s / float64(cols)
-			var ss float64
-			for _, v := range row {
-				d := float64(v) - mu
-				ss += d * d
-			}
-			r := 1 / math.Sqrt(ss/float64(cols)+float64(eps))
-			md[i], rd[i] = float32(mu), float32(r)
-			orow := o[i*cols : (i+1)*cols]
-			for j, v := range row {
-				orow[j] = float32((float64(v)-mu)*r)*g[j] + b[j]
-			}
+			md[i], rd[i] = layerNormRow(o[i*cols:(i+1)*cols], xd[i*cols:(i+1)*cols], g, b, eps)
 		}
 	})
+}
+
+// layerNormRow writes the LayerNorm of row into orow and returns the row's
+// mean and 1/sqrt(var+eps), the statistics computed in float64 (the
+// variance in a second pass).
+func layerNormRow(orow, row, g, b []float32, eps float32) (mean, rstd float32) {
+	var s float64
+	for _, v := range row {
+		s += float64(v)
+	}
+	mu := s / float64(len(row))
+	var ss float64
+	for _, v := range row {
+		d := float64(v) - mu
+		ss += d * d
+	}
+	r := 1 / math.Sqrt(ss/float64(len(row))+float64(eps))
+	orow = orow[:len(row)]
+	for j, v := range row {
+		orow[j] = float32((float64(v)-mu)*r)*g[j] + b[j]
+	}
+	return float32(mu), float32(r)
 }
 
 // Embed implements backend.Backend.

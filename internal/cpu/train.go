@@ -79,44 +79,78 @@ func (be *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma
 	dxd, dyd, xd := data(dx).Data[:rows*cols], data(dy).Data[:rows*cols], data(x).Data[:rows*cols]
 	md, rd, g := data(mean).Data[:rows], data(rstd).Data[:rows], data(gamma).Data[:cols]
 	dg, db := data(dgamma).Data[:cols], data(dbeta).Data[:cols]
-	// Parameter gradients: partial sums over fixed blocks of rows, added in
-	// block order, so the result does not depend on the number of workers.
-	const chunk = 64
-	w := (rows + chunk - 1) / chunk
-	partG, partB := make([][]float64, w), make([][]float64, w)
-	be.parallel(w, func(lo, hi int) {
-		for part := lo; part < hi; part++ {
-			pg, pb := make([]float64, cols), make([]float64, cols)
-			for i := part * chunk; i < min((part+1)*chunk, rows); i++ {
-				mu, r := float64(md[i]), float64(rd[i])
-				xr, dyr, dxr := xd[i*cols:(i+1)*cols], dyd[i*cols:(i+1)*cols], dxd[i*cols:(i+1)*cols]
-				var sumG, sumGX float64
-				for j := range xr {
-					xhat := (float64(xr[j]) - mu) * r
-					gj := float64(dyr[j]) * float64(g[j])
-					sumG += gj
-					sumGX += gj * xhat
-					pg[j] += float64(dyr[j]) * xhat
-					pb[j] += float64(dyr[j])
-				}
-				n := float64(cols)
-				for j := range xr {
-					xhat := (float64(xr[j]) - mu) * r
-					gj := float64(dyr[j]) * float64(g[j])
-					dxr[j] = float32(r * (gj - sumG/n - xhat*sumGX/n))
-				}
-			}
-			partG[part], partB[part] = pg, pb
+	be.rowChunkSums(rows, cols, [][]float32{dg, db}, func(lo, hi int, sums [][]float64) {
+		for i := lo; i < hi; i++ {
+			r := i * cols
+			layerNormBackwardRow(dxd[r:r+cols], dyd[r:r+cols], xd[r:r+cols], g, md[i], rd[i], sums[0], sums[1])
 		}
 	})
-	for j := 0; j < cols; j++ {
-		var sg, sb float64
-		for part := 0; part < w; part++ {
-			sg += partG[part][j]
-			sb += partB[part][j]
+}
+
+// rowChunk is the block of rows whose column sums rowChunkSums computes on
+// their own.
+const rowChunk = 64
+
+// rowChunkSums runs fn over fixed blocks of rowChunk rows in parallel; fn
+// adds float64 column sums of its rows [lo, hi) into sums[k] (cols
+// elements each, zeroed), and then dst[k][j] += float32 of the blocks' sums,
+// added in block order: the result does not depend on the number of
+// workers. The partial sums live in one slab kept across calls.
+func (be *Backend) rowChunkSums(rows, cols int, dst [][]float32, fn func(lo, hi int, sums [][]float64)) {
+	blocks, k := (rows+rowChunk-1)/rowChunk, len(dst)
+	be.mu.Lock()
+	slab := be.sums
+	be.sums = nil
+	be.mu.Unlock()
+	if cap(slab) < blocks*k*cols {
+		slab = make([]float64, blocks*k*cols)
+	}
+	slab = slab[:blocks*k*cols]
+	part := func(b, i int) []float64 { return slab[(b*k+i)*cols:][:cols] }
+	be.parallel(blocks, func(lo, hi int) {
+		sums := make([][]float64, k)
+		for b := lo; b < hi; b++ {
+			for i := range sums {
+				sums[i] = part(b, i)
+				clear(sums[i])
+			}
+			fn(b*rowChunk, min((b+1)*rowChunk, rows), sums)
 		}
-		dg[j] += float32(sg)
-		db[j] += float32(sb)
+	})
+	for i, d := range dst {
+		for j := range d[:cols] {
+			var s float64
+			for b := 0; b < blocks; b++ {
+				s += part(b, i)[j]
+			}
+			d[j] += float32(s)
+		}
+	}
+	be.mu.Lock()
+	be.sums = slab
+	be.mu.Unlock()
+}
+
+// layerNormBackwardRow writes the LayerNorm backward dx of one row (input x,
+// upstream dy, statistics mu and rstd) and adds dy·x̂ and dy to the column
+// sums pg and pb, in float64.
+func layerNormBackwardRow(dxr, dyr, xr, g []float32, mu32, rstd32 float32, pg, pb []float64) {
+	mu, r := float64(mu32), float64(rstd32)
+	dyr, dxr = dyr[:len(xr)], dxr[:len(xr)]
+	var sumG, sumGX float64
+	for j := range xr {
+		xhat := (float64(xr[j]) - mu) * r
+		gj := float64(dyr[j]) * float64(g[j])
+		sumG += gj
+		sumGX += gj * xhat
+		pg[j] += float64(dyr[j]) * xhat
+		pb[j] += float64(dyr[j])
+	}
+	n := float64(len(xr))
+	for j := range xr {
+		xhat := (float64(xr[j]) - mu) * r
+		gj := float64(dyr[j]) * float64(g[j])
+		dxr[j] = float32(r * (gj - sumG/n - xhat*sumGX/n))
 	}
 }
 

@@ -112,6 +112,7 @@ type Buffer struct {
 	n     int
 	class int // allocation size in bytes (the allocator's size class)
 	owner *Backend
+	view  bool // made by View: aliases another buffer, not freeable
 }
 
 // Len implements backend.Buffer.
@@ -289,6 +290,7 @@ type scratch struct {
 	floats   raw // host-side float32 inputs (targets)
 	doubles  raw // partial sums, per-example losses
 	doubles2 raw
+	doubles3 raw
 	heads    [7]raw // attention: per-head copies of q, k, v, ctx and gradients
 	probsD   raw    // attention: dropped probabilities P'
 	grad     raw    // attention: G = dctx·Vᵀ and dS
@@ -308,7 +310,7 @@ func (be *Backend) need(r *raw, bytes int) uint64 {
 }
 
 func (s *scratch) release(be *Backend) {
-	all := []*raw{&s.ints, &s.floats, &s.doubles, &s.doubles2, &s.probsD, &s.grad, &s.sums, &s.sumTable}
+	all := []*raw{&s.ints, &s.floats, &s.doubles, &s.doubles2, &s.doubles3, &s.probsD, &s.grad, &s.sums, &s.sumTable}
 	for i := range s.heads {
 		all = append(all, &s.heads[i])
 	}
@@ -334,9 +336,22 @@ func (be *Backend) Alloc(n int) backend.Buffer {
 // Free implements backend.Backend: the memory returns to the cache.
 func (be *Backend) Free(b backend.Buffer) {
 	t := be.buf(b)
+	if t.view {
+		panic(fmt.Sprintf("%s: Free of a view (free the buffer it views)", be.Name()))
+	}
 	be.sums.forget()
 	be.pool.put(t.ptr, t.class)
 	t.ptr, t.owner = 0, nil
+}
+
+// View implements backend.Backend. The view is not tracked: once the
+// buffer it views is freed, using it is an error the backend cannot catch.
+func (be *Backend) View(b backend.Buffer, off, n int) backend.Buffer {
+	t := be.buf(b)
+	if off < 0 || n < 0 || off+n > t.n {
+		panic(fmt.Sprintf("%s: View of elements %d..%d of a buffer of %d", be.Name(), off, off+n, t.n))
+	}
+	return &Buffer{ptr: t.ptr + uint64(4*off), n: n, owner: be, view: true}
 }
 
 // Upload implements backend.Backend.

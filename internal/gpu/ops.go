@@ -106,13 +106,15 @@ const (
 	hDV
 )
 
-// splitHeads copies x [batch, seq, heads·hd] to [batch, heads, seq, hd].
-func (be *Backend) splitHeads(dst, src uint64, batch, seq, heads, hd int) {
-	be.launch1(kAttnSplitHeads, batch*seq*heads*hd, dst, src, i32(batch), i32(seq), i32(heads), i32(hd))
+// splitHeads copies x [batch, seq, heads·hd] (rows of ld elements) to
+// [batch, heads, seq, hd].
+func (be *Backend) splitHeads(dst, src uint64, batch, seq, heads, hd, ld int) {
+	be.launch1(kAttnSplitHeads, batch*seq*heads*hd, dst, src, i32(batch), i32(seq), i32(heads), i32(hd), i32(ld))
 }
 
-func (be *Backend) mergeHeads(dst, src uint64, batch, seq, heads, hd int) {
-	be.launch1(kAttnMergeHeads, batch*seq*heads*hd, dst, src, i32(batch), i32(seq), i32(heads), i32(hd))
+// mergeHeads is the inverse of splitHeads.
+func (be *Backend) mergeHeads(dst, src uint64, batch, seq, heads, hd, ld int) {
+	be.launch1(kAttnMergeHeads, batch*seq*heads*hd, dst, src, i32(batch), i32(seq), i32(heads), i32(hd), i32(ld))
 }
 
 // streamArgs are a philox.Stream's kernel arguments (seed, step, id).
@@ -124,24 +126,33 @@ func (be *Backend) warpRowsLaunch(k kernel, rows int, args ...uint64) {
 	be.launch(k, d1(ceilDiv(rows, warpsPerBlock)), d1(32*warpsPerBlock), 0, args...)
 }
 
-// Attention implements backend.Backend: S = scale·Q·Kᵀ by a strided-batched
-// GEMM over the batch·heads pairs straight into probs, the masked softmax
-// (and dropout into P') in place, ctx = P'·V by a second batched GEMM.
-func (be *Backend) Attention(ctx, probs, q, k, v, keyMask backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
+// AttentionQKV implements backend.Backend: the heads split out of the
+// packed rows, S = scale·Q·Kᵀ by a strided-batched GEMM over the
+// batch·heads pairs straight into probs, the masked softmax (and dropout
+// into P') in place, ctx = P'·V by a second batched GEMM.
+func (be *Backend) AttentionQKV(ctx, probs, qkv, keyMask backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
-	n, np := batch*seq*hidden, batch*heads*seq*seq
-	if n == 0 {
+	if batch*seq*hidden == 0 {
 		return
 	}
 	defer be.op()()
-	pctx, pprobs := be.needLen("Attention ctx", ctx, n), be.needLen("Attention probs", probs, np)
-	pq, pk, pv := be.needLen("Attention q", q, n), be.needLen("Attention k", k, n), be.needLen("Attention v", v, n)
-	pmask := be.needLen("Attention keyMask", keyMask, batch*seq)
+	p := be.needLen("AttentionQKV qkv", qkv, batch*seq*3*hidden)
+	col := uint64(4 * hidden)
+	be.attention(ctx, probs, keyMask, p, p+col, p+2*col, 3*hidden, batch, seq, heads, headDim, scale, dropP, drop)
+}
+
+// attention runs AttentionQKV on q, k and v at device addresses pq, pk,
+// pv, in rows of ld elements.
+func (be *Backend) attention(ctx, probs, keyMask backend.Buffer, pq, pk, pv uint64, ld, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
+	hidden := heads * headDim
+	n, np := batch*seq*hidden, batch*heads*seq*seq
+	pctx, pprobs := be.needLen("AttentionQKV ctx", ctx, n), be.needLen("AttentionQKV probs", probs, np)
+	pmask := be.needLen("AttentionQKV keyMask", keyMask, batch*seq)
 	h := &be.sc.heads
 	qh, kh, vh, ch := be.need(&h[hQ], 4*n), be.need(&h[hK], 4*n), be.need(&h[hV], 4*n), be.need(&h[hC], 4*n)
-	be.splitHeads(qh, pq, batch, seq, heads, headDim)
-	be.splitHeads(kh, pk, batch, seq, heads, headDim)
-	be.splitHeads(vh, pv, batch, seq, heads, headDim)
+	be.splitHeads(qh, pq, batch, seq, heads, headDim, ld)
+	be.splitHeads(kh, pk, batch, seq, heads, headDim, ld)
+	be.splitHeads(vh, pv, batch, seq, heads, headDim, ld)
 	bh := batch * heads
 	sqd, ss := int64(seq*headDim), int64(seq*seq)
 	// probs_i = scale · Q_i · K_iᵀ (seq×seq), i over the batch·heads pairs.
@@ -154,7 +165,36 @@ func (be *Backend) Attention(ctx, probs, q, k, v, keyMask backend.Buffer, batch,
 	be.warpRowsLaunch(kAttnSoftmax, bh*seq, append(args, streamArgs(drop)...)...)
 	// ctx_i = P'_i · V_i (seq×headDim).
 	be.gemmRM(false, false, seq, headDim, seq, 1, pd, seq, ss, vh, headDim, sqd, 0, ch, headDim, sqd, bh)
-	be.mergeHeads(pctx, ch, batch, seq, heads, headDim)
+	be.mergeHeads(pctx, ch, batch, seq, heads, headDim, hidden)
+}
+
+// BiasActivate implements backend.Backend: one pass, as AddBias then
+// Activate.
+func (be *Backend) BiasActivate(out, x, bias backend.Buffer, rows, cols int, act backend.Activation) {
+	defer be.op()()
+	po, px := be.needLen("BiasActivate out", out, rows*cols), be.needLen("BiasActivate x", x, rows*cols)
+	pb := be.needLen("BiasActivate bias", bias, cols)
+	be.launch1(kBiasActivate, rows*cols, po, px, pb, i64(rows), i32(cols), i32(actCode(act)))
+}
+
+// BiasDropoutAddLayerNorm implements backend.Backend: one block per row
+// forms the sum and normalises it.
+func (be *Backend) BiasDropoutAddLayerNorm(out, sum, mean, rstd, x, bias, residual, gamma, beta backend.Buffer, rows, cols int, eps, p float32, s philox.Stream) {
+	if rows == 0 {
+		return
+	}
+	n := rows * cols
+	if p > 0 {
+		checkStreamRange(n)
+	}
+	defer be.op()()
+	po, ps := be.needLen("BiasDropoutAddLayerNorm out", out, n), be.needLen("BiasDropoutAddLayerNorm sum", sum, n)
+	pm, pr := be.needLen("BiasDropoutAddLayerNorm mean", mean, rows), be.needLen("BiasDropoutAddLayerNorm rstd", rstd, rows)
+	px, pres := be.needLen("BiasDropoutAddLayerNorm x", x, n), be.needLen("BiasDropoutAddLayerNorm residual", residual, n)
+	pb := be.needLen("BiasDropoutAddLayerNorm bias", bias, cols)
+	pg, pbeta := be.needLen("BiasDropoutAddLayerNorm gamma", gamma, cols), be.needLen("BiasDropoutAddLayerNorm beta", beta, cols)
+	args := []uint64{po, ps, pm, pr, px, pb, pres, pg, pbeta, i32(rows), i32(cols), f32(eps), f32(p), f32(1 / (1 - p))}
+	be.launch(kBiasDropoutAddLNFwd, d1(rows), d1(rowThreads(cols)), 0, append(args, streamArgs(s)...)...)
 }
 
 // FirstToken implements backend.Backend.

@@ -324,14 +324,17 @@ func TestMaskIdentity(t *testing.T) {
 	hd := seq
 	hidden := heads * hd
 	n := batch * seq * hidden
-	q, k, v := make([]float32, n), make([]float32, n), make([]float32, n)
-	for i := range q {
-		q[i], k[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+	// q, k and v packed in rows of 3·hidden, as AttentionQKV reads them.
+	qkv := make([]float32, 3*n)
+	for t := 0; t < batch*seq; t++ {
+		for j := 0; j < 2*hidden; j++ {
+			qkv[t*3*hidden+j] = float32(rng.NormFloat64())
+		}
 	}
 	for b := 0; b < batch; b++ {
 		for h := 0; h < heads; h++ {
 			for j := 0; j < seq; j++ {
-				v[(b*seq+j)*hidden+h*hd+j] = 1
+				qkv[(b*seq+j)*3*hidden+2*hidden+h*hd+j] = 1
 			}
 		}
 	}
@@ -343,7 +346,7 @@ func TestMaskIdentity(t *testing.T) {
 	ctxOf := func(bk backend.Backend) []float32 {
 		up := func(x []float32) backend.Buffer { t := bk.Alloc(len(x)); bk.Upload(t, x); return t }
 		ctx, probs := bk.Alloc(n), bk.Alloc(batch*heads*seq*seq)
-		bk.Attention(ctx, probs, up(q), up(k), up(v), up(mask), batch, seq, heads, hd, 0.2, 0.3, drop)
+		bk.AttentionQKV(ctx, probs, up(qkv), up(mask), batch, seq, heads, hd, 0.2, 0.3, drop)
 		out := make([]float32, n)
 		bk.Download(out, ctx)
 		return out

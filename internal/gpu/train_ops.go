@@ -98,16 +98,77 @@ func (be *Backend) LayerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma
 	pg := be.needLen("LayerNormBackward gamma", gamma, cols)
 	pdg, pdb := be.needLen("LayerNormBackward dgamma", dgamma, cols), be.needLen("LayerNormBackward dbeta", dbeta, cols)
 	be.launch(kLayerNormBwdDx, d1(rows), d1(rowThreads(cols)), 0, pdx, pdy, px, pm, pr, pg, i32(rows), i32(cols))
-	chunks := ceilDiv(rows, colChunk)
-	if chunks > 65535 {
-		panic(fmt.Sprintf("%s: LayerNormBackward of %d rows (at most %d)", be.Name(), rows, 65535*colChunk))
-	}
+	be.lnParams(pdg, pdb, 0, pdy, px, pm, pr, 0, rows, cols)
+}
+
+// lnParams accumulates dgamma (at pdg) and dbeta (pdb) of a LayerNorm
+// backward from dy and the forward's input x and statistics, and when pdbias
+// is not 0 the column sums of dbsrc into it, by per-chunk float64 partial
+// sums added in order.
+func (be *Backend) lnParams(pdg, pdb, pdbias, pdy, px, pm, pr, dbsrc uint64, rows, cols int) {
+	chunks := be.colChunks(rows)
 	partG := be.need(&be.sc.doubles, 8*chunks*cols)
 	partB := be.need(&be.sc.doubles2, 8*chunks*cols)
+	var partD uint64
+	if pdbias != 0 {
+		partD = be.need(&be.sc.doubles3, 8*chunks*cols)
+	}
 	be.launch(kLNParamsPartial, d2(ceilDiv(cols, colThreads), chunks), d1(colThreads), 0,
-		partG, partB, pdy, px, pm, pr, i32(rows), i32(cols), i32(colChunk))
+		partG, partB, partD, pdy, px, pm, pr, dbsrc, i32(rows), i32(cols), i32(colChunk))
 	be.launch1(kColsumFinish, cols, pdg, partG, i32(chunks), i32(cols))
 	be.launch1(kColsumFinish, cols, pdb, partB, i32(chunks), i32(cols))
+	if pdbias != 0 {
+		be.launch1(kColsumFinish, cols, pdbias, partD, i32(chunks), i32(cols))
+	}
+}
+
+// colChunks is the number of colChunk-row chunks of rows rows (a grid's y
+// extent, at most 65535).
+func (be *Backend) colChunks(rows int) int {
+	chunks := ceilDiv(rows, colChunk)
+	if chunks > 65535 {
+		panic(fmt.Sprintf("%s: a column sum over %d rows (at most %d)", be.Name(), rows, 65535*colChunk))
+	}
+	return chunks
+}
+
+// BiasDropoutAddLayerNormBackward implements backend.Backend: dsum and
+// dx one block per row, then dgamma, dbeta and the bias gradient by one
+// pass of column partial sums.
+func (be *Backend) BiasDropoutAddLayerNormBackward(dsum, dx, dgamma, dbeta, db, dy, sum, mean, rstd, gamma backend.Buffer, rows, cols int, p float32, s philox.Stream) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	n := rows * cols
+	if p > 0 {
+		checkStreamRange(n)
+	}
+	defer be.op()()
+	const op = "BiasDropoutAddLayerNormBackward "
+	pds, pdx, pdy := be.needLen(op+"dsum", dsum, n), be.needLen(op+"dx", dx, n), be.needLen(op+"dy", dy, n)
+	ps, pm, pr := be.needLen(op+"sum", sum, n), be.needLen(op+"mean", mean, rows), be.needLen(op+"rstd", rstd, rows)
+	pg := be.needLen(op+"gamma", gamma, cols)
+	pdg, pdbe, pdb := be.needLen(op+"dgamma", dgamma, cols), be.needLen(op+"dbeta", dbeta, cols), be.needLen(op+"db", db, cols)
+	args := []uint64{pds, pdx, pdy, ps, pm, pr, pg, i32(rows), i32(cols), f32(p), f32(1 / (1 - p))}
+	be.launch(kLNDropoutBwdDx, d1(rows), d1(rowThreads(cols)), 0, append(args, streamArgs(s)...)...)
+	be.lnParams(pdg, pdbe, pdb, pdy, ps, pm, pr, pdx, rows, cols)
+}
+
+// BiasActivateBackward implements backend.Backend: one kernel writes dx
+// and the per-chunk partial sums of the bias gradient, a second adds them.
+func (be *Backend) BiasActivateBackward(dx, db, dy, pre backend.Buffer, rows, cols int, act backend.Activation) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	defer be.op()()
+	n := rows * cols
+	pdx, pdy, pp := be.needLen("BiasActivateBackward dx", dx, n), be.needLen("BiasActivateBackward dy", dy, n), be.needLen("BiasActivateBackward pre", pre, n)
+	pdb := be.needLen("BiasActivateBackward db", db, cols)
+	chunks := be.colChunks(rows)
+	part := be.need(&be.sc.doubles, 8*chunks*cols)
+	be.launch(kBiasActivateBwdPartial, d2(ceilDiv(cols, colThreads), chunks), d1(colThreads), 0,
+		part, pdx, pdy, pp, i32(rows), i32(cols), i32(colChunk), i32(actCode(act)))
+	be.launch1(kColsumFinish, cols, pdb, part, i32(chunks), i32(cols))
 }
 
 // ActivateBackward implements backend.Backend.
@@ -132,38 +193,44 @@ func (be *Backend) BiasGrad(db, dy backend.Buffer, rows, cols int) {
 	}
 	defer be.op()()
 	pdb, pdy := be.needLen("BiasGrad db", db, cols), be.needLen("BiasGrad dy", dy, rows*cols)
-	chunks := ceilDiv(rows, colChunk)
-	if chunks > 65535 {
-		panic(fmt.Sprintf("%s: BiasGrad of %d rows (at most %d)", be.Name(), rows, 65535*colChunk))
-	}
+	chunks := be.colChunks(rows)
 	part := be.need(&be.sc.doubles, 8*chunks*cols)
 	be.launch(kColsumPartial, d2(ceilDiv(cols, colThreads), chunks), d1(colThreads), 0,
 		part, pdy, i32(rows), i32(cols), i32(colChunk))
 	be.launch1(kColsumFinish, cols, pdb, part, i32(chunks), i32(cols))
 }
 
-// AttentionBackward implements backend.Backend: G = dctx·Vᵀ, then dS (and
-// P' recomputed from probs and the stream) by one warp per row, then
+// AttentionQKVBackward implements backend.Backend: G = dctx·Vᵀ, then dS
+// (and P' recomputed from probs and the stream) by one warp per row, then
 // dV = P'ᵀ·dctx, dQ = dS·K, dK = dSᵀ·Q as batched GEMMs (dS carries the
-// scale).
-func (be *Backend) AttentionBackward(dq, dk, dv, dctx, q, k, v, probs backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
+// scale), the heads split out of and merged back into packed rows.
+func (be *Backend) AttentionQKVBackward(dqkv, dctx, qkv, probs backend.Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
-	n, np := batch*seq*hidden, batch*heads*seq*seq
+	n := batch * seq * 3 * hidden
 	if n == 0 {
 		return
 	}
 	defer be.op()()
-	pdq, pdk, pdv := be.needLen("AttentionBackward dq", dq, n), be.needLen("AttentionBackward dk", dk, n), be.needLen("AttentionBackward dv", dv, n)
-	pdctx := be.needLen("AttentionBackward dctx", dctx, n)
-	pq, pk, pv := be.needLen("AttentionBackward q", q, n), be.needLen("AttentionBackward k", k, n), be.needLen("AttentionBackward v", v, n)
-	pprobs := be.needLen("AttentionBackward probs", probs, np)
+	pd, px := be.needLen("AttentionQKVBackward dqkv", dqkv, n), be.needLen("AttentionQKVBackward qkv", qkv, n)
+	col := uint64(4 * hidden)
+	be.attentionBackward([3]uint64{pd, pd + col, pd + 2*col}, [3]uint64{px, px + col, px + 2*col}, dctx, probs, 3*hidden,
+		batch, seq, heads, headDim, scale, dropP, drop)
+}
+
+// attentionBackward runs AttentionQKVBackward with d = (dq, dk, dv) and
+// x = (q, k, v) at device addresses, in rows of ld elements.
+func (be *Backend) attentionBackward(d, x [3]uint64, dctx, probs backend.Buffer, ld, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
+	hidden := heads * headDim
+	n, np := batch*seq*hidden, batch*heads*seq*seq
+	pdctx := be.needLen("AttentionQKVBackward dctx", dctx, n)
+	pprobs := be.needLen("AttentionQKVBackward probs", probs, np)
 	h := &be.sc.heads
 	qh, kh, vh, dch := be.need(&h[hQ], 4*n), be.need(&h[hK], 4*n), be.need(&h[hV], 4*n), be.need(&h[hC], 4*n)
 	dqh, dkh, dvh := be.need(&h[hDQ], 4*n), be.need(&h[hDK], 4*n), be.need(&h[hDV], 4*n)
-	be.splitHeads(qh, pq, batch, seq, heads, headDim)
-	be.splitHeads(kh, pk, batch, seq, heads, headDim)
-	be.splitHeads(vh, pv, batch, seq, heads, headDim)
-	be.splitHeads(dch, pdctx, batch, seq, heads, headDim)
+	be.splitHeads(qh, x[0], batch, seq, heads, headDim, ld)
+	be.splitHeads(kh, x[1], batch, seq, heads, headDim, ld)
+	be.splitHeads(vh, x[2], batch, seq, heads, headDim, ld)
+	be.splitHeads(dch, pdctx, batch, seq, heads, headDim, hidden)
 	bh := batch * heads
 	sqd, ss := int64(seq*headDim), int64(seq*seq)
 	g := be.need(&be.sc.grad, 4*np)
@@ -179,9 +246,9 @@ func (be *Backend) AttentionBackward(dq, dk, dv, dctx, q, k, v, probs backend.Bu
 	be.gemmRM(true, false, seq, headDim, seq, 1, pd, seq, ss, dch, headDim, sqd, 0, dvh, headDim, sqd, bh)
 	be.gemmRM(false, false, seq, headDim, seq, 1, g, seq, ss, kh, headDim, sqd, 0, dqh, headDim, sqd, bh)
 	be.gemmRM(true, false, seq, headDim, seq, 1, g, seq, ss, qh, headDim, sqd, 0, dkh, headDim, sqd, bh)
-	be.mergeHeads(pdq, dqh, batch, seq, heads, headDim)
-	be.mergeHeads(pdk, dkh, batch, seq, heads, headDim)
-	be.mergeHeads(pdv, dvh, batch, seq, heads, headDim)
+	be.mergeHeads(d[0], dqh, batch, seq, heads, headDim, ld)
+	be.mergeHeads(d[1], dkh, batch, seq, heads, headDim, ld)
+	be.mergeHeads(d[2], dvh, batch, seq, heads, headDim, ld)
 }
 
 // segments groups token indices by key (the embedding row they read) into

@@ -12,18 +12,22 @@ import (
 type LayerActs struct {
 	// In is the layer input [tokens, hidden] (the previous layer's Out).
 	In backend.Buffer
-	// Q, K, V are the projections [tokens, hidden].
-	Q, K, V backend.Buffer
+	// QKV holds the query, key and value projections [tokens, 3·hidden]
+	// (backend.AttentionQKV's layout).
+	QKV backend.Buffer
 	// Probs are the attention probabilities before dropout [batch, heads, seq, seq].
 	Probs backend.Buffer
 	// Ctx is probs·V with heads concatenated [tokens, hidden].
 	Ctx backend.Buffer
-	// AttnSum is dropout(dense(Ctx)) + In before LayerNorm; AttnOut is after it.
+	// AttnSum is dropout(dense(Ctx)) + In before LayerNorm (formed in place
+	// of the dense output); AttnOut is after it.
 	AttnSum, AttnOut   backend.Buffer
 	AttnMean, AttnRstd backend.Buffer
-	// InterPre and Inter are the intermediate dense before and after the activation.
+	// InterPre and Inter are the intermediate dense (with its bias) before
+	// and after the activation.
 	InterPre, Inter backend.Buffer
-	// OutSum is dropout(dense(Inter)) + AttnOut before LayerNorm; Out is after it.
+	// OutSum is dropout(dense(Inter)) + AttnOut before LayerNorm (formed in
+	// place of the dense output); Out is after it.
 	OutSum, Out      backend.Buffer
 	OutMean, OutRstd backend.Buffer
 }
@@ -54,10 +58,10 @@ type Activations struct {
 
 // gradScratch holds the backward pass's temporaries.
 type gradScratch struct {
-	dX, dY, dZ, dQ, dK, dV, dCtx, dInter backend.Buffer
-	dLogits, dPooled, dCLS               backend.Buffer
-	dEmb, dEmbSum                        backend.Buffer // [tokens, embedding size] when the embeddings are projected
-	gMix                                 backend.Buffer
+	dX, dY, dZ, dQKV, dCtx, dInter backend.Buffer
+	dLogits, dPooled, dCLS         backend.Buffer
+	dEmb, dEmbSum                  backend.Buffer // [tokens, embedding size] when the embeddings are projected
+	gMix                           backend.Buffer
 }
 
 // NewActivations allocates activations for batches of up to batch rows of
@@ -74,7 +78,7 @@ func (m *Model) NewActivations(batch, seq int) *Activations {
 	}
 	for range c.NumHiddenLayers {
 		a.Layers = append(a.Layers, LayerActs{
-			Q: be.Alloc(t * h), K: be.Alloc(t * h), V: be.Alloc(t * h),
+			QKV:   be.Alloc(3 * t * h),
 			Probs: be.Alloc(batch * c.NumAttentionHeads * seq * seq), Ctx: be.Alloc(t * h),
 			AttnSum: be.Alloc(t * h), AttnOut: be.Alloc(t * h), AttnMean: be.Alloc(t), AttnRstd: be.Alloc(t),
 			InterPre: be.Alloc(t * c.IntermediateSize), Inter: be.Alloc(t * c.IntermediateSize),
@@ -107,11 +111,11 @@ func (a *Activations) Free() {
 	}
 	free(a.KeyMask, a.EmbSum, a.EmbNorm, a.Emb, a.EmbMean, a.EmbRstd, a.Proj, a.CLS, a.CLSDrop, a.PoolPre, a.Pooled, a.PooledDrop, a.Logits)
 	for _, l := range a.Layers {
-		free(l.Q, l.K, l.V, l.Probs, l.Ctx, l.AttnSum, l.AttnOut, l.AttnMean, l.AttnRstd,
+		free(l.QKV, l.Probs, l.Ctx, l.AttnSum, l.AttnOut, l.AttnMean, l.AttnRstd,
 			l.InterPre, l.Inter, l.OutSum, l.Out, l.OutMean, l.OutRstd)
 	}
 	if g := a.grad; g != nil {
-		free(g.dX, g.dY, g.dZ, g.dQ, g.dK, g.dV, g.dCtx, g.dInter, g.dLogits, g.dPooled, g.dCLS, g.dEmb, g.dEmbSum, g.gMix)
+		free(g.dX, g.dY, g.dZ, g.dQKV, g.dCtx, g.dInter, g.dLogits, g.dPooled, g.dCLS, g.dEmb, g.dEmbSum, g.gMix)
 	}
 }
 
@@ -175,21 +179,63 @@ func (m *Model) dropout(x backend.Buffer, n int, p float32, ts *TrainStep, site 
 	m.Backend.Dropout(x, x, n, p, ts.stream(site))
 }
 
-// weight is the weight a pass uses: W~ (or U at p = 1) in training with mixout.
-func (l *Linear) weight(train bool) backend.Buffer {
-	if !train || l.Mix == nil || l.Mix.P == 0 {
-		return l.W
+// The weights a pass of a Linear can use.
+const (
+	useW      = iota // W itself
+	useMixed         // mixout's W~
+	useTarget        // mixout at p 1: U
+)
+
+// use says which weight a pass uses: W~ (or U at p = 1) in training with
+// mixout, else W.
+func (l *Linear) use(train bool) int {
+	switch {
+	case !train || l.Mix == nil || l.Mix.P == 0:
+		return useW
+	case l.Mix.P >= 1:
+		return useTarget
 	}
-	if l.Mix.P >= 1 {
+	return useMixed
+}
+
+// weight is the weight a pass uses (see use).
+func (l *Linear) weight(train bool) backend.Buffer {
+	switch l.use(train) {
+	case useMixed:
+		return l.Mix.Weight
+	case useTarget:
 		return l.Mix.Target
 	}
-	return l.Mix.Weight
+	return l.W
+}
+
+// qkvWeight is the concatenated weight [3·hidden, hidden] a pass of the
+// layer's projections uses, and which one it is (see use): the query, key
+// and value Linears must use the same kind (mixft mixes all of them or
+// none), since the one GEMM reads one concatenation.
+func (l *Layer) qkvWeight(train bool) (backend.Buffer, int) {
+	u := l.Query.use(train)
+	if l.Key.use(train) != u || l.Value.use(train) != u {
+		panic(fmt.Sprintf("model: %s, key and value mix differently: the fused projection needs all three mixed alike", l.Query.Name))
+	}
+	switch u {
+	case useMixed:
+		return l.QKV.Mixed, u
+	case useTarget:
+		return l.QKV.Target, u
+	}
+	return l.QKV.W, u
 }
 
 // linear writes out = x Wᵀ + b for rows rows of x.
 func (m *Model) linear(out, x backend.Buffer, l *Linear, rows int, train bool) {
-	m.Backend.MatMul(out, x, l.weight(train), rows, l.Out, l.In, false, true, 1, 0)
+	m.dense(out, x, l, rows, train)
 	m.Backend.AddBias(out, l.B, rows, l.Out)
+}
+
+// dense writes out = x Wᵀ, the bias left to a fused op.
+func (m *Model) dense(out, x backend.Buffer, l *Linear, rows int, train bool) {
+	m.Backend.MatMul(out, x, l.weight(train), rows, l.Out, l.In, false, true, 1, 0)
 }
 
 // Forward runs the model in evaluation mode (no dropout, no mixout) on b,
@@ -215,7 +261,7 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 	}
 	be.Upload(a.KeyMask, mask)
 	var hid, att float32
-	var drop philox.Stream
+	var drop, hidDrop philox.Stream
 	if train {
 		hid, att = ts.HiddenDropout, ts.AttentionDropout
 	}
@@ -238,25 +284,33 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 	for i := range m.Layers {
 		l, la := &m.Layers[i], &a.Layers[i]
 		la.In = x
-		m.linear(la.Q, x, &l.Query, t, train)
-		m.linear(la.K, x, &l.Key, t, train)
-		m.linear(la.V, x, &l.Value, t, train)
+		// Query, key and value: one GEMM over the concatenated weight.
+		wqkv, _ := l.qkvWeight(train)
+		be.MatMul(la.QKV, x, wqkv, t, 3*h, h, false, true, 1, 0)
+		be.AddBias(la.QKV, l.QKV.B, t, 3*h)
 		if train && att > 0 {
 			drop = ts.stream(siteAttnProbs(i))
 		}
-		be.Attention(la.Ctx, la.Probs, la.Q, la.K, la.V, a.KeyMask, b.Size, b.Seq, c.NumAttentionHeads, c.HeadDim(), scale, att, drop)
-		m.linear(la.AttnSum, la.Ctx, &l.AttnOut, t, train)
+		be.AttentionQKV(la.Ctx, la.Probs, la.QKV, a.KeyMask, b.Size, b.Seq, c.NumAttentionHeads, c.HeadDim(), scale, att, drop)
+		// Dense, then bias, dropout, residual and LayerNorm in one pass.
+		m.dense(la.AttnSum, la.Ctx, &l.AttnOut, t, train)
+		attnHid := float32(0) // DistilBERT has no attention-output dropout
 		if c.dropsAttnOutput() {
-			m.dropout(la.AttnSum, t*h, hid, ts, siteAttnOutput(i))
+			attnHid = hid
 		}
-		be.Add(la.AttnSum, la.AttnSum, x, t*h)
-		be.LayerNorm(la.AttnOut, la.AttnMean, la.AttnRstd, la.AttnSum, l.AttnNorm.W, l.AttnNorm.B, t, h, eps)
-		m.linear(la.InterPre, la.AttnOut, &l.Inter, t, train)
-		be.Activate(la.Inter, la.InterPre, t*c.IntermediateSize, m.act)
-		m.linear(la.OutSum, la.Inter, &l.Output, t, train)
-		m.dropout(la.OutSum, t*h, hid, ts, siteLayerOutput(i))
-		be.Add(la.OutSum, la.OutSum, la.AttnOut, t*h)
-		be.LayerNorm(la.Out, la.OutMean, la.OutRstd, la.OutSum, l.OutNorm.W, l.OutNorm.B, t, h, eps)
+		if train {
+			hidDrop = ts.stream(siteAttnOutput(i))
+		}
+		be.BiasDropoutAddLayerNorm(la.AttnOut, la.AttnSum, la.AttnMean, la.AttnRstd, la.AttnSum, l.AttnOut.B, x,
+			l.AttnNorm.W, l.AttnNorm.B, t, h, eps, attnHid, hidDrop)
+		m.dense(la.InterPre, la.AttnOut, &l.Inter, t, train)
+		be.BiasActivate(la.Inter, la.InterPre, l.Inter.B, t, c.IntermediateSize, m.act)
+		m.dense(la.OutSum, la.Inter, &l.Output, t, train)
+		if train {
+			hidDrop = ts.stream(siteLayerOutput(i))
+		}
+		be.BiasDropoutAddLayerNorm(la.Out, la.OutSum, la.OutMean, la.OutRstd, la.OutSum, l.Output.B, la.AttnOut,
+			l.OutNorm.W, l.OutNorm.B, t, h, eps, hid, hidDrop)
 		x = la.Out
 	}
 	be.FirstToken(a.CLS, x, b.Size, b.Seq, h)

@@ -19,9 +19,7 @@ type Grads struct {
 // NewGrads allocates zeroed gradient buffers for every parameter.
 func (m *Model) NewGrads() *Grads {
 	g := &Grads{cfg: m.Config, be: m.Backend}
-	for _, t := range g.Tensors() {
-		*t.Buf = m.Backend.Alloc(t.Size())
-	}
+	g.cfg.alloc(m.Backend, &g.Params)
 	return g
 }
 
@@ -37,12 +35,7 @@ func (g *Grads) Zero() {
 }
 
 // Free releases every buffer.
-func (g *Grads) Free() {
-	for _, t := range g.Tensors() {
-		g.be.Free(*t.Buf)
-		*t.Buf = nil
-	}
-}
+func (g *Grads) Free() { g.cfg.free(g.be, &g.Params) }
 
 // Loss computes the training loss of the last forward pass (mean
 // cross-entropy over the batch; mean squared error for regression, as
@@ -77,7 +70,7 @@ func (a *Activations) ensureGradScratch(m *Model) {
 	t, h := a.batch*a.seq, c.HiddenSize
 	g := &gradScratch{
 		dX: be.Alloc(t * h), dY: be.Alloc(t * h), dZ: be.Alloc(t * h),
-		dQ: be.Alloc(t * h), dK: be.Alloc(t * h), dV: be.Alloc(t * h), dCtx: be.Alloc(t * h),
+		dQKV: be.Alloc(3 * t * h), dCtx: be.Alloc(t * h),
 		dInter:  be.Alloc(t * c.IntermediateSize),
 		dLogits: be.Alloc(a.batch * c.NumLabels), dPooled: be.Alloc(a.batch * h), dCLS: be.Alloc(a.batch * h),
 	}
@@ -85,7 +78,7 @@ func (a *Activations) ensureGradScratch(m *Model) {
 		g.dEmb, g.dEmbSum = be.Alloc(t*e), be.Alloc(t*e)
 	}
 	if m.hasMix() {
-		g.gMix = be.Alloc(max(h*c.IntermediateSize, h*h, c.NumLabels*h, h*c.EmbedDim()))
+		g.gMix = be.Alloc(max(h*c.IntermediateSize, 3*h*h, c.NumLabels*h, h*c.EmbedDim()))
 	}
 	a.grad = g
 }
@@ -94,25 +87,47 @@ func (a *Activations) ensureGradScratch(m *Model) {
 // from dy (rows×Out) and its input x (rows×In), and writes dx = dy·W (or
 // adds it, when addDx) unless dx is nil.
 func (m *Model) linearBackward(a *Activations, l, gl *Linear, dx, dy, x backend.Buffer, rows int, addDx bool) {
-	be := m.Backend
-	gw, gb := gl.W, gl.B
-	switch {
-	case l.Mix == nil || l.Mix.P == 0:
-		be.MatMul(gw, dy, x, l.Out, l.In, rows, true, false, 1, 1)
-	case l.Mix.P >= 1:
-		// W~ = U: W gets no gradient.
-	default:
-		be.MatMul(a.grad.gMix, dy, x, l.Out, l.In, rows, true, false, 1, 0)
-		be.MixoutBackward(gw, a.grad.gMix, l.Mix.Mask, l.Out, l.In, l.Mix.GradScale, l.Mix.PerElement)
-	}
-	be.BiasGrad(gb, dy, rows, l.Out)
+	m.denseBackward(a, l, gl, dx, dy, x, rows, addDx)
+	m.Backend.BiasGrad(gl.B, dy, rows, l.Out)
+}
+
+// denseBackward is linearBackward without the bias gradient, which a fused
+// op computes.
+func (m *Model) denseBackward(a *Activations, l, gl *Linear, dx, dy, x backend.Buffer, rows int, addDx bool) {
+	m.weightGrad(a, l.use(true), gl.W, []*Linear{l}, []*Linear{gl}, dy, x, rows)
 	if dx != nil {
 		beta := float32(0)
 		if addDx {
 			beta = 1
 		}
-		be.MatMul(dx, dy, l.weight(true), rows, l.In, l.Out, false, false, 1, beta)
+		m.Backend.MatMul(dx, dy, l.weight(true), rows, l.In, l.Out, false, false, 1, beta)
 	}
+}
+
+// weightGrad accumulates into gw the gradient of the weight whose rows are
+// the weights of ls (one Linear, or a layer's query, key and value, used as
+// u says) from dy (rows × their outputs) and x (rows×In): dyᵀ·x for W
+// itself; through W~ for mixout, each Linear's rows with its own mask into
+// its gradient in gls; nothing for U.
+func (m *Model) weightGrad(a *Activations, u int, gw backend.Buffer, ls, gls []*Linear, dy, x backend.Buffer, rows int) {
+	be := m.Backend
+	out, in := 0, ls[0].In
+	for _, l := range ls {
+		out += l.Out
+	}
+	switch u {
+	case useW:
+		be.MatMul(gw, dy, x, out, in, rows, true, false, 1, 1)
+	case useMixed:
+		be.MatMul(a.grad.gMix, dy, x, out, in, rows, true, false, 1, 0)
+		off := 0
+		for k, l := range ls {
+			n := l.Out * l.In
+			be.MixoutBackward(gls[k].W, be.View(a.grad.gMix, off, n), l.Mix.Mask, l.Out, l.In, l.Mix.GradScale, l.Mix.PerElement)
+			off += n
+		}
+	}
+	// useTarget: W~ = U, W gets no gradient.
 }
 
 // Backward accumulates into g the gradient of the loss Loss computed for
@@ -129,7 +144,7 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 	train := ts != nil
 	t, h, inter := b.Size*b.Seq, c.HiddenSize, c.IntermediateSize
 	var hid, att float32
-	var drop philox.Stream
+	var drop, hidDrop philox.Stream
 	if train {
 		hid, att = ts.HiddenDropout, ts.AttentionDropout
 	}
@@ -160,35 +175,38 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 
 	for i := len(m.Layers) - 1; i >= 0; i-- {
 		l, gl, la := &m.Layers[i], &g.Layers[i], &a.Layers[i]
-		// Output LayerNorm; its input was dropout(dense(Inter)) + AttnOut.
+		// Output LayerNorm, residual, dropout and bias: dSum flows to
+		// AttnOut, dZ = dropout(dSum) to the dense output.
 		dSum := s.dY
-		be.LayerNormBackward(dSum, gl.OutNorm.W, gl.OutNorm.B,
-			dOut, la.OutSum, la.OutMean, la.OutRstd, l.OutNorm.W, t, h)
-		// dZ = dropout(dSum) is the dense output's gradient; dSum also flows to AttnOut.
-		be.Dropout(s.dZ, dSum, t*h, hid, dropStream(ts, siteLayerOutput(i)))
-		m.linearBackward(a, &l.Output, &gl.Output, s.dInter, s.dZ, la.Inter, t, false)
-		be.ActivateBackward(s.dInter, s.dInter, la.InterPre, t*inter, m.act)
+		hidDrop = dropStream(ts, siteLayerOutput(i))
+		be.BiasDropoutAddLayerNormBackward(dSum, s.dZ, gl.OutNorm.W, gl.OutNorm.B, gl.Output.B,
+			dOut, la.OutSum, la.OutMean, la.OutRstd, l.OutNorm.W, t, h, hid, hidDrop)
+		m.denseBackward(a, &l.Output, &gl.Output, s.dInter, s.dZ, la.Inter, t, false)
+		be.BiasActivateBackward(s.dInter, gl.Inter.B, s.dInter, la.InterPre, t, inter, m.act)
 		// dAttnOut = dSum + dInter·W_inter (accumulated into dSum).
-		m.linearBackward(a, &l.Inter, &gl.Inter, dSum, s.dInter, la.AttnOut, t, true)
-		// Attention LayerNorm; its input was dropout(dense(Ctx)) + In.
+		m.denseBackward(a, &l.Inter, &gl.Inter, dSum, s.dInter, la.AttnOut, t, true)
+		// Attention LayerNorm; its input was dropout(dense(Ctx) + b) + In.
+		// dOut is spent: its buffer takes the dense output's gradient.
 		dIn := s.dZ
-		be.LayerNormBackward(dIn, gl.AttnNorm.W, gl.AttnNorm.B,
-			dSum, la.AttnSum, la.AttnMean, la.AttnRstd, l.AttnNorm.W, t, h)
-		attnHid := hid
+		attnHid := hid // DistilBERT has no attention-output dropout
 		if !c.dropsAttnOutput() {
 			attnHid = 0
 		}
-		be.Dropout(s.dY, dIn, t*h, attnHid, dropStream(ts, siteAttnOutput(i)))
-		m.linearBackward(a, &l.AttnOut, &gl.AttnOut, s.dCtx, s.dY, la.Ctx, t, false)
+		hidDrop = dropStream(ts, siteAttnOutput(i))
+		be.BiasDropoutAddLayerNormBackward(dIn, dOut, gl.AttnNorm.W, gl.AttnNorm.B, gl.AttnOut.B,
+			dSum, la.AttnSum, la.AttnMean, la.AttnRstd, l.AttnNorm.W, t, h, attnHid, hidDrop)
+		m.denseBackward(a, &l.AttnOut, &gl.AttnOut, s.dCtx, dOut, la.Ctx, t, false)
 		if train && att > 0 {
 			drop = ts.stream(siteAttnProbs(i))
 		}
-		be.AttentionBackward(s.dQ, s.dK, s.dV, s.dCtx, la.Q, la.K, la.V, la.Probs, b.Size, b.Seq,
+		be.AttentionQKVBackward(s.dQKV, s.dCtx, la.QKV, la.Probs, b.Size, b.Seq,
 			c.NumAttentionHeads, c.HeadDim(), float32(1/math.Sqrt(float64(c.HeadDim()))), att, drop)
-		// dIn (the residual path) += dQ·Wq + dK·Wk + dV·Wv.
-		m.linearBackward(a, &l.Query, &gl.Query, dIn, s.dQ, la.In, t, true)
-		m.linearBackward(a, &l.Key, &gl.Key, dIn, s.dK, la.In, t, true)
-		m.linearBackward(a, &l.Value, &gl.Value, dIn, s.dV, la.In, t, true)
+		// The projections' gradients, and dIn (the residual path) += dQKV·[Wq; Wk; Wv].
+		wqkv, u := l.qkvWeight(true)
+		ls, gls := l.parts(), gl.parts()
+		m.weightGrad(a, u, gl.QKV.W, ls[:], gls[:], s.dQKV, la.In, t)
+		be.BiasGrad(gl.QKV.B, s.dQKV, t, 3*h)
+		be.MatMul(dIn, s.dQKV, wqkv, t, h, 3*h, false, false, 1, 1)
 		// The next (lower) layer's output gradient.
 		s.dX, s.dZ = s.dZ, s.dX
 		dOut = s.dX

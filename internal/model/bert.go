@@ -54,8 +54,7 @@ func New(be backend.Backend, cfg Config, w Weights) (*Model, error) {
 			return nil, fmt.Errorf("parameter %q has %d elements, shape %v needs %d", t.Name, len(v), t.Shape, t.Size())
 		}
 	}
-	for _, t := range ts {
-		*t.Buf = be.Alloc(t.Size())
+	for _, t := range m.Config.alloc(be, &m.Params) {
 		be.Upload(*t.Buf, w[t.Name])
 	}
 	return m, nil
@@ -82,12 +81,7 @@ func (m *Model) Free() {
 			m.freeMix(l)
 		}
 	}
-	for _, t := range m.Tensors() {
-		if *t.Buf != nil {
-			m.Backend.Free(*t.Buf)
-			*t.Buf = nil
-		}
-	}
+	m.Config.free(m.Backend, &m.Params)
 }
 
 // Batch is a padded batch of encoded examples, row-major [Size, Seq].

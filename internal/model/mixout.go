@@ -51,13 +51,22 @@ func (m *Model) SetMixout(l *Linear, target []float32, opt MixoutOptions) error 
 	if !opt.Reference && opt.P < 1 {
 		mx.GradScale = float32(1 / (1 - opt.P))
 	}
-	mx.Target = be.Alloc(len(target))
-	be.Upload(mx.Target, target)
 	maskLen := l.In
 	if opt.PerElement {
 		maskLen = l.In * l.Out
 	}
-	mx.Mask, mx.Weight = be.Alloc(maskLen), be.Alloc(l.Out*l.In)
+	mx.Mask = be.Alloc(maskLen)
+	if layer, k := m.qkvPart(l); layer != nil {
+		// W~ and U are views of the layer's concatenations.
+		q, n := &layer.QKV, l.Out*l.In
+		if q.Mixed == nil {
+			q.Mixed, q.Target = be.Alloc(3*n), be.Alloc(3*n)
+		}
+		mx.Weight, mx.Target = be.View(q.Mixed, k*n, n), be.View(q.Target, k*n, n)
+	} else {
+		mx.Weight, mx.Target = be.Alloc(l.Out*l.In), be.Alloc(len(target))
+	}
+	be.Upload(mx.Target, target)
 	for i, t := range m.Tensors() {
 		if t.Buf == &l.W {
 			mx.ID = philox.ParamID(i)
@@ -67,11 +76,28 @@ func (m *Model) SetMixout(l *Linear, target []float32, opt MixoutOptions) error 
 	return nil
 }
 
+// freeMix drops l's mixout state (the concatenated buffers of a query, key
+// or value Linear stay with its layer's QKV).
 func (m *Model) freeMix(l *Linear) {
-	m.Backend.Free(l.Mix.Target)
 	m.Backend.Free(l.Mix.Mask)
-	m.Backend.Free(l.Mix.Weight)
+	if layer, _ := m.qkvPart(l); layer == nil {
+		m.Backend.Free(l.Mix.Target)
+		m.Backend.Free(l.Mix.Weight)
+	}
 	l.Mix = nil
+}
+
+// qkvPart returns the layer whose query (k 0), key (1) or value (2) l is,
+// or nil.
+func (m *Model) qkvPart(l *Linear) (*Layer, int) {
+	for i := range m.Layers {
+		for k, part := range m.Layers[i].parts() {
+			if part == l {
+				return &m.Layers[i], k
+			}
+		}
+	}
+	return nil, 0
 }
 
 // hasMix reports whether any Linear uses mixout.

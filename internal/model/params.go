@@ -112,6 +112,68 @@ type Layer struct {
 	AttnNorm                   Norm
 	Inter, Output              Linear
 	OutNorm                    Norm
+	// QKV holds the query, key and value weights and biases concatenated;
+	// theirs are views of it (see Config.alloc).
+	QKV QKV
+}
+
+// QKV is a layer's [Wq; Wk; Wv] ([3·hidden, hidden]) and [bq; bk; bv]
+// ([3·hidden]) in one buffer each, so that one GEMM computes the three
+// projections into [tokens, 3·hidden] (backend.AttentionQKV's layout) and,
+// in Grads, accumulates the three weight gradients. With mixout, Mixed and
+// Target concatenate the three Linears' W~ and U the same way (their Mix
+// buffers are views of them); they are nil until SetMixout mixes one of
+// the three, and always nil in Grads.
+type QKV struct {
+	W, B          backend.Buffer
+	Mixed, Target backend.Buffer
+}
+
+// parts are the three Linears of the concatenation, in its order.
+func (l *Layer) parts() [3]*Linear { return [3]*Linear{&l.Query, &l.Key, &l.Value} }
+
+// alloc lays p out (Layout) with a zeroed buffer for every tensor, each
+// layer's query, key and value weights and biases being views of its QKV
+// buffers, and returns the tensors.
+func (c *Config) alloc(be backend.Backend, p *Params) []Tensor {
+	ts := c.Layout(p)
+	h := c.HiddenSize
+	for i := range p.Layers {
+		l := &p.Layers[i]
+		l.QKV.W, l.QKV.B = be.Alloc(3*h*h), be.Alloc(3*h)
+		for k, part := range l.parts() {
+			part.W, part.B = be.View(l.QKV.W, k*h*h, h*h), be.View(l.QKV.B, k*h, h)
+		}
+	}
+	for _, t := range ts {
+		if *t.Buf == nil {
+			*t.Buf = be.Alloc(t.Size())
+		}
+	}
+	return ts
+}
+
+// free releases the buffers alloc allocated (and the concatenated mixout
+// buffers) and clears every field.
+func (c *Config) free(be backend.Backend, p *Params) {
+	for i := range p.Layers {
+		l := &p.Layers[i]
+		for _, part := range l.parts() {
+			part.W, part.B = nil, nil
+		}
+		for _, b := range []*backend.Buffer{&l.QKV.W, &l.QKV.B, &l.QKV.Mixed, &l.QKV.Target} {
+			if *b != nil {
+				be.Free(*b)
+				*b = nil
+			}
+		}
+	}
+	for _, t := range c.Layout(p) {
+		if *t.Buf != nil {
+			be.Free(*t.Buf)
+			*t.Buf = nil
+		}
+	}
 }
 
 // Tensor is one parameter of a Params: its description and the field that

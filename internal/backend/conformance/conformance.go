@@ -32,7 +32,7 @@ func Run(t *testing.T, be backend.Backend) {
 	t.Run("Tanh", func(t *testing.T) { testTanh(t, be) })
 	t.Run("LayerNorm", func(t *testing.T) { testLayerNorm(t, be) })
 	t.Run("Embed", func(t *testing.T) { testEmbed(t, be) })
-	t.Run("Attention", func(t *testing.T) { testAttention(t, be) })
+	t.Run("AttentionQKV", func(t *testing.T) { testAttention(t, be) })
 	t.Run("FirstToken", func(t *testing.T) { testFirstToken(t, be) })
 	t.Run("Dropout", func(t *testing.T) { testDropout(t, be) })
 	t.Run("KeepMask", func(t *testing.T) { testKeepMask(t, be) })
@@ -42,7 +42,7 @@ func Run(t *testing.T, be backend.Backend) {
 	t.Run("ActivateBackward", func(t *testing.T) { testActivateBackward(t, be) })
 	t.Run("TanhBackward", func(t *testing.T) { testTanhBackward(t, be) })
 	t.Run("BiasGrad", func(t *testing.T) { testBiasGrad(t, be) })
-	t.Run("AttentionBackward", func(t *testing.T) { testAttentionBackward(t, be) })
+	t.Run("AttentionQKVBackward", func(t *testing.T) { testAttentionBackward(t, be) })
 	t.Run("EmbedBackward", func(t *testing.T) { testEmbedBackward(t, be) })
 	t.Run("FirstTokenBackward", func(t *testing.T) { testFirstTokenBackward(t, be) })
 	t.Run("CrossEntropy", func(t *testing.T) { testCrossEntropy(t, be) })
@@ -51,6 +51,10 @@ func Run(t *testing.T, be backend.Backend) {
 	t.Run("Scale", func(t *testing.T) { testScale(t, be) })
 	t.Run("SumSquares", func(t *testing.T) { testSumSquares(t, be) })
 	t.Run("AdamW", func(t *testing.T) { testAdamW(t, be) })
+	t.Run("View", func(t *testing.T) { testView(t, be) })
+	t.Run("FusedQKVMixout", func(t *testing.T) { testFusedQKVMixout(t, be) })
+	t.Run("BiasActivate", func(t *testing.T) { testBiasActivate(t, be) })
+	t.Run("BiasDropoutAddLayerNorm", func(t *testing.T) { testBiasDropoutAddLayerNorm(t, be) })
 }
 
 func randn(rng *rand.Rand, n int, std float64) []float32 {
@@ -345,8 +349,8 @@ func testAttention(t *testing.T, be backend.Backend) {
 					}
 				}
 			}
-			ctx, probs := be.Alloc(len(wantC)), be.Alloc(len(wantP))
-			be.Attention(ctx, probs, up(be, q), up(be, k), up(be, v), up(be, mask), batch, seq, heads, hd, scale, 0, philox.Stream{})
+			ctx, probs := nanUp(be, len(wantC)), nanUp(be, len(wantP))
+			be.AttentionQKV(ctx, probs, up(be, packQKV(q, k, v, batch*seq, h)), up(be, mask), batch, seq, heads, hd, scale, 0, philox.Stream{})
 			what := fmt.Sprintf("seq %d headDim %d", seq, hd)
 			gotP := down(be, probs, len(wantP))
 			check(t, what+" probs", gotP, wantP)

@@ -727,18 +727,17 @@ func testAttentionBackward(t *testing.T, be backend.Backend) {
 						wantP, wantC := attnForward64(f64(q), f64(k), f64(v), mask, d, batch, seq, heads, hd, float64(scale))
 						dq, dk, dv := attnBackward64(f64(dctx), f64(q), f64(k), f64(v), wantP, d, batch, seq, heads, hd, float64(scale))
 
-						qb, kb, vb := up(be, q), up(be, k), up(be, v)
+						tokens := batch * seq
+						qkv := up(be, packQKV(q, k, v, tokens, hidden))
 						ctx, probs := nanUp(be, n), nanUp(be, len(wantP))
-						be.Attention(ctx, probs, qb, kb, vb, up(be, mask), batch, seq, heads, hd, scale, p, drop)
+						be.AttentionQKV(ctx, probs, qkv, up(be, mask), batch, seq, heads, hd, scale, p, drop)
 						what := fmt.Sprintf("seq %d headDim %d padded %v p %g", seq, hd, padded, p)
 						// probs as stored (before dropout), ctx after dropout.
 						check(t, what+" probs", down(be, probs, len(wantP)), wantP)
 						check(t, what+" ctx", down(be, ctx, n), wantC)
-						gq, gk, gv := nanUp(be, n), nanUp(be, n), nanUp(be, n)
-						be.AttentionBackward(gq, gk, gv, up(be, dctx), qb, kb, vb, probs, batch, seq, heads, hd, scale, p, drop)
-						check(t, what+" dq", down(be, gq, n), dq)
-						check(t, what+" dk", down(be, gk, n), dk)
-						check(t, what+" dv", down(be, gv, n), dv)
+						dqkv := nanUp(be, 3*n)
+						be.AttentionQKVBackward(dqkv, up(be, dctx), qkv, probs, batch, seq, heads, hd, scale, p, drop)
+						check(t, what+" dqkv", down(be, dqkv, 3*n), packQKV64(dq, dk, dv, tokens, hidden))
 					}
 				}
 			}
