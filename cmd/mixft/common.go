@@ -104,12 +104,7 @@ func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]
 	for _, name := range ck.Initialized {
 		fmt.Fprintf(stderr, "mixft: warning: %s: %s is not in the checkpoint; initialised randomly (seed %d)\n", dir, name, o.seed)
 	}
-	var lower *bool
-	if o.doLowerCase != "auto" {
-		b := o.doLowerCase == "true"
-		lower = &b
-	}
-	tok, err := data.LoadEncoder(dir, lower)
+	tok, err := data.LoadEncoder(dir, lowerOverride(o.doLowerCase))
 	if err != nil {
 		return nil, err
 	}
@@ -233,4 +228,14 @@ func withSignals(parent context.Context, what string) (ctx context.Context, inte
 		return &exitError{code, fmt.Errorf("%s: interrupted by %s; nothing written", what, name)}
 	}
 	return ctx, interrupted, func() { signal.Stop(ch); cancel() }
+}
+
+// lowerOverride is the do_lower_case setting as data.LoadEncoder takes it:
+// nil for auto (the tokenizer's own files decide), else true or false.
+func lowerOverride(setting string) *bool {
+	if setting == "auto" {
+		return nil
+	}
+	b := setting == "true"
+	return &b
 }

@@ -83,12 +83,7 @@ func runTokenize(o *tokenizeOptions) error {
 	if err != nil {
 		return err
 	}
-	var lower *bool
-	if o.doLowerCase != "auto" {
-		b := o.doLowerCase == "true"
-		lower = &b
-	}
-	tok, err := data.LoadEncoder(dir, lower)
+	tok, err := data.LoadEncoder(dir, lowerOverride(o.doLowerCase))
 	if err != nil {
 		return err
 	}
