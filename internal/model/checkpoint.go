@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -297,7 +298,8 @@ type SaveOptions struct {
 	// VocabPath is copied to vocab.txt when non-empty.
 	VocabPath string
 	// TokenizerFiles are further tokenizer files (TokenizerFiles of the
-	// model directory trained from) copied under their own names.
+	// model directory trained from) copied under their own names; a
+	// tokenizer_config.json among them is the base of the one written.
 	TokenizerFiles []string
 	// DoLowerCase is recorded in tokenizer_config.json.
 	DoLowerCase bool
@@ -305,11 +307,12 @@ type SaveOptions struct {
 
 // tokenizerFileNames are the tokenizer files of a Hugging Face model
 // directory that a saved model carries along.
-var tokenizerFileNames = []string{VocabFile, "vocab.json", "merges.txt", "tokenizer.json", "special_tokens_map.json"}
+var tokenizerFileNames = []string{VocabFile, "vocab.json", "merges.txt", "tokenizer.json", "special_tokens_map.json", TokenizerConfigFile}
 
 // TokenizerFiles lists the tokenizer files present in a model directory
 // (vocab.txt, vocab.json, merges.txt, tokenizer.json,
-// special_tokens_map.json), for SaveOptions.TokenizerFiles.
+// special_tokens_map.json, tokenizer_config.json), for
+// SaveOptions.TokenizerFiles.
 func TokenizerFiles(dir string) []string {
 	var fs []string
 	for _, n := range tokenizerFileNames {
@@ -373,12 +376,7 @@ func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(cj, '\n'), 0o644); err != nil {
 		return err
 	}
-	tc, _ := json.MarshalIndent(map[string]any{
-		"do_lower_case":    opt.DoLowerCase,
-		"tokenizer_class":  classes[1],
-		"model_max_length": cfg.MaxSeqLen(),
-	}, "", "  ")
-	if err := atomicfile.WriteFile(filepath.Join(dir, TokenizerConfigFile), append(tc, '\n'), 0o644); err != nil {
+	if err := saveTokenizerConfig(dir, cfg, classes[1], opt); err != nil {
 		return err
 	}
 	if opt.VocabPath != "" {
@@ -391,6 +389,9 @@ func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 		}
 	}
 	for _, src := range opt.TokenizerFiles {
+		if filepath.Base(src) == TokenizerConfigFile {
+			continue // the base of the one saveTokenizerConfig wrote
+		}
 		raw, err := fsutil.ReadFile(src, fsutil.MaxVocab)
 		if err != nil {
 			return fmt.Errorf("save model tokenizer: %w", err)
@@ -400,4 +401,42 @@ func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 		}
 	}
 	return nil
+}
+
+// saveTokenizerConfig writes dir/tokenizer_config.json: the source
+// directory's (a tokenizer_config.json in opt.TokenizerFiles) with every key
+// it has kept, since the tokenizer reads some of them (add_prefix_space, the
+// special tokens), and do_lower_case set to what the run used; the
+// tokenizer class and model_max_length are added when the source has none.
+func saveTokenizerConfig(dir string, cfg Config, class string, opt SaveOptions) error {
+	tc := map[string]any{}
+	for _, src := range opt.TokenizerFiles {
+		if filepath.Base(src) != TokenizerConfigFile {
+			continue
+		}
+		raw, err := fsutil.ReadFile(src, fsutil.MaxConfig)
+		if err != nil {
+			return fmt.Errorf("save model tokenizer: %w", err)
+		}
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber() // numbers as written (model_max_length can be 1e30-sized)
+		if err := dec.Decode(&tc); err != nil || tc == nil {
+			return fmt.Errorf("save model tokenizer: %s: expected a JSON object", src)
+		}
+	}
+	tc["do_lower_case"] = opt.DoLowerCase
+	if _, ok := tc["tokenizer_class"]; !ok {
+		tc["tokenizer_class"] = class
+	}
+	if _, ok := tc["model_max_length"]; !ok {
+		tc["model_max_length"] = cfg.MaxSeqLen()
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "<s>", not "\u003cs\u003e"
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(tc); err != nil {
+		return fmt.Errorf("save model tokenizer config: %w", err)
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, TokenizerConfigFile), buf.Bytes(), 0o644)
 }

@@ -176,3 +176,34 @@ func TestFamilyConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestSaveKeepsTokenizerConfig: a saved model keeps the source directory's
+// tokenizer_config.json keys (the byte-level BPE tokenizer reads
+// add_prefix_space and the special tokens from it, so dropping them would
+// change the saved model's input ids) and records the run's do_lower_case.
+func TestSaveKeepsTokenizerConfig(t *testing.T) {
+	ck, _ := familytest.Load(t, "roberta", familytest.Configs[0])
+	src := t.TempDir()
+	tc := `{"add_prefix_space": true, "bos_token": "<s>", "model_max_length": 1000000000000000019884624838656, "tokenizer_class": "RobertaTokenizerFast"}`
+	if err := os.WriteFile(filepath.Join(src, model.TokenizerConfigFile), []byte(tc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := model.TokenizerFiles(src)
+	if len(files) != 1 {
+		t.Fatalf("TokenizerFiles(%s) = %v, want its tokenizer_config.json", src, files)
+	}
+	dir := t.TempDir()
+	if err := model.Save(dir, ck.Config, ck.Weights, model.SaveOptions{TokenizerFiles: files}); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, model.TokenizerConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"add_prefix_space": true`, `"bos_token": "<s>"`, `"do_lower_case": false`,
+		`"model_max_length": 1000000000000000019884624838656`, `"tokenizer_class": "RobertaTokenizerFast"`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("saved tokenizer_config.json lacks %s:\n%s", want, raw)
+		}
+	}
+}
