@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -89,6 +90,9 @@ func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]
 	dir, err := hub.ResolveModel(o.model)
 	if err != nil {
 		return nil, err
+	}
+	if filepath.Clean(dir) != filepath.Clean(o.model) && filepath.Dir(dir) == filepath.Dir(filepath.Clean(o.model)) {
+		fmt.Fprintf(stderr, "mixft: warning: %s is missing (a save was cut short); using the complete copy %s\n", o.model, dir)
 	}
 	ck, err := model.Load(dir, model.LoadOptions{Seed: o.seed})
 	if err != nil {

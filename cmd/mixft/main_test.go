@@ -233,6 +233,29 @@ func TestEvalTestSplitWritesSubmission(t *testing.T) {
 	}
 }
 
+// TestEvalSaysWhenItUsesTheCompleteCopy: eval --model OUT/last, when a
+// kill cut a save short (last/ missing, last.old/ complete), scores the
+// complete copy and says so.
+func TestEvalSaysWhenItUsesTheCompleteCopy(t *testing.T) {
+	needShared(t)
+	m := tinyModel(t, "rte")
+	run := filepath.Join(filepath.Dir(m), "run")
+	if err := os.MkdirAll(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(m, filepath.Join(run, "last.old")); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := mixft(t, "eval", "--model", filepath.Join(run, "last"), "--task", "rte",
+		"--data-dir", filepath.Join(shared, "glue", "RTE"), "--max-seq-length", "32")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if want := "using the complete copy " + filepath.Join(run, "last.old"); !strings.Contains(stderr, want) {
+		t.Errorf("stderr %q does not say %q", stderr, want)
+	}
+}
+
 // TestBadInputs: every user error is one line on stderr naming the culprit,
 // with exit status 1, and nothing on stdout.
 func TestBadInputs(t *testing.T) {
