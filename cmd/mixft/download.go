@@ -88,13 +88,7 @@ the cache only once verified.`,
   mixft download model bert-base-uncased --timeout 2m
   mixft eval --model "$(mixft download model bert-base-uncased)" --task rte --data-dir glue_data/RTE`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			o.name = args[0]
-			return runF(o)
-		},
+		RunE: runArgsE(o, func(args []string) { o.name = args[0] }, runF),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.revision, "revision", "main", "branch, tag or commit to download")

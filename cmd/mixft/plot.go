@@ -36,13 +36,7 @@ finetune draws them at the end of every run.`,
 		Example: `  mixft plot runs/rte-mixout
   mixft plot runs/rte-mixout --out figures/rte-mixout`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			o.runDir = args[0]
-			return runF(o)
-		},
+		RunE: runArgsE(o, func(args []string) { o.runDir = args[0] }, runF),
 	}
 	cmd.Flags().StringVar(&o.outDir, "out", "", "directory for curves.svg and curves.png (default: RUN_DIR)")
 	addConfigFlag(cmd)

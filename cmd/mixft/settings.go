@@ -54,10 +54,17 @@ func (c *common) load(cmd *cobra.Command) error {
 // runE is the RunE of a command without arguments: it resolves o's
 // settings (o embeds common), then runs runF(o).
 func runE[O interface{ load(*cobra.Command) error }](o O, runF func(O) error) func(*cobra.Command, []string) error {
-	return func(cmd *cobra.Command, _ []string) error {
+	return runArgsE(o, func([]string) {}, runF)
+}
+
+// runArgsE is runE for a command with arguments, which setArgs stores in o
+// (cobra has checked their number).
+func runArgsE[O interface{ load(*cobra.Command) error }](o O, setArgs func([]string), runF func(O) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
 		if err := o.load(cmd); err != nil {
 			return err
 		}
+		setArgs(args)
 		return runF(o)
 	}
 }

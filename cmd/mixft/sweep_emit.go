@@ -70,13 +70,7 @@ Whatever runs the tasks, 'mixft sweep report <output dir>' reads the results;
       --pvc mixft-data --parallelism 8 --gpu --set model=/mnt/mixft/models/bert-large-uncased \
       --set data_dir=/mnt/mixft/glue/{task_dir} | kubectl apply -f -`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			o.file = args[0]
-			return runF(o)
-		},
+		RunE: runArgsE(o, func(args []string) { o.file = args[0] }, runF),
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.slurm, "slurm", false, "print an sbatch job array script")

@@ -36,13 +36,7 @@ names the sweep file, the grid point and the key.`,
 		Example: `  mixft sweep plan configs/sweeps/fig4.yaml --set model=models/bert-large-uncased --set data_dir=glue_data/{task_dir} > fig4.jsonl
   mixft sweep plan configs/sweeps/fig3.yaml --set model=m --set data_dir=glue_data/{task_dir} | wc -l`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			o.file = args[0]
-			return runF(o)
-		},
+		RunE: runArgsE(o, func(args []string) { o.file = args[0] }, runF),
 	}
 	addSetFlag(cmd, &o.sets)
 	addConfigFlag(cmd)

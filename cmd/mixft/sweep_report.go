@@ -53,13 +53,7 @@ statistics are over the runs with a score.`,
 		Example: `  mixft sweep report runs/fig3
   mixft sweep report runs/fig4 /mnt/cluster/runs/fig4    # merge two machines' runs; writes into runs/fig4`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			o.dirs = args
-			return runF(o)
-		},
+		RunE: runArgsE(o, func(args []string) { o.dirs = args }, runF),
 	}
 	return cmd
 }

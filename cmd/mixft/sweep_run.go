@@ -70,13 +70,7 @@ FILE may also be a manifest (.jsonl) written by plan.`,
   mixft sweep run runs/fig4/manifest.jsonl --output-dir runs/fig4    # continue a stopped sweep
   MIXFT_WORKERS=4 mixft sweep run configs/sweeps/fig3.yaml --config fig3-here.yaml    # output_dir: and set: [model=..., data_dir=...] in the file`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			o.file = args[0]
-			return runF(o)
-		},
+		RunE: runArgsE(o, func(args []string) { o.file = args[0] }, runF),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.outputDir, "output-dir", "", "the sweep's directory: manifest.jsonl and one run directory per run id")

@@ -50,13 +50,7 @@ give it with --manifest.`,
   mixft sweep status runs/fig4 --json | jq .counts
   mixft sweep status /mnt/mixft/runs/fig4 --manifest fig4.jsonl --recent 10m`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			o.dir = args[0]
-			return runF(o)
-		},
+		RunE: runArgsE(o, func(args []string) { o.dir = args[0] }, runF),
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.json, "json", false, "print JSON: the counts and every run")

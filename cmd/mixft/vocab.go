@@ -37,13 +37,7 @@ tokens [PAD] [UNK] [CLS] [SEP] [MASK], every character seen (alone and as a
 frequent words until --size tokens.`,
 		Example: `  mixft vocab --size 400 --out demo/vocab.txt demo/source/train.tsv demo/target/train.tsv`,
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.load(cmd); err != nil {
-				return err
-			}
-			o.files = args
-			return runF(o)
-		},
+		RunE: runArgsE(o, func(args []string) { o.files = args }, runF),
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.size, "size", 1000, "vocabulary size, special tokens and characters included")
