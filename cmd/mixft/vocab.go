@@ -37,7 +37,7 @@ tokens [PAD] [UNK] [CLS] [SEP] [MASK], every character seen (alone and as a
 frequent words until --size tokens.`,
 		Example: `  mixft vocab --size 400 --out demo/vocab.txt demo/source/train.tsv demo/target/train.tsv`,
 		Args:    cobra.MinimumNArgs(1),
-		RunE: runArgsE(o, func(args []string) { o.files = args }, runF),
+		RunE:    runArgsE(o, func(args []string) { o.files = args }, runF),
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.size, "size", 1000, "vocabulary size, special tokens and characters included")
