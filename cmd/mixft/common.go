@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -87,12 +86,9 @@ func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]
 			return nil, err
 		}
 	}
-	dir, err := hub.ResolveModel(o.model)
+	dir, err := hub.ResolveModel(o.model, func(msg string) { fmt.Fprintf(stderr, "mixft: warning: %s\n", msg) })
 	if err != nil {
 		return nil, err
-	}
-	if filepath.Clean(dir) != filepath.Clean(o.model) && filepath.Dir(dir) == filepath.Dir(filepath.Clean(o.model)) {
-		fmt.Fprintf(stderr, "mixft: warning: %s is missing (a save was cut short); using the complete copy %s\n", o.model, dir)
 	}
 	ck, err := model.Load(dir, model.LoadOptions{Seed: o.seed})
 	if err != nil {

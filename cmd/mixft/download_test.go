@@ -108,7 +108,7 @@ func TestDownloadModelCommand(t *testing.T) {
 	if !strings.HasPrefix(dir, filepath.Join(home, "hub", "models--org--tiny-bert", "snapshots")) {
 		t.Fatalf("printed %q", stdout)
 	}
-	if got, err := hub.ResolveModel("org/tiny-bert"); err != nil || got != dir {
+	if got, err := hub.ResolveModel("org/tiny-bert", nil); err != nil || got != dir {
 		t.Fatalf("ResolveModel: %q %v", got, err)
 	}
 	for _, f := range []string{"config.json", "vocab.txt", "model.safetensors"} {

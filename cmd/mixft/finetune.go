@@ -214,7 +214,7 @@ func (o *finetuneOptions) runConfig() (config.Run, error) {
 		return cfg, s.fieldError(err)
 	}
 	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
-	dir, err := hub.ResolveModel(cfg.Model)
+	dir, err := hub.ResolveModel(cfg.Model, o.warn)
 	if err != nil {
 		return cfg, err
 	}
@@ -274,7 +274,7 @@ func (o *finetuneOptions) manifestConfig() (cfg config.Run, skip bool, err error
 	}
 	fmt.Fprintf(o.stderr, "mixft: %s: %s in %s\n", what, lr.Decision, cfg.OutputDir)
 	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
-	cfg.Model, err = hub.ResolveModel(cfg.Model)
+	cfg.Model, err = hub.ResolveModel(cfg.Model, o.warn)
 	return cfg, false, err
 }
 
@@ -320,7 +320,7 @@ func runFinetune(o *finetuneOptions) error {
 		OnStep:  rep.step,
 		OnLog:   rep.log,
 		OnEval:  rep.eval,
-		Warn:    func(msg string) { fmt.Fprintf(stderr, "mixft: warning: %s\n", msg) },
+		Warn:    o.warn,
 	})
 	if err != nil {
 		return err

@@ -51,6 +51,9 @@ func (c *common) load(cmd *cobra.Command) error {
 	return nil
 }
 
+// warn prints one warning line on the command's stderr.
+func (c *common) warn(msg string) { fmt.Fprintf(c.stderr, "mixft: warning: %s\n", msg) }
+
 // runE is the RunE of a command without arguments: it resolves o's
 // settings (o embeds common), then runs runF(o).
 func runE[O interface{ load(*cobra.Command) error }](o O, runF func(O) error) func(*cobra.Command, []string) error {

@@ -79,7 +79,7 @@ func runTokenize(o *tokenizeOptions) error {
 	if maxLen == 0 {
 		maxLen = math.MaxInt32
 	}
-	dir, err := hub.ResolveModel(o.model)
+	dir, err := hub.ResolveModel(o.model, o.warn)
 	if err != nil {
 		return err
 	}

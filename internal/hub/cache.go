@@ -174,8 +174,10 @@ func RepoFolder(cacheDir, repo string) string {
 // looked up in the Hugging Face cache (see CacheDir). The snapshot found
 // must hold config.json, vocab.txt and model.safetensors (or the sharded
 // index and every shard it lists). The error for a model not found names
-// the folders looked in and the command that downloads it.
-func ResolveModel(nameOrPath string) (string, error) {
+// the folders looked in and the command that downloads it. When a
+// checkpoint whose replacement a kill cut short resolves to its complete
+// copy, warn (if not nil) is told so.
+func ResolveModel(nameOrPath string, warn func(string)) (string, error) {
 	if st, err := os.Stat(nameOrPath); err == nil {
 		if !st.IsDir() {
 			return "", fmt.Errorf("model %s is a file; --model takes a model directory (config.json, model.safetensors, tokenizer files) or a Hugging Face repo id", nameOrPath)
@@ -185,6 +187,9 @@ func ResolveModel(nameOrPath string) (string, error) {
 	// A checkpoint whose replacement a kill cut short (runs/x/last missing,
 	// runs/x/last.old or last.tmp complete) loads from the complete copy.
 	if dir, ok := atomicfile.CompleteDir(nameOrPath); ok {
+		if warn != nil {
+			warn(fmt.Sprintf("%s is missing (a save was cut short); using the complete copy %s", nameOrPath, dir))
+		}
 		return dir, nil
 	}
 	name, rev := nameOrPath, "main"

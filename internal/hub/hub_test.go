@@ -255,7 +255,7 @@ func TestDownloadFullModelThenResolve(t *testing.T) {
 		}
 	}
 
-	got, err := ResolveModel("org/tiny")
+	got, err := ResolveModel("org/tiny", nil)
 	if err != nil || got != dir {
 		t.Fatalf("ResolveModel = %q, %v; want %s", got, err, dir)
 	}
@@ -283,7 +283,7 @@ func TestLegacyNameMapsToCanonicalRepo(t *testing.T) {
 		t.Fatalf("stored in %s", dir)
 	}
 	for _, name := range []string{"bert-base-uncased", "google-bert/bert-base-uncased"} {
-		if got, err := ResolveModel(name); err != nil || got != dir {
+		if got, err := ResolveModel(name, nil); err != nil || got != dir {
 			t.Errorf("ResolveModel(%s) = %q, %v", name, got, err)
 		}
 	}
@@ -297,7 +297,7 @@ func TestLegacyNameMapsToCanonicalRepo(t *testing.T) {
 	for _, f := range []string{"config.json", "vocab.txt", "model.safetensors"} {
 		os.WriteFile(filepath.Join(snap, f), []byte("x"), 0o644)
 	}
-	if got, err := ResolveModel("bert-large-cased"); err != nil || got != snap {
+	if got, err := ResolveModel("bert-large-cased", nil); err != nil || got != snap {
 		t.Errorf("legacy folder: %q, %v", got, err)
 	}
 }
@@ -352,7 +352,7 @@ func TestResumeAcrossRuns(t *testing.T) {
 	if st, err := os.Stat(part); err != nil || st.Size() != 50_000 {
 		t.Fatalf("partial file: %v %v", st, err)
 	}
-	if _, err := ResolveModel("org/tiny"); err == nil {
+	if _, err := ResolveModel("org/tiny", nil); err == nil {
 		t.Fatal("an incomplete snapshot resolved")
 	}
 	dir, err := Download(context.Background(), "org/tiny", "main", o)
@@ -410,7 +410,7 @@ func TestWrongChecksumPlacesNothing(t *testing.T) {
 			t.Errorf("%s exists after a checksum failure", p)
 		}
 	}
-	if _, err := ResolveModel("org/tiny"); err == nil {
+	if _, err := ResolveModel("org/tiny", nil); err == nil {
 		t.Error("model resolved after a failed download")
 	}
 }
@@ -511,7 +511,7 @@ func TestOffline(t *testing.T) {
 	if m := len(h.requests()); m != n {
 		t.Fatalf("offline mode made %d requests", m-n)
 	}
-	if got, err := ResolveModel("org/tiny"); err != nil || got != dir {
+	if got, err := ResolveModel("org/tiny", nil); err != nil || got != dir {
 		t.Fatalf("ResolveModel offline: %q %v", got, err)
 	}
 }
@@ -559,12 +559,12 @@ func TestShardedModel(t *testing.T) {
 			t.Errorf("%s differs", name)
 		}
 	}
-	if got, err := ResolveModel("org/big"); err != nil || got != dir {
+	if got, err := ResolveModel("org/big", nil); err != nil || got != dir {
 		t.Fatalf("ResolveModel: %q %v", got, err)
 	}
 	// Removing a shard's blob makes the snapshot incomplete.
 	os.Remove(filepath.Join(dir, "model-00002-of-00002.safetensors"))
-	if _, err := ResolveModel("org/big"); err == nil || !strings.Contains(err.Error(), "model-00002-of-00002.safetensors") {
+	if _, err := ResolveModel("org/big", nil); err == nil || !strings.Contains(err.Error(), "model-00002-of-00002.safetensors") {
 		t.Fatalf("missing shard: %v", err)
 	}
 }
@@ -594,13 +594,13 @@ func TestTagRevisionWritesRef(t *testing.T) {
 	if string(ref) != testCommit {
 		t.Fatalf("refs/v1.0 = %q", ref)
 	}
-	if got, err := ResolveModel("org/tiny@v1.0"); err != nil || got != dir {
+	if got, err := ResolveModel("org/tiny@v1.0", nil); err != nil || got != dir {
 		t.Fatalf("ResolveModel(org/tiny@v1.0) = %q %v", got, err)
 	}
-	if got, err := ResolveModel("org/tiny@" + testCommit); err != nil || got != dir {
+	if got, err := ResolveModel("org/tiny@"+testCommit, nil); err != nil || got != dir {
 		t.Fatalf("ResolveModel by commit = %q %v", got, err)
 	}
-	if _, err := ResolveModel("org/tiny"); err == nil || !strings.Contains(err.Error(), "mixft download model org/tiny") {
+	if _, err := ResolveModel("org/tiny", nil); err == nil || !strings.Contains(err.Error(), "mixft download model org/tiny") {
 		t.Fatalf("main not downloaded: %v", err)
 	}
 }
@@ -631,7 +631,7 @@ func TestCacheDirEnvironment(t *testing.T) {
 func TestResolveModelDirectoryAndErrors(t *testing.T) {
 	home := isolate(t)
 	dir := t.TempDir()
-	if got, err := ResolveModel(dir); err != nil || got != dir {
+	if got, err := ResolveModel(dir, nil); err != nil || got != dir {
 		t.Fatalf("directory: %q %v", got, err)
 	}
 	// A checkpoint save cut short between its renames: last.old and a
@@ -639,10 +639,14 @@ func TestResolveModelDirectoryAndErrors(t *testing.T) {
 	last := filepath.Join(dir, "last")
 	os.MkdirAll(last+".old", 0o755)
 	os.MkdirAll(last+".tmp", 0o755)
-	if got, err := ResolveModel(last); err != nil || got != last+".tmp" {
+	var warned string
+	if got, err := ResolveModel(last, func(msg string) { warned = msg }); err != nil || got != last+".tmp" {
 		t.Fatalf("interrupted save: %q %v, want %s.tmp", got, err, last)
 	}
-	_, err := ResolveModel("bert-large-uncased")
+	if !strings.Contains(warned, "using the complete copy "+last+".tmp") {
+		t.Errorf("interrupted save: warning %q does not name the copy used", warned)
+	}
+	_, err := ResolveModel("bert-large-uncased", nil)
 	if err == nil {
 		t.Fatal("no error for a model not in the cache")
 	}
@@ -655,13 +659,13 @@ func TestResolveModelDirectoryAndErrors(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	_, err = ResolveModel("runs/rte/best")
+	_, err = ResolveModel("runs/rte/best", nil)
 	if err == nil || !strings.Contains(err.Error(), "model directory runs/rte/best does not exist") {
 		t.Errorf("missing path: %v", err)
 	}
 	f := filepath.Join(dir, "file")
 	os.WriteFile(f, nil, 0o644)
-	if _, err := ResolveModel(f); err == nil || !strings.Contains(err.Error(), "is a file") {
+	if _, err := ResolveModel(f, nil); err == nil || !strings.Contains(err.Error(), "is a file") {
 		t.Errorf("file: %v", err)
 	}
 }
