@@ -1,9 +1,22 @@
-// Package atomicfile writes files and directories so that readers see
-// either the old contents or the complete new ones, never a half-written
-// file: data goes to a temporary file in the destination's directory, is
-// synced, and is renamed over the destination. Directories (checkpoints)
-// are replaced through dir.tmp and dir.old, in steps that RecoverDir and
-// CompleteDir understand wherever a crash stops them.
+// Package atomicfile owns how mixft puts bytes at a path. Write decides by
+// what the path names:
+//
+//   - nothing, or a regular file: the data goes to a temporary file in the
+//     same directory, is synced and renamed over the path, so readers see
+//     the old contents or the complete new ones, never a half-written file
+//     (missing parent directories are created, an existing file keeps its
+//     permission bits and, where allowed, its owner);
+//   - a symbolic link: the file it resolves to is written by these rules,
+//     as cp writes through a link (a dangling link's target is created);
+//   - a named pipe, a character device, or "-" (standard output): the data
+//     is streamed into it; there is no atomicity, and a fill that fails
+//     after writing part of its data has sent that part;
+//   - a directory, or anything else (a socket, a block device): refused
+//     with a one-line error, nothing changed.
+//
+// Directories (checkpoints) are replaced whole through dir.tmp and dir.old,
+// in steps that RecoverDir and CompleteDir understand wherever a crash
+// stops them (see ReplaceDir).
 package atomicfile
 
 import (
@@ -17,7 +30,7 @@ import (
 	"syscall"
 )
 
-// WriteFile atomically replaces path with data.
+// WriteFile puts data at path by Write's rules.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return Write(path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
@@ -29,42 +42,205 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 // "x.json" is written as ".x.json.tmp-<random>".
 const tempInfix = ".tmp-"
 
-// Write atomically replaces path with what fill writes. If fill fails,
-// path is left untouched and the temporary file is removed. The file and,
-// after the rename, its directory are synced, so the new contents survive a
-// power loss once Write returns.
-func Write(path string, perm os.FileMode, fill func(w io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
+// maxLinks bounds the symbolic links followed, as the kernel's ELOOP does.
+const maxLinks = 40
+
+// Write puts what fill writes at path, by the rules of the package comment
+// ("-" is the process's standard output). perm is the mode of a file it
+// creates. If fill fails, a regular file at path is left untouched and the
+// temporary file removed. The file and, after the rename, its directory
+// are synced, so the new contents survive a power loss once Write returns.
+func Write(path string, perm os.FileMode, fill func(w io.Writer) error) error {
+	return WriteStdout(path, os.Stdout, perm, fill)
+}
+
+// WriteStdout is Write with "-" meaning stdout: commands pass the writer
+// they print to.
+func WriteStdout(path string, stdout io.Writer, perm os.FileMode, fill func(w io.Writer) error) error {
+	if path == "-" {
+		if err := fill(stdout); err != nil {
+			return fmt.Errorf("write standard output: %w", err)
+		}
+		return nil
+	}
+	t, err := resolve(path)
+	if err != nil {
+		return err
+	}
+	switch {
+	case t.info == nil || t.info.Mode().IsRegular():
+		return t.replace(perm, fill)
+	case isStream(t.info.Mode()):
+		return t.stream(fill)
+	}
+	return t.refuse()
+}
+
+// target is where the bytes for a path go.
+type target struct {
+	path string      // as given
+	file string      // path with its symbolic links resolved
+	info fs.FileInfo // file's, nil when it does not exist
+}
+
+// resolve follows path's symbolic links (the last component's; the
+// directories' the kernel follows anyway).
+func resolve(path string) (target, error) {
+	t := target{path: path, file: path}
+	for range maxLinks {
+		st, err := os.Lstat(t.file)
+		if errors.Is(err, fs.ErrNotExist) {
+			return t, nil
+		}
+		if err != nil {
+			return t, fmt.Errorf("write %s: %w", path, err)
+		}
+		if st.Mode()&fs.ModeSymlink == 0 {
+			t.info = st
+			return t, nil
+		}
+		link, err := os.Readlink(t.file)
+		if err != nil {
+			return t, fmt.Errorf("write %s: %w", path, err)
+		}
+		if !filepath.IsAbs(link) {
+			link = filepath.Join(filepath.Dir(t.file), link)
+		}
+		t.file = link
+	}
+	return t, fmt.Errorf("write %s: %w", path, syscall.ELOOP)
+}
+
+// name is the path for messages: "x" or "x (-> y)".
+func (t target) name() string {
+	if t.file != t.path {
+		return t.path + " (-> " + t.file + ")"
+	}
+	return t.path
+}
+
+// isStream: a named pipe or a character device, written as a stream.
+func isStream(m fs.FileMode) bool {
+	return m&fs.ModeNamedPipe != 0 || (m&fs.ModeDevice != 0 && m&fs.ModeCharDevice != 0)
+}
+
+// refuse is the error for a target that is neither a file nor a stream.
+func (t target) refuse() error {
+	m := t.info.Mode()
+	what := "a " + m.Type().String()
+	switch {
+	case m.IsDir():
+		what = "a directory"
+	case m&fs.ModeSocket != 0:
+		what = "a socket"
+	case m&fs.ModeDevice != 0:
+		what = "a block device"
+	}
+	return fmt.Errorf("write %s: is %s; give a file name (or - for standard output)", t.name(), what)
+}
+
+// stream writes into a pipe or device.
+func (t target) stream(fill func(w io.Writer) error) error {
+	f, err := os.OpenFile(t.file, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.name(), err)
+	}
+	err = fill(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.name(), err)
+	}
+	return nil
+}
+
+// replace writes a temporary file beside t.file and renames it over.
+func (t target) replace(perm os.FileMode, fill func(w io.Writer) error) (err error) {
+	dir, base := filepath.Split(t.file)
 	if dir == "" {
 		dir = "."
 	}
+	if t.file == t.path { // a link's missing directory stays missing, as with cp
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("write %s: %w", t.name(), err)
+		}
+	}
 	f, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", t.name(), err)
 	}
 	tmp := f.Name()
 	defer func() {
 		if err != nil {
 			f.Close()
 			os.Remove(tmp)
+			err = fmt.Errorf("write %s: %w", t.name(), err)
 		}
 	}()
 	if err = fill(f); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return err
+	}
+	if t.info != nil {
+		perm = t.info.Mode().Perm()
+		keepOwner(f, t.info)
 	}
 	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return err
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return err
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return err
 	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+	if err = os.Rename(tmp, t.file); err != nil {
+		return err
 	}
 	return SyncDir(dir)
+}
+
+// keepOwner gives f the owner of the file it replaces, where this process
+// may (as root); elsewhere the new file is the writer's, as an editor's is.
+func keepOwner(f *os.File, old fs.FileInfo) {
+	if st, ok := old.Sys().(*syscall.Stat_t); ok && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
+		f.Chown(int(st.Uid), int(st.Gid))
+	}
+}
+
+// Move puts the finished file tmp at dst by Write's rules and removes tmp:
+// over nothing or a regular file by a rename (tmp is in dst's directory, or
+// its contents are copied where a symbolic link leads to another file
+// system); into a pipe or device by copying. A directory or other target
+// is refused and tmp kept. It is for files written piece by piece across
+// runs (a resumable download), which Write's single fill cannot hold.
+func Move(tmp, dst string) error {
+	t, err := resolve(dst)
+	if err != nil {
+		return err
+	}
+	if t.info != nil && !t.info.Mode().IsRegular() && !isStream(t.info.Mode()) {
+		return t.refuse()
+	}
+	if t.info == nil || t.info.Mode().IsRegular() {
+		if err := os.Rename(tmp, t.file); err == nil {
+			return SyncDir(filepath.Dir(t.file))
+		} else if !errors.Is(err, syscall.EXDEV) {
+			return fmt.Errorf("write %s: %w", t.name(), err)
+		}
+	}
+	src, err := os.Open(tmp)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", t.name(), err)
+	}
+	defer src.Close()
+	if err := Write(dst, 0o644, func(w io.Writer) error {
+		_, err := io.Copy(w, src)
+		return err
+	}); err != nil {
+		return err
+	}
+	return os.Remove(tmp)
 }
 
 // RemoveTemp removes the temporary files that Write (or any writer using
@@ -96,116 +272,6 @@ func SyncDir(dir string) error {
 	// Some file systems cannot sync a directory (EINVAL); nothing to do there.
 	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, errors.ErrUnsupported) {
 		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
-
-// Suffixes of the siblings ReplaceDir uses: dir.tmp is the copy being
-// written, dir.old the previous copy kept while dir is replaced.
-const (
-	TmpSuffix = ".tmp"
-	OldSuffix = ".old"
-)
-
-// ReplaceDir replaces the directory dir by one that fill writes into the
-// directory it is given. The steps, each of which a crash may end:
-//
-//  1. RecoverDir(dir), then fill writes dir.tmp; its files are synced by
-//     their writers (use Write), the directory here;
-//  2. dir, when it exists, is renamed to dir.old;
-//  3. dir.tmp is renamed to dir;
-//  4. dir.old is removed.
-//
-// So at every moment a complete copy exists: dir; or dir.old together with
-// dir.tmp, which is then complete too (step 2 follows a complete step 1).
-// RecoverDir restores dir from any of these states; CompleteDir finds the
-// complete copy without changing anything. step, when not nil, is called
-// with the name of each step before it runs (fault-injection tests stop
-// the process there). When fill fails, dir is untouched and dir.tmp removed.
-func ReplaceDir(dir string, fill func(tmp string) error, step func(name string)) error {
-	at := func(name string) {
-		if step != nil {
-			step(name)
-		}
-	}
-	dir = filepath.Clean(dir)
-	tmp, old, parent := dir+TmpSuffix, dir+OldSuffix, filepath.Dir(dir)
-	at("recover")
-	if err := RecoverDir(dir); err != nil {
-		return err
-	}
-	at("fill")
-	if err := fill(tmp); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	at("sync")
-	if err := SyncDir(tmp); err != nil {
-		return err
-	}
-	at("rename old")
-	if err := os.Rename(dir, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("replace %s: %w", dir, err)
-	}
-	at("rename new")
-	if err := os.Rename(tmp, dir); err != nil {
-		return fmt.Errorf("replace %s: %w", dir, err)
-	}
-	at("sync parent")
-	if err := SyncDir(parent); err != nil {
-		return err
-	}
-	at("remove old")
-	if err := os.RemoveAll(old); err != nil {
-		return fmt.Errorf("replace %s: %w", dir, err)
-	}
-	return nil
-}
-
-// exists reports whether a path names a directory.
-func exists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.IsDir()
-}
-
-// CompleteDir is the complete copy of dir that ReplaceDir left wherever
-// it stopped: dir itself when it exists, else dir.tmp when dir.old exists
-// too (a crash between steps 2 and 3: dir.tmp is the newer), else dir.old.
-// ok is false when there is none. It changes nothing, so readers may use it
-// while another process writes.
-func CompleteDir(dir string) (path string, ok bool) {
-	dir = filepath.Clean(dir)
-	switch tmp, old := dir+TmpSuffix, dir+OldSuffix; {
-	case exists(dir):
-		return dir, true
-	case exists(old) && exists(tmp):
-		return tmp, true
-	case exists(old):
-		return old, true
-	}
-	return dir, false
-}
-
-// RecoverDir finishes or undoes a ReplaceDir that a crash stopped, so that
-// afterwards dir is the newest complete copy (or does not exist, when
-// there was none) and neither dir.tmp nor dir.old exists. Call it only
-// while no other process writes dir.
-func RecoverDir(dir string) error {
-	dir = filepath.Clean(dir)
-	tmp, old := dir+TmpSuffix, dir+OldSuffix
-	src, ok := CompleteDir(dir)
-	if ok && src != dir {
-		if err := os.Rename(src, dir); err != nil {
-			return fmt.Errorf("recover %s: %w", dir, err)
-		}
-	}
-	for _, p := range []string{tmp, old} {
-		if err := os.RemoveAll(p); err != nil {
-			return fmt.Errorf("recover %s: %w", dir, err)
-		}
-	}
-	if parent := filepath.Dir(dir); exists(parent) {
-		return SyncDir(parent)
 	}
 	return nil
 }

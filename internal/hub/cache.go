@@ -185,8 +185,9 @@ func ResolveModel(nameOrPath string, warn func(string)) (string, error) {
 		return nameOrPath, nil
 	}
 	// A checkpoint whose replacement a kill cut short (runs/x/last missing,
-	// runs/x/last.old or last.tmp complete) loads from the complete copy.
-	if dir, ok := atomicfile.CompleteDir(nameOrPath); ok {
+	// runs/x/last.old or last.tmp complete) loads from the complete copy:
+	// one holding config.json, which mixft's model save writes last.
+	if dir, ok := atomicfile.CompleteDir(nameOrPath, ConfigFile); ok {
 		if warn != nil {
 			warn(fmt.Sprintf("%s is missing (a save was cut short); using the complete copy %s", nameOrPath, dir))
 		}

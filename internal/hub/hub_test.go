@@ -635,16 +635,23 @@ func TestResolveModelDirectoryAndErrors(t *testing.T) {
 		t.Fatalf("directory: %q %v", got, err)
 	}
 	// A checkpoint save cut short between its renames: last.old and a
-	// complete last.tmp; the newer, last.tmp, is loaded.
+	// complete last.tmp (config.json, written last); the newer, last.tmp,
+	// is loaded. Before last.tmp is complete, last.old is.
 	last := filepath.Join(dir, "last")
-	os.MkdirAll(last+".old", 0o755)
-	os.MkdirAll(last+".tmp", 0o755)
+	for _, suffix := range []string{".old", ".tmp"} {
+		os.MkdirAll(last+suffix, 0o755)
+		os.WriteFile(filepath.Join(last+suffix, ConfigFile), []byte("{}"), 0o644)
+	}
 	var warned string
 	if got, err := ResolveModel(last, func(msg string) { warned = msg }); err != nil || got != last+".tmp" {
 		t.Fatalf("interrupted save: %q %v, want %s.tmp", got, err, last)
 	}
 	if !strings.Contains(warned, "using the complete copy "+last+".tmp") {
 		t.Errorf("interrupted save: warning %q does not name the copy used", warned)
+	}
+	os.Remove(filepath.Join(last+".tmp", ConfigFile))
+	if got, err := ResolveModel(last, nil); err != nil || got != last+".old" {
+		t.Fatalf("partial last.tmp: %q %v, want %s.old", got, err, last)
 	}
 	_, err := ResolveModel("bert-large-uncased", nil)
 	if err == nil {

@@ -338,7 +338,8 @@ var familyClasses = map[string][2]string{
 // RobertaForSequenceClassification, ...): config.json (with
 // id2label/label2id, in the family's key names), model.safetensors (F32,
 // the family's state-dict names), the tokenizer files and
-// tokenizer_config.json. Every file is written atomically.
+// tokenizer_config.json. Every file is written atomically, config.json
+// last, so that a directory holding it is complete.
 func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save model: %w", err)
@@ -369,13 +370,6 @@ func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 	if err := safetensors.Write(filepath.Join(dir, WeightsFile), tensors, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}
-	cj, err := json.MarshalIndent(cfg, "", "  ")
-	if err != nil {
-		return fmt.Errorf("save model config: %w", err)
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(cj, '\n'), 0o644); err != nil {
-		return err
-	}
 	if err := saveTokenizerConfig(dir, cfg, classes[1], opt); err != nil {
 		return err
 	}
@@ -400,7 +394,13 @@ func Save(dir string, cfg Config, w Weights, opt SaveOptions) error {
 			return err
 		}
 	}
-	return nil
+	// config.json last: a directory holding it is complete (the marker of
+	// a checkpoint copy, atomicfile.Complete).
+	cj, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save model config: %w", err)
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(cj, '\n'), 0o644)
 }
 
 // saveTokenizerConfig writes dir/tokenizer_config.json: the source

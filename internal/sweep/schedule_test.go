@@ -231,10 +231,17 @@ func TestCutShortSaveIsResumed(t *testing.T) {
 			t.Errorf("last%v: state %s, want interrupted", keep, st)
 		}
 	}
+	// A first save cut short: last.tmp alone, complete once it holds
+	// trainer_state.json (written last), which finetune then restores.
 	dir := t.TempDir()
 	fakeInterrupted(t, dir)
-	os.Rename(filepath.Join(dir, train.LastDir), filepath.Join(dir, train.LastDir+".tmp"))
+	tmp := filepath.Join(dir, train.LastDir+".tmp")
+	os.Rename(filepath.Join(dir, train.LastDir), tmp)
+	if st := DirState(dir); st != Interrupted {
+		t.Errorf("complete last.tmp alone: state %s, want interrupted", st)
+	}
+	os.Remove(filepath.Join(tmp, train.StateFile))
 	if st := DirState(dir); st != Partial {
-		t.Errorf("last.tmp alone (a first save cut short): state %s, want partial", st)
+		t.Errorf("partial last.tmp alone (a first save cut short): state %s, want partial", st)
 	}
 }

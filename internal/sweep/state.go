@@ -144,10 +144,8 @@ func DirState(dir string) State {
 	}
 	// A checkpoint save cut short leaves the state in last.old or last.tmp,
 	// which finetune restores: the run resumes, its checkpoint kept.
-	if last, ok := atomicfile.CompleteDir(filepath.Join(dir, train.LastDir)); ok {
-		if _, err := os.Stat(filepath.Join(last, train.StateFile)); err == nil {
-			return Interrupted
-		}
+	if _, ok := atomicfile.CompleteDir(filepath.Join(dir, train.LastDir), train.StateFile); ok {
+		return Interrupted
 	}
 	for _, f := range []string{train.ConfigFile, train.LogFile, train.MetricsFile, train.BestDir, train.LastDir} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {

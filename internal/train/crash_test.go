@@ -94,7 +94,7 @@ func TestKillAtEveryStepOfASave(t *testing.T) {
 			t.Fatalf("step %d (%s): helper not killed: %v\n%s", at, name, err, outText)
 		}
 		// Readers find a complete checkpoint whenever one was saved before.
-		if dir, ok := atomicfile.CompleteDir(filepath.Join(out, LastDir)); ok {
+		if dir, ok := atomicfile.CompleteDir(filepath.Join(out, LastDir), StateFile); ok {
 			if _, err := model.Load(dir, model.LoadOptions{}); err != nil {
 				t.Fatalf("step %d (%s): last checkpoint does not load: %v", at, name, err)
 			}

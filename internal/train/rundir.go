@@ -68,8 +68,12 @@ type runDir struct {
 	step func(name string)
 }
 
-// checkpointDirs are the run's checkpoints, replaced by atomicfile.ReplaceDir.
-var checkpointDirs = []string{BestDir, LastDir}
+// checkpointMarkers are the run's checkpoints, replaced by
+// atomicfile.ReplaceDir, each with the file that marks a copy of it
+// complete (atomicfile.Complete): the one its save writes last.
+// trainer_state.json in last/ is what a resume reads; best/ has only the
+// model, whose config.json model.Save writes last.
+var checkpointMarkers = map[string]string{BestDir: model.ConfigFile, LastDir: StateFile}
 
 // openRunDir locks output_dir (creating it), repairs what a killed process
 // left (a checkpoint save cut short, temporary files), and checks that it
@@ -96,8 +100,8 @@ func openRunDir(cfg config.Run) (_ *runDir, err error) {
 			r.abandon()
 		}
 	}()
-	for _, d := range checkpointDirs {
-		if err := atomicfile.RecoverDir(filepath.Join(r.dir, d)); err != nil {
+	for d, marker := range checkpointMarkers {
+		if err := atomicfile.RecoverDir(filepath.Join(r.dir, d), marker); err != nil {
 			return nil, fmt.Errorf("output_dir: %w", err)
 		}
 	}
@@ -110,8 +114,7 @@ func openRunDir(cfg config.Run) (_ *runDir, err error) {
 			held = true
 		}
 	}
-	_, err = os.Stat(filepath.Join(r.dir, LastDir, StateFile))
-	r.saved = err == nil
+	r.saved = atomicfile.Complete(filepath.Join(r.dir, LastDir), checkpointMarkers[LastDir])
 	switch {
 	case cfg.Resume:
 		if _, err := os.Stat(filepath.Join(r.dir, ConfigFile)); !r.saved && err != nil && !started {
@@ -277,9 +280,10 @@ type savedState struct {
 // saveModel writes dir/name as a Hugging Face model directory (and, with
 // state, the optimizer moments and trainer state), replacing the old one
 // only once the new one is complete (atomicfile.ReplaceDir: a kill at any
-// point leaves a complete copy that openRunDir restores).
+// point leaves a complete copy that openRunDir restores). The marker of
+// name (checkpointMarkers) is written last.
 func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
-	return atomicfile.ReplaceDir(filepath.Join(r.dir, name), func(tmp string) error {
+	return atomicfile.ReplaceDir(filepath.Join(r.dir, name), checkpointMarkers[name], func(tmp string) error {
 		m := t.model
 		if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{TokenizerFiles: t.tokFiles, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
 			return err
