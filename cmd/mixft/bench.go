@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/cpu"
@@ -339,9 +341,8 @@ type benchResult struct {
 // forward passes of a random model on a random batch. On an accelerator
 // the peak is the card's datasheet rate (gemm_peak_gflops then holds it,
 // and peak_share is the MFU).
-func benchModel(out io.Writer, be backend.Backend, o benchOptions) error {
+func benchModel(out io.Writer, be backend.Backend, o benchOptions) (err error) {
 	cfg, name := model.Config{}, o.preset
-	var err error
 	if o.config != "" {
 		cfg, err = model.ReadConfig(o.config)
 		name = o.config
@@ -386,15 +387,17 @@ func benchModel(out io.Writer, be backend.Backend, o benchOptions) error {
 	}
 	wait()
 	if o.cpuprofile != "" {
-		f, err := os.Create(o.cpuprofile)
-		if err != nil {
+		// Profiled in memory, written once complete (atomicfile.Write).
+		var prof bytes.Buffer
+		if err := pprof.StartCPUProfile(&prof); err != nil {
 			return fmt.Errorf("--cpuprofile: %w", err)
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		defer func() {
+			pprof.StopCPUProfile()
+			if werr := atomicfile.WriteFile(o.cpuprofile, prof.Bytes(), 0o644); werr != nil && err == nil {
+				err = fmt.Errorf("--cpuprofile: %w", werr)
+			}
+		}()
 	}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

@@ -40,7 +40,9 @@ or for STS-B the predicted score (not clipped).
 
 --split says which file layout the input has (train, dev, test, ...); auto
 takes test when the file name contains "test", else dev, and falls back to
-test when the file does not read as dev. The output is written atomically.
+test when the file does not read as dev. The output is written atomically
+(missing folders are created); a symbolic link is written through, a pipe
+or device streamed into, - is stdout, a directory refused.
 
 Your own data: with no --task, --input is a .csv, .tsv, .jsonl or .json
 file (a label column is optional; see mixft finetune --help for the
@@ -92,13 +94,12 @@ func runPredict(o *predictOptions) error {
 		}
 		return bw.Flush()
 	}
-	if o.output == "-" {
-		return write(o.stdout)
-	}
-	if err := atomicfile.Write(o.output, 0o644, write); err != nil {
+	if err := atomicfile.WriteStdout(o.output, o.stdout, 0o644, write); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.stderr, "mixft: wrote %d predictions to %s\n", len(preds), o.output)
+	if o.output != "-" {
+		fmt.Fprintf(o.stderr, "mixft: wrote %d predictions to %s\n", len(preds), o.output)
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -41,7 +42,7 @@ frequent words until --size tokens.`,
 	}
 	f := cmd.Flags()
 	f.IntVar(&o.size, "size", 1000, "vocabulary size, special tokens and characters included")
-	f.StringVar(&o.out, "out", "", "vocab.txt to write")
+	f.StringVar(&o.out, "out", "", "vocab.txt to write (- for stdout)")
 	f.StringVar(&o.doLowerCase, "do-lower-case", "true", "lower-case the text first: true or false")
 	addConfigFlag(cmd)
 	return cmd
@@ -75,9 +76,17 @@ func runVocab(o *vocabOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(o.out, []byte(strings.Join(vocab, "\n")+"\n"), 0o644); err != nil {
+	text := strings.Join(vocab, "\n") + "\n"
+	if err := atomicfile.WriteStdout(o.out, o.stdout, 0o644, func(w io.Writer) error {
+		_, err := io.WriteString(w, text)
+		return err
+	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(o.stdout, "wrote %s: %d tokens from %d files\n", o.out, len(vocab), len(o.files))
+	report := o.stdout
+	if o.out == "-" {
+		report = o.stderr // stdout holds the vocabulary
+	}
+	fmt.Fprintf(report, "wrote %s: %d tokens from %d files\n", o.out, len(vocab), len(o.files))
 	return nil
 }

@@ -7,14 +7,16 @@ package data
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mixft/mixft/internal/atomicfile"
 )
 
 // Column sentinels for Split's column fields.
@@ -472,9 +474,9 @@ func FormatScore(x float64) string {
 // order given. For classification tasks every prediction must be one of
 // t.Labels (label strings, not class ids); for STS-B every prediction must
 // be a finite number (use FormatScore). Indices must be non-empty. The file
-// is written to a temporary file in the same directory, synced and renamed
-// over path, so a reader never sees a partial file.
-func WriteSubmission(path string, t *Task, indices []string, preds []string) (err error) {
+// is written by atomicfile.Write (a reader never sees a partial regular
+// file; missing folders are created).
+func WriteSubmission(path string, t *Task, indices []string, preds []string) error {
 	if t == nil {
 		return fmt.Errorf("%s: nil task", path)
 	}
@@ -496,47 +498,15 @@ func WriteSubmission(path string, t *Task, indices []string, preds []string) (er
 		}
 	}
 
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+	return atomicfile.Write(path, 0o644, func(f io.Writer) error {
+		w := bufio.NewWriter(f)
+		w.WriteString("index\tprediction\n")
+		for i := range preds {
+			w.WriteString(indices[i])
+			w.WriteByte('\t')
+			w.WriteString(preds[i])
+			w.WriteByte('\n')
 		}
-	}()
-	w := bufio.NewWriter(f)
-	w.WriteString("index\tprediction\n")
-	for i := range preds {
-		w.WriteString(indices[i])
-		w.WriteByte('\t')
-		w.WriteString(preds[i])
-		w.WriteByte('\n')
-	}
-	if err = w.Flush(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		var le *os.LinkError
-		if errors.As(err, &le) {
-			err = le.Err
-		}
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+		return w.Flush()
+	})
 }

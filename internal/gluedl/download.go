@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/data"
 	"github.com/mixft/mixft/internal/hub"
 )
@@ -213,14 +214,14 @@ func downloadTask(ctx context.Context, dataDir, name string, o Options) (*Result
 		if err := os.MkdirAll(built, 0o755); err != nil {
 			return nil, err
 		}
-		if err := os.Rename(paths[0], filepath.Join(built, sp.Files[0].Name)); err != nil {
+		if err := atomicfile.Move(paths[0], filepath.Join(built, sp.Files[0].Name)); err != nil {
 			return nil, err
 		}
 	}
 	if err := checkRows(built, task.Dir, sp.Files); err != nil {
 		return nil, discard(paths, fmt.Errorf("%s: %w", what, err))
 	}
-	if err := place(built, target); err != nil {
+	if err := atomicfile.MoveDir(built, target); err != nil {
 		return nil, err
 	}
 	for _, p := range paths {
@@ -321,34 +322,9 @@ func buildMRPC(dir, trainTxt, testTxt, devIDs string) error {
 		"train.tsv": train, "dev.tsv": dev, "test.tsv": test,
 		srcMRPCTrain.Name: in[0], srcMRPCTest.Name: in[1], "dev_ids.tsv": in[2],
 	} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// place renames the built folder to target; an existing target is moved
-// aside first and deleted once the new folder is in place (or moved back
-// if that fails).
-func place(built, target string) error {
-	if _, err := os.Lstat(target); err != nil {
-		return os.Rename(built, target)
-	}
-	old, err := os.MkdirTemp(filepath.Dir(target), "."+filepath.Base(target)+".old-")
-	if err != nil {
-		return err
-	}
-	aside := filepath.Join(old, filepath.Base(target))
-	if err := os.Rename(target, aside); err != nil {
-		os.Remove(old)
-		return err
-	}
-	if err := os.Rename(built, target); err != nil {
-		if os.Rename(aside, target) == nil {
-			os.Remove(old)
-		}
-		return err
-	}
-	return os.RemoveAll(old)
 }

@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/mixft/mixft/internal/atomicfile"
 )
 
 // maxUnpacked bounds what an archive may unpack to (the largest GLUE
@@ -108,15 +110,10 @@ func extractFile(f *zip.File, target string) error {
 		return err
 	}
 	defer rc.Close()
-	out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
+	return atomicfile.Write(target, 0o644, func(w io.Writer) error {
+		_, err := io.Copy(w, rc) // fails on a CRC-32 mismatch
 		return err
-	}
-	if _, err := io.Copy(out, rc); err != nil { // fails on a CRC-32 mismatch
-		out.Close()
-		return err
-	}
-	return out.Close()
+	})
 }
 
 // RowCountError says a file does not have the official number of rows.

@@ -519,7 +519,7 @@ func (d *downloader) fetchFile(revision, commit, file string, m *fileMeta) (stri
 	}
 	if etag == "" {
 		final := filepath.Join(blobs, sum)
-		if err := os.Rename(dst, final); err != nil {
+		if err := atomicfile.Move(dst, final); err != nil {
 			return "", err
 		}
 		dst = final

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mixft/mixft/internal/atomicfile"
 )
 
 // FetchOptions configures FetchFile.
@@ -293,7 +295,7 @@ func fetchOnce(ctx context.Context, client *http.Client, url, part string, o Fet
 	return have, nil
 }
 
-// finish verifies part (size, sha256) and renames it to dst.
+// finish verifies part (size, sha256) and moves it to dst (atomicfile.Move).
 func finish(part, dst string, size int64, o FetchOptions) (string, error) {
 	if o.Size >= 0 && size != o.Size {
 		os.Remove(part)
@@ -314,7 +316,7 @@ func finish(part, dst string, size int64, o FetchOptions) (string, error) {
 		os.Remove(part)
 		return "", &ChecksumError{Path: dst, WantSHA256: strings.ToLower(o.SHA256), GotSHA256: sum}
 	}
-	if err := os.Rename(part, dst); err != nil {
+	if err := atomicfile.Move(part, dst); err != nil {
 		return "", err
 	}
 	return sum, nil

@@ -6,11 +6,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"unicode/utf8"
+
+	"github.com/mixft/mixft/internal/atomicfile"
 )
 
 // Tensor is a tensor to write with Write.
@@ -57,11 +58,11 @@ func I64Tensor(name string, shape []int, v []int64) Tensor {
 	return Tensor{Name: name, DType: I64, Shape: append([]int{}, shape...), Data: data}
 }
 
-// Write writes tensors and metadata to path as a safetensors file, atomically:
-// it writes a temporary file in path's directory, syncs it, and renames it
-// over path (then syncs the directory, best effort), so path holds either
-// its old content or the complete new file; on any error path is untouched
-// and the temporary file is removed. The header lists "__metadata__" first
+// Write writes tensors and metadata to path as a safetensors file with
+// atomicfile.Write: a regular file (or none) at path is replaced
+// atomically, so path holds either its old content or the complete new
+// file, and on any error path is untouched; a symbolic link is written
+// through, a pipe or device streamed into, a directory refused. The header lists "__metadata__" first
 // ({"format": "pt"} when metadata is nil) and then the tensors sorted by
 // name, whose data are laid out in that order; it is padded with spaces to
 // a multiple of 8 bytes. Every tensor must have a known dtype, non-negative
@@ -73,56 +74,17 @@ func Write(path string, tensors []Tensor, metadata map[string]string) error {
 	if err != nil {
 		return err
 	}
-	mode := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
-		mode = st.Mode().Perm()
-	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return pathErr(path, "create temporary file", err)
-	}
-	tmpName := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmpName)
+	return atomicfile.Write(path, 0o644, func(f io.Writer) error {
+		w := bufio.NewWriterSize(f, 1<<20)
+		var lenBuf [8]byte
+		binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(header)))
+		w.Write(lenBuf[:])
+		w.Write(header)
+		for _, i := range order {
+			w.Write(tensors[i].Data)
 		}
-	}()
-
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	var lenBuf [8]byte
-	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(header)))
-	w.Write(lenBuf[:])
-	w.Write(header)
-	for _, i := range order {
-		w.Write(tensors[i].Data)
-	}
-	if err := w.Flush(); err != nil {
-		return pathErr(path, "write temporary file", err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		return pathErr(path, "chmod temporary file", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return pathErr(path, "sync temporary file", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return pathErr(path, "close temporary file", err)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		return pathErr(path, "rename temporary file", err)
-	}
-	ok = true
-	if d, err := os.Open(dir); err == nil { // persist the rename; not every platform can
-		d.Sync()
-		d.Close()
-	}
-	return nil
+		return w.Flush()
+	})
 }
 
 // encodeHeader validates tensors and metadata and returns the padded JSON
