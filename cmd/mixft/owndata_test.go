@@ -405,3 +405,42 @@ func TestOwnDataErrors(t *testing.T) {
 		})
 	}
 }
+
+// Labels as the user means them: a model finetuned on neg/pos, finetuned
+// again on data labelled 0/1, warns once that the head is matched by
+// position, naming both sets; predict takes a file whose optional label
+// column holds a label the model does not know.
+func TestOwnDataLabelsByPosition(t *testing.T) {
+	needShared(t)
+	dir := t.TempDir()
+	var first, second [][]string
+	for i, r := range ownRows(16) {
+		first = append(first, []string{r[0], []string{"neg", "pos"}[i%2]})
+		second = append(second, []string{r[0], []string{"0", "1.0"}[i%2]})
+	}
+	firstPath, secondPath := filepath.Join(dir, "first.csv"), filepath.Join(dir, "second.csv")
+	writeCSV(t, firstPath, []string{"review", "label"}, first)
+	writeCSV(t, secondPath, []string{"review", "label"}, second)
+	run, _ := ownFinetune(t, "rte", "--train-file", firstPath, "--validation-file", firstPath)
+
+	out := filepath.Join(dir, "again")
+	code, stdout, stderr := mixft(t, "finetune", "--model", filepath.Join(run, "best"), "--output-dir", out, "--max-steps", "1",
+		"--batch-size", "4", "--max-seq-length", "32", "--train-file", secondPath, "--validation-file", secondPath)
+	if code != 0 {
+		t.Fatalf("finetune from the neg/pos model: exit %d: %s", code, stderr)
+	}
+	warn := "the model's labels [neg, pos] are not the data's labels [0, 1]; they are matched by position (neg -> 0, pos -> 1)"
+	if n := strings.Count(stderr+stdout, warn); n != 1 {
+		t.Errorf("the position warning appears %d times, want once:\n%s%s", n, stdout, stderr)
+	}
+
+	unknown := filepath.Join(dir, "unknown.csv")
+	writeCSV(t, unknown, []string{"review", "label"}, [][]string{{"good film", "pos"}, {"bad plot", "maybe"}, {"fun", ""}})
+	preds := filepath.Join(dir, "preds.jsonl")
+	if code, _, stderr := mixft(t, "predict", "--model", filepath.Join(run, "best"), "--input", unknown, "--output", preds); code != 0 {
+		t.Fatalf("predict on a file with an unknown label: exit %d: %s", code, stderr)
+	}
+	if p := readPredictions(t, preds); len(p) != 3 {
+		t.Errorf("%d predictions for 3 rows", len(p))
+	}
+}
