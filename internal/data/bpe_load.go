@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -180,11 +181,53 @@ func parseJSONVocab(where string, raw map[string]json.RawMessage) (map[string]in
 	return vocab, nil
 }
 
+// vocabByID returns the tokens of a token -> id vocabulary in id order.
+// The ids must be 0..n-1, each once (as vocab.txt's line numbers are): two
+// tokens on one id or an id past the end would give ids the model does not
+// mean, so either is an error naming where and the tokens.
+func vocabByID(where string, vocab map[string]int32) ([]string, error) {
+	n := len(vocab)
+	tokens := make([]string, n)
+	filled := make([]bool, n)
+	ok := true
+	for tok, id := range vocab {
+		if int(id) >= n || filled[id] {
+			ok = false
+			break
+		}
+		tokens[id], filled[id] = tok, true
+	}
+	if ok {
+		return tokens, nil
+	}
+	// Report the first problem in token order, so that the message does
+	// not depend on map order.
+	names := slices.Sorted(maps.Keys(vocab))
+	byID := make(map[int32]string, n)
+	for _, tok := range names {
+		id := vocab[tok]
+		if other, dup := byID[id]; dup {
+			return nil, fmt.Errorf("%s: tokens %q and %q both have id %d; each id must name one token", where, other, tok, id)
+		}
+		byID[id] = tok
+	}
+	for _, tok := range names {
+		if id := vocab[tok]; int(id) >= n {
+			return nil, fmt.Errorf("%s: token %q has id %d, out of range for %d tokens (the ids must be 0..%d, each once)", where, tok, id, n, n-1)
+		}
+	}
+	return nil, fmt.Errorf("%s: the ids are not 0..%d, each once", where, n-1)
+}
+
 // bpeMergeLine is one merge rule as read, with where it came from.
 type bpeMergeLine struct {
 	a, b  string
 	where string
 }
+
+// noMerges is the error for a byte-level BPE given no merges (a missing
+// or empty list): it would silently give every byte its own id.
+const noMerges = "no merges (missing or empty); a byte-level BPE without its merges would give every byte its own id"
 
 // readMergesTxt reads merges.txt: "#version" lines are skipped, every
 // other line is one merge "a b", rank in file order (tokenizers' reader).
@@ -213,27 +256,42 @@ func readMergesTxt(path string) ([]bpeMergeLine, error) {
 }
 
 // newBPE builds a tokenizer over vocab and merges with the added tokens
-// (ids set). vocabName names the vocabulary in errors.
-func newBPE(vocabName string, vocab map[string]int32, merges []bpeMergeLine, added []bpeAddedToken, addPrefixSpace bool) (*BPETokenizer, error) {
-	n := int32(0)
-	for _, id := range vocab {
-		n = max(n, id+1)
+// (ids set). vocabName names the vocabulary in errors, addedName where the
+// added tokens come from. The vocabulary's ids must be 0..n-1, each once
+// (vocabByID); an added token has its vocabulary id when it is in the
+// vocabulary, else an id of its own past the vocabulary's, and the ids
+// together leave none unnamed.
+func newBPE(vocabName, addedName string, vocab map[string]int32, merges []bpeMergeLine, added []bpeAddedToken, addPrefixSpace bool) (*BPETokenizer, error) {
+	tokens, err := vocabByID(vocabName, vocab)
+	if err != nil {
+		return nil, err
 	}
 	for _, a := range added {
-		n = max(n, a.id+1)
+		if id, ok := vocab[a.content]; ok {
+			if id != a.id {
+				return nil, fmt.Errorf("%s: added token %q has id %d, but %s gives it id %d", addedName, a.content, a.id, vocabName, id)
+			}
+			continue
+		}
+		if int(a.id) < len(vocab) {
+			return nil, fmt.Errorf("%s: added token %q has id %d, which is %q's in %s; each id must name one token", addedName, a.content, a.id, tokens[a.id], vocabName)
+		}
+		for int(a.id) >= len(tokens) {
+			tokens = append(tokens, "")
+		}
+		if old := tokens[a.id]; old != "" && old != a.content {
+			return nil, fmt.Errorf("%s: added tokens %q and %q both have id %d; each id must name one token", addedName, old, a.content, a.id)
+		}
+		tokens[a.id] = a.content
+	}
+	if i := slices.Index(tokens, ""); i >= 0 && i >= len(vocab) {
+		return nil, fmt.Errorf("%s: id %d names no token (%s has ids 0..%d, the added tokens go up to %d); the ids must leave no gap", addedName, i, vocabName, len(vocab)-1, len(tokens)-1)
 	}
 	t := &BPETokenizer{
-		tokens:         make([]string, n),
+		tokens:         tokens,
 		merges:         make(map[[2]int32]bpeMerge, len(merges)),
 		addPrefixSpace: addPrefixSpace,
 		cache:          make(map[string][]int32),
-	}
-	for tok, id := range vocab {
-		// Of two tokens with one id, the smaller names it (any choice
-		// encodes alike; this one does not depend on map order).
-		if old := t.tokens[id]; old == "" || tok < old {
-			t.tokens[id] = tok
-		}
 	}
 	for b := range 256 {
 		s := string(bpeByteRune[b])
@@ -280,7 +338,6 @@ func newBPE(vocabName string, vocab map[string]int32, merges []bpeMergeLine, add
 		seen[a.content] = true
 		t.added = append(t.added, a)
 		t.addedFirst[a.content[0]] = true
-		t.tokens[a.id] = a.content
 		if !a.normalized {
 			t.nRaw = len(t.added)
 		}
@@ -322,9 +379,13 @@ func LoadBPE(dir string) (*BPETokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
-	merges, err := readMergesTxt(filepath.Join(dir, BPEMergesFile))
+	mergesPath := filepath.Join(dir, BPEMergesFile)
+	merges, err := readMergesTxt(mergesPath)
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
+	}
+	if len(merges) == 0 {
+		return nil, fmt.Errorf("load tokenizer: %s: %s", mergesPath, noMerges)
 	}
 	var added []bpeAddedToken
 	cfgPath := filepath.Join(dir, tokenizerConfigFile)
@@ -353,7 +414,7 @@ func LoadBPE(dir string) (*BPETokenizer, error) {
 			return nil, err
 		}
 	}
-	t, err := newBPE(vocabPath, vocab, merges, added, cfg.addPrefixSpace)
+	t, err := newBPE(vocabPath, cfgPath, vocab, merges, added, cfg.addPrefixSpace)
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
@@ -513,7 +574,10 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 		}
 		added = append(added, bpeAddedToken{content: a.Content, id: int32(*a.ID), lstrip: a.Lstrip, rstrip: a.Rstrip, normalized: a.Normalized})
 	}
-	t, err := newBPE(path+": key \"model.vocab\"", vocab, merges, added, cfg.addPrefixSpace)
+	if len(m.Merges) == 0 {
+		return nil, fmt.Errorf("%s: key \"model.merges\": %s", path, noMerges)
+	}
+	t, err := newBPE(path+": key \"model.vocab\"", path+": key \"added_tokens\"", vocab, merges, added, cfg.addPrefixSpace)
 	if err != nil {
 		return nil, err
 	}
@@ -523,8 +587,12 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 		dst *int32
 	}{{"post_processor.cls", post.Cls, &t.cls}, {"post_processor.sep", post.Sep, &t.sep}} {
 		var id int64
-		if len(sp.raw) != 2 || json.Unmarshal(sp.raw[1], &id) != nil || id < 0 || id >= int64(len(t.tokens)) {
+		var tok string
+		if len(sp.raw) != 2 || json.Unmarshal(sp.raw[0], &tok) != nil || json.Unmarshal(sp.raw[1], &id) != nil || id < 0 || id >= int64(len(t.tokens)) {
 			return nil, fmt.Errorf("%s: key %q: expected [token, id] with an id below %d", path, sp.key, len(t.tokens))
+		}
+		if t.tokens[id] != tok {
+			return nil, fmt.Errorf("%s: key %q: id %d is %q, not %q", path, sp.key, id, t.tokens[id], tok)
 		}
 		*sp.dst = int32(id)
 	}

@@ -113,13 +113,9 @@ func buildWordPieceJSON(path string, tj *tokenizerJSON, lowerOverride *bool) (*T
 	if err != nil {
 		return nil, err
 	}
-	tokens := make([]string, len(vocab))
-	filled := make([]bool, len(vocab))
-	for tok, id := range vocab {
-		if int(id) >= len(tokens) || filled[id] {
-			return nil, fmt.Errorf("%s: key \"model.vocab\": the ids are not 0..%d, each once (token %q has id %d)", path, len(vocab)-1, tok, id)
-		}
-		tokens[id], filled[id] = tok, true
+	tokens, err := vocabByID(path+": key \"model.vocab\"", vocab)
+	if err != nil {
+		return nil, err
 	}
 	t, err := NewTokenizer(NewVocab(tokens), TokenizerOptions{DoLowerCase: lower, MaxInputCharsPerWord: maxChars})
 	if err != nil {
