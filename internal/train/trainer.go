@@ -263,8 +263,8 @@ func (t *Trainer) loadModel() error {
 	for _, name := range ck.Initialized {
 		t.opts.Warn(fmt.Sprintf("%s: %s is not in the checkpoint; initialised randomly (seed %d)", cfg.Model, name, cfg.Seed))
 	}
-	if cfg.MaxSeqLength > ck.Config.MaxSeqLen() {
-		return fmt.Errorf("max_seq_length: %d exceeds the model's longest sequence %d (max_position_embeddings %d)", cfg.MaxSeqLength, ck.Config.MaxSeqLen(), ck.Config.MaxPositionEmbeddings)
+	if err := infer.CheckMaxSeqLen(cfg.MaxSeqLength, t.tok, &ck.Config); err != nil {
+		return err
 	}
 	if n := t.tok.VocabSize(); n > ck.Config.VocabSize {
 		return fmt.Errorf("%s: the tokenizer has %d ids, more than the model's vocab_size %d", cfg.Model, n, ck.Config.VocabSize)
