@@ -33,9 +33,9 @@ var bpeSpecialKeys = []struct{ key, def string }{
 
 // bpeConfig is what the BPE loaders take from tokenizer_config.json.
 type bpeConfig struct {
-	special map[string]bpeAddedToken // by key (bos_token, ...); id unset
-	given   map[string]bool          // the keys the file sets
-	extra   []bpeAddedToken          // additional_special_tokens
+	special map[string]addedToken // by key (bos_token, ...); id unset
+	given   map[string]bool       // the keys the file sets
+	extra   []addedToken          // additional_special_tokens
 	// addPrefixSpace is the file's add_prefix_space (default false).
 	addPrefixSpace bool
 }
@@ -72,7 +72,7 @@ func readJSON(path string, limit int64, v any) error {
 // parseAddedToken reads a special token given as a string or as an
 // AddedToken object ({"content": ..., "lstrip": ...}). def holds the
 // flags a plain string gets.
-func parseAddedToken(path, key string, raw json.RawMessage, def bpeAddedToken) (bpeAddedToken, error) {
+func parseAddedToken(path, key string, raw json.RawMessage, def addedToken) (addedToken, error) {
 	t := def
 	if err := json.Unmarshal(raw, &t.content); err == nil {
 		return t, nil
@@ -87,10 +87,7 @@ func parseAddedToken(path, key string, raw json.RawMessage, def bpeAddedToken) (
 	if err := json.Unmarshal(raw, &obj); err != nil || obj.Content == nil {
 		return t, fmt.Errorf("%s: key %q: expected a string or an object with \"content\", got %s", path, key, bpeShort(string(raw)))
 	}
-	if obj.SingleWord {
-		return t, fmt.Errorf("%s: key %q: single_word tokens are not supported", path, key)
-	}
-	t.content, t.lstrip, t.rstrip = *obj.Content, obj.Lstrip, obj.Rstrip
+	t.content, t.singleWord, t.lstrip, t.rstrip = *obj.Content, obj.SingleWord, obj.Lstrip, obj.Rstrip
 	if obj.Normalized != nil {
 		t.normalized = *obj.Normalized
 	}
@@ -113,9 +110,9 @@ func readBPEConfig(dir string) (bpeConfig, error) {
 	if err := readJSON(path, fsutil.MaxConfig, &raw); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return bpeConfig{}, err
 	}
-	cfg := bpeConfig{special: make(map[string]bpeAddedToken, len(bpeSpecialKeys)), given: map[string]bool{}}
+	cfg := bpeConfig{special: make(map[string]addedToken, len(bpeSpecialKeys)), given: map[string]bool{}}
 	for _, sk := range bpeSpecialKeys {
-		def := bpeAddedToken{content: sk.def, normalized: true}
+		def := addedToken{content: sk.def, normalized: true}
 		if sk.key == "mask_token" {
 			// RobertaTokenizer makes a plain mask_token string
 			// AddedToken(lstrip=True), not normalized.
@@ -137,7 +134,7 @@ func readBPEConfig(dir string) (bpeConfig, error) {
 			return bpeConfig{}, fmt.Errorf("%s: key \"additional_special_tokens\": expected a list, got %s", path, bpeShort(string(v)))
 		}
 		for i, item := range list {
-			tok, err := parseAddedToken(path, fmt.Sprintf("additional_special_tokens[%d]", i), item, bpeAddedToken{normalized: true})
+			tok, err := parseAddedToken(path, fmt.Sprintf("additional_special_tokens[%d]", i), item, addedToken{normalized: true})
 			if err != nil {
 				return bpeConfig{}, err
 			}
@@ -255,17 +252,12 @@ func readMergesTxt(path string) ([]bpeMergeLine, error) {
 	return merges, nil
 }
 
-// newBPE builds a tokenizer over vocab and merges with the added tokens
-// (ids set). vocabName names the vocabulary in errors, addedName where the
-// added tokens come from. The vocabulary's ids must be 0..n-1, each once
-// (vocabByID); an added token has its vocabulary id when it is in the
-// vocabulary, else an id of its own past the vocabulary's, and the ids
-// together leave none unnamed.
-func newBPE(vocabName, addedName string, vocab map[string]int32, merges []bpeMergeLine, added []bpeAddedToken, addPrefixSpace bool) (*BPETokenizer, error) {
-	tokens, err := vocabByID(vocabName, vocab)
-	if err != nil {
-		return nil, err
-	}
+// placeAdded puts the added tokens in the id -> token table of vocab
+// (vocabName and addedName name them in errors): an added token in the
+// vocabulary must have the vocabulary's id; one not in it needs an id of
+// its own past the vocabulary's, and the ids together must leave none
+// unnamed.
+func placeAdded(vocabName, addedName string, vocab map[string]int32, tokens []string, added []addedToken) ([]string, error) {
 	for _, a := range added {
 		if id, ok := vocab[a.content]; ok {
 			if id != a.id {
@@ -286,6 +278,23 @@ func newBPE(vocabName, addedName string, vocab map[string]int32, merges []bpeMer
 	}
 	if i := slices.Index(tokens, ""); i >= 0 && i >= len(vocab) {
 		return nil, fmt.Errorf("%s: id %d names no token (%s has ids 0..%d, the added tokens go up to %d); the ids must leave no gap", addedName, i, vocabName, len(vocab)-1, len(tokens)-1)
+	}
+	return tokens, nil
+}
+
+// newBPE builds a tokenizer over vocab and merges with the added tokens
+// (ids set). vocabName names the vocabulary in errors, addedName where the
+// added tokens come from. The vocabulary's ids must be 0..n-1, each once
+// (vocabByID); an added token has its vocabulary id when it is in the
+// vocabulary, else an id of its own past the vocabulary's, and the ids
+// together leave none unnamed.
+func newBPE(vocabName, addedName string, vocab map[string]int32, merges []bpeMergeLine, added []addedToken, addPrefixSpace bool) (*BPETokenizer, error) {
+	tokens, err := vocabByID(vocabName, vocab)
+	if err != nil {
+		return nil, err
+	}
+	if tokens, err = placeAdded(vocabName, addedName, vocab, tokens, added); err != nil {
+		return nil, err
 	}
 	t := &BPETokenizer{
 		tokens:         tokens,
@@ -317,40 +326,14 @@ func newBPE(vocabName, addedName string, vocab map[string]int32, merges []bpeMer
 		// transformers.
 		t.merges[[2]int32{ia, ib}] = bpeMerge{int32(rank), id}
 	}
-	// Added tokens: non-normalized first, by id (the order does not change
-	// a match, which is the longest at its place); a content repeated
-	// keeps its first entry.
-	added = slices.Clone(added)
-	slices.SortStableFunc(added, func(x, y bpeAddedToken) int {
-		if x.normalized != y.normalized {
-			if y.normalized {
-				return -1
-			}
-			return 1
-		}
-		return int(x.id) - int(y.id)
-	})
-	seen := make(map[string]bool, len(added))
-	for _, a := range added {
-		if seen[a.content] {
-			continue
-		}
-		seen[a.content] = true
-		t.added = append(t.added, a)
-		t.addedFirst[a.content[0]] = true
-		if !a.normalized {
-			t.nRaw = len(t.added)
-		}
-	}
+	t.added = newAddedVocab(added, nil) // byte-level BPE has no normalizer
 	return t, nil
 }
 
 // specialID returns the id of tok: an added token's, else the vocabulary's.
 func (t *BPETokenizer) specialID(tok string) (int32, bool) {
-	for _, a := range t.added {
-		if a.content == tok {
-			return a.id, true
-		}
+	if a, ok := t.added.find(tok); ok {
+		return a.id, true
 	}
 	for id, s := range t.tokens {
 		if s == tok {
@@ -387,9 +370,9 @@ func LoadBPE(dir string) (*BPETokenizer, error) {
 	if len(merges) == 0 {
 		return nil, fmt.Errorf("load tokenizer: %s: %s", mergesPath, noMerges)
 	}
-	var added []bpeAddedToken
+	var added []addedToken
 	cfgPath := filepath.Join(dir, tokenizerConfigFile)
-	addSpecial := func(key string, a bpeAddedToken) error {
+	addSpecial := func(key string, a addedToken) error {
 		if a.content == "" {
 			return fmt.Errorf("load tokenizer: %s: key %q: the token is empty", cfgPath, key)
 		}
@@ -448,6 +431,22 @@ type tokenizerJSON struct {
 		ContinuingSubwordPrefix *string                    `json:"continuing_subword_prefix"`
 		EndOfWordSuffix         *string                    `json:"end_of_word_suffix"`
 	} `json:"model"`
+}
+
+// jsonAddedTokens reads tokenizer.json's added_tokens, flags included.
+func jsonAddedTokens(path string, tj *tokenizerJSON) ([]addedToken, error) {
+	added := make([]addedToken, 0, len(tj.AddedTokens))
+	for i, a := range tj.AddedTokens {
+		key := fmt.Sprintf("%s: key \"added_tokens[%d]\"", path, i)
+		switch {
+		case a.ID == nil || *a.ID < 0 || *a.ID >= maxTokenID:
+			return nil, fmt.Errorf("%s: expected an id in [0, %d)", key, maxTokenID)
+		case a.Content == "":
+			return nil, fmt.Errorf("%s: the content is empty", key)
+		}
+		added = append(added, addedToken{content: a.Content, id: int32(*a.ID), singleWord: a.SingleWord, lstrip: a.Lstrip, rstrip: a.Rstrip, normalized: a.Normalized})
+	}
+	return added, nil
 }
 
 // typeOf returns the "type" of a tokenizer.json component ("" for null).
@@ -561,18 +560,9 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 		}
 		merges[i] = ml
 	}
-	added := make([]bpeAddedToken, 0, len(tj.AddedTokens))
-	for i, a := range tj.AddedTokens {
-		key := fmt.Sprintf("%s: key \"added_tokens[%d]\"", path, i)
-		switch {
-		case a.ID == nil || *a.ID < 0 || *a.ID >= maxTokenID:
-			return nil, fmt.Errorf("%s: expected an id in [0, %d)", key, maxTokenID)
-		case a.Content == "":
-			return nil, fmt.Errorf("%s: the content is empty", key)
-		case a.SingleWord:
-			return nil, fmt.Errorf("%s: single_word tokens are not supported", key)
-		}
-		added = append(added, bpeAddedToken{content: a.Content, id: int32(*a.ID), lstrip: a.Lstrip, rstrip: a.Rstrip, normalized: a.Normalized})
+	added, err := jsonAddedTokens(path, tj)
+	if err != nil {
+		return nil, err
 	}
 	if len(m.Merges) == 0 {
 		return nil, fmt.Errorf("%s: key \"model.merges\": %s", path, noMerges)
