@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -153,8 +154,16 @@ func TestTokenizeWordPiece(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), []byte(fmt.Sprintf(`{"do_lower_case": %t}`, f.DoLowerCase)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var cases []tokenizeCase
+	// Special tokens written in the text are matched as BertTokenizerFast
+	// matches them, not split as google-research/bert does (the cases
+	// holding them are left out; internal/data's TestAddedTokensGolden
+	// compares them with Hugging Face tokenizers).
+	specials := regexp.MustCompile(`\[(CLS|SEP|MASK|UNK|PAD)\]`)
+	cases := []tokenizeCase{{a: "literal [CLS] and [MASK]", b: "[cls]", ids: []int32{101, 18204, 101, 1998, 103, 102, 1031, 18856, 2015, 1033, 102}}}
 	for _, c := range f.Cases {
+		if specials.MatchString(c.TextA) || c.TextB != nil && specials.MatchString(*c.TextB) {
+			continue
+		}
 		n := slices.Index(c.InputMask, 0) // the fixture is padded
 		if n < 0 {
 			n = len(c.InputMask)
