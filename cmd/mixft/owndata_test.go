@@ -370,6 +370,7 @@ func TestOwnDataErrors(t *testing.T) {
 		"array.jsonl":  "{\"text\": \"good\", \"label\": \"pos\"}\n[\"bad\", \"neg\"]\n",
 		"regress.csv":  "text,label\ngood,1.5\nbad,high\n",
 		"regtrain.csv": "text,label\ngood,1.5\nbad,0.5\n",
+		"kinds.csv":    "text,label\ngood,1\nbad,0\nugly,true\n",
 	}
 	for name, content := range files {
 		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
@@ -392,6 +393,9 @@ func TestOwnDataErrors(t *testing.T) {
 		{"invalid utf-8", ft("utf8.csv", "train.csv"), p("utf8.csv") + ":2:5: invalid UTF-8"},
 		{"json line not an object", ft("array.jsonl", "train.csv"), p("array.jsonl") + ":2: expected a JSON object, got an array"},
 		{"non-numeric regression label", ft("regtrain.csv", "regress.csv", "--problem", "regression"), p("regress.csv") + `:3: label "high" is not a number, and the problem is regression`},
+		{"labels of two kinds", ft("kinds.csv", "train.csv"), p("kinds.csv") + `:4: label true is a boolean, but the label on line 2, 1, is a number`},
+		{"empty label name", ft("train.csv", "train.csv", "--labels", "pos,,neg"), `custom data: labels "pos,,neg": label 2 of 3 is empty; give every label a name`},
+		{"label named twice", ft("train.csv", "train.csv", "--labels", "pos,neg,pos"), `custom data: label "pos" is given twice`},
 		{"GLUE task with own data", ft("train.csv", "train.csv", "--task", "rte"), `flag --task: task: "rte" is not empty or custom: train_file gives your own data`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -442,5 +446,12 @@ func TestOwnDataLabelsByPosition(t *testing.T) {
 	}
 	if p := readPredictions(t, preds); len(p) != 3 {
 		t.Errorf("%d predictions for 3 rows", len(p))
+	}
+	// --labels other than the model's: predict matches them by position
+	// and says so, once.
+	code, _, stderr = mixft(t, "predict", "--model", filepath.Join(run, "best"), "--input", unknown, "--labels", "bad,good", "--output", preds)
+	warn = "the model's labels [neg, pos] are not the data's labels [bad, good]; they are matched by position (neg -> bad, pos -> good)"
+	if code != 0 || strings.Count(stderr, warn) != 1 {
+		t.Errorf("predict --labels bad,good: exit %d, stderr %q lacks the warning %q once", code, stderr, warn)
 	}
 }
