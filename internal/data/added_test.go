@@ -179,3 +179,39 @@ func TestSplitAdded(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWordPieceEncodePair encodes RTE's dev set (277 pairs) with
+// bert-base-uncased, as google-research/bert does and with the special
+// tokens split out first (what LoadTokenizer gives).
+func BenchmarkWordPieceEncodePair(b *testing.B) {
+	v, err := LoadVocab(fixture.Path(b, "vocab", "bert-base-uncased-vocab.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	task, err := LookupTask("rte")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ex, _, err := task.ReadFile(fixture.Path(b, "glue", "RTE", "dev.tsv"), "dev")
+	if err != nil {
+		b.Fatal(err)
+	}
+	nbytes := 0
+	for _, e := range ex {
+		nbytes += len(e.TextA) + len(e.TextB)
+	}
+	for _, split := range []bool{false, true} {
+		tok, err := NewTokenizer(v, TokenizerOptions{DoLowerCase: true, SplitSpecialTokens: split})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(map[bool]string{false: "google", true: "split-special"}[split], func(b *testing.B) {
+			b.SetBytes(int64(nbytes))
+			for b.Loop() {
+				for _, e := range ex {
+					tok.EncodePair(e.TextA, e.TextB, 128)
+				}
+			}
+		})
+	}
+}

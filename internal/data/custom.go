@@ -44,7 +44,12 @@ type CustomSpec struct {
 	LabelColumn string
 	// Labels is the label set in class-id order; nil means the sorted
 	// distinct labels of the train file (numerically when all are numbers).
+	// Given labels are read as text (see labelOf: "1.0" names the class 1).
 	Labels []string
+	// LabelsAreKeys says Labels are class keys as a model saved them
+	// (its id2label), taken as they are: a model finetuned on the JSON
+	// strings "01" and "1" has two classes.
+	LabelsAreKeys bool
 	// Problem is ProblemClassification ("" too), ProblemRegression or
 	// ProblemAuto.
 	Problem string
@@ -108,7 +113,7 @@ func NewCustomTask(spec CustomSpec) (*Task, error) {
 			return nil, fmt.Errorf("custom data: text columns %q: column %d of %d has no name", strings.Join(spec.TextColumns, ","), i+1, len(spec.TextColumns))
 		}
 	}
-	given, err := givenLabels(spec.Labels)
+	given, err := givenLabels(spec.Labels, spec.LabelsAreKeys)
 	if err != nil {
 		return nil, err
 	}

@@ -163,15 +163,18 @@ func (t *Task) HeadClasses(id2label []string) ([]int, error) {
 }
 
 // customHeadByName maps a head's labels to a custom task's classes by
-// name, comparing class keys (a head's "1.0" names the class 1); nil
-// unless the head names every label of the task once.
+// name: as they are, else as class keys (a head's "1.0" names the class
+// 1); nil unless the head names every label of the task once.
 func (t *Task) customHeadByName(id2label []string) []int {
 	if len(id2label) != len(t.Labels) {
 		return nil
 	}
 	byName := make([]int, len(id2label))
 	for i, name := range id2label {
-		if byName[i] = t.LabelID(labelOf(name, KindString, false).key); byName[i] < 0 || slices.Index(byName[:i], byName[i]) >= 0 {
+		if byName[i] = t.LabelID(name); byName[i] < 0 {
+			byName[i] = t.LabelID(labelOf(name, KindString, false).key)
+		}
+		if byName[i] < 0 || slices.Index(byName[:i], byName[i]) >= 0 {
 			return nil
 		}
 	}

@@ -170,11 +170,12 @@ func sortLabels(keys []string, k Kind) {
 	})
 }
 
-// givenLabels turns the label names given by the user (--labels, or a
-// saved model's id2label) into class keys, read as text (labelOf). An
-// empty name, two names of one class (x and x, 1 and 1.0) and names of
-// different kinds are refused, each in one line.
-func givenLabels(names []string) ([]string, error) {
+// givenLabels turns the label names given by the user (--labels) into
+// class keys, read as text (labelOf), or takes them as keys already (a
+// saved model's id2label). An empty name, two names of one class (x and
+// x; 1 and 1.0 unless they are keys) and names of different kinds are
+// refused, each in one line.
+func givenLabels(names []string, areKeys bool) ([]string, error) {
 	list := strings.Join(names, ",")
 	keys := make([]string, len(names))
 	var first labelValue
@@ -183,6 +184,13 @@ func givenLabels(names []string) ([]string, error) {
 			return nil, fmt.Errorf("custom data: labels %q: label %d of %d is empty; give every label a name", list, i+1, len(names))
 		}
 		v := labelOf(n, KindString, false)
+		if areKeys {
+			if slices.Contains(keys[:i], n) {
+				return nil, fmt.Errorf("custom data: label %q is given twice", n)
+			}
+			keys[i] = n
+			continue
+		}
 		if j := slices.Index(keys[:i], v.key); j >= 0 {
 			if names[j] == n {
 				return nil, fmt.Errorf("custom data: label %q is given twice", n)

@@ -218,3 +218,31 @@ func TestHeadWarning(t *testing.T) {
 		t.Errorf("GLUE task: %q", w)
 	}
 }
+
+// TestCustomLabelsFromModel: a model's id2label holds class keys, taken
+// as they are: a model finetuned on the JSON strings "01" and "1" has two
+// classes, which predict reads back, and its head matches by name.
+func TestCustomLabelsFromModel(t *testing.T) {
+	p := writeFiles(t, map[string]string{
+		"train.jsonl": "{\"text\": \"a\", \"label\": \"01\"}\n{\"text\": \"b\", \"label\": \"1\"}\n",
+	})
+	train, err := NewCustomTask(CustomSpec{Files: map[string]string{"train": p["train.jsonl"]}})
+	if err != nil || !slices.Equal(train.Labels, []string{"01", "1"}) {
+		t.Fatalf("JSON string labels: %v %q", err, train.Labels)
+	}
+	pred, err := NewCustomTask(CustomSpec{Files: map[string]string{"test": p["train.jsonl"]}, Labels: train.Labels, LabelsAreKeys: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, _, err := pred.ReadSplit("", "test")
+	if err != nil || ex[0].LabelID != 0 || ex[1].LabelID != 1 {
+		t.Errorf("read back: %v %+v", err, ex)
+	}
+	if w := pred.HeadWarning(train.Labels); w != "" {
+		t.Errorf("the model's own labels: %q", w)
+	}
+	// Typed by the user, the same names are one class.
+	if _, err := NewCustomTask(CustomSpec{Files: map[string]string{"test": p["train.jsonl"]}, Labels: train.Labels}); err == nil || !strings.Contains(err.Error(), `"01" and "1" are one class`) {
+		t.Errorf("--labels 01,1: %v", err)
+	}
+}

@@ -385,8 +385,9 @@ func (t *Tokenizer) wordpiece(word []byte, toks []string, ids []int32) ([]string
 func (t *Tokenizer) tokenizeIDs(text string) ([]string, []int32) {
 	b := tokBasicPool.Get().(*tokBasic)
 	defer tokPutBasic(b)
-	if t.added.empty() {
-		t.basic(text, b)
+	pieces := t.added.split(text)
+	if len(pieces) == 1 && pieces[0].id < 0 { // no added token in the text
+		t.basic(pieces[0].text, b)
 		toks := make([]string, 0, len(b.ends)+len(b.ends)/2)
 		ids := make([]int32, 0, cap(toks))
 		for i := range b.ends {
@@ -396,7 +397,7 @@ func (t *Tokenizer) tokenizeIDs(text string) ([]string, []int32) {
 	}
 	var toks []string
 	var ids []int32
-	for _, p := range t.added.split(text) {
+	for _, p := range pieces {
 		if p.id >= 0 {
 			toks, ids = append(toks, t.vocab.Token(int(p.id))), append(ids, p.id)
 			continue

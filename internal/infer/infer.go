@@ -300,7 +300,7 @@ func CustomTask(cfg model.Config, spec data.CustomSpec) (*data.Task, error) {
 		spec.Problem = data.ProblemRegression
 	}
 	if len(spec.Labels) == 0 && spec.Problem != data.ProblemRegression {
-		spec.Labels = cfg.ID2Label
+		spec.Labels, spec.LabelsAreKeys = cfg.ID2Label, true
 	}
 	return data.NewCustomTask(spec)
 }
