@@ -134,7 +134,7 @@ func labelShow(text string, k Kind) string {
 }
 
 // labelKinds checks that labels are all of one kind as they are read,
-// remembering the first one; Check returns the error naming both.
+// remembering the first one; check returns the error naming both.
 type labelKinds struct {
 	first     labelValue
 	firstText string

@@ -55,7 +55,10 @@ var bertSpecialTokens = []string{PadToken, UnkToken, CLSToken, SEPToken, MaskTok
 // Tokenizer is google-research/bert's FullTokenizer: BasicTokenizer
 // (cleaning, CJK splitting, whitespace splitting, optional lower-casing and
 // accent stripping, punctuation splitting) followed by greedy
-// longest-match-first WordPiece. It is safe for concurrent use.
+// longest-match-first WordPiece; with added tokens (SplitSpecialTokens,
+// or a tokenizer.json's added_tokens) those are first split out of the
+// text as Hugging Face's fast tokenizers split them. It is safe for
+// concurrent use.
 //
 // Input that is not valid UTF-8 is treated like convert_to_unicode's
 // decode("utf-8", "ignore"): the invalid bytes are dropped.
