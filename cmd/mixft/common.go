@@ -100,6 +100,9 @@ func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]
 		if task, err = infer.CustomTask(ck.Config, spec); err != nil {
 			return nil, err
 		}
+		if msg := task.HeadWarning(ck.Config.ID2Label); msg != "" {
+			fmt.Fprintf(stderr, "mixft: warning: %s: %s\n", dir, msg)
+		}
 	}
 	for _, name := range ck.Initialized {
 		fmt.Fprintf(stderr, "mixft: warning: %s: %s is not in the checkpoint; initialised randomly (seed %d)\n", dir, name, o.seed)

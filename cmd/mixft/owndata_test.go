@@ -370,6 +370,7 @@ func TestOwnDataErrors(t *testing.T) {
 		"array.jsonl":  "{\"text\": \"good\", \"label\": \"pos\"}\n[\"bad\", \"neg\"]\n",
 		"regress.csv":  "text,label\ngood,1.5\nbad,high\n",
 		"regtrain.csv": "text,label\ngood,1.5\nbad,0.5\n",
+		"kinds.csv":    "text,label\ngood,1\nbad,0\nugly,true\n",
 	}
 	for name, content := range files {
 		os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644)
@@ -392,6 +393,9 @@ func TestOwnDataErrors(t *testing.T) {
 		{"invalid utf-8", ft("utf8.csv", "train.csv"), p("utf8.csv") + ":2:5: invalid UTF-8"},
 		{"json line not an object", ft("array.jsonl", "train.csv"), p("array.jsonl") + ":2: expected a JSON object, got an array"},
 		{"non-numeric regression label", ft("regtrain.csv", "regress.csv", "--problem", "regression"), p("regress.csv") + `:3: label "high" is not a number, and the problem is regression`},
+		{"labels of two kinds", ft("kinds.csv", "train.csv"), p("kinds.csv") + `:4: label true is a boolean, but the label on line 2, 1, is a number`},
+		{"empty label name", ft("train.csv", "train.csv", "--labels", "pos,,neg"), `custom data: labels "pos,,neg": label 2 of 3 is empty; give every label a name`},
+		{"label named twice", ft("train.csv", "train.csv", "--labels", "pos,neg,pos"), `custom data: label "pos" is given twice`},
 		{"GLUE task with own data", ft("train.csv", "train.csv", "--task", "rte"), `flag --task: task: "rte" is not empty or custom: train_file gives your own data`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -403,5 +407,51 @@ func TestOwnDataErrors(t *testing.T) {
 				t.Errorf("stderr %q, want one line with %q", stderr, tc.want)
 			}
 		})
+	}
+}
+
+// Labels as the user means them: a model finetuned on neg/pos, finetuned
+// again on data labelled 0/1, warns once that the head is matched by
+// position, naming both sets; predict takes a file whose optional label
+// column holds a label the model does not know.
+func TestOwnDataLabelsByPosition(t *testing.T) {
+	needShared(t)
+	dir := t.TempDir()
+	var first, second [][]string
+	for i, r := range ownRows(16) {
+		first = append(first, []string{r[0], []string{"neg", "pos"}[i%2]})
+		second = append(second, []string{r[0], []string{"0", "1.0"}[i%2]})
+	}
+	firstPath, secondPath := filepath.Join(dir, "first.csv"), filepath.Join(dir, "second.csv")
+	writeCSV(t, firstPath, []string{"review", "label"}, first)
+	writeCSV(t, secondPath, []string{"review", "label"}, second)
+	run, _ := ownFinetune(t, "rte", "--train-file", firstPath, "--validation-file", firstPath)
+
+	out := filepath.Join(dir, "again")
+	code, stdout, stderr := mixft(t, "finetune", "--model", filepath.Join(run, "best"), "--output-dir", out, "--max-steps", "1",
+		"--batch-size", "4", "--max-seq-length", "32", "--train-file", secondPath, "--validation-file", secondPath)
+	if code != 0 {
+		t.Fatalf("finetune from the neg/pos model: exit %d: %s", code, stderr)
+	}
+	warn := "the model's labels [neg, pos] are not the data's labels [0, 1]; they are matched by position (neg -> 0, pos -> 1)"
+	if n := strings.Count(stderr+stdout, warn); n != 1 {
+		t.Errorf("the position warning appears %d times, want once:\n%s%s", n, stdout, stderr)
+	}
+
+	unknown := filepath.Join(dir, "unknown.csv")
+	writeCSV(t, unknown, []string{"review", "label"}, [][]string{{"good film", "pos"}, {"bad plot", "maybe"}, {"fun", ""}})
+	preds := filepath.Join(dir, "preds.jsonl")
+	if code, _, stderr := mixft(t, "predict", "--model", filepath.Join(run, "best"), "--input", unknown, "--output", preds); code != 0 {
+		t.Fatalf("predict on a file with an unknown label: exit %d: %s", code, stderr)
+	}
+	if p := readPredictions(t, preds); len(p) != 3 {
+		t.Errorf("%d predictions for 3 rows", len(p))
+	}
+	// --labels other than the model's: predict matches them by position
+	// and says so, once.
+	code, _, stderr = mixft(t, "predict", "--model", filepath.Join(run, "best"), "--input", unknown, "--labels", "bad,good", "--output", preds)
+	warn = "the model's labels [neg, pos] are not the data's labels [bad, good]; they are matched by position (neg -> bad, pos -> good)"
+	if code != 0 || strings.Count(stderr, warn) != 1 {
+		t.Errorf("predict --labels bad,good: exit %d, stderr %q lacks the warning %q once", code, stderr, warn)
 	}
 }

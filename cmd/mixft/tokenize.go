@@ -3,16 +3,21 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mixft/mixft/internal/data"
 	"github.com/mixft/mixft/internal/hub"
+	"github.com/mixft/mixft/internal/infer"
+	"github.com/mixft/mixft/internal/model"
 )
 
 // tokenizeOptions are tokenize's settings.
@@ -43,7 +48,10 @@ vocab.txt (WordPiece, BERT), else tokenizer.json (WordPiece or byte-level
 BPE), else vocab.json and merges.txt (byte-level BPE, RoBERTa).
 
 --max-seq-length truncates as training does (longest first, special tokens
-counted); 0, the default, keeps every token.`,
+counted) and obeys finetune's limits: room for a pair's special tokens (3
+for WordPiece, 4 for byte-level BPE) and, when the folder holds the model's
+config.json, no more than its max_position_embeddings allow; 0, the
+default, keeps every token.`,
 		Example: `  mixft tokenize --model models/bert-base-uncased --input sentences.txt
   printf 'Hello, world!\tA second text.\n' | mixft tokenize --model models/roberta-base --input - --max-seq-length 128`,
 		Args: cobra.NoArgs,
@@ -87,6 +95,11 @@ func runTokenize(o *tokenizeOptions) error {
 	if err != nil {
 		return err
 	}
+	if maxLen != math.MaxInt32 {
+		if err := checkTokenizeLength(dir, maxLen, tok); err != nil {
+			return err
+		}
+	}
 	in, name := o.stdin, "stdin"
 	if o.input != "-" {
 		f, err := os.Open(o.input)
@@ -101,6 +114,21 @@ func runTokenize(o *tokenizeOptions) error {
 		return err
 	}
 	return out.Flush()
+}
+
+// checkTokenizeLength applies finetune's max_seq_length limits
+// (infer.CheckMaxSeqLen), with the model's config.json when the folder
+// has one.
+func checkTokenizeLength(dir string, maxLen int, tok data.Encoder) error {
+	var cfg *model.Config
+	c, err := model.ReadConfig(filepath.Join(dir, model.ConfigFile))
+	switch {
+	case err == nil:
+		cfg = &c
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	return infer.CheckMaxSeqLen(maxLen, tok, cfg)
 }
 
 // tokenizeLines writes the encoding of every line of in as a JSON line.

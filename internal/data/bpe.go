@@ -4,22 +4,7 @@ import (
 	"container/heap"
 	"strings"
 	"sync"
-	"unicode/utf8"
 )
-
-// bpeAddedToken is a token matched literally in the text before the
-// pre-tokenizer runs (Hugging Face's added tokens: RoBERTa's <s>, </s>,
-// <pad>, <unk> and <mask>).
-type bpeAddedToken struct {
-	content string
-	id      int32
-	// lstrip and rstrip make a match swallow the whitespace (Unicode
-	// White_Space) on its left or right.
-	lstrip, rstrip bool
-	// normalized tokens are matched in a second pass, in the pieces the
-	// non-normalized ones leave (tokenizers' AddedVocabulary order).
-	normalized bool
-}
 
 // bpeMerge is one merge rule: its rank (lower merges first) and the id of
 // the merged symbol.
@@ -41,11 +26,8 @@ type BPETokenizer struct {
 	// byteID is the id of the one-character symbol of each byte.
 	byteID [256]int32
 	merges map[[2]int32]bpeMerge
-	// added holds the added tokens in matching order: non-normalized
-	// first. addedFirst marks the bytes an added token starts with.
-	added      []bpeAddedToken
-	nRaw       int // added[:nRaw] are the non-normalized ones
-	addedFirst [256]bool
+	// added holds the added tokens, split out of the text first.
+	added addedVocab
 	// addPrefixSpace prepends a space to every piece of text between
 	// added tokens that does not start with one.
 	addPrefixSpace bool
@@ -86,94 +68,15 @@ func (t *BPETokenizer) SEPID() int32 { return t.sep }
 // DoLowerCase reports false: byte-level BPE keeps the text as it is.
 func (t *BPETokenizer) DoLowerCase() bool { return false }
 
-// bpeSegment is a piece of text: an added token (id >= 0) or text to
-// pre-tokenize (id < 0).
-type bpeSegment struct {
-	start, end int
-	id         int32
-}
-
-// splitAdded splits s[start:end] on the added tokens of set, leftmost
-// longest match first, appending the segments to dst.
-func (t *BPETokenizer) splitAdded(dst []bpeSegment, s string, start, end int, set []bpeAddedToken) []bpeSegment {
-	off := start // end of the previous match
-	for i := start; i < end; i++ {
-		if !t.addedFirst[s[i]] {
-			continue
-		}
-		best := -1
-		for k := range set {
-			c := set[k].content
-			if len(c) <= end-i && s[i:i+len(c)] == c && (best < 0 || len(c) > len(set[best].content)) {
-				best = k
-			}
-		}
-		if best < 0 {
-			continue
-		}
-		tok := &set[best]
-		ms, me := i, i+len(tok.content)
-		if tok.lstrip {
-			for ms > off {
-				r, n := utf8.DecodeLastRuneInString(s[off:ms])
-				if bpeClassOf(r) != bpeSpace {
-					break
-				}
-				ms -= n
-			}
-		}
-		if tok.rstrip {
-			for me < end {
-				r, n := bpeRuneAt(s[:end], me)
-				if bpeClassOf(r) != bpeSpace {
-					break
-				}
-				me += n
-			}
-		}
-		if off < ms {
-			dst = append(dst, bpeSegment{off, ms, -1})
-		}
-		dst = append(dst, bpeSegment{ms, me, tok.id})
-		off = me
-		i = me - 1
-	}
-	if off < end {
-		dst = append(dst, bpeSegment{off, end, -1})
-	}
-	return dst
-}
-
-// segments splits text on the added tokens: first the non-normalized
-// ones, then the normalized ones in the text pieces left between them.
-func (t *BPETokenizer) segments(text string) []bpeSegment {
-	if len(t.added) == 0 {
-		return []bpeSegment{{0, len(text), -1}}
-	}
-	segs := t.splitAdded(nil, text, 0, len(text), t.added[:t.nRaw])
-	if t.nRaw == len(t.added) {
-		return segs
-	}
-	out := make([]bpeSegment, 0, len(segs))
-	for _, sg := range segs {
-		if sg.id >= 0 {
-			out = append(out, sg)
-		} else {
-			out = t.splitAdded(out, text, sg.start, sg.end, t.added[t.nRaw:])
-		}
-	}
-	return out
-}
-
 // tokenizeIDs appends the ids of text (no special tokens around it) to ids.
 func (t *BPETokenizer) tokenizeIDs(ids []int32, text string) []int32 {
 	var buf strings.Builder
-	for _, sg := range t.segments(text) {
-		if sg.id >= 0 {
-			ids = append(ids, sg.id)
+	for _, p := range t.added.split(text) {
+		if p.id >= 0 {
+			ids = append(ids, p.id)
 			continue
 		}
-		piece := text[sg.start:sg.end]
+		piece := p.text
 		if t.addPrefixSpace && piece[0] != ' ' {
 			buf.Reset()
 			buf.WriteByte(' ')

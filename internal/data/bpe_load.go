@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -32,9 +33,9 @@ var bpeSpecialKeys = []struct{ key, def string }{
 
 // bpeConfig is what the BPE loaders take from tokenizer_config.json.
 type bpeConfig struct {
-	special map[string]bpeAddedToken // by key (bos_token, ...); id unset
-	given   map[string]bool          // the keys the file sets
-	extra   []bpeAddedToken          // additional_special_tokens
+	special map[string]addedToken // by key (bos_token, ...); id unset
+	given   map[string]bool       // the keys the file sets
+	extra   []addedToken          // additional_special_tokens
 	// addPrefixSpace is the file's add_prefix_space (default false).
 	addPrefixSpace bool
 }
@@ -71,7 +72,7 @@ func readJSON(path string, limit int64, v any) error {
 // parseAddedToken reads a special token given as a string or as an
 // AddedToken object ({"content": ..., "lstrip": ...}). def holds the
 // flags a plain string gets.
-func parseAddedToken(path, key string, raw json.RawMessage, def bpeAddedToken) (bpeAddedToken, error) {
+func parseAddedToken(path, key string, raw json.RawMessage, def addedToken) (addedToken, error) {
 	t := def
 	if err := json.Unmarshal(raw, &t.content); err == nil {
 		return t, nil
@@ -86,10 +87,7 @@ func parseAddedToken(path, key string, raw json.RawMessage, def bpeAddedToken) (
 	if err := json.Unmarshal(raw, &obj); err != nil || obj.Content == nil {
 		return t, fmt.Errorf("%s: key %q: expected a string or an object with \"content\", got %s", path, key, bpeShort(string(raw)))
 	}
-	if obj.SingleWord {
-		return t, fmt.Errorf("%s: key %q: single_word tokens are not supported", path, key)
-	}
-	t.content, t.lstrip, t.rstrip = *obj.Content, obj.Lstrip, obj.Rstrip
+	t.content, t.singleWord, t.lstrip, t.rstrip = *obj.Content, obj.SingleWord, obj.Lstrip, obj.Rstrip
 	if obj.Normalized != nil {
 		t.normalized = *obj.Normalized
 	}
@@ -112,9 +110,9 @@ func readBPEConfig(dir string) (bpeConfig, error) {
 	if err := readJSON(path, fsutil.MaxConfig, &raw); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return bpeConfig{}, err
 	}
-	cfg := bpeConfig{special: make(map[string]bpeAddedToken, len(bpeSpecialKeys)), given: map[string]bool{}}
+	cfg := bpeConfig{special: make(map[string]addedToken, len(bpeSpecialKeys)), given: map[string]bool{}}
 	for _, sk := range bpeSpecialKeys {
-		def := bpeAddedToken{content: sk.def, normalized: true}
+		def := addedToken{content: sk.def, normalized: true}
 		if sk.key == "mask_token" {
 			// RobertaTokenizer makes a plain mask_token string
 			// AddedToken(lstrip=True), not normalized.
@@ -136,7 +134,7 @@ func readBPEConfig(dir string) (bpeConfig, error) {
 			return bpeConfig{}, fmt.Errorf("%s: key \"additional_special_tokens\": expected a list, got %s", path, bpeShort(string(v)))
 		}
 		for i, item := range list {
-			tok, err := parseAddedToken(path, fmt.Sprintf("additional_special_tokens[%d]", i), item, bpeAddedToken{normalized: true})
+			tok, err := parseAddedToken(path, fmt.Sprintf("additional_special_tokens[%d]", i), item, addedToken{normalized: true})
 			if err != nil {
 				return bpeConfig{}, err
 			}
@@ -180,11 +178,53 @@ func parseJSONVocab(where string, raw map[string]json.RawMessage) (map[string]in
 	return vocab, nil
 }
 
+// vocabByID returns the tokens of a token -> id vocabulary in id order.
+// The ids must be 0..n-1, each once (as vocab.txt's line numbers are): two
+// tokens on one id or an id past the end would give ids the model does not
+// mean, so either is an error naming where and the tokens.
+func vocabByID(where string, vocab map[string]int32) ([]string, error) {
+	n := len(vocab)
+	tokens := make([]string, n)
+	filled := make([]bool, n)
+	ok := true
+	for tok, id := range vocab {
+		if int(id) >= n || filled[id] {
+			ok = false
+			break
+		}
+		tokens[id], filled[id] = tok, true
+	}
+	if ok {
+		return tokens, nil
+	}
+	// Report the first problem in token order, so that the message does
+	// not depend on map order.
+	names := slices.Sorted(maps.Keys(vocab))
+	byID := make(map[int32]string, n)
+	for _, tok := range names {
+		id := vocab[tok]
+		if other, dup := byID[id]; dup {
+			return nil, fmt.Errorf("%s: tokens %q and %q both have id %d; each id must name one token", where, other, tok, id)
+		}
+		byID[id] = tok
+	}
+	for _, tok := range names {
+		if id := vocab[tok]; int(id) >= n {
+			return nil, fmt.Errorf("%s: token %q has id %d, out of range for %d tokens (the ids must be 0..%d, each once)", where, tok, id, n, n-1)
+		}
+	}
+	return nil, fmt.Errorf("%s: the ids are not 0..%d, each once", where, n-1)
+}
+
 // bpeMergeLine is one merge rule as read, with where it came from.
 type bpeMergeLine struct {
 	a, b  string
 	where string
 }
+
+// noMerges is the error for a byte-level BPE given no merges (a missing
+// or empty list): it would silently give every byte its own id.
+const noMerges = "no merges (missing or empty); a byte-level BPE without its merges would give every byte its own id"
 
 // readMergesTxt reads merges.txt: "#version" lines are skipped, every
 // other line is one merge "a b", rank in file order (tokenizers' reader).
@@ -212,28 +252,55 @@ func readMergesTxt(path string) ([]bpeMergeLine, error) {
 	return merges, nil
 }
 
-// newBPE builds a tokenizer over vocab and merges with the added tokens
-// (ids set). vocabName names the vocabulary in errors.
-func newBPE(vocabName string, vocab map[string]int32, merges []bpeMergeLine, added []bpeAddedToken, addPrefixSpace bool) (*BPETokenizer, error) {
-	n := int32(0)
-	for _, id := range vocab {
-		n = max(n, id+1)
-	}
+// placeAdded puts the added tokens in the id -> token table of vocab
+// (vocabName and addedName name them in errors): an added token in the
+// vocabulary must have the vocabulary's id; one not in it needs an id of
+// its own past the vocabulary's, and the ids together must leave none
+// unnamed.
+func placeAdded(vocabName, addedName string, vocab map[string]int32, tokens []string, added []addedToken) ([]string, error) {
 	for _, a := range added {
-		n = max(n, a.id+1)
+		if id, ok := vocab[a.content]; ok {
+			if id != a.id {
+				return nil, fmt.Errorf("%s: added token %q has id %d, but %s gives it id %d", addedName, a.content, a.id, vocabName, id)
+			}
+			continue
+		}
+		if int(a.id) < len(vocab) {
+			return nil, fmt.Errorf("%s: added token %q has id %d, which is %q's in %s; each id must name one token", addedName, a.content, a.id, tokens[a.id], vocabName)
+		}
+		for int(a.id) >= len(tokens) {
+			tokens = append(tokens, "")
+		}
+		if old := tokens[a.id]; old != "" && old != a.content {
+			return nil, fmt.Errorf("%s: added tokens %q and %q both have id %d; each id must name one token", addedName, old, a.content, a.id)
+		}
+		tokens[a.id] = a.content
+	}
+	if i := slices.Index(tokens, ""); i >= 0 && i >= len(vocab) {
+		return nil, fmt.Errorf("%s: id %d names no token (%s has ids 0..%d, the added tokens go up to %d); the ids must leave no gap", addedName, i, vocabName, len(vocab)-1, len(tokens)-1)
+	}
+	return tokens, nil
+}
+
+// newBPE builds a tokenizer over vocab and merges with the added tokens
+// (ids set). vocabName names the vocabulary in errors, addedName where the
+// added tokens come from. The vocabulary's ids must be 0..n-1, each once
+// (vocabByID); an added token has its vocabulary id when it is in the
+// vocabulary, else an id of its own past the vocabulary's, and the ids
+// together leave none unnamed.
+func newBPE(vocabName, addedName string, vocab map[string]int32, merges []bpeMergeLine, added []addedToken, addPrefixSpace bool) (*BPETokenizer, error) {
+	tokens, err := vocabByID(vocabName, vocab)
+	if err != nil {
+		return nil, err
+	}
+	if tokens, err = placeAdded(vocabName, addedName, vocab, tokens, added); err != nil {
+		return nil, err
 	}
 	t := &BPETokenizer{
-		tokens:         make([]string, n),
+		tokens:         tokens,
 		merges:         make(map[[2]int32]bpeMerge, len(merges)),
 		addPrefixSpace: addPrefixSpace,
 		cache:          make(map[string][]int32),
-	}
-	for tok, id := range vocab {
-		// Of two tokens with one id, the smaller names it (any choice
-		// encodes alike; this one does not depend on map order).
-		if old := t.tokens[id]; old == "" || tok < old {
-			t.tokens[id] = tok
-		}
 	}
 	for b := range 256 {
 		s := string(bpeByteRune[b])
@@ -259,41 +326,14 @@ func newBPE(vocabName string, vocab map[string]int32, merges []bpeMergeLine, add
 		// transformers.
 		t.merges[[2]int32{ia, ib}] = bpeMerge{int32(rank), id}
 	}
-	// Added tokens: non-normalized first, by id (the order does not change
-	// a match, which is the longest at its place); a content repeated
-	// keeps its first entry.
-	added = slices.Clone(added)
-	slices.SortStableFunc(added, func(x, y bpeAddedToken) int {
-		if x.normalized != y.normalized {
-			if y.normalized {
-				return -1
-			}
-			return 1
-		}
-		return int(x.id) - int(y.id)
-	})
-	seen := make(map[string]bool, len(added))
-	for _, a := range added {
-		if seen[a.content] {
-			continue
-		}
-		seen[a.content] = true
-		t.added = append(t.added, a)
-		t.addedFirst[a.content[0]] = true
-		t.tokens[a.id] = a.content
-		if !a.normalized {
-			t.nRaw = len(t.added)
-		}
-	}
+	t.added = newAddedVocab(added, nil) // byte-level BPE has no normalizer
 	return t, nil
 }
 
 // specialID returns the id of tok: an added token's, else the vocabulary's.
 func (t *BPETokenizer) specialID(tok string) (int32, bool) {
-	for _, a := range t.added {
-		if a.content == tok {
-			return a.id, true
-		}
+	if a, ok := t.added.find(tok); ok {
+		return a.id, true
 	}
 	for id, s := range t.tokens {
 		if s == tok {
@@ -322,13 +362,17 @@ func LoadBPE(dir string) (*BPETokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
-	merges, err := readMergesTxt(filepath.Join(dir, BPEMergesFile))
+	mergesPath := filepath.Join(dir, BPEMergesFile)
+	merges, err := readMergesTxt(mergesPath)
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
-	var added []bpeAddedToken
+	if len(merges) == 0 {
+		return nil, fmt.Errorf("load tokenizer: %s: %s", mergesPath, noMerges)
+	}
+	var added []addedToken
 	cfgPath := filepath.Join(dir, tokenizerConfigFile)
-	addSpecial := func(key string, a bpeAddedToken) error {
+	addSpecial := func(key string, a addedToken) error {
 		if a.content == "" {
 			return fmt.Errorf("load tokenizer: %s: key %q: the token is empty", cfgPath, key)
 		}
@@ -353,7 +397,7 @@ func LoadBPE(dir string) (*BPETokenizer, error) {
 			return nil, err
 		}
 	}
-	t, err := newBPE(vocabPath, vocab, merges, added, cfg.addPrefixSpace)
+	t, err := newBPE(vocabPath, cfgPath, vocab, merges, added, cfg.addPrefixSpace)
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer: %w", err)
 	}
@@ -387,6 +431,22 @@ type tokenizerJSON struct {
 		ContinuingSubwordPrefix *string                    `json:"continuing_subword_prefix"`
 		EndOfWordSuffix         *string                    `json:"end_of_word_suffix"`
 	} `json:"model"`
+}
+
+// jsonAddedTokens reads tokenizer.json's added_tokens, flags included.
+func jsonAddedTokens(path string, tj *tokenizerJSON) ([]addedToken, error) {
+	added := make([]addedToken, 0, len(tj.AddedTokens))
+	for i, a := range tj.AddedTokens {
+		key := fmt.Sprintf("%s: key \"added_tokens[%d]\"", path, i)
+		switch {
+		case a.ID == nil || *a.ID < 0 || *a.ID >= maxTokenID:
+			return nil, fmt.Errorf("%s: expected an id in [0, %d)", key, maxTokenID)
+		case a.Content == "":
+			return nil, fmt.Errorf("%s: the content is empty", key)
+		}
+		added = append(added, addedToken{content: a.Content, id: int32(*a.ID), singleWord: a.SingleWord, lstrip: a.Lstrip, rstrip: a.Rstrip, normalized: a.Normalized})
+	}
+	return added, nil
 }
 
 // typeOf returns the "type" of a tokenizer.json component ("" for null).
@@ -500,20 +560,14 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 		}
 		merges[i] = ml
 	}
-	added := make([]bpeAddedToken, 0, len(tj.AddedTokens))
-	for i, a := range tj.AddedTokens {
-		key := fmt.Sprintf("%s: key \"added_tokens[%d]\"", path, i)
-		switch {
-		case a.ID == nil || *a.ID < 0 || *a.ID >= maxTokenID:
-			return nil, fmt.Errorf("%s: expected an id in [0, %d)", key, maxTokenID)
-		case a.Content == "":
-			return nil, fmt.Errorf("%s: the content is empty", key)
-		case a.SingleWord:
-			return nil, fmt.Errorf("%s: single_word tokens are not supported", key)
-		}
-		added = append(added, bpeAddedToken{content: a.Content, id: int32(*a.ID), lstrip: a.Lstrip, rstrip: a.Rstrip, normalized: a.Normalized})
+	added, err := jsonAddedTokens(path, tj)
+	if err != nil {
+		return nil, err
 	}
-	t, err := newBPE(path+": key \"model.vocab\"", vocab, merges, added, cfg.addPrefixSpace)
+	if len(m.Merges) == 0 {
+		return nil, fmt.Errorf("%s: key \"model.merges\": %s", path, noMerges)
+	}
+	t, err := newBPE(path+": key \"model.vocab\"", path+": key \"added_tokens\"", vocab, merges, added, cfg.addPrefixSpace)
 	if err != nil {
 		return nil, err
 	}
@@ -523,8 +577,12 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 		dst *int32
 	}{{"post_processor.cls", post.Cls, &t.cls}, {"post_processor.sep", post.Sep, &t.sep}} {
 		var id int64
-		if len(sp.raw) != 2 || json.Unmarshal(sp.raw[1], &id) != nil || id < 0 || id >= int64(len(t.tokens)) {
+		var tok string
+		if len(sp.raw) != 2 || json.Unmarshal(sp.raw[0], &tok) != nil || json.Unmarshal(sp.raw[1], &id) != nil || id < 0 || id >= int64(len(t.tokens)) {
 			return nil, fmt.Errorf("%s: key %q: expected [token, id] with an id below %d", path, sp.key, len(t.tokens))
+		}
+		if t.tokens[id] != tok {
+			return nil, fmt.Errorf("%s: key %q: id %d is %q, not %q", path, sp.key, id, t.tokens[id], tok)
 		}
 		*sp.dst = int32(id)
 	}

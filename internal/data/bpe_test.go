@@ -289,7 +289,7 @@ func TestBPELoadersAgree(t *testing.T) {
 	if !slices.Equal(a.tokens, b.tokens) || a.byteID != b.byteID || !reflect.DeepEqual(a.merges, b.merges) {
 		t.Fatal("vocabulary, byte symbols or merges differ")
 	}
-	if !reflect.DeepEqual(a.added, b.added) || a.nRaw != b.nRaw || a.addedFirst != b.addedFirst {
+	if !reflect.DeepEqual(a.added, b.added) {
 		t.Fatalf("added tokens differ:\n%+v\n%+v", a.added, b.added)
 	}
 	if a.cls != b.cls || a.sep != b.sep || a.pad != b.pad || a.addPrefixSpace != b.addPrefixSpace {
@@ -392,7 +392,9 @@ func TestLoadBPEErrors(t *testing.T) {
 	vb, _ := json.Marshal(vocab)
 	good := string(vb)
 	delete(vocab, "Ġ")
+	vocab["zz"] = 32 // ids stay 0..n-1
 	noSpace, _ := json.Marshal(vocab)
+	delete(vocab, "zz")
 	vocab["Ġ"] = 32
 	delete(vocab, "<mask>")
 	noMask, _ := json.Marshal(vocab)
@@ -410,6 +412,9 @@ func TestLoadBPEErrors(t *testing.T) {
 		{"merge line", good, "#version: 0.2\na b\nab\n", "", "merges.txt: line 3: expected a merge"},
 		{"merge three", good, "a b c\n", "", "merges.txt: line 1: expected a merge"},
 		{"merge unknown", good, "a b\nab c\n", "", `merges.txt: line 2: merge "ab" "c": the merged token "abc" is not in`},
+		{"no merges", good, "#version: 0.2\n", "", `merges.txt: no merges`},
+		{"two tokens on one id", strings.Replace(good, `"ab":256`, `"ab":255`, 1), merges, "", `vocab.json: tokens`},
+		{"id past the end", strings.Replace(good, `"ab":256`, `"ab":1000`, 1), merges, "", `vocab.json: token "ab" has id 1000, out of range for 262 tokens`},
 		{"special missing", good, merges, `{"pad_token": "[PAD]"}`, `tokenizer_config.json: key "pad_token": "[PAD]" is not in`},
 		{"default special missing", string(noMask), merges, "", `vocab.json: the default mask_token "<mask>" is not in it`},
 		{"special type", good, merges, `{"mask_token": 3}`, `tokenizer_config.json: key "mask_token": expected a string or an object`},
@@ -500,7 +505,16 @@ func TestLoadBPETokenizerJSONErrors(t *testing.T) {
 		{"added type", strings.Replace(ok, `"lstrip": true`, `"lstrip": "yes"`, 1), `key "added_tokens.lstrip": expected bool`},
 		{"dropout", strings.Replace(ok, `"dropout": null`, `"dropout": 0.1`, 1), `key "model.dropout"`},
 		{"prefix", strings.Replace(ok, `"continuing_subword_prefix": ""`, `"continuing_subword_prefix": "##"`, 1), `key "model.continuing_subword_prefix"`},
-		{"no pad", strings.Replace(strings.Replace(ok, `"<pad>", "special"`, `"<pad2>", "special"`, 1), `"<pad>":257`, `"<pad3>":257`, 1), `the padding token "<pad>"`},
+		{"no pad", strings.Replace(strings.Replace(ok, `{"id": 257, "content": "<pad>", "special": true}, `, ``, 1), `"\u003cpad\u003e":257`, `"pad3":257`, 1), `the padding token "<pad>"`},
+		{"no merges key", strings.Replace(base, `, "merges": MERGES`, ``, 1), `key "model.merges": no merges (missing or empty)`},
+		{"empty merges", strings.Replace(base, "MERGES", `[]`, 1), `key "model.merges": no merges`},
+		{"two tokens on one id", strings.Replace(ok, `"ab":256`, `"ab":255`, 1), `key "model.vocab": tokens`},
+		{"vocab id out of range", strings.Replace(ok, `"ab":256`, `"ab":300`, 1), `key "model.vocab": token "ab" has id 300, out of range for 262 tokens`},
+		{"added id of another token", strings.Replace(ok, `{"id": 261, "content": "<mask>"`, `{"id": 256, "content": "<mask>"`, 1), `key "added_tokens": added token "<mask>" has id 256, but`},
+		{"added new token on a vocab id", strings.Replace(ok, `{"id": 261, "content": "<mask>"`, `{"id": 256, "content": "<new>"`, 1), `added token "<new>" has id 256, which is "ab"'s in`},
+		{"added ids with a gap", strings.Replace(ok, `{"id": 261, "content": "<mask>"`, `{"id": 300, "content": "<new>"`, 1), `key "added_tokens": id 262 names no token`},
+		{"added ids on one id", strings.Replace(ok, `{"id": 261, "content": "<mask>", "lstrip": true}`, `{"id": 262, "content": "<a>"}, {"id": 262, "content": "<b>"}`, 1), `added tokens "<a>" and "<b>" both have id 262`},
+		{"cls names another token", strings.Replace(ok, `["<s>", 258]`, `["<s>", 259]`, 1), `key "post_processor.cls": id 259 is "</s>", not "<s>"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tok, err := LoadBPETokenizerJSON(bpeTestDirWith(t, nil, map[string]string{"tokenizer.json": c.json}))

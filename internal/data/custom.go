@@ -44,7 +44,12 @@ type CustomSpec struct {
 	LabelColumn string
 	// Labels is the label set in class-id order; nil means the sorted
 	// distinct labels of the train file (numerically when all are numbers).
+	// Given labels are read as text (see labelOf: "1.0" names the class 1).
 	Labels []string
+	// LabelsAreKeys says Labels are class keys as a model saved them
+	// (its id2label), taken as they are: a model finetuned on the JSON
+	// strings "01" and "1" has two classes.
+	LabelsAreKeys bool
 	// Problem is ProblemClassification ("" too), ProblemRegression or
 	// ProblemAuto.
 	Problem string
@@ -103,6 +108,15 @@ func NewCustomTask(spec CustomSpec) (*Task, error) {
 	if problem == ProblemRegression && len(spec.Labels) > 0 {
 		return nil, fmt.Errorf("custom data: a label set (%s) was given for a regression problem", strings.Join(spec.Labels, ","))
 	}
+	for i, col := range spec.TextColumns {
+		if strings.TrimSpace(col) == "" {
+			return nil, fmt.Errorf("custom data: text columns %q: column %d of %d has no name", strings.Join(spec.TextColumns, ","), i+1, len(spec.TextColumns))
+		}
+	}
+	given, err := givenLabels(spec.Labels, spec.LabelsAreKeys)
+	if err != nil {
+		return nil, err
+	}
 
 	// The file that decides the columns: train, else dev, else test.
 	first := c.Files["train"]
@@ -138,7 +152,7 @@ func NewCustomTask(spec CustomSpec) (*Task, error) {
 		case problem == ProblemAuto && numeric && len(spec.Labels) == 0:
 			task.Regression, how = true, fmt.Sprintf("regression (problem auto: every label in %s is a number)", train)
 		case problem == ProblemAuto && len(spec.Labels) > 0:
-			task.Labels, how = slices.Clone(spec.Labels), fmt.Sprintf("classification (problem auto: labels given) with %d labels", len(spec.Labels))
+			task.Labels, how = given, fmt.Sprintf("classification (problem auto: labels given) with %d labels", len(spec.Labels))
 		default:
 			task.Labels = labels
 			why := "asked for"
@@ -148,18 +162,11 @@ func NewCustomTask(spec CustomSpec) (*Task, error) {
 			how = fmt.Sprintf("classification (%s) with %d labels from %s, sorted", why, len(labels), train)
 		}
 	default:
-		task.Labels, how = slices.Clone(spec.Labels), fmt.Sprintf("classification with %d labels as given", len(spec.Labels))
+		task.Labels, how = given, fmt.Sprintf("classification with %d labels as given", len(spec.Labels))
 	}
 	if !task.Regression {
 		if len(task.Labels) < 2 {
 			return nil, fmt.Errorf("custom data: classification needs at least 2 labels, got %d (%s)", len(task.Labels), strings.Join(task.Labels, ","))
-		}
-		seen := map[string]bool{}
-		for _, l := range task.Labels {
-			if seen[l] {
-				return nil, fmt.Errorf("custom data: label %q is given twice", l)
-			}
-			seen[l] = true
 		}
 		task.Metrics, task.PrimaryMetric = []string{"accuracy", "macro_f1"}, "accuracy"
 		if len(task.Labels) == 2 {
@@ -209,9 +216,10 @@ func guessTextColumns(t *Table, label string) ([]string, error) {
 	return cols, nil
 }
 
-// trainLabels returns the distinct labels of the train file, sorted as
-// run_glue.py sorts them (numerically when all are numbers), and whether
-// all are numbers.
+// trainLabels returns the class keys of the train file's labels (see
+// labelOf), sorted as run_glue.py sorts them (numerically when they are
+// numbers), and whether they are numbers. Labels of different kinds are an
+// error naming the file, the line and both labels.
 func (c *Custom) trainLabels(path string) ([]string, bool, error) {
 	t, err := c.table(path)
 	if err != nil {
@@ -223,36 +231,23 @@ func (c *Custom) trainLabels(path string) ([]string, bool, error) {
 	}
 	seen := map[string]bool{}
 	var labels []string
-	numeric := true
+	var kinds labelKinds
 	for _, r := range t.Rows {
-		v, err := labelCell(t, r, li, c.LabelColumn)
+		text, err := labelCell(t, r, li, c.LabelColumn)
 		if err != nil {
 			return nil, false, err
 		}
-		if !seen[v] {
-			seen[v] = true
-			labels = append(labels, v)
-			if _, ok := parseNumber(v); !ok {
-				numeric = false
-			}
+		v := labelOf(text, r.Kinds[li], typedFormat(t.Format))
+		if err := kinds.check(t.Path, r.Line, text, v); err != nil {
+			return nil, false, err
+		}
+		if !seen[v.key] {
+			seen[v.key] = true
+			labels = append(labels, v.key)
 		}
 	}
-	if numeric {
-		slices.SortStableFunc(labels, func(a, b string) int {
-			x, _ := parseNumber(a)
-			y, _ := parseNumber(b)
-			return cmp.Or(cmp.Compare(x, y), strings.Compare(a, b))
-		})
-	} else {
-		slices.Sort(labels)
-	}
-	return labels, numeric, nil
-}
-
-// parseNumber parses a finite number.
-func parseNumber(s string) (float64, bool) {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	return f, err == nil && !math.IsNaN(f) && !math.IsInf(f, 0)
+	sortLabels(labels, kinds.first.kind)
+	return labels, kinds.first.kind == KindNumber, nil
 }
 
 // labelCell returns row r's label, which must be a string, number or
@@ -289,6 +284,7 @@ func (t *Task) readCustom(path, split string) ([]Example, *ReadReport, error) {
 	}
 	rep := &ReadReport{Path: path, Task: t.Name, Split: split, FinalNewline: true}
 	examples := make([]Example, 0, len(tab.Rows))
+	var kinds labelKinds
 	for n, r := range tab.Rows {
 		ex := Example{Index: strconv.Itoa(n), Line: r.Line, LabelID: -1, Score: math.NaN()}
 		for i, ci := range cols {
@@ -300,26 +296,43 @@ func (t *Task) readCustom(path, split string) ([]Example, *ReadReport, error) {
 		if len(cols) > 1 {
 			ex.TextB = r.Values[cols[1]]
 		}
-		if li >= 0 && !(split == "test" && r.Kinds[li] == KindNull) {
+		if li >= 0 && !(split == "test" && (r.Kinds[li] == KindNull || strings.TrimSpace(r.Values[li]) == "")) {
 			raw, err := labelCell(tab, r, li, c.LabelColumn)
 			if err != nil {
 				return nil, nil, err
 			}
-			ex.Label = raw
+			v := labelOf(raw, r.Kinds[li], typedFormat(tab.Format))
+			if !t.Regression { // a regression label must be a number, see below
+				if err := kinds.check(path, r.Line, raw, v); err != nil {
+					return nil, nil, err
+				}
+			}
+			ex.Label, ex.HasLabel = v.key, true
 			if t.Regression {
+				ex.Label = raw // a score, as written
 				f, ok := parseNumber(raw)
-				if !ok {
+				switch {
+				case ok:
+					ex.Score = f
+				case split == "test":
+					ex.HasLabel = false // optional: see below
+				default:
 					return nil, nil, fmt.Errorf("%s:%d: label %s is not a number, and the problem is regression", path, r.Line, quoteShort([]byte(raw)))
 				}
-				ex.Score = f
-			} else if ex.LabelID = t.LabelID(raw); ex.LabelID < 0 {
-				where := "the label set"
-				if f := c.Files["train"]; f != "" && f != path {
-					where = "the train file " + f
+			} else if ex.LabelID = t.LabelID(v.key); ex.LabelID < 0 {
+				if split == "test" {
+					// A test file's labels are optional and not scored: a
+					// label the model does not know leaves the row
+					// unlabelled rather than refusing the file.
+					ex.HasLabel = false
+				} else {
+					where := "the label set"
+					if f := c.Files["train"]; f != "" && f != path {
+						where = "the train file " + f
+					}
+					return nil, nil, fmt.Errorf("%s:%d: label %s is not in %s (%s)", path, r.Line, labelShow(raw, v.kind), where, strings.Join(t.Labels, ", "))
 				}
-				return nil, nil, fmt.Errorf("%s:%d: label %s is not in %s (%s)", path, r.Line, quoteShort([]byte(raw)), where, strings.Join(t.Labels, ", "))
 			}
-			ex.HasLabel = true
 		}
 		examples = append(examples, ex)
 	}
@@ -344,14 +357,16 @@ func (t *Task) ScoreLabel(x float64) string {
 	return FormatScore(x)
 }
 
-// ParseList splits a comma-separated list ("a, b") into its trimmed,
-// non-empty items; "" gives nil.
+// ParseList splits a comma-separated list ("a, b") into its trimmed
+// items; "" (or only spaces) gives nil. Empty items are kept ("a,,b" gives
+// "a", "", "b") for the reader of the list to refuse with its own words.
 func ParseList(s string) []string {
-	var out []string
-	for _, item := range strings.Split(s, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	out := strings.Split(s, ",")
+	for i, item := range out {
+		out[i] = strings.TrimSpace(item)
 	}
 	return out
 }

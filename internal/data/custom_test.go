@@ -140,12 +140,13 @@ func TestCustomTaskRegression(t *testing.T) {
 	p := writeFiles(t, map[string]string{
 		"train.csv": "s1,s2,label\na,b,0.5\nc,d,-3\ne,f,1e2\n",
 		"dev.csv":   "s1,s2,label\na,b,4.25\n",
-		"bad.csv":   "s1,s2,label\na,b,high\nc,d,1\n",
+		"bad.csv":   "s1,s2,label\na,b,high\nc,d,low\n",
 	})
 	files := map[string]string{"train": p["train.csv"], "dev": p["dev.csv"]}
-	// Numbers alone never make a regression problem.
+	// Numbers alone never make a regression problem; a number label's
+	// class is its value (1e2 is 100).
 	cls, err := NewCustomTask(CustomSpec{Files: files})
-	if err != nil || cls.Regression || !slices.Equal(cls.Labels, []string{"-3", "0.5", "1e2"}) {
+	if err != nil || cls.Regression || !slices.Equal(cls.Labels, []string{"-3", "0.5", "100"}) {
 		t.Fatalf("default problem: %v regression %v labels %q", err, cls.Regression, cls.Labels)
 	}
 	for _, problem := range []string{ProblemRegression, ProblemAuto} {

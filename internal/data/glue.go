@@ -141,16 +141,10 @@ func (t *Task) HeadClasses(id2label []string) ([]int, error) {
 		return classes, nil
 	}
 	if t.Custom != nil {
-		byName := make([]int, len(id2label))
-		for i, name := range id2label {
-			if byName[i] = slices.Index(t.Labels, name); byName[i] < 0 || slices.Index(byName[:i], byName[i]) >= 0 {
-				return classes, nil
-			}
+		if byName := t.customHeadByName(id2label); byName != nil {
+			return byName, nil
 		}
-		if len(id2label) != len(t.Labels) {
-			return classes, nil
-		}
-		return byName, nil
+		return classes, nil
 	}
 	find := func(names []string, name string) int {
 		return slices.IndexFunc(names, func(l string) bool { return strings.EqualFold(l, name) })
@@ -168,6 +162,44 @@ func (t *Task) HeadClasses(id2label []string) ([]int, error) {
 		classes[i] = c
 	}
 	return classes, nil
+}
+
+// customHeadByName maps a head's labels to a custom task's classes by
+// name: as they are, else as class keys (a head's "1.0" names the class
+// 1); nil unless the head names every label of the task once.
+func (t *Task) customHeadByName(id2label []string) []int {
+	if len(id2label) != len(t.Labels) {
+		return nil
+	}
+	byName := make([]int, len(id2label))
+	for i, name := range id2label {
+		if byName[i] = t.LabelID(name); byName[i] < 0 {
+			byName[i] = t.LabelID(labelOf(name, KindString, false).key)
+		}
+		if byName[i] < 0 || slices.Index(byName[:i], byName[i]) >= 0 {
+			return nil
+		}
+	}
+	return byName
+}
+
+// HeadWarning says, in one line, when HeadClasses maps a head to the
+// user's own labels by position although the head names other labels (a
+// checkpoint finetuned on other data, or with --labels that differ from
+// its id2label): output i becomes label i, which is right only if the
+// order is the same. It is "" when the head names the task's labels, has
+// the generic names LABEL_0, LABEL_1, ..., or the task is not the user's
+// own classification.
+func (t *Task) HeadWarning(id2label []string) string {
+	if t.Custom == nil || t.Regression || len(id2label) == 0 || generic(id2label) || t.customHeadByName(id2label) != nil {
+		return ""
+	}
+	pairs := make([]string, min(len(id2label), len(t.Labels)))
+	for i := range pairs {
+		pairs[i] = id2label[i] + " -> " + t.Labels[i]
+	}
+	return fmt.Sprintf("the model's labels [%s] are not the data's labels [%s]; they are matched by position (%s)",
+		strings.Join(id2label, ", "), strings.Join(t.Labels, ", "), strings.Join(pairs, ", "))
 }
 
 // HeadLabelsError is HeadClasses' error: a classifier head whose labels

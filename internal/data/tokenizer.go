@@ -38,12 +38,27 @@ type TokenizerOptions struct {
 	// MaxInputCharsPerWord: words of more code points become [UNK].
 	// 0 means DefaultMaxInputCharsPerWord.
 	MaxInputCharsPerWord int
+	// SplitSpecialTokens matches the special tokens of the vocabulary
+	// ([PAD], [UNK], [CLS], [SEP], [MASK]) written in the text before
+	// anything else, exactly as written (not lower-cased), as Hugging
+	// Face's BertTokenizerFast does: "[CLS]" in the text becomes the id of
+	// [CLS]. Without it, as in google-research/bert, they are text
+	// ("[", "cl", "##s", "]"). LoadTokenizer sets it.
+	SplitSpecialTokens bool
 }
+
+// bertSpecialTokens are the special tokens BertTokenizerFast adds (not
+// normalized, no stripping, not single-word) when they are in the
+// vocabulary.
+var bertSpecialTokens = []string{PadToken, UnkToken, CLSToken, SEPToken, MaskToken}
 
 // Tokenizer is google-research/bert's FullTokenizer: BasicTokenizer
 // (cleaning, CJK splitting, whitespace splitting, optional lower-casing and
 // accent stripping, punctuation splitting) followed by greedy
-// longest-match-first WordPiece. It is safe for concurrent use.
+// longest-match-first WordPiece; with added tokens (SplitSpecialTokens,
+// or a tokenizer.json's added_tokens) those are first split out of the
+// text as Hugging Face's fast tokenizers split them. It is safe for
+// concurrent use.
 //
 // Input that is not valid UTF-8 is treated like convert_to_unicode's
 // decode("utf-8", "ignore"): the invalid bytes are dropped.
@@ -57,6 +72,8 @@ type Tokenizer struct {
 	sep      int32
 	pad      int32
 	mask     int32 // -1 when the vocabulary has no [MASK]
+	// added are the tokens split out of the text first (see added.go).
+	added addedVocab
 }
 
 // NewTokenizer builds a Tokenizer over v. The vocabulary must contain
@@ -91,7 +108,60 @@ func NewTokenizer(v *Vocab, opt TokenizerOptions) (*Tokenizer, error) {
 		t.mask = int32(id)
 	}
 	t.unkTok = v.Token(int(t.unk))
+	if opt.SplitSpecialTokens {
+		var added []addedToken
+		for _, name := range bertSpecialTokens {
+			if id, ok := v.ID(name); ok {
+				added = append(added, addedToken{content: name, id: int32(id)})
+			}
+		}
+		t.setAdded(added)
+	}
 	return t, nil
+}
+
+// setAdded makes the tokenizer split tokens out of the text first, the
+// normalized ones matched in BertNormalizer's output.
+func (t *Tokenizer) setAdded(tokens []addedToken) {
+	t.added = newAddedVocab(tokens, t.normalize)
+}
+
+// normalize is Hugging Face's BertNormalizer with clean_text and
+// handle_chinese_chars, lower-casing and accent stripping as the
+// tokenizer's: control characters dropped, whitespace made spaces, CJK
+// characters spaced, then (DoLowerCase) lower-cased, NFD, marks dropped.
+// The basic tokenizer does the same on the way, so normalized text
+// tokenizes as the raw text would.
+func (t *Tokenizer) normalize(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		switch {
+		case r == 0 || r == utf8.RuneError || tokIsControl(r):
+		case tokIsWhitespace(r):
+			b = append(b, ' ')
+		case tokIsChinese(r):
+			b = append(b, ' ')
+			b = utf8.AppendRune(b, r)
+			b = append(b, ' ')
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	if !t.lower {
+		return string(b)
+	}
+	low := norm.NFD.Bytes(tokAppendPyLower(nil, b))
+	out := low[:0]
+	for i := 0; i < len(low); {
+		r, size := utf8.DecodeRune(low[i:])
+		if r >= utf8.RuneSelf && unicode.Is(unicode.Mn, r) {
+			i += size
+			continue
+		}
+		out = append(out, low[i:i+size]...)
+		i += size
+	}
+	return string(out)
 }
 
 // Vocab returns the tokenizer's vocabulary.
@@ -312,15 +382,33 @@ func (t *Tokenizer) wordpiece(word []byte, toks []string, ids []int32) ([]string
 	return toks, ids
 }
 
-// tokenizeIDs runs the full tokenizer and returns the tokens and their ids.
+// tokenizeIDs runs the full tokenizer and returns the tokens and their ids:
+// the added tokens split out first, then every other piece through the
+// basic tokenizer and WordPiece.
 func (t *Tokenizer) tokenizeIDs(text string) ([]string, []int32) {
 	b := tokBasicPool.Get().(*tokBasic)
 	defer tokPutBasic(b)
-	t.basic(text, b)
-	toks := make([]string, 0, len(b.ends)+len(b.ends)/2)
-	ids := make([]int32, 0, cap(toks))
-	for i := range b.ends {
-		toks, ids = t.wordpiece(b.token(i), toks, ids)
+	pieces := t.added.split(text)
+	if len(pieces) == 1 && pieces[0].id < 0 { // no added token in the text
+		t.basic(pieces[0].text, b)
+		toks := make([]string, 0, len(b.ends)+len(b.ends)/2)
+		ids := make([]int32, 0, cap(toks))
+		for i := range b.ends {
+			toks, ids = t.wordpiece(b.token(i), toks, ids)
+		}
+		return toks, ids
+	}
+	var toks []string
+	var ids []int32
+	for _, p := range pieces {
+		if p.id >= 0 {
+			toks, ids = append(toks, t.vocab.Token(int(p.id))), append(ids, p.id)
+			continue
+		}
+		t.basic(p.text, b)
+		for i := range b.ends {
+			toks, ids = t.wordpiece(b.token(i), toks, ids)
+		}
 	}
 	return toks, ids
 }
@@ -495,6 +583,8 @@ func configDoLowerCase(cfgPath string) (lower, found bool, err error) {
 // LoadTokenizer builds the tokenizer of a model directory from its
 // vocab.txt. Lower-casing is *lowerOverride when it is not nil, else
 // DetectLowerCase(modelDir). MaxInputCharsPerWord is the default (200).
+// Special tokens written in the text are matched as BertTokenizerFast
+// matches them (TokenizerOptions.SplitSpecialTokens).
 func LoadTokenizer(modelDir string, lowerOverride *bool) (*Tokenizer, error) {
 	v, err := LoadVocab(filepath.Join(modelDir, WordPieceVocabFile))
 	if err != nil {
@@ -506,5 +596,5 @@ func LoadTokenizer(modelDir string, lowerOverride *bool) (*Tokenizer, error) {
 	} else if lower, _, err = DetectLowerCase(modelDir); err != nil {
 		return nil, err
 	}
-	return NewTokenizer(v, TokenizerOptions{DoLowerCase: lower})
+	return NewTokenizer(v, TokenizerOptions{DoLowerCase: lower, SplitSpecialTokens: true})
 }

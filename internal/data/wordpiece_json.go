@@ -41,9 +41,11 @@ func LoadTokenizerJSON(dir string, lowerOverride *bool) (Encoder, error) {
 // Lower-casing is *lowerOverride when it is not nil, else
 // tokenizer_config.json's do_lower_case when it has one (BertTokenizerFast
 // rebuilds the normalizer from it), else the normalizer's lowercase;
-// max_input_chars_per_word is the model's (default 100). The
-// encodings are those of LoadTokenizer over the same vocabulary, truncation
-// included. Errors name the file and the key.
+// max_input_chars_per_word is the model's (default 100). The file's
+// added_tokens are split out of the text first, each with its flags
+// (single_word, lstrip, rstrip, normalized), as the fast tokenizer does.
+// The encodings are those of LoadTokenizer over the same vocabulary,
+// truncation included. Errors name the file and the key.
 func LoadWordPieceTokenizerJSON(dir string, lowerOverride *bool) (*Tokenizer, error) {
 	tj, path, err := readTokenizerJSON(dir)
 	if err != nil {
@@ -113,18 +115,23 @@ func buildWordPieceJSON(path string, tj *tokenizerJSON, lowerOverride *bool) (*T
 	if err != nil {
 		return nil, err
 	}
-	tokens := make([]string, len(vocab))
-	filled := make([]bool, len(vocab))
-	for tok, id := range vocab {
-		if int(id) >= len(tokens) || filled[id] {
-			return nil, fmt.Errorf("%s: key \"model.vocab\": the ids are not 0..%d, each once (token %q has id %d)", path, len(vocab)-1, tok, id)
-		}
-		tokens[id], filled[id] = tok, true
+	vocabName := path + ": key \"model.vocab\""
+	tokens, err := vocabByID(vocabName, vocab)
+	if err != nil {
+		return nil, err
+	}
+	added, err := jsonAddedTokens(path, tj)
+	if err != nil {
+		return nil, err
+	}
+	if tokens, err = placeAdded(vocabName, path+": key \"added_tokens\"", vocab, tokens, added); err != nil {
+		return nil, err
 	}
 	t, err := NewTokenizer(NewVocab(tokens), TokenizerOptions{DoLowerCase: lower, MaxInputCharsPerWord: maxChars})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	t.setAdded(added)
 	return t, nil
 }
 

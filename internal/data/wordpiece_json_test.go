@@ -130,7 +130,8 @@ func TestWordPieceTokenizerJSONErrors(t *testing.T) {
 		{"max chars", func(s string) string {
 			return strings.Replace(s, `"max_input_chars_per_word": 100`, `"max_input_chars_per_word": 0`, 1)
 		}, `key "model.max_input_chars_per_word": 0`},
-		{"ids with a gap", func(s string) string { return strings.Replace(s, `"[CLS]":2`, `"[CLS]":99`, 1) }, `key "model.vocab": the ids are not 0..`},
+		{"ids with a gap", func(s string) string { return strings.Replace(s, `"[CLS]":2`, `"[CLS]":99`, 1) }, `key "model.vocab": token "[CLS]" has id 99, out of range for`},
+		{"two tokens on one id", func(s string) string { return strings.Replace(s, `"[CLS]":2`, `"[CLS]":3`, 1) }, `key "model.vocab": tokens "[CLS]" and "[SEP]" both have id 3`},
 		{"no [SEP]", func(s string) string { return strings.Replace(s, `"[SEP]":3`, `"[SEX]":3`, 1) }, `vocabulary has no [SEP]`},
 		{"model type", func(s string) string {
 			return strings.Replace(s, `"type": "WordPiece", "unk_token"`, `"type": "Unigram", "unk_token"`, 1)

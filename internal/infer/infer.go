@@ -58,12 +58,25 @@ func NewPredictor(be backend.Backend, ck *model.Checkpoint, tok data.Encoder, ta
 	return New(m, tok, task, opt)
 }
 
-func (opt Options) check(cfg model.Config, tok data.Encoder) error {
-	if n := tok.PairSpecialTokens(); opt.MaxSeqLen < n {
-		return fmt.Errorf("max_seq_length %d is too small: a pair's special tokens alone take %d", opt.MaxSeqLen, n)
+// CheckMaxSeqLen is the one check of a max_seq_length against a tokenizer
+// and a model, for every command that encodes (finetune, eval, predict,
+// tokenize): room for a pair's special tokens, and no more tokens than
+// the model's position embeddings allow. cfg is nil for a folder that
+// holds a tokenizer without a model (tokenize), which checks the first
+// limit alone.
+func CheckMaxSeqLen(maxSeqLen int, tok data.Encoder, cfg *model.Config) error {
+	if n := tok.PairSpecialTokens(); maxSeqLen < n {
+		return fmt.Errorf("max_seq_length %d is too small: a pair's special tokens alone take %d", maxSeqLen, n)
 	}
-	if opt.MaxSeqLen > cfg.MaxSeqLen() {
-		return fmt.Errorf("max_seq_length %d exceeds the model's longest sequence %d (max_position_embeddings %d)", opt.MaxSeqLen, cfg.MaxSeqLen(), cfg.MaxPositionEmbeddings)
+	if cfg != nil && maxSeqLen > cfg.MaxSeqLen() {
+		return fmt.Errorf("max_seq_length %d exceeds the model's longest sequence %d (max_position_embeddings %d)", maxSeqLen, cfg.MaxSeqLen(), cfg.MaxPositionEmbeddings)
+	}
+	return nil
+}
+
+func (opt Options) check(cfg model.Config, tok data.Encoder) error {
+	if err := CheckMaxSeqLen(opt.MaxSeqLen, tok, &cfg); err != nil {
+		return err
 	}
 	if opt.BatchSize < 1 {
 		return fmt.Errorf("batch_size %d is not positive", opt.BatchSize)
@@ -287,7 +300,7 @@ func CustomTask(cfg model.Config, spec data.CustomSpec) (*data.Task, error) {
 		spec.Problem = data.ProblemRegression
 	}
 	if len(spec.Labels) == 0 && spec.Problem != data.ProblemRegression {
-		spec.Labels = cfg.ID2Label
+		spec.Labels, spec.LabelsAreKeys = cfg.ID2Label, true
 	}
 	return data.NewCustomTask(spec)
 }

@@ -242,8 +242,12 @@ func lowerCase(mode string) (*bool, error) {
 func (t *Trainer) loadModel() error {
 	cfg := t.cfg
 	opt := model.LoadOptions{Seed: cfg.Seed, Labels: taskLabels(t.task)}
+	var byPosition string // the warning when the head is matched by position
 	if !cfg.ReinitHead {
-		opt.HeadClasses = t.task.HeadClasses
+		opt.HeadClasses = func(id2label []string) ([]int, error) {
+			byPosition = t.task.HeadWarning(id2label)
+			return t.task.HeadClasses(id2label)
+		}
 	}
 	ck, err := model.Load(cfg.Model, opt)
 	var other *data.HeadLabelsError
@@ -253,11 +257,14 @@ func (t *Trainer) loadModel() error {
 	if err != nil {
 		return err
 	}
+	if byPosition != "" {
+		t.opts.Warn(fmt.Sprintf("%s: %s", cfg.Model, byPosition))
+	}
 	for _, name := range ck.Initialized {
 		t.opts.Warn(fmt.Sprintf("%s: %s is not in the checkpoint; initialised randomly (seed %d)", cfg.Model, name, cfg.Seed))
 	}
-	if cfg.MaxSeqLength > ck.Config.MaxSeqLen() {
-		return fmt.Errorf("max_seq_length: %d exceeds the model's longest sequence %d (max_position_embeddings %d)", cfg.MaxSeqLength, ck.Config.MaxSeqLen(), ck.Config.MaxPositionEmbeddings)
+	if err := infer.CheckMaxSeqLen(cfg.MaxSeqLength, t.tok, &ck.Config); err != nil {
+		return err
 	}
 	if n := t.tok.VocabSize(); n > ck.Config.VocabSize {
 		return fmt.Errorf("%s: the tokenizer has %d ids, more than the model's vocab_size %d", cfg.Model, n, ck.Config.VocabSize)
