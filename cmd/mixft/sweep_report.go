@@ -73,17 +73,23 @@ func runSweepReport(o *sweepReportOptions) error {
 		failed += g.Failed
 	}
 	w := o.stdout
-	fmt.Fprintf(w, "%d runs in %d groups (%d failed); wrote %s, %s, %s", runs, len(rep.Groups), failed,
+	if err := rep.WriteText(w); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n%d runs in %d groups (%d failed); wrote %s, %s, %s", runs, len(rep.Groups), failed,
 		sweep.ReportMarkdown, sweep.ReportCSV, sweep.ReportJSON)
 	for _, f := range rep.Figures {
 		fmt.Fprintf(w, ", %s.svg/.png", f.Name)
 	}
 	fmt.Fprintf(w, " in %s\n", o.dirs[0])
 	if a, b := len(rep.Interrupted), len(rep.Incomplete); a+b > 0 {
-		fmt.Fprintf(o.stderr, "mixft: warning: %d unfinished runs left out: %d interrupted (resumable), %d other (listed in %s)\n", a+b, a, b, sweep.ReportMarkdown)
+		o.warn(fmt.Sprintf("%d unfinished runs left out: %d interrupted (resumable), %d other (listed in %s)", a+b, a, b, sweep.ReportMarkdown))
 	}
-	if n := len(rep.Duplicates); n > 0 {
-		fmt.Fprintf(o.stderr, "mixft: warning: %d run directories repeat a run found elsewhere; counted once\n", n)
+	for _, l := range rep.DuplicateLines(rep.Duplicates) {
+		o.warn("duplicate run, counted once: " + l)
+	}
+	for _, l := range rep.DuplicateLines(rep.Lookalikes) {
+		o.warn("maybe the same run twice (settings equal but for the checkpoint's or data's path; no fingerprints recorded to tell), both counted: " + l)
 	}
 	return nil
 }

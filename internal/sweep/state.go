@@ -96,6 +96,10 @@ type Metrics struct {
 	Steps            int          `json:"steps"`
 	TotalSteps       int          `json:"total_steps"`
 	TrainSeconds     float64      `json:"train_seconds"`
+	// ModelSHA256 and DataSHA256 identify the checkpoint and the data by
+	// content; empty in files of versions that did not record them.
+	ModelSHA256 string `json:"model_sha256"`
+	DataSHA256  string `json:"data_sha256"`
 	// Evals are the run's dev evaluations, in step order.
 	Evals []train.Eval `json:"evals"`
 }

@@ -242,7 +242,11 @@ type metricsFile struct {
 	TrainExamples    int     `json:"train_examples"`
 	DevExamples      int     `json:"dev_examples"`
 	TrainSeconds     float64 `json:"train_seconds"`
-	Evals            []Eval  `json:"evals"`
+	// ModelSHA256 and DataSHA256 identify the checkpoint finetuned and the
+	// train and dev files by content (model.Fingerprint, fsutil.HashFiles).
+	ModelSHA256 string `json:"model_sha256,omitempty"`
+	DataSHA256  string `json:"data_sha256,omitempty"`
+	Evals       []Eval `json:"evals"`
 }
 
 // writeMetrics writes metrics.json with the run's status; failure, when
@@ -252,7 +256,7 @@ func (r *runDir) writeMetrics(t *Trainer, status, failure string) error {
 	res := t.result()
 	mf := metricsFile{Task: t.task.Name, Strategy: t.cfg.Strategy, Seed: t.cfg.Seed, Status: status, Best: res.Best,
 		MajorityBaseline: Number(t.baseline), Steps: t.state.Step, TotalSteps: t.state.Total,
-		TrainExamples: len(t.train), DevExamples: len(t.dev), TrainSeconds: t.state.Seconds, Evals: t.state.Evals}
+		TrainExamples: len(t.train), DevExamples: len(t.dev), TrainSeconds: t.state.Seconds, ModelSHA256: t.modelSHA, DataSHA256: t.dataSHA, Evals: t.state.Evals}
 	if status == StatusFinished || status == StatusDiverged {
 		failed := res.Failed || failure != ""
 		mf.Final, mf.Failed, mf.Failure = res.Final, &failed, failure
