@@ -30,7 +30,7 @@ var GroupKeys = []string{"task", "strategy", "mixout", "dropout", "weight_decay_
 
 // IgnoredKeys never split a group: the seed (its runs are the restarts)
 // and the settings that name places or how a run was executed.
-var IgnoredKeys = []string{"seed", "model", "data_dir", "output_dir", "resume", "overwrite", "threads", "device", "save_best", "logging_steps"}
+var IgnoredKeys = []string{"seed", "model", "data_dir", "output_dir", "resume", "overwrite", "threads", "device", "save_best", "save_total_limit", "save_only_model", "logging_steps"}
 
 // RunResult is one run directory the report read.
 type RunResult struct {

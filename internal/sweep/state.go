@@ -147,9 +147,13 @@ func DirState(dir string) State {
 		}
 	}
 	// A checkpoint save cut short leaves the state in last.old or last.tmp,
-	// which finetune restores: the run resumes, its checkpoint kept.
+	// which finetune restores: the run resumes, its checkpoint kept. A
+	// checkpoint without optimizer state (save_only_model) cannot resume:
+	// the run starts again.
 	if last, ok := atomicfile.CompleteDir(filepath.Join(dir, train.LastDir)); ok {
-		if _, err := os.Stat(filepath.Join(last, train.StateFile)); err == nil {
+		_, errState := os.Stat(filepath.Join(last, train.StateFile))
+		_, errOpt := os.Stat(filepath.Join(last, train.OptimizerFile))
+		if errState == nil && errOpt == nil {
 			return Interrupted
 		}
 	}

@@ -144,6 +144,9 @@ func runStatus(dir string, o StatusOptions) RunStatus {
 		rs.Progress = StatusFinished
 	case m != nil && m.Status == train.StatusInterrupted:
 		rs.Progress = StatusInterrupted
+		if state != Interrupted { // saved without optimizer state: starts again
+			rs.Progress = StatusPending
+		}
 		if logTime.After(metricsTime) && recent(logTime) {
 			rs.Progress = StatusRunning
 		}

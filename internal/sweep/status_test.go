@@ -171,9 +171,11 @@ func TestStatusBelievesTheRunsRecord(t *testing.T) {
 	// Run 0: interrupted a minute ago.
 	write(0, train.LogFile, line, time.Minute)
 	write(0, filepath.Join(train.LastDir, train.StateFile), "{}", time.Minute)
+	write(0, filepath.Join(train.LastDir, train.OptimizerFile), "", time.Minute)
 	write(0, train.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
 	// Run 1: the same, but its log was rewritten since (resumed elsewhere).
 	write(1, filepath.Join(train.LastDir, train.StateFile), "{}", time.Minute)
+	write(1, filepath.Join(train.LastDir, train.OptimizerFile), "", time.Minute)
 	write(1, train.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
 	write(1, train.LogFile, line+`{"step":5,"total_steps":10,"loss":0.6}`+"\n", 5*time.Second)
 	// Run 2: finished, then metrics.json cut short by a copy.
@@ -183,9 +185,17 @@ func TestStatusBelievesTheRunsRecord(t *testing.T) {
 	// Run 3: training, metrics written a minute ago.
 	write(3, train.LogFile, line, 10*time.Second)
 	write(3, train.MetricsFile, `{"status": "running", "steps": 2, "total_steps": 10}`, time.Minute)
+	// Run 4: interrupted a minute ago with save_only_model (no optimizer
+	// state): it cannot resume and starts again.
+	write(4, train.LogFile, line, time.Minute)
+	write(4, filepath.Join(train.LastDir, train.StateFile), "{}", time.Minute)
+	write(4, train.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
 
 	st := ReadStatus(plan, dir, StatusOptions{Now: now, Recent: 5 * time.Minute})
-	want := []Progress{StatusInterrupted, StatusRunning, StatusCorrupt, StatusRunning, StatusPending}
+	want := []Progress{StatusInterrupted, StatusRunning, StatusCorrupt, StatusRunning, StatusPending, StatusPending}
+	if d := DirState(runDir(4)); d.Decision() != Restart {
+		t.Errorf("a run saved without optimizer state: %s, want to start afresh", d.Decision())
+	}
 	for i, w := range want {
 		if r := st.Runs[i]; r.Progress != w {
 			t.Errorf("run %d: %s, want %s", i, r.Progress, w)

@@ -56,7 +56,7 @@ type Run struct {
 
 // Unhashed are the settings that do not change what a run computes, or
 // that depend on where it runs; the run id ignores them.
-var Unhashed = []string{"output_dir", "resume", "overwrite", "threads", "device", "report_to", "logging_steps"}
+var Unhashed = []string{"output_dir", "resume", "overwrite", "threads", "device", "report_to", "logging_steps", "save_total_limit", "save_only_model"}
 
 // HashedWhenSet are settings added after run ids were first defined: the
 // id includes them only when they differ from their default, so that the

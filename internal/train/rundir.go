@@ -279,7 +279,8 @@ type savedState struct {
 }
 
 // saveModel writes dir/name as a Hugging Face model directory (and, with
-// state, the optimizer moments and trainer state), replacing the old one
+// state, the trainer state and, unless save_only_model, the optimizer
+// moments), replacing the old one
 // only once the new one is complete (atomicfile.ReplaceDir: a kill at any
 // point leaves a complete copy that openRunDir restores).
 func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
@@ -291,16 +292,18 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 		if !state {
 			return nil
 		}
-		r.at("write " + OptimizerFile)
-		var ts []safetensors.Tensor
-		for _, p := range t.step.Opt.Params {
-			mv, vv := make([]float32, p.Spec.Size()), make([]float32, p.Spec.Size())
-			t.opts.Backend.Download(mv, p.M)
-			t.opts.Backend.Download(vv, p.V)
-			ts = append(ts, safetensors.F32Tensor("m/"+p.Spec.Name, p.Spec.Shape, mv), safetensors.F32Tensor("v/"+p.Spec.Name, p.Spec.Shape, vv))
-		}
-		if err := safetensors.Write(filepath.Join(tmp, OptimizerFile), ts, nil); err != nil {
-			return err
+		if !t.cfg.SaveOnlyModel {
+			r.at("write " + OptimizerFile)
+			var ts []safetensors.Tensor
+			for _, p := range t.step.Opt.Params {
+				mv, vv := make([]float32, p.Spec.Size()), make([]float32, p.Spec.Size())
+				t.opts.Backend.Download(mv, p.M)
+				t.opts.Backend.Download(vv, p.V)
+				ts = append(ts, safetensors.F32Tensor("m/"+p.Spec.Name, p.Spec.Shape, mv), safetensors.F32Tensor("v/"+p.Spec.Name, p.Spec.Shape, vv))
+			}
+			if err := safetensors.Write(filepath.Join(tmp, OptimizerFile), ts, nil); err != nil {
+				return err
+			}
 		}
 		r.at("write " + StateFile)
 		b, err := json.MarshalIndent(savedState{State: t.state, Config: t.cfg.Map()}, "", "  ")
@@ -309,6 +312,18 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 		}
 		return atomicfile.WriteFile(filepath.Join(tmp, StateFile), append(b, '\n'), 0o644)
 	}, r.step)
+}
+
+// ModelOnlyError is a resume refused because the checkpoint holds no
+// optimizer state (the run was saved with save_only_model): continuing
+// with fresh Adam moments would not be the run it was.
+type ModelOnlyError struct {
+	// Dir is the checkpoint (output_dir/last).
+	Dir string
+}
+
+func (e *ModelOnlyError) Error() string {
+	return fmt.Sprintf("resume: %s holds the model only, no %s (the run was saved with save_only_model), so it cannot resume exactly; start it afresh with --overwrite", e.Dir, OptimizerFile)
 }
 
 // restore loads last/: weights, moments and the trainer state. A run that
@@ -351,6 +366,9 @@ func (t *Trainer) restore() error {
 	}
 	if ss.State.Total != t.state.Total {
 		return fmt.Errorf("resume: the run had %d steps in all, the same settings now give %d (did the data change?)", ss.State.Total, t.state.Total)
+	}
+	if _, err := os.Stat(filepath.Join(dir, OptimizerFile)); errors.Is(err, fs.ErrNotExist) {
+		return &ModelOnlyError{Dir: dir}
 	}
 	weights, err := safetensors.Open(filepath.Join(dir, model.WeightsFile))
 	if err != nil {
@@ -423,6 +441,9 @@ func ResumeDefaults(dir string) (map[string]any, error) {
 // (status interrupted) are saved, and ErrInterrupted returned.
 func (t *Trainer) interrupt() error {
 	t.tick()
+	if t.cfg.SaveOnlyModel {
+		t.opts.Warn("save_only_model: last/ keeps the model but no optimizer state, so this run cannot resume; it starts again from step 0 (--overwrite)")
+	}
 	if err := t.saveLast(); err != nil {
 		return err
 	}

@@ -463,7 +463,7 @@ func (t *Trainer) evaluate(ctx context.Context, epoch float64) error {
 	if t.state.Best == nil || ev.Primary > t.state.Best.Primary || (math.IsNaN(float64(t.state.Best.Primary)) && !math.IsNaN(float64(ev.Primary))) {
 		best := ev
 		t.state.Best = &best
-		if t.cfg.SaveBest {
+		if t.cfg.KeepsBest() {
 			if err := t.run.saveModel(t, "best", false); err != nil {
 				return err
 			}
