@@ -286,7 +286,9 @@ type savedState struct {
 func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 	return atomicfile.ReplaceDir(filepath.Join(r.dir, name), func(tmp string) error {
 		m := t.model
-		if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{TokenizerFiles: t.tokFiles, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
+		mc := m.Config
+		mc.SetFinetunedMaxSeqLen(t.cfg.MaxSeqLength) // eval's and predict's default
+		if err := model.Save(tmp, mc, m.Weights(), model.SaveOptions{TokenizerFiles: t.tokFiles, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
 			return err
 		}
 		if !state {
