@@ -41,9 +41,19 @@ func newEvalCmd(runF func(*evalOptions) error) *cobra.Command {
 On a labelled split (dev, or MNLI's dev-mm) it prints the task's official
 metrics: accuracy (SST-2, QNLI, RTE, WNLI, MNLI), accuracy and F1 (MRPC, QQP),
 Matthews correlation (CoLA), Pearson and Spearman correlation (STS-B), and
-combined_score where a task has two. --json prints one JSON object with
-Hugging Face evaluate's metric names; an undefined correlation (constant
-predictions) is null.
+combined_score where a task has two, and the mean loss (cross-entropy, or
+squared error for regression). --json prints one JSON object with the keys
+of Hugging Face's Trainer.evaluate: eval_loss, eval_<metric> (evaluate's
+metric names: eval_accuracy, eval_matthews_correlation, ...), eval_samples,
+eval_runtime, eval_samples_per_second, eval_steps_per_second; beside them,
+for scripts written against earlier versions, the metrics under their bare
+names and num_examples. An undefined correlation (constant predictions) is
+null.
+
+--max-seq-length defaults to the length the model was finetuned with
+(mixft finetune records it in the saved config.json; for a best/ or last/
+checkpoint of an older run, its run directory's config.yaml), else 128 (at
+most the model's max_position_embeddings).
 
 On a test split it writes the GLUE leaderboard file (RTE.tsv, STS-B.tsv, ...)
 into --output-dir: "index<TAB>prediction" rows with label strings, STS-B
