@@ -48,7 +48,7 @@ func newFinetuneCmd(runF func(*finetuneOptions) error) *cobra.Command {
 	o := &finetuneOptions{run: config.Default()}
 	cmd := &cobra.Command{
 		Use:   "finetune",
-		Short: "Finetune a BERT checkpoint on a GLUE task with dropout, weight decay or mixout",
+		Short: "Finetune a BERT checkpoint on a GLUE task or your own CSV/JSON data with dropout, weight decay or mixout",
 		Long: `finetune trains a Hugging Face BERT checkpoint on a GLUE task's train.tsv,
 evaluates on dev.tsv every epoch (or every --eval-steps), and writes the run
 directory --output-dir:

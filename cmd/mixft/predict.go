@@ -32,7 +32,7 @@ func newPredictCmd(runF func(*predictOptions) error) *cobra.Command {
 	o := &predictOptions{}
 	cmd := &cobra.Command{
 		Use:   "predict",
-		Short: "Write the model's logits and predictions for every row of a GLUE-format TSV file",
+		Short: "Write the model's logits, predictions and (--probabilities) class probabilities for every row of a GLUE TSV or your own data file",
 		Long: `predict reads a TSV file in the layout of one of the task's GLUE files and
 writes one JSON line per row: {"index": ..., "logits": [...], "prediction": ...}.
 index is the file's index column (the 0-based row number for files without
