@@ -8,8 +8,14 @@ DEMO    ?= demo-out
 
 all: build
 
+## The release (the git tag, with commits since and -dirty as git describe
+## writes them; devel without tags) and the commit that --version prints.
+RELEASE ?= $(shell git describe --tags --dirty 2>/dev/null || echo devel)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -modified)
+LDFLAGS := -X main.version=$(RELEASE) -X main.commit=$(COMMIT)
+
 build:
-	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/mixft
+	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mixft
 
 ## test: vet, formatting, and every test. Tests that need ../shared skip
 ## when it is missing; with MIXFT_REQUIRE_FIXTURES=1 (CI) they fail instead.
@@ -105,7 +111,7 @@ ptx-clean:
 
 ## cuda-build: the mixft binary with the CUDA backend (--device cuda:N)
 cuda-build: ptx
-	CGO_ENABLED=1 $(GO) build -tags cuda -o $(CUDA_BIN) ./cmd/mixft
+	CGO_ENABLED=1 $(GO) build -tags cuda -ldflags '$(LDFLAGS)' -o $(CUDA_BIN) ./cmd/mixft
 
 ## cuda-vet: go vet and staticcheck of the cuda build and the kernel host
 ## emulation, and the cuBLAS shim against the toolkit

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,11 +17,13 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/data"
 	"github.com/mixft/mixft/internal/exitcode"
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/infer"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/train"
 )
 
 // modelOptions are the settings of every command that runs a model.
@@ -49,7 +52,7 @@ func addModelFlags(cmd *cobra.Command, o *modelOptions) {
 	f.StringVar(&o.labels, "labels", "", "your data's labels, comma-separated, in class-id order (default: the model's id2label)")
 	f.StringVar(&o.problem, "problem", "", "your data's problem: classification or regression (default: the model's problem_type)")
 	f.StringVar(&o.dataFormat, "data-format", "", "format of your data file: csv, tsv, jsonl or json (default: from the extension)")
-	f.IntVar(&o.maxSeqLength, "max-seq-length", 128, "maximum tokens per example, special tokens ([CLS]/[SEP], <s>/</s>) included")
+	f.IntVar(&o.maxSeqLength, "max-seq-length", 128, "maximum tokens per example, special tokens ([CLS]/[SEP], <s>/</s>) included; not given: the length the model was finetuned with (recorded in its config.json as "+model.FinetunedMaxSeqKey+"), else 128 (at most the model's max_position_embeddings)")
 	f.IntVar(&o.batchSize, "batch-size", 32, "examples per forward pass")
 	f.StringVar(&o.doLowerCase, "do-lower-case", "auto", "lower-case text: auto (tokenizer_config.json, else the model name), true or false")
 	f.StringVar(&o.device, "device", "cpu", "compute device: cpu (cuda:N needs a build with -tags cuda)")
@@ -113,7 +116,13 @@ func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]
 	}
 	maxLen := o.maxSeqLength
 	if !s.isSet("max_seq_length") {
-		// The default fits the model, as a tokenizer's model_max_length does.
+		// The default: the length the model was finetuned with, recorded in
+		// its config.json (or, for a checkpoint of an older mixft, in the
+		// run's config.yaml beside it); else one that fits the model, as a
+		// tokenizer's model_max_length does.
+		if n := finetunedMaxSeqLength(dir, ck.Config); n > 0 {
+			maxLen = n
+		}
 		maxLen = min(maxLen, ck.Config.MaxSeqLen())
 	}
 	p, err := infer.NewPredictor(be, ck, tok, task, infer.Options{MaxSeqLen: maxLen, BatchSize: o.batchSize})
@@ -121,6 +130,23 @@ func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]
 		return nil, err
 	}
 	return &modelRun{task: task, predictor: p, ck: ck}, nil
+}
+
+// finetunedMaxSeqLength is the max_seq_length the model in dir was
+// finetuned with: config.json's record, else that of the run directory
+// holding dir (its best/ or last/ checkpoint); 0 when neither says.
+func finetunedMaxSeqLength(dir string, c model.Config) int {
+	if n := c.FinetunedMaxSeqLen(); n > 0 {
+		return n
+	}
+	if b := filepath.Base(filepath.Clean(dir)); b != train.BestDir && b != train.LastDir {
+		return 0
+	}
+	_, resolved, err := config.ReadRunYAML(filepath.Join(filepath.Dir(filepath.Clean(dir)), train.ConfigFile))
+	if err != nil {
+		return 0
+	}
+	return resolved.MaxSeqLength
 }
 
 // progressEvery is the most time between two progress lines of a command

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
-	"sort"
+	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -39,9 +41,19 @@ func newEvalCmd(runF func(*evalOptions) error) *cobra.Command {
 On a labelled split (dev, or MNLI's dev-mm) it prints the task's official
 metrics: accuracy (SST-2, QNLI, RTE, WNLI, MNLI), accuracy and F1 (MRPC, QQP),
 Matthews correlation (CoLA), Pearson and Spearman correlation (STS-B), and
-combined_score where a task has two. --json prints one JSON object with
-Hugging Face evaluate's metric names; an undefined correlation (constant
-predictions) is null.
+combined_score where a task has two, and the mean loss (cross-entropy, or
+squared error for regression). --json prints one JSON object with the keys
+of Hugging Face's Trainer.evaluate: eval_loss, eval_<metric> (evaluate's
+metric names: eval_accuracy, eval_matthews_correlation, ...), eval_samples,
+eval_runtime, eval_samples_per_second, eval_steps_per_second; beside them,
+for scripts written against earlier versions, the metrics under their bare
+names and num_examples. An undefined correlation (constant predictions) is
+null.
+
+--max-seq-length defaults to the length the model was finetuned with
+(mixft finetune records it in the saved config.json; for a best/ or last/
+checkpoint of an older run, its run directory's config.yaml), else 128 (at
+most the model's max_position_embeddings).
 
 On a test split it writes the GLUE leaderboard file (RTE.tsv, STS-B.tsv, ...)
 into --output-dir: "index<TAB>prediction" rows with label strings, STS-B
@@ -71,6 +83,33 @@ combined_score.`,
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	f.StringVar(&o.outputDir, "output-dir", ".", "where a test split's submission file is written")
 	return cmd
+}
+
+// evalJSONObject is eval --json's object: the Trainer's keys (eval_loss,
+// eval_<metric>, eval_samples, eval_runtime, eval_samples_per_second,
+// eval_steps_per_second), task and split, and for scripts written against
+// earlier versions the metrics under their bare names and num_examples.
+// An undefined value (a constant prediction's correlation) is null.
+func evalJSONObject(task, split string, n int, seconds float64, m map[string]float64, batch int) map[string]any {
+	obj := map[string]any{"task": task, "split": split, "eval_samples": n, "num_examples": n}
+	val := func(v float64) any {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return v
+	}
+	for k, v := range m {
+		obj["eval_"+k] = val(v)
+		if k != "loss" {
+			obj[k] = val(v) // the bare names of earlier versions
+		}
+	}
+	if seconds > 0 {
+		obj["eval_runtime"] = seconds
+		obj["eval_samples_per_second"] = float64(n) / seconds
+		obj["eval_steps_per_second"] = math.Ceil(float64(n)/float64(batch)) / seconds
+	}
+	return obj
 }
 
 // runEval scores the model on the split, or writes the submission file of
@@ -107,7 +146,9 @@ func runEval(o *evalOptions) error {
 		return fmt.Errorf("%s: no examples", report.Path)
 	}
 	step, done := progress(o.stderr, len(examples), "eval "+run.task.Name)
+	began := time.Now()
 	preds, err := run.predictor.PredictContext(ctx, examples, step)
+	seconds := time.Since(began).Seconds()
 	done()
 	if err != nil {
 		return interrupted(err)
@@ -139,21 +180,12 @@ func runEval(o *evalOptions) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", report.Path, err)
 	}
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
+	if m["loss"], err = infer.Loss(run.task, examples, preds); err != nil {
+		return fmt.Errorf("%s: %w", report.Path, err)
 	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(m))
 	if asJSON {
-		obj := map[string]any{"task": run.task.Name, "split": report.Split, "num_examples": len(examples)}
-		for _, k := range names {
-			if v := m[k]; math.IsNaN(v) {
-				obj[k] = nil
-			} else {
-				obj[k] = v
-			}
-		}
-		return json.NewEncoder(out).Encode(obj)
+		return json.NewEncoder(out).Encode(evalJSONObject(run.task.Name, report.Split, len(examples), seconds, m, o.model.batchSize))
 	}
 	fmt.Fprintf(out, "%s %s: %d examples (%s)\n", run.task.Name, report.Split, len(examples), report.Path)
 	for _, k := range names {

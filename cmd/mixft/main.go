@@ -8,34 +8,66 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mixft/mixft/internal/exitcode"
 )
 
-// version is set at build time with -ldflags "-X main.version=v1.2.3"; a
-// plain build reports the module version or VCS revision Go recorded.
-var version = ""
+// version and commit are set at build time (the Makefile does:
+// -ldflags "-X main.version=v1.2.3 -X main.commit=0123abcd..."); a build
+// without them reports what Go recorded: the module version of `go install
+// ...@v1.2.3`, and vcs.revision and vcs.modified of a build in a git
+// checkout (unless -buildvcs=false).
+var version, commit = "", ""
 
+// versionString is --version's text after "mixft ": the release and the
+// commit, "v1.2.3 (commit 0123456789ab)", "devel (commit 0123456789ab,
+// modified)" for a build from changed files, or "devel (commit unknown)".
 func versionString() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "devel"
-	}
-	v := info.Main.Version
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " (" + s.Value[:12] + ")"
+	return formatVersion(version, commit, buildInfo())
+}
+
+// buildInfo is the binary's build information (nil when it has none).
+func buildInfo() *debug.BuildInfo {
+	info, _ := debug.ReadBuildInfo()
+	return info
+}
+
+// formatVersion combines the release and commit given at build time with
+// what info records, the given ones first.
+func formatVersion(release, rev string, info *debug.BuildInfo) string {
+	modified := false
+	if info != nil {
+		if v := info.Main.Version; release == "" && v != "" && v != "(devel)" {
+			release = v
+		}
+		for _, s := range info.Settings {
+			switch {
+			case s.Key == "vcs.revision" && rev == "":
+				rev = s.Value
+			case s.Key == "vcs.modified":
+				modified = s.Value == "true"
+			}
 		}
 	}
-	if v == "" {
-		v = "devel"
+	if release == "" {
+		release = "devel"
 	}
-	return v
+	if strings.HasSuffix(rev, "-modified") {
+		rev, modified = strings.TrimSuffix(rev, "-modified"), true
+	}
+	if rev == "" {
+		return release + " (commit unknown)"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if modified {
+		return release + " (commit " + rev + ", modified)"
+	}
+	return release + " (commit " + rev + ")"
 }
 
 func newRootCmd() *cobra.Command {
@@ -48,6 +80,22 @@ tokenizer files) on the GLUE tasks or your own CSV/JSON data, with mixout: a reg
 that replaces weights, input column by column with probability p, by their
 pretrained values (Lee, Cho and Kang, ICLR 2020).
 
+The usual path:
+  finetune   train a checkpoint on a GLUE task (--task rte --data-dir
+             glue_data/RTE) or on your own data (--train-file and
+             --validation-file: .csv, .tsv, .jsonl or .json with a text
+             column or two and a label column; --test-file adds the final
+             model's predictions); writes a run directory (config.yaml,
+             metrics.json, log.jsonl, curves.png, best/ and last/ checkpoints
+             in the Hugging Face layout)
+  eval       score a checkpoint on a labelled split (GLUE dev, or your own
+             --validation-file), or write a GLUE test submission
+  predict    write one JSON line per input row: logits, the predicted label
+             and, with --probabilities, the class probabilities
+  sweep      run a grid of seeds and regularizers locally, on Slurm or on
+             Kubernetes, watch it (status) and summarise it (report)
+Each command's --help has examples.
+
 Settings come from flags, then MIXFT_* environment variables (MIXFT_BATCH_SIZE
 for --batch-size), then the YAML file given by --config or MIXFT_CONFIG (keys
 as the flag names with "_" for "-": batch_size), then the defaults. A key in
@@ -55,8 +103,12 @@ the file that the command does not take is an error.
 
 Exit statuses: 0 done, 1 error, 3 interrupted with the state saved (run the
 same command again to resume), 4 a diverged run.`,
-		Example: `  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE
-  mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/dev.tsv --output preds.jsonl
+		Example: `  mixft finetune --model bert-base-uncased --task rte --data-dir glue_data/RTE --strategy mixout --output-dir runs/rte-mixout
+  mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews
+  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE
+  mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/dev.tsv --output preds.jsonl --probabilities
+  mixft predict --model runs/reviews/best --input new_reviews.csv --text-columns review --output preds.jsonl
+  mixft --version
   mixft completion bash > /etc/bash_completion.d/mixft`,
 		Version:       versionString(),
 		SilenceUsage:  true,

@@ -20,6 +20,7 @@ type predictOptions struct {
 	common
 	model                modelOptions
 	input, output, split string
+	probabilities        bool
 }
 
 // newPredictCmd returns the predict command; runF, when not nil, runs
@@ -31,12 +32,14 @@ func newPredictCmd(runF func(*predictOptions) error) *cobra.Command {
 	o := &predictOptions{}
 	cmd := &cobra.Command{
 		Use:   "predict",
-		Short: "Write the model's logits and predictions for every row of a GLUE-format TSV file",
+		Short: "Write the model's logits, predictions and (--probabilities) class probabilities for every row of a GLUE TSV or your own data file",
 		Long: `predict reads a TSV file in the layout of one of the task's GLUE files and
 writes one JSON line per row: {"index": ..., "logits": [...], "prediction": ...}.
 index is the file's index column (the 0-based row number for files without
 one); logits are in the task's label order; prediction is the label string,
-or for STS-B the predicted score (not clipped).
+or for STS-B the predicted score (not clipped). --probabilities adds
+"probabilities": the softmax of the logits, in the same order
+(classification only).
 
 --split says which file layout the input has (train, dev, test, ...); auto
 takes test when the file name contains "test", else dev, and falls back to
@@ -50,6 +53,7 @@ columns); index is the 0-based row, and the labels and the problem type
 come from the model (id2label, problem_type).`,
 		Example: `  mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/test.tsv --output rte-test.jsonl
   mixft predict --model runs/cola --task cola --input my_sentences.tsv --split test --output -
+  mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/dev.tsv --output rte-dev.jsonl --probabilities
   mixft predict --model runs/reviews/best --input new_reviews.jsonl --text-columns review --output preds.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: runE(o, runF),
@@ -59,6 +63,7 @@ come from the model (id2label, problem_type).`,
 	f.StringVar(&o.input, "input", "", "TSV file in the task's GLUE layout, or your own data file (.csv, .tsv, .jsonl, .json)")
 	f.StringVar(&o.output, "output", "", "JSON lines file to write (- for stdout)")
 	f.StringVar(&o.split, "split", "auto", "layout of the input: auto, train, dev, dev-mm, test, test-mm")
+	f.BoolVar(&o.probabilities, "probabilities", false, "add \"probabilities\": the softmax of the logits, in label order (classification)")
 	return cmd
 }
 
@@ -72,6 +77,9 @@ func runPredict(o *predictOptions) error {
 	run, err := openModel(&o.model, o.settings, o.stderr, map[string]string{"test": o.input})
 	if err != nil {
 		return err
+	}
+	if o.probabilities && run.task.Regression {
+		return fmt.Errorf("--probabilities: %s is a regression task, whose single output has no class probabilities", run.task.Name)
 	}
 	split := o.split
 	if run.task.Custom != nil {
@@ -89,7 +97,7 @@ func runPredict(o *predictOptions) error {
 	}
 	write := func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
-		if err := infer.WriteJSONLines(bw, run.task, preds); err != nil {
+		if err := infer.WriteJSONLines(bw, run.task, preds, infer.LineOptions{Probabilities: o.probabilities}); err != nil {
 			return err
 		}
 		return bw.Flush()

@@ -314,3 +314,32 @@ func TestConfigFileValuesAsWritten(t *testing.T) {
 			r.OutputDir, r.Model, r.DataDir, r.LR, r.Epochs)
 	}
 }
+
+// TestKeptCheckpointSettings: save_total_limit and save_only_model (the
+// Trainer's names) resolve like every setting: flag > MIXFT_* > --config
+// > default.
+func TestKeptCheckpointSettings(t *testing.T) {
+	var got *finetuneOptions
+	capture := func(o *finetuneOptions) error { got = o; return nil }
+	if err := execute(t, newFinetuneCmd(capture)); err != nil {
+		t.Fatal(err)
+	}
+	if got.run.SaveTotalLimit != 0 || got.run.SaveOnlyModel {
+		t.Errorf("defaults: save_total_limit %d save_only_model %v", got.run.SaveTotalLimit, got.run.SaveOnlyModel)
+	}
+	yml := writeFile(t, "keep.yaml", "save_total_limit: 2\nsave_only_model: true\n")
+	if err := execute(t, newFinetuneCmd(capture), "--config", yml); err != nil {
+		t.Fatal(err)
+	}
+	if got.run.SaveTotalLimit != 2 || !got.run.SaveOnlyModel {
+		t.Errorf("--config: save_total_limit %d save_only_model %v", got.run.SaveTotalLimit, got.run.SaveOnlyModel)
+	}
+	t.Setenv("MIXFT_SAVE_TOTAL_LIMIT", "3")
+	if err := execute(t, newFinetuneCmd(capture), "--config", yml); err != nil || got.run.SaveTotalLimit != 3 {
+		t.Errorf("MIXFT_SAVE_TOTAL_LIMIT: %v %d", err, got.run.SaveTotalLimit)
+	}
+	if err := execute(t, newFinetuneCmd(capture), "--config", yml, "--save-total-limit", "1", "--save-only-model=false"); err != nil ||
+		got.run.SaveTotalLimit != 1 || got.run.SaveOnlyModel || got.settings.source("save_total_limit") != "flag --save-total-limit" {
+		t.Errorf("flags: %v %d %v", err, got.run.SaveTotalLimit, got.run.SaveOnlyModel)
+	}
+}

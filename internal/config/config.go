@@ -71,6 +71,8 @@ type Run struct {
 	MaxTrainExamples int  `key:"max_train_examples" help:"use only the first N training examples (0: all)"`
 	MaxEvalExamples  int  `key:"max_eval_examples" help:"use only the first N dev examples (0: all)"`
 	SaveBest         bool `key:"save_best" help:"keep the best dev checkpoint in best/"`
+	SaveTotalLimit   int  `key:"save_total_limit" help:"most checkpoint folders a run keeps (the Trainer's save_total_limit): 0 no limit (best/ and last/), 1 last/ only (best/ is not written, as with save_best false; the best score stays in metrics.json)"`
+	SaveOnlyModel    bool `key:"save_only_model" help:"checkpoints hold the model only (the Trainer's save_only_model): last/ without the optimizer state (twice the weights' size), so an interrupted run cannot resume and starts again"`
 	Resume           bool `key:"resume" help:"continue an interrupted run from output_dir/last"`
 	Overwrite        bool `key:"overwrite" help:"start afresh in an output_dir that already holds a run (its checkpoints, logs, metrics, curves, TensorBoard events and test predictions are removed)"`
 
@@ -79,6 +81,10 @@ type Run struct {
 	Device      string `key:"device" help:"compute device: cpu (cuda:N needs a build with -tags cuda)"`
 	ReportTo    string `key:"report_to" help:"also report to: none, or tensorboard (event files in output_dir/tensorboard)"`
 }
+
+// KeepsBest reports whether the run keeps its best dev checkpoint in best/:
+// save_best, unless save_total_limit 1 leaves room for last/ alone.
+func (r *Run) KeepsBest() bool { return r.SaveBest && r.SaveTotalLimit != 1 }
 
 // OwnData reports whether the run trains on the user's own files
 // (train_file) instead of a GLUE task.
@@ -316,6 +322,8 @@ func (r *Run) Validate() error {
 		return bad("do_lower_case", fmt.Sprintf("%q", r.DoLowerCase), "auto, true or false")
 	case r.Threads < 0:
 		return bad("threads", r.Threads, "0 (all cores) or positive")
+	case r.SaveTotalLimit < 0:
+		return bad("save_total_limit", r.SaveTotalLimit, "0 (no limit) or positive")
 	case r.Resume && r.Overwrite:
 		return bad("overwrite", true, "allowed with resume (choose one)")
 	}

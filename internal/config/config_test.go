@@ -48,7 +48,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"batch_size", 0}, {"grad_accum_steps", 3}, {"dropout", 1.0}, {"hidden_dropout", -0.5},
 		{"weight_decay_target", "origin"}, {"mixout_grad", "approx"}, {"output_layer", "none"},
 		{"warmup_ratio", 1.5}, {"warmup_steps", -2}, {"layer_lr_decay", 0.0}, {"adam_eps", 0.0},
-		{"max_seq_length", 2}, {"do_lower_case", "yes"}, {"epochs", 0},
+		{"max_seq_length", 2}, {"do_lower_case", "yes"}, {"epochs", 0}, {"save_total_limit", -1},
 	} {
 		r := valid()
 		if err := r.Set(tc.key, tc.v); err != nil {

@@ -119,10 +119,11 @@ func ReadRunYAML(path string) (requested, resolved Run, err error) {
 }
 
 // identityFree are the settings a run may change between its attempts:
-// where it runs, how fast, how it is started, how often it logs, and
-// output_dir (the run directory itself, which may be moved or spelled
+// where it runs, how fast, how it is started, how often it logs, which
+// checkpoints it keeps, and output_dir (the run directory itself, which may be moved or spelled
 // another way).
-var identityFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true, "output_dir": true, "logging_steps": true}
+var identityFree = map[string]bool{"resume": true, "overwrite": true, "threads": true, "device": true, "output_dir": true, "logging_steps": true,
+	"save_total_limit": true, "save_only_model": true}
 
 // pathKeys are settings naming files, compared by what they point to.
 var pathKeys = map[string]bool{"model": true, "data_dir": true, "train_file": true, "validation_file": true, "test_file": true}

@@ -19,15 +19,19 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/mixft/mixft/internal/atomicfile"
+	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/train"
 )
@@ -47,6 +51,11 @@ type Run struct {
 	Dir string
 	// Task is metrics.json's task ("" when the run has no metrics.json yet).
 	Task string
+	// Strategy and Seed are the run's (config.yaml's, else metrics.json's;
+	// Strategy "" when neither was read), Regularization its regularizers
+	// in the paper's notation ("" without config.yaml).
+	Strategy, Regularization string
+	Seed                     uint64
 	// Steps are log.jsonl's lines, one per optimizer step.
 	Steps []train.StepInfo
 	// Evals are the dev evaluations; Best the best of them (nil if none).
@@ -96,15 +105,44 @@ func Read(dir string) (*Run, error) {
 		return nil, fmt.Errorf("%s: %w", mpath, err)
 	}
 	var m struct {
-		Task  string       `json:"task"`
-		Best  *train.Eval  `json:"best"`
-		Evals []train.Eval `json:"evals"`
+		Task     string       `json:"task"`
+		Strategy string       `json:"strategy"`
+		Seed     uint64       `json:"seed"`
+		Best     *train.Eval  `json:"best"`
+		Evals    []train.Eval `json:"evals"`
 	}
 	if err := json.Unmarshal(mb, &m); err != nil {
 		return nil, fmt.Errorf("%s: %v", mpath, err)
 	}
-	r.Task, r.Best, r.Evals = m.Task, m.Best, m.Evals
+	r.Task, r.Strategy, r.Seed, r.Best, r.Evals = m.Task, m.Strategy, m.Seed, m.Best, m.Evals
+	if _, res, err := config.ReadRunYAML(filepath.Join(dir, train.ConfigFile)); err == nil {
+		r.Strategy, r.Seed, r.Regularization = res.Strategy, res.Seed, res.Regularization()
+		if r.Task == "" {
+			r.Task = res.Task
+		}
+	}
 	return r, nil
+}
+
+// Title names the run: task, strategy (none for individual settings),
+// seed, its regularizers, and its directory's name ("rte · mixout · seed 3
+// · mixout(w_pre, 0.7) + wdecay(0, 0.01) · run-3").
+func (r *Run) Title() string {
+	var parts []string
+	if r.Task != "" {
+		parts = append(parts, r.Task)
+	}
+	if r.Strategy != "" {
+		s := r.Strategy
+		if s == "custom" {
+			s = "no preset"
+		}
+		parts = append(parts, s, fmt.Sprintf("seed %d", r.Seed))
+	}
+	if r.Regularization != "" {
+		parts = append(parts, r.Regularization)
+	}
+	return strings.Join(append(parts, filepath.Base(filepath.Clean(r.Dir))), " · ")
 }
 
 // PrimaryName names the metric an evaluation's Primary is: combined_score,
@@ -166,26 +204,53 @@ var (
 	panelHeight = 3 * vg.Inch
 )
 
-// Plots returns the figure's panels, row by row, two a row: training loss,
-// learning rate, gradient norm, dev metric, and dev loss when recorded.
-func (r *Run) Plots() ([][]*plot.Plot, error) {
+// KeyEntry is one entry of a figure's key: a sample of a line or marker
+// and what it stands for.
+type KeyEntry struct {
+	Name  string
+	Thumb plot.Thumbnailer
+}
+
+// Figure is a grid of panels under a header, a title and a key, which
+// Save draws above the panels so that no legend covers data.
+type Figure struct {
+	Title string
+	Key   []KeyEntry
+	// Rows are the panels, row by row (nil leaves a tile empty).
+	Rows [][]*plot.Plot
+}
+
+// Figure returns the run's figure: titled by the run (Title), its key,
+// and panels two a row: training loss, learning rate, gradient norm, dev
+// metric, and dev loss when recorded.
+func (r *Run) Figure() (*Figure, error) {
 	var steps, loss, lr, norm []float64
 	for _, s := range r.Steps {
 		steps = append(steps, float64(s.Step))
 		loss, lr, norm = append(loss, float64(s.Loss)), append(lr, s.LR), append(norm, float64(s.GradNorm))
 	}
+	fig := &Figure{Title: r.Title()}
 	bestStep := math.NaN()
 	if r.Best != nil {
 		bestStep = float64(r.Best.Step)
+		fig.Key = append(fig.Key, KeyEntry{fmt.Sprintf("best checkpoint (step %d)", r.Best.Step), bestLine(bestStep)})
 	}
-	var panels []*panel
+	var panels []*plot.Plot
 
 	p := r.panel("training loss", "loss", bestStep)
-	if err := addLine(p, steps, loss, colorRaw, "raw"); err != nil {
+	raw, err := addLine(p, steps, loss, colorRaw)
+	if err != nil {
 		return nil, err
 	}
-	if err := addLine(p, steps, Smooth(loss, Smoothing), colorMain, fmt.Sprintf("smoothed (EMA %.1f)", Smoothing)); err != nil {
+	smooth, err := addLine(p, steps, Smooth(loss, Smoothing), colorMain)
+	if err != nil {
 		return nil, err
+	}
+	if raw != nil {
+		fig.Key = append(fig.Key, KeyEntry{"training loss, raw", raw})
+	}
+	if smooth != nil {
+		fig.Key = append(fig.Key, KeyEntry{fmt.Sprintf("smoothed (EMA %.1f)", Smoothing), smooth})
 	}
 	panels = append(panels, p)
 
@@ -194,7 +259,7 @@ func (r *Run) Plots() ([][]*plot.Plot, error) {
 		v        []float64
 	}{{"learning rate", "learning rate", lr}, {"gradient norm (before clipping)", "L2 norm", norm}} {
 		p = r.panel(c.title, c.y, bestStep)
-		if err := addLine(p, steps, c.v, colorMain, ""); err != nil {
+		if _, err := addLine(p, steps, c.v, colorMain); err != nil {
 			return nil, err
 		}
 		panels = append(panels, p)
@@ -220,8 +285,10 @@ func (r *Run) Plots() ([][]*plot.Plot, error) {
 	p = r.panel("dev "+metric, metric, bestStep)
 	if len(es) == 0 {
 		p.Title.Text += " (no evaluation yet)"
-	} else if err := addPoints(p, es, ev, colorDev); err != nil {
+	} else if dots, err := addPoints(p, es, ev, colorDev); err != nil {
 		return nil, err
+	} else if dots != nil {
+		fig.Key = append(fig.Key, KeyEntry{"dev evaluation", dots})
 	}
 	if r.Best != nil && !math.IsNaN(float64(r.Best.Primary)) {
 		s, err := plotter.NewScatter(plotter.XYs{{X: bestStep, Y: float64(r.Best.Primary)}})
@@ -230,75 +297,52 @@ func (r *Run) Plots() ([][]*plot.Plot, error) {
 		}
 		s.GlyphStyle = draw.GlyphStyle{Color: colorBest, Radius: vg.Points(5), Shape: draw.RingGlyph{}}
 		p.Add(s)
-		p.legend(fmt.Sprintf("best: %s %.4f at step %d", metric, float64(r.Best.Primary), r.Best.Step), s)
+		fig.Key = append(fig.Key, KeyEntry{fmt.Sprintf("best: %s %.4f at step %d", metric, float64(r.Best.Primary), r.Best.Step), s})
 	}
 	panels = append(panels, p)
 	if len(ls) > 0 {
 		p = r.panel("dev loss", "loss", bestStep)
-		if err := addPoints(p, ls, lv, colorDev); err != nil {
+		if _, err := addPoints(p, ls, lv, colorDev); err != nil {
 			return nil, err
 		}
 		panels = append(panels, p)
 	}
 
-	var rows [][]*plot.Plot
 	for i := 0; i < len(panels); i += 2 {
-		panels[i].headroom()
-		row := []*plot.Plot{panels[i].Plot, nil}
+		row := []*plot.Plot{panels[i], nil}
 		if i+1 < len(panels) {
-			panels[i+1].headroom()
-			row[1] = panels[i+1].Plot
+			row[1] = panels[i+1]
 		}
-		rows = append(rows, row)
+		fig.Rows = append(fig.Rows, row)
 	}
-	return rows, nil
+	return fig, nil
 }
 
-// panel is one plot of the figure and the number of its legend entries
-// (plot.Legend does not tell), for headroom.
-type panel struct {
-	*plot.Plot
-	entries int
-}
-
-// legend adds a legend entry.
-func (p *panel) legend(name string, thumb plot.Thumbnailer) {
-	p.Legend.Add(name, thumb)
-	p.entries++
-}
-
-// headroom raises the panel's top so that its legend, in the top right
-// corner, sits above the data.
-func (p *panel) headroom() {
-	span := p.Y.Max - p.Y.Min
-	if p.entries == 0 || math.IsInf(span, 0) || math.IsNaN(span) || span <= 0 {
-		return
-	}
-	p.Y.Max += span * 0.15 * float64(p.entries)
+// bestLine is the dashed vertical line at the best checkpoint's step.
+func bestLine(step float64) vline {
+	return vline{x: step, style: draw.LineStyle{Color: colorBest, Width: vg.Points(1), Dashes: bestDashes}}
 }
 
 // panel is an empty plot with the best checkpoint's step as a dashed line.
-func (r *Run) panel(title, y string, bestStep float64) *panel {
-	p := &panel{Plot: plot.New()}
+func (r *Run) panel(title, y string, bestStep float64) *plot.Plot {
+	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "step"
 	p.Y.Label.Text = y
 	p.Add(plotter.NewGrid())
-	p.Legend.Top = true
 	// Every panel spans the same steps, so that they line up.
 	p.X.Min, p.X.Max = 0, float64(r.Steps[len(r.Steps)-1].Step)
 	if !math.IsNaN(bestStep) {
-		v := vline{x: bestStep, style: draw.LineStyle{Color: colorBest, Width: vg.Points(1), Dashes: bestDashes}}
-		p.Add(v)
-		p.legend(fmt.Sprintf("best checkpoint (step %d)", int(bestStep)), v)
+		p.Add(bestLine(bestStep))
 	}
 	return p
 }
 
-// addLine draws y against x, leaving gaps at non-finite values.
-func addLine(p *panel, x, y []float64, c color.Color, legend string) error {
+// addLine draws y against x, leaving gaps at non-finite values; it returns
+// a drawn segment (for the key), nil when none was.
+func addLine(p *plot.Plot, x, y []float64, c color.Color) (*plotter.Line, error) {
 	var seg plotter.XYs
-	first := true
+	var first *plotter.Line
 	flush := func() error {
 		if len(seg) == 0 {
 			return nil
@@ -309,28 +353,29 @@ func addLine(p *panel, x, y []float64, c color.Color, legend string) error {
 		}
 		l.Color, l.Width = c, vg.Points(1.2)
 		p.Add(l)
-		if legend != "" && first {
-			p.legend(legend, l)
+		if first == nil {
+			first = l
 		}
-		first, seg = false, nil
+		seg = nil
 		return nil
 	}
 	for i := range x {
 		if math.IsNaN(y[i]) || math.IsInf(y[i], 0) {
 			if err := flush(); err != nil {
-				return err
+				return nil, err
 			}
 			continue
 		}
 		seg = append(seg, plotter.XY{X: x[i], Y: y[i]})
 	}
-	return flush()
+	return first, flush()
 }
 
-// addPoints draws evaluations as a line with a dot at each.
-func addPoints(p *panel, x, y []float64, c color.Color) error {
-	if err := addLine(p, x, y, c, ""); err != nil {
-		return err
+// addPoints draws evaluations as a line with a dot at each; it returns
+// the dots (for the key), nil when no value is finite.
+func addPoints(p *plot.Plot, x, y []float64, c color.Color) (*plotter.Scatter, error) {
+	if _, err := addLine(p, x, y, c); err != nil {
+		return nil, err
 	}
 	var pts plotter.XYs
 	for i := range x {
@@ -339,16 +384,15 @@ func addPoints(p *panel, x, y []float64, c color.Color) error {
 		}
 	}
 	if len(pts) == 0 {
-		return nil
+		return nil, nil
 	}
 	s, err := plotter.NewScatter(pts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s.GlyphStyle = draw.GlyphStyle{Color: c, Radius: vg.Points(2.5), Shape: draw.CircleGlyph{}}
 	p.Add(s)
-	p.legend("evaluation", s)
-	return nil
+	return s, nil
 }
 
 // vline is a vertical line across a plot at x.
@@ -378,33 +422,112 @@ func (v vline) DataRange() (xmin, xmax, ymin, ymax float64) {
 // Write draws the run's curves into dir/curves.svg and dir/curves.png
 // (making dir when needed) and returns their paths.
 func (r *Run) Write(dir string) ([]string, error) {
-	rows, err := r.Plots()
+	fig, err := r.Figure()
 	if err != nil {
 		return nil, err
 	}
-	return SaveTiles(rows, dir, "curves", panelWidth, panelHeight)
+	return fig.Save(dir, "curves", panelWidth, panelHeight)
 }
 
-// SaveTiles draws plots as a grid (rows of equal length; nil leaves a
-// tile empty), each tile w by h, aligned so that the axes of a column line
-// up, into dir/name.svg and dir/name.png (96 dpi), making dir when needed.
-// It returns the two paths.
+// SaveTiles draws plots as a grid without a header (Figure.Save).
 func SaveTiles(rows [][]*plot.Plot, dir, name string, w, h vg.Length) ([]string, error) {
+	return (&Figure{Rows: rows}).Save(dir, name, w, h)
+}
+
+// Header sizes: the title's line and each line of the key.
+const (
+	titleHeight = 24 // points
+	keyHeight   = 18 // points
+	keyFontSize = 10 // points
+	keyThumb    = 22 // points: a key entry's sample
+)
+
+// keyLines lays the key out in lines that fit width: the entries of each.
+func (f *Figure) keyLines(width vg.Length, sty text.Style) [][]KeyEntry {
+	var lines [][]KeyEntry
+	x := width // start a line at once
+	for _, e := range f.Key {
+		w := vg.Points(keyThumb+6) + sty.Width(e.Name) + vg.Points(18)
+		if x+w > width-vg.Points(12) {
+			lines = append(lines, nil)
+			x = vg.Points(12)
+		}
+		lines[len(lines)-1] = append(lines[len(lines)-1], e)
+		x += w
+	}
+	return lines
+}
+
+// headerHeight is the height of the title and the key above the panels.
+func (f *Figure) headerHeight(width vg.Length, sty text.Style) vg.Length {
+	h := vg.Length(0)
+	if f.Title != "" {
+		h += vg.Points(titleHeight)
+	}
+	if n := len(f.keyLines(width, sty)); n > 0 {
+		h += vg.Points(keyHeight*float64(n) + 4)
+	}
+	return h
+}
+
+// drawHeader draws the title, centred, and under it the key, line by line
+// (a sample, then its name), across the top of c.
+func (f *Figure) drawHeader(c draw.Canvas, sty text.Style) {
+	top := c.Max.Y
+	if f.Title != "" {
+		ts := sty
+		ts.Font = font.From(plot.DefaultFont, 13)
+		ts.XAlign, ts.YAlign = draw.XCenter, draw.YTop
+		c.FillText(ts, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: top - vg.Points(5)}, f.Title)
+		top -= vg.Points(titleHeight)
+	}
+	for _, line := range f.keyLines(c.Max.X-c.Min.X, sty) {
+		var w vg.Length
+		for _, e := range line {
+			w += vg.Points(keyThumb+6) + sty.Width(e.Name) + vg.Points(18)
+		}
+		x := (c.Min.X+c.Max.X)/2 - w/2
+		y := top - vg.Points(keyHeight)/2
+		for _, e := range line {
+			tc := draw.Canvas{Canvas: c.Canvas, Rectangle: vg.Rectangle{
+				Min: vg.Point{X: x, Y: y - vg.Points(5)}, Max: vg.Point{X: x + vg.Points(keyThumb), Y: y + vg.Points(5)}}}
+			e.Thumb.Thumbnail(&tc)
+			c.FillText(sty, vg.Point{X: x + vg.Points(keyThumb+6), Y: y}, e.Name)
+			x += vg.Points(keyThumb+6) + sty.Width(e.Name) + vg.Points(18)
+		}
+		top -= vg.Points(keyHeight)
+	}
+}
+
+// Save draws the figure: the header (title and key), then the panels as a
+// grid (rows of equal length), each tile w by h, aligned so that the axes
+// of a column line up, into dir/name.svg and dir/name.png (96 dpi), making
+// dir when needed. It returns the two paths.
+func (f *Figure) Save(dir, name string, w, h vg.Length) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	rows := f.Rows
 	cols := len(rows[0])
-	width, height := vg.Length(cols)*w, vg.Length(len(rows))*h
+	sty := text.Style{Color: color.Black, Font: font.From(plot.DefaultFont, keyFontSize), Handler: plot.DefaultTextHandler,
+		XAlign: draw.XLeft, YAlign: draw.YCenter}
+	width := vg.Length(cols) * w
+	header := f.headerHeight(width, sty)
+	height := vg.Length(len(rows))*h + header
 	var paths []string
-	for _, f := range []struct {
+	for _, out := range []struct {
 		ext    string
 		canvas vg.CanvasWriterTo
 	}{
 		{"svg", vgsvg.New(width, height)},
 		{"png", vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(width, height), vgimg.UseDPI(96))}},
 	} {
+		c := draw.New(out.canvas)
+		if header > 0 {
+			f.drawHeader(c, sty)
+		}
 		tiles := draw.Tiles{Rows: len(rows), Cols: cols, PadX: vg.Points(16), PadY: vg.Points(12), PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(6)}
-		cs := plot.Align(rows, tiles, draw.New(f.canvas))
+		cs := plot.Align(rows, tiles, draw.Crop(c, 0, 0, 0, -header))
 		for i, row := range rows {
 			for j, p := range row {
 				if p != nil {
@@ -412,9 +535,9 @@ func SaveTiles(rows [][]*plot.Plot, dir, name string, w, h vg.Length) ([]string,
 				}
 			}
 		}
-		path := filepath.Join(dir, name+"."+f.ext)
-		if err := atomicfile.Write(path, 0o644, func(out io.Writer) error {
-			_, err := f.canvas.WriteTo(out)
+		path := filepath.Join(dir, name+"."+out.ext)
+		if err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+			_, err := out.canvas.WriteTo(w)
 			return err
 		}); err != nil {
 			return nil, err

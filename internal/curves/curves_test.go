@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/recorder"
+
 	"github.com/mixft/mixft/internal/train"
 )
 
@@ -45,7 +48,7 @@ func writeRun(t *testing.T, n int, devLoss bool) string {
 		evals = append(evals, train.Eval{Step: s, Epoch: float64(s) / 10, Metrics: m, Primary: train.Number(acc)})
 	}
 	best := evals[1]
-	b, _ := json.Marshal(map[string]any{"task": "custom", "best": best, "final": evals[len(evals)-1], "evals": evals})
+	b, _ := json.Marshal(map[string]any{"task": "custom", "strategy": "mixout", "seed": 3, "best": best, "final": evals[len(evals)-1], "evals": evals})
 	if err := os.WriteFile(filepath.Join(dir, train.MetricsFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +68,34 @@ func TestReadAndWrite(t *testing.T) {
 		if !math.IsNaN(float64(r.Steps[4].Loss)) {
 			t.Errorf("step 5's null loss read as %v", r.Steps[4].Loss)
 		}
-		rows, err := r.Plots()
+		fig, err := r.Figure()
 		if err != nil {
 			t.Fatal(err)
+		}
+		rows := fig.Rows
+		// The figure is titled by the run; its key sits in the header and no
+		// panel draws a legend over its data.
+		if want := "custom · mixout · seed 3 · " + filepath.Base(dir); fig.Title != want || r.Title() != want {
+			t.Errorf("title %q, want %q", fig.Title, want)
+		}
+		var keys []string
+		for _, k := range fig.Key {
+			keys = append(keys, k.Name)
+		}
+		if got := strings.Join(keys, "; "); got != "best checkpoint (step 20); training loss, raw; smoothed (EMA 0.9); dev evaluation; best: accuracy 0.8000 at step 20" {
+			t.Errorf("key %q", got)
+		}
+		for _, row := range rows {
+			for _, p := range row {
+				if p == nil {
+					continue
+				}
+				var rec recorder.Canvas
+				p.Legend.Draw(draw.NewCanvas(&rec, 300, 200))
+				if len(rec.Actions) > 0 {
+					t.Errorf("panel %q draws a legend over its data: %d actions", p.Title.Text, len(rec.Actions))
+				}
+			}
 		}
 		wantPanels := 4
 		if devLoss {
@@ -104,9 +132,11 @@ func TestReadAndWrite(t *testing.T) {
 		if err != nil {
 			t.Fatalf("curves.png: %v", err)
 		}
-		// Two 5x3 in panels a row at 96 dpi.
-		if b := img.Bounds(); b.Dx() != 960 || b.Dy() != 288*len(rows) {
-			t.Errorf("png %dx%d, want 960x%d", b.Dx(), b.Dy(), 288*len(rows))
+		// Two 5x3 in panels a row at 96 dpi, under a header: the title (24
+		// pt) and the key, whose five entries fit one line (18 pt, and 4 pt
+		// below): 46 pt = 61.3 px.
+		if b := img.Bounds(); b.Dx() != 960 || b.Dy() != 288*len(rows)+61 {
+			t.Errorf("png %dx%d, want 960x%d", b.Dx(), b.Dy(), 288*len(rows)+61)
 		}
 		svg, err := os.ReadFile(paths[0])
 		if err != nil {
@@ -116,7 +146,7 @@ func TestReadAndWrite(t *testing.T) {
 		if err := xml.Unmarshal(svg, &root); err != nil || root.XMLName.Local != "svg" {
 			t.Fatalf("curves.svg: %v, root %q", err, root.XMLName.Local)
 		}
-		for _, want := range []string{"training loss", "learning rate", "gradient norm", "dev accuracy", "best checkpoint (step 20)", "best: accuracy 0.8000 at step 20"} {
+		for _, want := range []string{"training loss", "learning rate", "gradient norm", "dev accuracy", "best checkpoint (step 20)", "best: accuracy 0.8000 at step 20", "custom · mixout · seed 3"} {
 			if !strings.Contains(string(svg), want) {
 				t.Errorf("curves.svg lacks %q", want)
 			}

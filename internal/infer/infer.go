@@ -305,12 +305,44 @@ func CustomTask(cfg model.Config, spec data.CustomSpec) (*data.Task, error) {
 	return data.NewCustomTask(spec)
 }
 
+// LineOptions are what WriteJSONLines adds to each line.
+type LineOptions struct {
+	// Probabilities adds "probabilities": the softmax of the logits, in the
+	// task's label order (classification only).
+	Probabilities bool
+}
+
+// Probabilities is the softmax of logits, computed in float64 (the
+// largest logit subtracted first); NaN everywhere when a logit is not
+// finite.
+func Probabilities(logits []float32) []float64 {
+	mx := math.Inf(-1)
+	for _, v := range logits {
+		mx = math.Max(mx, float64(v))
+	}
+	p := make([]float64, len(logits))
+	var z float64
+	for i, v := range logits {
+		p[i] = math.Exp(float64(v) - mx)
+		z += p[i]
+	}
+	for i := range p {
+		p[i] /= z
+	}
+	return p
+}
+
 // WriteJSONLines writes one JSON object per prediction and line, as
 // mixft predict prints them: {"index": ..., "logits": [...], "prediction":
-// ...}. index is a number when the example's index is one; non-finite
-// logits are null; prediction is the label string, or for regression the
-// raw predicted score.
-func WriteJSONLines(w io.Writer, task *data.Task, preds []Prediction) error {
+// ...}, and with opt.Probabilities "probabilities": [...]. index is a
+// number when the example's index is one; non-finite logits and
+// probabilities are null; prediction is the label string, or for
+// regression the raw predicted score. Probabilities of a regression task
+// are an error.
+func WriteJSONLines(w io.Writer, task *data.Task, preds []Prediction, opt LineOptions) error {
+	if opt.Probabilities && task.Regression {
+		return fmt.Errorf("probabilities: %s is a regression task, whose single output has no class probabilities", task.Name)
+	}
 	enc := json.NewEncoder(w)
 	for _, p := range preds {
 		var index any = p.Index
@@ -329,7 +361,17 @@ func WriteJSONLines(w io.Writer, task *data.Task, preds []Prediction) error {
 		if task.Regression {
 			pred = logits[0]
 		}
-		if err := enc.Encode(map[string]any{"index": index, "logits": logits, "prediction": pred}); err != nil {
+		line := map[string]any{"index": index, "logits": logits, "prediction": pred}
+		if opt.Probabilities {
+			probs := make([]any, len(p.Logits))
+			for i, v := range Probabilities(p.Logits) {
+				if !math.IsNaN(v) {
+					probs[i] = v
+				}
+			}
+			line["probabilities"] = probs
+		}
+		if err := enc.Encode(line); err != nil {
 			return err
 		}
 	}

@@ -440,3 +440,21 @@ func saveTokenizerConfig(dir string, cfg Config, class string, opt SaveOptions) 
 	}
 	return atomicfile.WriteFile(filepath.Join(dir, TokenizerConfigFile), buf.Bytes(), 0o644)
 }
+
+// Fingerprint identifies a model directory by content: the SHA-256 (hex)
+// of config.json, its weight files (model.safetensors, or the shard index
+// and its shards) and its tokenizer files (TokenizerFiles), each by base
+// name, length and content (fsutil.HashFiles). Copies of one checkpoint in
+// different places (a laptop's and a cluster's) have the same fingerprint;
+// runs record it so that reports recognise the same run made from either.
+func Fingerprint(dir string) (string, error) {
+	files, err := weightFiles(dir)
+	if err != nil {
+		return "", err
+	}
+	if filepath.Base(files[0]) != WeightsFile { // shards: their index too
+		files = append([]string{filepath.Join(dir, WeightsIndexFile)}, files...)
+	}
+	files = append(append([]string{filepath.Join(dir, ConfigFile)}, files...), TokenizerFiles(dir)...)
+	return fsutil.HashFiles(files)
+}

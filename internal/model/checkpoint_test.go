@@ -427,3 +427,48 @@ func TestHeadOfAnotherTask(t *testing.T) {
 		t.Errorf("without HeadClasses (reinit_head): %v", err)
 	}
 }
+
+// TestFingerprintByContent: a copy of a model directory in another place
+// has the same fingerprint; a changed weight, config or tokenizer file
+// changes it.
+func TestFingerprintByContent(t *testing.T) {
+	dir, c, w := writeTiny(t)
+	os.WriteFile(filepath.Join(dir, VocabFile), []byte("[PAD]\n[UNK]\n"), 0o644)
+	copyDir := t.TempDir()
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		n := e.Name()
+		b, err := os.ReadFile(filepath.Join(dir, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(copyDir, n), b, 0o644)
+	}
+	fp := func(d string) string {
+		t.Helper()
+		s, err := Fingerprint(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := fp(dir)
+	if len(a) != 64 || fp(copyDir) != a {
+		t.Fatalf("fingerprints %s and %s of two copies", a, fp(copyDir))
+	}
+	os.WriteFile(filepath.Join(copyDir, VocabFile), []byte("[PAD]\n[UNK]\nx\n"), 0o644)
+	if fp(copyDir) == a {
+		t.Error("a changed vocab.txt keeps the fingerprint")
+	}
+	w[c.ClassifierName()+".bias"][0] += 1
+	if err := Save(copyDir, c, w, SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(copyDir, VocabFile), []byte("[PAD]\n[UNK]\n"), 0o644)
+	if fp(copyDir) == a {
+		t.Error("a changed weight keeps the fingerprint")
+	}
+	if _, err := Fingerprint(t.TempDir()); err == nil {
+		t.Error("an empty directory has a fingerprint")
+	}
+}

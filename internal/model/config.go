@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -447,4 +448,30 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	m["id2label"], _ = json.Marshal(id2label)
 	m["label2id"], _ = json.Marshal(label2id)
 	return json.Marshal(m)
+}
+
+// FinetunedMaxSeqKey is the config.json key in which a model saved by
+// mixft finetune records the max_seq_length it was finetuned with (eval
+// and predict default to it). transformers keeps such a key as a config
+// attribute and ignores it otherwise.
+const FinetunedMaxSeqKey = "mixft_max_seq_length"
+
+// FinetunedMaxSeqLen is the max_seq_length the model was finetuned with
+// (FinetunedMaxSeqKey); 0 when config.json does not record a positive one.
+func (c *Config) FinetunedMaxSeqLen() int {
+	var n int
+	if raw, ok := c.extra[FinetunedMaxSeqKey]; !ok || json.Unmarshal(raw, &n) != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// SetFinetunedMaxSeqLen records n as FinetunedMaxSeqKey.
+func (c *Config) SetFinetunedMaxSeqLen(n int) {
+	extra := maps.Clone(c.extra)
+	if extra == nil {
+		extra = map[string]json.RawMessage{}
+	}
+	extra[FinetunedMaxSeqKey] = json.RawMessage(strconv.Itoa(n))
+	c.extra = extra
 }

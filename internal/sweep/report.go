@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/config"
@@ -28,12 +30,15 @@ var GroupKeys = []string{"task", "strategy", "mixout", "dropout", "weight_decay_
 
 // IgnoredKeys never split a group: the seed (its runs are the restarts)
 // and the settings that name places or how a run was executed.
-var IgnoredKeys = []string{"seed", "model", "data_dir", "output_dir", "resume", "overwrite", "threads", "device", "save_best", "logging_steps"}
+var IgnoredKeys = []string{"seed", "model", "data_dir", "output_dir", "resume", "overwrite", "threads", "device", "save_best", "save_total_limit", "save_only_model", "logging_steps"}
 
 // RunResult is one run directory the report read.
 type RunResult struct {
 	Dir string
 	ID  string
+	// Key is ComputeKey of the run's settings: runs of equal Key and
+	// fingerprints are one run found twice.
+	Key string
 	// Config holds the settings as requested; Resolved as the run resolved
 	// them (the checkpoint's dropouts, ...; the same for runs of mixft
 	// versions that recorded only the requested ones).
@@ -90,10 +95,55 @@ type Report struct {
 	// stopped before their first checkpoint).
 	Incomplete []string
 	// Duplicates are run directories of a run already read elsewhere
-	// (same settings); each run counts once.
-	Duplicates []string
+	// (sameRun); each run counts once.
+	Duplicates []Duplicate
+	// Lookalikes are pairs of runs that have equal settings but for the
+	// paths of the checkpoint or data, made by a mixft that recorded no
+	// fingerprints: maybe one run found twice, maybe two; both count.
+	Lookalikes []Duplicate
 	// Figures lists the plot files Write produced (without extension).
 	Figures []Figure
+}
+
+// Duplicate is a run directory that repeats (or may repeat) another.
+type Duplicate struct {
+	// Dir repeats Of, the directory read first.
+	Dir string `json:"dir"`
+	Of  string `json:"of"`
+	// Score and OfScore are their final dev scores (NaN: none).
+	Score   train.Number `json:"score"`
+	OfScore train.Number `json:"of_score"`
+}
+
+// sameRun returns the run among earlier (runs of r's ComputeKey) that r
+// repeats: the same settings and, where both recorded fingerprints, the
+// same checkpoint and data by content, else the same paths. Runs that
+// differ only in paths and lack fingerprints go to Lookalikes.
+func (rep *Report) sameRun(earlier []*RunResult, r *RunResult) *RunResult {
+	same := func(a, b *RunResult, sha func(*RunResult) string, keys ...string) (equal, unknown bool) {
+		if sa, sb := sha(a), sha(b); sa != "" && sb != "" {
+			return sa == sb, false
+		}
+		for _, k := range keys {
+			if a.Config.Map()[k] != b.Config.Map()[k] {
+				return false, true
+			}
+		}
+		return true, false
+	}
+	modelSHA := func(r *RunResult) string { return r.Metrics.ModelSHA256 }
+	dataSHA := func(r *RunResult) string { return r.Metrics.DataSHA256 }
+	for _, e := range earlier {
+		sm, um := same(e, r, modelSHA, "model")
+		sd, ud := same(e, r, dataSHA, "data_dir", "train_file", "validation_file", "test_file")
+		switch {
+		case sm && sd:
+			return e
+		case (sm || um) && (sd || ud):
+			rep.Lookalikes = append(rep.Lookalikes, Duplicate{Dir: r.Dir, Of: e.Dir, Score: train.Number(r.Score), OfScore: train.Number(e.Score)})
+		}
+	}
+	return nil
 }
 
 // Figure is one plot of the report.
@@ -108,7 +158,7 @@ type Figure struct {
 func Collect(dirs []string) (*Report, error) {
 	rep := &Report{Dirs: dirs}
 	var runs []*RunResult
-	seen := map[string]string{}
+	seen := map[string][]*RunResult{} // by ComputeKey
 	for _, root := range dirs {
 		st, err := os.Stat(root)
 		if err != nil {
@@ -147,11 +197,11 @@ func Collect(dirs []string) (*Report, error) {
 				rep.Incomplete = append(rep.Incomplete, dir)
 				return nil
 			}
-			if first, dup := seen[r.ID]; dup {
-				rep.Duplicates = append(rep.Duplicates, dir+" (same run as "+first+")")
+			if first := rep.sameRun(seen[r.Key], r); first != nil {
+				rep.Duplicates = append(rep.Duplicates, Duplicate{Dir: dir, Of: first.Dir, Score: train.Number(r.Score), OfScore: train.Number(first.Score)})
 				return nil
 			}
-			seen[r.ID] = dir
+			seen[r.Key] = append(seen[r.Key], r)
 			runs = append(runs, r)
 			return nil
 		})
@@ -173,6 +223,7 @@ func readRun(dir string) (*RunResult, error) {
 		return nil, err
 	}
 	r := &RunResult{Dir: dir, Config: cfg, Resolved: resolved, ID: ID(cfg), State: DirState(dir), Score: math.NaN()}
+	r.Key = ComputeKey(cfg)
 	if !r.State.Done() {
 		return r, nil
 	}
@@ -473,14 +524,15 @@ type JSONReport struct {
 	Failed      int         `json:"failed"`
 	Interrupted []string    `json:"interrupted"`
 	Incomplete  []string    `json:"incomplete"`
-	Duplicates  []string    `json:"duplicates"`
+	Duplicates  []Duplicate `json:"duplicates"`
+	Lookalikes  []Duplicate `json:"lookalikes"`
 	Groups      []jsonGroup `json:"groups"`
 	Figures     []Figure    `json:"figures"`
 }
 
 // JSON returns report.json.
 func (rep *Report) JSON() ([]byte, error) {
-	out := JSONReport{Dirs: rep.Dirs, GroupKey: rep.Keys, Interrupted: nonNil(rep.Interrupted), Incomplete: nonNil(rep.Incomplete), Duplicates: nonNil(rep.Duplicates), Figures: rep.Figures}
+	out := JSONReport{Dirs: rep.Dirs, GroupKey: rep.Keys, Interrupted: nonNil(rep.Interrupted), Incomplete: nonNil(rep.Incomplete), Duplicates: nonNilDup(rep.Duplicates), Lookalikes: nonNilDup(rep.Lookalikes), Figures: rep.Figures}
 	if out.Figures == nil {
 		out.Figures = []Figure{}
 	}
@@ -510,6 +562,13 @@ func (rep *Report) JSON() ([]byte, error) {
 		return nil, fmt.Errorf("report.json: %w", err)
 	}
 	return append(b, '\n'), nil
+}
+
+func nonNilDup(s []Duplicate) []Duplicate {
+	if s == nil {
+		return []Duplicate{}
+	}
+	return s
 }
 
 func nonNil(s []string) []string {
@@ -594,7 +653,9 @@ func (rep *Report) Markdown() []byte {
 	for _, l := range []struct {
 		what string
 		dirs []string
-	}{{"Interrupted runs", rep.Interrupted}, {"Other unfinished runs", rep.Incomplete}} {
+	}{{"Interrupted runs", rep.Interrupted}, {"Other unfinished runs", rep.Incomplete},
+		{"Run directories that repeat another (counted once)", rep.DuplicateLines(rep.Duplicates)},
+		{"Runs that may be one run found twice (settings equal but for the checkpoint's or data's path, no fingerprints recorded; both counted)", rep.DuplicateLines(rep.Lookalikes)}} {
 		if len(l.dirs) > 0 {
 			fmt.Fprintf(&b, "\n%s:\n\n", l.what)
 			for _, d := range l.dirs {
@@ -603,4 +664,45 @@ func (rep *Report) Markdown() []byte {
 		}
 	}
 	return b.Bytes()
+}
+
+// DuplicateLines describes each pair in one line: "DIR repeats OF (scores
+// 0.7000 and 0.7000)".
+func (rep *Report) DuplicateLines(ds []Duplicate) []string {
+	var lines []string
+	for _, d := range ds {
+		lines = append(lines, fmt.Sprintf("%s repeats %s (scores %s and %s)", d.Dir, d.Of, dashNum(float64(d.Score)), dashNum(float64(d.OfScore))))
+	}
+	return lines
+}
+
+// dashNum is num with "–" for a missing value.
+func dashNum(x float64) string {
+	if s := num(x); s != "" {
+		return s
+	}
+	return "–"
+}
+
+// WriteText writes the groups' table for a terminal: one row per group,
+// columns aligned, failed runs and the statistics of the final dev score.
+func (rep *Report) WriteText(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	extra := rep.Keys[len(GroupKeys):]
+	head := append(append([]string{"task", "strategy", "mixout", "dropout", "wd to"}, extra...), "metric", "runs", "failed", "mean", "std", "median", "min", "max")
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, g := range rep.Groups {
+		strategy := g.Strategy
+		if strategy == "custom" {
+			strategy = "none"
+		}
+		dropout := g.Key[3]
+		if g.Dropout < 0 {
+			dropout = "model's"
+		}
+		row := append(append([]string{g.Task, strategy, g.Key[2], dropout, g.Key[4]}, g.Key[len(GroupKeys):]...), g.Metric, strconv.Itoa(g.Runs), strconv.Itoa(g.Failed),
+			dashNum(g.Mean), dashNum(g.Std), dashNum(g.Median), dashNum(g.Min), dashNum(g.Max))
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	return tw.Flush()
 }

@@ -5,12 +5,14 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"image/png"
 	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -244,5 +246,88 @@ func checkPNG(t *testing.T, path string) {
 	}
 	if b := img.Bounds(); b.Dx() < 300 || b.Dy() < 200 {
 		t.Errorf("%s: %v", path, b)
+	}
+}
+
+// TestReportDuplicatesByWhatRunsCompute: a grid run on a laptop and on a
+// cluster, from copies of one checkpoint and data set in other paths,
+// counts each seed once when the runs recorded equal fingerprints; other
+// checkpoints count apart; runs without fingerprints that differ only in
+// paths count twice but are named as lookalikes; the terminal table shows
+// the groups.
+func TestReportDuplicatesByWhatRunsCompute(t *testing.T) {
+	laptop, cluster := t.TempDir(), t.TempDir()
+	fp := map[string]any{"model_sha256": "aa", "data_sha256": "dd"}
+	at := func(model, data string, seed uint64, set map[string]any) config.Run {
+		c := runCfg("rte", "mixout", seed, set)
+		c.Model, c.DataDir = model, data
+		return c
+	}
+	for seed := uint64(1); seed <= 3; seed++ {
+		fakeRun(t, filepath.Join(laptop, fmt.Sprint("run", seed)), at("/home/me/bert", "/home/me/glue/RTE", seed, nil), 0.6+float64(seed)/100, fp)
+		// The cluster's copy of seed 1 and 2: other paths, threads, device and
+		// checkpoints kept; the same fingerprints.
+		if seed <= 2 {
+			c := at("/cluster/models/bert", "/cluster/glue/RTE", seed, map[string]any{"threads": 16, "device": "cuda:0", "save_best": false})
+			fakeRun(t, filepath.Join(cluster, ID(c)), c, 0.6+float64(seed)/100, fp)
+		}
+	}
+	// Another checkpoint with the same settings and seed: another run.
+	fakeRun(t, filepath.Join(cluster, "other-model"), at("/cluster/models/bert", "/cluster/glue/RTE", 3, nil), 0.5, map[string]any{"model_sha256": "bb", "data_sha256": "dd"})
+	// Old runs without fingerprints: differing paths count twice (named),
+	// the same paths once.
+	fakeRun(t, filepath.Join(laptop, "old1"), at("/home/me/bert", "/home/me/glue/RTE", 9, nil), 0.7, nil)
+	fakeRun(t, filepath.Join(cluster, "old1"), at("/cluster/models/bert", "/cluster/glue/RTE", 9, nil), 0.7, nil)
+	fakeRun(t, filepath.Join(laptop, "old2"), at("/home/me/bert", "/home/me/glue/RTE", 10, nil), 0.7, nil)
+	fakeRun(t, filepath.Join(cluster, "old2"), at("/home/me/bert", "/home/me/glue/RTE", 10, nil), 0.7, nil)
+	// A different lr is a different run (and a group of its own).
+	fakeRun(t, filepath.Join(cluster, "lr"), at("/cluster/models/bert", "/cluster/glue/RTE", 1, map[string]any{"lr": 1e-5}), 0.66, fp)
+
+	rep, err := Collect([]string{laptop, cluster})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := 0
+	for _, g := range rep.Groups {
+		runs += g.Runs
+	}
+	// laptop 3 + other model 1 + old1 twice + old2 once + lr 1.
+	if runs != 8 || len(rep.Duplicates) != 3 || len(rep.Lookalikes) != 1 {
+		t.Fatalf("%d runs, duplicates %+v, lookalikes %+v", runs, rep.Duplicates, rep.Lookalikes)
+	}
+	for _, d := range rep.Duplicates[:2] {
+		if !strings.HasPrefix(d.Dir, cluster) || !strings.HasPrefix(d.Of, laptop) || d.Score != d.OfScore {
+			t.Errorf("duplicate %+v", d)
+		}
+	}
+	if l := rep.Lookalikes[0]; l.Dir != filepath.Join(cluster, "old1") || l.Of != filepath.Join(laptop, "old1") {
+		t.Errorf("lookalike %+v", l)
+	}
+	var b bytes.Buffer
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "task  strategy  mixout  dropout  wd to  lr ") ||
+		!regexp.MustCompile(`^rte +mixout +0\.7 +model's +zero +2e-05 +accuracy +7 +1 +0\.6371 `).MatchString(lines[2]) {
+		t.Errorf("terminal table:\n%s", b.String())
+	}
+	md := string(rep.Markdown())
+	if !strings.Contains(md, filepath.Join(cluster, "old1")+" repeats "+filepath.Join(laptop, "old1")+" (scores 0.7000 and 0.7000)") {
+		t.Errorf("report.md does not list the lookalike:\n%s", md)
+	}
+}
+
+// TestKeptCheckpointsKeepTheRunID: save_total_limit and save_only_model
+// change what a run keeps, not what it computes: the run id (the
+// directory of an existing sweep) and ComputeKey stay.
+func TestKeptCheckpointsKeepTheRunID(t *testing.T) {
+	c := runCfg("rte", "mixout", 1, nil)
+	k := runCfg("rte", "mixout", 1, map[string]any{"save_total_limit": 1, "save_only_model": true})
+	if ID(c) != ID(k) || ComputeKey(c) != ComputeKey(k) {
+		t.Errorf("ids %s/%s, keys %s/%s", ID(c), ID(k), ComputeKey(c), ComputeKey(k))
+	}
+	if l := runCfg("rte", "mixout", 1, map[string]any{"lr": 1e-5}); ComputeKey(l) == ComputeKey(c) {
+		t.Error("another lr has the same compute key")
 	}
 }

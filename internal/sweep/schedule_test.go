@@ -50,6 +50,7 @@ func fakeInterrupted(t testing.TB, dir string) {
 	os.WriteFile(filepath.Join(dir, train.ConfigFile), []byte("task: rte\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, train.MetricsFile), []byte(`{"steps": 4, "total_steps": 10}`), 0o644)
 	os.WriteFile(filepath.Join(dir, train.LastDir, train.StateFile), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(dir, train.LastDir, train.OptimizerFile), nil, 0o644)
 }
 
 func eightRuns(t *testing.T) *Plan {

@@ -96,6 +96,10 @@ type Metrics struct {
 	Steps            int          `json:"steps"`
 	TotalSteps       int          `json:"total_steps"`
 	TrainSeconds     float64      `json:"train_seconds"`
+	// ModelSHA256 and DataSHA256 identify the checkpoint and the data by
+	// content; empty in files of versions that did not record them.
+	ModelSHA256 string `json:"model_sha256"`
+	DataSHA256  string `json:"data_sha256"`
 	// Evals are the run's dev evaluations, in step order.
 	Evals []train.Eval `json:"evals"`
 }
@@ -143,9 +147,13 @@ func DirState(dir string) State {
 		}
 	}
 	// A checkpoint save cut short leaves the state in last.old or last.tmp,
-	// which finetune restores: the run resumes, its checkpoint kept.
-	if _, ok := atomicfile.CompleteDir(filepath.Join(dir, train.LastDir), train.StateFile); ok {
-		return Interrupted
+	// which finetune restores: the run resumes, its checkpoint kept. A
+	// checkpoint without optimizer state (save_only_model) cannot resume:
+	// the run starts again.
+	if last, ok := atomicfile.CompleteDir(filepath.Join(dir, train.LastDir), train.StateFile); ok {
+		if _, err := os.Stat(filepath.Join(last, train.OptimizerFile)); err == nil {
+			return Interrupted
+		}
 	}
 	for _, f := range []string{train.ConfigFile, train.LogFile, train.MetricsFile, train.BestDir, train.LastDir} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {

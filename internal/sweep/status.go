@@ -35,10 +35,13 @@ const (
 	StatusFailed Progress = "failed"
 	// StatusDiverged: the loss diverged; a failed run, not retried.
 	StatusDiverged Progress = "diverged"
+	// StatusCorrupt: the run's metrics.json cannot be read (RunStatus.Error
+	// says why) and no process holds its lock: what the run did is unknown.
+	StatusCorrupt Progress = "corrupt"
 )
 
 // Progresses lists every Progress in summary order.
-var Progresses = []Progress{StatusPending, StatusRunning, StatusInterrupted, StatusFinished, StatusFailed, StatusDiverged}
+var Progresses = []Progress{StatusPending, StatusRunning, StatusInterrupted, StatusFinished, StatusFailed, StatusDiverged, StatusCorrupt}
 
 // RunStatus is one run of a sweep as `mixft sweep status` shows it.
 type RunStatus struct {
@@ -55,6 +58,8 @@ type RunStatus struct {
 	DevStep int           `json:"dev_step,omitempty"`
 	// Updated is when the run's log or metrics last changed (zero: never).
 	Updated time.Time `json:"updated,omitzero"`
+	// Error says why metrics.json could not be read (StatusCorrupt).
+	Error string `json:"error,omitempty"`
 }
 
 // SweepStatus is where every run of a sweep stands.
@@ -92,9 +97,17 @@ func ReadStatus(plan *Plan, dir string, o StatusOptions) *SweepStatus {
 	return st
 }
 
+// runStatus believes the run's own record first: a held lock means a
+// process runs it; else metrics.json's status (finished, diverged,
+// interrupted) says where it stands, and an unreadable metrics.json is
+// named corrupt. Only a run whose record says running (or that has none
+// yet) is judged by how recently its files changed, since its process may
+// have been killed without a word, or may hold its lock on another machine.
+// An interrupted run whose log changed after metrics.json said so was
+// resumed (somewhere its lock is not visible): running while recent.
 func runStatus(dir string, o StatusOptions) RunStatus {
 	var rs RunStatus
-	m, _ := ReadMetrics(dir)
+	m, merr := ReadMetrics(dir)
 	if m != nil {
 		rs.Step, rs.TotalSteps = m.Steps, m.TotalSteps
 		if m.Final != nil {
@@ -102,29 +115,42 @@ func runStatus(dir string, o StatusOptions) RunStatus {
 			rs.Dev, rs.DevStep = &dev, m.Final.Step
 		}
 	}
-	for _, f := range []string{train.LogFile, train.MetricsFile} {
-		if fi, err := os.Stat(filepath.Join(dir, f)); err == nil && fi.ModTime().After(rs.Updated) {
-			rs.Updated = fi.ModTime()
-		}
+	var logTime, metricsTime time.Time
+	if fi, err := os.Stat(filepath.Join(dir, train.LogFile)); err == nil {
+		logTime = fi.ModTime()
 	}
-	state := DirState(dir)
-	switch {
-	case state == Diverged:
-		rs.Progress = StatusDiverged
-		return rs
-	case state == Finished && m.Failed:
-		rs.Progress = StatusFailed
-		return rs
-	case state == Finished:
-		rs.Progress = StatusFinished
-		return rs
+	if fi, err := os.Stat(filepath.Join(dir, train.MetricsFile)); err == nil {
+		metricsTime = fi.ModTime()
 	}
-	if step, total, ok := lastLogStep(filepath.Join(dir, train.LogFile)); ok {
+	rs.Updated = logTime
+	if metricsTime.After(logTime) {
+		rs.Updated = metricsTime
+	}
+	if step, total, ok := lastLogStep(filepath.Join(dir, train.LogFile)); ok && step > rs.Step {
 		rs.Step, rs.TotalSteps = step, total
 	}
-	recent := !rs.Updated.IsZero() && o.Now.Sub(rs.Updated) < o.Recent
+	recent := func(t time.Time) bool { return !t.IsZero() && o.Now.Sub(t) < o.Recent }
+	state := DirState(dir)
 	switch {
-	case recent || dirlock.Held(dir):
+	case dirlock.Held(dir):
+		rs.Progress = StatusRunning
+	case merr != nil && !errors.Is(merr, fs.ErrNotExist):
+		rs.Progress, rs.Error = StatusCorrupt, fmt.Sprintf("%s is corrupt: %v", filepath.Join(dir, train.MetricsFile), merr)
+	case state == Diverged:
+		rs.Progress = StatusDiverged
+	case state == Finished && m.Failed:
+		rs.Progress = StatusFailed
+	case state == Finished:
+		rs.Progress = StatusFinished
+	case m != nil && m.Status == train.StatusInterrupted:
+		rs.Progress = StatusInterrupted
+		if state != Interrupted { // saved without optimizer state: starts again
+			rs.Progress = StatusPending
+		}
+		if logTime.After(metricsTime) && recent(logTime) {
+			rs.Progress = StatusRunning
+		}
+	case recent(rs.Updated):
 		rs.Progress = StatusRunning
 	case state == Interrupted:
 		rs.Progress = StatusInterrupted
@@ -169,10 +195,19 @@ func (s *SweepStatus) WriteText(w io.Writer) error {
 		if i == 0 {
 			sep = ""
 		}
+		if p == StatusCorrupt && s.Counts[p] == 0 {
+			continue // rare: named only when there is one
+		}
 		fmt.Fprintf(w, "%s %d %s", sep, s.Counts[p], p)
 	}
 	fmt.Fprintln(w)
 	for _, r := range s.Runs {
+		if r.Progress == StatusCorrupt {
+			if _, err := fmt.Fprintf(w, "  corrupt  run %d %s (%s): %s\n", r.Index, r.ID, r.Run, r.Error); err != nil {
+				return err
+			}
+			continue
+		}
 		if r.Progress != StatusRunning {
 			continue
 		}

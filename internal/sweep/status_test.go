@@ -142,3 +142,72 @@ func TestStatusCounts(t *testing.T) {
 		t.Errorf("a directory without a manifest: %v", err)
 	}
 }
+
+// TestStatusBelievesTheRunsRecord: a run interrupted a minute ago
+// (metrics.json status interrupted) is interrupted, not running, though
+// its files are recent; once its log changes after that record (resumed
+// where its lock is not visible) it is running; a finished run whose
+// metrics.json was damaged is corrupt, the file and the error named, even
+// while its files are recent; a run recorded as running with recent files
+// stays running (killed or not, nothing says otherwise).
+func TestStatusBelievesTheRunsRecord(t *testing.T) {
+	plan := eightRuns(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ManifestFile), plan.Manifest(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runDir := func(i int) string { return filepath.Join(dir, plan.Runs[i].ID) }
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	write := func(i int, name, text string, age time.Duration) {
+		t.Helper()
+		p := filepath.Join(runDir(i), name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, now.Add(-age), now.Add(-age))
+	}
+	line := `{"step":4,"total_steps":10,"loss":0.6}` + "\n"
+	// Run 0: interrupted a minute ago.
+	write(0, train.LogFile, line, time.Minute)
+	write(0, filepath.Join(train.LastDir, train.StateFile), "{}", time.Minute)
+	write(0, filepath.Join(train.LastDir, train.OptimizerFile), "", time.Minute)
+	write(0, train.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
+	// Run 1: the same, but its log was rewritten since (resumed elsewhere).
+	write(1, filepath.Join(train.LastDir, train.StateFile), "{}", time.Minute)
+	write(1, filepath.Join(train.LastDir, train.OptimizerFile), "", time.Minute)
+	write(1, train.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
+	write(1, train.LogFile, line+`{"step":5,"total_steps":10,"loss":0.6}`+"\n", 5*time.Second)
+	// Run 2: finished, then metrics.json cut short by a copy.
+	write(2, train.LogFile, line, time.Minute)
+	write(2, filepath.Join(train.LastDir, train.StateFile), "{}", time.Minute)
+	write(2, train.MetricsFile, `{"status": "finished", "steps": 10, "total_ste`, time.Minute)
+	// Run 3: training, metrics written a minute ago.
+	write(3, train.LogFile, line, 10*time.Second)
+	write(3, train.MetricsFile, `{"status": "running", "steps": 2, "total_steps": 10}`, time.Minute)
+	// Run 4: interrupted a minute ago with save_only_model (no optimizer
+	// state): it cannot resume and starts again.
+	write(4, train.LogFile, line, time.Minute)
+	write(4, filepath.Join(train.LastDir, train.StateFile), "{}", time.Minute)
+	write(4, train.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
+
+	st := ReadStatus(plan, dir, StatusOptions{Now: now, Recent: 5 * time.Minute})
+	want := []Progress{StatusInterrupted, StatusRunning, StatusCorrupt, StatusRunning, StatusPending, StatusPending}
+	if d := DirState(runDir(4)); d.Decision() != Restart {
+		t.Errorf("a run saved without optimizer state: %s, want to start afresh", d.Decision())
+	}
+	for i, w := range want {
+		if r := st.Runs[i]; r.Progress != w {
+			t.Errorf("run %d: %s, want %s", i, r.Progress, w)
+		}
+	}
+	if r := st.Runs[1]; r.Step != 5 {
+		t.Errorf("resumed run: step %d, want 5 (its log)", r.Step)
+	}
+	var text bytes.Buffer
+	st.WriteText(&text)
+	wantLine := "  corrupt  run 2 " + plan.Runs[2].ID + " (" + Describe(plan.Runs[2].Config) + "): " + filepath.Join(runDir(2), train.MetricsFile) + " is corrupt: unexpected end of JSON input\n"
+	if !strings.Contains(text.String(), wantLine) || !strings.Contains(text.String(), "0 diverged, 1 corrupt\n") {
+		t.Errorf("text output lacks %q:\n%s", wantLine, text.String())
+	}
+}

@@ -56,7 +56,7 @@ type Run struct {
 
 // Unhashed are the settings that do not change what a run computes, or
 // that depend on where it runs; the run id ignores them.
-var Unhashed = []string{"output_dir", "resume", "overwrite", "threads", "device", "report_to", "logging_steps"}
+var Unhashed = []string{"output_dir", "resume", "overwrite", "threads", "device", "report_to", "logging_steps", "save_total_limit", "save_only_model"}
 
 // HashedWhenSet are settings added after run ids were first defined: the
 // id includes them only when they differ from their default, so that the
@@ -564,6 +564,35 @@ func ID(cfg config.Run) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])[:12]
+}
+
+// PlaceKeys are the settings that name where a run's inputs lie: copies of
+// one checkpoint or data set in other places compute the same run.
+var PlaceKeys = []string{"model", "data_dir", "train_file", "validation_file", "test_file"}
+
+// KeptKeys are the settings that say which checkpoints a run keeps; they
+// do not change its scores.
+var KeptKeys = []string{"save_best", "save_total_limit", "save_only_model"}
+
+// ComputeKey identifies what a run computes, wherever it ran: the SHA-256
+// of its requested settings without the Unhashed keys (output_dir, device,
+// threads, ...), the PlaceKeys (paths) and the KeptKeys. The checkpoint
+// and the data are identified apart, by the fingerprints metrics.json
+// records (model_sha256, data_sha256); with the same checkpoint and data
+// the requested settings determine the resolved ones. Unlike ID (the
+// directory name, which hashes the paths too), it is the same for a run
+// made on a laptop and on a cluster from copies of the same files.
+func ComputeKey(cfg config.Run) string {
+	m := cfg.Map()
+	for _, k := range slices.Concat(Unhashed, PlaceKeys, KeptKeys) {
+		delete(m, k)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // settings are plain strings, numbers and booleans
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])[:16]
 }
 
 // Describe is a short label of a run: task, strategy, mixout and dropout

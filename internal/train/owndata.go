@@ -59,7 +59,7 @@ func (t *Trainer) predictTest() error {
 	}
 	return atomicfile.Write(filepath.Join(t.cfg.OutputDir, TestPredictionsFile), 0o644, func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
-		if err := infer.WriteJSONLines(bw, t.task, preds); err != nil {
+		if err := infer.WriteJSONLines(bw, t.task, preds, infer.LineOptions{}); err != nil {
 			return err
 		}
 		return bw.Flush()

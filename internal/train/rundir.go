@@ -245,7 +245,11 @@ type metricsFile struct {
 	TrainExamples    int     `json:"train_examples"`
 	DevExamples      int     `json:"dev_examples"`
 	TrainSeconds     float64 `json:"train_seconds"`
-	Evals            []Eval  `json:"evals"`
+	// ModelSHA256 and DataSHA256 identify the checkpoint finetuned and the
+	// train and dev files by content (model.Fingerprint, fsutil.HashFiles).
+	ModelSHA256 string `json:"model_sha256,omitempty"`
+	DataSHA256  string `json:"data_sha256,omitempty"`
+	Evals       []Eval `json:"evals"`
 }
 
 // writeMetrics writes metrics.json with the run's status; failure, when
@@ -255,7 +259,7 @@ func (r *runDir) writeMetrics(t *Trainer, status, failure string) error {
 	res := t.result()
 	mf := metricsFile{Task: t.task.Name, Strategy: t.cfg.Strategy, Seed: t.cfg.Seed, Status: status, Best: res.Best,
 		MajorityBaseline: Number(t.baseline), Steps: t.state.Step, TotalSteps: t.state.Total,
-		TrainExamples: len(t.train), DevExamples: len(t.dev), TrainSeconds: t.state.Seconds, Evals: t.state.Evals}
+		TrainExamples: len(t.train), DevExamples: len(t.dev), TrainSeconds: t.state.Seconds, ModelSHA256: t.modelSHA, DataSHA256: t.dataSHA, Evals: t.state.Evals}
 	if status == StatusFinished || status == StatusDiverged {
 		failed := res.Failed || failure != ""
 		mf.Final, mf.Failed, mf.Failure = res.Final, &failed, failure
@@ -278,29 +282,34 @@ type savedState struct {
 }
 
 // saveModel writes dir/name as a Hugging Face model directory (and, with
-// state, the optimizer moments and trainer state), replacing the old one
+// state, the trainer state and, unless save_only_model, the optimizer
+// moments), replacing the old one
 // only once the new one is complete (atomicfile.ReplaceDir: a kill at any
 // point leaves a complete copy that openRunDir restores). The marker of
 // name (checkpointMarkers) is written last.
 func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 	return atomicfile.ReplaceDir(filepath.Join(r.dir, name), checkpointMarkers[name], func(tmp string) error {
 		m := t.model
-		if err := model.Save(tmp, m.Config, m.Weights(), model.SaveOptions{TokenizerFiles: t.tokFiles, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
+		mc := m.Config
+		mc.SetFinetunedMaxSeqLen(t.cfg.MaxSeqLength) // eval's and predict's default
+		if err := model.Save(tmp, mc, m.Weights(), model.SaveOptions{TokenizerFiles: t.tokFiles, DoLowerCase: t.tok.DoLowerCase()}); err != nil {
 			return err
 		}
 		if !state {
 			return nil
 		}
-		r.at("write " + OptimizerFile)
-		var ts []safetensors.Tensor
-		for _, p := range t.step.Opt.Params {
-			mv, vv := make([]float32, p.Spec.Size()), make([]float32, p.Spec.Size())
-			t.opts.Backend.Download(mv, p.M)
-			t.opts.Backend.Download(vv, p.V)
-			ts = append(ts, safetensors.F32Tensor("m/"+p.Spec.Name, p.Spec.Shape, mv), safetensors.F32Tensor("v/"+p.Spec.Name, p.Spec.Shape, vv))
-		}
-		if err := safetensors.Write(filepath.Join(tmp, OptimizerFile), ts, nil); err != nil {
-			return err
+		if !t.cfg.SaveOnlyModel {
+			r.at("write " + OptimizerFile)
+			var ts []safetensors.Tensor
+			for _, p := range t.step.Opt.Params {
+				mv, vv := make([]float32, p.Spec.Size()), make([]float32, p.Spec.Size())
+				t.opts.Backend.Download(mv, p.M)
+				t.opts.Backend.Download(vv, p.V)
+				ts = append(ts, safetensors.F32Tensor("m/"+p.Spec.Name, p.Spec.Shape, mv), safetensors.F32Tensor("v/"+p.Spec.Name, p.Spec.Shape, vv))
+			}
+			if err := safetensors.Write(filepath.Join(tmp, OptimizerFile), ts, nil); err != nil {
+				return err
+			}
 		}
 		r.at("write " + StateFile)
 		b, err := json.MarshalIndent(savedState{State: t.state, Config: t.cfg.Map()}, "", "  ")
@@ -309,6 +318,18 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 		}
 		return atomicfile.WriteFile(filepath.Join(tmp, StateFile), append(b, '\n'), 0o644)
 	}, r.step)
+}
+
+// ModelOnlyError is a resume refused because the checkpoint holds no
+// optimizer state (the run was saved with save_only_model): continuing
+// with fresh Adam moments would not be the run it was.
+type ModelOnlyError struct {
+	// Dir is the checkpoint (output_dir/last).
+	Dir string
+}
+
+func (e *ModelOnlyError) Error() string {
+	return fmt.Sprintf("resume: %s holds the model only, no %s (the run was saved with save_only_model), so it cannot resume exactly; start it afresh with --overwrite", e.Dir, OptimizerFile)
 }
 
 // restore loads last/: weights, moments and the trainer state. A run that
@@ -351,6 +372,9 @@ func (t *Trainer) restore() error {
 	}
 	if ss.State.Total != t.state.Total {
 		return fmt.Errorf("resume: the run had %d steps in all, the same settings now give %d (did the data change?)", ss.State.Total, t.state.Total)
+	}
+	if _, err := os.Stat(filepath.Join(dir, OptimizerFile)); errors.Is(err, fs.ErrNotExist) {
+		return &ModelOnlyError{Dir: dir}
 	}
 	weights, err := safetensors.Open(filepath.Join(dir, model.WeightsFile))
 	if err != nil {
@@ -423,6 +447,9 @@ func ResumeDefaults(dir string) (map[string]any, error) {
 // (status interrupted) are saved, and ErrInterrupted returned.
 func (t *Trainer) interrupt() error {
 	t.tick()
+	if t.cfg.SaveOnlyModel {
+		t.opts.Warn("save_only_model: last/ keeps the model but no optimizer state, so this run cannot resume; it starts again from step 0 (--overwrite)")
+	}
 	if err := t.saveLast(); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/data"
+	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/infer"
 	"github.com/mixft/mixft/internal/model"
 )
@@ -87,6 +88,11 @@ type Trainer struct {
 	evalSeconds float64
 	// mark is when state.Runtime was last brought up to date (tick).
 	mark time.Time
+	// modelSHA and dataSHA identify the checkpoint and the train and dev
+	// files by content (model.Fingerprint, fsutil.HashFiles); metrics.json
+	// records them so that reports know one run made from copies in other
+	// places.
+	modelSHA, dataSHA string
 }
 
 // microBatch holds one micro-batch's inputs; its slices are reused from
@@ -198,6 +204,7 @@ func (t *Trainer) loadData() error {
 	if err != nil {
 		return err
 	}
+	trainPath := rep.Path
 	if rep.Skipped > 0 {
 		t.opts.Warn(fmt.Sprintf("%s: skipped %d rows with too few columns", rep.Path, rep.Skipped))
 	}
@@ -223,6 +230,9 @@ func (t *Trainer) loadData() error {
 	}
 	t.dev = dev
 	t.baseline = majorityBaseline(t.task, dev)
+	if t.dataSHA, err = fsutil.HashFiles([]string{trainPath, rep.Path}); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -259,6 +269,9 @@ func (t *Trainer) loadModel() error {
 	}
 	if byPosition != "" {
 		t.opts.Warn(fmt.Sprintf("%s: %s", cfg.Model, byPosition))
+	}
+	if t.modelSHA, err = model.Fingerprint(cfg.Model); err != nil {
+		return err
 	}
 	for _, name := range ck.Initialized {
 		t.opts.Warn(fmt.Sprintf("%s: %s is not in the checkpoint; initialised randomly (seed %d)", cfg.Model, name, cfg.Seed))
@@ -457,7 +470,7 @@ func (t *Trainer) evaluate(ctx context.Context, epoch float64) error {
 	if t.state.Best == nil || ev.Primary > t.state.Best.Primary || (math.IsNaN(float64(t.state.Best.Primary)) && !math.IsNaN(float64(ev.Primary))) {
 		best := ev
 		t.state.Best = &best
-		if t.cfg.SaveBest {
+		if t.cfg.KeepsBest() {
 			if err := t.run.saveModel(t, "best", false); err != nil {
 				return err
 			}
