@@ -156,6 +156,9 @@ type accelerator interface {
 	DeviceName() string
 	GEMMPrecision() string
 	PeakTFLOPS() float64
+	// Info describes the card, the driver, the PTX target and the GEMM
+	// library (the cuBLAS file loaded and its version).
+	Info() backend.DeviceInfo
 }
 
 // machineName is lscpu's model name (from /proc/cpuinfo), or GOARCH.
@@ -333,6 +336,9 @@ type benchResult struct {
 	AllocsPerStep     float64   `json:"allocs_per_step"`
 	MaxRSSMiB         float64   `json:"max_rss_mib"`
 	PeakMemGiB        float64   `json:"peak_mem_gib,omitempty"`
+	// DeviceInfo describes an accelerator (card, compute capability,
+	// driver, PTX target, cuBLAS file and version).
+	DeviceInfo *backend.DeviceInfo `json:"device_info,omitempty"`
 }
 
 // benchModel times training steps (train.Step, as finetune runs them) and
@@ -431,6 +437,8 @@ func benchModel(out io.Writer, be backend.Backend, o benchOptions) error {
 		_, peak, _ := acc.MemoryStats()
 		r.Machine, r.Precision, r.PeakMemGiB = acc.DeviceName(), acc.GEMMPrecision(), float64(peak)/(1<<30)
 		r.GemmPeakGFLOPS = acc.PeakTFLOPS() * 1000
+		info := acc.Info()
+		r.DeviceInfo = &info
 	}
 	if r.GemmPeakGFLOPS > 0 {
 		r.PeakShare = r.GFLOPS / r.GemmPeakGFLOPS
@@ -498,4 +506,7 @@ func (r benchResult) print(out io.Writer) {
 		fmt.Fprintf(out, "; peak device memory %.2f GiB", r.PeakMemGiB)
 	}
 	fmt.Fprintln(out)
+	if r.DeviceInfo != nil {
+		fmt.Fprintf(out, "  device: %v\n", *r.DeviceInfo)
+	}
 }
