@@ -5,11 +5,13 @@
 # one hangs in a subtest. The script must record each, rerun the crashed and
 # the hung test without the subtest that died so that its other subtests
 # still run, rerun the failures under the (stub) compute-sanitizer, and exit
-# 1. Needs no GPU and no Go; runs in seconds (make gpu-check-dry runs it).
+# 1. Then e2e, bench and report as on a GPU: mixft-cuda is the real binary
+# with cuda:0 turned into cpu, its bench prints canned rows. Needs no GPU and
+# no Go; runs in seconds (make gpu-check-dry runs it, after make gpu-carry).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
 fail() { echo "gpu-check-selftest: $*" >&2; exit 1; }
 mkdir -p "$tmp/carry/shared"
 
@@ -67,20 +69,41 @@ fi
 echo "========= ERROR SUMMARY: 0 errors"
 exit $rc
 STUB
-printf '#!/bin/sh\nexit 0\n' >"$tmp/carry/mixft-cuda"
+# mixft-cuda: the real binary (make gpu-carry), with cuda:0 turned into cpu,
+# and bench printing the canned row of its settings (and noise on stderr).
+real=${MIXFT_SELFTEST_BIN:-bin/gpu/mixft-cuda}
+[ -x "$real" ] || fail "$real missing: run make gpu-carry first"
+cat >"$tmp/carry/mixft-cuda" <<STUB
+#!/usr/bin/env bash
+if [ "\$1" = bench ]; then
+  preset="" prec="" mix=0.0
+  while [ \$# -gt 0 ]; do
+    case \$1 in --preset) preset=\$2; shift 2 ;; --device) prec=\${2##*:}; shift 2 ;; --mixout) mix=\$2; shift 2 ;; *) shift ;; esac
+  done
+  echo "bench: a warning on stderr" >&2
+  grep -F "\"model\": \"\$preset\"" "$PWD/scripts/testdata/gpu-report/mixft-bench.jsonl" |
+    grep -F "\"precision\": \"\$prec\"" | grep -F "\"mixout\": \$mix," | head -1
+  exit 0
+fi
+args=()
+for a in "\$@"; do case \$a in cuda:0*) a=cpu ;; esac; args+=("\$a"); done
+exec "$PWD/$real" "\${args[@]}"
+STUB
 chmod +x "$tmp/carry/gpu.test" "$tmp/sanitizer" "$tmp/carry/mixft-cuda"
 
 set +e
 OUT=$tmp/out MIXFT_GPU_CARRY=$tmp/carry MIXFT_SANITIZER=$tmp/sanitizer MIXFT_GPU_TEST_TIMEOUT=3 \
-  bash scripts/gpu-check.sh tests >"$tmp/log" 2>&1
+  bash scripts/gpu-check.sh tests e2e bench report >"$tmp/log" 2>&1
 rc=$?
 set -e
 [ $rc = 1 ] || { cat "$tmp/log"; fail "gpu-check.sh exited $rc, want 1 (checks failed)"; }
-row() { awk -F'\t' -v i="$1" '$1 == "tests" && $2 == i {print $3 "\t" $5}' "$tmp/out/summary.tsv"; }
+row() { awk -F'\t' -v p="$1" -v i="$2" '$1 == p && $2 == i {print $3 "\t" $5}' "$tmp/out/summary.tsv"; }
+phase=tests
 expect() {
   local r
-  r=$(row "$1")
-  [[ "$r" == $2 ]] || { cat "$tmp/out/summary.tsv"; fail "summary: $1 is '${r:-missing}', want '$2'"; }
+  r=$(row "$phase" "$1")
+  # shellcheck disable=SC2053 # $2 is a glob pattern
+  [[ "$r" == $2 ]] || { cat "$tmp/out/summary.tsv"; fail "summary: $phase $1 is '${r:-missing}', want '$2'"; }
 }
 expect TestPass $'pass\t'
 expect TestCrash/B $'crash\trc 2; panic: cuda:0: launching k*CUDA_ERROR_LAUNCH_FAILED*'
@@ -92,6 +115,19 @@ expect 'memcheck ^TestCrash$/^B$' $'fail\tsanitizer found: ========= Invalid __g
 expect 'racecheck ^TestCrash$/^B$' $'fail\trc 2 (the test\'s own failure)*'
 expect 'memcheck ^TestFail$' $'fail\trc 1 (the test\'s own failure)*'
 expect 'racecheck ^TestFail$' $'fail\trc 1*'
+phase=e2e
+expect 'dropout cpu vs cuda:0' $'pass\tok: 32 losses*'
+expect 'mixout cpu vs cuda:0' $'pass\tok: 32 losses*'
+phase=bench
+expect 'mixft bert-large bf16 mixout' $'pass\t312.00 ms/step, 102.6 ex/s, MFU 0.250, peak 10.0 GiB'
+expect 'mixft bert-base tf32 dropout' $'pass\t150.00 ms/step*'
+[ "$(wc -l <"$tmp/out/mixft-bench.jsonl")" = 8 ] || fail "mixft-bench.jsonl has not the 8 rows"
+[ -n "$(row bench pytorch)" ] || fail "no summary line for PyTorch's bench"
+grep -q -- '-- GPU state before' "$tmp/out/gpu-check.log" || fail "no GPU state line before the bench"
+phase=report
+expect PERFORMANCE-gpu.md $'pass\t'
+grep -q '| mixft | bf16 | mixout | 312.00 |' "$tmp/out/PERFORMANCE-gpu.md" || fail "the report lacks the bench's rows"
 grep -q 'step_test.go:99: step 0: loss 1.5, CPU 1.4' "$tmp/out/gpu-check.log" || fail "the failing test's lines are not in gpu-check.log"
-tar -tzf "$tmp/out/gpu-check-logs.tar.gz" | grep -qx './tests/TestCrash.rerun1.log' || fail "the rerun's log is not in the archive"
-echo "gpu-check-selftest: crash, failure and hang recorded; crashed and hung tests rerun without their dead subtest; failures rerun under the sanitizer"
+tar -tzf "$tmp/out/gpu-check-logs.tar.gz" >"$tmp/list"
+grep -qx './tests/TestCrash.rerun1.log' "$tmp/list" || fail "the rerun's log is not in the archive"
+echo "gpu-check-selftest: crash, failure and hang recorded; crashed and hung tests rerun without their dead subtest; failures rerun under the sanitizer; e2e, bench rows and report as on a GPU"

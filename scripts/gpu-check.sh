@@ -195,7 +195,7 @@ run_env() {
     echo "--- nvcc: $(nvcc --version 2>&1 | tail -2 | tr '\n' ' ')"
     echo "--- compute-sanitizer: $(compute-sanitizer --version 2>&1 | tail -1)"
   } >"$work/env.txt" 2>&1
-  nvidia-smi -q >"$work/nvidia-smi-q.txt" 2>&1
+  timeout -s KILL 30 nvidia-smi -q >"$work/nvidia-smi-q.txt" 2>&1
   {
     echo "--- libcublas found"
     local cands c best="" bestmaj=0 maj
@@ -211,7 +211,7 @@ run_env() {
     fi
     echo "MIXFT_CUBLAS (mixft's cuBLAS): ${MIXFT_CUBLAS:-(unset: mixft searches its default directories)}"
     echo "--- python"
-    python3 - <<'PY' 2>&1
+    timeout -s INT -k 5 60 python3 - <<'PY' 2>&1 || echo "python3: exit status $? (124: did not finish in 60 s)"
 import sys, traceback
 print("python", sys.version.split()[0], sys.executable)
 def attempt(what, f):
@@ -530,13 +530,14 @@ run_bench() {
         local args=(--device "cuda:0:$prec" --preset "$model" --batch 32 --seq 128 --dropout 0.1 --no-forward --json
           --steps "$MIXFT_BENCH_STEPS" --warmup-steps "$MIXFT_BENCH_WARMUP")
         [ "$reg" = mixout ] && args+=(--mixout 0.7)
-        limited "$secs" "$work/bench-$model-$prec-$reg.log" "$MIXFT" bench "${args[@]}" || rc=$?
-        if [ $rc -eq 0 ] && tail -1 "$work/bench-$model-$prec-$reg.log" | python3 -c 'import json, sys; json.load(sys.stdin)' 2>/dev/null; then
-          tail -1 "$work/bench-$model-$prec-$reg.log" >>"$OUT/mixft-bench.jsonl"
-          record bench "$item" pass $((SECONDS - s0)) "$(tail -1 "$work/bench-$model-$prec-$reg.log" | python3 -c 'import json, sys; r = json.load(sys.stdin)
+        local blog="$work/bench-$model-$prec-$reg.log"
+        limited "$secs" "$blog" "$MIXFT" bench "${args[@]}" || rc=$?
+        if [ $rc -eq 0 ] && grep '^{' "$blog" | tail -1 | python3 -c 'import json, sys; json.load(sys.stdin)' 2>/dev/null; then
+          grep '^{' "$blog" | tail -1 >>"$OUT/mixft-bench.jsonl"
+          record bench "$item" pass $((SECONDS - s0)) "$(grep '^{' "$blog" | tail -1 | python3 -c 'import json, sys; r = json.load(sys.stdin)
 print("%.2f ms/step, %.1f ex/s, MFU %.3f, peak %.1f GiB" % (r["ms_per_step"], r["examples_per_s"], r["peak_share"], r["peak_mem_gib"]))')"
         else
-          record bench "$item" "$([ $rc = 124 ] && echo timeout || echo fail)" $((SECONDS - s0)) "rc $rc: $(grep -v '^{' "$work/bench-$model-$prec-$reg.log" | tail -2)"
+          record bench "$item" "$([ $rc = 124 ] && echo timeout || echo fail)" $((SECONDS - s0)) "rc $rc: $(grep -v '^{' "$blog" | tail -2)"
         fi
       done
     done

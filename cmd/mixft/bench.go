@@ -41,7 +41,9 @@ Hugging Face config.json describes (--model-config). It prints ms/step,
 examples/s, the achieved GFLOP/s and their share of the peak: on the CPU,
 this machine's SGEMM measured in the same run on a 1024³ product; on a GPU
 (a build with -tags cuda, --device cuda:N[:fp32|tf32|bf16]), the card's
-dense datasheet rate at the GEMM precision, with the peak device memory.
+dense datasheet rate at the GEMM precision, with the peak device memory
+and the device's description (card, compute capability, driver, PTX
+target, the cuBLAS file and version loaded; device_info in --json).
 
 Model FLOPs: training 6 × (encoder dense parameters × tokens + head
 parameters × examples) + attention 12·L·B·S²·H; forward a third of that.
