@@ -151,7 +151,7 @@ gpu-carry: ptx
 	mkdir -p $(GPU_CARRY)/shared/fixtures
 	CGO_ENABLED=1 $(GO) build -tags cuda -ldflags='-s -w' -o $(GPU_CARRY)/mixft-cuda ./cmd/mixft
 	CGO_ENABLED=1 $(GO) test -c -tags cuda -ldflags='-s -w' -o $(GPU_CARRY)/gpu.test ./internal/gpu/
-	cp -r $(addprefix $(SHARED)/fixtures/,$(GPU_FIXTURES)) $(GPU_CARRY)/shared/fixtures/
+	cp -rL $(addprefix $(SHARED)/fixtures/,$(GPU_FIXTURES)) $(GPU_CARRY)/shared/fixtures/
 	{ echo "commit $$(git rev-parse HEAD)$$(git diff --quiet HEAD -- . ':!bin' || echo ' (with uncommitted changes)')"; \
 	  echo "built $$(date -u +%Y-%m-%dT%H:%M:%SZ) with $$($(GO) version | cut -d' ' -f3-) and $$($(NVCC) --version | tail -1)"; \
 	  echo "ptx $(PTX_ARCHS)"; \

@@ -577,6 +577,7 @@ run_report() {
 }
 
 for b in "$MIXFT" "$GPUTEST"; do
+  [ -f "$b" ] && [ ! -x "$b" ] && chmod +x "$b" 2>/dev/null # a copy that lost its mode
   if [ ! -x "$b" ]; then
     echo "gpu-check: missing $b: run 'make gpu-carry' where Go and the CUDA toolkit are, and carry bin/gpu" >&2
     finish
