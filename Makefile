@@ -74,7 +74,8 @@ bench: build
 ## cuBLAS loaded at run time. Needs the CUDA toolkit (nvcc, ptxas, cuda.h,
 ## cublas headers, libcuda for linking: Debian's nvidia-cuda-toolkit does, see
 ## kernels/README.md); `make test` and `make build` do not. CI (.ci/run) runs
-## every target below except gpu-check, which needs a GPU.
+## every target below except gpu-check, which needs a GPU (gpu-check-dry runs
+## its script without one).
 NVCC        ?= nvcc
 PTXAS       ?= ptxas
 PTX_ARCHS   ?= 80 90
@@ -93,7 +94,7 @@ CUBLAS_LIB  ?= $(firstword $(wildcard /usr/lib/x86_64-linux-gnu/libcublas.so.1[1
 KERNELS_HASH = $(shell cat kernels/* | sha256sum | cut -c1-16)
 KHOST_ENV    = CGO_ENABLED=1 CGO_CXXFLAGS="-O2 -g -DMIXFT_KERNELS_HASH=$(KERNELS_HASH)"
 
-.PHONY: ptx ptx-clean cuda-build cuda-vet cuda-smoke gpu-test-bin kernel-host-test gpu-check gpu-check-bins cuda-ci
+.PHONY: ptx ptx-clean cuda-build cuda-vet cuda-smoke gpu-test-bin kernel-host-test gpu-check gpu-check-bins gpu-carry gpu-check-dry cuda-ci
 
 ## ptx: compile every kernel family to PTX for sm_80 and sm_90 (warnings are errors)
 ptx: $(PTX_FILES)
@@ -140,13 +141,51 @@ kernel-host-test:
 	$(KHOST_ENV) $(GO) vet -tags kernelhost ./internal/gpu/
 	$(KHOST_ENV) $(GO) test -tags kernelhost -count=1 ./internal/gpu/
 
-## gpu-check-bins: what scripts/gpu-check.sh runs, built here (the GPU machine has no Go)
-gpu-check-bins: build cuda-build gpu-test-bin
+## gpu-carry: what scripts/gpu-check.sh needs beside the repository, in the
+## one folder the device tool carries (GPU_CARRY, bin/gpu): the cuda binary
+## (also the CPU reference of the e2e phase) and the GPU test binary, both
+## stripped (-s -w: no symbol table or DWARF; panics and SIGQUIT still print
+## named stacks), the fixtures the model-family tests read, and a MANIFEST
+## (commit, toolchains, sha256 of each binary). Fails when the working tree
+## plus the folder exceed GPU_CARRY_MAX_MIB (the tool refuses over 64 MiB).
+GPU_CARRY         ?= bin/gpu
+GPU_CARRY_MAX_MIB ?= 60
+GPU_FIXTURES      := roberta electra distilbert
+gpu-carry: ptx
+	@for f in $(GPU_FIXTURES); do [ -d $(SHARED)/fixtures/$$f ] || { echo "$(SHARED)/fixtures/$$f missing"; exit 1; }; done
+	rm -rf $(GPU_CARRY)
+	mkdir -p $(GPU_CARRY)/shared/fixtures
+	CGO_ENABLED=1 $(GO) build -tags cuda -ldflags='-s -w' -o $(GPU_CARRY)/mixft-cuda ./cmd/mixft
+	CGO_ENABLED=1 $(GO) test -c -tags cuda -ldflags='-s -w' -o $(GPU_CARRY)/gpu.test ./internal/gpu/
+	cp -rL $(addprefix $(SHARED)/fixtures/,$(GPU_FIXTURES)) $(GPU_CARRY)/shared/fixtures/
+	{ echo "commit $$(git rev-parse HEAD)$$(git diff --quiet HEAD -- . ':!bin' || echo ' (with uncommitted changes)')"; \
+	  echo "built $$(date -u +%Y-%m-%dT%H:%M:%SZ) with $$($(GO) version | cut -d' ' -f3-) and $$($(NVCC) --version | tail -1)"; \
+	  echo "ptx $(PTX_ARCHS)"; \
+	  cd $(GPU_CARRY) && sha256sum mixft-cuda gpu.test | sed 's/^/sha256 /'; } >$(GPU_CARRY)/MANIFEST
+	./scripts/gpu-carry.sh $(GPU_CARRY) $(GPU_CARRY_MAX_MIB)
+
+## gpu-check-bins: the binaries of the cuda build (gpu-carry packs what the
+## GPU machine needs)
+gpu-check-bins: build cuda-build gpu-test-bin gpu-carry
 
 ## gpu-check: on a machine with a GPU: conformance, parity and the benchmark
-## table against PyTorch (run `make gpu-check-bins` where Go is first)
+## table against PyTorch (run `make gpu-carry` where Go is first; the device
+## tool's one command is in scripts/gpu-check.sh's header and docs/GPU.md)
 gpu-check:
 	bash scripts/gpu-check.sh
 
+## gpu-check-dry: scripts/gpu-check.sh on this machine without a GPU, as CI
+## runs it: the environment record, the probe (gpu.test starts and says
+## there is no GPU), the tests that need none, e2e on the CPU, the report on
+## canned input; the GPU checks say they skipped. Then checks what it wrote.
+## First, the tests phase against a stub gpu.test whose tests crash, fail and
+## hang (scripts/gpu-check-selftest.sh).
+GPU_DRY_OUT ?= bin/gpu-check-dry
+gpu-check-dry: gpu-carry
+	./scripts/gpu-check-selftest.sh
+	rm -rf $(GPU_DRY_OUT)
+	OUT=$(GPU_DRY_OUT) MIXFT_GPU_CHECK_DRY=1 bash scripts/gpu-check.sh
+	./scripts/gpu-check-dry-verify.sh $(GPU_DRY_OUT)
+
 ## cuda-ci: the CUDA steps of CI (after the toolkit is installed)
-cuda-ci: ptx cuda-vet cuda-build cuda-smoke gpu-test-bin kernel-host-test
+cuda-ci: ptx cuda-vet cuda-build cuda-smoke gpu-test-bin kernel-host-test gpu-check-dry

@@ -37,7 +37,17 @@ def main():
     ap.add_argument("--torch", default="")
     a = ap.parse_args()
     info = open(a.gpu).read().strip() if a.gpu and os.path.exists(a.gpu) else "(no gpu.txt)"
-    mx, pt = [mixft_row(r) for r in rows(a.mixft)], rows(a.torch)
+    raw = rows(a.mixft)
+    mx, pt = [mixft_row(r) for r in raw], rows(a.torch)
+    # What mixft ran on (Backend.Info(), the same for every row of a run).
+    infos = [{k: v for k, v in r["device_info"].items() if k != "gemm_precision"} for r in raw if r.get("device_info")]
+    for d in dict.fromkeys(json.dumps(i, sort_keys=True) for i in infos):
+        i = json.loads(d)
+        info += ("\nmixft: {device} {name}, compute capability {cc}, driver {drv}, PTX {ptx} (loaded in {jit:.0f} ms), "
+                 "cuBLAS {lib} (version {ver})").format(
+            device=i.get("device", "?"), name=i.get("name", "?"), cc=i.get("compute_capability", "?"),
+            drv=i.get("driver_version", "?"), ptx=i.get("ptx_target", "?"), jit=i.get("ptx_jit_ms", 0),
+            lib=i.get("gemm_library", "?"), ver=i.get("gemm_library_version", "?"))
     out = ["## GPU: mixft vs PyTorch, training steps (batch 32, sequence 128)", "", "```", info, "```", "",
            "mixft: `mixft bench --device cuda:0:PREC` (fp32 master weights; GEMMs in the precision shown). "
            "PyTorch: transformers BertForSequenceClassification, bf16 autocast, fused AdamW, MixLinear for mixout "

@@ -43,7 +43,9 @@ Hugging Face config.json describes (--model-config). It prints ms/step,
 examples/s, the achieved GFLOP/s and their share of the peak: on the CPU,
 this machine's SGEMM measured in the same run on a 1024³ product; on a GPU
 (a build with -tags cuda, --device cuda:N[:fp32|tf32|bf16]), the card's
-dense datasheet rate at the GEMM precision, with the peak device memory.
+dense datasheet rate at the GEMM precision, with the peak device memory
+and the device's description (card, compute capability, driver, PTX
+target, the cuBLAS file and version loaded; device_info in --json).
 
 Model FLOPs: training 6 × (encoder dense parameters × tokens + head
 parameters × examples) + attention 12·L·B·S²·H; forward a third of that.
@@ -158,6 +160,9 @@ type accelerator interface {
 	DeviceName() string
 	GEMMPrecision() string
 	PeakTFLOPS() float64
+	// Info describes the card, the driver, the PTX target and the GEMM
+	// library (the cuBLAS file loaded and its version).
+	Info() backend.DeviceInfo
 }
 
 // machineName is lscpu's model name (from /proc/cpuinfo), or GOARCH.
@@ -335,6 +340,9 @@ type benchResult struct {
 	AllocsPerStep     float64   `json:"allocs_per_step"`
 	MaxRSSMiB         float64   `json:"max_rss_mib"`
 	PeakMemGiB        float64   `json:"peak_mem_gib,omitempty"`
+	// DeviceInfo describes an accelerator (card, compute capability,
+	// driver, PTX target, cuBLAS file and version).
+	DeviceInfo *backend.DeviceInfo `json:"device_info,omitempty"`
 }
 
 // benchModel times training steps (train.Step, as finetune runs them) and
@@ -434,6 +442,8 @@ func benchModel(out io.Writer, be backend.Backend, o benchOptions) (err error) {
 		_, peak, _ := acc.MemoryStats()
 		r.Machine, r.Precision, r.PeakMemGiB = acc.DeviceName(), acc.GEMMPrecision(), float64(peak)/(1<<30)
 		r.GemmPeakGFLOPS = acc.PeakTFLOPS() * 1000
+		info := acc.Info()
+		r.DeviceInfo = &info
 	}
 	if r.GemmPeakGFLOPS > 0 {
 		r.PeakShare = r.GFLOPS / r.GemmPeakGFLOPS
@@ -501,4 +511,7 @@ func (r benchResult) print(out io.Writer) {
 		fmt.Fprintf(out, "; peak device memory %.2f GiB", r.PeakMemGiB)
 	}
 	fmt.Fprintln(out)
+	if r.DeviceInfo != nil {
+		fmt.Fprintf(out, "  device: %v\n", *r.DeviceInfo)
+	}
 }

@@ -104,6 +104,8 @@ type device interface {
 	synchronize()
 	// close releases the device; the backend is unusable afterwards.
 	close()
+	// info describes the device (GEMMPrecision is the backend's to fill).
+	info() backend.DeviceInfo
 }
 
 // Buffer is a float32 array in device memory.
@@ -201,6 +203,22 @@ func (be *Backend) Synchronize() {
 
 // Name implements backend.Backend.
 func (be *Backend) Name() string { return be.dev.name() }
+
+// Info describes the device: the card, its compute capability, the PTX
+// target the driver compiled, the cuBLAS file and version loaded, the GEMM
+// precision; for the emulation, "host emulation" and its reference GEMM.
+func (be *Backend) Info() backend.DeviceInfo {
+	i := be.dev.info()
+	i.GEMMPrecision = be.prec.String()
+	return i
+}
+
+// DeviceName is the card's name ("NVIDIA H200").
+func (be *Backend) DeviceName() string { return be.Info().Name }
+
+// PeakTFLOPS is the card's dense datasheet rate, in TFLOP/s, at the GEMM
+// precision; 0 for a card not in the table.
+func (be *Backend) PeakTFLOPS() float64 { return peakTFLOPS(be.DeviceName(), be.prec) }
 
 // op starts an op: binds the device to the thread and drops the
 // SumSquares results computed ahead (the op may change any buffer). The

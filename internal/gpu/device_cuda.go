@@ -2,6 +2,9 @@
 
 package gpu
 
+// #include <stdlib.h>
+import "C"
+
 import (
 	"embed"
 	"fmt"
@@ -10,9 +13,12 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 	"unsafe"
 
 	"gorgonia.org/cu"
+
+	"github.com/mixft/mixft/internal/backend"
 )
 
 // ptxFS holds the PTX of kernels/*.cu that `make ptx` writes:
@@ -36,21 +42,8 @@ type cudaDevice struct {
 	blas    *cublas
 	sms     int
 	arch    string
+	jit     time.Duration // loading the PTX (the driver's JIT compilation)
 	closed  bool
-}
-
-// DeviceInfo describes the card a Backend runs on.
-type DeviceInfo struct {
-	Name          string
-	Ordinal       int
-	Capability    string // "9.0"
-	SMs           int
-	TotalMemory   int64
-	Driver        int    // cuDriverGetVersion, e.g. 13000
-	PTXTarget     string // "sm_90"
-	CublasPath    string
-	CublasVer     int
-	GEMMPrecision Precision
 }
 
 // New returns the CUDA backend on device ordinal (cuda:N) with GEMMs in
@@ -63,27 +56,16 @@ func New(ordinal int, prec Precision) (*Backend, error) {
 	return newBackend(d, prec), nil
 }
 
-// Info describes the device of a CUDA backend (zero for the emulator).
-func (be *Backend) Info() DeviceInfo {
-	d, ok := be.dev.(*cudaDevice)
-	if !ok {
-		return DeviceInfo{Name: be.Name()}
-	}
+// info describes the card (GEMMPrecision is the backend's to fill).
+func (d *cudaDevice) info() backend.DeviceInfo {
 	name, _ := d.dev.Name()
 	maj, _ := d.dev.Attribute(cu.ComputeCapabilityMajor)
-	min, _ := d.dev.Attribute(cu.ComputeCapabilityMinor)
+	mnr, _ := d.dev.Attribute(cu.ComputeCapabilityMinor)
 	mem, _ := d.dev.TotalMem()
-	return DeviceInfo{Name: name, Ordinal: d.ordinal, Capability: fmt.Sprintf("%d.%d", maj, min), SMs: d.sms,
-		TotalMemory: mem, Driver: cu.Version(), PTXTarget: d.arch, CublasPath: d.blas.path, CublasVer: d.blas.version,
-		GEMMPrecision: be.prec}
+	return backend.DeviceInfo{Device: d.label, Name: name, Capability: fmt.Sprintf("%d.%d", maj, mnr), Multiprocessors: d.sms,
+		MemoryBytes: mem, Driver: cu.Version(), PTXTarget: d.arch, PTXJITMillis: float64(d.jit.Microseconds()) / 1000,
+		GEMMLibrary: d.blas.path, GEMMLibraryVersion: d.blas.version}
 }
-
-// DeviceName is the card's name ("NVIDIA H200").
-func (be *Backend) DeviceName() string { return be.Info().Name }
-
-// PeakTFLOPS is the card's dense datasheet rate, in TFLOP/s, at the GEMM
-// precision; 0 for a card not in the table.
-func (be *Backend) PeakTFLOPS() float64 { return peakTFLOPS(be.DeviceName(), be.prec) }
 
 func newCUDADevice(ordinal int, prec Precision) (*cudaDevice, error) {
 	if err := driverReady(); err != nil {
@@ -182,7 +164,7 @@ func (d *cudaDevice) loadModules() error {
 		if err != nil {
 			return fmt.Errorf("%s: reading %s: %w", d.label, f, err)
 		}
-		m, err := cu.LoadData(string(src))
+		m, err := loadPTX(src, &d.jit)
 		if err != nil {
 			return fmt.Errorf("%s: loading %s (the driver compiles the PTX for this card): %w", d.label, path.Base(f), err)
 		}
@@ -205,6 +187,40 @@ func (d *cudaDevice) loadModules() error {
 		return fmt.Errorf("%s: the embedded PTX lacks kernels %s: rebuild with `make ptx cuda-build`", d.label, strings.Join(missing, ", "))
 	}
 	return nil
+}
+
+// jitLogBytes is the size of the buffer the driver writes its PTX
+// compiler's error log into.
+const jitLogBytes = 16 << 10
+
+// loadPTX loads one PTX module, adding the time it took to *took. When the
+// driver's JIT compiler rejects it, the error carries the compiler's log
+// (the line and the reason), not only the driver's error code.
+func loadPTX(src []byte, took *time.Duration) (cu.Module, error) {
+	// The log buffer lives in C memory: the driver writes into it, and
+	// its address travels to C inside the option array.
+	cbuf := C.calloc(jitLogBytes, 1)
+	if cbuf == nil {
+		return cu.Module{}, fmt.Errorf("allocating the JIT log buffer")
+	}
+	defer C.free(cbuf)
+	logBuf := unsafe.Slice((*byte)(cbuf), jitLogBytes)
+	t0 := time.Now()
+	m, err := cu.LoadDataEx(string(src), &cu.JITErrorLogBuffer{Buffer: logBuf})
+	*took += time.Since(t0)
+	if err != nil {
+		var lines []string
+		for _, l := range strings.Split(C.GoString((*C.char)(cbuf)), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				lines = append(lines, l)
+			}
+		}
+		if log := strings.Join(lines, "; "); log != "" {
+			return m, fmt.Errorf("%w; JIT log: %s", err, log)
+		}
+		return m, err
+	}
+	return m, nil
 }
 
 func (d *cudaDevice) name() string         { return d.label }

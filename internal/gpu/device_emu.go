@@ -10,11 +10,14 @@ import "C"
 import (
 	"fmt"
 	"unsafe"
+
+	"github.com/mixft/mixft/internal/backend"
 )
 
 // emuDevice runs the kernels of kernels/*.cu compiled for the host, under
 // the fiber emulation of kernels/hostemu.h, one launch at a time, and GEMMs
-// by a float64-accumulating reference with cuBLAS's argument checks. After
+// by a reference that accumulates in float32 (fused multiply-adds along k,
+// as cuBLAS's kernels do) with cuBLAS's argument checks. After
 // every launch it checks that no kernel wrote past an allocation's end.
 type emuDevice struct {
 	prec Precision
@@ -88,6 +91,11 @@ func (d *emuDevice) gemm(g *gemmCM) {
 	if C.emu_check_redzones((*C.char)(unsafe.Pointer(&buf[0])), C.int(len(buf))) != 0 {
 		panic("emu: after a GEMM: " + errString(buf))
 	}
+}
+
+func (d *emuDevice) info() backend.DeviceInfo {
+	return backend.DeviceInfo{Device: d.name(), Name: "host emulation", Multiprocessors: d.sms,
+		GEMMLibrary: "reference GEMM (float32 accumulation, inputs rounded to the precision)"}
 }
 
 func (d *emuDevice) synchronize() {}

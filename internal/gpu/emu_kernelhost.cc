@@ -6,6 +6,7 @@
 // checks it).
 #include "emu_api.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -139,14 +140,18 @@ int emu_gemm(int transa, int transb, int m, int n, int k, float alpha, uint64_t 
     float* C = reinterpret_cast<float*>(c) + bi * strideC;
     for (int j = 0; j < n; ++j)
       for (int i = 0; i < m; ++i) {
-        double s = 0;
+        // float32 accumulation by fused multiply-adds along k, as a GEMM
+        // kernel's inner loop does: the emulation shows the float32 drift
+        // cuBLAS has (a float64 sum would hide it). The products of
+        // TF32/bf16-rounded inputs are exact in float32.
+        float s = 0;
         for (int p = 0; p < k; ++p) {
           const float av = transa ? A[p + (long long)i * lda] : A[i + (long long)p * lda];
           const float bv = transb ? B[j + (long long)p * ldb] : B[p + (long long)j * ldb];
-          s += static_cast<double>(in(av)) * static_cast<double>(in(bv));
+          s = std::fma(in(av), in(bv), s);
         }
         float& cv = C[i + (long long)j * ldc];
-        const float prod = static_cast<float>(alpha * s);
+        const float prod = alpha * s;
         cv = beta == 0.0f ? prod : prod + beta * cv;
       }
   }
