@@ -118,19 +118,24 @@ func runSweepEmit(o *sweepEmitOptions) error {
 	}
 	var text string
 	if o.slurm {
-		dir, manifest, err := sweepDir(o.outputDir, plan, o.file, s)
+		// The script first: a value it refuses leaves nothing written.
+		dir, err := sweepAbs(o.outputDir, s)
+		if err != nil {
+			return err
+		}
+		text, err = sweep.Slurm(sweep.SlurmOptions{JobName: name, Source: o.file, Manifest: filepath.Join(dir, sweep.ManifestFile), OutDir: dir,
+			Runs: len(plan.Runs), Throttle: o.throttle, CPUs: o.cpus, Time: o.time, Mem: o.mem, Part: o.partition, GPU: o.gpu,
+			Mixft: o.mixft, Command: manifestRunArgs, Extra: o.sbatch})
+		if err != nil {
+			return s.fieldError(err)
+		}
+		_, manifest, err := sweepDir(dir, plan, o.file, s)
 		if err != nil {
 			return err
 		}
 		// sbatch needs the directory of --output before the job starts.
 		if err := os.MkdirAll(filepath.Join(dir, "slurm"), 0o755); err != nil {
 			return fmt.Errorf("%s: %v", s.source("output_dir"), err)
-		}
-		text, err = sweep.Slurm(sweep.SlurmOptions{JobName: name, Source: o.file, Manifest: manifest, OutDir: dir, Runs: len(plan.Runs),
-			Throttle: o.throttle, CPUs: o.cpus, Time: o.time, Mem: o.mem, Part: o.partition, GPU: o.gpu,
-			Mixft: o.mixft, Command: manifestRunArgs, Extra: o.sbatch})
-		if err != nil {
-			return s.fieldError(err)
 		}
 		fmt.Fprintf(o.stderr, "%s: %d runs; manifest written to %s; submit the script with sbatch\n", o.file, len(plan.Runs), manifest)
 	} else {
