@@ -173,12 +173,12 @@ func (o *SlurmOptions) check() error {
 const maxK8sName = 52
 
 // k8sErr is the *config.FieldError of key when errs (from k8s.io's
-// validation) is not empty.
+// validation) is not empty; want says what is accepted.
 func k8sErr(key, v, want string, errs []string) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return &config.FieldError{Key: key, Value: strconv.Quote(v), Expected: want + " (" + strings.Join(errs, "; ") + ")"}
+	return &config.FieldError{Key: key, Value: strconv.Quote(v), Expected: want}
 }
 
 // podPath is why p cannot be a path in the pod ("" when it can): it must
@@ -233,7 +233,7 @@ func (o *K8sOptions) check() error {
 			return err
 		}
 	}
-	if err := k8sErr("pvc", o.PVC, "a PersistentVolumeClaim name: a DNS-1123 subdomain (lower-case letters, digits, '-', '.')",
+	if err := k8sErr("pvc", o.PVC, "a PersistentVolumeClaim name: a DNS-1123 subdomain (lower-case letters, digits, '-', '.', at most 253 characters)",
 		content.IsDNS1123Subdomain(o.PVC)); err != nil {
 		return err
 	}
