@@ -463,6 +463,9 @@ func TestSlurmTaskRunsOnlyItsCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		checkScript(t, s)
+		if opts, err := sbatchOptions(s); err != nil || !slices.Contains(opts, "--output="+outDir+"/slurm/%A_%a.out") {
+			t.Errorf("sbatch reads the options %q (%v)", opts, err)
+		}
 		for _, rc := range []int{exitcode.OK, exitcode.Interrupted, exitcode.Diverged, exitcode.Error} {
 			checkTask(t, o, s, o.Mixft, rc)
 		}
@@ -474,7 +477,7 @@ func TestSlurmTaskRunsOnlyItsCommands(t *testing.T) {
 // options sbatch reads back byte for byte, and whose array task runs only
 // the emitter's commands with the values as single arguments.
 func FuzzSlurmScript(f *testing.F) {
-	for _, s := range []string{"runs", "a b", "a\nb", "$(touch pwned)", "`touch pwned`", "'", "\"", "a;b", "a'b\"c", "日本語", "\\", "%j", "hetjob", "a\u2028b", "\x00", ""} {
+	for _, s := range []string{"runs", "a b", "a\nb", "$(touch pwned)", "`touch pwned`", "'", "\"", "a;b", "a'b\"c", "日本語", "\\", "%j", "hetjob", "a\u2028b", "\x00", "a #b", "#SBATCH --wrap=id", "-x", ""} {
 		f.Add(s, "j", "", "", "", "mixft", "s.yaml", false, uint8(0))
 		f.Add("r", s, s, s, s, s, s, true, uint8(1))
 	}
