@@ -4,8 +4,8 @@
 # the plain build does, and --device cuda fails with one line. On a machine
 # with a GPU the last check is skipped (gpu-check.sh covers the GPU).
 set -euo pipefail
-cuda=${1:?usage: cuda-smoke.sh CUDA_BIN PLAIN_BIN}
-plain=${2:?usage: cuda-smoke.sh CUDA_BIN PLAIN_BIN}
+declare -A bin=([cuda]=${1:?usage: cuda-smoke.sh CUDA_BIN PLAIN_BIN} [plain]=${2:?usage: cuda-smoke.sh CUDA_BIN PLAIN_BIN})
+cuda=${bin[cuda]}
 shared=${SHARED:-../shared}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -16,7 +16,7 @@ grep -q '^mixft ' "$tmp/version" || fail "--version printed: $(cat "$tmp/version
 
 # sweep emit: same script as the plain build.
 for b in cuda plain; do
-  "${!b}" sweep emit --slurm configs/sweeps/fig3.yaml --output-dir /cluster/runs/fig3 \
+  "${bin[$b]}" sweep emit --slurm configs/sweeps/fig3.yaml --output-dir "$tmp/runs/fig3" \
     --set model=/cluster/models/bert-large-uncased --set 'data_dir=/cluster/glue/{task_dir}' \
     >"$tmp/emit.$b" 2>"$tmp/emit.$b.err" || fail "$b: sweep emit --slurm failed: $(cat "$tmp/emit.$b.err")"
 done
@@ -26,7 +26,7 @@ cmp -s "$tmp/emit.cuda" "$tmp/emit.plain" || fail "sweep emit --slurm: the cuda 
 model="$shared/fixtures/checkpoints/A"
 [ -d "$model" ] || fail "$model not found (../shared must sit next to the repository)"
 for b in cuda plain; do
-  "${!b}" eval --device cpu --model "$model" --task rte --data-dir "$shared/glue/RTE" --json \
+  "${bin[$b]}" eval --device cpu --model "$model" --task rte --data-dir "$shared/glue/RTE" --json \
     >"$tmp/eval.$b" 2>"$tmp/eval.$b.err" || fail "$b: eval --device cpu failed: $(cat "$tmp/eval.$b.err")"
 done
 cmp -s "$tmp/eval.cuda" "$tmp/eval.plain" || fail "eval --device cpu: the cuda build's metrics differ from the plain build's"

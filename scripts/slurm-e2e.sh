@@ -76,7 +76,8 @@ stop_all() {
   left=$(conf=$SLURM_CONF; unset SLURM_CONF; grep -lzx "SLURM_CONF=$conf" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3)
   if [ -n "$left" ]; then
     echo "slurm e2e: killing job processes left behind: $(tr '\n' ' ' <<<"$left")" >&2
-    kill -KILL $left 2>/dev/null
+    mapfile -t left <<<"$left"
+    kill -KILL "${left[@]}" 2>/dev/null
   fi
   if [ "$rc" != 0 ]; then
     for f in slurmctld.log slurmd.log; do
@@ -86,7 +87,11 @@ stop_all() {
       [ -f "$f" ] && { echo "--- $f" >&2; grep -v '^step ' "$f" >&2; }
     done
   fi
-  [ -n "${KEEP:-}" ] && echo "slurm e2e: kept $work" >&2 || rm -rf "$work"
+  if [ -n "${KEEP:-}" ]; then
+    echo "slurm e2e: kept $work" >&2
+  else
+    rm -rf "$work"
+  fi
   exit "$rc"
 }
 trap stop_all EXIT
@@ -225,7 +230,11 @@ jobid=${jobid%%;*}
 say "submitted job array $jobid ($runs runs)"
 
 # steps_logged I: lines of run I's log.jsonl (one per step).
-steps_logged() { local f="$sweep/$(run_id "$1")/log.jsonl"; [ -f "$f" ] && wc -l <"$f" || echo 0; }
+steps_logged() {
+  local f
+  f="$sweep/$(run_id "$1")/log.jsonl"
+  if [ -f "$f" ]; then wc -l <"$f"; else echo 0; fi
+}
 mid_run() { local n; n=$(steps_logged "$1"); [ "$n" -ge 20 ] && [ "$n" -le 140 ]; }
 
 # Preempt task 0 as --signal=B:TERM@120 does before the time limit: SIGTERM

@@ -13,8 +13,9 @@ const (
 )
 
 // manifestRunArgs is mixft's sweep.Command: the finetune arguments that run
-// one line of a manifest. The words of inv go in as they are (the job
-// scripts pass quoted paths and "$index").
+// one line of a manifest. Each word of inv is one argument, as it is: the
+// Slurm script quotes every word (its index and threads stand in for the
+// shell expansions), the Kubernetes Job and sweep run pass them as argv.
 func manifestRunArgs(inv sweep.Invocation) []string {
 	args := []string{"finetune", "--" + manifestFlag, inv.Manifest}
 	if inv.Index != "" {

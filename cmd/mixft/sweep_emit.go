@@ -62,10 +62,27 @@ status.failedIndexes; the other indexes go on); other failures count
 against backoffLimitPerIndex (--retries). Needs Kubernetes 1.29 or newer
 (backoffLimitPerIndex and FailIndex: beta, on by default, in 1.29; GA in 1.33).
 
+What emit writes is data, never code: every value is checked before anything
+is written, and refused with one line naming its flag when it holds a control
+character (newline, tab, ...) or when Slurm or Kubernetes would not take it.
+Slurm: --name letters, digits, '.', '_', '+', '-'; --time as sbatch --time
+takes it (minutes, minutes:seconds, hours:minutes:seconds, days-hours,
+days-hours:minutes, days-hours:minutes:seconds, UNLIMITED); --mem a whole
+number with an optional K, M, G or T; --partition names (letters, digits,
+'.', '_', '+', '-') separated by commas; --output-dir (made absolute) without
+'\' or '%' (sbatch reads them in --output) or "hetjob"; --sbatch one option
+starting with '-'. Every value in the script is single-quoted: it reaches
+mixft as one argument, byte for byte. Kubernetes: --name (at most 52
+characters) and --namespace DNS-1123 labels, --pvc a DNS-1123 subdomain,
+--image an OCI image reference, --mount and --manifest-path clean absolute
+paths, --output-dir one under --mount.
+
 Whatever runs the tasks, 'mixft sweep report <output dir>' reads the results;
 'mixft sweep run' on the same directory finishes what the cluster left.`,
 		Example: `  mixft sweep emit --slurm configs/sweeps/fig3.yaml --output-dir /scratch/$USER/fig3 --throttle 16 --time 04:00:00 --gpu \
       --set model=/scratch/models/bert-large-uncased --set data_dir=/scratch/glue/{task_dir} > fig3.sbatch && sbatch fig3.sbatch
+  mixft sweep emit --slurm configs/sweeps/fig4.yaml --output-dir "/scratch/$USER/fig 4" --time 1-12:00 --mem 32G \
+      --partition gpu,gpu-long --sbatch=--account=proj --set model=... --set data_dir=... > fig4.sbatch
   mixft sweep emit --k8s configs/sweeps/fig4.yaml --output-dir /mnt/mixft/runs/fig4 --image registry.example.com/mixft:1.0 \
       --pvc mixft-data --parallelism 8 --gpu --set model=/mnt/mixft/models/bert-large-uncased \
       --set data_dir=/mnt/mixft/glue/{task_dir} | kubectl apply -f -`,
@@ -76,19 +93,19 @@ Whatever runs the tasks, 'mixft sweep report <output dir>' reads the results;
 	f.BoolVar(&o.slurm, "slurm", false, "print an sbatch job array script")
 	f.BoolVar(&o.k8s, "k8s", false, "print a Kubernetes Indexed Job (and a ConfigMap with the manifest)")
 	f.StringVar(&o.outputDir, "output-dir", "", "the sweep's directory as the jobs see it")
-	f.StringVar(&o.name, "name", "", "job name (default: mixft-<sweep file name>)")
+	f.StringVar(&o.name, "name", "", "job name (default: mixft-<sweep file name>; k8s: a DNS-1123 label, at most 52 characters)")
 	f.StringVar(&o.mixft, "mixft", "mixft", "the mixft binary on the nodes or in the image")
 	f.BoolVar(&o.gpu, "gpu", false, "one GPU per task (--device cuda:0)")
 	f.IntVar(&o.throttle, "throttle", 8, "slurm: most array tasks running at once")
 	f.IntVar(&o.cpus, "cpus", 4, "slurm: CPUs per task (also --threads)")
-	f.StringVar(&o.time, "time", "", "slurm: time limit per task, e.g. 04:00:00")
-	f.StringVar(&o.mem, "mem", "", "slurm: memory per task, e.g. 32G")
-	f.StringVar(&o.partition, "partition", "", "slurm: partition")
+	f.StringVar(&o.time, "time", "", "slurm: time limit per task as sbatch --time takes it, e.g. 04:00:00 or 1-12:00")
+	f.StringVar(&o.mem, "mem", "", "slurm: memory per task, a whole number with an optional K, M, G or T, e.g. 32G")
+	f.StringVar(&o.partition, "partition", "", "slurm: partition, or a comma-separated list of them")
 	f.StringArrayVar(&o.sbatch, "sbatch", nil, "slurm: further sbatch option, e.g. --sbatch=--account=proj (repeatable)")
-	f.StringVar(&o.image, "image", "", "k8s: container image holding mixft")
+	f.StringVar(&o.image, "image", "", "k8s: container image holding mixft, e.g. registry.example.com/mixft:1.0")
 	f.StringVar(&o.pvc, "pvc", "", "k8s: PersistentVolumeClaim holding the model, the data and the runs")
 	f.StringVar(&o.mount, "mount", "/mnt/mixft", "k8s: where the claim is mounted in the pod")
-	f.StringVar(&o.namespace, "namespace", "", "k8s: namespace")
+	f.StringVar(&o.namespace, "namespace", "", "k8s: namespace (a DNS-1123 label)")
 	f.IntVar(&o.parallelism, "parallelism", 4, "k8s: most pods at once")
 	f.StringVar(&o.cpu, "cpu", "4", "k8s: CPU request per pod (also --threads when whole)")
 	f.StringVar(&o.memory, "memory", "16Gi", "k8s: memory request and limit per pod")
@@ -118,19 +135,24 @@ func runSweepEmit(o *sweepEmitOptions) error {
 	}
 	var text string
 	if o.slurm {
-		dir, manifest, err := sweepDir(o.outputDir, plan, o.file, s)
+		// The script first: a value it refuses leaves nothing written.
+		dir, err := sweepAbs(o.outputDir, s)
+		if err != nil {
+			return err
+		}
+		text, err = sweep.Slurm(sweep.SlurmOptions{JobName: name, Source: o.file, Manifest: filepath.Join(dir, sweep.ManifestFile), OutDir: dir,
+			Runs: len(plan.Runs), Throttle: o.throttle, CPUs: o.cpus, Time: o.time, Mem: o.mem, Part: o.partition, GPU: o.gpu,
+			Mixft: o.mixft, Command: manifestRunArgs, Extra: o.sbatch})
+		if err != nil {
+			return s.fieldError(err)
+		}
+		_, manifest, err := sweepDir(dir, plan, o.file, s)
 		if err != nil {
 			return err
 		}
 		// sbatch needs the directory of --output before the job starts.
 		if err := os.MkdirAll(filepath.Join(dir, "slurm"), 0o755); err != nil {
 			return fmt.Errorf("%s: %v", s.source("output_dir"), err)
-		}
-		text, err = sweep.Slurm(sweep.SlurmOptions{JobName: name, Source: o.file, Manifest: manifest, OutDir: dir, Runs: len(plan.Runs),
-			Throttle: o.throttle, CPUs: o.cpus, Time: o.time, Mem: o.mem, Part: o.partition, GPU: o.gpu,
-			Mixft: o.mixft, Command: manifestRunArgs, Extra: o.sbatch})
-		if err != nil {
-			return s.fieldError(err)
 		}
 		fmt.Fprintf(o.stderr, "%s: %d runs; manifest written to %s; submit the script with sbatch\n", o.file, len(plan.Runs), manifest)
 	} else {

@@ -335,6 +335,45 @@ func TestFinetuneManifestErrors(t *testing.T) {
 	}
 }
 
+// TestSweepEmitRefusesCode: a value that would end a line of the script or
+// the manifest, or that Slurm or Kubernetes would refuse, is refused with
+// one line naming its flag, and nothing is written.
+func TestSweepEmitRefusesCode(t *testing.T) {
+	sw := "../../configs/sweeps/fig3.yaml"
+	sets := []string{"--set", "model=/cluster/m", "--set", "data_dir=/cluster/glue/{task_dir}"}
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--slurm", "--output-dir", "OUT\necho pwned"}, "--output-dir"},
+		{[]string{"--slurm", "--output-dir", "OUT", "--name", "x\necho pwned"}, "--name"},
+		{[]string{"--slurm", "--output-dir", "OUT", "--time", "1:00:00\necho pwned"}, "--time"},
+		{[]string{"--slurm", "--output-dir", "OUT", "--mem", "4G $(echo pwned)"}, "--mem"},
+		{[]string{"--slurm", "--output-dir", "OUT", "--partition", "gpu\necho pwned"}, "--partition"},
+		{[]string{"--slurm", "--output-dir", "OUT", "--mixft", "mixft\necho pwned"}, "--mixft"},
+		{[]string{"--slurm", "--output-dir", "OUT", "--sbatch", "--account=a\necho pwned"}, "--sbatch"},
+		{[]string{"--k8s", "--output-dir", "/mnt/mixft/r\n---\nkind: Secret", "--image", "i", "--pvc", "p"}, "--output-dir"},
+		{[]string{"--k8s", "--output-dir", "/mnt/mixft/r", "--image", "i", "--pvc", "p", "--namespace", "Bad_NS"}, "--namespace"},
+		{[]string{"--k8s", "--output-dir", "/mnt/mixft/r", "--image", "i\nkind: Secret", "--pvc", "p"}, "--image"},
+		{[]string{"--k8s", "--output-dir", "/mnt/mixft/r", "--image", "i", "--pvc", "Bad_PVC"}, "--pvc"},
+		{[]string{"--k8s", "--output-dir", "/mnt/mixft/r", "--image", "i", "--pvc", "p", "--name", "Bad_Name"}, "--name"},
+	} {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "out")
+		args := append([]string{"sweep", "emit", sw}, sets...)
+		for _, a := range tc.args {
+			args = append(args, strings.ReplaceAll(a, "OUT", out))
+		}
+		code, stdout, stderr := mixft(t, args...)
+		if code != 1 || stdout != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "flag "+tc.flag) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want one line about %s", tc.args, code, stdout, stderr, tc.flag)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("%q: wrote %v", tc.args, entries)
+		}
+	}
+}
+
 // TestSweepHelp: every sweep command documents itself with examples.
 func TestSweepHelp(t *testing.T) {
 	for _, sub := range []string{"plan", "run", "emit", "report"} {

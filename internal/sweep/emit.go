@@ -4,10 +4,8 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"strconv"
 	"strings"
 
-	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/exitcode"
 )
 
@@ -34,30 +32,59 @@ type SlurmOptions struct {
 	Extra []string
 }
 
+// Placeholders for the words of the Slurm command line that the script
+// expands (no user value holds a NUL byte).
+const (
+	indexWord   = "\x00index"
+	threadsWord = "\x00threads"
+)
+
 // Slurm writes an sbatch script running the manifest as a job array:
 // task i runs line i of the manifest. A task that was interrupted
 // (exitcode.Interrupted: SIGTERM before the time limit or at preemption,
 // state saved) requeues itself and resumes; a diverged run
 // (exitcode.Diverged) is a failed run and is not retried; any other
 // failure is left to the user (sacct shows the exit code; the output is in
-// OutDir/slurm/). A bad option is a *config.FieldError of its key
-// (throttle, cpus, sbatch).
+// OutDir/slurm/).
+//
+// Every value is data: each is checked against what sbatch takes (job
+// name, --time, --mem and --partition formats of sbatch(1)) and refused
+// when no quoting could keep it one word of an #SBATCH line (control
+// characters, a backslash); each is then quoted with shellQuote, and every
+// word of the command line is. A bad option is a *config.FieldError of its
+// key (name, throttle, cpus, time, mem, partition, output_dir, mixft,
+// sbatch).
 func Slurm(o SlurmOptions) (string, error) {
-	if o.Runs < 1 {
-		return "", fmt.Errorf("no runs")
-	}
-	if o.Throttle < 1 {
-		return "", &config.FieldError{Key: "throttle", Value: strconv.Itoa(o.Throttle), Expected: "at least 1 task at a time"}
-	}
-	if o.CPUs < 1 {
-		return "", &config.FieldError{Key: "cpus", Value: strconv.Itoa(o.CPUs), Expected: "at least 1"}
+	if err := o.check(); err != nil {
+		return "", err
 	}
 	if o.Mixft == "" {
 		o.Mixft = "mixft"
 	}
+	inv := Invocation{Manifest: o.Manifest, Index: indexWord, OutDir: o.OutDir, Threads: threadsWord}
+	if o.GPU {
+		inv.Device = "cuda:0"
+	}
+	command := []string{`"$MIXFT"`}
+	for _, w := range o.Command(inv) {
+		switch {
+		case w == indexWord:
+			w = `"$index"`
+		case w == threadsWord:
+			w = fmt.Sprintf(`"${SLURM_CPUS_PER_TASK:-%d}"`, o.CPUs)
+		case strings.ContainsRune(w, 0):
+			return "", fmt.Errorf("slurm: the command word %q holds a placeholder inside it", w)
+		default:
+			w = shellQuote(w)
+		}
+		command = append(command, w)
+	}
+
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	p("#!/bin/bash")
+	// Single-quoted values are data, never expanded: what SC2016 warns of.
+	p("# shellcheck disable=SC2016")
 	p("# mixft sweep %s: %d runs, at most %d at a time (job array %d-%d, throttle %%%d).", o.Source, o.Runs, o.Throttle, 0, o.Runs-1, o.Throttle)
 	p("# Written by mixft sweep emit. Submit with: sbatch THIS_FILE")
 	p("# Array task i runs line i of the manifest into %s/<run id>.", o.OutDir)
@@ -66,20 +93,20 @@ func Slurm(o SlurmOptions) (string, error) {
 	p("# retried, %d error: see %s/slurm/<job>_<task>.out.", exitcode.Error, o.OutDir)
 	p("# When every task has ended: mixft sweep report %s", o.OutDir)
 	p("# (chain it with sbatch --dependency=afterany:<job id>).")
-	p("#SBATCH --job-name=%s", o.JobName)
+	p("#SBATCH --job-name=%s", shellQuote(o.JobName))
 	p("#SBATCH --array=0-%d%%%d", o.Runs-1, o.Throttle)
-	p("#SBATCH --output=%s/slurm/%%A_%%a.out", o.OutDir)
+	p("#SBATCH --output=%s%%A_%%a.out", shellQuote(o.OutDir+"/slurm/"))
 	p("#SBATCH --open-mode=append")
 	p("#SBATCH --ntasks=1")
 	p("#SBATCH --cpus-per-task=%d", o.CPUs)
 	if o.Time != "" {
-		p("#SBATCH --time=%s", o.Time)
+		p("#SBATCH --time=%s", shellQuote(o.Time))
 	}
 	if o.Mem != "" {
-		p("#SBATCH --mem=%s", o.Mem)
+		p("#SBATCH --mem=%s", shellQuote(o.Mem))
 	}
 	if o.Part != "" {
-		p("#SBATCH --partition=%s", o.Part)
+		p("#SBATCH --partition=%s", shellQuote(o.Part))
 	}
 	if o.GPU {
 		p("#SBATCH --gres=gpu:1")
@@ -88,22 +115,15 @@ func Slurm(o SlurmOptions) (string, error) {
 	p("# SIGTERM 120 s before the time limit: the run saves its state and exits %d.", exitcode.Interrupted)
 	p("#SBATCH --signal=B:TERM@120")
 	for _, e := range o.Extra {
-		if strings.ContainsAny(e, "\n\r") {
-			return "", &config.FieldError{Key: "sbatch", Value: strconv.Quote(e), Expected: "one sbatch option without newlines"}
-		}
+		// Written as given: an sbatch option in sbatch's own syntax.
 		p("#SBATCH %s", e)
 	}
 	p("")
 	p("set -u")
-	p("mkdir -p %s/slurm", shellQuote(o.OutDir))
+	p("mkdir -p %s", shellQuote(o.OutDir+"/slurm"))
 	p("MIXFT=${MIXFT:-%s}", shellQuote(o.Mixft))
 	p(`index=${SLURM_ARRAY_TASK_ID:?run this script with sbatch (it is a job array)}`)
-	inv := Invocation{Manifest: shellQuote(o.Manifest), Index: `"$index"`, OutDir: shellQuote(o.OutDir),
-		Threads: fmt.Sprintf(`"${SLURM_CPUS_PER_TASK:-%d}"`, o.CPUs)}
-	if o.GPU {
-		inv.Device = "cuda:0"
-	}
-	p(`"$MIXFT" %s &`, strings.Join(o.Command(inv), " "))
+	p(`%s &`, strings.Join(command, " "))
 	p(`pid=$!`)
 	p(`# Pass SIGTERM/SIGINT on to the run, then wait for it to save its state.`)
 	p(`trap 'kill -TERM "$pid" 2>/dev/null' TERM INT`)
@@ -133,14 +153,6 @@ func Slurm(o SlurmOptions) (string, error) {
 	p(`esac`)
 	p(`exit "$rc"`)
 	return b.String(), nil
-}
-
-// shellQuote quotes s for bash.
-func shellQuote(s string) string {
-	if s != "" && regexp.MustCompile(`^[A-Za-z0-9_./:=+-]+$`).MatchString(s) {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // JobName derives a Kubernetes/Slurm job name from a sweep file name:

@@ -3,8 +3,6 @@ package sweep
 import (
 	"bytes"
 	"fmt"
-	"path"
-	"regexp"
 	"strconv"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -70,33 +68,20 @@ const manifestMount = "/etc/mixft"
 //     status.failedIndexes;
 //   - any other failure: Count, retried up to Retries times.
 //
-// A bad or missing option is a *config.FieldError of its key (image, pvc,
-// mount, output_dir, parallelism, retries, name, manifest_path, cpu,
+// Every value is data: names are checked with Kubernetes' own validation
+// (DNS-1123 labels and subdomains), the image against the OCI reference
+// grammar, paths and the sweep file name for control characters (the
+// header comments quote them), and every field is built from typed values
+// (k8s.io/api) and marshalled. A bad or missing option is a
+// *config.FieldError of its key (image, pvc, mount, output_dir,
+// parallelism, retries, name, namespace, manifest_path, mixft, cpu,
 // memory).
 func K8s(o K8sOptions) (string, error) {
-	bad := func(key, v, want string) (string, error) {
-		return "", &config.FieldError{Key: key, Value: v, Expected: want}
+	if err := o.check(); err != nil {
+		return "", err
 	}
 	missing := func(key, what string) (string, error) {
 		return "", &config.FieldError{Key: key, Missing: true, Expected: what}
-	}
-	switch {
-	case o.Runs < 1:
-		return "", fmt.Errorf("no runs")
-	case o.Image == "":
-		return missing("image", "a container image holding mixft")
-	case o.PVC == "":
-		return missing("pvc", "the PersistentVolumeClaim that holds the model, the data and the runs")
-	case !path.IsAbs(o.Mount):
-		return bad("mount", strconv.Quote(o.Mount), "an absolute path in the pod")
-	case !path.IsAbs(o.OutDir):
-		return bad("output_dir", strconv.Quote(o.OutDir), "an absolute path as the pod sees it (under mount "+o.Mount+")")
-	case o.Parallelism < 1:
-		return bad("parallelism", strconv.Itoa(o.Parallelism), "at least 1")
-	case o.Retries < 0:
-		return bad("retries", strconv.Itoa(o.Retries), "0 or more")
-	case !dns1123.MatchString(o.Name) || len(o.Name) > 52:
-		return bad("name", strconv.Quote(o.Name), "a Kubernetes name (lower-case letters, digits, '-', at most 52 characters)")
 	}
 	if o.Mixft == "" {
 		o.Mixft = "mixft"
@@ -228,5 +213,3 @@ func k8sResources(o K8sOptions) (corev1.ResourceRequirements, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)

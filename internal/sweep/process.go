@@ -32,9 +32,10 @@ type Invocation struct {
 }
 
 // Command turns an invocation into the arguments after the mixft binary.
-// The command line owns it: this package does not know its flags. The
-// job scripts pass shell words (quoted paths, "$index"), which it must
-// keep as they are.
+// The command line owns it: this package does not know its flags. Each
+// field must come out as one argument of its own, unchanged: the Slurm
+// script passes placeholders for its shell expansions and quotes every
+// other word itself.
 type Command func(Invocation) []string
 
 // ProcessRunner runs each task as a process of the mixft binary.
