@@ -280,6 +280,7 @@ PY
 
 # ------------------------------------------------------------------ tests
 # regex_quote S: S with the regexp metacharacters escaped.
+# shellcheck disable=SC2016 # a sed expression: nothing in it is meant to expand
 regex_quote() { printf '%s' "$1" | sed 's/[][\.|$(){}?+*^]/\\&/g'; }
 
 # test_status LOG RC: pass, fail, timeout, crash or "skip" (no GPU).
@@ -431,6 +432,7 @@ run_e2e() {
   local w="$work/e2e" rc=0 end=$((SECONDS + b))
   rm -rf "$w"
   mkdir -p "$w"
+  # shellcheck disable=SC2016 # the inner script expands its own $0 and $1
   if ! limited $((end - SECONDS)) "$w/setup.log" bash -c '
       set -e
       "$0" synth --kind target --train 256 --dev 128 --out "$1/data" --seed 2
@@ -489,7 +491,8 @@ print(("ok" if ok else "MISMATCH") + f": {len(lc)} losses (device {len(lg)}), wo
 sys.exit(0 if ok else 1)
 PY
     )
-    if [ $? -eq 0 ]; then
+    local vrc=$?
+    if [ "$vrc" -eq 0 ]; then
       record e2e "$reg cpu vs $device" pass $((SECONDS - s0)) "$verdict"
     else
       record e2e "$reg cpu vs $device" fail $((SECONDS - s0)) "$verdict"
