@@ -81,7 +81,7 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	f.Uint64Var(&o.seed, "seed", 42, "seed of the weights, token ids and masks")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 

@@ -41,7 +41,7 @@ type modelOptions struct {
 // own files.
 func (o *modelOptions) ownData() bool { return o.task == "" || o.task == data.CustomTaskName }
 
-// addModelFlags registers the model settings (and --config) on cmd, bound
+// addModelFlags registers the model settings on cmd, bound
 // to o.
 func addModelFlags(cmd *cobra.Command, o *modelOptions) {
 	f := cmd.Flags()
@@ -58,7 +58,6 @@ func addModelFlags(cmd *cobra.Command, o *modelOptions) {
 	f.StringVar(&o.device, "device", "cpu", "compute device: cpu (cuda:N needs a build with -tags cuda)")
 	f.IntVar(&o.threads, "threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
 	f.Uint64Var(&o.seed, "seed", 42, "seed for parameters the checkpoint lacks (a fresh classifier)")
-	addConfigFlag(cmd)
 }
 
 // modelRun is a model, its tokenizer and a task, ready to predict.

@@ -186,10 +186,9 @@ with it.`,
 			f.BoolVar(p, name, *p, fd.Help)
 		}
 	}
-	addAliasFlags(cmd)
-	addConfigFlag(cmd)
 	f.StringVar(&o.manifest, manifestFlag, "", "run line --index of this sweep manifest (mixft sweep plan) into <--output-dir>/<run id>")
 	f.IntVar(&o.index, indexFlag, -1, "the manifest line to run, from 0 (default: $SLURM_ARRAY_TASK_ID, else $JOB_COMPLETION_INDEX)")
+	bindSettings(cmd)
 	return cmd
 }
 

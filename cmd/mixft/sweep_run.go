@@ -80,7 +80,7 @@ FILE may also be a manifest (.jsonl) written by plan.`,
 	f.BoolVar(&o.keepGoing, "keep-going", false, "start further runs after a run fails with an error")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would run and exit")
 	addSetFlag(cmd, &o.sets)
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 

@@ -210,12 +210,15 @@ type FieldError struct {
 	Missing bool
 }
 
-// Error is one line: "[source: ]key: value is not expected", or
+// Error is one line: "[source: ][key: ]value is not expected", or
 // "[source: ]key: required (expected)".
 func (e *FieldError) Error() string {
-	msg := e.Key + ": " + e.Value + " is not " + e.Expected
+	msg := e.Value + " is not " + e.Expected
 	if e.Missing {
-		msg = e.Key + ": required (" + e.Expected + ")"
+		msg = "required (" + e.Expected + ")"
+	}
+	if e.Key != "" {
+		msg = e.Key + ": " + msg
 	}
 	if e.Source != "" {
 		msg = e.Source + ": " + msg
