@@ -193,8 +193,9 @@ with it.`,
 }
 
 // runConfig is the run's configuration from the settings given
-// (config.Resolve: the strategy preset fills what was not given),
-// validated, with the model name resolved. With --resume, the run's own
+// (config.Resolve: the strategy preset fills what was not given), with the
+// model name resolved, validated once (the one Validate of a run: train.New
+// takes it as it is). With --resume, the run's own
 // settings (output_dir/config.yaml, train.ResumeDefaults) stand for every
 // setting not given.
 func (o *finetuneOptions) runConfig() (config.Run, error) {
@@ -219,19 +220,16 @@ func (o *finetuneOptions) runConfig() (config.Run, error) {
 		}
 	}
 	cfg, err := config.Resolve(given)
-	if err == nil {
-		err = cfg.Validate()
-	}
 	if err != nil {
 		return cfg, s.fieldError(err)
 	}
-	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
-	dir, err := hub.ResolveModel(cfg.Model, o.warn)
-	if err != nil {
-		return cfg, err
+	if cfg.Model != "" {
+		// A model name (bert-large-uncased) resolves through the Hugging Face cache.
+		if cfg.Model, err = hub.ResolveModel(cfg.Model, o.warn); err != nil {
+			return cfg, err
+		}
 	}
-	cfg.Model = dir
-	if _, ok := given["max_seq_length"]; !ok {
+	if _, ok := given["max_seq_length"]; !ok && cfg.Model != "" {
 		// The default fits the model, as a tokenizer's model_max_length does.
 		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil {
 			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxSeqLen())

@@ -144,11 +144,9 @@ type State struct {
 
 // New prepares a run: reads the data, loads the checkpoint, sets up the
 // regularizers and the optimizer, and (with cfg.Resume) restores the state
-// of output_dir/last. It locks output_dir until Run returns (or Close).
+// of output_dir/last. cfg must be valid (config.Run.Validate, which the
+// command line calls once, where the settings come in). It locks output_dir until Run returns (or Close).
 func New(cfg config.Run, opts Options) (_ *Trainer, err error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if opts.Warn == nil {
 		opts.Warn = func(string) {}
 	}
