@@ -353,3 +353,55 @@ func TestKeptCheckpointSettings(t *testing.T) {
 		t.Errorf("flags: %v %d %v", err, got.run.SaveTotalLimit, got.run.SaveOnlyModel)
 	}
 }
+
+// TestHostileSettings: the inputs a review found mishandled. Each is now
+// decoded as everywhere else.
+func TestHostileSettings(t *testing.T) {
+	var got *finetuneOptions
+	capture := func(o *finetuneOptions) error { got = o; return nil }
+	if err := execute(t, newFinetuneCmd(capture), "--num-train-epochs", "3.0", "--task_name", "rte", "--learning_rate", "1e-5", "--max_seq_length", "64"); err != nil {
+		t.Fatal(err)
+	}
+	if r := got.run; r.Epochs != 3 || r.Task != "rte" || r.LR != 1e-5 || r.MaxSeqLength != 64 {
+		t.Errorf("run_glue spellings: %+v", r)
+	}
+	t.Setenv("MIXFT_LEARNING_RATE", "3e-5")
+	t.Setenv("MIXFT_NUM_TRAIN_EPOCHS", "2.0")
+	if err := execute(t, newFinetuneCmd(capture)); err != nil {
+		t.Fatal(err)
+	}
+	if r := got.run; r.LR != 3e-5 || r.Epochs != 2 || got.settings.source("lr") != "environment variable MIXFT_LEARNING_RATE" {
+		t.Errorf("MIXFT_ Hugging Face names: lr %g epochs %d from %q", r.LR, r.Epochs, got.settings.source("lr"))
+	}
+	os.Unsetenv("MIXFT_LEARNING_RATE")
+	os.Unsetenv("MIXFT_NUM_TRAIN_EPOCHS")
+	// A merge key: the merged map's keys, the file's own winning.
+	yml := writeFile(t, "merge.yaml", "<<: {epochs: 4.0, seed: 1, lr: 1.0e-4}\nseed: 2\n")
+	if err := execute(t, newFinetuneCmd(capture), "--config", yml); err != nil {
+		t.Fatal(err)
+	}
+	if r := got.run; r.Epochs != 4 || r.Seed != 2 || r.LR != 1e-4 || got.settings.source("epochs") != "config file "+yml+" line 1 key epochs" {
+		t.Errorf("merge key: %+v from %q", r, got.settings.source("epochs"))
+	}
+	err := execute(t, newFinetuneCmd(capture), "--epochs", "2.5")
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || err.Error() != `flag --epochs: epochs: "2.5" is not an integer` {
+		t.Errorf("--epochs 2.5: %v", err)
+	}
+	if err := execute(t, newFinetuneCmd(capture), "--learning_rat", "1"); err == nil || !strings.Contains(err.Error(), "did you mean --learning-rate?") {
+		t.Errorf("a misspelt flag: %v", err)
+	}
+	// bench takes mixout's one range: 1 as finetune does, 1.5 not.
+	var bench *benchOptions
+	for _, tc := range []struct {
+		p    string
+		fine bool
+	}{{"1.0", true}, {"1.5", false}} {
+		if err := execute(t, newBenchCmd(func(o *benchOptions) error { bench = o; return nil }), "--mixout", tc.p); err != nil {
+			t.Fatal(err)
+		}
+		if err := bench.check(); (err == nil) != tc.fine {
+			t.Errorf("bench --mixout %s: %v", tc.p, err)
+		}
+	}
+}
