@@ -23,7 +23,7 @@ import (
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/infer"
 	"github.com/mixft/mixft/internal/model"
-	"github.com/mixft/mixft/internal/train"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // modelOptions are the settings of every command that runs a model.
@@ -138,10 +138,10 @@ func finetunedMaxSeqLength(dir string, c model.Config) int {
 	if n := c.FinetunedMaxSeqLen(); n > 0 {
 		return n
 	}
-	if b := filepath.Base(filepath.Clean(dir)); b != train.BestDir && b != train.LastDir {
+	if b := filepath.Base(filepath.Clean(dir)); b != rundir.BestDir && b != rundir.LastDir {
 		return 0
 	}
-	_, resolved, err := config.ReadRunYAML(filepath.Join(filepath.Dir(filepath.Clean(dir)), train.ConfigFile))
+	_, resolved, err := config.ReadRunYAML(filepath.Join(filepath.Dir(filepath.Clean(dir)), rundir.ConfigFile))
 	if err != nil {
 		return 0
 	}

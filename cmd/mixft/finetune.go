@@ -25,6 +25,7 @@ import (
 	"github.com/mixft/mixft/internal/exitcode"
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/rundir"
 	"github.com/mixft/mixft/internal/sweep"
 	"github.com/mixft/mixft/internal/train"
 )
@@ -193,11 +194,13 @@ with it.`,
 }
 
 // runConfig is the run's configuration from the settings given
-// (config.Resolve: the strategy preset fills what was not given), with the
-// model name resolved, validated once (the one Validate of a run: train.New
-// takes it as it is). With --resume, the run's own
-// settings (output_dir/config.yaml, train.ResumeDefaults) stand for every
-// setting not given.
+// (config.Resolve: the strategy preset fills what was not given),
+// validated once, before the model is looked up (the one Validate of a
+// run: train.New takes it as it is), with the model name resolved and the
+// default max_seq_length fitted to the model (lowered, never below the 3
+// Validate asks for). With --resume, the run's own settings
+// (output_dir/config.yaml, rundir.ResumeDefaults) stand for every setting
+// not given.
 func (o *finetuneOptions) runConfig() (config.Run, error) {
 	s, given := o.settings, map[string]any{}
 	for k, v := range o.run.Map() {
@@ -206,7 +209,7 @@ func (o *finetuneOptions) runConfig() (config.Run, error) {
 		}
 	}
 	if o.run.Resume && o.run.OutputDir != "" {
-		saved, err := train.ResumeDefaults(o.run.OutputDir)
+		saved, err := rundir.ResumeDefaults(o.run.OutputDir)
 		if err != nil {
 			return o.run, err
 		}
@@ -220,22 +223,23 @@ func (o *finetuneOptions) runConfig() (config.Run, error) {
 		}
 	}
 	cfg, err := config.Resolve(given)
+	if err == nil {
+		err = cfg.Validate()
+	}
 	if err != nil {
 		return cfg, s.fieldError(err)
 	}
-	if cfg.Model != "" {
-		// A model name (bert-large-uncased) resolves through the Hugging Face cache.
-		if cfg.Model, err = hub.ResolveModel(cfg.Model, o.warn); err != nil {
-			return cfg, err
-		}
+	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
+	if cfg.Model, err = hub.ResolveModel(cfg.Model, o.warn); err != nil {
+		return cfg, err
 	}
-	if _, ok := given["max_seq_length"]; !ok && cfg.Model != "" {
+	if _, ok := given["max_seq_length"]; !ok {
 		// The default fits the model, as a tokenizer's model_max_length does.
-		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil {
+		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil && mc.MaxSeqLen() >= 3 {
 			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxSeqLen())
 		}
 	}
-	return cfg, s.fieldError(cfg.Validate())
+	return cfg, nil
 }
 
 // manifestConfig is the run's configuration in manifest mode: line
@@ -280,7 +284,7 @@ func (o *finetuneOptions) manifestConfig() (cfg config.Run, skip bool, err error
 		fmt.Fprintf(o.stdout, "%s: already finished in %s\n", what, cfg.OutputDir)
 		return cfg, true, nil
 	case sweep.Refuse:
-		return cfg, false, &exitError{exitcode.Diverged, fmt.Errorf("%s: diverged in an earlier attempt (%s); a failed run is not retried", what, filepath.Join(cfg.OutputDir, train.MetricsFile))}
+		return cfg, false, &exitError{exitcode.Diverged, fmt.Errorf("%s: diverged in an earlier attempt (%s); a failed run is not retried", what, filepath.Join(cfg.OutputDir, rundir.MetricsFile))}
 	}
 	fmt.Fprintf(o.stderr, "mixft: %s: %s in %s\n", what, lr.Decision, cfg.OutputDir)
 	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
@@ -364,12 +368,12 @@ func runFinetune(o *finetuneOptions) error {
 		verdict = "yes (at or below the majority-class baseline)"
 	}
 	fmt.Fprintf(stdout, "  failed run: %s; majority-class baseline %.4f\n", verdict, res.Baseline)
-	printSummary(stdout, res.Summary, filepath.Join(res.Dir, train.ResultsFile))
+	printSummary(stdout, res.Summary, filepath.Join(res.Dir, rundir.ResultsFile))
 	return nil
 }
 
 // printSummary writes the final summary (all_results.json) in words.
-func printSummary(w io.Writer, s train.Summary, path string) {
+func printSummary(w io.Writer, s rundir.Summary, path string) {
 	num := func(k string) float64 {
 		if v, ok := s[k]; ok {
 			return float64(v)
@@ -382,7 +386,7 @@ func printSummary(w io.Writer, s train.Summary, path string) {
 	fmt.Fprintf(w, "  summary with Hugging Face's keys: %s\n", path)
 }
 
-func printEval(w io.Writer, what string, ev *train.Eval) {
+func printEval(w io.Writer, what string, ev *rundir.Eval) {
 	if ev == nil {
 		return
 	}
@@ -420,7 +424,7 @@ type reporter struct {
 	// lines only, from the first step on).
 	first               int
 	began, last, stepAt time.Time
-	latest              train.StepInfo
+	latest              rundir.StepInfo
 	stopBeat            func()
 }
 
@@ -444,7 +448,7 @@ func (r *reporter) still() string {
 }
 
 // step records a step for the heartbeat and moves the bar.
-func (r *reporter) step(s train.StepInfo) {
+func (r *reporter) step(s rundir.StepInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
@@ -472,7 +476,7 @@ func (r *reporter) step(s train.StepInfo) {
 
 // log prints a line of log.jsonl (all of them with logging_steps, else
 // about 20 a run) when there is no bar.
-func (r *reporter) log(s train.StepInfo) {
+func (r *reporter) log(s rundir.StepInfo) {
 	if r.tty {
 		return
 	}
@@ -486,14 +490,14 @@ func (r *reporter) log(s train.StepInfo) {
 	}
 }
 
-func (r *reporter) eval(ev train.Eval) {
+func (r *reporter) eval(ev rundir.Eval) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.last = time.Now()
 	if r.bar != nil {
 		r.bar.Clear()
 	}
-	name, v := train.PrimaryMetric(ev.Metrics)
+	name, v := rundir.PrimaryMetric(ev.Metrics)
 	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): %s %.4f, dev loss %.4f\n", ev.Step, ev.Epoch, name, v, ev.Metrics["loss"])
 }
 

@@ -364,7 +364,7 @@ type fileEntry struct {
 // run was given where they differ from the resolved ones above it)
 // replaces those keys, so the file gives the settings the run was started
 // with, as --resume with --output-dir alone takes them
-// (train.ResumeDefaults); its resume and overwrite, which say how that
+// (rundir.ResumeDefaults); its resume and overwrite, which say how that
 // process was started, are left out.
 func readConfigFile(path string) ([]fileEntry, error) {
 	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
