@@ -142,13 +142,17 @@ started with (see the example with --seed 4); its resume and overwrite are
 left out.
 
 The Hugging Face TrainingArguments names are accepted for the settings they
-match, as YAML keys and as (unlisted) flags: learning_rate (--learning-rate)
-for lr, num_train_epochs for epochs, per_device_train_batch_size for
-batch_size (mixft's batch is per optimizer step), per_device_eval_batch_size
-for eval_batch_size, gradient_accumulation_steps for grad_accum_steps,
-adam_epsilon for adam_eps; see the table in README.md ("Hugging Face
-names"). config.yaml records the mixft names. A name and its alias both
-given is an error.
+match, as YAML keys, MIXFT_* variables and (unlisted) flags: learning_rate
+(--learning-rate) for lr, num_train_epochs for epochs,
+per_device_train_batch_size for batch_size (mixft's batch is per optimizer
+step), per_device_eval_batch_size for eval_batch_size,
+gradient_accumulation_steps for grad_accum_steps, adam_epsilon for
+adam_eps, and run_glue's task_name, model_name_or_path and
+overwrite_output_dir; a flag may use "_" for "-" (--learning_rate,
+--max_seq_length) as run_glue spells it. See the table in README.md
+("Hugging Face names"). config.yaml records the mixft names. A setting
+given twice (two flags, whichever names, or a name and its alias in one
+file) is an error.
 
 --manifest FILE --index N runs line N of a sweep manifest (mixft sweep plan):
 every setting comes from that line, the run is written to
