@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mixft/mixft/internal/config"
@@ -404,4 +405,25 @@ func TestHostileSettings(t *testing.T) {
 			t.Errorf("bench --mixout %s: %v", tc.p, err)
 		}
 	}
+}
+
+// TestEveryFlagDecoded: every command defines its flags before
+// bindSettings, so each one decodes through config.Decode.
+func TestEveryFlagDecoded(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			switch f.Value.(type) {
+			case *settingValue, boolSetting:
+			default:
+				if f.Name != "help" && f.Name != configFlag && c.HasParent() && c.Name() != "completion" && c.Parent().Name() != "completion" {
+					t.Errorf("%s --%s is defined after bindSettings", c.CommandPath(), f.Name)
+				}
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd())
 }
