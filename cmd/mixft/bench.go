@@ -81,7 +81,7 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 	f.BoolVar(&o.json, "json", false, "print one JSON object")
 	f.Uint64Var(&o.seed, "seed", 42, "seed of the weights, token ids and masks")
 	f.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed steps to this file")
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 
@@ -110,10 +110,10 @@ func (o *benchOptions) check() error {
 		return s.bad("steps", o.steps, "a positive number of steps")
 	case o.warm < 0:
 		return s.bad("warmup_steps", o.warm, "0 or more")
-	case !(o.dropout >= 0 && o.dropout < 1):
-		return s.bad("dropout", o.dropout, "in [0, 1)")
-	case !(o.mixout >= 0 && o.mixout < 1):
-		return s.bad("mixout", o.mixout, "in [0, 1)")
+	case config.CheckDropout("dropout", o.dropout) != nil:
+		return s.fieldError(config.CheckDropout("dropout", o.dropout))
+	case config.CheckMixout("mixout", o.mixout) != nil:
+		return s.fieldError(config.CheckMixout("mixout", o.mixout))
 	case o.threads < 0:
 		return s.bad("threads", o.threads, "0 (GOMAXPROCS) or more")
 	}

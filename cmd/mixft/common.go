@@ -23,7 +23,7 @@ import (
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/infer"
 	"github.com/mixft/mixft/internal/model"
-	"github.com/mixft/mixft/internal/train"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // modelOptions are the settings of every command that runs a model.
@@ -41,7 +41,7 @@ type modelOptions struct {
 // own files.
 func (o *modelOptions) ownData() bool { return o.task == "" || o.task == data.CustomTaskName }
 
-// addModelFlags registers the model settings (and --config) on cmd, bound
+// addModelFlags registers the model settings on cmd, bound
 // to o.
 func addModelFlags(cmd *cobra.Command, o *modelOptions) {
 	f := cmd.Flags()
@@ -58,7 +58,6 @@ func addModelFlags(cmd *cobra.Command, o *modelOptions) {
 	f.StringVar(&o.device, "device", "cpu", "compute device: cpu (cuda:N needs a build with -tags cuda)")
 	f.IntVar(&o.threads, "threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
 	f.Uint64Var(&o.seed, "seed", 42, "seed for parameters the checkpoint lacks (a fresh classifier)")
-	addConfigFlag(cmd)
 }
 
 // modelRun is a model, its tokenizer and a task, ready to predict.
@@ -139,10 +138,10 @@ func finetunedMaxSeqLength(dir string, c model.Config) int {
 	if n := c.FinetunedMaxSeqLen(); n > 0 {
 		return n
 	}
-	if b := filepath.Base(filepath.Clean(dir)); b != train.BestDir && b != train.LastDir {
+	if b := filepath.Base(filepath.Clean(dir)); b != rundir.BestDir && b != rundir.LastDir {
 		return 0
 	}
-	_, resolved, err := config.ReadRunYAML(filepath.Join(filepath.Dir(filepath.Clean(dir)), train.ConfigFile))
+	_, resolved, err := config.ReadRunYAML(filepath.Join(filepath.Dir(filepath.Clean(dir)), rundir.ConfigFile))
 	if err != nil {
 		return 0
 	}

@@ -95,7 +95,7 @@ the cache only once verified.`,
 	f.StringVar(&o.endpoint, "endpoint", "", "hub address (default: HF_ENDPOINT, else https://huggingface.co)")
 	f.StringVar(&o.cacheDir, "cache-dir", "", "Hugging Face hub cache (default: HF_HUB_CACHE, else HF_HOME/hub, ...)")
 	addTimeoutFlag(cmd, &o.timeout)
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 
@@ -172,7 +172,7 @@ msr_paraphrase_train.txt, mrpc_dev_ids.tsv, ...): a local mirror.`,
 	f.BoolVar(&o.force, "force", false, "download tasks again even when their folder is complete")
 	f.BoolVar(&o.skipChecksums, "skip-checksums", false, "accept archives whose sha256 differs from the official one (row counts are still checked)")
 	addTimeoutFlag(cmd, &o.timeout)
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 

@@ -82,6 +82,7 @@ combined_score.`,
 	f.StringVar(&o.split, "split", "dev", "split: dev, dev-mm (MNLI), test, test-mm (MNLI), train")
 	f.BoolVar(&o.json, "json", false, "print one JSON object instead of a table")
 	f.StringVar(&o.outputDir, "output-dir", ".", "where a test split's submission file is written")
+	bindSettings(cmd)
 	return cmd
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/mixft/mixft/internal/exitcode"
 	"github.com/mixft/mixft/internal/hub"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/rundir"
 	"github.com/mixft/mixft/internal/sweep"
 	"github.com/mixft/mixft/internal/train"
 )
@@ -141,13 +142,17 @@ started with (see the example with --seed 4); its resume and overwrite are
 left out.
 
 The Hugging Face TrainingArguments names are accepted for the settings they
-match, as YAML keys and as (unlisted) flags: learning_rate (--learning-rate)
-for lr, num_train_epochs for epochs, per_device_train_batch_size for
-batch_size (mixft's batch is per optimizer step), per_device_eval_batch_size
-for eval_batch_size, gradient_accumulation_steps for grad_accum_steps,
-adam_epsilon for adam_eps; see the table in README.md ("Hugging Face
-names"). config.yaml records the mixft names. A name and its alias both
-given is an error.
+match, as YAML keys, MIXFT_* variables and (unlisted) flags: learning_rate
+(--learning-rate) for lr, num_train_epochs for epochs,
+per_device_train_batch_size for batch_size (mixft's batch is per optimizer
+step), per_device_eval_batch_size for eval_batch_size,
+gradient_accumulation_steps for grad_accum_steps, adam_epsilon for
+adam_eps, and run_glue's task_name, model_name_or_path and
+overwrite_output_dir; a flag may use "_" for "-" (--learning_rate,
+--max_seq_length) as run_glue spells it. See the table in README.md
+("Hugging Face names"). config.yaml records the mixft names. A setting
+given twice (two flags, whichever names, or a name and its alias in one
+file) is an error.
 
 --manifest FILE --index N runs line N of a sweep manifest (mixft sweep plan):
 every setting comes from that line, the run is written to
@@ -186,18 +191,20 @@ with it.`,
 			f.BoolVar(p, name, *p, fd.Help)
 		}
 	}
-	addAliasFlags(cmd)
-	addConfigFlag(cmd)
 	f.StringVar(&o.manifest, manifestFlag, "", "run line --index of this sweep manifest (mixft sweep plan) into <--output-dir>/<run id>")
 	f.IntVar(&o.index, indexFlag, -1, "the manifest line to run, from 0 (default: $SLURM_ARRAY_TASK_ID, else $JOB_COMPLETION_INDEX)")
+	bindSettings(cmd)
 	return cmd
 }
 
 // runConfig is the run's configuration from the settings given
 // (config.Resolve: the strategy preset fills what was not given),
-// validated, with the model name resolved. With --resume, the run's own
-// settings (output_dir/config.yaml, train.ResumeDefaults) stand for every
-// setting not given.
+// validated once, before the model is looked up (the one Validate of a
+// run: train.New takes it as it is), with the model name resolved and the
+// default max_seq_length fitted to the model (lowered, never below the 3
+// Validate asks for). With --resume, the run's own settings
+// (output_dir/config.yaml, rundir.ResumeDefaults) stand for every setting
+// not given.
 func (o *finetuneOptions) runConfig() (config.Run, error) {
 	s, given := o.settings, map[string]any{}
 	for k, v := range o.run.Map() {
@@ -206,7 +213,7 @@ func (o *finetuneOptions) runConfig() (config.Run, error) {
 		}
 	}
 	if o.run.Resume && o.run.OutputDir != "" {
-		saved, err := train.ResumeDefaults(o.run.OutputDir)
+		saved, err := rundir.ResumeDefaults(o.run.OutputDir)
 		if err != nil {
 			return o.run, err
 		}
@@ -227,18 +234,16 @@ func (o *finetuneOptions) runConfig() (config.Run, error) {
 		return cfg, s.fieldError(err)
 	}
 	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
-	dir, err := hub.ResolveModel(cfg.Model, o.warn)
-	if err != nil {
+	if cfg.Model, err = hub.ResolveModel(cfg.Model, o.warn); err != nil {
 		return cfg, err
 	}
-	cfg.Model = dir
 	if _, ok := given["max_seq_length"]; !ok {
 		// The default fits the model, as a tokenizer's model_max_length does.
-		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil {
+		if mc, err := model.ReadConfig(filepath.Join(cfg.Model, model.ConfigFile)); err == nil && mc.MaxSeqLen() >= 3 {
 			cfg.MaxSeqLength = min(cfg.MaxSeqLength, mc.MaxSeqLen())
 		}
 	}
-	return cfg, s.fieldError(cfg.Validate())
+	return cfg, nil
 }
 
 // manifestConfig is the run's configuration in manifest mode: line
@@ -283,7 +288,7 @@ func (o *finetuneOptions) manifestConfig() (cfg config.Run, skip bool, err error
 		fmt.Fprintf(o.stdout, "%s: already finished in %s\n", what, cfg.OutputDir)
 		return cfg, true, nil
 	case sweep.Refuse:
-		return cfg, false, &exitError{exitcode.Diverged, fmt.Errorf("%s: diverged in an earlier attempt (%s); a failed run is not retried", what, filepath.Join(cfg.OutputDir, train.MetricsFile))}
+		return cfg, false, &exitError{exitcode.Diverged, fmt.Errorf("%s: diverged in an earlier attempt (%s); a failed run is not retried", what, filepath.Join(cfg.OutputDir, rundir.MetricsFile))}
 	}
 	fmt.Fprintf(o.stderr, "mixft: %s: %s in %s\n", what, lr.Decision, cfg.OutputDir)
 	// A model name (bert-large-uncased) resolves through the Hugging Face cache.
@@ -367,12 +372,12 @@ func runFinetune(o *finetuneOptions) error {
 		verdict = "yes (at or below the majority-class baseline)"
 	}
 	fmt.Fprintf(stdout, "  failed run: %s; majority-class baseline %.4f\n", verdict, res.Baseline)
-	printSummary(stdout, res.Summary, filepath.Join(res.Dir, train.ResultsFile))
+	printSummary(stdout, res.Summary, filepath.Join(res.Dir, rundir.ResultsFile))
 	return nil
 }
 
 // printSummary writes the final summary (all_results.json) in words.
-func printSummary(w io.Writer, s train.Summary, path string) {
+func printSummary(w io.Writer, s rundir.Summary, path string) {
 	num := func(k string) float64 {
 		if v, ok := s[k]; ok {
 			return float64(v)
@@ -385,7 +390,7 @@ func printSummary(w io.Writer, s train.Summary, path string) {
 	fmt.Fprintf(w, "  summary with Hugging Face's keys: %s\n", path)
 }
 
-func printEval(w io.Writer, what string, ev *train.Eval) {
+func printEval(w io.Writer, what string, ev *rundir.Eval) {
 	if ev == nil {
 		return
 	}
@@ -423,7 +428,7 @@ type reporter struct {
 	// lines only, from the first step on).
 	first               int
 	began, last, stepAt time.Time
-	latest              train.StepInfo
+	latest              rundir.StepInfo
 	stopBeat            func()
 }
 
@@ -447,7 +452,7 @@ func (r *reporter) still() string {
 }
 
 // step records a step for the heartbeat and moves the bar.
-func (r *reporter) step(s train.StepInfo) {
+func (r *reporter) step(s rundir.StepInfo) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
@@ -475,7 +480,7 @@ func (r *reporter) step(s train.StepInfo) {
 
 // log prints a line of log.jsonl (all of them with logging_steps, else
 // about 20 a run) when there is no bar.
-func (r *reporter) log(s train.StepInfo) {
+func (r *reporter) log(s rundir.StepInfo) {
 	if r.tty {
 		return
 	}
@@ -489,14 +494,14 @@ func (r *reporter) log(s train.StepInfo) {
 	}
 }
 
-func (r *reporter) eval(ev train.Eval) {
+func (r *reporter) eval(ev rundir.Eval) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.last = time.Now()
 	if r.bar != nil {
 		r.bar.Clear()
 	}
-	name, v := train.PrimaryMetric(ev.Metrics)
+	name, v := rundir.PrimaryMetric(ev.Metrics)
 	fmt.Fprintf(r.w, "eval at step %d (epoch %.2f): %s %.4f, dev loss %.4f\n", ev.Step, ev.Epoch, name, v, ev.Metrics["loss"])
 }
 

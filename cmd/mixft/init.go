@@ -70,7 +70,7 @@ from scratch.`,
 	f.StringVar(&o.doLowerCase, "do-lower-case", "true", "recorded in tokenizer_config.json: true or false")
 	f.Uint64Var(&o.seed, "seed", 42, "initialisation seed")
 	f.BoolVar(&o.force, "force", false, "overwrite the files of an existing directory")
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 

@@ -17,8 +17,8 @@ import (
 
 	"github.com/mixft/mixft/internal/fixture"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/rundir"
 	"github.com/mixft/mixft/internal/safetensors"
-	"github.com/mixft/mixft/internal/train"
 )
 
 // shared is ../shared next to the repository (internal/fixture finds it).
@@ -473,7 +473,7 @@ func TestReporterStillLine(t *testing.T) {
 	if l := r.still(); l != "" {
 		t.Errorf("before the first step: %q", l)
 	}
-	s := train.StepInfo{Step: 3, Total: 10}
+	s := rundir.StepInfo{Step: 3, Total: 10}
 	r.step(s)
 	r.log(s)
 	defer r.finish()

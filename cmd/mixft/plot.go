@@ -39,7 +39,7 @@ finetune draws them at the end of every run.`,
 		RunE: runArgsE(o, func(args []string) { o.runDir = args[0] }, runF),
 	}
 	cmd.Flags().StringVar(&o.outDir, "out", "", "directory for curves.svg and curves.png (default: RUN_DIR)")
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 

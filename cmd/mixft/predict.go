@@ -64,6 +64,7 @@ come from the model (id2label, problem_type).`,
 	f.StringVar(&o.output, "output", "", "JSON lines file to write (- for stdout)")
 	f.StringVar(&o.split, "split", "auto", "layout of the input: auto, train, dev, dev-mm, test, test-mm")
 	f.BoolVar(&o.probabilities, "probabilities", false, "add \"probabilities\": the softmax of the logits, in label order (classification)")
+	bindSettings(cmd)
 	return cmd
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"slices"
 	"sort"
@@ -23,15 +22,18 @@ import (
 	"github.com/mixft/mixft/internal/fsutil"
 )
 
-// Every command resolves its settings one way (loadSettings), with one
-// viper instance per invocation: for each key, its flag on the command
-// line, else MIXFT_<KEY> in the environment, else the key in the --config
-// YAML file, else the flag's default. A command's keys are its flags'
-// names with "_" for "-" (--batch-size is batch_size). The value lands in
-// the flag, so the option field the flag is bound to holds the resolved
-// setting. Viper chooses the value; this file checks the file's keys
-// against the command's, reads their line numbers, and records where each
-// value came from for error messages.
+// Every command resolves its settings one way (loadSettings): for each
+// key, its flag on the command line, else MIXFT_<KEY> in the environment,
+// else the key in the --config YAML file, else the flag's default. A
+// command's keys are its flags' names with "_" for "-" (--batch-size is
+// batch_size). Every value, whatever its source, is decoded by
+// config.Decode (a flag's text too: bindSettings puts a settingValue in
+// front of each flag), so "3.0" means the same as a flag, in MIXFT_*, in a
+// file and in a sweep. The value lands in the flag, so the option field
+// the flag is bound to holds the resolved setting. This file also checks
+// the file's keys against the command's, reads their line numbers, and
+// records where each value came from for error messages. A fresh viper
+// instance per invocation does the layering; it never converts a value.
 
 // common is what every command's options hold besides its own settings.
 type common struct {
@@ -94,102 +96,184 @@ func envName(key string) string { return "MIXFT_" + strings.ToUpper(key) }
 // configFlag is the flag naming the YAML file of settings.
 const configFlag = "config"
 
-// aliasOf annotates an alias flag with the key it stands for.
-const aliasOf = "mixft-alias-of"
-
-// addConfigFlag gives a command the --config flag.
-func addConfigFlag(cmd *cobra.Command) {
-	cmd.Flags().String(configFlag, "", "YAML file of settings (keys as flag names with _ for -; MIXFT_CONFIG)")
+// settingValue is a flag's value decoded by config.Decode: the flag's own
+// pflag.Value receives the decoded value in its canonical text.
+type settingValue struct {
+	pflag.Value
+	// key is the flag's settings key, kind its config kind.
+	key, kind string
+	// given counts the times the command line gave the flag.
+	given int
 }
 
-// addAliasFlags gives a command that takes run settings the Hugging Face
-// TrainingArguments names of them (config.Aliases) as hidden flags
-// (--learning-rate for --lr) and YAML keys (learning_rate).
-func addAliasFlags(cmd *cobra.Command) {
-	f := cmd.Flags()
-	for _, a := range config.Aliases {
-		target := f.Lookup(flagName(a.Key))
-		if target == nil {
-			continue
+// Set decodes a value given on the command line.
+func (v *settingValue) Set(s string) error {
+	v.given++
+	return v.set(config.Text(s))
+}
+
+// set decodes n and stores it; the error is a *config.FieldError of the
+// key (without its source).
+func (v *settingValue) set(n *yaml.Node) error {
+	x, err := config.Decode(v.kind, n)
+	if fe, ok := err.(*config.FieldError); ok {
+		fe.Key = v.key
+	}
+	if err != nil {
+		return err
+	}
+	var texts []string
+	switch x := x.(type) {
+	case []string:
+		texts = x
+	case float64:
+		texts = []string{strconv.FormatFloat(x, 'g', -1, 64)}
+	default:
+		texts = []string{fmt.Sprint(x)}
+	}
+	for _, t := range texts {
+		if err := v.Value.Set(t); err != nil {
+			return &config.FieldError{Key: v.key, Value: strconv.Quote(t), Expected: config.Expected(v.kind)}
 		}
-		f.AddFlag(&pflag.Flag{
-			Name: flagName(a.Name), Value: target.Value, DefValue: target.DefValue, NoOptDefVal: target.NoOptDefVal,
-			Usage:       "Hugging Face name of --" + target.Name,
-			Hidden:      true,
-			Annotations: map[string][]string{aliasOf: {a.Key}},
-		})
 	}
+	return nil
 }
 
-// flagKey is the settings key a flag sets: its own, or for an alias flag
-// the key it stands for.
-func flagKey(f *pflag.Flag) string {
-	if k := f.Annotations[aliasOf]; len(k) == 1 {
-		return k[0]
+// boolSetting is the settingValue of a boolean flag; pflag's help knows
+// it by IsBoolFlag.
+type boolSetting struct{ *settingValue }
+
+// IsBoolFlag implements pflag's boolFlag.
+func (boolSetting) IsBoolFlag() bool { return true }
+
+// settingOf is the settingValue of a flag bindSettings finished.
+func settingOf(f *pflag.Flag) *settingValue {
+	if b, ok := f.Value.(boolSetting); ok {
+		return b.settingValue
 	}
-	return key(f.Name)
+	return f.Value.(*settingValue)
 }
 
-// commandKeys maps each settings key of cmd to its flag, and each alias
-// to the key it stands for.
+// kindOfFlag is the config kind of a pflag value type.
+var kindOfFlag = map[string]string{"string": config.KindString, "int": config.KindInt, "uint64": config.KindUint64,
+	"float64": config.KindFloat64, "bool": config.KindBool, "duration": config.KindDuration, "stringArray": config.KindList}
+
+// bindSettings finishes a command's flags; call it after the last one is
+// defined. It adds --config, puts a settingValue in front of every flag
+// (each value is decoded by config.Decode), and makes the flag parser
+// accept "_" for "-" (--batch_size, as run_glue spells its flags) and the
+// Hugging Face names of the settings the command takes (config.Aliases:
+// --learning-rate or --learning_rate for --lr, --task_name for --task):
+// the same flag under another spelling, so giving both is giving it twice.
+// A bad or unknown flag's error names it (flagError).
+func bindSettings(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.String(configFlag, "", "YAML file of settings (keys as flag names with _ for -; MIXFT_CONFIG)")
+	names := map[string]bool{}
+	f.VisitAll(func(fl *pflag.Flag) {
+		names[fl.Name] = true
+		if fl.Name == configFlag {
+			return
+		}
+		kind, ok := kindOfFlag[fl.Value.Type()]
+		if !ok {
+			panic("mixft: flag --" + fl.Name + " of type " + fl.Value.Type() + " has no config kind")
+		}
+		v := &settingValue{Value: fl.Value, key: key(fl.Name), kind: kind}
+		switch {
+		case kind == config.KindBool:
+			fl.Value = boolSetting{v}
+		case kind == config.KindList && fl.DefValue == "[]":
+			fl.Value, fl.DefValue = v, "" // no "(default [])" in the help
+		default:
+			fl.Value = v
+		}
+	})
+	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		n := flagName(name)
+		if c := flagName(config.Canonical(key(n))); c != n && names[c] {
+			n = c
+		}
+		return pflag.NormalizedName(n)
+	})
+	cmd.SetFlagErrorFunc(flagError)
+}
+
+// flagError completes the parser's error of a flag: a bad value is a
+// *config.FieldError naming the flag; an unknown flag gets the nearest of
+// the command's flags.
+func flagError(cmd *cobra.Command, err error) error {
+	var fe *config.FieldError
+	var iv *pflag.InvalidValueError
+	if errors.As(err, &fe) && errors.As(err, &iv) {
+		fe.Source = "flag --" + iv.GetFlag().Name
+		return fe
+	}
+	var ne *pflag.NotExistError
+	if errors.As(err, &ne) && ne.GetSpecifiedName() != "" {
+		keys, aliases := commandKeys(cmd)
+		valid := append(sortedKeys(keys), sortedKeys(aliases)...)
+		if s := config.Suggest(key(ne.GetSpecifiedName()), valid); s != "" {
+			return fmt.Errorf("%v (did you mean --%s?)", err, flagName(s))
+		}
+	}
+	return err
+}
+
+// commandKeys maps each settings key of cmd to its flag, and each
+// Hugging Face name of one of them (config.Aliases) to the key it stands
+// for.
 func commandKeys(cmd *cobra.Command) (keys map[string]*pflag.Flag, aliases map[string]string) {
 	keys, aliases = map[string]*pflag.Flag{}, map[string]string{}
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		switch {
-		case f.Name == "help" || f.Name == configFlag:
-		case len(f.Annotations[aliasOf]) == 1:
-			aliases[key(f.Name)] = flagKey(f)
-		default:
+		if f.Name != "help" && f.Name != configFlag {
 			keys[key(f.Name)] = f
 		}
 	})
+	for _, a := range config.Aliases {
+		if keys[a.Key] != nil {
+			aliases[a.Name] = a.Key
+		}
+	}
 	return keys, aliases
 }
 
-// loadSettings resolves cmd's settings into its flags. A fresh viper
-// instance decides each value: the command line (a flag or its alias, not
-// both), then MIXFT_<KEY> (an empty variable counts as unset), then the
-// --config file (or MIXFT_CONFIG), then the flag's default. What viper
-// cannot do is done here: the file's keys must all be keys of cmd (checked
-// on its YAML nodes, which give line numbers), and each value viper takes
-// from the environment or the file is set into its flag, recording where
-// it came from. A bad value is a *config.FieldError naming that source;
-// unknown keys are one *unknownKeysError.
+// loadSettings resolves cmd's settings into its flags: for each key, the
+// command line (where a setting given twice, under one spelling or two,
+// is an error), then MIXFT_<KEY> or MIXFT_<HUGGING FACE NAME> (an empty
+// variable counts as unset), then the --config file (or MIXFT_CONFIG),
+// then the flag's default. The file's keys must all be keys of cmd
+// (checked on its YAML nodes, which give line numbers). A bad value is a
+// *config.FieldError naming its source; unknown keys are one
+// *unknownKeysError.
 func loadSettings(cmd *cobra.Command) (*settings, error) {
 	s := &settings{from: map[string]string{}}
 	keys, aliases := commandKeys(cmd)
-	given := map[string]*pflag.Flag{}
-	var conflict error
-	cmd.Flags().Visit(func(f *pflag.Flag) {
-		k := flagKey(f)
-		if _, ok := keys[k]; !ok || conflict != nil {
-			return
+	for _, k := range sortedKeys(keys) {
+		if v := settingOf(keys[k]); v.given > 1 && v.kind != config.KindList {
+			return nil, fmt.Errorf("flag --%s: given %d times on the command line (%s); give it once", keys[k].Name, v.given, spellings(k))
 		}
-		if prev, ok := given[k]; ok {
-			conflict = fmt.Errorf("flag --%s and flag --%s are one setting (%s); give one", prev.Name, f.Name, aliasNote(k))
-			return
-		}
-		given[k] = f
-	})
-	if conflict != nil {
-		return nil, conflict
 	}
-	v := viper.New()
-	v.SetEnvPrefix("MIXFT")
-	v.AutomaticEnv()
-	// Each key is bound to its flag, or to the alias flag given instead (it
-	// shares the flag's value); an unchanged flag is the key's default.
-	// BindPFlag fails only on a nil flag.
-	for k, f := range keys {
-		if g := given[k]; g != nil {
-			f = g
-		}
-		_ = v.BindPFlag(k, f)
-	}
-	file := map[string]fileEntry{}
 	if f := cmd.Flags().Lookup(configFlag); f != nil {
-		_ = v.BindPFlag(configFlag, f)
-		s.file = v.GetString(configFlag)
+		s.file = cmp.Or(f.Value.String(), os.Getenv(envName(configFlag)))
+	}
+	// Viper layers the sources, in its own order: a flag given on the
+	// command line, then the environment, then the file, then the flag's
+	// default. It only chooses; config.Decode turns the chosen text or
+	// YAML node into the value (settingValue.set).
+	v := viper.New()
+	envs := map[string]string{}
+	for _, k := range sortedKeys(keys) {
+		// BindPFlag and BindEnv fail only on a nil flag or no name.
+		_ = v.BindPFlag(k, keys[k])
+		env, err := fromEnv(k, aliases)
+		if err != nil {
+			return nil, err
+		}
+		if env != "" {
+			_ = v.BindEnv(k, env)
+			envs[k] = env
+		}
 	}
 	if s.file != "" {
 		entries, err := readConfigFile(s.file)
@@ -199,49 +283,83 @@ func loadSettings(cmd *cobra.Command) (*settings, error) {
 		if err := checkFileKeys(cmd, s.file, entries, keys, aliases); err != nil {
 			return nil, err
 		}
-		// Viper gets the file's values as written (a Hugging Face name
-		// under the key it stands for): output_dir: 0755 stays "0755", not
-		// the number YAML would make of it.
 		layer := map[string]any{}
 		for _, e := range entries {
-			k := cmp.Or(aliases[e.key], e.key)
-			file[k] = e
-			layer[k] = e.values
+			layer[cmp.Or(aliases[e.key], e.key)] = e
 		}
 		if err := v.MergeConfigMap(layer); err != nil {
 			return nil, fmt.Errorf("config file %s: %v", s.file, err)
 		}
 	}
 	for _, k := range sortedKeys(keys) {
-		// Where viper's value comes from, in viper's order.
-		e, inFile := file[k]
-		switch {
-		case given[k] != nil:
-			s.from[k] = "flag --" + given[k].Name
-		case os.Getenv(envName(k)) != "":
-			src, values := "environment variable "+envName(k), []string{v.GetString(k)}
-			if isList(keys[k]) {
-				values = strings.Split(values[0], "\n")
-			}
-			if err := setFlag(keys[k], k, src, values); err != nil {
-				return nil, err
-			}
-			s.from[k] = src
-		case inFile:
-			src := fmt.Sprintf("config file %s line %d key %s", s.file, e.line, e.key)
-			if e.err == "" && e.list && !isList(keys[k]) {
-				e.err = "a list"
-			}
-			if e.err != "" {
-				return nil, &config.FieldError{Key: k, Value: e.err, Source: src, Expected: expected(keys[k])}
-			}
-			if err := setFlag(keys[k], k, src, v.GetStringSlice(k)); err != nil {
-				return nil, err
-			}
-			s.from[k] = src
+		f := keys[k]
+		if f.Changed {
+			s.from[k] = "flag --" + f.Name
+			continue
 		}
+		var src string
+		var n *yaml.Node
+		switch x := v.Get(k).(type) {
+		case fileEntry:
+			src, n = fmt.Sprintf("config file %s line %d key %s", s.file, x.line, x.key), x.value
+		case string:
+			if envs[k] == "" {
+				continue // the flag's default
+			}
+			src, n = "environment variable "+envs[k], config.Text(x)
+			if settingOf(f).kind == config.KindList {
+				n = &yaml.Node{Kind: yaml.SequenceNode}
+				for _, item := range strings.Split(x, "\n") {
+					n.Content = append(n.Content, config.Text(item))
+				}
+			}
+		default:
+			continue // the flag's default
+		}
+		if err := settingOf(f).set(n); err != nil {
+			if fe, ok := err.(*config.FieldError); ok {
+				fe.Source = src
+			}
+			return nil, err
+		}
+		s.from[k] = src
 	}
 	return s, nil
+}
+
+// fromEnv is the environment variable that gives key k (MIXFT_<KEY>, or
+// MIXFT_<NAME> of a Hugging Face name of it); "" when none is set (or set
+// empty). Two set for one key are an error.
+func fromEnv(k string, aliases map[string]string) (env string, err error) {
+	names := []string{k}
+	for _, a := range sortedKeys(aliases) {
+		if aliases[a] == k {
+			names = append(names, a)
+		}
+	}
+	for _, n := range names {
+		if os.Getenv(envName(n)) != "" {
+			if env != "" {
+				return "", fmt.Errorf("environment variables %s and %s are one setting (%s); set one", env, envName(n), aliasNote(k))
+			}
+			env = envName(n)
+		}
+	}
+	return env, nil
+}
+
+// spellings names the flags that set key k: --k and its Hugging Face names.
+func spellings(k string) string {
+	out := []string{"--" + flagName(k)}
+	for _, a := range config.Aliases {
+		if a.Key == k {
+			out = append(out, "--"+flagName(a.Name))
+		}
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return "as " + strings.Join(out, " or ")
 }
 
 // aliasNote says which Hugging Face name stands for key.
@@ -254,64 +372,20 @@ func aliasNote(k string) string {
 	return k
 }
 
-// isList reports whether a flag takes a list of values.
-func isList(f *pflag.Flag) bool { return f.Value.Type() == "stringArray" }
-
-// setFlag sets a flag from text (the environment, the file): each of
-// values in turn (one for a flag that is not a list). Integer settings
-// take numbers with no fraction written as floats (num_train_epochs: 3.0).
-func setFlag(f *pflag.Flag, k, src string, values []string) error {
-	for _, v := range values {
-		text := v
-		if t := f.Value.Type(); t == "int" || t == "uint64" {
-			if x, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && x == math.Trunc(x) && math.Abs(x) < 1<<53 {
-				text = strconv.FormatFloat(x, 'f', -1, 64)
-			}
-		}
-		if err := f.Value.Set(text); err != nil {
-			return &config.FieldError{Key: k, Value: strconv.Quote(v), Source: src, Expected: expected(f)}
-		}
-	}
-	return nil
-}
-
-// expected says what a flag's kind of value is.
-func expected(f *pflag.Flag) string {
-	switch f.Value.Type() {
-	case "int":
-		return "an integer"
-	case "uint64":
-		return "a non-negative integer"
-	case "float64":
-		return "a number"
-	case "bool":
-		return "true or false"
-	case "stringArray":
-		return "a string or a list of strings"
-	case "duration":
-		return "a duration such as 30s or 2m"
-	}
-	return "a string"
-}
-
 // fileEntry is one key of a --config file.
 type fileEntry struct {
-	key  string
-	line int
-	// values is the value as written: one scalar, or a list's items.
-	values []string
-	// list: the value is a YAML list; err describes a value no flag takes
-	// ("a map"), "" when fine.
-	list bool
-	err  string
+	key   string
+	line  int
+	value *yaml.Node
 }
 
-// readConfigFile reads a YAML map of settings. A run's config.yaml (a file
-// with a requested: map, config.RequestedKey) works as one: the requested:
-// map (the settings the run was given where they differ from the resolved
-// ones above it) replaces those keys, so the file gives the settings the
-// run was started with, as --resume with --output-dir alone takes them
-// (train.ResumeDefaults); its resume and overwrite, which say how that
+// readConfigFile reads a YAML map of settings (merge keys expanded,
+// config.Entries). A run's config.yaml (a file with a requested: map,
+// config.RequestedKey) works as one: the requested: map (the settings the
+// run was given where they differ from the resolved ones above it)
+// replaces those keys, so the file gives the settings the run was started
+// with, as --resume with --output-dir alone takes them
+// (rundir.ResumeDefaults); its resume and overwrite, which say how that
 // process was started, are left out.
 func readConfigFile(path string) ([]fileEntry, error) {
 	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
@@ -333,18 +407,25 @@ func readConfigFile(path string) ([]fileEntry, error) {
 	if top.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("config file %s: expected a map of key: value (line %d)", path, top.Line)
 	}
+	all, err := config.Entries(top)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %v", path, err)
+	}
 	var entries, requested []fileEntry
 	runConfig := false
-	for i := 0; i < len(top.Content); i += 2 {
-		kn, vn := top.Content[i], top.Content[i+1]
-		if kn.Value == config.RequestedKey && vn.Kind == yaml.MappingNode {
+	for _, e := range all {
+		if e.Key == config.RequestedKey && e.Value.Kind == yaml.MappingNode {
 			runConfig = true
-			for j := 0; j < len(vn.Content); j += 2 {
-				requested = append(requested, fileEntryOf(vn.Content[j], vn.Content[j+1]))
+			req, err := config.Entries(e.Value)
+			if err != nil {
+				return nil, fmt.Errorf("config file %s: %v", path, err)
+			}
+			for _, r := range req {
+				requested = append(requested, fileEntry{r.Key, r.Line, r.Value})
 			}
 			continue
 		}
-		entries = append(entries, fileEntryOf(kn, vn))
+		entries = append(entries, fileEntry{e.Key, e.Line, e.Value})
 	}
 	if runConfig {
 		entries = slices.DeleteFunc(entries, func(e fileEntry) bool { return e.key == "resume" || e.key == "overwrite" })
@@ -358,36 +439,6 @@ func readConfigFile(path string) ([]fileEntry, error) {
 		}
 	}
 	return entries, nil
-}
-
-// fileEntryOf is the fileEntry of one key and its value.
-func fileEntryOf(kn, vn *yaml.Node) fileEntry {
-	e := fileEntry{key: kn.Value, line: kn.Line}
-	if vn.Kind == yaml.AliasNode && vn.Alias != nil {
-		vn = vn.Alias
-	}
-	switch {
-	case vn.Kind == yaml.ScalarNode && vn.ShortTag() == "!!null":
-		e.err = "nothing"
-	case vn.Kind == yaml.ScalarNode:
-		e.values = []string{vn.Value}
-	case vn.Kind == yaml.SequenceNode:
-		e.list = true
-		if len(vn.Content) == 0 {
-			e.err = "an empty list"
-		}
-		for _, item := range vn.Content {
-			if item.Kind != yaml.ScalarNode {
-				e.err = "a list of lists or maps"
-			} else if item.ShortTag() == "!!null" && e.err == "" {
-				e.err = "a list with an empty item"
-			}
-			e.values = append(e.values, item.Value)
-		}
-	default:
-		e.err = "a map"
-	}
-	return e
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

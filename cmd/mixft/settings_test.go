@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mixft/mixft/internal/config"
@@ -164,17 +165,27 @@ func TestHuggingFaceNames(t *testing.T) {
 		t.Errorf("aliases: %+v", r)
 	}
 	if !got.settings.isSet("lr") || got.settings.source("lr") != "config file "+yml+" line 1 key learning_rate" ||
-		got.settings.source("grad_accum_steps") != "flag --gradient-accumulation-steps" {
+		got.settings.source("grad_accum_steps") != "flag --grad-accum-steps" {
 		t.Errorf("sources: %v", got.settings.from)
 	}
-	if f := newFinetuneCmd(nil).Flags().Lookup("learning-rate"); f == nil || !f.Hidden {
-		t.Error("--learning-rate is not a hidden flag")
+	// The flag parser knows a Hugging Face name, and run_glue's spelling
+	// with "_", as the flag it stands for; --help lists mixft's names only.
+	fs := newFinetuneCmd(nil).Flags()
+	for alias, flag := range map[string]string{"learning-rate": "lr", "learning_rate": "lr", "task_name": "task", "num_train_epochs": "epochs",
+		"per_device_train_batch_size": "batch-size", "max_seq_length": "max-seq-length", "model_name_or_path": "model", "output_dir": "output-dir"} {
+		if f := fs.Lookup(alias); f == nil || f.Name != flag {
+			t.Errorf("--%s is not --%s: %v", alias, flag, f)
+		}
+	}
+	if strings.Contains(fs.FlagUsages(), "--learning-rate") || strings.Contains(fs.FlagUsages(), "task_name") {
+		t.Error("--help lists a Hugging Face name")
 	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--lr", "1e-5", "--learning-rate", "2e-5"}, "flag --learning-rate and flag --lr are one setting"},
+		{[]string{"--lr", "1e-5", "--learning-rate", "2e-5"}, "flag --lr: given 2 times on the command line (as --lr or --learning-rate); give it once"},
+		{[]string{"--seed", "1", "--seed", "2"}, "flag --seed: given 2 times on the command line (--seed); give it once"},
 		{[]string{"--config", writeFile(t, "both.yaml", "lr: 1.0e-5\nlearning_rate: 2.0e-5\n")}, "lr (line 1) and learning_rate (line 2) are one setting"},
 		{[]string{"--config", writeFile(t, "frac.yaml", "num_train_epochs: 2.5\n")}, `key num_train_epochs: epochs: "2.5" is not an integer`},
 		{[]string{"--config", writeFile(t, "twice.yaml", "lr: 1.0\nlr: 2.0\n")}, "lr is given twice (lines 1 and 2)"},
@@ -342,4 +353,77 @@ func TestKeptCheckpointSettings(t *testing.T) {
 		got.run.SaveTotalLimit != 1 || got.run.SaveOnlyModel || got.settings.source("save_total_limit") != "flag --save-total-limit" {
 		t.Errorf("flags: %v %d %v", err, got.run.SaveTotalLimit, got.run.SaveOnlyModel)
 	}
+}
+
+// TestHostileSettings: the inputs a review found mishandled. Each is now
+// decoded as everywhere else.
+func TestHostileSettings(t *testing.T) {
+	var got *finetuneOptions
+	capture := func(o *finetuneOptions) error { got = o; return nil }
+	if err := execute(t, newFinetuneCmd(capture), "--num-train-epochs", "3.0", "--task_name", "rte", "--learning_rate", "1e-5", "--max_seq_length", "64"); err != nil {
+		t.Fatal(err)
+	}
+	if r := got.run; r.Epochs != 3 || r.Task != "rte" || r.LR != 1e-5 || r.MaxSeqLength != 64 {
+		t.Errorf("run_glue spellings: %+v", r)
+	}
+	t.Setenv("MIXFT_LEARNING_RATE", "3e-5")
+	t.Setenv("MIXFT_NUM_TRAIN_EPOCHS", "2.0")
+	if err := execute(t, newFinetuneCmd(capture)); err != nil {
+		t.Fatal(err)
+	}
+	if r := got.run; r.LR != 3e-5 || r.Epochs != 2 || got.settings.source("lr") != "environment variable MIXFT_LEARNING_RATE" {
+		t.Errorf("MIXFT_ Hugging Face names: lr %g epochs %d from %q", r.LR, r.Epochs, got.settings.source("lr"))
+	}
+	os.Unsetenv("MIXFT_LEARNING_RATE")
+	os.Unsetenv("MIXFT_NUM_TRAIN_EPOCHS")
+	// A merge key: the merged map's keys, the file's own winning.
+	yml := writeFile(t, "merge.yaml", "<<: {epochs: 4.0, seed: 1, lr: 1.0e-4}\nseed: 2\n")
+	if err := execute(t, newFinetuneCmd(capture), "--config", yml); err != nil {
+		t.Fatal(err)
+	}
+	if r := got.run; r.Epochs != 4 || r.Seed != 2 || r.LR != 1e-4 || got.settings.source("epochs") != "config file "+yml+" line 1 key epochs" {
+		t.Errorf("merge key: %+v from %q", r, got.settings.source("epochs"))
+	}
+	err := execute(t, newFinetuneCmd(capture), "--epochs", "2.5")
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || err.Error() != `flag --epochs: epochs: "2.5" is not an integer` {
+		t.Errorf("--epochs 2.5: %v", err)
+	}
+	if err := execute(t, newFinetuneCmd(capture), "--learning_rat", "1"); err == nil || !strings.Contains(err.Error(), "did you mean --learning-rate?") {
+		t.Errorf("a misspelt flag: %v", err)
+	}
+	// bench takes mixout's one range: 1 as finetune does, 1.5 not.
+	var bench *benchOptions
+	for _, tc := range []struct {
+		p    string
+		fine bool
+	}{{"1.0", true}, {"1.5", false}} {
+		if err := execute(t, newBenchCmd(func(o *benchOptions) error { bench = o; return nil }), "--mixout", tc.p); err != nil {
+			t.Fatal(err)
+		}
+		if err := bench.check(); (err == nil) != tc.fine {
+			t.Errorf("bench --mixout %s: %v", tc.p, err)
+		}
+	}
+}
+
+// TestEveryFlagDecoded: every command defines its flags before
+// bindSettings, so each one decodes through config.Decode.
+func TestEveryFlagDecoded(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			switch f.Value.(type) {
+			case *settingValue, boolSetting:
+			default:
+				if f.Name != "help" && f.Name != configFlag && c.HasParent() && c.Name() != "completion" && c.Parent().Name() != "completion" {
+					t.Errorf("%s --%s is defined after bindSettings", c.CommandPath(), f.Name)
+				}
+			}
+		})
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCmd())
 }

@@ -112,7 +112,7 @@ Whatever runs the tasks, 'mixft sweep report <output dir>' reads the results;
 	f.IntVar(&o.retries, "retries", 2, "k8s: backoffLimitPerIndex, retries of an index after errors (exit 1)")
 	f.StringVar(&o.manifestPath, "manifest-path", "", "k8s: the manifest's path in the pod instead of a ConfigMap (for manifests over 1 MB)")
 	addSetFlag(cmd, &o.sets)
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 

@@ -39,7 +39,7 @@ names the sweep file, the grid point and the key.`,
 		RunE: runArgsE(o, func(args []string) { o.file = args[0] }, runF),
 	}
 	addSetFlag(cmd, &o.sets)
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mixft/mixft/internal/exitcode"
+	"github.com/mixft/mixft/internal/rundir"
 	"github.com/mixft/mixft/internal/sweep"
 )
 
@@ -80,7 +81,7 @@ FILE may also be a manifest (.jsonl) written by plan.`,
 	f.BoolVar(&o.keepGoing, "keep-going", false, "start further runs after a run fails with an error")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would run and exit")
 	addSetFlag(cmd, &o.sets)
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 
@@ -222,9 +223,9 @@ func (p *sweepProgress) done(r sweep.Result) {
 	p.busy += r.Duration
 	line := fmt.Sprintf("[%d/%d] run %d %s (%s): %s in %s", p.finished, p.total, r.Task.Run.Index, r.Task.Run.ID,
 		sweep.Describe(r.Task.Run.Config), r.Outcome, r.Duration.Round(time.Second/10))
-	if m, err := sweep.ReadMetrics(r.Task.Dir); err == nil && r.Outcome == sweep.Completed && m.Final != nil {
+	if m, err := rundir.ReadMetrics(r.Task.Dir); err == nil && r.Outcome == sweep.Completed && m.Final != nil {
 		line += fmt.Sprintf(", dev %.4f", float64(m.Final.Primary))
-		if m.Failed {
+		if m.HasFailed() {
 			line += " (failed run)"
 		}
 	}

@@ -65,7 +65,7 @@ give it with --manifest.`,
 	f.BoolVar(&o.json, "json", false, "print JSON: the counts and every run")
 	f.StringVar(&o.manifest, "manifest", "", "the sweep's manifest (default: DIR/manifest.jsonl)")
 	f.DurationVar(&o.recent, "recent", 5*time.Minute, "a run whose log or metrics changed this recently is running")
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 

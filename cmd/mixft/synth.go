@@ -43,7 +43,7 @@ first experiment does with EMNIST and MNIST.`,
 	f.IntVar(&o.dev, "dev", 500, "dev examples")
 	f.StringVar(&o.out, "out", "", "folder to write train.tsv and dev.tsv into")
 	f.Uint64Var(&o.seed, "seed", 1, "generator seed")
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 

@@ -68,7 +68,7 @@ default, keeps every token.`,
 	f.StringVar(&o.input, "input", "", "text file, one text or two tab-separated texts per line (- for stdin)")
 	f.IntVar(&o.maxSeqLength, "max-seq-length", 0, "maximum tokens per line, special tokens included (0: no truncation)")
 	f.StringVar(&o.doLowerCase, "do-lower-case", "auto", "lower-case text (WordPiece only): auto (tokenizer_config.json, else the model), true or false")
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 

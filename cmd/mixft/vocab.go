@@ -44,7 +44,7 @@ frequent words until --size tokens.`,
 	f.IntVar(&o.size, "size", 1000, "vocabulary size, special tokens and characters included")
 	f.StringVar(&o.out, "out", "", "vocab.txt to write (- for stdout)")
 	f.StringVar(&o.doLowerCase, "do-lower-case", "true", "lower-case the text first: true or false")
-	addConfigFlag(cmd)
+	bindSettings(cmd)
 	return cmd
 }
 

@@ -210,12 +210,15 @@ type FieldError struct {
 	Missing bool
 }
 
-// Error is one line: "[source: ]key: value is not expected", or
+// Error is one line: "[source: ][key: ]value is not expected", or
 // "[source: ]key: required (expected)".
 func (e *FieldError) Error() string {
-	msg := e.Key + ": " + e.Value + " is not " + e.Expected
+	msg := e.Value + " is not " + e.Expected
 	if e.Missing {
-		msg = e.Key + ": required (" + e.Expected + ")"
+		msg = "required (" + e.Expected + ")"
+	}
+	if e.Key != "" {
+		msg = e.Key + ": " + msg
 	}
 	if e.Source != "" {
 		msg = e.Source + ": " + msg
@@ -231,15 +234,6 @@ func (r *Run) Validate() error {
 	}
 	missing := func(key, what string) error {
 		return &FieldError{Key: key, Missing: true, Expected: what}
-	}
-	prob := func(key string, p float64, allowUnset bool) error {
-		if allowUnset && p == -1 {
-			return nil
-		}
-		if !(p >= 0 && p < 1) {
-			return bad(key, p, "a probability in [0, 1)")
-		}
-		return nil
 	}
 	switch {
 	case r.Model == "":
@@ -304,8 +298,8 @@ func (r *Run) Validate() error {
 		return bad("layer_lr_decay", r.LayerLRDecay, "in (0, 1]")
 	case r.ReinitLayers < 0:
 		return bad("reinit_layers", r.ReinitLayers, "0 or positive")
-	case !(r.Mixout >= 0 && r.Mixout <= 1):
-		return bad("mixout", r.Mixout, "a probability in [0, 1]")
+	case CheckMixout("mixout", r.Mixout) != nil:
+		return CheckMixout("mixout", r.Mixout)
 	case r.MixoutGrad != "exact" && r.MixoutGrad != "reference":
 		return bad("mixout_grad", fmt.Sprintf("%q", r.MixoutGrad), "exact or reference")
 	case r.OutputLayer != "dropout" && r.OutputLayer != "mixout":
@@ -331,9 +325,32 @@ func (r *Run) Validate() error {
 		key string
 		v   float64
 	}{{"dropout", r.Dropout}, {"hidden_dropout", r.HiddenDropout}, {"attention_dropout", r.AttentionDropout}, {"classifier_dropout", r.ClassifierDropout}} {
-		if err := prob(p.key, p.v, true); err != nil {
+		if p.v == -1 {
+			continue // unset: from dropout, or the checkpoint's
+		}
+		if err := CheckDropout(p.key, p.v); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// CheckDropout is the range of a dropout probability, defined once for
+// every setting that takes one: [0, 1) (at 1 nothing would be left to
+// scale by 1/(1-p)). The error is a *FieldError of key.
+func CheckDropout(key string, p float64) error {
+	if !(p >= 0 && p < 1) {
+		return &FieldError{Key: key, Value: fmt.Sprint(p), Expected: "a probability in [0, 1)"}
+	}
+	return nil
+}
+
+// CheckMixout is the range of a mixout probability, defined once for every
+// setting that takes one: [0, 1] (1 keeps the pretrained weights, every
+// column replaced). The error is a *FieldError of key.
+func CheckMixout(key string, p float64) error {
+	if !(p >= 0 && p <= 1) {
+		return &FieldError{Key: key, Value: fmt.Sprint(p), Expected: "a probability in [0, 1]"}
 	}
 	return nil
 }

@@ -177,7 +177,7 @@ func TestFromMapAndChanged(t *testing.T) {
 	if k, was, is, changed := Changed(got, r); changed {
 		t.Errorf("round trip changed %s: %v -> %v", k, was, is)
 	}
-	if _, err := FromMap("x.yaml", map[string]any{"max_steps": 1.5}); err == nil || !strings.Contains(err.Error(), "x.yaml: key max_steps") {
+	if _, err := FromMap("x.yaml", map[string]any{"max_steps": 1.5}); err == nil || err.Error() != `x.yaml: max_steps: "1.5" is not an integer` {
 		t.Errorf("non-integer max_steps: %v", err)
 	}
 	dir := t.TempDir()

@@ -14,7 +14,8 @@ type Alias struct {
 	Key string
 }
 
-// Aliases are the TrainingArguments names whose mixft key differs. The
+// Aliases are the Hugging Face names (TrainingArguments, and run_glue's
+// task_name and model_name_or_path) whose mixft key differs. The
 // others users write (warmup_ratio, warmup_steps, weight_decay, max_steps,
 // seed, output_dir, max_grad_norm, adam_beta1, adam_beta2, eval_steps) are
 // mixft keys already.
@@ -29,6 +30,10 @@ var Aliases = []Alias{
 	{"per_device_eval_batch_size", "eval_batch_size"},
 	{"gradient_accumulation_steps", "grad_accum_steps"},
 	{"adam_epsilon", "adam_eps"},
+	// run_glue's own arguments (ModelArguments, DataTrainingArguments).
+	{"task_name", "task"},
+	{"model_name_or_path", "model"},
+	{"overwrite_output_dir", "overwrite"},
 }
 
 // Canonical returns the key an alias stands for, and any other key as it

@@ -1,12 +1,9 @@
 package config
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"reflect"
-	"strconv"
 
 	"go.yaml.in/yaml/v3"
 
@@ -14,73 +11,33 @@ import (
 )
 
 // FromMap builds a Run from settings by key as JSON or YAML decoding gives
-// them (numbers as int or float64); keys Run lacks are ignored (runs of
-// other mixft versions), keys missing keep their defaults. from names the
-// source in errors.
+// them (trainer_state.json's config: numbers as json.Number, int or
+// float64), each through Decode; keys Run lacks are ignored (runs of other
+// mixft versions), keys missing keep their defaults. from names the source
+// in errors (a *FieldError).
 func FromMap(from string, m map[string]any) (Run, error) {
 	r := Default()
 	for _, f := range Fields() {
-		raw, ok := m[f.Key]
-		if !ok {
-			continue
-		}
-		v, ok := convert(f.Kind, raw)
-		if !ok {
-			return r, fmt.Errorf("%s: key %s: %v is not %s", from, f.Key, raw, kindText[f.Kind])
-		}
-		if err := r.Set(f.Key, v); err != nil {
-			return r, fmt.Errorf("%s: %v", from, err)
+		if raw, ok := m[f.Key]; ok {
+			if err := r.setNode(from, f.Key, ValueNode(raw)); err != nil {
+				return r, err
+			}
 		}
 	}
 	return r, nil
 }
 
-var kindText = map[string]string{"string": "a string", "int": "an integer", "uint64": "a non-negative integer", "float64": "a number", "bool": "true or false"}
-
-// convert turns a decoded JSON or YAML value into a setting of kind.
-func convert(kind string, raw any) (any, bool) {
-	var x float64
-	isNum := true
-	switch n := raw.(type) {
-	case int:
-		x = float64(n)
-	case int64:
-		x = float64(n)
-	case uint64:
-		if kind == "uint64" {
-			return n, true
-		}
-		x = float64(n)
-	case float64:
-		x = n
-	case json.Number:
-		// trainer_state.json is decoded with UseNumber: integers stay exact.
-		if i, err := strconv.ParseInt(string(n), 10, 64); err == nil && kind == "int" {
-			return int(i), true
-		}
-		if u, err := strconv.ParseUint(string(n), 10, 64); err == nil && kind == "uint64" {
-			return u, true
-		}
-		f, err := n.Float64()
-		x, isNum = f, err == nil
-	default:
-		isNum = false
+// setNode decodes a YAML value into the setting key; the error is a
+// *FieldError with source from.
+func (r *Run) setNode(from, key string, n *yaml.Node) error {
+	v, err := DecodeSetting(key, n)
+	if err == nil {
+		err = r.Set(key, v)
 	}
-	switch kind {
-	case "string":
-		s, ok := raw.(string)
-		return s, ok
-	case "bool":
-		b, ok := raw.(bool)
-		return b, ok
-	case "float64":
-		return x, isNum
-	case "int":
-		return int(x), isNum && x == math.Trunc(x) && math.Abs(x) < 1<<53
-	case "uint64":
-		return uint64(x), isNum && x == math.Trunc(x) && x >= 0 && x < 1<<53
+	if fe, ok := err.(*FieldError); ok {
+		fe.Source = from
 	}
-	return nil, false
+	return err
 }
 
 // RequestedKey is the map of a run's config.yaml holding the settings as
@@ -102,20 +59,39 @@ func ReadRunYAML(path string) (requested, resolved Run, err error) {
 	if err != nil {
 		return requested, resolved, err
 	}
-	var m map[string]any
-	if err := yaml.Unmarshal(raw, &m); err != nil || m == nil {
-		return requested, resolved, fmt.Errorf("%s: not a run's config.yaml (a map of settings)", path)
+	notRun := fmt.Errorf("%s: not a run's config.yaml (a map of settings)", path)
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return requested, resolved, notRun
 	}
-	if resolved, err = FromMap(path, m); err != nil {
-		return requested, resolved, err
+	top, err := Entries(doc.Content[0])
+	if err != nil {
+		return requested, resolved, fmt.Errorf("%s: %v", path, err)
 	}
-	if req, ok := m[RequestedKey].(map[string]any); ok {
-		for k, v := range req {
-			m[k] = v
+	var req []Entry
+	for _, e := range top {
+		if e.Key == RequestedKey && e.Value.Kind == yaml.MappingNode {
+			if req, err = Entries(e.Value); err != nil {
+				return requested, resolved, fmt.Errorf("%s: %v", path, err)
+			}
 		}
 	}
-	requested, err = FromMap(path, m)
-	return requested, resolved, err
+	set := func(r *Run, entries []Entry) error {
+		for _, e := range entries {
+			if _, ok := KindOf(e.Key); !ok || Canonical(e.Key) != e.Key {
+				continue
+			}
+			if err := r.setNode(fmt.Sprintf("%s line %d", path, e.Line), e.Key, e.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := set(&resolved, top); err != nil {
+		return requested, resolved, err
+	}
+	requested = resolved
+	return requested, resolved, set(&requested, req)
 }
 
 // identityFree are the settings a run may change between its attempts:

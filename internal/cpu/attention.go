@@ -150,7 +150,7 @@ func (be *Backend) attention(cd, pd, qd, kd, vd, md []float32, ld, batch, seq, h
 // is (bh·seq+i)·seq+j of drop) into the scratch and returns it.
 func dropProbs(as *attnScratch, p []float32, bh, seq int, dropP float32, drop philox.Stream) []float32 {
 	pv := as.pd
-	keep, thr := 1/(1-dropP), keepThreshold(dropP)
+	keep, thr := backend.KeepScale(dropP), keepThreshold(dropP)
 	for i := 0; i < seq; i++ {
 		fillWords(drop, as.words, uint64((bh*seq+i)*seq))
 		src, dst := p[i*seq:][:seq], pv[i*seq:][:seq]

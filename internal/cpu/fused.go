@@ -63,7 +63,7 @@ func (be *Backend) BiasDropoutAddLayerNorm(out, sum, mean, rstd, x, bias, residu
 	o, sd, xd, rd := data(out).Data[:n], data(sum).Data[:n], data(x).Data[:n], data(residual).Data[:n]
 	md, sdv := data(mean).Data[:rows], data(rstd).Data[:rows]
 	bd, g, b := data(bias).Data[:cols], data(gamma).Data[:cols], data(beta).Data[:cols]
-	scale, thr := 1/(1-p), keepThreshold(p)
+	scale, thr := backend.KeepScale(p), keepThreshold(p)
 	be.parallel(rows, func(lo, hi int) {
 		var words []uint32
 		if p > 0 {
@@ -98,7 +98,7 @@ func (be *Backend) BiasDropoutAddLayerNormBackward(dsum, dx, dgamma, dbeta, db, 
 	dsd, dxd, dyd, sd := data(dsum).Data[:n], data(dx).Data[:n], data(dy).Data[:n], data(sum).Data[:n]
 	md, rd, g := data(mean).Data[:rows], data(rstd).Data[:rows], data(gamma).Data[:cols]
 	dg, dbe, dbd := data(dgamma).Data[:cols], data(dbeta).Data[:cols], data(db).Data[:cols]
-	scale, thr := 1/(1-p), keepThreshold(p)
+	scale, thr := backend.KeepScale(p), keepThreshold(p)
 	be.rowChunkSums(rows, cols, [][]float32{dg, dbe, dbd}, func(lo, hi int, sums [][]float64) {
 		var words []uint32
 		if p > 0 {

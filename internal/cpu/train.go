@@ -13,7 +13,7 @@ const dropChunk = 4096
 // Dropout implements backend.Backend.
 func (be *Backend) Dropout(out, x backend.Buffer, n int, p float32, s philox.Stream) {
 	o, xd := data(out).Data[:n], data(x).Data[:n]
-	scale := 1 / (1 - p)
+	scale := backend.KeepScale(p)
 	thr := keepThreshold(p)
 	chunks := (n + dropChunk - 1) / dropChunk
 	be.parallel(chunks, func(lo, hi int) {
@@ -43,7 +43,7 @@ func (*Backend) KeepMask(mask backend.Buffer, n int, p float32, s philox.Stream)
 // Mixout implements backend.Backend.
 func (be *Backend) Mixout(wmix, w, u, mask backend.Buffer, rows, cols int, p float32, perElement bool) {
 	o, wd, ud, md := data(wmix).Data[:rows*cols], data(w).Data[:rows*cols], data(u).Data[:rows*cols], data(mask).Data
-	inv := 1 / (1 - p)
+	inv := backend.KeepScale(p)
 	be.parallel(rows, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			m := md[:cols]
@@ -360,29 +360,20 @@ func (be *Backend) SumSquares(x backend.Buffer, n int) float64 {
 }
 
 // AdamW implements backend.Backend with torch.optim.AdamW's operations in
-// float32 and its scalars computed in float64, as torch does.
+// float32 and its scalars computed in float64, as torch does
+// (AdamWParams.Scalars).
 func (be *Backend) AdamW(p, g, m, v, target backend.Buffer, n int, h backend.AdamWParams) {
 	pd, gd, md, vd := data(p).Data[:n], data(g).Data[:n], data(m).Data[:n], data(v).Data[:n]
 	var td []float32
 	if target != nil {
 		td = data(target).Data[:n]
 	}
-	bc1, bc2 := 1.0, 1.0
-	if h.BiasCorrection {
-		bc1 = 1 - math.Pow(h.Beta1, float64(h.Step))
-		bc2 = 1 - math.Pow(h.Beta2, float64(h.Step))
-	}
-	decay := float32(1 - h.LR*h.WeightDecay)
-	lrwd := float32(h.LR * h.WeightDecay)
-	b1, b2 := float32(h.Beta1), float32(h.Beta2)
-	c1, c2 := float32(1-h.Beta1), float32(1-h.Beta2)
-	stepSize := float32(h.LR / bc1)
-	bc2sqrt := float32(math.Sqrt(bc2))
-	eps := float32(h.Eps)
+	sc := h.Scalars()
+	decay, lrwd, b1, b2, c1, c2, stepSize, bc2sqrt, eps := sc.Decay, sc.LRWD, sc.B1, sc.B2, sc.C1, sc.C2, sc.StepSize, sc.BC2Sqrt, sc.Eps
 	be.parallel(n, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			gi := gd[i] * h.GradScale
-			if h.WeightDecay != 0 {
+			gi := gd[i] * sc.GradScale
+			if sc.HasDecay {
 				if td != nil {
 					pd[i] -= lrwd * (pd[i] - td[i])
 				} else {

@@ -33,13 +33,13 @@ import (
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/fsutil"
-	"github.com/mixft/mixft/internal/train"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // Files written by Write (the names a run directory gives them).
 const (
-	SVGFile = train.CurvesSVGFile
-	PNGFile = train.CurvesPNGFile
+	SVGFile = rundir.CurvesSVGFile
+	PNGFile = rundir.CurvesPNGFile
 )
 
 // Smoothing is the weight of TensorBoard-style (debiased exponential
@@ -57,10 +57,10 @@ type Run struct {
 	Strategy, Regularization string
 	Seed                     uint64
 	// Steps are log.jsonl's lines, one per optimizer step.
-	Steps []train.StepInfo
+	Steps []rundir.StepInfo
 	// Evals are the dev evaluations; Best the best of them (nil if none).
-	Evals []train.Eval
-	Best  *train.Eval
+	Evals []rundir.Eval
+	Best  *rundir.Eval
 }
 
 // Read reads dir/log.jsonl and, when present, dir/metrics.json. Errors
@@ -68,7 +68,7 @@ type Run struct {
 // step record.
 func Read(dir string) (*Run, error) {
 	r := &Run{Dir: dir}
-	path := filepath.Join(dir, train.LogFile)
+	path := filepath.Join(dir, rundir.LogFile)
 	f, _, err := fsutil.Open(path)
 	if err != nil {
 		var pe *fs.PathError
@@ -84,7 +84,7 @@ func Read(dir string) (*Run, error) {
 		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
 			continue
 		}
-		var s train.StepInfo
+		var s rundir.StepInfo
 		if err := json.Unmarshal(sc.Bytes(), &s); err != nil || s.Step < 1 {
 			return nil, fmt.Errorf("%s:%d: not a step record (want a JSON object with step >= 1, loss, lr, grad_norm)", path, n)
 		}
@@ -96,7 +96,7 @@ func Read(dir string) (*Run, error) {
 	if len(r.Steps) == 0 {
 		return nil, fmt.Errorf("%s: no steps logged yet", path)
 	}
-	mpath := filepath.Join(dir, train.MetricsFile)
+	mpath := filepath.Join(dir, rundir.MetricsFile)
 	mb, err := fsutil.ReadFile(mpath, fsutil.MaxConfig)
 	if errors.Is(err, fs.ErrNotExist) {
 		return r, nil
@@ -105,17 +105,17 @@ func Read(dir string) (*Run, error) {
 		return nil, fmt.Errorf("%s: %w", mpath, err)
 	}
 	var m struct {
-		Task     string       `json:"task"`
-		Strategy string       `json:"strategy"`
-		Seed     uint64       `json:"seed"`
-		Best     *train.Eval  `json:"best"`
-		Evals    []train.Eval `json:"evals"`
+		Task     string        `json:"task"`
+		Strategy string        `json:"strategy"`
+		Seed     uint64        `json:"seed"`
+		Best     *rundir.Eval  `json:"best"`
+		Evals    []rundir.Eval `json:"evals"`
 	}
 	if err := json.Unmarshal(mb, &m); err != nil {
 		return nil, fmt.Errorf("%s: %v", mpath, err)
 	}
 	r.Task, r.Strategy, r.Seed, r.Best, r.Evals = m.Task, m.Strategy, m.Seed, m.Best, m.Evals
-	if _, res, err := config.ReadRunYAML(filepath.Join(dir, train.ConfigFile)); err == nil {
+	if _, res, err := config.ReadRunYAML(filepath.Join(dir, rundir.ConfigFile)); err == nil {
 		r.Strategy, r.Seed, r.Regularization = res.Strategy, res.Seed, res.Regularization()
 		if r.Task == "" {
 			r.Task = res.Task
@@ -148,7 +148,7 @@ func (r *Run) Title() string {
 // PrimaryName names the metric an evaluation's Primary is: combined_score,
 // matthews_correlation or accuracy, whichever the metrics hold with that
 // value, else the first metric (sorted) holding it; "" when none does.
-func PrimaryName(e train.Eval) string {
+func PrimaryName(e rundir.Eval) string {
 	for _, k := range []string{"combined_score", "matthews_correlation", "accuracy"} {
 		if v, ok := e.Metrics[k]; ok && sameValue(v, float64(e.Primary)) {
 			return k
@@ -171,7 +171,7 @@ func sameValue(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN
 
 // devLoss is an evaluation's dev loss (metrics "loss"); runs of mixft
 // versions before it was recorded lack it.
-func devLoss(e train.Eval) (float64, bool) {
+func devLoss(e rundir.Eval) (float64, bool) {
 	v, ok := e.Metrics["loss"]
 	return v, ok
 }

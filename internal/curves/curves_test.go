@@ -12,10 +12,9 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/mixft/mixft/internal/rundir"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/recorder"
-
-	"github.com/mixft/mixft/internal/train"
 )
 
 // writeRun writes a run directory with steps 1..n and evaluations every
@@ -29,27 +28,27 @@ func writeRun(t *testing.T, n int, devLoss bool) string {
 		if s == 5 {
 			loss = math.NaN() // written as null, drawn as a gap
 		}
-		b, _ := json.Marshal(train.StepInfo{Step: s, Total: n, Loss: train.Number(loss), LR: 2e-5 * float64(n-s) / float64(n), GradNorm: train.Number(1 + float64(s%3))})
+		b, _ := json.Marshal(rundir.StepInfo{Step: s, Total: n, Loss: rundir.Number(loss), LR: 2e-5 * float64(n-s) / float64(n), GradNorm: rundir.Number(1 + float64(s%3))})
 		log.Write(append(b, '\n'))
 	}
-	if err := os.WriteFile(filepath.Join(dir, train.LogFile), log.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, rundir.LogFile), log.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var evals []train.Eval
+	var evals []rundir.Eval
 	for s := 10; s <= n; s += 10 {
 		acc := 0.6 + 0.01*float64(s)
 		if s > 20 {
 			acc = 0.7
 		}
-		m := train.Metrics{"accuracy": acc, "macro_f1": acc - 0.05}
+		m := rundir.Metrics{"accuracy": acc, "macro_f1": acc - 0.05}
 		if devLoss {
 			m["loss"] = 1 / float64(s)
 		}
-		evals = append(evals, train.Eval{Step: s, Epoch: float64(s) / 10, Metrics: m, Primary: train.Number(acc)})
+		evals = append(evals, rundir.Eval{Step: s, Epoch: float64(s) / 10, Metrics: m, Primary: rundir.Number(acc)})
 	}
 	best := evals[1]
 	b, _ := json.Marshal(map[string]any{"task": "custom", "strategy": "mixout", "seed": 3, "best": best, "final": evals[len(evals)-1], "evals": evals})
-	if err := os.WriteFile(filepath.Join(dir, train.MetricsFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, rundir.MetricsFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir
@@ -160,7 +159,7 @@ func TestReadAndWrite(t *testing.T) {
 // A run still in its first epoch has steps but no metrics.json.
 func TestReadWithoutMetrics(t *testing.T) {
 	dir := writeRun(t, 20, false)
-	os.Remove(filepath.Join(dir, train.MetricsFile))
+	os.Remove(filepath.Join(dir, rundir.MetricsFile))
 	r, err := Read(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -182,27 +181,27 @@ func TestReadErrors(t *testing.T) {
 	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "log.jsonl: no such file or directory (is "+dir+" a run directory?)") {
 		t.Errorf("no log: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, train.LogFile), nil, 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.LogFile), nil, 0o644)
 	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "log.jsonl: no steps logged yet") {
 		t.Errorf("empty log: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, train.LogFile), []byte("{\"step\": 1, \"loss\": 0.5}\n{\"loss\": 0.4}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.LogFile), []byte("{\"step\": 1, \"loss\": 0.5}\n{\"loss\": 0.4}\n"), 0o644)
 	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "log.jsonl:2: not a step record") {
 		t.Errorf("bad line: %v", err)
 	}
-	os.WriteFile(filepath.Join(dir, train.LogFile), []byte("{\"step\": 1, \"loss\": 0.5}\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, train.MetricsFile), []byte("{"), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.LogFile), []byte("{\"step\": 1, \"loss\": 0.5}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.MetricsFile), []byte("{"), 0o644)
 	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "metrics.json: ") {
 		t.Errorf("bad metrics.json: %v", err)
 	}
 	// Neither file is read from a named pipe or a device.
-	os.Remove(filepath.Join(dir, train.MetricsFile))
-	os.Symlink("/dev/zero", filepath.Join(dir, train.MetricsFile))
+	os.Remove(filepath.Join(dir, rundir.MetricsFile))
+	os.Symlink("/dev/zero", filepath.Join(dir, rundir.MetricsFile))
 	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "metrics.json: is a device") {
 		t.Errorf("metrics.json a link to /dev/zero: %v", err)
 	}
-	os.Remove(filepath.Join(dir, train.LogFile))
-	syscall.Mkfifo(filepath.Join(dir, train.LogFile), 0o644)
+	os.Remove(filepath.Join(dir, rundir.LogFile))
+	syscall.Mkfifo(filepath.Join(dir, rundir.LogFile), 0o644)
 	if _, err := Read(dir); err == nil || !strings.Contains(err.Error(), "log.jsonl: is a named pipe") {
 		t.Errorf("log.jsonl a FIFO: %v", err)
 	}
@@ -221,17 +220,17 @@ func TestSmooth(t *testing.T) {
 
 func TestPrimaryName(t *testing.T) {
 	for _, c := range []struct {
-		m       train.Metrics
+		m       rundir.Metrics
 		primary float64
 		want    string
 	}{
-		{train.Metrics{"accuracy": 0.8, "f1": 0.7, "combined_score": 0.75}, 0.75, "combined_score"},
-		{train.Metrics{"matthews_correlation": 0.4}, 0.4, "matthews_correlation"},
-		{train.Metrics{"accuracy": 0.8, "macro_f1": 0.8}, 0.8, "accuracy"},
-		{train.Metrics{"pearson": 0.9, "combined_score": math.NaN()}, math.NaN(), "combined_score"},
-		{train.Metrics{"accuracy": 0.8}, 0.1, ""},
+		{rundir.Metrics{"accuracy": 0.8, "f1": 0.7, "combined_score": 0.75}, 0.75, "combined_score"},
+		{rundir.Metrics{"matthews_correlation": 0.4}, 0.4, "matthews_correlation"},
+		{rundir.Metrics{"accuracy": 0.8, "macro_f1": 0.8}, 0.8, "accuracy"},
+		{rundir.Metrics{"pearson": 0.9, "combined_score": math.NaN()}, math.NaN(), "combined_score"},
+		{rundir.Metrics{"accuracy": 0.8}, 0.1, ""},
 	} {
-		if got := PrimaryName(train.Eval{Metrics: c.m, Primary: train.Number(c.primary)}); got != c.want {
+		if got := PrimaryName(rundir.Eval{Metrics: c.m, Primary: rundir.Number(c.primary)}); got != c.want {
 			t.Errorf("PrimaryName(%v, %v) = %q, want %q", c.m, c.primary, got, c.want)
 		}
 	}

@@ -161,7 +161,7 @@ func (be *Backend) attention(ctx, probs, keyMask backend.Buffer, pq, pk, pv uint
 	if dropP > 0 {
 		pd = be.need(&be.sc.probsD, 4*np)
 	}
-	args := []uint64{pprobs, pd, pmask, i32(batch), i32(heads), i32(seq), f32(dropP), f32(1 / (1 - dropP))}
+	args := []uint64{pprobs, pd, pmask, i32(batch), i32(heads), i32(seq), f32(dropP), f32(backend.KeepScale(dropP))}
 	be.warpRowsLaunch(kAttnSoftmax, bh*seq, append(args, streamArgs(drop)...)...)
 	// ctx_i = P'_i · V_i (seq×headDim).
 	be.gemmRM(false, false, seq, headDim, seq, 1, pd, seq, ss, vh, headDim, sqd, 0, ch, headDim, sqd, bh)
@@ -193,7 +193,7 @@ func (be *Backend) BiasDropoutAddLayerNorm(out, sum, mean, rstd, x, bias, residu
 	px, pres := be.needLen("BiasDropoutAddLayerNorm x", x, n), be.needLen("BiasDropoutAddLayerNorm residual", residual, n)
 	pb := be.needLen("BiasDropoutAddLayerNorm bias", bias, cols)
 	pg, pbeta := be.needLen("BiasDropoutAddLayerNorm gamma", gamma, cols), be.needLen("BiasDropoutAddLayerNorm beta", beta, cols)
-	args := []uint64{po, ps, pm, pr, px, pb, pres, pg, pbeta, i32(rows), i32(cols), f32(eps), f32(p), f32(1 / (1 - p))}
+	args := []uint64{po, ps, pm, pr, px, pb, pres, pg, pbeta, i32(rows), i32(cols), f32(eps), f32(p), f32(backend.KeepScale(p))}
 	be.launch(kBiasDropoutAddLNFwd, d1(rows), d1(rowThreads(cols)), 0, append(args, streamArgs(s)...)...)
 }
 

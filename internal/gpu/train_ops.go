@@ -21,7 +21,7 @@ func (be *Backend) Dropout(out, x backend.Buffer, n int, p float32, s philox.Str
 	checkStreamRange(n)
 	defer be.op()()
 	po, px := be.needLen("Dropout out", out, n), be.needLen("Dropout x", x, n)
-	args := append([]uint64{po, px, i64(n), f32(p), f32(1 / (1 - p))}, streamArgs(s)...)
+	args := append([]uint64{po, px, i64(n), f32(p), f32(backend.KeepScale(p))}, streamArgs(s)...)
 	be.launch1(kDropoutFwd, ceilDiv(n, 4), args...)
 }
 
@@ -61,7 +61,7 @@ func (be *Backend) Mixout(wmix, w, u, mask backend.Buffer, rows, cols int, p flo
 	defer be.op()()
 	po, pw, pu := be.needLen("Mixout wmix", wmix, n), be.needLen("Mixout w", w, n), be.needLen("Mixout u", u, n)
 	pm := be.needLen("Mixout mask", mask, maskLen(rows, cols, perElement))
-	be.launch1(kMixoutWeights, n, po, pw, pu, pm, i64(rows), i32(cols), f32(1/(1-p)), flag(perElement))
+	be.launch1(kMixoutWeights, n, po, pw, pu, pm, i64(rows), i32(cols), f32(backend.KeepScale(p)), flag(perElement))
 }
 
 // MixoutBackward implements backend.Backend.
@@ -149,7 +149,7 @@ func (be *Backend) BiasDropoutAddLayerNormBackward(dsum, dx, dgamma, dbeta, db, 
 	ps, pm, pr := be.needLen(op+"sum", sum, n), be.needLen(op+"mean", mean, rows), be.needLen(op+"rstd", rstd, rows)
 	pg := be.needLen(op+"gamma", gamma, cols)
 	pdg, pdbe, pdb := be.needLen(op+"dgamma", dgamma, cols), be.needLen(op+"dbeta", dbeta, cols), be.needLen(op+"db", db, cols)
-	args := []uint64{pds, pdx, pdy, ps, pm, pr, pg, i32(rows), i32(cols), f32(p), f32(1 / (1 - p))}
+	args := []uint64{pds, pdx, pdy, ps, pm, pr, pg, i32(rows), i32(cols), f32(p), f32(backend.KeepScale(p))}
 	be.launch(kLNDropoutBwdDx, d1(rows), d1(rowThreads(cols)), 0, append(args, streamArgs(s)...)...)
 	be.lnParams(pdg, pdbe, pdb, pdy, ps, pm, pr, pdx, rows, cols)
 }
@@ -240,7 +240,7 @@ func (be *Backend) attentionBackward(d, x [3]uint64, dctx, probs backend.Buffer,
 	if dropP > 0 {
 		pd = be.need(&be.sc.probsD, 4*np)
 	}
-	args := []uint64{g, pd, pprobs, i32(bh * seq), i32(seq), f32(scale), f32(dropP), f32(1 / (1 - dropP))}
+	args := []uint64{g, pd, pprobs, i32(bh * seq), i32(seq), f32(scale), f32(dropP), f32(backend.KeepScale(dropP))}
 	be.warpRowsLaunch(kAttnSoftmaxBackward, bh*seq, append(args, streamArgs(drop)...)...)
 	// dV_i = P'_iᵀ · dctx_i, dQ_i = dS_i · K_i, dK_i = dS_iᵀ · Q_i (seq×headDim).
 	be.gemmRM(true, false, seq, headDim, seq, 1, pd, seq, ss, dch, headDim, sqd, 0, dvh, headDim, sqd, bh)
@@ -516,8 +516,8 @@ func (be *Backend) sumSquares(keys []sumKey) []float64 {
 	return vals
 }
 
-// AdamW implements backend.Backend. The step's scalars are computed in
-// float64 and rounded to float32 exactly as the CPU backend does.
+// AdamW implements backend.Backend with the step's scalars of
+// AdamWParams.Scalars, as the CPU backend.
 func (be *Backend) AdamW(p, g, m, v, target backend.Buffer, n int, h backend.AdamWParams) {
 	if n <= 0 {
 		return
@@ -529,14 +529,8 @@ func (be *Backend) AdamW(p, g, m, v, target backend.Buffer, n int, h backend.Ada
 	if target != nil {
 		pt = be.needLen("AdamW target", target, n)
 	}
-	bc1, bc2 := 1.0, 1.0
-	if h.BiasCorrection {
-		bc1 = 1 - math.Pow(h.Beta1, float64(h.Step))
-		bc2 = 1 - math.Pow(h.Beta2, float64(h.Step))
-	}
+	sc := h.Scalars()
 	be.launch1(kAdamWStep, n, pp, pg, pm, pv, pt, flag(target != nil), i64(n),
-		f32(float32(1-h.LR*h.WeightDecay)), f32(float32(h.LR*h.WeightDecay)),
-		f32(float32(h.Beta1)), f32(float32(h.Beta2)), f32(float32(1-h.Beta1)), f32(float32(1-h.Beta2)),
-		f32(float32(h.LR/bc1)), f32(float32(math.Sqrt(bc2))), f32(float32(h.Eps)), f32(h.GradScale),
-		flag(h.WeightDecay != 0))
+		f32(sc.Decay), f32(sc.LRWD), f32(sc.B1), f32(sc.B2), f32(sc.C1), f32(sc.C2),
+		f32(sc.StepSize), f32(sc.BC2Sqrt), f32(sc.Eps), f32(sc.GradScale), flag(sc.HasDecay))
 }

@@ -179,23 +179,21 @@ func (m *Model) dropout(x backend.Buffer, n int, p float32, ts *TrainStep, site 
 	m.Backend.Dropout(x, x, n, p, ts.stream(site))
 }
 
-// The weights a pass of a Linear can use.
+// The weights a pass of a Linear can use: W itself, mixout's W~, or at
+// p ≥ 1 its target U (backend.MixoutModeOf).
 const (
-	useW      = iota // W itself
-	useMixed         // mixout's W~
-	useTarget        // mixout at p 1: U
+	useW      = backend.MixoutOff
+	useMixed  = backend.MixoutMixed
+	useTarget = backend.MixoutTarget
 )
 
-// use says which weight a pass uses: W~ (or U at p = 1) in training with
-// mixout, else W.
-func (l *Linear) use(train bool) int {
-	switch {
-	case !train || l.Mix == nil || l.Mix.P == 0:
+// use says which weight a pass uses: in training with mixout, the mode of
+// its p (W~, or U at p ≥ 1), else W.
+func (l *Linear) use(train bool) backend.MixoutMode {
+	if !train || l.Mix == nil {
 		return useW
-	case l.Mix.P >= 1:
-		return useTarget
 	}
-	return useMixed
+	return backend.MixoutModeOf(l.Mix.P)
 }
 
 // weight is the weight a pass uses (see use).
@@ -213,7 +211,7 @@ func (l *Linear) weight(train bool) backend.Buffer {
 // layer's projections uses, and which one it is (see use): the query, key
 // and value Linears must use the same kind (mixft mixes all of them or
 // none), since the one GEMM reads one concatenation.
-func (l *Layer) qkvWeight(train bool) (backend.Buffer, int) {
+func (l *Layer) qkvWeight(train bool) (backend.Buffer, backend.MixoutMode) {
 	u := l.Query.use(train)
 	if l.Key.use(train) != u || l.Value.use(train) != u {
 		panic(fmt.Sprintf("model: %s, key and value mix differently: the fused projection needs all three mixed alike", l.Query.Name))

@@ -109,7 +109,7 @@ func (m *Model) denseBackward(a *Activations, l, gl *Linear, dx, dy, x backend.B
 // u says) from dy (rows × their outputs) and x (rows×In): dyᵀ·x for W
 // itself; through W~ for mixout, each Linear's rows with its own mask into
 // its gradient in gls; nothing for U.
-func (m *Model) weightGrad(a *Activations, u int, gw backend.Buffer, ls, gls []*Linear, dy, x backend.Buffer, rows int) {
+func (m *Model) weightGrad(a *Activations, u backend.MixoutMode, gw backend.Buffer, ls, gls []*Linear, dy, x backend.Buffer, rows int) {
 	be := m.Backend
 	out, in := 0, ls[0].In
 	for _, l := range ls {

@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 
+	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/philox"
 )
 
@@ -47,10 +48,7 @@ func (m *Model) SetMixout(l *Linear, target []float32, opt MixoutOptions) error 
 	if l.Mix != nil {
 		m.freeMix(l)
 	}
-	mx := &Mix{P: float32(opt.P), PerElement: opt.PerElement, GradScale: 1}
-	if !opt.Reference && opt.P < 1 {
-		mx.GradScale = float32(1 / (1 - opt.P))
-	}
+	mx := &Mix{P: float32(opt.P), PerElement: opt.PerElement, GradScale: backend.MixoutGradScale(opt.P, opt.Reference)}
 	maskLen := l.In
 	if opt.PerElement {
 		maskLen = l.In * l.Out
@@ -123,7 +121,7 @@ func (l *Linear) MaskLen() int {
 // ForwardTrain; Backward uses the same masks.
 func (m *Model) DrawMixout(seed, step uint64) {
 	for _, l := range m.Linears() {
-		if l.Mix == nil || l.Mix.P == 0 || l.Mix.P >= 1 {
+		if l.Mix == nil || backend.MixoutModeOf(l.Mix.P) != backend.MixoutMixed {
 			continue
 		}
 		m.Backend.KeepMask(l.Mix.Mask, l.MaskLen(), l.Mix.P, philox.Stream{Seed: seed, Step: step, ID: l.Mix.ID})
@@ -136,7 +134,7 @@ func (m *Model) DrawMixout(seed, step uint64) {
 // reference implementation's masks do).
 func (m *Model) MixWeights() {
 	for _, l := range m.Linears() {
-		if l.Mix == nil || l.Mix.P == 0 || l.Mix.P >= 1 {
+		if l.Mix == nil || backend.MixoutModeOf(l.Mix.P) != backend.MixoutMixed {
 			continue
 		}
 		m.Backend.Mixout(l.Mix.Weight, l.W, l.Mix.Target, l.Mix.Mask, l.Out, l.In, l.Mix.P, l.Mix.PerElement)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"strconv"
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/fsutil"
@@ -126,7 +125,7 @@ func parseManifestLine(b []byte, kinds map[string]string) (Run, error) {
 		if !ok {
 			return Run{}, fmt.Errorf("unknown setting %q (a manifest from another mixft version? plan it again)", k)
 		}
-		v, err := jsonValue(kind, raw)
+		v, err := nodeValue(kind, config.ValueNode(raw))
 		if err != nil {
 			return Run{}, fmt.Errorf("setting %s: %v", k, err)
 		}
@@ -143,41 +142,4 @@ func parseManifestLine(b []byte, kinds map[string]string) (Run, error) {
 		return Run{}, fmt.Errorf("id %s does not match the settings (their hash is %s); was the line edited? plan the sweep again", ml.ID, id)
 	}
 	return Run{ID: ml.ID, Index: ml.Index, Config: cfg}, nil
-}
-
-// jsonValue converts a decoded JSON value (numbers as json.Number) to kind.
-func jsonValue(kind string, raw any) (any, error) {
-	switch kind {
-	case "string":
-		if s, ok := raw.(string); ok {
-			return s, nil
-		}
-	case "bool":
-		if b, ok := raw.(bool); ok {
-			return b, nil
-		}
-	case "int", "uint64", "float64":
-		n, ok := raw.(json.Number)
-		if !ok {
-			break
-		}
-		switch kind {
-		case "int":
-			v, err := strconv.Atoi(n.String())
-			if err == nil {
-				return v, nil
-			}
-		case "uint64":
-			v, err := strconv.ParseUint(n.String(), 10, 64)
-			if err == nil {
-				return v, nil
-			}
-		default:
-			v, err := strconv.ParseFloat(n.String(), 64)
-			if err == nil {
-				return v, nil
-			}
-		}
-	}
-	return nil, fmt.Errorf("%v is not a %s", raw, kind)
 }

@@ -19,7 +19,7 @@ import (
 
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/config"
-	"github.com/mixft/mixft/internal/train"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // GroupKeys are the settings every report groups runs by. Any other
@@ -44,7 +44,7 @@ type RunResult struct {
 	// versions that recorded only the requested ones).
 	Config, Resolved config.Run
 	// Metrics is its metrics.json; State says whether it finished.
-	Metrics *Metrics
+	Metrics *rundir.MetricsRecord
 	State   State
 	// Score is the final dev score (the task's primary metric); NaN for a
 	// diverged run or an undefined metric.
@@ -111,8 +111,8 @@ type Duplicate struct {
 	Dir string `json:"dir"`
 	Of  string `json:"of"`
 	// Score and OfScore are their final dev scores (NaN: none).
-	Score   train.Number `json:"score"`
-	OfScore train.Number `json:"of_score"`
+	Score   rundir.Number `json:"score"`
+	OfScore rundir.Number `json:"of_score"`
 }
 
 // sameRun returns the run among earlier (runs of r's ComputeKey) that r
@@ -140,7 +140,7 @@ func (rep *Report) sameRun(earlier []*RunResult, r *RunResult) *RunResult {
 		case sm && sd:
 			return e
 		case (sm || um) && (sd || ud):
-			rep.Lookalikes = append(rep.Lookalikes, Duplicate{Dir: r.Dir, Of: e.Dir, Score: train.Number(r.Score), OfScore: train.Number(e.Score)})
+			rep.Lookalikes = append(rep.Lookalikes, Duplicate{Dir: r.Dir, Of: e.Dir, Score: rundir.Number(r.Score), OfScore: rundir.Number(e.Score)})
 		}
 	}
 	return nil
@@ -176,12 +176,12 @@ func Collect(dirs []string) (*Report, error) {
 				return err
 			}
 			if d.IsDir() {
-				if n := d.Name(); p != root && (n == train.BestDir || n == train.LastDir || strings.HasSuffix(n, ".tmp") || strings.HasSuffix(n, ".old")) {
+				if n := d.Name(); p != root && (n == rundir.BestDir || n == rundir.LastDir || strings.HasSuffix(n, ".tmp") || strings.HasSuffix(n, ".old")) {
 					return filepath.SkipDir
 				}
 				return nil
 			}
-			if d.Name() != train.ConfigFile {
+			if d.Name() != rundir.ConfigFile {
 				return nil
 			}
 			dir := filepath.Dir(p)
@@ -198,7 +198,7 @@ func Collect(dirs []string) (*Report, error) {
 				return nil
 			}
 			if first := rep.sameRun(seen[r.Key], r); first != nil {
-				rep.Duplicates = append(rep.Duplicates, Duplicate{Dir: dir, Of: first.Dir, Score: train.Number(r.Score), OfScore: train.Number(first.Score)})
+				rep.Duplicates = append(rep.Duplicates, Duplicate{Dir: dir, Of: first.Dir, Score: rundir.Number(r.Score), OfScore: rundir.Number(first.Score)})
 				return nil
 			}
 			seen[r.Key] = append(seen[r.Key], r)
@@ -218,7 +218,7 @@ func Collect(dirs []string) (*Report, error) {
 
 // readRun reads one run directory's config.yaml and metrics.json.
 func readRun(dir string) (*RunResult, error) {
-	cfg, resolved, err := config.ReadRunYAML(filepath.Join(dir, train.ConfigFile))
+	cfg, resolved, err := config.ReadRunYAML(filepath.Join(dir, rundir.ConfigFile))
 	if err != nil {
 		return nil, err
 	}
@@ -227,15 +227,15 @@ func readRun(dir string) (*RunResult, error) {
 	if !r.State.Done() {
 		return r, nil
 	}
-	m, err := ReadMetrics(dir)
+	m, err := rundir.ReadMetrics(dir)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, train.MetricsFile), err)
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, rundir.MetricsFile), err)
 	}
 	r.Metrics = m
 	if m.Final != nil && r.State == Finished {
 		r.Score = float64(m.Final.Primary)
 	}
-	r.Failed = m.Failed || r.State == Diverged || math.IsNaN(r.Score)
+	r.Failed = m.HasFailed() || r.State == Diverged || math.IsNaN(r.Score)
 	if m.Task != "" {
 		r.Config.Task = m.Task
 	}
@@ -360,7 +360,7 @@ func (g *Group) stats() {
 			nBase++
 		}
 		if g.Metric == "" && r.Metrics.Final != nil {
-			g.Metric, _ = train.PrimaryMetric(r.Metrics.Final.Metrics)
+			g.Metric, _ = rundir.PrimaryMetric(r.Metrics.Final.Metrics)
 		}
 	}
 	g.Scored = len(scores)
@@ -503,16 +503,16 @@ type jsonGroup struct {
 	Runs              int               `json:"runs"`
 	Failed            int               `json:"failed"`
 	Scored            int               `json:"scored"`
-	Mean              train.Number      `json:"mean"`
-	Std               train.Number      `json:"std"`
-	Median            train.Number      `json:"median"`
-	Min               train.Number      `json:"min"`
-	Max               train.Number      `json:"max"`
+	Mean              rundir.Number     `json:"mean"`
+	Std               rundir.Number     `json:"std"`
+	Median            rundir.Number     `json:"median"`
+	Min               rundir.Number     `json:"min"`
+	Max               rundir.Number     `json:"max"`
 	TrainSecondsMean  float64           `json:"train_seconds_mean"`
-	MajorityBaseline  train.Number      `json:"majority_baseline"`
+	MajorityBaseline  rundir.Number     `json:"majority_baseline"`
 	RunIDs            []string          `json:"run_ids"`
 	Seeds             []uint64          `json:"seeds"`
-	Scores            []train.Number    `json:"scores"`
+	Scores            []rundir.Number   `json:"scores"`
 	FailedRuns        []bool            `json:"failed_runs"`
 }
 
@@ -539,8 +539,8 @@ func (rep *Report) JSON() ([]byte, error) {
 	for _, g := range rep.Groups {
 		jg := jsonGroup{Task: g.Task, Strategy: g.Strategy, Mixout: g.Mixout, Dropout: g.Dropout, WeightDecayTarget: g.DecayTarget,
 			Regularization: g.Regularization, Label: rep.Label(g), Metric: g.Metric, Runs: g.Runs, Failed: g.Failed, Scored: g.Scored,
-			Mean: train.Number(g.Mean), Std: train.Number(g.Std), Median: train.Number(g.Median), Min: train.Number(g.Min), Max: train.Number(g.Max),
-			TrainSecondsMean: g.TrainSeconds, MajorityBaseline: train.Number(g.Baseline)}
+			Mean: rundir.Number(g.Mean), Std: rundir.Number(g.Std), Median: rundir.Number(g.Median), Min: rundir.Number(g.Min), Max: rundir.Number(g.Max),
+			TrainSecondsMean: g.TrainSeconds, MajorityBaseline: rundir.Number(g.Baseline)}
 		for i, k := range rep.Keys[len(GroupKeys):] {
 			if jg.Extra == nil {
 				jg.Extra = map[string]string{}
@@ -550,7 +550,7 @@ func (rep *Report) JSON() ([]byte, error) {
 		for _, r := range g.Members {
 			jg.RunIDs = append(jg.RunIDs, r.ID)
 			jg.Seeds = append(jg.Seeds, r.Config.Seed)
-			jg.Scores = append(jg.Scores, train.Number(r.Score))
+			jg.Scores = append(jg.Scores, rundir.Number(r.Score))
 			jg.FailedRuns = append(jg.FailedRuns, r.Failed)
 		}
 		out.Runs += g.Runs

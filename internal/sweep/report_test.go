@@ -17,7 +17,7 @@ import (
 	"testing"
 
 	"github.com/mixft/mixft/internal/config"
-	"github.com/mixft/mixft/internal/train"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 func runCfg(task, strategy string, seed uint64, set map[string]any) config.Run {
@@ -54,7 +54,7 @@ func TestReportNumbers(t *testing.T) {
 	// Unfinished runs are left out, the interrupted ones counted apart.
 	fakeInterrupted(t, filepath.Join(root, "unfinished"))
 	os.MkdirAll(filepath.Join(root, "started"), 0o755)
-	os.WriteFile(filepath.Join(root, "started", train.ConfigFile), []byte("task: rte\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "started", rundir.ConfigFile), []byte("task: rte\n"), 0o644)
 	// rte/mixout with another lr: a group of its own (lr joins the key).
 	for i, s := range []float64{0.61, 0.58, 0.66} {
 		put(root, runCfg("rte", "mixout", uint64(i+1), map[string]any{"lr": 1e-5}), s, nil)

@@ -18,7 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mixft/mixft/internal/config"
-	"github.com/mixft/mixft/internal/train"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // fakeRun writes what a finished run leaves: config.yaml and a complete
@@ -28,7 +28,7 @@ func fakeRun(t testing.TB, dir string, cfg config.Run, score float64, m map[stri
 	os.MkdirAll(dir, 0o755)
 	cfg.OutputDir = dir
 	y, _ := yaml.Marshal(cfg.Map())
-	if err := os.WriteFile(filepath.Join(dir, train.ConfigFile), y, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, rundir.ConfigFile), y, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	mf := map[string]any{"task": cfg.Task, "strategy": cfg.Strategy, "seed": cfg.Seed, "steps": 10, "total_steps": 10,
@@ -38,7 +38,7 @@ func fakeRun(t testing.TB, dir string, cfg config.Run, score float64, m map[stri
 		mf[k] = v
 	}
 	b, _ := json.Marshal(mf)
-	if err := os.WriteFile(filepath.Join(dir, train.MetricsFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, rundir.MetricsFile), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -46,11 +46,11 @@ func fakeRun(t testing.TB, dir string, cfg config.Run, score float64, m map[stri
 // fakeInterrupted writes what an interrupted run leaves.
 func fakeInterrupted(t testing.TB, dir string) {
 	t.Helper()
-	os.MkdirAll(filepath.Join(dir, train.LastDir), 0o755)
-	os.WriteFile(filepath.Join(dir, train.ConfigFile), []byte("task: rte\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, train.MetricsFile), []byte(`{"steps": 4, "total_steps": 10}`), 0o644)
-	os.WriteFile(filepath.Join(dir, train.LastDir, train.StateFile), []byte("{}"), 0o644)
-	os.WriteFile(filepath.Join(dir, train.LastDir, train.OptimizerFile), nil, 0o644)
+	os.MkdirAll(filepath.Join(dir, rundir.LastDir), 0o755)
+	os.WriteFile(filepath.Join(dir, rundir.ConfigFile), []byte("task: rte\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.MetricsFile), []byte(`{"steps": 4, "total_steps": 10}`), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.LastDir, rundir.StateFile), []byte("{}"), 0o644)
+	os.WriteFile(filepath.Join(dir, rundir.LastDir, rundir.OptimizerFile), nil, 0o644)
 }
 
 func eightRuns(t *testing.T) *Plan {
@@ -90,7 +90,7 @@ func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
 	// One unstarted run had crashed before saving any state.
 	crashed := todo[6].Dir
 	os.MkdirAll(crashed, 0o755)
-	os.WriteFile(filepath.Join(crashed, train.LogFile), []byte(`{"step":1}`+"\n"), 0o644)
+	os.WriteFile(filepath.Join(crashed, rundir.LogFile), []byte(`{"step":1}`+"\n"), 0o644)
 
 	todo, done = Tasks(plan, out)
 	if len(todo) != 5 || len(done) != 3 {
@@ -223,7 +223,7 @@ func TestCutShortSaveIsResumed(t *testing.T) {
 	for _, keep := range [][]string{{".old", ".tmp"}, {".old"}} {
 		dir := t.TempDir()
 		fakeInterrupted(t, dir)
-		last := filepath.Join(dir, train.LastDir)
+		last := filepath.Join(dir, rundir.LastDir)
 		for _, suffix := range keep {
 			os.CopyFS(last+suffix, os.DirFS(last))
 		}
@@ -236,12 +236,12 @@ func TestCutShortSaveIsResumed(t *testing.T) {
 	// trainer_state.json (written last), which finetune then restores.
 	dir := t.TempDir()
 	fakeInterrupted(t, dir)
-	tmp := filepath.Join(dir, train.LastDir+".tmp")
-	os.Rename(filepath.Join(dir, train.LastDir), tmp)
+	tmp := filepath.Join(dir, rundir.LastDir+".tmp")
+	os.Rename(filepath.Join(dir, rundir.LastDir), tmp)
 	if st := DirState(dir); st != Interrupted {
 		t.Errorf("complete last.tmp alone: state %s, want interrupted", st)
 	}
-	os.Remove(filepath.Join(tmp, train.StateFile))
+	os.Remove(filepath.Join(tmp, rundir.StateFile))
 	if st := DirState(dir); st != Partial {
 		t.Errorf("partial last.tmp alone (a first save cut short): state %s, want partial", st)
 	}

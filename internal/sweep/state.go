@@ -1,14 +1,11 @@
 package sweep
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/mixft/mixft/internal/atomicfile"
-	"github.com/mixft/mixft/internal/fsutil"
-	"github.com/mixft/mixft/internal/train"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // State is where a run directory stands.
@@ -82,67 +79,16 @@ func Decide(dir string, resume, overwrite bool) Decision {
 	return DirState(dir).Decision()
 }
 
-// Metrics is the part of a run's metrics.json the sweep reads.
-type Metrics struct {
-	Task             string       `json:"task"`
-	Strategy         string       `json:"strategy"`
-	Seed             uint64       `json:"seed"`
-	Status           string       `json:"status"`
-	Final            *train.Eval  `json:"final"`
-	Best             *train.Eval  `json:"best"`
-	MajorityBaseline train.Number `json:"majority_baseline"`
-	Failed           bool         `json:"failed"`
-	Failure          string       `json:"failure"`
-	Steps            int          `json:"steps"`
-	TotalSteps       int          `json:"total_steps"`
-	TrainSeconds     float64      `json:"train_seconds"`
-	// ModelSHA256 and DataSHA256 identify the checkpoint and the data by
-	// content; empty in files of versions that did not record them.
-	ModelSHA256 string `json:"model_sha256"`
-	DataSHA256  string `json:"data_sha256"`
-	// Evals are the run's dev evaluations, in step order.
-	Evals []train.Eval `json:"evals"`
-}
-
-// ReadMetrics reads dir/metrics.json.
-func ReadMetrics(dir string) (*Metrics, error) {
-	raw, err := fsutil.ReadFile(filepath.Join(dir, train.MetricsFile), fsutil.MaxConfig)
-	if err != nil {
-		return nil, err
-	}
-	var m Metrics
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, err
-	}
-	return &m, nil
-}
-
-// diverged reports whether metrics.json records a diverged run.
-func (m *Metrics) diverged() bool {
-	if m.Status != "" {
-		return m.Status == train.StatusDiverged
-	}
-	return strings.HasPrefix(m.Failure, "diverged") // written before status existed
-}
-
-// finished reports whether metrics.json records a complete run.
-func (m *Metrics) finished() bool {
-	if m.Status != "" {
-		return m.Status == train.StatusFinished
-	}
-	return m.TotalSteps > 0 && m.Steps >= m.TotalSteps // written before status existed
-}
-
 // DirState inspects a run directory. metrics.json is rewritten at every
 // evaluation, so only its status finished or diverged (in files of older
 // versions: steps == total_steps, or a recorded divergence) means the run
 // is over.
 func DirState(dir string) State {
-	if m, err := ReadMetrics(dir); err == nil {
+	if m, err := rundir.ReadMetrics(dir); err == nil {
 		switch {
-		case m.diverged():
+		case m.Diverged():
 			return Diverged
-		case m.finished():
+		case m.Finished():
 			return Finished
 		}
 	}
@@ -150,12 +96,12 @@ func DirState(dir string) State {
 	// which finetune restores: the run resumes, its checkpoint kept. A
 	// checkpoint without optimizer state (save_only_model) cannot resume:
 	// the run starts again.
-	if last, ok := atomicfile.CompleteDir(filepath.Join(dir, train.LastDir), train.StateFile); ok {
-		if _, err := os.Stat(filepath.Join(last, train.OptimizerFile)); err == nil {
+	if last, ok := atomicfile.CompleteDir(filepath.Join(dir, rundir.LastDir), rundir.StateFile); ok {
+		if _, err := os.Stat(filepath.Join(last, rundir.OptimizerFile)); err == nil {
 			return Interrupted
 		}
 	}
-	for _, f := range []string{train.ConfigFile, train.LogFile, train.MetricsFile, train.BestDir, train.LastDir} {
+	for _, f := range rundir.Markers {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			return Partial
 		}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/mixft/mixft/internal/dirlock"
-	"github.com/mixft/mixft/internal/train"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // Progress is where a sweep's run stands, as `mixft sweep status` says it.
@@ -54,8 +54,8 @@ type RunStatus struct {
 	TotalSteps int `json:"total_steps"`
 	// Dev is the last dev score (the task's primary metric) and DevStep
 	// the step it was evaluated at; nil before the first evaluation.
-	Dev     *train.Number `json:"dev,omitempty"`
-	DevStep int           `json:"dev_step,omitempty"`
+	Dev     *rundir.Number `json:"dev,omitempty"`
+	DevStep int            `json:"dev_step,omitempty"`
 	// Updated is when the run's log or metrics last changed (zero: never).
 	Updated time.Time `json:"updated,omitzero"`
 	// Error says why metrics.json could not be read (StatusCorrupt).
@@ -107,7 +107,7 @@ func ReadStatus(plan *Plan, dir string, o StatusOptions) *SweepStatus {
 // resumed (somewhere its lock is not visible): running while recent.
 func runStatus(dir string, o StatusOptions) RunStatus {
 	var rs RunStatus
-	m, merr := ReadMetrics(dir)
+	m, merr := rundir.ReadMetrics(dir)
 	if m != nil {
 		rs.Step, rs.TotalSteps = m.Steps, m.TotalSteps
 		if m.Final != nil {
@@ -116,17 +116,17 @@ func runStatus(dir string, o StatusOptions) RunStatus {
 		}
 	}
 	var logTime, metricsTime time.Time
-	if fi, err := os.Stat(filepath.Join(dir, train.LogFile)); err == nil {
+	if fi, err := os.Stat(filepath.Join(dir, rundir.LogFile)); err == nil {
 		logTime = fi.ModTime()
 	}
-	if fi, err := os.Stat(filepath.Join(dir, train.MetricsFile)); err == nil {
+	if fi, err := os.Stat(filepath.Join(dir, rundir.MetricsFile)); err == nil {
 		metricsTime = fi.ModTime()
 	}
 	rs.Updated = logTime
 	if metricsTime.After(logTime) {
 		rs.Updated = metricsTime
 	}
-	if step, total, ok := lastLogStep(filepath.Join(dir, train.LogFile)); ok && step > rs.Step {
+	if step, total, ok := lastLogStep(filepath.Join(dir, rundir.LogFile)); ok && step > rs.Step {
 		rs.Step, rs.TotalSteps = step, total
 	}
 	recent := func(t time.Time) bool { return !t.IsZero() && o.Now.Sub(t) < o.Recent }
@@ -135,14 +135,14 @@ func runStatus(dir string, o StatusOptions) RunStatus {
 	case dirlock.Held(dir):
 		rs.Progress = StatusRunning
 	case merr != nil && !errors.Is(merr, fs.ErrNotExist):
-		rs.Progress, rs.Error = StatusCorrupt, fmt.Sprintf("%s is corrupt: %v", filepath.Join(dir, train.MetricsFile), merr)
+		rs.Progress, rs.Error = StatusCorrupt, fmt.Sprintf("%s is corrupt: %v", filepath.Join(dir, rundir.MetricsFile), merr)
 	case state == Diverged:
 		rs.Progress = StatusDiverged
-	case state == Finished && m.Failed:
+	case state == Finished && m.HasFailed():
 		rs.Progress = StatusFailed
 	case state == Finished:
 		rs.Progress = StatusFinished
-	case m != nil && m.Status == train.StatusInterrupted:
+	case m != nil && m.Status == rundir.StatusInterrupted:
 		rs.Progress = StatusInterrupted
 		if state != Interrupted { // saved without optimizer state: starts again
 			rs.Progress = StatusPending
@@ -179,7 +179,7 @@ func lastLogStep(path string) (step, total int, ok bool) {
 	}
 	lines := bytes.Split(b, []byte("\n"))
 	for i := len(lines) - 1; i >= 0; i-- {
-		var info train.StepInfo
+		var info rundir.StepInfo
 		if json.Unmarshal(lines[i], &info) == nil && info.Step > 0 {
 			return info.Step, info.Total, true
 		}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/mixft/mixft/internal/dirlock"
-	"github.com/mixft/mixft/internal/train"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // TestStatusCounts builds a sweep directory holding runs in every state —
@@ -47,22 +47,22 @@ func TestStatusCounts(t *testing.T) {
 	fakeInterrupted(t, runDir(3))
 	write(3, dirlock.File, "pid 1 on another-host\n") // left by a run that ended: not held
 	fakeInterrupted(t, runDir(4))
-	write(4, train.LogFile, logLines(7, 10))
-	write(4, train.MetricsFile, `{"steps": 5, "total_steps": 10, "final": {"step": 5, "metrics": {"accuracy": 0.61}, "primary": 0.61}}`)
+	write(4, rundir.LogFile, logLines(7, 10))
+	write(4, rundir.MetricsFile, `{"steps": 5, "total_steps": 10, "final": {"step": 5, "metrics": {"accuracy": 0.61}, "primary": 0.61}}`)
 	write(4, dirlock.File, "")
 	os.MkdirAll(runDir(5), 0o755)
-	write(5, train.ConfigFile, "task: rte\n")
-	write(5, train.LogFile, logLines(3, 10))
+	write(5, rundir.ConfigFile, "task: rte\n")
+	write(5, rundir.LogFile, logLines(3, 10))
 	// run 6: never started.
 	os.MkdirAll(runDir(7), 0o755)
-	write(7, train.ConfigFile, "task: rte\n")
+	write(7, rundir.ConfigFile, "task: rte\n")
 
 	// Every file is an hour old except run 5's log, written "just now".
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	filepath.Walk(dir, func(path string, _ os.FileInfo, _ error) error {
 		return os.Chtimes(path, now.Add(-time.Hour), now.Add(-time.Hour))
 	})
-	os.Chtimes(filepath.Join(runDir(5), train.LogFile), now.Add(-10*time.Second), now.Add(-10*time.Second))
+	os.Chtimes(filepath.Join(runDir(5), rundir.LogFile), now.Add(-10*time.Second), now.Add(-10*time.Second))
 
 	// Run 4's process holds its lock.
 	lock, err := dirlock.Acquire(runDir(4))
@@ -169,27 +169,27 @@ func TestStatusBelievesTheRunsRecord(t *testing.T) {
 	}
 	line := `{"step":4,"total_steps":10,"loss":0.6}` + "\n"
 	// Run 0: interrupted a minute ago.
-	write(0, train.LogFile, line, time.Minute)
-	write(0, filepath.Join(train.LastDir, train.StateFile), "{}", time.Minute)
-	write(0, filepath.Join(train.LastDir, train.OptimizerFile), "", time.Minute)
-	write(0, train.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
+	write(0, rundir.LogFile, line, time.Minute)
+	write(0, filepath.Join(rundir.LastDir, rundir.StateFile), "{}", time.Minute)
+	write(0, filepath.Join(rundir.LastDir, rundir.OptimizerFile), "", time.Minute)
+	write(0, rundir.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
 	// Run 1: the same, but its log was rewritten since (resumed elsewhere).
-	write(1, filepath.Join(train.LastDir, train.StateFile), "{}", time.Minute)
-	write(1, filepath.Join(train.LastDir, train.OptimizerFile), "", time.Minute)
-	write(1, train.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
-	write(1, train.LogFile, line+`{"step":5,"total_steps":10,"loss":0.6}`+"\n", 5*time.Second)
+	write(1, filepath.Join(rundir.LastDir, rundir.StateFile), "{}", time.Minute)
+	write(1, filepath.Join(rundir.LastDir, rundir.OptimizerFile), "", time.Minute)
+	write(1, rundir.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
+	write(1, rundir.LogFile, line+`{"step":5,"total_steps":10,"loss":0.6}`+"\n", 5*time.Second)
 	// Run 2: finished, then metrics.json cut short by a copy.
-	write(2, train.LogFile, line, time.Minute)
-	write(2, filepath.Join(train.LastDir, train.StateFile), "{}", time.Minute)
-	write(2, train.MetricsFile, `{"status": "finished", "steps": 10, "total_ste`, time.Minute)
+	write(2, rundir.LogFile, line, time.Minute)
+	write(2, filepath.Join(rundir.LastDir, rundir.StateFile), "{}", time.Minute)
+	write(2, rundir.MetricsFile, `{"status": "finished", "steps": 10, "total_ste`, time.Minute)
 	// Run 3: training, metrics written a minute ago.
-	write(3, train.LogFile, line, 10*time.Second)
-	write(3, train.MetricsFile, `{"status": "running", "steps": 2, "total_steps": 10}`, time.Minute)
+	write(3, rundir.LogFile, line, 10*time.Second)
+	write(3, rundir.MetricsFile, `{"status": "running", "steps": 2, "total_steps": 10}`, time.Minute)
 	// Run 4: interrupted a minute ago with save_only_model (no optimizer
 	// state): it cannot resume and starts again.
-	write(4, train.LogFile, line, time.Minute)
-	write(4, filepath.Join(train.LastDir, train.StateFile), "{}", time.Minute)
-	write(4, train.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
+	write(4, rundir.LogFile, line, time.Minute)
+	write(4, filepath.Join(rundir.LastDir, rundir.StateFile), "{}", time.Minute)
+	write(4, rundir.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
 
 	st := ReadStatus(plan, dir, StatusOptions{Now: now, Recent: 5 * time.Minute})
 	want := []Progress{StatusInterrupted, StatusRunning, StatusCorrupt, StatusRunning, StatusPending, StatusPending}
@@ -206,7 +206,7 @@ func TestStatusBelievesTheRunsRecord(t *testing.T) {
 	}
 	var text bytes.Buffer
 	st.WriteText(&text)
-	wantLine := "  corrupt  run 2 " + plan.Runs[2].ID + " (" + Describe(plan.Runs[2].Config) + "): " + filepath.Join(runDir(2), train.MetricsFile) + " is corrupt: unexpected end of JSON input\n"
+	wantLine := "  corrupt  run 2 " + plan.Runs[2].ID + " (" + Describe(plan.Runs[2].Config) + "): " + filepath.Join(runDir(2), rundir.MetricsFile) + " is corrupt: unexpected end of JSON input\n"
 	if !strings.Contains(text.String(), wantLine) || !strings.Contains(text.String(), "0 diverged, 1 corrupt\n") {
 		t.Errorf("text output lacks %q:\n%s", wantLine, text.String())
 	}

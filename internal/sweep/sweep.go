@@ -170,22 +170,27 @@ func Parse(path string, src []byte, overrides []Override) (*Plan, error) {
 		if sf.Base.Kind != yaml.MappingNode {
 			return nil, fail("base: expected a map of run settings (line %d)", sf.Base.Line)
 		}
-		seen := map[string]*yaml.Node{}
-		for i := 0; i < len(sf.Base.Content); i += 2 {
-			kn, vn := sf.Base.Content[i], sf.Base.Content[i+1]
-			k, err := mapKey(kn, seen, kinds)
+		entries, err := config.Entries(&sf.Base)
+		if err != nil {
+			return nil, fail("base: %v", err)
+		}
+		seen := map[string]config.Entry{}
+		for _, e := range entries {
+			k, err := mapKey(e, seen, kinds)
 			if err != nil {
-				return nil, fail("base.%s (line %d): %v", kn.Value, kn.Line, err)
+				return nil, fail("base.%s (line %d): %v", e.Key, e.Line, err)
 			}
-			v, err := nodeValue(kinds[k], vn)
+			v, err := nodeValue(kinds[k], e.Value)
 			if err != nil {
-				return nil, fail("base.%s (line %d): %v", kn.Value, vn.Line, err)
+				return nil, fail("base.%s (line %d): %v", e.Key, e.Value.Line, err)
 			}
 			base[k] = v
 		}
 	}
 	overrides = slices.Clone(overrides)
+	given := map[string]Override{}
 	for i, o := range overrides {
+		name := o.Key
 		o.Key = config.Canonical(o.Key)
 		if o.Source == "" {
 			o.Source = "override"
@@ -194,16 +199,11 @@ func Parse(path string, src []byte, overrides []Override) (*Plan, error) {
 		if err := checkKey(o.Key, kinds); err != nil {
 			return nil, fmt.Errorf("%s %s: %w", o.Source, o.Key, err)
 		}
-		var n yaml.Node
-		if err := yaml.Unmarshal([]byte(o.Value), &n); err != nil || len(n.Content) != 1 {
-			n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: o.Value}
-		} else {
-			n = *n.Content[0]
+		if prev, twice := given[o.Key]; twice {
+			return nil, fmt.Errorf("%s %s=%s: %s is also given as %s=%s, the same setting; give it once", o.Source, name, o.Value, o.Key, prev.Key, prev.Value)
 		}
-		if o.Value == "" {
-			n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ""}
-		}
-		v, err := nodeValue(kinds[o.Key], &n)
+		given[o.Key] = Override{Key: name, Value: o.Value}
+		v, err := nodeValue(kinds[o.Key], config.Text(o.Value))
 		if err != nil {
 			return nil, fmt.Errorf("%s %s=%s: %w", o.Source, o.Key, o.Value, err)
 		}
@@ -303,31 +303,34 @@ func checkKey(k string, kinds map[string]string) error {
 // mapKey is the settings key of a key of a base: or axes: map: a mixft
 // key, or a Hugging Face name (learning_rate) for one; seen holds the keys
 // of the map so far, to refuse a key given twice under two names.
-func mapKey(kn *yaml.Node, seen map[string]*yaml.Node, kinds map[string]string) (string, error) {
-	k := config.Canonical(kn.Value)
+func mapKey(e config.Entry, seen map[string]config.Entry, kinds map[string]string) (string, error) {
+	k := config.Canonical(e.Key)
 	if err := checkKey(k, kinds); err != nil {
 		return "", err
 	}
 	if prev, ok := seen[k]; ok {
-		return "", fmt.Errorf("%s is also given as %s (line %d), the same setting; give one", kn.Value, prev.Value, prev.Line)
+		return "", fmt.Errorf("%s is also given as %s (line %d), the same setting; give one", e.Key, prev.Key, prev.Line)
 	}
-	seen[k] = kn
+	seen[k] = e
 	return k, nil
 }
 
 // parseAxes reads one map of axes in file order.
 func parseAxes(n *yaml.Node, where string, kinds map[string]string) ([]axis, error) {
 	var g []axis
-	seen := map[string]*yaml.Node{}
-	for i := 0; i < len(n.Content); i += 2 {
-		kn, vn := n.Content[i], n.Content[i+1]
-		k, err := mapKey(kn, seen, kinds)
+	entries, err := config.Entries(n)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", where, err)
+	}
+	seen := map[string]config.Entry{}
+	for _, e := range entries {
+		k, err := mapKey(e, seen, kinds)
 		if err != nil {
-			return nil, fmt.Errorf("%s.%s (line %d): %v", where, kn.Value, kn.Line, err)
+			return nil, fmt.Errorf("%s.%s (line %d): %v", where, e.Key, e.Line, err)
 		}
-		vals, err := axisValues(kinds[k], vn)
+		vals, err := axisValues(kinds[k], e.Value)
 		if err != nil {
-			return nil, fmt.Errorf("%s.%s (line %d): %v", where, kn.Value, vn.Line, err)
+			return nil, fmt.Errorf("%s.%s (line %d): %v", where, e.Key, e.Value.Line, err)
 		}
 		g = append(g, axis{key: k, values: vals})
 	}
@@ -417,47 +420,15 @@ func rangeValues(kind string, n *yaml.Node) ([]any, error) {
 	return vs, nil
 }
 
-// nodeValue converts a YAML scalar to a setting of kind.
+// nodeValue decodes a YAML value of a setting of kind (config.Decode);
+// the error says what is wrong with the value.
 func nodeValue(kind string, n *yaml.Node) (any, error) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
+	v, err := config.Decode(kind, n)
+	var fe *config.FieldError
+	if errors.As(err, &fe) {
+		return nil, errors.New(fe.Value + " is not " + fe.Expected)
 	}
-	if n.Kind != yaml.ScalarNode {
-		return nil, fmt.Errorf("expected a single value")
-	}
-	tag := n.ShortTag()
-	if tag == "!!null" {
-		return nil, fmt.Errorf("no value given")
-	}
-	switch kind {
-	case "string":
-		return n.Value, nil
-	case "int":
-		var v int
-		if tag != "!!int" || n.Decode(&v) != nil {
-			return nil, fmt.Errorf("%q is not an integer", n.Value)
-		}
-		return v, nil
-	case "uint64":
-		var v uint64
-		if tag != "!!int" || n.Decode(&v) != nil {
-			return nil, fmt.Errorf("%q is not a non-negative integer", n.Value)
-		}
-		return v, nil
-	case "float64":
-		var v float64
-		if (tag != "!!int" && tag != "!!float") || n.Decode(&v) != nil {
-			return nil, fmt.Errorf("%q is not a number", n.Value)
-		}
-		return v, nil
-	case "bool":
-		var v bool
-		if tag != "!!bool" || n.Decode(&v) != nil {
-			return nil, fmt.Errorf("%q is not true or false", n.Value)
-		}
-		return v, nil
-	}
-	return nil, fmt.Errorf("setting of unknown kind %s", kind)
+	return v, err
 }
 
 // product calls f with every point of the grid, the first axis slowest;

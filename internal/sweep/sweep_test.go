@@ -291,3 +291,25 @@ axes:
 		t.Errorf("GLUE task with train_file: %v", err)
 	}
 }
+
+// TestOverridesOnce: a setting given twice by --set, under one name or
+// two, is refused as it is in base:.
+func TestOverridesOnce(t *testing.T) {
+	src := []byte("base: {model: m, data_dir: d, task: rte}")
+	for _, ovs := range [][]Override{
+		{{Key: "learning_rate", Value: "1e-5", Source: "flag --set"}, {Key: "lr", Value: "2e-5", Source: "flag --set"}},
+		{{Key: "lr", Value: "1e-5", Source: "flag --set"}, {Key: "lr", Value: "2e-5", Source: "flag --set"}},
+	} {
+		if _, err := Parse("s.yaml", src, ovs); err == nil || !strings.Contains(err.Error(), "give it once") {
+			t.Errorf("%v: %v", ovs, err)
+		}
+	}
+}
+
+// TestMergeKeys: YAML merge keys work in base: and axes:.
+func TestMergeKeys(t *testing.T) {
+	p := mustParse(t, "base:\n  <<: {model: m, data_dir: d, lr: 1.0e-5}\n  task: rte\n  lr: 2.0e-5\naxes:\n  - &g {seed: [1, 2]}\n  - {<<: *g, mixout: [0.5]}\n")
+	if len(p.Runs) != 4 || p.Runs[0].Config.Model != "m" || p.Runs[0].Config.LR != 2e-5 || p.Runs[3].Config.Mixout != 0.5 {
+		t.Errorf("%d runs, first %+v", len(p.Runs), p.Runs[0].Config)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/dirlock"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // Environment of the helper process TestCrashHelper: the step of a save
@@ -94,7 +95,7 @@ func TestKillAtEveryStepOfASave(t *testing.T) {
 			t.Fatalf("step %d (%s): helper not killed: %v\n%s", at, name, err, outText)
 		}
 		// Readers find a complete checkpoint whenever one was saved before.
-		if dir, ok := atomicfile.CompleteDir(filepath.Join(out, LastDir), StateFile); ok {
+		if dir, ok := atomicfile.CompleteDir(filepath.Join(out, rundir.LastDir), rundir.StateFile); ok {
 			if _, err := model.Load(dir, model.LoadOptions{}); err != nil {
 				t.Fatalf("step %d (%s): last checkpoint does not load: %v", at, name, err)
 			}
@@ -112,7 +113,7 @@ func TestKillAtEveryStepOfASave(t *testing.T) {
 				t.Fatalf("step %d (%s): %s differs from the uninterrupted run", at, name, k)
 			}
 		}
-		if a, b := straight.State().Evals, resumed.State().Evals; !slices.EqualFunc(a, b, func(x, y Eval) bool { return x.Step == y.Step && x.Primary == y.Primary }) {
+		if a, b := straight.State().Evals, resumed.State().Evals; !slices.EqualFunc(a, b, func(x, y rundir.Eval) bool { return x.Step == y.Step && x.Primary == y.Primary }) {
 			t.Fatalf("step %d (%s): evaluations %v, want %v", at, name, b, a)
 		}
 		entries, _ := os.ReadDir(out)
@@ -128,7 +129,7 @@ func TestKillAtEveryStepOfASave(t *testing.T) {
 // savedLast reports whether the steps include a finished save of last/.
 func savedLast(steps []string) bool {
 	for i, s := range steps {
-		if s == "write "+StateFile && slices.Contains(steps[i:], "remove old") {
+		if s == "write "+rundir.StateFile && slices.Contains(steps[i:], "remove old") {
 			return true
 		}
 	}
@@ -146,7 +147,7 @@ func TestStartRepairsAnInterruptedSave(t *testing.T) {
 	if _, _, err := runTo(t, cfg, -1); err != nil {
 		t.Fatal(err)
 	}
-	last := filepath.Join(cfg.OutputDir, LastDir)
+	last := filepath.Join(cfg.OutputDir, rundir.LastDir)
 	// The old binary's window: last/ renamed to last.old/, last.tmp/ complete.
 	if err := os.Rename(last, last+".old"); err != nil {
 		t.Fatal(err)
@@ -196,7 +197,7 @@ func TestOneWriterPerRunDirectory(t *testing.T) {
 	if _, err := first.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := os.ReadFile(filepath.Join(cfg.OutputDir, LogFile))
+	raw, _ := os.ReadFile(filepath.Join(cfg.OutputDir, rundir.LogFile))
 	if n := strings.Count(string(raw), "\n"); n != 2 {
 		t.Errorf("log.jsonl has %d lines, want 2", n)
 	}
@@ -236,11 +237,11 @@ func TestInterruptDuringEvaluation(t *testing.T) {
 	cfg := resumeConfig(t, data)
 	var evals int
 	ctx, cancel := context.WithCancel(context.Background())
-	tn, err := New(cfg, Options{Backend: cpu.New(2), OnStep: func(s StepInfo) {
+	tn, err := New(cfg, Options{Backend: cpu.New(2), OnStep: func(s rundir.StepInfo) {
 		if s.Step == 4 { // an evaluation step: cancelled before it evaluates
 			cancel()
 		}
-	}, OnEval: func(Eval) { evals++ }})
+	}, OnEval: func(rundir.Eval) { evals++ }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,11 +252,11 @@ func TestInterruptDuringEvaluation(t *testing.T) {
 		t.Errorf("%d evaluations before the interrupt, want 1 (the one at step 4 stopped)", evals)
 	}
 	var mf map[string]any
-	raw, _ := os.ReadFile(filepath.Join(cfg.OutputDir, MetricsFile))
+	raw, _ := os.ReadFile(filepath.Join(cfg.OutputDir, rundir.MetricsFile))
 	if err := json.Unmarshal(raw, &mf); err != nil {
 		t.Fatal(err)
 	}
-	if _, decided := mf["failed"]; mf["status"] != StatusInterrupted || decided || mf["final"] != nil {
+	if _, decided := mf["failed"]; mf["status"] != rundir.StatusInterrupted || decided || mf["final"] != nil {
 		t.Errorf("metrics.json of the interrupted run: status %v, failed %v, final %v", mf["status"], mf["failed"], mf["final"])
 	}
 	cfg.Resume = true
@@ -263,7 +264,7 @@ func TestInterruptDuringEvaluation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a, b := straight.State().Evals, resumed.State().Evals; !slices.EqualFunc(a, b, func(x, y Eval) bool { return x.Step == y.Step && x.Primary == y.Primary }) {
+	if a, b := straight.State().Evals, resumed.State().Evals; !slices.EqualFunc(a, b, func(x, y rundir.Eval) bool { return x.Step == y.Step && x.Primary == y.Primary }) {
 		t.Errorf("evaluations %v, want %v", b, a)
 	}
 	for k, v := range straight.Model().Weights() {
@@ -271,10 +272,10 @@ func TestInterruptDuringEvaluation(t *testing.T) {
 			t.Errorf("%s differs from the uninterrupted run", k)
 		}
 	}
-	raw, _ = os.ReadFile(filepath.Join(cfg.OutputDir, MetricsFile))
+	raw, _ = os.ReadFile(filepath.Join(cfg.OutputDir, rundir.MetricsFile))
 	mf = nil
 	json.Unmarshal(raw, &mf)
-	if _, decided := mf["failed"]; mf["status"] != StatusFinished || !decided || mf["final"] == nil {
+	if _, decided := mf["failed"]; mf["status"] != rundir.StatusFinished || !decided || mf["final"] == nil {
 		t.Errorf("metrics.json of the finished run: status %v, failed %v, final %v", mf["status"], mf["failed"], mf["final"])
 	}
 }

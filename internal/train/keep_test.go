@@ -9,6 +9,7 @@ import (
 
 	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // dirSize is the bytes of the regular files under dir.
@@ -40,11 +41,11 @@ func TestKeptCheckpoints(t *testing.T) {
 		want      []string
 		absent    []string
 	}{
-		{"default", 0, false, []string{"best/" + model.WeightsFile, "last/" + OptimizerFile, "last/" + StateFile}, nil},
-		{"limit 2", 2, false, []string{"best/" + model.WeightsFile, "last/" + OptimizerFile}, nil},
-		{"limit 1", 1, false, []string{"last/" + model.WeightsFile, "last/" + OptimizerFile}, []string{BestDir}},
-		{"only model", 0, true, []string{"best/" + model.WeightsFile, "last/" + model.WeightsFile, "last/" + StateFile}, []string{"last/" + OptimizerFile}},
-		{"both", 1, true, []string{"last/" + model.WeightsFile}, []string{BestDir, "last/" + OptimizerFile}},
+		{"default", 0, false, []string{"best/" + model.WeightsFile, "last/" + rundir.OptimizerFile, "last/" + rundir.StateFile}, nil},
+		{"limit 2", 2, false, []string{"best/" + model.WeightsFile, "last/" + rundir.OptimizerFile}, nil},
+		{"limit 1", 1, false, []string{"last/" + model.WeightsFile, "last/" + rundir.OptimizerFile}, []string{rundir.BestDir}},
+		{"only model", 0, true, []string{"best/" + model.WeightsFile, "last/" + model.WeightsFile, "last/" + rundir.StateFile}, []string{"last/" + rundir.OptimizerFile}},
+		{"both", 1, true, []string{"last/" + model.WeightsFile}, []string{rundir.BestDir, "last/" + rundir.OptimizerFile}},
 	} {
 		cfg := resumeConfig(t, data)
 		cfg.MaxSteps, cfg.SaveTotalLimit, cfg.SaveOnlyModel = 4, tc.limit, tc.onlyModel
@@ -79,7 +80,7 @@ func TestKeptCheckpoints(t *testing.T) {
 	var warned string
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	tn, err := New(cfg, Options{Backend: cpu.New(2), Warn: func(s string) { warned = s }, OnStep: func(s StepInfo) {
+	tn, err := New(cfg, Options{Backend: cpu.New(2), Warn: func(s string) { warned = s }, OnStep: func(s rundir.StepInfo) {
 		if s.Step == 3 {
 			cancel()
 		}
@@ -94,7 +95,7 @@ func TestKeptCheckpoints(t *testing.T) {
 	cfg.Resume = true
 	_, err = New(cfg, Options{Backend: cpu.New(1)})
 	var mo *ModelOnlyError
-	if !errors.As(err, &mo) || mo.Dir != filepath.Join(cfg.OutputDir, LastDir) {
+	if !errors.As(err, &mo) || mo.Dir != filepath.Join(cfg.OutputDir, rundir.LastDir) {
 		t.Fatalf("resume of a model-only checkpoint: %v", err)
 	}
 }

@@ -10,12 +10,9 @@ import (
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/data"
 	"github.com/mixft/mixft/internal/infer"
+	"github.com/mixft/mixft/internal/rundir"
 	"github.com/mixft/mixft/internal/tboard"
 )
-
-// TensorBoardDir is the run directory's folder of TensorBoard event files
-// (report_to tensorboard).
-const TensorBoardDir = "tensorboard"
 
 // taskOf is the run's task: the GLUE task cfg names, or the user's own
 // train and validation files.
@@ -32,10 +29,6 @@ func taskOf(cfg config.Run) (*data.Task, error) {
 		Problem:     cfg.Problem,
 	})
 }
-
-// TestPredictionsFile is where a run with test_file writes the final
-// model's predictions, one JSON line per row as mixft predict writes them.
-const TestPredictionsFile = "test_predictions.jsonl"
 
 // readTest reads test_file, when given, so that a mistake in it is found
 // before training.
@@ -57,7 +50,7 @@ func (t *Trainer) predictTest() error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(filepath.Join(t.cfg.OutputDir, TestPredictionsFile), 0o644, func(w io.Writer) error {
+	return atomicfile.Write(filepath.Join(t.cfg.OutputDir, rundir.TestPredictionsFile), 0o644, func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
 		if err := infer.WriteJSONLines(bw, t.task, preds, infer.LineOptions{}); err != nil {
 			return err
@@ -81,7 +74,7 @@ func openTensorBoard(cfg config.Run) (*tensorBoard, error) {
 	if cfg.ReportTo != "tensorboard" {
 		return nil, nil
 	}
-	w, err := tboard.Create(filepath.Join(cfg.OutputDir, TensorBoardDir), tboard.Options{})
+	w, err := tboard.Create(filepath.Join(cfg.OutputDir, rundir.TensorBoardDir), tboard.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("report_to: %w", err)
 	}
@@ -89,7 +82,7 @@ func openTensorBoard(cfg config.Run) (*tensorBoard, error) {
 }
 
 // step records train/loss, train/learning_rate and train/grad_norm.
-func (tb *tensorBoard) step(s StepInfo) error {
+func (tb *tensorBoard) step(s rundir.StepInfo) error {
 	if tb == nil {
 		return nil
 	}
@@ -99,7 +92,7 @@ func (tb *tensorBoard) step(s StepInfo) error {
 }
 
 // eval records eval/<metric> for every dev metric.
-func (tb *tensorBoard) eval(e Eval) error {
+func (tb *tensorBoard) eval(e rundir.Eval) error {
 	if tb == nil {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mixft/mixft/internal/cpu"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // A run saved before a setting existed resumes when the setting keeps its
@@ -20,7 +21,7 @@ func TestResumeRunOlderThanASetting(t *testing.T) {
 	if _, _, err := runTo(t, cfg, 2); err != ErrInterrupted {
 		t.Fatalf("interrupt: %v", err)
 	}
-	path := filepath.Join(cfg.OutputDir, LastDir, StateFile)
+	path := filepath.Join(cfg.OutputDir, rundir.LastDir, rundir.StateFile)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

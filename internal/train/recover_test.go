@@ -8,6 +8,7 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // TestResumeKeepsTheNewestCompleteCheckpoint: a run directory with every
@@ -31,7 +32,7 @@ func TestResumeKeepsTheNewestCompleteCheckpoint(t *testing.T) {
 		var desc []string
 		want := -1
 		for i, s := range state {
-			desc = append(desc, LastDir+suffixes[i]+" "+word[s])
+			desc = append(desc, rundir.LastDir+suffixes[i]+" "+word[s])
 			if s == complete && want < 0 {
 				want = i
 			}
@@ -42,12 +43,12 @@ func TestResumeKeepsTheNewestCompleteCheckpoint(t *testing.T) {
 				if s == absent {
 					continue
 				}
-				p := filepath.Join(out, LastDir+suffixes[i])
+				p := filepath.Join(out, rundir.LastDir+suffixes[i])
 				os.MkdirAll(p, 0o755)
 				os.WriteFile(filepath.Join(p, model.ConfigFile), []byte("{}"), 0o644)
 				os.WriteFile(filepath.Join(p, "which"), []byte(suffixes[i]), 0o644)
 				if s == complete {
-					os.WriteFile(filepath.Join(p, StateFile), []byte("{}"), 0o644)
+					os.WriteFile(filepath.Join(p, rundir.StateFile), []byte("{}"), 0o644)
 				}
 			}
 			r, err := openRunDir(config.Run{OutputDir: out, Resume: true})
@@ -59,7 +60,7 @@ func TestResumeKeepsTheNewestCompleteCheckpoint(t *testing.T) {
 						t.Fatal("no complete copy, yet a saved state")
 					}
 				}
-				if _, err := os.Stat(filepath.Join(out, LastDir, StateFile)); err == nil {
+				if _, err := os.Stat(filepath.Join(out, rundir.LastDir, rundir.StateFile)); err == nil {
 					t.Fatal("last/ complete from nothing")
 				}
 				return
@@ -68,13 +69,13 @@ func TestResumeKeepsTheNewestCompleteCheckpoint(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.close()
-			got, _ := os.ReadFile(filepath.Join(out, LastDir, "which"))
+			got, _ := os.ReadFile(filepath.Join(out, rundir.LastDir, "which"))
 			if !r.saved || string(got) != suffixes[want] {
 				t.Fatalf("resumes from last%s (saved %v), want the complete last%s", got, r.saved, suffixes[want])
 			}
 			entries, _ := os.ReadDir(out)
 			for _, e := range entries {
-				if n := e.Name(); strings.HasPrefix(n, LastDir+".") {
+				if n := e.Name(); strings.HasPrefix(n, rundir.LastDir+".") {
 					t.Errorf("%s left", n)
 				}
 			}

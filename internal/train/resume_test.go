@@ -11,6 +11,7 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/cpu"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // resumeConfig trains A on 16 examples in batches of 4 (several epochs,
@@ -28,7 +29,7 @@ func runTo(t *testing.T, cfg config.Run, stopAt int) (*Trainer, []float64, error
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var losses []float64
-	tn, err := New(cfg, Options{Backend: cpu.New(2), OnStep: func(s StepInfo) {
+	tn, err := New(cfg, Options{Backend: cpu.New(2), OnStep: func(s rundir.StepInfo) {
 		losses = append(losses, float64(s.Loss))
 		if s.Step == stopAt {
 			cancel()
@@ -77,14 +78,14 @@ func TestResumeIsBitIdentical(t *testing.T) {
 		t.Errorf("best metric %v vs %v", a, b)
 	}
 	// log.jsonl holds each step once.
-	raw, err := os.ReadFile(filepath.Join(cfg.OutputDir, LogFile))
+	raw, err := os.ReadFile(filepath.Join(cfg.OutputDir, rundir.LogFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(slices.DeleteFunc(splitLines(raw), func(s string) bool { return s == "" })); n != 7 {
 		t.Errorf("log.jsonl has %d lines, want 7", n)
 	}
-	for _, f := range []string{MetricsFile, ConfigFile, "best/model.safetensors", "last/model.safetensors", "last/" + StateFile, "last/" + OptimizerFile, "last/config.json", "last/vocab.txt"} {
+	for _, f := range []string{rundir.MetricsFile, rundir.ConfigFile, "best/model.safetensors", "last/model.safetensors", "last/" + rundir.StateFile, "last/" + rundir.OptimizerFile, "last/config.json", "last/vocab.txt"} {
 		if _, err := os.Stat(filepath.Join(cfg.OutputDir, f)); err != nil {
 			t.Errorf("run directory lacks %s", f)
 		}
@@ -122,7 +123,7 @@ func TestRunDirectoryGuards(t *testing.T) {
 	}
 	// --overwrite removes everything the old run wrote, also what main's
 	// runs add (TensorBoard events, curves, test predictions).
-	extra := []string{TensorBoardDir, CurvesSVGFile, CurvesPNGFile, TestPredictionsFile}
+	extra := []string{rundir.TensorBoardDir, rundir.CurvesSVGFile, rundir.CurvesPNGFile, rundir.TestPredictionsFile}
 	for _, f := range extra {
 		if err := os.WriteFile(filepath.Join(cfg.OutputDir, f), []byte("old run"), 0o644); err != nil {
 			t.Fatal(err)
@@ -133,7 +134,7 @@ func TestRunDirectoryGuards(t *testing.T) {
 	if err != nil {
 		t.Fatalf("overwrite: %v", err)
 	}
-	for _, f := range append(extra, runMarkers...) {
+	for _, f := range append(extra, rundir.Markers...) {
 		if _, err := os.Stat(filepath.Join(cfg.OutputDir, f)); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("overwrite left %s of the old run: %v", f, err)
 		}
@@ -153,7 +154,7 @@ func TestWorkerCountDoesNotChangeResults(t *testing.T) {
 		cfg := resumeConfig(t, data)
 		cfg.MaxSteps = 4
 		var losses []float64
-		tn, err := New(cfg, Options{Backend: cpu.New(workers), OnStep: func(s StepInfo) { losses = append(losses, float64(s.Loss)) }})
+		tn, err := New(cfg, Options{Backend: cpu.New(workers), OnStep: func(s rundir.StepInfo) { losses = append(losses, float64(s.Loss)) }})
 		if err != nil {
 			t.Fatal(err)
 		}

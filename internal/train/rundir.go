@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/mixft/mixft/internal/atomicfile"
@@ -19,6 +18,7 @@ import (
 	"github.com/mixft/mixft/internal/dirlock"
 	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/rundir"
 	"github.com/mixft/mixft/internal/safetensors"
 )
 
@@ -30,29 +30,6 @@ func sameRun(path string, saved, now config.Run) error {
 	}
 	return nil
 }
-
-// Files of a run directory.
-const (
-	ConfigFile    = "config.yaml"
-	LogFile       = "log.jsonl"
-	MetricsFile   = "metrics.json"
-	BestDir       = "best"
-	LastDir       = "last"
-	StateFile     = "trainer_state.json"
-	OptimizerFile = "optimizer.safetensors"
-	// CurvesSVGFile and CurvesPNGFile are the run's curves (package curves
-	// draws them after a run, and mixft plot).
-	CurvesSVGFile = "curves.svg"
-	CurvesPNGFile = "curves.png"
-)
-
-// runMarkers are the files whose presence means a directory holds a run.
-var runMarkers = []string{ConfigFile, LogFile, MetricsFile, BestDir, LastDir}
-
-// runOutputs is everything a run writes into its directory but the lock
-// file: --overwrite removes all of it, so nothing of the old run mixes
-// with the new one.
-var runOutputs = append(slices.Clone(runMarkers), TensorBoardDir, TestPredictionsFile, ResultsFile, CurvesSVGFile, CurvesPNGFile)
 
 // runDir writes a run's output directory, which it holds locked.
 type runDir struct {
@@ -73,7 +50,7 @@ type runDir struct {
 // complete (atomicfile.Complete): the one its save writes last.
 // trainer_state.json in last/ is what a resume reads; best/ has only the
 // model, whose config.json model.Save writes last.
-var checkpointMarkers = map[string]string{BestDir: model.ConfigFile, LastDir: StateFile}
+var checkpointMarkers = map[string]string{rundir.BestDir: model.ConfigFile, rundir.LastDir: rundir.StateFile}
 
 // openRunDir locks output_dir (creating it), repairs what a killed process
 // left (a checkpoint save cut short, temporary files), and checks that it
@@ -109,21 +86,21 @@ func openRunDir(cfg config.Run) (_ *runDir, err error) {
 		return nil, fmt.Errorf("output_dir: %w", err)
 	}
 	held := false
-	for _, f := range runMarkers {
+	for _, f := range rundir.Markers {
 		if _, err := os.Stat(filepath.Join(r.dir, f)); err == nil {
 			held = true
 		}
 	}
-	r.saved = atomicfile.Complete(filepath.Join(r.dir, LastDir), checkpointMarkers[LastDir])
+	r.saved = atomicfile.Complete(filepath.Join(r.dir, rundir.LastDir), checkpointMarkers[rundir.LastDir])
 	switch {
 	case cfg.Resume:
-		if _, err := os.Stat(filepath.Join(r.dir, ConfigFile)); !r.saved && err != nil && !started {
-			return nil, fmt.Errorf("resume: %s has no saved state (%s/%s); start the run without --resume", r.dir, LastDir, StateFile)
+		if _, err := os.Stat(filepath.Join(r.dir, rundir.ConfigFile)); !r.saved && err != nil && !started {
+			return nil, fmt.Errorf("resume: %s has no saved state (%s/%s); start the run without --resume", r.dir, rundir.LastDir, rundir.StateFile)
 		}
 	case held && !cfg.Overwrite:
 		return nil, fmt.Errorf("output_dir %s already holds a run; continue it with --resume or replace it with --overwrite", r.dir)
 	case held:
-		for _, f := range runOutputs {
+		for _, f := range rundir.Outputs {
 			if err := os.RemoveAll(filepath.Join(r.dir, f)); err != nil {
 				return nil, fmt.Errorf("overwrite: %w", err)
 			}
@@ -170,10 +147,10 @@ func (r *runDir) start(t *Trainer) error {
 	if err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(r.dir, ConfigFile), cfgYAML, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(r.dir, rundir.ConfigFile), cfgYAML, 0o644); err != nil {
 		return err
 	}
-	path := filepath.Join(r.dir, LogFile)
+	path := filepath.Join(r.dir, rundir.LogFile)
 	if t.cfg.Resume {
 		// A run stopped before its first checkpoint starts from step 0: the
 		// steps it logged are dropped with the rest.
@@ -205,51 +182,15 @@ func (r *runDir) start(t *Trainer) error {
 }
 
 // logStep appends one JSON line to log.jsonl.
-func (r *runDir) logStep(info StepInfo) error {
+func (r *runDir) logStep(info rundir.StepInfo) error {
 	b, err := json.Marshal(info)
 	if err != nil {
 		return err
 	}
 	if _, err := r.log.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("write %s: %w", LogFile, err)
+		return fmt.Errorf("write %s: %w", rundir.LogFile, err)
 	}
 	return nil
-}
-
-// Status of a run, as metrics.json records it.
-const (
-	// StatusRunning: the run is training (or was killed without a word).
-	StatusRunning = "running"
-	// StatusInterrupted: SIGINT/SIGTERM stopped it with its state in last/.
-	StatusInterrupted = "interrupted"
-	// StatusFinished: every step ran; final and failed are its result.
-	StatusFinished = "finished"
-	// StatusDiverged: the loss or gradient became non-finite: a failed run.
-	StatusDiverged = "diverged"
-)
-
-// metricsFile is metrics.json.
-type metricsFile struct {
-	Task     string `json:"task"`
-	Strategy string `json:"strategy"`
-	Seed     uint64 `json:"seed"`
-	Status   string `json:"status"`
-	// Final and Failed are only there once the run finished or diverged.
-	Final            *Eval   `json:"final"`
-	Best             *Eval   `json:"best"`
-	MajorityBaseline Number  `json:"majority_baseline"`
-	Failed           *bool   `json:"failed,omitempty"`
-	Failure          string  `json:"failure,omitempty"`
-	Steps            int     `json:"steps"`
-	TotalSteps       int     `json:"total_steps"`
-	TrainExamples    int     `json:"train_examples"`
-	DevExamples      int     `json:"dev_examples"`
-	TrainSeconds     float64 `json:"train_seconds"`
-	// ModelSHA256 and DataSHA256 identify the checkpoint finetuned and the
-	// train and dev files by content (model.Fingerprint, fsutil.HashFiles).
-	ModelSHA256 string `json:"model_sha256,omitempty"`
-	DataSHA256  string `json:"data_sha256,omitempty"`
-	Evals       []Eval `json:"evals"`
 }
 
 // writeMetrics writes metrics.json with the run's status; failure, when
@@ -257,10 +198,10 @@ type metricsFile struct {
 // failed is only decided once it finished or diverged.
 func (r *runDir) writeMetrics(t *Trainer, status, failure string) error {
 	res := t.result()
-	mf := metricsFile{Task: t.task.Name, Strategy: t.cfg.Strategy, Seed: t.cfg.Seed, Status: status, Best: res.Best,
-		MajorityBaseline: Number(t.baseline), Steps: t.state.Step, TotalSteps: t.state.Total,
+	mf := rundir.MetricsRecord{Task: t.task.Name, Strategy: t.cfg.Strategy, Seed: t.cfg.Seed, Status: status, Best: res.Best,
+		MajorityBaseline: rundir.Number(t.baseline), Steps: t.state.Step, TotalSteps: t.state.Total,
 		TrainExamples: len(t.train), DevExamples: len(t.dev), TrainSeconds: t.state.Seconds, ModelSHA256: t.modelSHA, DataSHA256: t.dataSHA, Evals: t.state.Evals}
-	if status == StatusFinished || status == StatusDiverged {
+	if status == rundir.StatusFinished || status == rundir.StatusDiverged {
 		failed := res.Failed || failure != ""
 		mf.Final, mf.Failed, mf.Failure = res.Final, &failed, failure
 		if failed && failure == "" {
@@ -269,16 +210,10 @@ func (r *runDir) writeMetrics(t *Trainer, status, failure string) error {
 	}
 	b, err := json.MarshalIndent(mf, "", "  ")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", MetricsFile, err)
+		return fmt.Errorf("write %s: %w", rundir.MetricsFile, err)
 	}
-	r.at("write " + MetricsFile)
-	return atomicfile.WriteFile(filepath.Join(r.dir, MetricsFile), append(b, '\n'), 0o644)
-}
-
-// savedState is trainer_state.json.
-type savedState struct {
-	State  State          `json:"state"`
-	Config map[string]any `json:"config"`
+	r.at("write " + rundir.MetricsFile)
+	return atomicfile.WriteFile(filepath.Join(r.dir, rundir.MetricsFile), append(b, '\n'), 0o644)
 }
 
 // saveModel writes dir/name as a Hugging Face model directory (and, with
@@ -299,7 +234,7 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 			return nil
 		}
 		if !t.cfg.SaveOnlyModel {
-			r.at("write " + OptimizerFile)
+			r.at("write " + rundir.OptimizerFile)
 			var ts []safetensors.Tensor
 			for _, p := range t.step.Opt.Params {
 				mv, vv := make([]float32, p.Spec.Size()), make([]float32, p.Spec.Size())
@@ -307,16 +242,16 @@ func (r *runDir) saveModel(t *Trainer, name string, state bool) error {
 				t.opts.Backend.Download(vv, p.V)
 				ts = append(ts, safetensors.F32Tensor("m/"+p.Spec.Name, p.Spec.Shape, mv), safetensors.F32Tensor("v/"+p.Spec.Name, p.Spec.Shape, vv))
 			}
-			if err := safetensors.Write(filepath.Join(tmp, OptimizerFile), ts, nil); err != nil {
+			if err := safetensors.Write(filepath.Join(tmp, rundir.OptimizerFile), ts, nil); err != nil {
 				return err
 			}
 		}
-		r.at("write " + StateFile)
-		b, err := json.MarshalIndent(savedState{State: t.state, Config: t.cfg.Map()}, "", "  ")
+		r.at("write " + rundir.StateFile)
+		b, err := json.MarshalIndent(rundir.SavedState{State: t.state, Config: t.cfg.Map()}, "", "  ")
 		if err != nil {
 			return fmt.Errorf("save state: %w", err)
 		}
-		return atomicfile.WriteFile(filepath.Join(tmp, StateFile), append(b, '\n'), 0o644)
+		return atomicfile.WriteFile(filepath.Join(tmp, rundir.StateFile), append(b, '\n'), 0o644)
 	}, r.step)
 }
 
@@ -329,7 +264,7 @@ type ModelOnlyError struct {
 }
 
 func (e *ModelOnlyError) Error() string {
-	return fmt.Sprintf("resume: %s holds the model only, no %s (the run was saved with save_only_model), so it cannot resume exactly; start it afresh with --overwrite", e.Dir, OptimizerFile)
+	return fmt.Sprintf("resume: %s holds the model only, no %s (the run was saved with save_only_model), so it cannot resume exactly; start it afresh with --overwrite", e.Dir, rundir.OptimizerFile)
 }
 
 // restore loads last/: weights, moments and the trainer state. A run that
@@ -338,7 +273,7 @@ func (e *ModelOnlyError) Error() string {
 // settings (the requested ones, as trainer_state.json holds them).
 func (t *Trainer) restore() error {
 	if !t.run.saved {
-		path := filepath.Join(t.cfg.OutputDir, ConfigFile)
+		path := filepath.Join(t.cfg.OutputDir, rundir.ConfigFile)
 		saved, _, err := config.ReadRunYAML(path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("resume: %w", err)
@@ -351,13 +286,13 @@ func (t *Trainer) restore() error {
 		t.opts.Warn(fmt.Sprintf("resume: %s holds no checkpoint yet (the run stopped before its first one); starting from step 0", t.cfg.OutputDir))
 		return nil
 	}
-	dir := filepath.Join(t.cfg.OutputDir, LastDir)
-	path := filepath.Join(dir, StateFile)
+	dir := filepath.Join(t.cfg.OutputDir, rundir.LastDir)
+	path := filepath.Join(dir, rundir.StateFile)
 	raw, err := fsutil.ReadFile(path, fsutil.MaxConfig)
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
-	var ss savedState
+	var ss rundir.SavedState
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&ss); err != nil {
@@ -373,7 +308,7 @@ func (t *Trainer) restore() error {
 	if ss.State.Total != t.state.Total {
 		return fmt.Errorf("resume: the run had %d steps in all, the same settings now give %d (did the data change?)", ss.State.Total, t.state.Total)
 	}
-	if _, err := os.Stat(filepath.Join(dir, OptimizerFile)); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, rundir.OptimizerFile)); errors.Is(err, fs.ErrNotExist) {
 		return &ModelOnlyError{Dir: dir}
 	}
 	weights, err := safetensors.Open(filepath.Join(dir, model.WeightsFile))
@@ -381,7 +316,7 @@ func (t *Trainer) restore() error {
 		return fmt.Errorf("resume: %w", err)
 	}
 	defer weights.Close()
-	moments, err := safetensors.Open(filepath.Join(dir, OptimizerFile))
+	moments, err := safetensors.Open(filepath.Join(dir, rundir.OptimizerFile))
 	if err != nil {
 		return fmt.Errorf("resume: %w", err)
 	}
@@ -417,32 +352,6 @@ func (t *Trainer) restore() error {
 	return nil
 }
 
-// ResumeDefaults are the settings of the run in dir as it was requested
-// (its config.yaml, config.ReadRunYAML: the top level overridden by the
-// requested: block), for --resume to continue it with nothing else given:
-// every setting except output_dir, resume and overwrite, by key. Resolving
-// them again gives the run's settings, the ones its trainer_state.json
-// holds; the resolved values (a checkpoint's dropout, the total steps)
-// would be another run. It is nil when dir holds no run settings (a run
-// killed before it wrote them), an error when dir does not exist.
-func ResumeDefaults(dir string) (map[string]any, error) {
-	if _, err := os.Stat(dir); err != nil {
-		return nil, fmt.Errorf("resume: output_dir %s: %w", dir, errors.Unwrap(err))
-	}
-	saved, _, err := config.ReadRunYAML(filepath.Join(dir, ConfigFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("resume: %w", err)
-	}
-	m := saved.Map()
-	for _, k := range []string{"output_dir", "resume", "overwrite"} {
-		delete(m, k)
-	}
-	return m, nil
-}
-
 // interrupt ends a run that SIGINT/SIGTERM stopped: last/ and metrics.json
 // (status interrupted) are saved, and ErrInterrupted returned.
 func (t *Trainer) interrupt() error {
@@ -453,7 +362,7 @@ func (t *Trainer) interrupt() error {
 	if err := t.saveLast(); err != nil {
 		return err
 	}
-	if err := t.run.writeMetrics(t, StatusInterrupted, ""); err != nil {
+	if err := t.run.writeMetrics(t, rundir.StatusInterrupted, ""); err != nil {
 		return err
 	}
 	return ErrInterrupted

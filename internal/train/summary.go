@@ -15,12 +15,8 @@ import (
 
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/config"
+	"github.com/mixft/mixft/internal/rundir"
 )
-
-// ResultsFile is all_results.json, the run's final summary with Hugging
-// Face's keys (train_runtime, train_samples_per_second, ..., eval_*),
-// written when the run finishes.
-const ResultsFile = "all_results.json"
 
 // mixoutInWords says in one line what mixout does, per input column or
 // (perElement) per weight.
@@ -30,18 +26,6 @@ func mixoutInWords(perElement bool) string {
 		unit = "each pretrained weight"
 	}
 	return "mixout: at every step " + unit + " is swapped back to its pretrained value with probability p (the others scaled by 1/(1-p)), which keeps finetuning near the pretrained model"
-}
-
-// PrimaryMetric names the task's main metric among an evaluation's
-// metrics and gives its value (combined_score, matthews_correlation or
-// accuracy; "score" and NaN when none is there).
-func PrimaryMetric(m map[string]float64) (string, float64) {
-	for _, k := range []string{"combined_score", "matthews_correlation", "accuracy"} {
-		if v, ok := m[k]; ok {
-			return k, v
-		}
-	}
-	return "score", math.NaN()
 }
 
 // logWindow gathers the steps between two lines of log.jsonl.
@@ -62,9 +46,9 @@ func (w *logWindow) add(loss float64, examples int, seconds float64) {
 // line is the log line of the window ending with step s: s's learning rate
 // and gradient norm, the window's mean loss and examples per second (s
 // itself when the window is one step).
-func (w *logWindow) line(s StepInfo) StepInfo {
+func (w *logWindow) line(s rundir.StepInfo) rundir.StepInfo {
 	if w.steps > 1 {
-		s.Loss = Number(w.loss / float64(w.steps))
+		s.Loss = rundir.Number(w.loss / float64(w.steps))
 		s.ExamplesPerSec = float64(w.examples) / w.seconds
 	}
 	return s
@@ -72,7 +56,7 @@ func (w *logWindow) line(s StepInfo) StepInfo {
 
 // log writes one line of log.jsonl and its TensorBoard scalars, and passes
 // it to OnLog.
-func (t *Trainer) log(info StepInfo) error {
+func (t *Trainer) log(info rundir.StepInfo) error {
 	if err := t.run.logStep(info); err != nil {
 		return err
 	}
@@ -85,39 +69,33 @@ func (t *Trainer) log(info StepInfo) error {
 	return nil
 }
 
-// Summary is the final summary of a run, saved as all_results.json with
-// the keys of Hugging Face's Trainer. Rates are over the run's whole
-// training (a resumed run's earlier sessions included); eval_runtime and
-// its rates are missing when this process ran no evaluation.
-type Summary map[string]Number
-
 // summary computes the final summary from the state and the final
 // evaluation.
-func (t *Trainer) summary(final *Eval) Summary {
+func (t *Trainer) summary(final *rundir.Eval) rundir.Summary {
 	st := t.state
-	s := Summary{
-		"epoch":         Number(float64(st.Epoch) + float64(st.Pos)/float64(len(t.train))),
-		"train_runtime": Number(st.Runtime),
-		"train_samples": Number(len(t.train)),
-		"train_loss":    Number(math.NaN()),
-		"eval_samples":  Number(len(t.dev)),
+	s := rundir.Summary{
+		"epoch":         rundir.Number(float64(st.Epoch) + float64(st.Pos)/float64(len(t.train))),
+		"train_runtime": rundir.Number(st.Runtime),
+		"train_samples": rundir.Number(len(t.train)),
+		"train_loss":    rundir.Number(math.NaN()),
+		"eval_samples":  rundir.Number(len(t.dev)),
 	}
 	if st.LossSteps > 0 {
-		s["train_loss"] = Number(st.LossSum / float64(st.LossSteps))
+		s["train_loss"] = rundir.Number(st.LossSum / float64(st.LossSteps))
 	}
 	if st.Runtime > 0 {
-		s["train_samples_per_second"] = Number(float64(st.Epoch*len(t.train)+st.Pos) / st.Runtime)
-		s["train_steps_per_second"] = Number(float64(st.Step) / st.Runtime)
+		s["train_samples_per_second"] = rundir.Number(float64(st.Epoch*len(t.train)+st.Pos) / st.Runtime)
+		s["train_steps_per_second"] = rundir.Number(float64(st.Step) / st.Runtime)
 	}
 	if final != nil {
 		for k, v := range final.Metrics {
-			s["eval_"+k] = Number(v)
+			s["eval_"+k] = rundir.Number(v)
 		}
 	}
 	if t.evalSeconds > 0 {
-		s["eval_runtime"] = Number(t.evalSeconds)
-		s["eval_samples_per_second"] = Number(float64(len(t.dev)) / t.evalSeconds)
-		s["eval_steps_per_second"] = Number(math.Ceil(float64(len(t.dev))/float64(t.cfg.EvalBatch)) / t.evalSeconds)
+		s["eval_runtime"] = rundir.Number(t.evalSeconds)
+		s["eval_samples_per_second"] = rundir.Number(float64(len(t.dev)) / t.evalSeconds)
+		s["eval_steps_per_second"] = rundir.Number(math.Ceil(float64(len(t.dev))/float64(t.cfg.EvalBatch)) / t.evalSeconds)
 	}
 	return s
 }
@@ -125,9 +103,9 @@ func (t *Trainer) summary(final *Eval) Summary {
 // clearResults removes the all_results.json of an earlier run in
 // output_dir: the file describes a finished run only.
 func (t *Trainer) clearResults() error {
-	err := os.Remove(filepath.Join(t.cfg.OutputDir, ResultsFile))
+	err := os.Remove(filepath.Join(t.cfg.OutputDir, rundir.ResultsFile))
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%s: %w", ResultsFile, err)
+		return fmt.Errorf("%s: %w", rundir.ResultsFile, err)
 	}
 	return nil
 }
@@ -137,9 +115,9 @@ func (t *Trainer) writeResults(res *Result) error {
 	res.Summary = t.summary(res.Final)
 	b, err := json.MarshalIndent(res.Summary, "", "  ")
 	if err != nil {
-		return fmt.Errorf("write %s: %w", ResultsFile, err)
+		return fmt.Errorf("write %s: %w", rundir.ResultsFile, err)
 	}
-	return atomicfile.WriteFile(filepath.Join(t.cfg.OutputDir, ResultsFile), append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(t.cfg.OutputDir, rundir.ResultsFile), append(b, '\n'), 0o644)
 }
 
 // dropouts are the run's three dropout probabilities and their origins.
@@ -242,7 +220,7 @@ func (t *Trainer) StartSummary() string {
 	if cfg.LoggingSteps > 1 {
 		logs = fmt.Sprintf("every %d steps (loss averaged over them)", cfg.LoggingSteps)
 	}
-	line("logging", "%s to %s", logs, LogFile)
+	line("logging", "%s to %s", logs, rundir.LogFile)
 	if cfg.Device == "cpu" {
 		line("device", "cpu, %d threads", t.threads())
 	} else {
@@ -358,13 +336,13 @@ func (t *Trainer) configYAML() ([]byte, error) {
 		"# as given where they differ (-1, 0, auto or empty: resolved by the run).\n"
 	body, err := yaml.Marshal(res)
 	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", ConfigFile, err)
+		return nil, fmt.Errorf("write %s: %w", rundir.ConfigFile, err)
 	}
 	out := append([]byte(head), body...)
 	if len(differ) > 0 {
 		tail, err := yaml.Marshal(map[string]any{config.RequestedKey: differ})
 		if err != nil {
-			return nil, fmt.Errorf("write %s: %w", ConfigFile, err)
+			return nil, fmt.Errorf("write %s: %w", rundir.ConfigFile, err)
 		}
 		out = append(out, tail...)
 	}

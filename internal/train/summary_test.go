@@ -15,6 +15,7 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/cpu"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // readJSON decodes the JSON file at path into v.
@@ -40,10 +41,10 @@ func TestLoggingStepsAndResults(t *testing.T) {
 	cfg := resumeConfig(t, data)
 	cfg.LoggingSteps, cfg.Dropout = 3, -1
 	var losses []float64
-	var logged []StepInfo
+	var logged []rundir.StepInfo
 	tn, err := New(cfg, Options{Backend: cpu.New(2),
-		OnStep: func(s StepInfo) { losses = append(losses, float64(s.Loss)) },
-		OnLog:  func(s StepInfo) { logged = append(logged, s) }})
+		OnStep: func(s rundir.StepInfo) { losses = append(losses, float64(s.Loss)) },
+		OnLog:  func(s rundir.StepInfo) { logged = append(logged, s) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,10 +64,10 @@ func TestLoggingStepsAndResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	// log.jsonl: steps 3, 6 and 7, the loss averaged over each window.
-	var lines []StepInfo
-	raw, _ := os.ReadFile(filepath.Join(cfg.OutputDir, LogFile))
+	var lines []rundir.StepInfo
+	raw, _ := os.ReadFile(filepath.Join(cfg.OutputDir, rundir.LogFile))
 	for _, l := range bytes.Split(bytes.TrimSpace(raw), []byte("\n")) {
-		var s StepInfo
+		var s rundir.StepInfo
 		if err := json.Unmarshal(l, &s); err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +94,7 @@ func TestLoggingStepsAndResults(t *testing.T) {
 	}
 	// all_results.json.
 	var all map[string]float64
-	readJSON(t, filepath.Join(cfg.OutputDir, ResultsFile), &all)
+	readJSON(t, filepath.Join(cfg.OutputDir, rundir.ResultsFile), &all)
 	if math.Abs(all["train_loss"]-mean(losses)) > 1e-12 || all["epoch"] != 1.75 || all["train_samples"] != 16 {
 		t.Errorf("all_results.json: train_loss %v (want %v), epoch %v, train_samples %v", all["train_loss"], mean(losses), all["epoch"], all["train_samples"])
 	}
@@ -142,7 +143,7 @@ func TestConfigYAMLResolved(t *testing.T) {
 	if _, err := tn.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(cfg.OutputDir, ConfigFile))
+	raw, err := os.ReadFile(filepath.Join(cfg.OutputDir, rundir.ConfigFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func TestTrainerStateKeys(t *testing.T) {
 	if _, _, err := runTo(t, cfg, 4); !errors.Is(err, ErrInterrupted) {
 		t.Fatalf("interrupt: %v", err)
 	}
-	path := filepath.Join(cfg.OutputDir, LastDir, StateFile)
+	path := filepath.Join(cfg.OutputDir, rundir.LastDir, rundir.StateFile)
 	var saved struct {
 		State  map[string]json.RawMessage `json:"state"`
 		Config json.RawMessage            `json:"config"`
@@ -243,7 +244,7 @@ func TestResumeKeepsTrainLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	var all map[string]float64
-	readJSON(t, filepath.Join(cfg.OutputDir, ResultsFile), &all)
+	readJSON(t, filepath.Join(cfg.OutputDir, rundir.ResultsFile), &all)
 	s := 0.0
 	for _, l := range want {
 		s += l

@@ -16,6 +16,7 @@ import (
 	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/infer"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/rundir"
 )
 
 // ErrInterrupted is returned when the context was cancelled (SIGINT or
@@ -26,41 +27,17 @@ var ErrInterrupted = errors.New("interrupted; state saved in last/, continue wit
 // infinite: the run failed and retrying it with the same seed fails again.
 var ErrDiverged = errors.New("training diverged (loss or gradient norm is not finite)")
 
-// StepInfo is what the trainer reports after each optimizer step; it is
-// also one line of log.jsonl.
-type StepInfo struct {
-	Step           int     `json:"step"`
-	Total          int     `json:"total_steps"`
-	Epoch          float64 `json:"epoch"`
-	Loss           Number  `json:"loss"`
-	LR             float64 `json:"lr"`
-	GradNorm       Number  `json:"grad_norm"`
-	ExamplesPerSec float64 `json:"examples_per_s"`
-}
-
-// Eval is one evaluation on the dev split.
-type Eval struct {
-	Step  int     `json:"step"`
-	Epoch float64 `json:"epoch"`
-	// Metrics are the dev metrics and "loss", the mean loss of the
-	// evaluation's outputs (cross-entropy, or squared error for regression).
-	Metrics Metrics `json:"metrics"`
-	// Primary is the task's main metric (accuracy, matthews_correlation, or
-	// combined_score for MRPC, QQP and STS-B); NaN is written as null.
-	Primary Number `json:"primary"`
-}
-
 // Options are the trainer's collaborators.
 type Options struct {
 	// Backend runs the model.
 	Backend backend.Backend
 	// OnStep and OnEval, when not nil, observe progress: OnStep after
 	// every optimizer step, OnEval after every evaluation.
-	OnStep func(StepInfo)
-	OnEval func(Eval)
+	OnStep func(rundir.StepInfo)
+	OnEval func(rundir.Eval)
 	// OnLog, when not nil, receives each line written to log.jsonl (every
 	// logging_steps steps, with the loss averaged over them).
-	OnLog func(StepInfo)
+	OnLog func(rundir.StepInfo)
 	// Warn receives warnings (missing head parameters, skipped rows).
 	Warn func(msg string)
 }
@@ -77,7 +54,7 @@ type Trainer struct {
 	train    []trainExample
 	dev      []data.Example
 	baseline float64
-	state    State
+	state    rundir.State
 	tokFiles []string // tokenizer files of the model directory, saved with the model
 	run      *runDir
 	micro    []microBatch
@@ -110,45 +87,11 @@ type trainExample struct {
 	score float32
 }
 
-// State is everything a resumed run needs besides weights and moments.
-// Its JSON keys are the field names in snake_case (files saved before they
-// had tags, with "Step" and so on, still load: encoding/json matches keys
-// without regard to case).
-type State struct {
-	// Step is the number of optimizer steps taken; Total and Warmup are the
-	// schedule's lengths.
-	Step   int `json:"step"`
-	Total  int `json:"total"`
-	Warmup int `json:"warmup"`
-	// Micro counts forward passes; it keys the dropout and mixout masks.
-	Micro uint64 `json:"micro"`
-	// Epoch and Pos locate the next batch in the epoch's shuffled order.
-	Epoch int `json:"epoch"`
-	Pos   int `json:"pos"`
-	// Best is the best dev evaluation so far; Evals every evaluation.
-	Best  *Eval  `json:"best"`
-	Evals []Eval `json:"evals"`
-	// Seconds is the training time spent so far (the optimizer steps).
-	Seconds float64 `json:"seconds"`
-	// Runtime is the wall-clock time of the training loop so far,
-	// evaluations and checkpoints included (Hugging Face's train_runtime).
-	Runtime float64 `json:"runtime"`
-	// LossSum is the sum of the steps' training losses, LossSteps their
-	// number (a run saved before they existed counts from its resume).
-	LossSum   float64 `json:"loss_sum"`
-	LossSteps int     `json:"loss_steps"`
-	// EvalDue: the evaluation after step Step was cut short by an interrupt;
-	// a resumed run does it first.
-	EvalDue bool `json:"eval_due,omitempty"`
-}
-
 // New prepares a run: reads the data, loads the checkpoint, sets up the
 // regularizers and the optimizer, and (with cfg.Resume) restores the state
-// of output_dir/last. It locks output_dir until Run returns (or Close).
+// of output_dir/last. cfg must be valid (config.Run.Validate, which the
+// command line calls once, where the settings come in). It locks output_dir until Run returns (or Close).
 func New(cfg config.Run, opts Options) (_ *Trainer, err error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if opts.Warn == nil {
 		opts.Warn = func(string) {}
 	}
@@ -379,8 +322,8 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		st.Seconds += secs
 		st.LossSum += loss
 		st.LossSteps++
-		info := StepInfo{Step: st.Step, Total: st.Total, Epoch: float64(st.Epoch) + float64(st.Pos)/float64(len(order)),
-			Loss: Number(loss), LR: lr, GradNorm: Number(norm), ExamplesPerSec: float64(len(idx)) / secs}
+		info := rundir.StepInfo{Step: st.Step, Total: st.Total, Epoch: float64(st.Epoch) + float64(st.Pos)/float64(len(order)),
+			Loss: rundir.Number(loss), LR: lr, GradNorm: rundir.Number(norm), ExamplesPerSec: float64(len(idx)) / secs}
 		if t.opts.OnStep != nil {
 			t.opts.OnStep(info)
 		}
@@ -392,7 +335,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 			logged = logWindow{}
 		}
 		if !finite(loss) || !finite(norm) {
-			if err := t.run.writeMetrics(t, StatusDiverged, "diverged at step "+fmt.Sprint(st.Step)); err != nil {
+			if err := t.run.writeMetrics(t, rundir.StatusDiverged, "diverged at step "+fmt.Sprint(st.Step)); err != nil {
 				return nil, err
 			}
 			return nil, ErrDiverged
@@ -405,7 +348,7 @@ func (t *Trainer) Run(ctx context.Context) (*Result, error) {
 		}
 	}
 	t.tick()
-	if err := t.run.writeMetrics(t, StatusFinished, ""); err != nil {
+	if err := t.run.writeMetrics(t, rundir.StatusFinished, ""); err != nil {
 		return nil, err
 	}
 	if err := t.predictTest(); err != nil {
@@ -459,7 +402,7 @@ func (t *Trainer) evaluate(ctx context.Context, epoch float64) error {
 		return err
 	}
 	t.evalSeconds = time.Since(began).Seconds()
-	ev := Eval{Step: t.state.Step, Epoch: epoch, Metrics: mets, Primary: Number(primary(mets))}
+	ev := rundir.Eval{Step: t.state.Step, Epoch: epoch, Metrics: mets, Primary: rundir.Number(primary(mets))}
 	t.state.Evals = append(t.state.Evals, ev)
 	if err := t.tb.eval(ev); err != nil {
 		return err
@@ -476,12 +419,12 @@ func (t *Trainer) evaluate(ctx context.Context, epoch float64) error {
 			}
 		}
 	}
-	return t.run.writeMetrics(t, StatusRunning, "")
+	return t.run.writeMetrics(t, rundir.StatusRunning, "")
 }
 
 // primary picks the task's main metric from evaluate-named metrics.
 func primary(m map[string]float64) float64 {
-	_, v := PrimaryMetric(m)
+	_, v := rundir.PrimaryMetric(m)
 	return v
 }
 
@@ -520,12 +463,12 @@ func (t *Trainer) saveLast() error { return t.run.saveModel(t, "last", true) }
 
 // Result summarises a finished run.
 type Result struct {
-	Final, Best *Eval
+	Final, Best *rundir.Eval
 	Failed      bool
 	Baseline    float64
 	Dir         string
 	// Summary is all_results.json: Hugging Face's train_* and eval_* keys.
-	Summary Summary
+	Summary rundir.Summary
 }
 
 func (t *Trainer) result() *Result {
@@ -544,7 +487,7 @@ func (t *Trainer) Close() error { return t.run.close() }
 func (t *Trainer) Model() *model.Model { return t.model }
 
 // State returns the run's progress.
-func (t *Trainer) State() State { return t.state }
+func (t *Trainer) State() rundir.State { return t.state }
 
 // Regularization describes the run's regularizers in the mixout paper's
 // notation (config.Run.Regularization with the dropouts resolved against

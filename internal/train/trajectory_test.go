@@ -13,6 +13,7 @@ import (
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/rundir"
 	"github.com/mixft/mixft/internal/safetensors"
 )
 
@@ -71,7 +72,7 @@ func TestTrajectoryMatchesReference(t *testing.T) {
 	cfg.BatchSize, cfg.MaxSteps, cfg.WarmupSteps, cfg.LR, cfg.WeightDecay, cfg.Dropout = 16, 10, 2, 1e-4, 0.01, 0
 	cfg.MaxSeqLength = 64
 	var losses, norms []float64
-	tn, err := New(cfg, Options{Backend: cpu.New(2), OnStep: func(s StepInfo) {
+	tn, err := New(cfg, Options{Backend: cpu.New(2), OnStep: func(s rundir.StepInfo) {
 		losses = append(losses, float64(s.Loss))
 		norms = append(norms, float64(s.GradNorm))
 	}})
