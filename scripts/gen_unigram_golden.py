@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""SentencePiece Unigram models and golden ids from sentencepiece and Hugging Face.
+
+Trains three small Unigram models with sentencepiece on the GLUE train text in
+../shared/glue, one per family layout, and converts each with transformers'
+own converters (XLMRobertaConverter, DebertaV2Converter, AlbertConverter) to
+the family's fast tokenizer:
+
+  xlmr     nmt_nfkc (Precompiled charsmap), 2000 pieces, default ids
+           (<unk> <s> </s>), saved as sentencepiece.bpe.model + tokenizer.json
+  deberta  nmt_nfkc, 1500 pieces, byte_fallback, ids [PAD] [CLS] [SEP] [UNK],
+           saved as spm.model + tokenizer.json (the converter drops byte
+           fallback, as transformers does for DeBERTa-v2/v3); a second
+           tokenizer.json, deberta-bytefb, is the same with the Unigram's
+           byte_fallback switched on (not written: the Go test makes it by
+           the same edit)
+  albert   identity normalization (no charsmap), 1000 pieces, ids <pad> <unk>
+           [CLS] [SEP] [MASK], lower-casing and accent stripping, saved as
+           spiece.model + tokenizer.json
+
+Writes internal/data/testdata/unigram/: the three models, the tokenizer.json
+files gzipped (their charsmaps make them large; gzip keeps the bytes exact),
+each family's tokenizer_config.json, and golden.json:
+
+  spm[model]       sentencepiece's own encode (no special tokens) of every GLUE
+                   dev text: per dev set the count and a sha256 digest, full
+                   ids for the first examples and for the hostile strings
+  fast[tokenizer]  the fast tokenizer (AutoTokenizer) of each tokenizer.json
+                   folder and of each folder holding only the .model file and
+                   tokenizer_config.json (transformers converts it): for every
+                   dev example tok(a, b, truncation=True, max_length=128)'s
+                   input ids, token type ids and attention mask, digested;
+                   full encodings of the first examples at max lengths 128, 16
+                   and 7; the hostile strings, single and as pairs
+
+Digests: sha256 over one line per example, "ids;type_ids;mask\\n" with each
+list as decimal numbers joined by ",". texts_sha256 digests the dev texts
+themselves, "a\\tb\\n" per example, so a reader that disagrees is found first.
+
+Run from the repository root with the pinned packages in an ignored venv:
+    python3 -m venv .venv && .venv/bin/pip install sentencepiece==0.2.0 \\
+        tokenizers==0.21.1 transformers==4.51.3 protobuf==5.29.4
+    .venv/bin/python scripts/gen_unigram_golden.py
+The Go tests (internal/data/unigram_test.go) need no Python.
+"""
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import unicodedata
+
+import sentencepiece as spm
+import tokenizers
+import transformers
+from transformers import AutoTokenizer
+
+SHARED = "../shared/glue"
+OUT = "internal/data/testdata/unigram"
+FIRST = 5  # examples per dev set kept in full
+
+# Dev sets as mixft's task registry reads them: (dir, header, column a, column b).
+DEV = [
+    ("CoLA", False, 3, None),
+    ("SST-2", True, 0, None),
+    ("MRPC", True, 3, 4),
+    ("STS-B", True, 7, 8),
+    ("QNLI", True, 1, 2),
+    ("RTE", True, 1, 2),
+    ("WNLI", True, 1, 2),
+]
+# Train text for the models: the text columns of the train files.
+TRAIN = [("CoLA", False, [3]), ("SST-2", True, [0]), ("MRPC", True, [3, 4]),
+         ("STS-B", True, [7, 8]), ("RTE", True, [1, 2]), ("WNLI", True, [1, 2])]
+
+
+def rows(path, header):
+    with open(path, encoding="utf-8", newline="") as f:
+        lines = f.read().split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines = [l[:-1] if l.endswith("\r") else l for l in lines]
+    if header:
+        lines = lines[1:]
+    return [l.split("\t") for l in lines]
+
+
+def dev_examples(d, header, ca, cb):
+    out = []
+    for r in rows(os.path.join(SHARED, d, "dev.tsv"), header):
+        out.append((r[ca], r[cb] if cb is not None else ""))
+    return out
+
+
+def hostile():
+    """Strings that stress normalization and segmentation."""
+    cats = {}
+    for cp in range(0x110000):
+        c = chr(cp)
+        cat = unicodedata.category(c)
+        if cat == "Cs":
+            continue  # lone surrogates cannot be UTF-8
+        lst = cats.setdefault(cat, [])
+        if len(lst) < 40:
+            lst.append(c)
+    out = []
+    for cat in sorted(cats):
+        chars = cats[cat]
+        out.append("".join(chars))
+        out.append(" ".join(chars))
+        out.append("word" + "x".join(chars) + "end")
+    out += [
+        "", " ", "  ", "\t", "\n", "\u3000", " leading and trailing  ", "a    b\t\tc\n\nd",
+        "\x00", "a\x00b", "\x00\x00 x", "NUL\x00in the middle\x00",
+        "e\u0301 a\u0300 o\u0308 n\u0303", "\u0301\u0301\u0301", "Ａ\u0301", "ｅ\u0301ｅ",
+        "café naïve coöperate résumé", "Ｆｕｌｌ－ｗｉｄｔｈ　ＡＳＣＩＩ　１２３",
+        "ｶﾀｶﾅ ﾊﾟﾋﾟﾌﾟ", "①②③ ⅻ ㎏ ﬁﬂ ﬀ ™ ℌ", "ǅ ǈ ǋ Σίσυφος ΣΑΣ İstanbul ß ẞ",
+        "😀 👍🏽 👨‍👩‍👧‍👦 🇩🇪🇫🇷 ❤️ #️⃣ 🏳️‍🌈", "中文字符 日本語テキスト 한국어 텍스트",
+        "עברית ومرحبا بالعالم हिन्दी தமிழ் ไทย", "\u200b\u200c\u200d\u2060\ufeff zero width",
+        "\u202e reversed \u202c", "``quoted'' text and ''more``", "<0x41><0xFF> <unk> <s> </s>",
+        "<mask> [MASK] [CLS] [SEP] [PAD] [UNK] <pad>", "a<mask>b", "x [MASK] y",
+        "▁ ▁▁ ▁a", "1,000,000 and 3.14, 2,5 12,", "\ud7ff\ue000\uffff\U0010ffff",
+        "a" * 300, "ab" * 500, "The quick brown fox. " * 40,
+    ]
+    big = "".join(chr(0x20 + (i * 7919) % 0x2fe0) for i in range(100000))
+    big = "".join(c for c in big if unicodedata.category(c) != "Cs")
+    out.append(big)
+    out.append(("Hello world, this is GLUE-like text. " * 3000)[:100000])
+    return out
+
+
+def digest(lines):
+    h = hashlib.sha256()
+    for l in lines:
+        h.update(l.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def ids_line(ids, tt=None, am=None):
+    j = lambda xs: ",".join(str(x) for x in xs)
+    if tt is None:
+        return j(ids)
+    return j(ids) + ";" + j(tt) + ";" + j(am)
+
+
+def train_models(tmp):
+    text = os.path.join(tmp, "train.txt")
+    with open(text, "w", encoding="utf-8") as f:
+        for d, header, cols in TRAIN:
+            for r in rows(os.path.join(SHARED, d, "train.tsv"), header):
+                for c in cols:
+                    if c < len(r) and r[c].strip():
+                        f.write(r[c].replace("\n", " ") + "\n")
+    common = dict(input=text, model_type="unigram", num_threads=2, seed_sentencepiece_size=200000,
+                  input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2)
+    specs = {
+        "xlmr": dict(vocab_size=2000, normalization_rule_name="nmt_nfkc", character_coverage=0.9995),
+        "deberta": dict(vocab_size=1500, normalization_rule_name="nmt_nfkc", byte_fallback=True,
+                        pad_id=0, pad_piece="[PAD]", bos_id=1, bos_piece="[CLS]", eos_id=2,
+                        eos_piece="[SEP]", unk_id=3, unk_piece="[UNK]", character_coverage=0.999),
+        "albert": dict(vocab_size=1000, normalization_rule_name="identity", pad_id=0, pad_piece="<pad>",
+                       unk_id=1, unk_piece="<unk>", bos_id=2, bos_piece="[CLS]", eos_id=3,
+                       eos_piece="[SEP]", control_symbols=["[MASK]"], user_defined_symbols=["<user>"],
+                       character_coverage=0.9995),
+    }
+    paths = {}
+    for name, s in specs.items():
+        prefix = os.path.join(tmp, name)
+        spm.SentencePieceTrainer.train(model_prefix=prefix, **common, **s)
+        paths[name] = prefix + ".model"
+    return paths
+
+
+FAMILY = {  # model -> (file name, slow tokenizer class, tokenizer_config.json)
+    "xlmr": ("sentencepiece.bpe.model", "XLMRobertaTokenizer", {"tokenizer_class": "XLMRobertaTokenizer"}),
+    "deberta": ("spm.model", "DebertaV2Tokenizer",
+                {"tokenizer_class": "DebertaV2Tokenizer", "do_lower_case": False, "split_by_punct": False}),
+    "albert": ("spiece.model", "AlbertTokenizer",
+               {"tokenizer_class": "AlbertTokenizer", "do_lower_case": True, "keep_accents": False}),
+}
+
+
+def encode_fast(tok, a, b, n):
+    kw = dict(truncation=True, max_length=n, return_token_type_ids=True, return_attention_mask=True)
+    e = tok(a, b, **kw) if b else tok(a, **kw)
+    return e["input_ids"], e["token_type_ids"], e["attention_mask"]
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    tmp = tempfile.mkdtemp()
+    models = train_models(tmp)
+    dev = {d: dev_examples(d, h, a, b) for d, h, a, b in DEV}
+    hs = hostile()
+    golden = {
+        "versions": {"python": platform.python_version(), "sentencepiece": spm.__version__,
+                     "tokenizers": tokenizers.__version__, "transformers": transformers.__version__},
+        "dev": {d: {"count": len(ex), "texts_sha256": digest(a + "\t" + b for a, b in ex)} for d, ex in dev.items()},
+        "hostile": hs[:-2],
+        "hostile_long": [{"sha256": hashlib.sha256(s.encode()).hexdigest(), "len": len(s)} for s in hs[-2:]],
+        "spm": {}, "fast": {},
+    }
+
+    def keep(ids_list):
+        """Full ids for short results, a digest for long ones."""
+        out = []
+        for x in ids_list:
+            line = x if isinstance(x, str) else ids_line(x)
+            out.append(line if len(line) <= 1000 else {"sha256": hashlib.sha256(line.encode()).hexdigest()})
+        return out
+
+    for name, path in models.items():
+        fname, cls, cfg = FAMILY[name]
+        shutil.copy(path, os.path.join(OUT, name + ".model"))
+        sp = spm.SentencePieceProcessor(model_file=path)
+        g = {"dev": {}, "hostile": keep(sp.encode(hs))}
+        for d, ex in dev.items():
+            lines = []
+            for a, b in ex:
+                lines.append(ids_line(sp.encode(a)))
+                if b:
+                    lines.append(ids_line(sp.encode(b)))
+            g["dev"][d] = {"sha256": digest(lines), "first": lines[:FIRST]}
+        golden["spm"][name] = g
+
+        # Folder with only the model and tokenizer_config.json: transformers
+        # converts it; then its saved tokenizer.json.
+        src = os.path.join(tmp, name + "-spm")
+        os.makedirs(src)
+        shutil.copy(path, os.path.join(src, fname))
+        with open(os.path.join(src, "tokenizer_config.json"), "w") as f:
+            json.dump(cfg, f, indent=1)
+        with open(os.path.join(OUT, name + ".tokenizer_config.json"), "w") as f:
+            json.dump(cfg, f, indent=1, sort_keys=True)
+            f.write("\n")
+        tok = AutoTokenizer.from_pretrained(src, use_fast=True)
+        assert tok.is_fast
+        tj = json.loads(tok.backend_tokenizer.to_str())
+        variants = {name + "-spm": src}
+        js = {name: tj}
+        if name == "deberta":
+            fb = json.loads(json.dumps(tj))
+            fb["model"]["byte_fallback"] = True
+            js[name + "-bytefb"] = fb
+        for vname, v in js.items():
+            d = os.path.join(tmp, vname)
+            os.makedirs(d)
+            raw = json.dumps(v, ensure_ascii=False, indent=2).encode()
+            with open(os.path.join(d, "tokenizer.json"), "wb") as f:
+                f.write(raw)
+            with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+                json.dump(cfg, f)
+            if vname == name:  # the Go test makes the -bytefb file by the same edit
+                with gzip.GzipFile(os.path.join(OUT, vname + ".tokenizer.json.gz"), "wb", mtime=0) as f:
+                    f.write(raw)
+            variants[vname] = d
+        for vname, d in variants.items():
+            tok = AutoTokenizer.from_pretrained(d, use_fast=True)
+            assert tok.is_fast
+            g = {"dev": {}, "hostile": [], "hostile_pairs": []}
+            for dn, ex in dev.items():
+                lines, first = [], []
+                for i, (a, b) in enumerate(ex):
+                    lines.append(ids_line(*encode_fast(tok, a, b, 128)))
+                    if i < FIRST:
+                        first.append([ids_line(*encode_fast(tok, a, b, n)) for n in (128, 16, 7)])
+                g["dev"][dn] = {"sha256": digest(lines), "first": first}
+            g["hostile"] = keep([ids_line(*encode_fast(tok, s, "", 10**6)) for s in hs])
+            pairs = [(hs[i], hs[(i * 7 + 3) % len(hs)]) for i in range(0, len(hs) - 2, 3)]
+            g["hostile_pairs"] = keep([ids_line(*encode_fast(tok, a, b, 64)) for a, b in pairs])
+            golden["fast"][vname] = g
+    with open(os.path.join(OUT, "golden.json"), "w") as f:
+        json.dump(golden, f, ensure_ascii=False, separators=(",", ":"))
+        f.write("\n")
+    shutil.rmtree(tmp)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
