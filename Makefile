@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzReadTSV -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzTokenizer -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzBPE -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/data -run '^$$' -fuzz FuzzUnigram -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin $(DEMO)
