@@ -221,7 +221,7 @@ func newSentencePiece(m *spmpb.ModelProto) (*SentencePiece, error) {
 
 // Encode returns the ids sentencepiece's encode gives text.
 func (sp *SentencePiece) Encode(text string) []int32 {
-	return sp.model.encode(sp.norm.normalize(text), nil)
+	return sp.model.encode(sp.norm.normalize(text), nil, nil)
 }
 
 // VocabSize is the number of pieces.

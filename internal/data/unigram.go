@@ -155,11 +155,27 @@ type viterbiNode struct {
 	id    int32
 }
 
+// viterbiScratch holds the buffers of segment and encode, reused from one
+// word to the next.
+type viterbiScratch struct {
+	best []viterbiNode
+	seg  [][3]int32
+}
+
 // segment appends the best segmentation of s to dst as (start, end, id)
-// triples, in text order.
-func (m *unigramModel) segment(s string, dst [][3]int32) [][3]int32 {
+// triples, in text order; sc (nil: none) lends its buffer.
+func (m *unigramModel) segment(s string, dst [][3]int32, sc *viterbiScratch) [][3]int32 {
 	n := len(s)
-	best := make([]viterbiNode, n+1)
+	var best []viterbiNode
+	if sc != nil && cap(sc.best) > n {
+		best = sc.best[:n+1]
+	} else {
+		best = make([]viterbiNode, n+1)
+		if sc != nil {
+			sc.best = best
+		}
+	}
+	best[0] = viterbiNode{}
 	for i := 1; i <= n; i++ {
 		best[i].start = -1
 	}
@@ -227,12 +243,19 @@ func (m *unigramModel) segment(s string, dst [][3]int32) [][3]int32 {
 
 // encode appends the ids of s's best segmentation to dst: a run of
 // unknown characters is one unknown piece (both libraries fuse them),
-// spelled as bytes with byte fallback, else the unknown id.
-func (m *unigramModel) encode(s string, dst []int32) []int32 {
+// spelled as bytes with byte fallback, else the unknown id. sc (nil: none)
+// lends buffers.
+func (m *unigramModel) encode(s string, dst []int32, sc *viterbiScratch) []int32 {
 	if s == "" {
 		return dst
 	}
-	seg := m.segment(s, make([][3]int32, 0, len(s)/3+1))
+	var seg [][3]int32
+	if sc != nil {
+		seg = m.segment(s, sc.seg[:0], sc)
+		sc.seg = seg
+	} else {
+		seg = m.segment(s, nil, nil)
+	}
 	for i := 0; i < len(seg); i++ {
 		start, end, id := seg[i][0], seg[i][1], seg[i][2]
 		if id != m.unk {

@@ -69,7 +69,7 @@ func FuzzUnigram(f *testing.F) {
 			w.WriteRune(uniFuzzAlphabet[int(c)%len(uniFuzzAlphabet)])
 		}
 		s := w.String()
-		seg := m.segment(s, nil)
+		seg := m.segment(s, nil, nil)
 		var spelled strings.Builder
 		total := 0.0
 		for _, p := range seg {

@@ -101,6 +101,7 @@ func (t *UnigramTokenizer) encodeText(text string) []int32 {
 	text = strings.ToValidUTF8(text, "")
 	var ids []int32
 	var words []string
+	var sc viterbiScratch
 	normalized := len(t.added.norm) > 0 // split's text pieces are normalized already
 	start := 0
 	for _, p := range t.added.split(text) {
@@ -120,7 +121,7 @@ func (t *UnigramTokenizer) encodeText(text string) []int32 {
 		}
 		words = t.wordsOf(words[:0], s, first)
 		for _, w := range words {
-			ids = t.model.encode(w, ids)
+			ids = t.model.encode(w, ids, &sc)
 		}
 	}
 	return ids
