@@ -171,11 +171,55 @@ def train_models(tmp):
     }
     paths = {}
     for name, s in specs.items():
+        kept = os.path.join(OUT, name + ".model")
+        if os.path.exists(kept) and "--retrain" not in sys.argv:
+            paths[name] = kept  # training is not deterministic: keep the committed models
+            continue
         prefix = os.path.join(tmp, name)
         spm.SentencePieceTrainer.train(model_prefix=prefix, **common, **s)
         paths[name] = prefix + ".model"
     return paths
 
+
+# The fast tokenizers checked: a tokenizer.json ("json": transformers'
+# conversion of the base model, with "set" edits [[key path], value]) or the
+# model file alone ("spm"), each with the family's tokenizer_config.json
+# updated by "config". Compact ones keep digests only.
+VARIANTS = {
+    "xlmr": {"base": "xlmr", "kind": "json"},
+    "deberta": {"base": "deberta", "kind": "json"},
+    "albert": {"base": "albert", "kind": "json"},
+    "xlmr-spm": {"base": "xlmr", "kind": "spm"},
+    "deberta-spm": {"base": "deberta", "kind": "spm"},
+    "albert-spm": {"base": "albert", "kind": "spm"},
+    "deberta-bytefb": {"base": "deberta", "kind": "json", "set": [[["model", "byte_fallback"], True]]},
+    "xlmr-first": {"base": "xlmr", "kind": "json", "compact": True,
+                   "set": [[["pre_tokenizer", "prepend_scheme"], "first"]]},
+    "xlmr-never": {"base": "xlmr", "kind": "json", "compact": True,
+                   "set": [[["pre_tokenizer", "prepend_scheme"], "never"]]},
+    "xlmr-nosplit": {"base": "xlmr", "kind": "json", "compact": True, "set": [[["pre_tokenizer", "split"], False]]},
+    "xlmr-wsplit": {"base": "xlmr", "kind": "json", "compact": True, "set": [[["pre_tokenizer"], {
+        "type": "Sequence", "pretokenizers": [
+            {"type": "WhitespaceSplit"},
+            {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True}]}]]},
+    "xlmr-roberta": {"base": "xlmr", "kind": "json", "compact": True, "set": [[["post_processor"], {
+        "type": "RobertaProcessing", "sep": ["</s>", 2], "cls": ["<s>", 0], "trim_offsets": True,
+        "add_prefix_space": True}]]},
+    "albert-bert": {"base": "albert", "kind": "json", "compact": True, "set": [[["post_processor"], {
+        "type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]}]]},
+    "albert-norms": {"base": "albert", "kind": "json", "compact": True, "set": [[["normalizer"], {
+        "type": "Sequence", "normalizers": [
+            {"type": "NFKC"}, {"type": "Strip", "strip_left": True, "strip_right": False},
+            {"type": "Replace", "pattern": {"String": "e"}, "content": "E"}, {"type": "NFD"}, {"type": "NFC"},
+            {"type": "Replace", "pattern": {"Regex": "[0-9]+"}, "content": "#"}]}]]},
+    "deberta-spm-lower": {"base": "deberta", "kind": "spm", "compact": True, "config": {"do_lower_case": True}},
+    "albert-spm-cased": {"base": "albert", "kind": "spm", "compact": True,
+                         "config": {"do_lower_case": False, "keep_accents": True}},
+    "xlmr-spm-specials": {"base": "xlmr", "kind": "spm", "compact": True,
+                          "config": {"mask_token": {"content": "<mask>", "lstrip": False, "rstrip": True,
+                                                    "single_word": False, "normalized": False, "special": True,
+                                                    "__type": "AddedToken"}}},
+}
 
 FAMILY = {  # model -> (file name, slow tokenizer class, tokenizer_config.json)
     "xlmr": ("sentencepiece.bpe.model", "XLMRobertaTokenizer", {"tokenizer_class": "XLMRobertaTokenizer"}),
@@ -207,17 +251,20 @@ def main():
         "spm": {}, "fast": {},
     }
 
-    def keep(ids_list):
-        """Full ids for short results, a digest for long ones."""
+    def keep(ids_list, limit=1000):
+        """Full ids for results up to limit characters, a digest for longer ones."""
         out = []
         for x in ids_list:
             line = x if isinstance(x, str) else ids_line(x)
-            out.append(line if len(line) <= 1000 else {"sha256": hashlib.sha256(line.encode()).hexdigest()})
+            out.append(line if len(line) <= limit else {"sha256": hashlib.sha256(line.encode()).hexdigest()})
         return out
+
+    tjs = {}
 
     for name, path in models.items():
         fname, cls, cfg = FAMILY[name]
-        shutil.copy(path, os.path.join(OUT, name + ".model"))
+        if path != os.path.join(OUT, name + ".model"):
+            shutil.copy(path, os.path.join(OUT, name + ".model"))
         sp = spm.SentencePieceProcessor(model_file=path)
         g = {"dev": {}, "hostile": keep(sp.encode(hs))}
         for d, ex in dev.items():
@@ -229,52 +276,56 @@ def main():
             g["dev"][d] = {"sha256": digest(lines), "first": lines[:FIRST]}
         golden["spm"][name] = g
 
-        # Folder with only the model and tokenizer_config.json: transformers
-        # converts it; then its saved tokenizer.json.
-        src = os.path.join(tmp, name + "-spm")
-        os.makedirs(src)
-        shutil.copy(path, os.path.join(src, fname))
-        with open(os.path.join(src, "tokenizer_config.json"), "w") as f:
-            json.dump(cfg, f, indent=1)
         with open(os.path.join(OUT, name + ".tokenizer_config.json"), "w") as f:
             json.dump(cfg, f, indent=1, sort_keys=True)
             f.write("\n")
+        # The tokenizer.json transformers makes from the model alone.
+        src = os.path.join(tmp, name + "-convert")
+        os.makedirs(src)
+        shutil.copy(path, os.path.join(src, fname))
+        with open(os.path.join(src, "tokenizer_config.json"), "w") as f:
+            json.dump(cfg, f)
         tok = AutoTokenizer.from_pretrained(src, use_fast=True)
         assert tok.is_fast
-        tj = json.loads(tok.backend_tokenizer.to_str())
-        variants = {name + "-spm": src}
-        js = {name: tj}
-        if name == "deberta":
-            fb = json.loads(json.dumps(tj))
-            fb["model"]["byte_fallback"] = True
-            js[name + "-bytefb"] = fb
-        for vname, v in js.items():
-            d = os.path.join(tmp, vname)
-            os.makedirs(d)
-            raw = json.dumps(v, ensure_ascii=False, indent=2).encode()
-            with open(os.path.join(d, "tokenizer.json"), "wb") as f:
-                f.write(raw)
-            with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
-                json.dump(cfg, f)
-            if vname == name:  # the Go test makes the -bytefb file by the same edit
-                with gzip.GzipFile(os.path.join(OUT, vname + ".tokenizer.json.gz"), "wb", mtime=0) as f:
-                    f.write(raw)
-            variants[vname] = d
-        for vname, d in variants.items():
-            tok = AutoTokenizer.from_pretrained(d, use_fast=True)
-            assert tok.is_fast
-            g = {"dev": {}, "hostile": [], "hostile_pairs": []}
-            for dn, ex in dev.items():
-                lines, first = [], []
-                for i, (a, b) in enumerate(ex):
-                    lines.append(ids_line(*encode_fast(tok, a, b, 128)))
-                    if i < FIRST:
-                        first.append([ids_line(*encode_fast(tok, a, b, n)) for n in (128, 16, 7)])
-                g["dev"][dn] = {"sha256": digest(lines), "first": first}
-            g["hostile"] = keep([ids_line(*encode_fast(tok, s, "", 10**6)) for s in hs])
-            pairs = [(hs[i], hs[(i * 7 + 3) % len(hs)]) for i in range(0, len(hs) - 2, 3)]
-            g["hostile_pairs"] = keep([ids_line(*encode_fast(tok, a, b, 64)) for a, b in pairs])
-            golden["fast"][vname] = g
+        raw = json.dumps(json.loads(tok.backend_tokenizer.to_str()), ensure_ascii=False, indent=2).encode()
+        with gzip.GzipFile(os.path.join(OUT, name + ".tokenizer.json.gz"), "wb", mtime=0) as f:
+            f.write(raw)
+        tjs[name] = raw
+
+    for vname, spec in VARIANTS.items():
+        base, kind = spec["base"], spec["kind"]
+        fname, cls, cfg = FAMILY[base]
+        d = os.path.join(tmp, vname)
+        os.makedirs(d)
+        with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+            json.dump({**cfg, **spec.get("config", {})}, f)
+        if kind == "spm":
+            shutil.copy(models[base], os.path.join(d, fname))
+        else:
+            tj = json.loads(tjs[base])
+            for path, value in spec.get("set", []):
+                obj = tj
+                for k in path[:-1]:
+                    obj = obj[k]
+                obj[path[-1]] = value
+            with open(os.path.join(d, "tokenizer.json"), "w") as f:
+                json.dump(tj, f, ensure_ascii=False)
+        tok = AutoTokenizer.from_pretrained(d, use_fast=True)
+        assert tok.is_fast
+        full = not spec.get("compact")
+        g = {"spec": spec, "dev": {}, "hostile": [], "hostile_pairs": []}
+        for dn, ex in dev.items():
+            lines, first = [], []
+            for i, (a, b) in enumerate(ex):
+                lines.append(ids_line(*encode_fast(tok, a, b, 128)))
+                if i < FIRST and full:
+                    first.append([ids_line(*encode_fast(tok, a, b, n)) for n in (128, 16, 7)])
+            g["dev"][dn] = {"sha256": digest(lines), "first": first}
+        limit = 1000 if full else 0
+        g["hostile"] = keep([ids_line(*encode_fast(tok, s, "", 10**6)) for s in hs], limit)
+        pairs = [(hs[i], hs[(i * 7 + 3) % len(hs)]) for i in range(0, len(hs) - 2, 3)]
+        g["hostile_pairs"] = keep([ids_line(*encode_fast(tok, a, b, 64)) for a, b in pairs], limit)
+        golden["fast"][vname] = g
     with open(os.path.join(OUT, "golden.json"), "w") as f:
         json.dump(golden, f, ensure_ascii=False, separators=(",", ":"))
         f.write("\n")

@@ -4,8 +4,10 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,54 +35,87 @@ func uniTestUnzip(t testing.TB, name, dir string) {
 	}
 }
 
-// uniTestFast are the fast tokenizers of the golden file: NAME is the
-// tokenizer.json transformers saved (NAME-bytefb: deberta's with the
-// Unigram's byte_fallback on), NAME-spm the folder holding only the
-// SentencePiece model and tokenizer_config.json.
-var uniTestFast = []string{"xlmr", "deberta", "deberta-bytefb", "albert", "xlmr-spm", "deberta-spm", "albert-spm"}
+// uniTestSpec is how the generator laid out one fast tokenizer's folder
+// (see VARIANTS in scripts/gen_unigram_golden.py): BASE's tokenizer.json
+// with "set" edits (kind json) or BASE's model file alone (kind spm), with
+// the family's tokenizer_config.json updated by "config".
+type uniTestSpec struct {
+	Base   string                     `json:"base"`
+	Kind   string                     `json:"kind"`
+	Config map[string]json.RawMessage `json:"config"`
+	Set    [][2]json.RawMessage       `json:"set"`
+}
 
-// uniTestFolder lays out the model folder of one golden tokenizer.
+// uniTestSPMFiles are the families' model file names.
+var uniTestSPMFiles = map[string]string{"xlmr": SPMFileXLMR, "deberta": SPMFileDeBERTa, "albert": SPMFileALBERT}
+
+// uniTestFolder lays out the model folder of the golden tokenizer name.
 func uniTestFolder(t testing.TB, name string) string {
 	t.Helper()
+	spec, ok := uniTestGolden(t).Fast[name]
+	if !ok {
+		t.Fatalf("no fast tokenizer %q in the golden file", name)
+	}
+	return uniTestLayout(t, spec.Spec)
+}
+
+// uniTestLayout lays out a folder as spec says.
+func uniTestLayout(t testing.TB, spec uniTestSpec) string {
+	t.Helper()
 	dir := t.TempDir()
-	base, kind, _ := strings.Cut(name, "-")
-	cfg, err := os.ReadFile(filepath.Join(uniTestDir, base+".tokenizer_config.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, tokenizerConfigFile), cfg, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	switch kind {
-	case "":
-		uniTestUnzip(t, base, dir)
-	case "bytefb":
-		uniTestUnzip(t, base, dir)
-		path := filepath.Join(dir, TokenizerJSONFile)
+	readJSONFile := func(path string, v any) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var tj map[string]any
-		if err := json.Unmarshal(b, &tj); err != nil {
-			t.Fatal(err)
+		if err := json.Unmarshal(b, v); err != nil {
+			t.Fatalf("%s: %v", path, err)
 		}
-		tj["model"].(map[string]any)["byte_fallback"] = true
-		if b, err = json.Marshal(tj); err != nil {
+	}
+	writeJSONFile := func(path string, v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+	cfg := map[string]json.RawMessage{}
+	readJSONFile(filepath.Join(uniTestDir, spec.Base+".tokenizer_config.json"), &cfg)
+	for k, v := range spec.Config {
+		cfg[k] = v
+	}
+	writeJSONFile(filepath.Join(dir, tokenizerConfigFile), cfg)
+	switch spec.Kind {
 	case "spm":
-		file := map[string]string{"xlmr": SPMFileXLMR, "deberta": SPMFileDeBERTa, "albert": SPMFileALBERT}[base]
-		b, err := os.ReadFile(filepath.Join(uniTestDir, base+".model"))
+		b, err := os.ReadFile(filepath.Join(uniTestDir, spec.Base+".model"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, file), b, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, uniTestSPMFiles[spec.Base]), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	case "json":
+		uniTestUnzip(t, spec.Base, dir)
+		path := filepath.Join(dir, TokenizerJSONFile)
+		var tj map[string]any
+		readJSONFile(path, &tj)
+		for _, set := range spec.Set {
+			var keys []string
+			var value any
+			if json.Unmarshal(set[0], &keys) != nil || json.Unmarshal(set[1], &value) != nil || len(keys) == 0 {
+				t.Fatalf("golden spec edit %s", set)
+			}
+			obj := tj
+			for _, k := range keys[:len(keys)-1] {
+				obj = obj[k].(map[string]any)
+			}
+			obj[keys[len(keys)-1]] = value
+		}
+		writeJSONFile(path, tj)
+	default:
+		t.Fatalf("golden spec kind %q", spec.Kind)
 	}
 	return dir
 }
@@ -105,7 +140,7 @@ func uniTestLoad(t testing.TB, name string) *UnigramTokenizer {
 // max lengths 128, 16 and 7.
 func TestUnigramFastGLUEDev(t *testing.T) {
 	g := uniTestGolden(t)
-	for _, name := range uniTestFast {
+	for _, name := range slices.Sorted(maps.Keys(g.Fast)) {
 		t.Run(name, func(t *testing.T) {
 			tok := uniTestLoad(t, name)
 			want := g.Fast[name]
@@ -135,7 +170,7 @@ func TestUnigramFastGLUEDev(t *testing.T) {
 func TestUnigramFastHostile(t *testing.T) {
 	g := uniTestGolden(t)
 	hs := uniTestHostile(t, g)
-	for _, name := range uniTestFast {
+	for _, name := range slices.Sorted(maps.Keys(g.Fast)) {
 		t.Run(name, func(t *testing.T) {
 			tok := uniTestLoad(t, name)
 			want := g.Fast[name]

@@ -132,10 +132,12 @@ func spmFamilyOf(dir, modelPath string, cfg spmConfig) (spmFamily, error) {
 // tokenizer_class, else config.json's model_type, else the file's name
 // (sentencepiece.bpe.model: XLM-RoBERTa, spm.model: DeBERTa-v2/v3,
 // spiece.model: ALBERT). tokenizer_config.json's do_lower_case,
-// keep_accents (ALBERT), split_by_punct (DeBERTa; true is not supported),
-// add_prefix_space, legacy and special tokens are honoured; lowerOverride,
-// when not nil, replaces do_lower_case (DeBERTa and ALBERT). As in
-// transformers, these families' fast tokenizers have no byte fallback.
+// keep_accents (ALBERT), split_by_punct (DeBERTa; true is not supported)
+// and special tokens are honoured; lowerOverride, when not nil, replaces
+// do_lower_case (DeBERTa and ALBERT). As in transformers, these families'
+// fast tokenizers have no byte fallback, and always put ▁ before each
+// piece of text (their slow tokenizers have no add_prefix_space or legacy
+// for the converter to read).
 func LoadSPMEncoder(dir string, lowerOverride *bool) (*UnigramTokenizer, error) {
 	modelPath, ok := spmModelFile(dir)
 	if !ok {
@@ -214,14 +216,6 @@ func spmConvert(fam spmFamily, m *spmpb.ModelProto, cfg spmConfig, lowerOverride
 		return nil, "", err
 	} else if split && fam.file == SPMFileDeBERTa {
 		return nil, "", fmt.Errorf("%s: key \"split_by_punct\": true is not supported (a Punctuation pre-tokenizer)", cfg.path)
-	}
-	prefix, err := cfg.bool("add_prefix_space", true)
-	if err != nil {
-		return nil, "", err
-	}
-	legacy, err := cfg.bool("legacy", true)
-	if err != nil {
-		return nil, "", err
 	}
 
 	// The model: the pieces with their scores.
@@ -341,13 +335,6 @@ func spmConvert(fam spmFamily, m *spmpb.ModelProto, cfg spmConfig, lowerOverride
 		}
 		norms = append(norms, spaces(" "))
 	}
-	scheme := "never"
-	if prefix {
-		scheme = "always"
-		if !legacy {
-			scheme = "first"
-		}
-	}
 	cls, sep := special["cls_token"], special["sep_token"]
 	clsID, sepID := ids[cls], ids[sep]
 	for _, a := range addedTokens {
@@ -376,7 +363,7 @@ func spmConvert(fam spmFamily, m *spmpb.ModelProto, cfg spmConfig, lowerOverride
 
 	tj := &tokenizerJSON{
 		Normalizer:    spmJSON(map[string]any{"type": "Sequence", "normalizers": norms}),
-		PreTokenizer:  spmJSON(map[string]any{"type": "Metaspace", "replacement": spmSpace, "prepend_scheme": scheme, "split": true}),
+		PreTokenizer:  spmJSON(map[string]any{"type": "Metaspace", "replacement": spmSpace, "prepend_scheme": "always", "split": true}),
 		PostProcessor: spmJSON(post),
 	}
 	if err := json.Unmarshal(spmJSON(addedTokens), &tj.AddedTokens); err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mixft/mixft/internal/fixture"
@@ -38,7 +39,8 @@ type uniGolden struct {
 		Hostile []json.RawMessage `json:"hostile"`
 	} `json:"spm"`
 	Fast map[string]struct {
-		Dev map[string]struct {
+		Spec uniTestSpec `json:"spec"`
+		Dev  map[string]struct {
 			SHA256 string      `json:"sha256"`
 			First  [][3]string `json:"first"`
 		} `json:"dev"`
@@ -47,18 +49,26 @@ type uniGolden struct {
 	} `json:"fast"`
 }
 
+// uniTestGolden reads golden.json once.
 func uniTestGolden(t testing.TB) *uniGolden {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(uniTestDir, "golden.json"))
-	if err != nil {
-		t.Fatal(err)
+	uniGoldenOnce.Do(func() {
+		var b []byte
+		if b, uniGoldenErr = os.ReadFile(filepath.Join(uniTestDir, "golden.json")); uniGoldenErr == nil {
+			uniGoldenErr = json.Unmarshal(b, &uniGoldenData)
+		}
+	})
+	if uniGoldenErr != nil {
+		t.Fatal(uniGoldenErr)
 	}
-	var g uniGolden
-	if err := json.Unmarshal(b, &g); err != nil {
-		t.Fatal(err)
-	}
-	return &g
+	return &uniGoldenData
 }
+
+var (
+	uniGoldenOnce sync.Once
+	uniGoldenData uniGolden
+	uniGoldenErr  error
+)
 
 // uniTestDevSets are the GLUE dev sets of the golden file, as mixft's
 // task registry reads them.
