@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzTokenizer -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzBPE -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzUnigram -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/data -run '^$$' -fuzz FuzzCharsMap -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin $(DEMO)

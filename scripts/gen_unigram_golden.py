@@ -2,36 +2,35 @@
 """SentencePiece Unigram models and golden ids from sentencepiece and Hugging Face.
 
 Trains three small Unigram models with sentencepiece on the GLUE train text in
-../shared/glue, one per family layout, and converts each with transformers'
-own converters (XLMRobertaConverter, DebertaV2Converter, AlbertConverter) to
-the family's fast tokenizer:
+../shared/glue, one per family layout (training is not deterministic, so the
+committed models are kept unless --retrain is given):
 
   xlmr     nmt_nfkc (Precompiled charsmap), 2000 pieces, default ids
-           (<unk> <s> </s>), saved as sentencepiece.bpe.model + tokenizer.json
-  deberta  nmt_nfkc, 1500 pieces, byte_fallback, ids [PAD] [CLS] [SEP] [UNK],
-           saved as spm.model + tokenizer.json (the converter drops byte
-           fallback, as transformers does for DeBERTa-v2/v3); a second
-           tokenizer.json, deberta-bytefb, is the same with the Unigram's
-           byte_fallback switched on (not written: the Go test makes it by
-           the same edit)
+           (<unk> <s> </s>); the family's file: sentencepiece.bpe.model
+  deberta  nmt_nfkc, 1500 pieces, byte_fallback, ids [PAD] [CLS] [SEP] [UNK];
+           spm.model
   albert   identity normalization (no charsmap), 1000 pieces, ids <pad> <unk>
-           [CLS] [SEP] [MASK], lower-casing and accent stripping, saved as
-           spiece.model + tokenizer.json
+           [CLS] [SEP], control [MASK], user-defined <user>; spiece.model
 
-Writes internal/data/testdata/unigram/: the three models, the tokenizer.json
-files gzipped (their charsmaps make them large; gzip keeps the bytes exact),
-each family's tokenizer_config.json, and golden.json:
+and converts each with transformers' own converter (XLMRobertaConverter,
+DebertaV2Converter, AlbertConverter, through AutoTokenizer on a folder holding
+the model file and the family's tokenizer_config.json) to its tokenizer.json.
+
+Writes internal/data/testdata/unigram/: the models, the tokenizer.json files
+gzipped (their charsmaps make them large; gzip keeps the bytes exact), each
+family's tokenizer_config.json, and golden.json:
 
   spm[model]       sentencepiece's own encode (no special tokens) of every GLUE
-                   dev text: per dev set the count and a sha256 digest, full
-                   ids for the first examples and for the hostile strings
-  fast[tokenizer]  the fast tokenizer (AutoTokenizer) of each tokenizer.json
-                   folder and of each folder holding only the .model file and
-                   tokenizer_config.json (transformers converts it): for every
+                   dev text: per dev set a sha256 digest and the first texts'
+                   ids; the hostile strings' ids
+  fast[variant]    the fast tokenizer (AutoTokenizer) of each folder in
+                   VARIANTS (a tokenizer.json, edited or not, or the model file
+                   alone; "spec" says how the Go test lays it out): for every
                    dev example tok(a, b, truncation=True, max_length=128)'s
-                   input ids, token type ids and attention mask, digested;
-                   full encodings of the first examples at max lengths 128, 16
-                   and 7; the hostile strings, single and as pairs
+                   input ids, token type ids and attention mask, digested; the
+                   first examples in full at max lengths 128, 16 and 7; the
+                   hostile strings, single and as pairs truncated to 64
+                   (compact variants: digests only)
 
 Digests: sha256 over one line per example, "ids;type_ids;mask\\n" with each
 list as decimal numbers joined by ",". texts_sha256 digests the dev texts
@@ -40,8 +39,9 @@ themselves, "a\\tb\\n" per example, so a reader that disagrees is found first.
 Run from the repository root with the pinned packages in an ignored venv:
     python3 -m venv .venv && .venv/bin/pip install sentencepiece==0.2.0 \\
         tokenizers==0.21.1 transformers==4.51.3 protobuf==5.29.4
-    .venv/bin/python scripts/gen_unigram_golden.py
-The Go tests (internal/data/unigram_test.go) need no Python.
+    .venv/bin/python scripts/gen_unigram_golden.py [--retrain]
+The Go tests (internal/data/unigram*_test.go, cmd/mixft's TestTokenizeUnigram)
+need no Python.
 """
 
 import gzip

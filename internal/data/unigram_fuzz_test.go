@@ -1,7 +1,10 @@
 package data
 
 import (
+	"encoding/binary"
 	"math"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -93,5 +96,34 @@ func FuzzUnigram(f *testing.F) {
 		if want := uniSlowBest(m, s); math.Abs(total-want) > 1e-9*math.Max(1, math.Abs(want)) {
 			t.Fatalf("%q: the segmentation scores %v, the best is %v", s, total, want)
 		}
+	})
+}
+
+// FuzzCharsMap overwrites part of a real precompiled charsmap with fuzz
+// bytes and applies it both ways: a damaged trie or table must never
+// make normalization panic or read outside the blob.
+func FuzzCharsMap(f *testing.F) {
+	sp, err := LoadSentencePiece(filepath.Join(uniTestDir, "xlmr.model"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	m := sp.norm.cmap
+	blob := make([]byte, 4+4*len(m.units)+len(m.table))
+	binary.LittleEndian.PutUint32(blob, uint32(4*len(m.units)))
+	for i, u := range m.units {
+		binary.LittleEndian.PutUint32(blob[4+4*i:], u)
+	}
+	copy(blob[4+4*len(m.units):], m.table)
+	f.Add(uint32(0), []byte{0xff, 0xff, 0xff, 0xff}, "Ｆｕｌｌ ｗｉｄｔｈ e\u0301 \x00")
+	f.Add(uint32(4), []byte{0, 0, 0, 0x80}, "ﬁ ① ㎏")
+	f.Fuzz(func(t *testing.T, at uint32, patch []byte, text string) {
+		b := slices.Clone(blob)
+		copy(b[int(at)%len(b):], patch)
+		cm, err := parseCharsMap(b)
+		if err != nil {
+			return
+		}
+		cm.normalizeHF(text)
+		(&spmNormalizer{cmap: cm, addDummyPrefix: true, removeExtraSpaces: true, escapeSpaces: true}).normalize(text)
 	})
 }
