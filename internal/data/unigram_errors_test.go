@@ -42,6 +42,11 @@ func TestUnigramTokenizerJSONErrors(t *testing.T) {
 		}, `key "normalizer.normalizers[2].pattern.Regex"`},
 		{"byte-level pre-tokenizer", func(tj map[string]any) { tj["pre_tokenizer"] = map[string]any{"type": "ByteLevel"} }, `key "pre_tokenizer": expected Metaspace`},
 		{"prepend scheme", func(tj map[string]any) { tj["pre_tokenizer"].(map[string]any)["prepend_scheme"] = "sometimes" }, `"sometimes" is not always, first or never`},
+		{"first after WhitespaceSplit", func(tj map[string]any) {
+			ms := tj["pre_tokenizer"].(map[string]any)
+			ms["prepend_scheme"] = "first"
+			tj["pre_tokenizer"] = map[string]any{"type": "Sequence", "pretokenizers": []any{map[string]any{"type": "WhitespaceSplit"}, ms}}
+		}, `prepend_scheme first after WhitespaceSplit is not supported`},
 		{"template without A", func(tj map[string]any) {
 			tj["post_processor"].(map[string]any)["single"] = []any{map[string]any{"SpecialToken": map[string]any{"id": "<s>", "type_id": 0}}}
 		}, `key "post_processor".single: the template must hold $A`},

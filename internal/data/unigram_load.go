@@ -230,7 +230,15 @@ func (t *UnigramTokenizer) parsePreTokenizer(path string, raw json.RawMessage) e
 			return t.parsePreTokenizer(path, p.PreTokenizers[0])
 		case len(p.PreTokenizers) == 2 && typeOf(p.PreTokenizers[0]) == "WhitespaceSplit":
 			t.whitespaceSplit = true
-			return t.parsePreTokenizer(path, p.PreTokenizers[1])
+			if err := t.parsePreTokenizer(path, p.PreTokenizers[1]); err != nil {
+				return err
+			}
+			if t.prepend == prependFirst {
+				// Which word starts the text would need the normalizer's
+				// alignments; no converter writes this combination.
+				return fmt.Errorf("%s: key \"pre_tokenizer\": prepend_scheme first after WhitespaceSplit is not supported", path)
+			}
+			return nil
 		}
 		return bad
 	}

@@ -64,7 +64,8 @@ func (t *UnigramTokenizer) normalize(s string) string {
 }
 
 // wordsOf appends the pre-tokenized words of a normalized piece to dst;
-// first says whether the piece starts the text.
+// first says whether the piece starts the text (prepend_scheme first,
+// which the loader never pairs with WhitespaceSplit).
 func (t *UnigramTokenizer) wordsOf(dst []string, s string, first bool) []string {
 	var parts []string
 	if t.whitespaceSplit {
@@ -72,10 +73,10 @@ func (t *UnigramTokenizer) wordsOf(dst []string, s string, first bool) []string 
 	} else {
 		parts = []string{s}
 	}
-	for i, p := range parts {
+	for _, p := range parts {
 		p = strings.ReplaceAll(p, " ", t.replacement)
 		if !strings.HasPrefix(p, t.replacement) &&
-			(t.prepend == prependAlways || t.prepend == prependFirst && first && i == 0) {
+			(t.prepend == prependAlways || t.prepend == prependFirst && first) {
 			p = t.replacement + p
 		}
 		if !t.split {
