@@ -181,3 +181,15 @@ func TestSPMModelErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestPerlClass checks which Replace patterns are refused for their
+// Perl classes.
+func TestPerlClass(t *testing.T) {
+	for pat, want := range map[string]bool{
+		` {2,}`: false, `\s+`: true, `a\d`: true, `\\s`: false, `\\\s`: true, `[\w]`: true, `\.`: false, `\bx`: true, `\p{L}`: false,
+	} {
+		if got := perlClass.MatchString(pat); got != want {
+			t.Errorf("%q: refused %t, want %t", pat, got, want)
+		}
+	}
+}

@@ -126,6 +126,10 @@ func buildUnigramJSON(path string, tj *tokenizerJSON) (*UnigramTokenizer, error)
 	return t, nil
 }
 
+// perlClass finds the Perl character classes whose meaning differs
+// between Oniguruma and Go's regexp (an escaped backslash is skipped).
+var perlClass = regexp.MustCompile(`(?:^|[^\\])(?:\\\\)*\\[sSwWdDbB]`)
+
 // parseNormalizers appends the steps of the normalizer raw (at key) to
 // steps; lower reports a Lowercase among them.
 func parseNormalizers(path, key string, raw json.RawMessage, steps []normalizeStep, lower bool) ([]normalizeStep, bool, error) {
@@ -177,6 +181,9 @@ func parseNormalizers(path, key string, raw json.RawMessage, steps []normalizeSt
 		case n.Pattern.String != nil && *n.Pattern.String != "":
 			return append(steps, stepReplace(*n.Pattern.String, *n.Content)), lower, nil
 		case n.Pattern.Regex != nil:
+			if perlClass.MatchString(*n.Pattern.Regex) {
+				return nil, false, fmt.Errorf("%s: key %q: regular expression %q: \\s, \\w, \\d and \\b are not supported (tokenizers' Oniguruma reads them as Unicode classes, Go's regexp as ASCII)", path, key+".pattern.Regex", *n.Pattern.Regex)
+			}
 			re, err := regexp.Compile(*n.Pattern.Regex)
 			if err != nil {
 				return nil, false, fmt.Errorf("%s: key %q: regular expression %q: %v", path, key+".pattern.Regex", *n.Pattern.Regex, err)
