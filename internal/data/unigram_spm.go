@@ -163,7 +163,7 @@ func loadSPMEncoder(dir, modelPath string, lowerOverride *bool) (*UnigramTokeniz
 	if err != nil {
 		return nil, err
 	}
-	tj, pad, err := spmConvert(fam, m, cfg, lowerOverride)
+	tj, pad, err := spmConvert(modelPath, fam, m, cfg, lowerOverride)
 	if err != nil {
 		return nil, err
 	}
@@ -193,10 +193,10 @@ func albertNumberComma(piece string) bool {
 	return len(r) >= 2 && r[len(r)-1] == ',' && unicode.IsDigit(r[len(r)-2])
 }
 
-// spmConvert writes the tokenizer.json of a family's model as
-// transformers' converter and fast tokenizer make it; pad is the padding
-// token's content.
-func spmConvert(fam spmFamily, m *spmpb.ModelProto, cfg spmConfig, lowerOverride *bool) (*tokenizerJSON, string, error) {
+// spmConvert writes the tokenizer.json of a family's model (read from
+// modelPath) as transformers' converter and fast tokenizer make it; pad is
+// the padding token's content.
+func spmConvert(modelPath string, fam spmFamily, m *spmpb.ModelProto, cfg spmConfig, lowerOverride *bool) (*tokenizerJSON, string, error) {
 	lowerDef := fam.file == SPMFileALBERT
 	lower, err := cfg.bool("do_lower_case", lowerDef)
 	if err != nil {
@@ -204,7 +204,7 @@ func spmConvert(fam spmFamily, m *spmpb.ModelProto, cfg spmConfig, lowerOverride
 	}
 	if lowerOverride != nil {
 		if fam.file == SPMFileXLMR && *lowerOverride {
-			return nil, "", errors.New("do_lower_case: true is not possible for XLM-RoBERTa's tokenizer (it keeps the case); use auto or false")
+			return nil, "", fmt.Errorf("do_lower_case: true is not possible for %s: XLM-RoBERTa's tokenizer keeps the case; use auto or false", modelPath)
 		}
 		lower = *lowerOverride
 	}
@@ -225,7 +225,7 @@ func spmConvert(fam spmFamily, m *spmpb.ModelProto, cfg spmConfig, lowerOverride
 	switch fam.file {
 	case SPMFileXLMR:
 		if len(pieces) < 3 {
-			return nil, "", fmt.Errorf("%d pieces; XLM-RoBERTa's model has <unk> <s> </s> first", len(pieces))
+			return nil, "", fmt.Errorf("%s: %d pieces; XLM-RoBERTa's model has <unk> <s> </s> first", modelPath, len(pieces))
 		}
 		vocab = [][2]any{{"<s>", 0.0}, {"<pad>", 0.0}, {"</s>", 0.0}, {"<unk>", 0.0}}
 		for _, p := range pieces[3:] {
