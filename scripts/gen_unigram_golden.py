@@ -22,7 +22,8 @@ family's tokenizer_config.json, and golden.json:
 
   spm[model]       sentencepiece's own encode (no special tokens) of every GLUE
                    dev text: per dev set a sha256 digest and the first texts'
-                   ids; the hostile strings' ids
+                   ids; the hostile strings' ids; a digest of the random
+                   strings' ids
   fast[variant]    the fast tokenizer (AutoTokenizer) of each folder in
                    VARIANTS (a tokenizer.json, edited or not, or the model file
                    alone; "spec" says how the Go test lays it out): for every
@@ -30,7 +31,10 @@ family's tokenizer_config.json, and golden.json:
                    input ids, token type ids and attention mask, digested; the
                    first examples in full at max lengths 128, 16 and 7; the
                    hostile strings, single and as pairs truncated to 64
-                   (compact variants: digests only)
+                   (compact variants: digests only); a digest of the random
+                   strings encoded in turn: strings i and i+1 as a pair when
+                   i % 3 == 0, else string i alone, truncated to 48, for
+                   even i
 
 Digests: sha256 over one line per example, "ids;type_ids;mask\\n" with each
 list as decimal numbers joined by ",". texts_sha256 digests the dev texts
@@ -131,6 +135,26 @@ def hostile():
     big = "".join(c for c in big if unicodedata.category(c) != "Cs")
     out.append(big)
     out.append(("Hello world, this is GLUE-like text. " * 3000)[:100000])
+    return out
+
+
+def random_strings(n=1500, seed=22):
+    """Short strings drawn from characters that stress normalization and
+    segmentation: letters, digits, spaces of several kinds, combining marks,
+    full-width and compatibility forms, emoji sequences, scripts, controls,
+    and the families' special tokens."""
+    import random
+    rng = random.Random(seed)
+    pool = (list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+            + list(" ,.;:'\"!?()-_`") + ["  ", "\t", "\n", "\u3000", "\u00a0", "\u2009", "\x00", "\x7f", "\u200b", "\ufeff"]
+            + [chr(c) for c in range(0x300, 0x370)] + [chr(c) for c in range(0xff01, 0xff5f)]
+            + list("ﬁﬂﬀ①②⑳ⅻ㎏㍻™ℌℍ½¼²³ªº…‥") + list("éèêëçñøåæœßİıΣσςЖжąę")
+            + ["😀", "👍", "🏽", "\u200d", "\ufe0f", "🇩", "🇪", "👨", "👩", "❤", "#", "\u20e3"]
+            + list("中文字日本語テキストｶﾀﾅﾟﾞ한국어ㄱㅏעבריתمرحباहिन्दीไทย")
+            + ["<s>", "</s>", "<mask>", "[MASK]", "[CLS]", "[SEP]", "<unk>", "[UNK]", "<pad>", "<user>", "▁", "<0x41>"])
+    out = []
+    for _ in range(n):
+        out.append("".join(rng.choice(pool) for _ in range(rng.randint(1, 40))))
     return out
 
 
@@ -242,12 +266,14 @@ def main():
     models = train_models(tmp)
     dev = {d: dev_examples(d, h, a, b) for d, h, a, b in DEV}
     hs = hostile()
+    rnd = random_strings()
     golden = {
         "versions": {"python": platform.python_version(), "sentencepiece": spm.__version__,
                      "tokenizers": tokenizers.__version__, "transformers": transformers.__version__},
         "dev": {d: {"count": len(ex), "texts_sha256": digest(a + "\t" + b for a, b in ex)} for d, ex in dev.items()},
         "hostile": hs[:-2],
         "hostile_long": [{"sha256": hashlib.sha256(s.encode()).hexdigest(), "len": len(s)} for s in hs[-2:]],
+        "random": rnd,
         "spm": {}, "fast": {},
     }
 
@@ -266,7 +292,7 @@ def main():
         if path != os.path.join(OUT, name + ".model"):
             shutil.copy(path, os.path.join(OUT, name + ".model"))
         sp = spm.SentencePieceProcessor(model_file=path)
-        g = {"dev": {}, "hostile": keep(sp.encode(hs))}
+        g = {"dev": {}, "hostile": keep(sp.encode(hs)), "random_sha256": digest(ids_line(x) for x in sp.encode(rnd))}
         for d, ex in dev.items():
             lines = []
             for a, b in ex:
@@ -325,6 +351,8 @@ def main():
         g["hostile"] = keep([ids_line(*encode_fast(tok, s, "", 10**6)) for s in hs], limit)
         pairs = [(hs[i], hs[(i * 7 + 3) % len(hs)]) for i in range(0, len(hs) - 2, 3)]
         g["hostile_pairs"] = keep([ids_line(*encode_fast(tok, a, b, 64)) for a, b in pairs], limit)
+        g["random_sha256"] = digest(ids_line(*encode_fast(tok, rnd[i], rnd[i + 1] if i % 3 == 0 else "", 48))
+                                    for i in range(0, len(rnd) - 1, 2))
         golden["fast"][vname] = g
     with open(os.path.join(OUT, "golden.json"), "w") as f:
         json.dump(golden, f, ensure_ascii=False, separators=(",", ":"))

@@ -181,6 +181,17 @@ func TestUnigramFastHostile(t *testing.T) {
 				a, b := hs[i], hs[(i*7+3)%len(hs)]
 				uniTestCheckLine(t, "hostile pair "+strconv.Quote(uniTestShort(a))+" "+strconv.Quote(uniTestShort(b)), want.HostilePairs[k], uniTestEncLine(tok.EncodePair(a, b, 64)))
 			}
+			var lines []string
+			for i := 0; i < len(g.Random)-1; i += 2 {
+				b := ""
+				if i%3 == 0 {
+					b = g.Random[i+1]
+				}
+				lines = append(lines, uniTestEncLine(tok.EncodePair(g.Random[i], b, 48)))
+			}
+			if uniTestDigest(lines) != want.RandomSHA256 {
+				t.Errorf("the encodings of the %d random strings and pairs differ from the fast tokenizer's", len(lines))
+			}
 		})
 	}
 }

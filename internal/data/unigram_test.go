@@ -31,12 +31,15 @@ type uniGolden struct {
 		SHA256 string `json:"sha256"`
 		Len    int    `json:"len"`
 	} `json:"hostile_long"`
-	SPM map[string]struct {
+	// Random are short random strings of stressing characters.
+	Random []string `json:"random"`
+	SPM    map[string]struct {
 		Dev map[string]struct {
 			SHA256 string   `json:"sha256"`
 			First  []string `json:"first"`
 		} `json:"dev"`
-		Hostile []json.RawMessage `json:"hostile"`
+		Hostile      []json.RawMessage `json:"hostile"`
+		RandomSHA256 string            `json:"random_sha256"`
 	} `json:"spm"`
 	Fast map[string]struct {
 		Spec uniTestSpec `json:"spec"`
@@ -46,6 +49,7 @@ type uniGolden struct {
 		} `json:"dev"`
 		Hostile      []json.RawMessage `json:"hostile"`
 		HostilePairs []json.RawMessage `json:"hostile_pairs"`
+		RandomSHA256 string            `json:"random_sha256"`
 	} `json:"fast"`
 }
 
@@ -229,6 +233,13 @@ func TestSentencePieceHostile(t *testing.T) {
 		}
 		for i, s := range hs {
 			uniTestCheckLine(t, name+" hostile "+strconv.Quote(uniTestShort(s)), g.SPM[name].Hostile[i], uniTestIDs(sp.Encode(s)))
+		}
+		lines := make([]string, len(g.Random))
+		for i, s := range g.Random {
+			lines[i] = uniTestIDs(sp.Encode(s))
+		}
+		if uniTestDigest(lines) != g.SPM[name].RandomSHA256 {
+			t.Errorf("%s: the ids of the %d random strings differ from sentencepiece's", name, len(lines))
 		}
 	}
 }
