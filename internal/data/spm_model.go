@@ -63,7 +63,7 @@ func (n *spmNormalizer) prefix(s string) (string, int) {
 	if n.user != nil {
 		node, l := int32(0), 0
 		for k := 0; k < len(s); k++ {
-			child, ok := n.user.next[uint32(node)<<8|uint32(s[k])]
+			child, ok := n.user.child(node, s[k])
 			if !ok {
 				break
 			}

@@ -11,6 +11,7 @@ package data
 
 import (
 	"fmt"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -39,10 +40,15 @@ type unigramModel struct {
 	scores []float64
 	kinds  []unigramKind
 	ids    map[string]int32
-	// trie: child of node n on byte c is next[n<<8|c]; term[n] is the id
-	// of the piece ending at node n, or -1.
-	next map[uint32]int32
-	term []int32
+	// trie: the children of node n (n > 0) are kids[lo[n]:lo[n+1]] with
+	// their bytes in labels (sorted); the root's child on byte c is
+	// root[c] (0: none); term[n] is the id of the piece ending at node n,
+	// or -1.
+	root   [256]int32
+	lo     []int32
+	labels []byte
+	kids   []int32
+	term   []int32
 	unk  int32
 	// unkScore is the score of an unknown character: the lowest score
 	// minus unkPenalty.
@@ -73,11 +79,10 @@ func newUnigramModel(pieces []string, scores []float64, kinds []unigramKind, unk
 	}
 	m := &unigramModel{
 		pieces: pieces, scores: scores, kinds: kinds,
-		ids:  make(map[string]int32, n),
-		next: make(map[uint32]int32, 4*n),
-		term: []int32{-1},
-		unk:  unk, spm: spm, byteFallback: byteFallback,
+		ids: make(map[string]int32, n),
+		unk: unk, spm: spm, byteFallback: byteFallback,
 	}
+	var b trieBuilder
 	minScore, maxScore := 0.0, 0.0
 	first := true
 	for id, p := range pieces {
@@ -101,8 +106,9 @@ func newUnigramModel(pieces []string, scores []float64, kinds []unigramKind, unk
 		if p == "" {
 			return nil, fmt.Errorf("piece %d is empty", id)
 		}
-		m.insert(p, int32(id))
+		b.insert(p, int32(id))
 	}
+	b.build(m)
 	m.unkScore = minScore - unkPenalty
 	m.maxScore = maxScore
 	if spm {
@@ -117,20 +123,72 @@ func newUnigramModel(pieces []string, scores []float64, kinds []unigramKind, unk
 	return m, nil
 }
 
-// insert adds piece p with its id to the trie.
-func (m *unigramModel) insert(p string, id int32) {
+// trieBuilder collects the pieces of a trie before it is laid out in
+// arrays.
+type trieBuilder struct {
+	next map[uint32]int32 // child of node n on byte c: next[n<<8|c]
+	term []int32
+}
+
+// insert adds piece p with its id.
+func (b *trieBuilder) insert(p string, id int32) {
+	if b.next == nil {
+		b.next, b.term = map[uint32]int32{}, []int32{-1}
+	}
 	node := int32(0)
 	for i := 0; i < len(p); i++ {
 		key := uint32(node)<<8 | uint32(p[i])
-		child, ok := m.next[key]
+		child, ok := b.next[key]
 		if !ok {
-			child = int32(len(m.term))
-			m.term = append(m.term, -1)
-			m.next[key] = child
+			child = int32(len(b.term))
+			b.term = append(b.term, -1)
+			b.next[key] = child
 		}
 		node = child
 	}
-	m.term[node] = id
+	b.term[node] = id
+}
+
+// build lays the trie out in m's arrays.
+func (b *trieBuilder) build(m *unigramModel) {
+	if b.next == nil {
+		b.term = []int32{-1}
+	}
+	n := len(b.term)
+	keys := make([]uint32, 0, len(b.next)) // parent<<8 | byte
+	for key := range b.next {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys) // by parent, then byte
+	m.lo = make([]int32, n+1)
+	for _, key := range keys {
+		if parent := key >> 8; parent == 0 {
+			m.root[key&0xff] = b.next[key]
+		} else {
+			m.lo[parent+1]++
+			m.labels = append(m.labels, byte(key))
+			m.kids = append(m.kids, b.next[key])
+		}
+	}
+	for i := 1; i <= n; i++ {
+		m.lo[i] += m.lo[i-1]
+	}
+	m.term = b.term
+}
+
+// child returns node's child on byte c.
+func (m *unigramModel) child(node int32, c byte) (int32, bool) {
+	if node == 0 {
+		k := m.root[c]
+		return k, k != 0
+	}
+	lo, hi := m.lo[node], m.lo[node+1]
+	for i := lo; i < hi; i++ {
+		if l := m.labels[i]; l >= c {
+			return m.kids[i], l == c
+		}
+	}
+	return 0, false
 }
 
 // spmCharLen is the length of the UTF-8 character starting with byte b as
@@ -190,7 +248,7 @@ func (m *unigramModel) segment(s string, dst [][3]int32, sc *viterbiScratch) [][
 		single := false
 		node := int32(0)
 		for k := start; k < n; k++ {
-			child, ok := m.next[uint32(node)<<8|uint32(s[k])]
+			child, ok := m.child(node, s[k])
 			if !ok {
 				break
 			}
