@@ -49,7 +49,7 @@ type unigramModel struct {
 	labels []byte
 	kids   []int32
 	term   []int32
-	unk  int32
+	unk    int32
 	// unkScore is the score of an unknown character: the lowest score
 	// minus unkPenalty.
 	unkScore float64
