@@ -54,6 +54,8 @@ fuzz:
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzBPE -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/sweep -run '^$$' -fuzz FuzzSlurmScript -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/sweep -run '^$$' -fuzz FuzzK8sJob -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/data -run '^$$' -fuzz FuzzUnigram -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/data -run '^$$' -fuzz FuzzCharsMap -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin $(DEMO)

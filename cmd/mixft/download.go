@@ -59,7 +59,8 @@ func newDownloadModelCmd(runF func(*downloadModelOptions) error) *cobra.Command 
 		Use:   "model NAME",
 		Short: "Download a checkpoint (BERT, RoBERTa, ELECTRA, DistilBERT) from the Hugging Face hub into the Hugging Face cache",
 		Long: `model downloads config.json, the tokenizer (vocab.txt, else tokenizer.json,
-else vocab.json and merges.txt), tokenizer_config.json (when the
+else vocab.json and merges.txt, else a SentencePiece spm.model, spiece.model or
+sentencepiece.bpe.model), tokenizer_config.json (when the
 repository has one) and model.safetensors (or model.safetensors.index.json
 and every shard it lists) from {endpoint}/{NAME}/resolve/{revision}/{file},
 and prints the local snapshot folder, which --model accepts.

@@ -44,16 +44,21 @@ func newTokenizeCmd(runF func(*tokenizeOptions) error) *cobra.Command {
 line: {"input_ids": [...], "tokens": [...]}, special tokens included. A line
 is one text, or two texts separated by a tab (a pair); a line with more tabs
 is an error. The tokenizer is chosen from the model directory's files:
-vocab.txt (WordPiece, BERT), else tokenizer.json (WordPiece or byte-level
-BPE), else vocab.json and merges.txt (byte-level BPE, RoBERTa).
+vocab.txt (WordPiece, BERT), else tokenizer.json (WordPiece, byte-level BPE,
+or SentencePiece Unigram), else vocab.json and merges.txt (byte-level BPE,
+RoBERTa), else a SentencePiece model: spm.model (DeBERTa-v2/v3),
+spiece.model (ALBERT) or sentencepiece.bpe.model (XLM-RoBERTa), converted
+as transformers converts it.
 
 --max-seq-length truncates as training does (longest first, special tokens
 counted) and obeys finetune's limits: room for a pair's special tokens (3
-for WordPiece, 4 for byte-level BPE) and, when the folder holds the model's
+for WordPiece, DeBERTa and ALBERT, 4 for byte-level BPE and XLM-RoBERTa)
+and, when the folder holds the model's
 config.json, no more than its max_position_embeddings allow; 0, the
 default, keeps every token.`,
 		Example: `  mixft tokenize --model models/bert-base-uncased --input sentences.txt
-  printf 'Hello, world!\tA second text.\n' | mixft tokenize --model models/roberta-base --input - --max-seq-length 128`,
+  printf 'Hello, world!\tA second text.\n' | mixft tokenize --model models/roberta-base --input - --max-seq-length 128
+  mixft tokenize --model models/deberta-v3-base --input sentences.txt   # spm.model`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.load(cmd); err != nil {
@@ -64,10 +69,10 @@ default, keeps every token.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.model, "model", "", "model directory with vocab.txt, tokenizer.json, or vocab.json and merges.txt")
+	f.StringVar(&o.model, "model", "", "model directory with vocab.txt, tokenizer.json, vocab.json and merges.txt, or a SentencePiece model (spm.model, spiece.model, sentencepiece.bpe.model)")
 	f.StringVar(&o.input, "input", "", "text file, one text or two tab-separated texts per line (- for stdin)")
 	f.IntVar(&o.maxSeqLength, "max-seq-length", 0, "maximum tokens per line, special tokens included (0: no truncation)")
-	f.StringVar(&o.doLowerCase, "do-lower-case", "auto", "lower-case text (WordPiece only): auto (tokenizer_config.json, else the model), true or false")
+	f.StringVar(&o.doLowerCase, "do-lower-case", "auto", "lower-case text (WordPiece, DeBERTa and ALBERT's spm model): auto (tokenizer_config.json, else the model), true or false")
 	bindSettings(cmd)
 	return cmd
 }

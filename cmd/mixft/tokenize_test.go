@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -220,6 +223,107 @@ func TestTokenizeErrors(t *testing.T) {
 					t.Errorf("stderr %q does not mention %q", stderr, w)
 				}
 			}
+		})
+	}
+}
+
+// unigramTestdata is internal/data's folder of SentencePiece Unigram
+// models, their tokenizer.json files and golden ids
+// (scripts/gen_unigram_golden.py).
+const unigramTestdata = "../../internal/data/testdata/unigram"
+
+// unigramFolder lays out a model folder from unigramTestdata: NAME is the
+// tokenizer.json transformers saved, NAME-spm the SentencePiece model alone
+// under the family's file name; both with the family's
+// tokenizer_config.json.
+func unigramFolder(t *testing.T, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	base, spm := strings.CutSuffix(name, "-spm")
+	copyFile := func(src, dst string, gz bool) {
+		b, err := os.ReadFile(filepath.Join(unigramTestdata, src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gz {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, dst), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(base+".tokenizer_config.json", "tokenizer_config.json", false)
+	if spm {
+		file := map[string]string{"xlmr": "sentencepiece.bpe.model", "deberta": "spm.model", "albert": "spiece.model"}[base]
+		copyFile(base+".model", file, false)
+	} else {
+		copyFile(base+".tokenizer.json.gz", "tokenizer.json", true)
+	}
+	return dir
+}
+
+// TestTokenizeUnigram runs `mixft tokenize` on SentencePiece Unigram
+// folders (XLM-R, DeBERTa-v2 and ALBERT layouts; tokenizer.json, or the
+// .model file alone) and compares with the Hugging Face fast tokenizers'
+// ids for the hostile strings of the golden file, single and as pairs
+// truncated to 64.
+func TestTokenizeUnigram(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(unigramTestdata, "golden.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct {
+		Hostile []string `json:"hostile"`
+		Fast    map[string]struct {
+			Hostile      []json.RawMessage `json:"hostile"`
+			HostilePairs []json.RawMessage `json:"hostile_pairs"`
+		} `json:"fast"`
+	}
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(line json.RawMessage) ([]int32, bool) {
+		var s string
+		if json.Unmarshal(line, &s) != nil { // a digest: too long to keep
+			return nil, false
+		}
+		s, _, _ = strings.Cut(s, ";")
+		var out []int32
+		for _, f := range strings.Split(s, ",") {
+			var id int32
+			if _, err := fmt.Sscan(f, &id); err != nil {
+				t.Fatalf("golden ids %q: %v", s, err)
+			}
+			out = append(out, id)
+		}
+		return out, true
+	}
+	for _, name := range []string{"xlmr", "deberta", "albert", "xlmr-spm", "deberta-spm", "albert-spm"} {
+		t.Run(name, func(t *testing.T) {
+			want := g.Fast[name]
+			var cases []tokenizeCase
+			for i, s := range g.Hostile {
+				if w, ok := ids(want.Hostile[i]); ok {
+					cases = append(cases, tokenizeCase{a: s, ids: w})
+				}
+			}
+			n := len(g.Hostile) + 2 // the two long strings are not listed
+			for k, i := 0, 0; i < n-2; k, i = k+1, i+3 {
+				j := (i*7 + 3) % n
+				if j >= len(g.Hostile) {
+					continue
+				}
+				if w, ok := ids(want.HostilePairs[k]); ok {
+					cases = append(cases, tokenizeCase{a: g.Hostile[i], b: g.Hostile[j], max: 64, ids: w})
+				}
+			}
+			checkTokenize(t, unigramFolder(t, name), cases)
 		})
 	}
 }

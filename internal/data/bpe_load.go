@@ -151,6 +151,17 @@ func readBPEConfig(dir string) (bpeConfig, error) {
 	return cfg, nil
 }
 
+// parseJSONVocabObject reads tokenizer.json's model.vocab as an object
+// token -> id.
+func parseJSONVocabObject(path string, raw json.RawMessage) (map[string]int32, error) {
+	where := path + ": key \"model.vocab\""
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return nil, fmt.Errorf("%s: expected an object token -> id, got %s", where, bpeShort(string(raw)))
+	}
+	return parseJSONVocab(where, obj)
+}
+
 // maxTokenID bounds the ids a vocabulary file may give (2^24, the largest
 // vocab_size a model config may have).
 const maxTokenID = 1 << 24
@@ -422,14 +433,18 @@ type tokenizerJSON struct {
 	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
 	PostProcessor json.RawMessage `json:"post_processor"`
 	Model         struct {
-		Type                    string                     `json:"type"`
-		Vocab                   map[string]json.RawMessage `json:"vocab"`
-		UnkToken                *string                    `json:"unk_token"`
-		MaxInputCharsPerWord    *int                       `json:"max_input_chars_per_word"`
-		Merges                  []json.RawMessage          `json:"merges"`
-		Dropout                 *float64                   `json:"dropout"`
-		ContinuingSubwordPrefix *string                    `json:"continuing_subword_prefix"`
-		EndOfWordSuffix         *string                    `json:"end_of_word_suffix"`
+		Type string `json:"type"`
+		// Vocab is an object token -> id (BPE, WordPiece) or a list of
+		// [piece, score] pairs (Unigram).
+		Vocab                   json.RawMessage   `json:"vocab"`
+		UnkID                   *int64            `json:"unk_id"`
+		ByteFallback            bool              `json:"byte_fallback"`
+		UnkToken                *string           `json:"unk_token"`
+		MaxInputCharsPerWord    *int              `json:"max_input_chars_per_word"`
+		Merges                  []json.RawMessage `json:"merges"`
+		Dropout                 *float64          `json:"dropout"`
+		ContinuingSubwordPrefix *string           `json:"continuing_subword_prefix"`
+		EndOfWordSuffix         *string           `json:"end_of_word_suffix"`
 	} `json:"model"`
 }
 
@@ -536,7 +551,7 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 	if err := json.Unmarshal(tj.PostProcessor, &post); err != nil || post.Type != "RobertaProcessing" {
 		return nil, fmt.Errorf("%s: key \"post_processor\": expected {\"type\": \"RobertaProcessing\", ...}, got %s", path, bpeShort(string(tj.PostProcessor)))
 	}
-	vocab, err := parseJSONVocab(path+": key \"model.vocab\"", m.Vocab)
+	vocab, err := parseJSONVocabObject(path, m.Vocab)
 	if err != nil {
 		return nil, err
 	}

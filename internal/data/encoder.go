@@ -8,8 +8,9 @@ import (
 )
 
 // Encoder is what training and inference need from a tokenizer: examples
-// encoded in the model family's layout. *Tokenizer (WordPiece, BERT) and
-// *BPETokenizer (byte-level BPE, RoBERTa) implement it.
+// encoded in the model family's layout. *Tokenizer (WordPiece, BERT),
+// *BPETokenizer (byte-level BPE, RoBERTa) and *UnigramTokenizer
+// (SentencePiece Unigram: XLM-RoBERTa, DeBERTa-v2/v3, ALBERT) implement it.
 type Encoder interface {
 	// EncodePair encodes text a, or the pair (a, b) when b is not empty,
 	// with the family's special tokens, truncated to maxSeqLen tokens.
@@ -45,7 +46,9 @@ func fileExists(path string) bool {
 // holds, in this order: vocab.txt gives WordPiece (LoadTokenizer, with
 // lowerOverride); else tokenizer.json gives byte-level BPE or WordPiece by
 // its model type (LoadTokenizerJSON); else vocab.json and merges.txt give
-// byte-level BPE (LoadBPE). Byte-level BPE never lower-cases, so an
+// byte-level BPE (LoadBPE); else a SentencePiece model (spm.model,
+// spiece.model, sentencepiece.bpe.model) gives its family's Unigram
+// tokenizer (LoadSPMEncoder). Byte-level BPE never lower-cases, so an
 // override of true is an error for it.
 func LoadEncoder(modelDir string, lowerOverride *bool) (Encoder, error) {
 	has := func(name string) bool { return fileExists(filepath.Join(modelDir, name)) }
@@ -60,8 +63,11 @@ func LoadEncoder(modelDir string, lowerOverride *bool) (Encoder, error) {
 		}
 		return LoadBPE(modelDir)
 	}
-	return nil, fmt.Errorf("load tokenizer: %s: no tokenizer files: expected %s (WordPiece), %s, or %s and %s (byte-level BPE)",
-		modelDir, WordPieceVocabFile, TokenizerJSONFile, BPEVocabFile, BPEMergesFile)
+	if _, ok := spmModelFile(modelDir); ok {
+		return LoadSPMEncoder(modelDir, lowerOverride)
+	}
+	return nil, fmt.Errorf("load tokenizer: %s: no tokenizer files: expected %s (WordPiece), %s, %s and %s (byte-level BPE), or a SentencePiece model %s, %s or %s",
+		modelDir, WordPieceVocabFile, TokenizerJSONFile, BPEVocabFile, BPEMergesFile, SPMFileDeBERTa, SPMFileALBERT, SPMFileXLMR)
 }
 
 // bpeNoLower rejects a lower-casing override for a byte-level BPE tokenizer.

@@ -12,9 +12,11 @@ import (
 const hfMaxInputCharsPerWord = 100
 
 // LoadTokenizerJSON builds the tokenizer of a model directory's
-// tokenizer.json: byte-level BPE (LoadBPETokenizerJSON) or WordPiece
-// (LoadWordPieceTokenizerJSON), by its model.type. lowerOverride is as
-// for LoadEncoder.
+// tokenizer.json: byte-level BPE (LoadBPETokenizerJSON), WordPiece
+// (LoadWordPieceTokenizerJSON) or Unigram (LoadUnigramTokenizerJSON), by
+// its model.type. lowerOverride is as for LoadEncoder; a Unigram
+// tokenizer lower-cases as its normalizer says, and an override that
+// says otherwise is an error.
 func LoadTokenizerJSON(dir string, lowerOverride *bool) (Encoder, error) {
 	tj, path, err := readTokenizerJSON(dir)
 	if err != nil {
@@ -28,8 +30,17 @@ func LoadTokenizerJSON(dir string, lowerOverride *bool) (Encoder, error) {
 		return bpeFromJSON(dir, path, tj)
 	case "WordPiece":
 		return wordPieceFromJSON(path, tj, lowerOverride)
+	case "Unigram":
+		t, err := unigramFromJSON(dir, path, tj)
+		if err != nil {
+			return nil, err
+		}
+		if lowerOverride != nil && *lowerOverride != t.DoLowerCase() {
+			return nil, fmt.Errorf("do_lower_case: %t is not possible for %s: its normalizer lower-cases: %t; use auto", *lowerOverride, path, t.DoLowerCase())
+		}
+		return t, nil
 	}
-	return nil, fmt.Errorf("load tokenizer: %s: key \"model.type\": %q is not supported (BPE or WordPiece)", path, tj.Model.Type)
+	return nil, fmt.Errorf("load tokenizer: %s: key \"model.type\": %q is not supported (BPE, WordPiece or Unigram)", path, tj.Model.Type)
 }
 
 // LoadWordPieceTokenizerJSON builds BERT's WordPiece tokenizer from a model
@@ -111,7 +122,7 @@ func buildWordPieceJSON(path string, tj *tokenizerJSON, lowerOverride *bool) (*T
 	if err := checkBertPostProcessor(tj.PostProcessor); err != nil {
 		return nil, fmt.Errorf("%s: key \"post_processor\": %v", path, err)
 	}
-	vocab, err := parseJSONVocab(path+": key \"model.vocab\"", m.Vocab)
+	vocab, err := parseJSONVocabObject(path, m.Vocab)
 	if err != nil {
 		return nil, err
 	}

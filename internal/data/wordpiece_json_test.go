@@ -134,8 +134,8 @@ func TestWordPieceTokenizerJSONErrors(t *testing.T) {
 		{"two tokens on one id", func(s string) string { return strings.Replace(s, `"[CLS]":2`, `"[CLS]":3`, 1) }, `key "model.vocab": tokens "[CLS]" and "[SEP]" both have id 3`},
 		{"no [SEP]", func(s string) string { return strings.Replace(s, `"[SEP]":3`, `"[SEX]":3`, 1) }, `vocabulary has no [SEP]`},
 		{"model type", func(s string) string {
-			return strings.Replace(s, `"type": "WordPiece", "unk_token"`, `"type": "Unigram", "unk_token"`, 1)
-		}, `key "model.type": "Unigram" is not supported`},
+			return strings.Replace(s, `"type": "WordPiece", "unk_token"`, `"type": "WordLevel", "unk_token"`, 1)
+		}, `key "model.type": "WordLevel" is not supported (BPE, WordPiece or Unigram)`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := wpTestTokenizerJSON(t, vocab, true, c.edit)

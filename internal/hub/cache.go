@@ -35,6 +35,9 @@ const (
 	TokenizerJSONFile   = "tokenizer.json"
 	BPEVocabFile        = "vocab.json"
 	BPEMergesFile       = "merges.txt"
+	SPMFileDeBERTa      = "spm.model"               // SentencePiece, DeBERTa-v2/v3
+	SPMFileALBERT       = "spiece.model"            // SentencePiece, ALBERT
+	SPMFileXLMR         = "sentencepiece.bpe.model" // SentencePiece, XLM-RoBERTa
 	TokenizerConfigFile = "tokenizer_config.json"
 	WeightsFile         = "model.safetensors"
 	WeightsIndexFile    = "model.safetensors.index.json"
@@ -266,18 +269,19 @@ func CachedSnapshot(cacheDir, repo, revision string) (string, error) {
 
 // tokenizerSets are the sets of files that make a tokenizer, in the order
 // the tokenizer loader prefers them: WordPiece's vocab.txt, tokenizer.json,
-// byte-level BPE's vocab.json and merges.txt.
-var tokenizerSets = [][]string{{VocabFile}, {TokenizerJSONFile}, {BPEVocabFile, BPEMergesFile}}
+// byte-level BPE's vocab.json and merges.txt, a SentencePiece model.
+var tokenizerSets = [][]string{{VocabFile}, {TokenizerJSONFile}, {BPEVocabFile, BPEMergesFile},
+	{SPMFileDeBERTa}, {SPMFileALBERT}, {SPMFileXLMR}}
 
 // noTokenizerError says which tokenizer files a model directory needs.
 func noTokenizerError(where string) error {
-	return fmt.Errorf("%s has no tokenizer files: expected %s (WordPiece), %s, or %s and %s (byte-level BPE)",
-		where, VocabFile, TokenizerJSONFile, BPEVocabFile, BPEMergesFile)
+	return fmt.Errorf("%s has no tokenizer files: expected %s (WordPiece), %s, %s and %s (byte-level BPE), or a SentencePiece model %s, %s or %s",
+		where, VocabFile, TokenizerJSONFile, BPEVocabFile, BPEMergesFile, SPMFileDeBERTa, SPMFileALBERT, SPMFileXLMR)
 }
 
 // CheckModelDir checks that dir holds what mixft needs of a model:
-// config.json, tokenizer files (vocab.txt, tokenizer.json, or vocab.json
-// and merges.txt), and model.safetensors or
+// config.json, tokenizer files (vocab.txt, tokenizer.json, vocab.json
+// and merges.txt, or a SentencePiece model), and model.safetensors or
 // model.safetensors.index.json with every shard it lists. Symbolic links
 // must resolve (a snapshot whose blob was deleted is incomplete).
 func CheckModelDir(dir string) error {

@@ -427,7 +427,7 @@ func TestNotFound(t *testing.T) {
 		t.Errorf("missing repo: %v", err)
 	}
 	_, err = Download(context.Background(), "org/novocab", "main", opts(h))
-	if err == nil || !strings.Contains(err.Error(), "org/novocab@main has no tokenizer files: expected vocab.txt (WordPiece), tokenizer.json, or vocab.json and merges.txt") {
+	if err == nil || !strings.Contains(err.Error(), "org/novocab@main has no tokenizer files: expected vocab.txt (WordPiece), tokenizer.json, vocab.json and merges.txt (byte-level BPE), or a SentencePiece model spm.model, spiece.model or sentencepiece.bpe.model") {
 		t.Errorf("missing tokenizer: %v", err)
 	}
 	// A byte-level BPE repository (RoBERTa's files, no vocab.txt) downloads.
@@ -447,6 +447,21 @@ func TestNotFound(t *testing.T) {
 	}
 	delete(files, "vocab.json")
 	delete(files, "merges.txt")
+	// A SentencePiece repository (DeBERTa-v3's spm.model alone) downloads.
+	spmFiles := tinyRepo(weightsBytes(10))
+	delete(spmFiles, "vocab.txt")
+	spmFiles["spm.model"] = []byte("model bytes")
+	h.repos["org/spm"] = spmFiles
+	dir, err = Download(context.Background(), "org/spm", "main", opts(h))
+	if err != nil {
+		t.Fatalf("SentencePiece repository: %v", err)
+	}
+	if err := CheckModelDir(dir); err != nil {
+		t.Errorf("SentencePiece repository: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "spm.model")); err != nil {
+		t.Errorf("SentencePiece repository: %v", err)
+	}
 	_, err = Download(context.Background(), "org/novocab", "nope", opts(h))
 	if err == nil || !strings.Contains(err.Error(), "org/novocab has no revision nope") {
 		t.Errorf("missing revision: %v", err)
