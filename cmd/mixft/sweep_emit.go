@@ -10,6 +10,7 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/emit"
 )
 
 // sweepEmitOptions are sweep emit's settings.
@@ -127,7 +128,7 @@ func runSweepEmit(o *sweepEmitOptions) error {
 	}
 	name := o.name
 	if name == "" {
-		name = sweep.JobName(o.file)
+		name = emit.JobName(o.file)
 	}
 	plan, err := loadPlan(o.file, o.sets, s)
 	if err != nil {
@@ -140,7 +141,7 @@ func runSweepEmit(o *sweepEmitOptions) error {
 		if err != nil {
 			return err
 		}
-		text, err = sweep.Slurm(sweep.SlurmOptions{JobName: name, Source: o.file, Manifest: filepath.Join(dir, sweep.ManifestFile), OutDir: dir,
+		text, err = emit.Slurm(emit.SlurmOptions{JobName: name, Source: o.file, Manifest: filepath.Join(dir, sweep.ManifestFile), OutDir: dir,
 			Runs: len(plan.Runs), Throttle: o.throttle, CPUs: o.cpus, Time: o.time, Mem: o.mem, Part: o.partition, GPU: o.gpu,
 			Mixft: o.mixft, Command: manifestRunArgs, Extra: o.sbatch})
 		if err != nil {
@@ -156,7 +157,7 @@ func runSweepEmit(o *sweepEmitOptions) error {
 		}
 		fmt.Fprintf(o.stderr, "%s: %d runs; manifest written to %s; submit the script with sbatch\n", o.file, len(plan.Runs), manifest)
 	} else {
-		text, err = sweep.K8s(sweep.K8sOptions{Name: name, Namespace: o.namespace, Source: o.file, Image: o.image, Mixft: o.mixft,
+		text, err = emit.K8s(emit.K8sOptions{Name: name, Namespace: o.namespace, Source: o.file, Image: o.image, Mixft: o.mixft,
 			Command: manifestRunArgs, Manifest: plan.Manifest(), ManifestPath: o.manifestPath, OutDir: o.outputDir, PVC: o.pvc,
 			Mount: o.mount, Runs: len(plan.Runs), Parallelism: o.parallelism, CPU: o.cpu, Memory: o.memory, GPU: o.gpu, Retries: o.retries})
 		if err != nil {

@@ -246,3 +246,20 @@ func TestCutShortSaveIsResumed(t *testing.T) {
 		t.Errorf("partial last.tmp alone (a first save cut short): state %s, want partial", st)
 	}
 }
+
+// finetuneArgs is a Command shaped as mixft's (as sweeptest.FinetuneArgs,
+// which this package's tests cannot import).
+func finetuneArgs(inv Invocation) []string {
+	args := []string{"finetune", "--manifest", inv.Manifest}
+	if inv.Index != "" {
+		args = append(args, "--index", inv.Index)
+	}
+	args = append(args, "--output-dir", inv.OutDir)
+	if inv.Threads != "" {
+		args = append(args, "--threads", inv.Threads)
+	}
+	if inv.Device != "" {
+		args = append(args, "--device", inv.Device)
+	}
+	return args
+}
