@@ -32,7 +32,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -583,14 +582,4 @@ func Describe(cfg config.Run) string {
 		parts = append(parts, "weight_decay_target=pretrained")
 	}
 	return strings.Join(append(parts, fmt.Sprintf("seed=%d", cfg.Seed)), " ")
-}
-
-// formatValue writes a setting value for tables and labels.
-func formatValue(v any) string {
-	switch x := v.(type) {
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64)
-	default:
-		return fmt.Sprint(v)
-	}
 }
