@@ -109,11 +109,11 @@ func runSweepRun(o *sweepRunOptions) error {
 	if threads < 0 {
 		return s.bad("threads", threads, "0 (automatic) or more")
 	}
-	plan, err := loadPlan(o.file, o.sets, s)
+	pl, err := loadPlan(o.file, o.sets, s)
 	if err != nil {
 		return err
 	}
-	if threads == 0 && plan.Runs[0].Config.Threads == 0 {
+	if threads == 0 && pl.Runs[0].Config.Threads == 0 {
 		threads = max(1, runtime.NumCPU()/workers)
 	}
 	if o.dryRun {
@@ -121,17 +121,17 @@ func runSweepRun(o *sweepRunOptions) error {
 		if err != nil {
 			return err
 		}
-		todo, done := schedule.Tasks(plan, abs)
+		todo, done := schedule.Tasks(pl, abs)
 		for _, t := range done {
 			fmt.Fprintf(stdout, "%-12s %s  %s\n", t.State, t.Run.ID, sweep.Describe(t.Run.Config))
 		}
 		for _, t := range todo {
 			fmt.Fprintf(stdout, "%-12s %s  %s\n", t.State.Decision(), t.Run.ID, sweep.Describe(t.Run.Config))
 		}
-		fmt.Fprintf(stderr, "%d runs: %d done, %d to run\n", len(plan.Runs), len(done), len(todo))
+		fmt.Fprintf(stderr, "%d runs: %d done, %d to run\n", len(pl.Runs), len(done), len(todo))
 		return nil
 	}
-	dir, manifest, err := sweepDir(o.outputDir, plan, o.file, s)
+	dir, manifest, err := sweepDir(o.outputDir, pl, o.file, s)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func runSweepRun(o *sweepRunOptions) error {
 	if err != nil {
 		return fmt.Errorf("sweep run: cannot find the mixft binary: %v", err)
 	}
-	todo, done := schedule.Tasks(plan, dir)
+	todo, done := schedule.Tasks(pl, dir)
 	counts := map[sweep.State]int{}
 	for _, t := range append(append([]schedule.Task{}, done...), todo...) {
 		counts[t.State]++
@@ -149,7 +149,7 @@ func runSweepRun(o *sweepRunOptions) error {
 		threadNote = fmt.Sprintf(" × %d threads", threads)
 	}
 	fmt.Fprintf(stderr, "%s: %d runs in %s: %d finished, %d diverged; %d to resume, %d to start; %d workers%s\n",
-		o.file, len(plan.Runs), dir, counts[sweep.Finished], counts[sweep.Diverged], counts[sweep.Interrupted],
+		o.file, len(pl.Runs), dir, counts[sweep.Finished], counts[sweep.Diverged], counts[sweep.Interrupted],
 		counts[sweep.Missing]+counts[sweep.Partial], workers, threadNote)
 	if len(todo) == 0 {
 		fmt.Fprintf(stdout, "every run is finished; report: mixft sweep report %s\n", dir)

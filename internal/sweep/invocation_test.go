@@ -1,6 +1,10 @@
-package sweep
+package sweep_test
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/mixft/mixft/internal/sweep"
+)
 
 func TestIndexFromEnv(t *testing.T) {
 	env := func(m map[string]string) func(string) (string, bool) {
@@ -17,7 +21,7 @@ func TestIndexFromEnv(t *testing.T) {
 		{map[string]string{"SLURM_ARRAY_TASK_ID": "x"}, 0, true, true},
 		{map[string]string{"SLURM_ARRAY_TASK_ID": "-1"}, 0, true, true},
 	} {
-		i, ok, err := IndexFromEnv(env(tc.env))
+		i, ok, err := sweep.IndexFromEnv(env(tc.env))
 		if i != tc.want || ok != tc.ok || (err != nil) != tc.er {
 			t.Errorf("%v: %d %v %v", tc.env, i, ok, err)
 		}

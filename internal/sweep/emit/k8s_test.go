@@ -19,6 +19,7 @@ import (
 
 	"github.com/mixft/mixft/internal/exitcode"
 	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/plan"
 	"github.com/mixft/mixft/internal/sweep/sweeptest"
 )
 
@@ -66,12 +67,12 @@ func parseK8s(text string) (cm *corev1.ConfigMap, job *batchv1.Job, err error) {
 // the manifest and an Indexed Job with one completion per run and the
 // exit-code policy.
 func TestK8sJob(t *testing.T) {
-	plan, err := sweep.Parse("tiny.yaml", []byte("base: {model: m, data_dir: d, task: rte}\naxes: {strategy: [dropout, mixout], seed: [1, 2, 3, 4]}"), nil)
+	pl, err := plan.Parse("tiny.yaml", []byte("base: {model: m, data_dir: d, task: rte}\naxes: {strategy: [dropout, mixout], seed: [1, 2, 3, 4]}"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	text, err := K8s(K8sOptions{Name: "mixft-tiny", Source: "tiny.yaml", Image: "reg/mixft:1", Manifest: plan.Manifest(), OutDir: "/mnt/mixft/runs/tiny",
-		PVC: "data", Mount: "/mnt/mixft", Runs: len(plan.Runs), Parallelism: 3, CPU: "4", Memory: "8Gi", GPU: true, Retries: 2, Command: sweeptest.FinetuneArgs})
+	text, err := K8s(K8sOptions{Name: "mixft-tiny", Source: "tiny.yaml", Image: "reg/mixft:1", Manifest: pl.Manifest(), OutDir: "/mnt/mixft/runs/tiny",
+		PVC: "data", Mount: "/mnt/mixft", Runs: len(pl.Runs), Parallelism: 3, CPU: "4", Memory: "8Gi", GPU: true, Retries: 2, Command: sweeptest.FinetuneArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestK8sJob(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, text)
 	}
-	if cm == nil || cm.Name != "mixft-tiny-manifest" || cm.Data[sweep.ManifestFile] != string(plan.Manifest()) {
+	if cm == nil || cm.Name != "mixft-tiny-manifest" || cm.Data[sweep.ManifestFile] != string(pl.Manifest()) {
 		t.Error("the ConfigMap does not hold the manifest")
 	}
 	s := job.Spec

@@ -307,17 +307,3 @@ func TestReportDuplicatesByWhatRunsCompute(t *testing.T) {
 		t.Errorf("report.md does not list the lookalike:\n%s", md)
 	}
 }
-
-// TestKeptCheckpointsKeepTheRunID: save_total_limit and save_only_model
-// change what a run keeps, not what it computes: the run id (the
-// directory of an existing sweep) and ComputeKey stay.
-func TestKeptCheckpointsKeepTheRunID(t *testing.T) {
-	c := sweeptest.Config("rte", "mixout", 1, nil)
-	k := sweeptest.Config("rte", "mixout", 1, map[string]any{"save_total_limit": 1, "save_only_model": true})
-	if sweep.ID(c) != sweep.ID(k) || sweep.ComputeKey(c) != sweep.ComputeKey(k) {
-		t.Errorf("ids %s/%s, keys %s/%s", sweep.ID(c), sweep.ID(k), sweep.ComputeKey(c), sweep.ComputeKey(k))
-	}
-	if l := sweeptest.Config("rte", "mixout", 1, map[string]any{"lr": 1e-5}); sweep.ComputeKey(l) == sweep.ComputeKey(c) {
-		t.Error("another lr has the same compute key")
-	}
-}

@@ -6,13 +6,14 @@ import (
 	"slices"
 
 	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/plan"
 )
 
 // LineRun is one line of a manifest made ready to run on this machine.
 type LineRun struct {
 	// Run is the manifest's run; its Config has OutputDir, and Resume or
 	// Overwrite as the Decision requires.
-	Run sweep.Run
+	Run plan.Run
 	// Decision is what the run's directory calls for.
 	Decision sweep.Decision
 }
@@ -24,7 +25,7 @@ type LineRun struct {
 // decision, else the directory's state decides (sweep.Decide). The
 // configuration is validated; a bad setting is a *config.FieldError.
 func PrepareLine(manifest string, index int, outDir string, local map[string]any) (LineRun, error) {
-	run, err := sweep.ReadManifestRun(manifest, index)
+	run, err := plan.ReadManifestRun(manifest, index)
 	if err != nil {
 		return LineRun{}, err
 	}

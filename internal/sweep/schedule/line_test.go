@@ -13,15 +13,15 @@ import (
 // resumed, started afresh, skipped or refused as its directory's state
 // calls for, with the machine's settings applied and no others allowed.
 func TestPrepareLine(t *testing.T) {
-	plan := eightRuns(t)
+	pl := eightRuns(t)
 	dir := t.TempDir()
 	manifest := filepath.Join(dir, sweep.ManifestFile)
-	if err := os.WriteFile(manifest, plan.Manifest(), 0o644); err != nil {
+	if err := os.WriteFile(manifest, pl.Manifest(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runDir := func(i int) string { return filepath.Join(dir, plan.Runs[i].ID) }
-	sweeptest.FakeRun(t, runDir(1), plan.Runs[1].Config, 0.7, nil)
-	sweeptest.FakeRun(t, runDir(2), plan.Runs[2].Config, 0.7, map[string]any{"steps": 3, "failed": true, "failure": "diverged at step 3"})
+	runDir := func(i int) string { return filepath.Join(dir, pl.Runs[i].ID) }
+	sweeptest.FakeRun(t, runDir(1), pl.Runs[1].Config, 0.7, nil)
+	sweeptest.FakeRun(t, runDir(2), pl.Runs[2].Config, 0.7, map[string]any{"steps": 3, "failed": true, "failure": "diverged at step 3"})
 	sweeptest.FakeInterrupted(t, runDir(3))
 	os.MkdirAll(runDir(4), 0o755)
 	os.WriteFile(filepath.Join(runDir(4), "log.jsonl"), nil, 0o644)

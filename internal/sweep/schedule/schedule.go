@@ -13,12 +13,13 @@ import (
 	"time"
 
 	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/plan"
 )
 
 // Task is one run to execute: the run, its directory and the state that
 // directory was in when the sweep looked.
 type Task struct {
-	Run   sweep.Run
+	Run   plan.Run
 	Dir   string
 	State sweep.State
 }
@@ -78,8 +79,8 @@ type Summary struct {
 
 // Tasks lists the runs of plan under outDir that still need work, with
 // the state of each one's directory; done counts those that need none.
-func Tasks(plan *sweep.Plan, outDir string) (todo []Task, done []Task) {
-	for _, r := range plan.Runs {
+func Tasks(pl *plan.Plan, outDir string) (todo []Task, done []Task) {
+	for _, r := range pl.Runs {
 		dir := filepath.Join(outDir, r.ID)
 		t := Task{Run: r, Dir: dir, State: sweep.DirState(dir)}
 		if t.State.Done() {

@@ -16,13 +16,14 @@ import (
 
 	"github.com/mixft/mixft/internal/rundir"
 	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/plan"
 	"github.com/mixft/mixft/internal/sweep/sweeptest"
 )
 
 // eightRuns is a sweep of eight runs: two strategies, four seeds.
-func eightRuns(t *testing.T) *sweep.Plan {
+func eightRuns(t *testing.T) *plan.Plan {
 	t.Helper()
-	p, err := sweep.Parse("s.yaml", []byte("base: {model: m, data_dir: d, task: rte}\naxes: {strategy: [dropout, mixout], seed: [1, 2, 3, 4]}"), nil)
+	p, err := plan.Parse("s.yaml", []byte("base: {model: m, data_dir: d, task: rte}\naxes: {strategy: [dropout, mixout], seed: [1, 2, 3, 4]}"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func eightRuns(t *testing.T) *sweep.Plan {
 // finished, interrupted and unstarted runs; run again, it executes exactly
 // the unfinished ones (resuming the interrupted), and a third time nothing.
 func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
-	plan := eightRuns(t)
+	pl := eightRuns(t)
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -51,7 +52,7 @@ func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
 		sweeptest.FakeInterrupted(t, task.Dir)
 		return Stopped, nil
 	}
-	todo, done := Tasks(plan, out)
+	todo, done := Tasks(pl, out)
 	if len(todo) != 8 || len(done) != 0 {
 		t.Fatalf("fresh sweep: %d to do, %d done", len(todo), len(done))
 	}
@@ -64,7 +65,7 @@ func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
 	os.MkdirAll(crashed, 0o755)
 	os.WriteFile(filepath.Join(crashed, rundir.LogFile), []byte(`{"step":1}`+"\n"), 0o644)
 
-	todo, done = Tasks(plan, out)
+	todo, done = Tasks(pl, out)
 	if len(todo) != 5 || len(done) != 3 {
 		t.Fatalf("restart: %d to do, %d done; want 5 and 3", len(todo), len(done))
 	}
@@ -98,7 +99,7 @@ func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
 			t.Errorf("finished run %s ran again", task.Run.ID)
 		}
 	}
-	if todo, _ := Tasks(plan, out); len(todo) != 0 {
+	if todo, _ := Tasks(pl, out); len(todo) != 0 {
 		t.Errorf("third pass has %d runs to do", len(todo))
 	}
 }
@@ -106,10 +107,10 @@ func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
 // TestDivergedRunsAreNotRetried: metrics.json recording a divergence is a
 // finished (failed) run.
 func TestDivergedRunsAreNotRetried(t *testing.T) {
-	plan := eightRuns(t)
+	pl := eightRuns(t)
 	out := t.TempDir()
-	sweeptest.FakeRun(t, filepath.Join(out, plan.Runs[0].ID), plan.Runs[0].Config, 0.7, map[string]any{"steps": 3, "failed": true, "failure": "diverged at step 3"})
-	todo, done := Tasks(plan, out)
+	sweeptest.FakeRun(t, filepath.Join(out, pl.Runs[0].ID), pl.Runs[0].Config, 0.7, map[string]any{"steps": 3, "failed": true, "failure": "diverged at step 3"})
+	todo, done := Tasks(pl, out)
 	if len(done) != 1 || done[0].State != sweep.Diverged || len(todo) != 7 {
 		t.Fatalf("done %v, %d to do", done, len(todo))
 	}
@@ -117,8 +118,8 @@ func TestDivergedRunsAreNotRetried(t *testing.T) {
 
 // TestStopAfterError: no run starts after an error unless KeepGoing.
 func TestStopAfterError(t *testing.T) {
-	plan := eightRuns(t)
-	todo, _ := Tasks(plan, t.TempDir())
+	pl := eightRuns(t)
+	todo, _ := Tasks(pl, t.TempDir())
 	fail := func(ctx context.Context, w int, task Task) (Outcome, error) {
 		if task.Run.Index == 1 {
 			return Errored, errors.New("boom")
@@ -155,7 +156,7 @@ esac
 `), 0o755)
 	pr := &ProcessRunner{Executable: script, Command: sweeptest.FinetuneArgs, Manifest: "m.jsonl", OutDir: dir, Threads: 2, Devices: []string{"cuda:0", "cuda:1"}, Grace: 10 * time.Second}
 	for i, want := range []Outcome{Completed, Stopped, Failed, Errored} {
-		task := Task{Run: sweep.Run{ID: fmt.Sprintf("run%d", i), Index: i}, Dir: filepath.Join(dir, fmt.Sprintf("run%d", i))}
+		task := Task{Run: plan.Run{ID: fmt.Sprintf("run%d", i), Index: i}, Dir: filepath.Join(dir, fmt.Sprintf("run%d", i))}
 		out, err := pr.Run(context.Background(), 1, task)
 		if out != want {
 			t.Errorf("index %d: %s (%v), want %s", i, out, err, want)
@@ -170,7 +171,7 @@ esac
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
-	task := Task{Run: sweep.Run{ID: "run9", Index: 9}, Dir: filepath.Join(dir, "run9")}
+	task := Task{Run: plan.Run{ID: "run9", Index: 9}, Dir: filepath.Join(dir, "run9")}
 	if out, err := pr.Run(ctx, 0, task); out != Stopped {
 		t.Errorf("cancelled run: %s %v", out, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/mixft/mixft/internal/dirlock"
 	"github.com/mixft/mixft/internal/rundir"
 	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/plan"
 )
 
 // Progress is where a sweep's run stands, as `mixft sweep status` says it.
@@ -84,12 +85,12 @@ type StatusOptions struct {
 // dir. It only reads: a run's lock is probed with a non-blocking shared
 // flock that is released at once, so a run that takes its lock in that
 // instant finds it held.
-func ReadStatus(plan *sweep.Plan, dir string, o StatusOptions) *SweepStatus {
+func ReadStatus(pl *plan.Plan, dir string, o StatusOptions) *SweepStatus {
 	st := &SweepStatus{Dir: dir, Counts: map[Progress]int{}}
 	for _, p := range Progresses {
 		st.Counts[p] = 0
 	}
-	for _, r := range plan.Runs {
+	for _, r := range pl.Runs {
 		rs := runStatus(filepath.Join(dir, r.ID), o)
 		rs.Index, rs.ID, rs.Run = r.Index, r.ID, sweep.Describe(r.Config)
 		st.Counts[rs.Progress]++
@@ -243,12 +244,12 @@ func (s *SweepStatus) WriteJSON(w io.Writer) error {
 
 // StatusManifest reads the plan of the sweep in dir: the manifest file
 // given, else dir/manifest.jsonl.
-func StatusManifest(dir, manifest string) (*sweep.Plan, error) {
+func StatusManifest(dir, manifest string) (*plan.Plan, error) {
 	if manifest == "" {
 		manifest = filepath.Join(dir, sweep.ManifestFile)
 		if _, err := os.Stat(manifest); errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: no %s (not a sweep directory? for a Kubernetes sweep give the manifest: mixft sweep plan FILE > m.jsonl, then --manifest m.jsonl)", dir, sweep.ManifestFile)
 		}
 	}
-	return sweep.ReadManifest(manifest)
+	return plan.ReadManifest(manifest)
 }
