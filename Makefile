@@ -52,8 +52,8 @@ fuzz:
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzReadTSV -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzTokenizer -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzBPE -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/sweep -run '^$$' -fuzz FuzzSlurmScript -fuzztime $(FUZZTIME)
-	$(GO) test ./internal/sweep -run '^$$' -fuzz FuzzK8sJob -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/sweep/emit -run '^$$' -fuzz FuzzSlurmScript -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/sweep/emit -run '^$$' -fuzz FuzzK8sJob -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzUnigram -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzCharsMap -fuzztime $(FUZZTIME)
 

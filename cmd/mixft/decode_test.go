@@ -14,6 +14,7 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/plan"
 )
 
 // outcome is what an entry point made of a setting's text: the run's
@@ -92,7 +93,7 @@ func TestOneDecoderEveryEntryPoint(t *testing.T) {
 		{"epochs", "3.0", "3"}, {"num_train_epochs", "3.0", "3"}, {"epochs", `"3"`, "3"}, {"mixout", "1.0", "1"},
 		{"learning_rate", "1e-5", "1e-05"}, {"epochs", "2.5", `"2.5" is not an integer`},
 	} {
-		p, err := sweep.Parse("s.yaml", []byte(fmt.Sprintf("base: {model: m, task: rte, data_dir: d, %s: %s}", tc.key, tc.text)), nil)
+		p, err := plan.Parse("s.yaml", []byte(fmt.Sprintf("base: {model: m, task: rte, data_dir: d, %s: %s}", tc.key, tc.text)), nil)
 		got := ""
 		if err != nil {
 			got = errCore(err)
@@ -185,13 +186,13 @@ func viaSweep(key, text string, set bool) outcome {
 		}
 	}
 	slices.Sort(base)
-	var ovs []sweep.Override
+	var ovs []plan.Override
 	if set {
-		ovs = []sweep.Override{{Key: key, Value: text, Source: "flag --set"}}
+		ovs = []plan.Override{{Key: key, Value: text, Source: "flag --set"}}
 	} else {
 		base = append(base, key+": "+text)
 	}
-	p, err := sweep.Parse("s.yaml", []byte("base:\n  "+strings.Join(base, "\n  ")+"\n"), ovs)
+	p, err := plan.Parse("s.yaml", []byte("base:\n  "+strings.Join(base, "\n  ")+"\n"), ovs)
 	if err != nil {
 		return outcome{err: sweepCore(err)}
 	}
@@ -239,7 +240,7 @@ func viaManifest(t *testing.T, path, key, text string) outcome {
 		t.Fatal(err)
 	}
 	os.WriteFile(path, append(line, '\n'), 0o644)
-	r, err := sweep.ReadManifestRun(path, 0)
+	r, err := plan.ReadManifestRun(path, 0)
 	if err != nil {
 		return outcome{err: sweepCore(err)}
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/rundir"
 	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/schedule"
 	"github.com/mixft/mixft/internal/train"
 )
 
@@ -249,7 +250,7 @@ func (o *finetuneOptions) runConfig() (config.Run, error) {
 // manifestConfig is the run's configuration in manifest mode: line
 // --index of --manifest, written to <--output-dir, default the manifest's
 // directory>/<id>, resumed or started afresh as its directory requires
-// (sweep.PrepareLine); skip reports a finished run.
+// (schedule.PrepareLine); skip reports a finished run.
 func (o *finetuneOptions) manifestConfig() (cfg config.Run, skip bool, err error) {
 	s := o.settings
 	if s.file != "" {
@@ -273,7 +274,7 @@ func (o *finetuneOptions) manifestConfig() (cfg config.Run, skip bool, err error
 	if s.isSet("output_dir") {
 		out = o.run.OutputDir
 	}
-	lr, err := sweep.PrepareLine(o.manifest, index, out, local)
+	lr, err := schedule.PrepareLine(o.manifest, index, out, local)
 	var fe *config.FieldError
 	if errors.As(err, &fe) && !s.isSet(fe.Key) {
 		fe.Source = fmt.Sprintf("manifest %s line %d", o.manifest, index)

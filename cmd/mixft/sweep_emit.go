@@ -10,6 +10,7 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/emit"
 )
 
 // sweepEmitOptions are sweep emit's settings.
@@ -127,9 +128,9 @@ func runSweepEmit(o *sweepEmitOptions) error {
 	}
 	name := o.name
 	if name == "" {
-		name = sweep.JobName(o.file)
+		name = emit.JobName(o.file)
 	}
-	plan, err := loadPlan(o.file, o.sets, s)
+	pl, err := loadPlan(o.file, o.sets, s)
 	if err != nil {
 		return err
 	}
@@ -140,13 +141,13 @@ func runSweepEmit(o *sweepEmitOptions) error {
 		if err != nil {
 			return err
 		}
-		text, err = sweep.Slurm(sweep.SlurmOptions{JobName: name, Source: o.file, Manifest: filepath.Join(dir, sweep.ManifestFile), OutDir: dir,
-			Runs: len(plan.Runs), Throttle: o.throttle, CPUs: o.cpus, Time: o.time, Mem: o.mem, Part: o.partition, GPU: o.gpu,
+		text, err = emit.Slurm(emit.SlurmOptions{JobName: name, Source: o.file, Manifest: filepath.Join(dir, sweep.ManifestFile), OutDir: dir,
+			Runs: len(pl.Runs), Throttle: o.throttle, CPUs: o.cpus, Time: o.time, Mem: o.mem, Part: o.partition, GPU: o.gpu,
 			Mixft: o.mixft, Command: manifestRunArgs, Extra: o.sbatch})
 		if err != nil {
 			return s.fieldError(err)
 		}
-		_, manifest, err := sweepDir(dir, plan, o.file, s)
+		_, manifest, err := sweepDir(dir, pl, o.file, s)
 		if err != nil {
 			return err
 		}
@@ -154,15 +155,15 @@ func runSweepEmit(o *sweepEmitOptions) error {
 		if err := os.MkdirAll(filepath.Join(dir, "slurm"), 0o755); err != nil {
 			return fmt.Errorf("%s: %v", s.source("output_dir"), err)
 		}
-		fmt.Fprintf(o.stderr, "%s: %d runs; manifest written to %s; submit the script with sbatch\n", o.file, len(plan.Runs), manifest)
+		fmt.Fprintf(o.stderr, "%s: %d runs; manifest written to %s; submit the script with sbatch\n", o.file, len(pl.Runs), manifest)
 	} else {
-		text, err = sweep.K8s(sweep.K8sOptions{Name: name, Namespace: o.namespace, Source: o.file, Image: o.image, Mixft: o.mixft,
-			Command: manifestRunArgs, Manifest: plan.Manifest(), ManifestPath: o.manifestPath, OutDir: o.outputDir, PVC: o.pvc,
-			Mount: o.mount, Runs: len(plan.Runs), Parallelism: o.parallelism, CPU: o.cpu, Memory: o.memory, GPU: o.gpu, Retries: o.retries})
+		text, err = emit.K8s(emit.K8sOptions{Name: name, Namespace: o.namespace, Source: o.file, Image: o.image, Mixft: o.mixft,
+			Command: manifestRunArgs, Manifest: pl.Manifest(), ManifestPath: o.manifestPath, OutDir: o.outputDir, PVC: o.pvc,
+			Mount: o.mount, Runs: len(pl.Runs), Parallelism: o.parallelism, CPU: o.cpu, Memory: o.memory, GPU: o.gpu, Retries: o.retries})
 		if err != nil {
 			return s.fieldError(err)
 		}
-		fmt.Fprintf(o.stderr, "%s: %d runs; apply with kubectl apply -f\n", o.file, len(plan.Runs))
+		fmt.Fprintf(o.stderr, "%s: %d runs; apply with kubectl apply -f\n", o.file, len(pl.Runs))
 	}
 	_, err = io.WriteString(o.stdout, text)
 	return err

@@ -45,17 +45,17 @@ names the sweep file, the grid point and the key.`,
 
 // runSweepPlan prints the manifest.
 func runSweepPlan(o *sweepPlanOptions) error {
-	plan, err := loadPlan(o.file, o.sets, o.settings)
+	pl, err := loadPlan(o.file, o.sets, o.settings)
 	if err != nil {
 		return err
 	}
-	if err := plan.WriteManifest(o.stdout); err != nil {
+	if err := pl.WriteManifest(o.stdout); err != nil {
 		return err
 	}
 	note := ""
-	if plan.Merged > 0 {
-		note = fmt.Sprintf(" (%d grid points repeat a run and are merged)", plan.Merged)
+	if pl.Merged > 0 {
+		note = fmt.Sprintf(" (%d grid points repeat a run and are merged)", pl.Merged)
 	}
-	fmt.Fprintf(o.stderr, "%s: %d runs%s\n", o.file, len(plan.Runs), note)
+	fmt.Fprintf(o.stderr, "%s: %d runs%s\n", o.file, len(pl.Runs), note)
 	return nil
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/report"
 )
 
 // sweepReportOptions are sweep report's settings: the run directories.
@@ -79,7 +79,7 @@ names them as maybe the same run. report.json lists both kinds
 
 // runSweepReport writes the report into the first directory.
 func runSweepReport(o *sweepReportOptions) error {
-	rep, err := sweep.Collect(o.dirs)
+	rep, err := report.Collect(o.dirs)
 	if err != nil {
 		return err
 	}
@@ -96,13 +96,13 @@ func runSweepReport(o *sweepReportOptions) error {
 		return err
 	}
 	fmt.Fprintf(w, "\n%d runs in %d groups (%d failed); wrote %s, %s, %s", runs, len(rep.Groups), failed,
-		sweep.ReportMarkdown, sweep.ReportCSV, sweep.ReportJSON)
+		report.MarkdownFile, report.CSVFile, report.JSONFile)
 	for _, f := range rep.Figures {
 		fmt.Fprintf(w, ", %s.svg/.png", f.Name)
 	}
 	fmt.Fprintf(w, " in %s\n", o.dirs[0])
 	if a, b := len(rep.Interrupted), len(rep.Incomplete); a+b > 0 {
-		o.warn(fmt.Sprintf("%d unfinished runs left out: %d interrupted (resumable), %d other (listed in %s)", a+b, a, b, sweep.ReportMarkdown))
+		o.warn(fmt.Sprintf("%d unfinished runs left out: %d interrupted (resumable), %d other (listed in %s)", a+b, a, b, report.MarkdownFile))
 	}
 	for _, l := range rep.DuplicateLines(rep.Duplicates) {
 		o.warn("duplicate run, counted once: " + l)

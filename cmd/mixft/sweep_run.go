@@ -20,6 +20,7 @@ import (
 	"github.com/mixft/mixft/internal/exitcode"
 	"github.com/mixft/mixft/internal/rundir"
 	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/schedule"
 )
 
 // sweepRunOptions are sweep run's settings.
@@ -108,11 +109,11 @@ func runSweepRun(o *sweepRunOptions) error {
 	if threads < 0 {
 		return s.bad("threads", threads, "0 (automatic) or more")
 	}
-	plan, err := loadPlan(o.file, o.sets, s)
+	pl, err := loadPlan(o.file, o.sets, s)
 	if err != nil {
 		return err
 	}
-	if threads == 0 && plan.Runs[0].Config.Threads == 0 {
+	if threads == 0 && pl.Runs[0].Config.Threads == 0 {
 		threads = max(1, runtime.NumCPU()/workers)
 	}
 	if o.dryRun {
@@ -120,17 +121,17 @@ func runSweepRun(o *sweepRunOptions) error {
 		if err != nil {
 			return err
 		}
-		todo, done := sweep.Tasks(plan, abs)
+		todo, done := schedule.Tasks(pl, abs)
 		for _, t := range done {
 			fmt.Fprintf(stdout, "%-12s %s  %s\n", t.State, t.Run.ID, sweep.Describe(t.Run.Config))
 		}
 		for _, t := range todo {
 			fmt.Fprintf(stdout, "%-12s %s  %s\n", t.State.Decision(), t.Run.ID, sweep.Describe(t.Run.Config))
 		}
-		fmt.Fprintf(stderr, "%d runs: %d done, %d to run\n", len(plan.Runs), len(done), len(todo))
+		fmt.Fprintf(stderr, "%d runs: %d done, %d to run\n", len(pl.Runs), len(done), len(todo))
 		return nil
 	}
-	dir, manifest, err := sweepDir(o.outputDir, plan, o.file, s)
+	dir, manifest, err := sweepDir(o.outputDir, pl, o.file, s)
 	if err != nil {
 		return err
 	}
@@ -138,9 +139,9 @@ func runSweepRun(o *sweepRunOptions) error {
 	if err != nil {
 		return fmt.Errorf("sweep run: cannot find the mixft binary: %v", err)
 	}
-	todo, done := sweep.Tasks(plan, dir)
+	todo, done := schedule.Tasks(pl, dir)
 	counts := map[sweep.State]int{}
-	for _, t := range append(append([]sweep.Task{}, done...), todo...) {
+	for _, t := range append(append([]schedule.Task{}, done...), todo...) {
 		counts[t.State]++
 	}
 	threadNote := ""
@@ -148,17 +149,17 @@ func runSweepRun(o *sweepRunOptions) error {
 		threadNote = fmt.Sprintf(" × %d threads", threads)
 	}
 	fmt.Fprintf(stderr, "%s: %d runs in %s: %d finished, %d diverged; %d to resume, %d to start; %d workers%s\n",
-		o.file, len(plan.Runs), dir, counts[sweep.Finished], counts[sweep.Diverged], counts[sweep.Interrupted],
+		o.file, len(pl.Runs), dir, counts[sweep.Finished], counts[sweep.Diverged], counts[sweep.Interrupted],
 		counts[sweep.Missing]+counts[sweep.Partial], workers, threadNote)
 	if len(todo) == 0 {
 		fmt.Fprintf(stdout, "every run is finished; report: mixft sweep report %s\n", dir)
 		return nil
 	}
-	runner := &sweep.ProcessRunner{Executable: exe, Command: manifestRunArgs, Manifest: manifest, OutDir: dir, Threads: threads, Devices: devices}
+	runner := &schedule.ProcessRunner{Executable: exe, Command: manifestRunArgs, Manifest: manifest, OutDir: dir, Threads: threads, Devices: devices}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	prog := newSweepProgress(stderr, len(todo), workers)
-	sum := sweep.Execute(ctx, todo, runner.Run, sweep.Options{Workers: workers, KeepGoing: o.keepGoing,
+	sum := schedule.Execute(ctx, todo, runner.Run, schedule.Options{Workers: workers, KeepGoing: o.keepGoing,
 		OnStart: prog.start, OnDone: prog.done})
 	prog.finish()
 	fmt.Fprintf(stdout, "%d runs completed, %d diverged, %d interrupted, %d errors, %d not started; results in %s\n",
@@ -166,7 +167,7 @@ func runSweepRun(o *sweepRunOptions) error {
 	switch {
 	case sum.Errored > 0:
 		for _, r := range sum.Results {
-			if r.Outcome == sweep.Errored {
+			if r.Outcome == schedule.Errored {
 				return fmt.Errorf("run %d (%s) failed: %v", r.Task.Run.Index, r.Task.Run.ID, r.Err)
 			}
 		}
@@ -200,7 +201,7 @@ func newSweepProgress(w io.Writer, total, workers int) *sweepProgress {
 	return p
 }
 
-func (p *sweepProgress) start(worker int, t sweep.Task) {
+func (p *sweepProgress) start(worker int, t schedule.Task) {
 	if p.bar == nil {
 		fmt.Fprintf(p.w, "worker %d: %s run %d %s (%s)\n", worker, t.State.Decision(), t.Run.Index, t.Run.ID, sweep.Describe(t.Run.Config))
 	}
@@ -216,14 +217,14 @@ func (p *sweepProgress) eta() time.Duration {
 	return per * time.Duration((left+p.workers-1)/p.workers)
 }
 
-func (p *sweepProgress) done(r sweep.Result) {
+func (p *sweepProgress) done(r schedule.Result) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.finished++
 	p.busy += r.Duration
 	line := fmt.Sprintf("[%d/%d] run %d %s (%s): %s in %s", p.finished, p.total, r.Task.Run.Index, r.Task.Run.ID,
 		sweep.Describe(r.Task.Run.Config), r.Outcome, r.Duration.Round(time.Second/10))
-	if m, err := rundir.ReadMetrics(r.Task.Dir); err == nil && r.Outcome == sweep.Completed && m.Final != nil {
+	if m, err := rundir.ReadMetrics(r.Task.Dir); err == nil && r.Outcome == schedule.Completed && m.Final != nil {
 		line += fmt.Sprintf(", dev %.4f", float64(m.Final.Primary))
 		if m.HasFailed() {
 			line += " (failed run)"

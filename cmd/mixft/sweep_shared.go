@@ -14,6 +14,7 @@ import (
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/plan"
 )
 
 // What the sweep subcommands share.
@@ -25,28 +26,28 @@ func addSetFlag(cmd *cobra.Command, sets *[]string) {
 
 // loadPlan reads a sweep file, or a manifest (.jsonl) as written by plan;
 // sets are the --set overrides of the sweep file.
-func loadPlan(path string, sets []string, s *settings) (*sweep.Plan, error) {
-	var ovs []sweep.Override
+func loadPlan(path string, sets []string, s *settings) (*plan.Plan, error) {
+	var ovs []plan.Override
 	for _, kv := range sets {
 		k, v, ok := strings.Cut(kv, "=")
 		k = key(strings.TrimSpace(k))
 		if !ok || k == "" {
 			return nil, s.bad("set", strconv.Quote(kv), "key=value (e.g. model=models/bert-large-uncased)")
 		}
-		ovs = append(ovs, sweep.Override{Key: k, Value: v, Source: s.source("set")})
+		ovs = append(ovs, plan.Override{Key: k, Value: v, Source: s.source("set")})
 	}
 	if strings.HasSuffix(path, ".jsonl") {
 		if len(ovs) > 0 {
 			return nil, fmt.Errorf("%s: %s is a manifest, whose settings are fixed; give the sweep file instead", s.source("set"), path)
 		}
-		return sweep.ReadManifest(path)
+		return plan.ReadManifest(path)
 	}
-	plan, err := sweep.Load(path, ovs)
+	pl, err := plan.Load(path, ovs)
 	var fe *config.FieldError
 	if errors.As(err, &fe) && fe.Missing && (fe.Key == "model" || fe.Key == "data_dir") {
 		err = fmt.Errorf("%w; set it in base: or with --set %s=PATH", err, fe.Key)
 	}
-	return plan, err
+	return pl, err
 }
 
 // sweepAbs is the sweep's output directory, required, made absolute.
@@ -64,7 +65,7 @@ func sweepAbs(dir string, s *settings) (string, error) {
 // sweepDir prepares the sweep output directory: absolute (the runs record
 // it and --resume checks it), created, with the manifest written; it
 // returns the directory and the manifest's path.
-func sweepDir(dir string, plan *sweep.Plan, source string, s *settings) (string, string, error) {
+func sweepDir(dir string, pl *plan.Plan, source string, s *settings) (string, string, error) {
 	abs, err := sweepAbs(dir, s)
 	if err != nil {
 		return "", "", err
@@ -74,7 +75,7 @@ func sweepDir(dir string, plan *sweep.Plan, source string, s *settings) (string,
 	}
 	manifest := filepath.Join(abs, sweep.ManifestFile)
 	if !sameFile(manifest, source) {
-		if err := atomicfile.WriteFile(manifest, plan.Manifest(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(manifest, pl.Manifest(), 0o644); err != nil {
 			return "", "", err
 		}
 	}

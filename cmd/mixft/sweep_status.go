@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/schedule"
 )
 
 // sweepStatusOptions are sweep status's settings.
@@ -71,11 +71,11 @@ give it with --manifest.`,
 
 // runSweepStatus prints where the sweep's runs stand.
 func runSweepStatus(o *sweepStatusOptions) error {
-	plan, err := sweep.StatusManifest(o.dir, o.manifest)
+	pl, err := schedule.StatusManifest(o.dir, o.manifest)
 	if err != nil {
 		return err
 	}
-	st := sweep.ReadStatus(plan, o.dir, sweep.StatusOptions{Now: time.Now(), Recent: o.recent})
+	st := schedule.ReadStatus(pl, o.dir, schedule.StatusOptions{Now: time.Now(), Recent: o.recent})
 	if o.json {
 		return st.WriteJSON(o.stdout)
 	}

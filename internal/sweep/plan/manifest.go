@@ -1,4 +1,4 @@
-package sweep
+package plan
 
 import (
 	"bufio"
@@ -11,10 +11,8 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/fsutil"
+	"github.com/mixft/mixft/internal/sweep"
 )
-
-// ManifestFile is the manifest's name in a sweep's output directory.
-const ManifestFile = "manifest.jsonl"
 
 // manifestLine is one JSON line of a manifest.
 type manifestLine struct {
@@ -138,7 +136,7 @@ func parseManifestLine(b []byte, kinds map[string]string) (Run, error) {
 			return Run{}, fmt.Errorf("setting %s is missing (a manifest from another mixft version? plan it again)", k)
 		}
 	}
-	if id := ID(cfg); id != ml.ID {
+	if id := sweep.ID(cfg); id != ml.ID {
 		return Run{}, fmt.Errorf("id %s does not match the settings (their hash is %s); was the line edited? plan the sweep again", ml.ID, id)
 	}
 	return Run{ID: ml.ID, Index: ml.Index, Config: cfg}, nil

@@ -1,4 +1,4 @@
-package sweep
+package emit
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mixft/mixft/internal/exitcode"
+	"github.com/mixft/mixft/internal/sweep"
 )
 
 // SlurmOptions describe the sbatch job array of a sweep.
@@ -27,7 +28,7 @@ type SlurmOptions struct {
 	// Mixft is the mixft binary on the cluster; Command gives its
 	// arguments.
 	Mixft   string
-	Command Command
+	Command sweep.Command
 	// Extra are further sbatch options ("--account=proj").
 	Extra []string
 }
@@ -61,7 +62,7 @@ func Slurm(o SlurmOptions) (string, error) {
 	if o.Mixft == "" {
 		o.Mixft = "mixft"
 	}
-	inv := Invocation{Manifest: o.Manifest, Index: indexWord, OutDir: o.OutDir, Threads: threadsWord}
+	inv := sweep.Invocation{Manifest: o.Manifest, Index: indexWord, OutDir: o.OutDir, Threads: threadsWord}
 	if o.GPU {
 		inv.Device = "cuda:0"
 	}

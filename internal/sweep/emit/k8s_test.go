@@ -1,4 +1,4 @@
-package sweep
+package emit
 
 import (
 	"bufio"
@@ -18,6 +18,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/mixft/mixft/internal/exitcode"
+	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/plan"
+	"github.com/mixft/mixft/internal/sweep/sweeptest"
 )
 
 // parseK8s splits the emitted YAML into documents as kubectl does
@@ -64,9 +67,12 @@ func parseK8s(text string) (cm *corev1.ConfigMap, job *batchv1.Job, err error) {
 // the manifest and an Indexed Job with one completion per run and the
 // exit-code policy.
 func TestK8sJob(t *testing.T) {
-	plan := eightRuns(t)
-	text, err := K8s(K8sOptions{Name: "mixft-tiny", Source: "tiny.yaml", Image: "reg/mixft:1", Manifest: plan.Manifest(), OutDir: "/mnt/mixft/runs/tiny",
-		PVC: "data", Mount: "/mnt/mixft", Runs: len(plan.Runs), Parallelism: 3, CPU: "4", Memory: "8Gi", GPU: true, Retries: 2, Command: finetuneArgs})
+	pl, err := plan.Parse("tiny.yaml", []byte("base: {model: m, data_dir: d, task: rte}\naxes: {strategy: [dropout, mixout], seed: [1, 2, 3, 4]}"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := K8s(K8sOptions{Name: "mixft-tiny", Source: "tiny.yaml", Image: "reg/mixft:1", Manifest: pl.Manifest(), OutDir: "/mnt/mixft/runs/tiny",
+		PVC: "data", Mount: "/mnt/mixft", Runs: len(pl.Runs), Parallelism: 3, CPU: "4", Memory: "8Gi", GPU: true, Retries: 2, Command: sweeptest.FinetuneArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +80,7 @@ func TestK8sJob(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, text)
 	}
-	if cm == nil || cm.Name != "mixft-tiny-manifest" || cm.Data[ManifestFile] != string(plan.Manifest()) {
+	if cm == nil || cm.Name != "mixft-tiny-manifest" || cm.Data[sweep.ManifestFile] != string(pl.Manifest()) {
 		t.Error("the ConfigMap does not hold the manifest")
 	}
 	s := job.Spec
@@ -142,7 +148,7 @@ func TestK8sJob(t *testing.T) {
 	}
 
 	// A manifest already on the volume: no ConfigMap.
-	text, err = K8s(K8sOptions{Name: "mixft-tiny", Image: "i", ManifestPath: "/mnt/mixft/m.jsonl", OutDir: "/mnt/mixft/r", PVC: "data", Mount: "/mnt/mixft", Runs: 8, Parallelism: 1, Command: finetuneArgs})
+	text, err = K8s(K8sOptions{Name: "mixft-tiny", Image: "i", ManifestPath: "/mnt/mixft/m.jsonl", OutDir: "/mnt/mixft/r", PVC: "data", Mount: "/mnt/mixft", Runs: 8, Parallelism: 1, Command: sweeptest.FinetuneArgs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +161,7 @@ func TestK8sJob(t *testing.T) {
 // k8sGood are options the emitter takes.
 func k8sGood() K8sOptions {
 	return K8sOptions{Name: "x", Namespace: "ns", Source: "s.yaml", Image: "i", PVC: "p", Mount: "/m", OutDir: "/m/r", Runs: 1, Parallelism: 1,
-		Manifest: []byte("{}\n"), Command: finetuneArgs}
+		Manifest: []byte("{}\n"), Command: sweeptest.FinetuneArgs}
 }
 
 // TestK8sRefuses: names Kubernetes would refuse, values with control
@@ -249,9 +255,9 @@ func checkJob(t testing.TB, o K8sOptions, text string) {
 	}
 	manifest := o.ManifestPath
 	if manifest == "" {
-		manifest = manifestMount + "/" + ManifestFile
+		manifest = manifestMount + "/" + sweep.ManifestFile
 		if cm == nil || cm.Name != o.Name+"-manifest" || cm.Namespace != o.Namespace || len(cm.Data) != 1 ||
-			cm.Data[ManifestFile] != string(o.Manifest) || cm.BinaryData != nil || len(content.IsDNS1123Subdomain(cm.Name)) > 0 {
+			cm.Data[sweep.ManifestFile] != string(o.Manifest) || cm.BinaryData != nil || len(content.IsDNS1123Subdomain(cm.Name)) > 0 {
 			t.Fatalf("ConfigMap %+v\n%s", cm, text)
 		}
 	} else if cm != nil {
@@ -275,14 +281,14 @@ func checkJob(t testing.TB, o K8sOptions, text string) {
 	if mixft == "" {
 		mixft = "mixft"
 	}
-	inv := Invocation{Manifest: manifest, OutDir: o.OutDir}
+	inv := sweep.Invocation{Manifest: manifest, OutDir: o.OutDir}
 	if n, err := strconv.Atoi(o.CPU); err == nil && n > 0 {
 		inv.Threads = o.CPU
 	}
 	if o.GPU {
 		inv.Device = "cuda:0"
 	}
-	if want := append([]string{mixft}, finetuneArgs(inv)...); c.Image != o.Image || !slices.Equal(c.Command, want) || len(c.Args) != 0 || len(c.Env) != 0 {
+	if want := append([]string{mixft}, sweeptest.FinetuneArgs(inv)...); c.Image != o.Image || !slices.Equal(c.Command, want) || len(c.Args) != 0 || len(c.Env) != 0 {
 		t.Fatalf("container image %q command %q args %q env %v; want %q %q", c.Image, c.Command, c.Args, c.Env, o.Image, want)
 	}
 	claims := 0
@@ -314,7 +320,7 @@ func FuzzK8sJob(f *testing.F) {
 		f.Add("x", "", "reg/mixft:1", "/mnt/r", "/mnt", "pvc", s, "", "s.yaml", "4", "16Gi", "{}\n", false)
 	}
 	f.Fuzz(func(t *testing.T, name, namespace, image, outDir, mount, pvc, mixft, manifestPath, source, cpu, memory, manifest string, gpu bool) {
-		o := K8sOptions{Name: name, Namespace: namespace, Source: source, Image: image, Mixft: mixft, Command: finetuneArgs, Manifest: []byte(manifest),
+		o := K8sOptions{Name: name, Namespace: namespace, Source: source, Image: image, Mixft: mixft, Command: sweeptest.FinetuneArgs, Manifest: []byte(manifest),
 			ManifestPath: manifestPath, OutDir: outDir, PVC: pvc, Mount: mount, Runs: 3, Parallelism: 2, CPU: cpu, Memory: memory, GPU: gpu, Retries: 1}
 		text, err := K8s(o)
 		if err != nil {

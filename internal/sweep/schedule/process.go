@@ -1,4 +1,4 @@
-package sweep
+package schedule
 
 import (
 	"bufio"
@@ -15,34 +15,18 @@ import (
 	"time"
 
 	"github.com/mixft/mixft/internal/exitcode"
+	"github.com/mixft/mixft/internal/sweep"
 )
 
 // LogFile is the file in each run directory that collects the output of
 // every attempt `mixft sweep run` made at the run.
 const LogFile = "finetune.log"
 
-// Invocation is one run of a manifest line as the process runner and the
-// cluster jobs start it. Empty fields are left out: the run reads its
-// index from its environment (IndexEnv), and takes threads and device from
-// the manifest.
-type Invocation struct {
-	Manifest, Index, OutDir string
-	Threads, Device         string
-	Resume, Overwrite       bool
-}
-
-// Command turns an invocation into the arguments after the mixft binary.
-// The command line owns it: this package does not know its flags. Each
-// field must come out as one argument of its own, unchanged: the Slurm
-// script passes placeholders for its shell expansions and quotes every
-// other word itself.
-type Command func(Invocation) []string
-
 // ProcessRunner runs each task as a process of the mixft binary.
 type ProcessRunner struct {
 	// Executable is the mixft binary; Command gives its arguments.
 	Executable string
-	Command    Command
+	Command    sweep.Command
 	// Manifest is the manifest file; OutDir the sweep's output directory.
 	Manifest, OutDir string
 	// Threads, when positive, is each run's number of CPU threads.
@@ -57,9 +41,9 @@ type ProcessRunner struct {
 
 // Invocation is the run of task t on worker w: resumed or started afresh
 // as the task's directory state calls for.
-func (p *ProcessRunner) Invocation(w int, t Task) Invocation {
+func (p *ProcessRunner) Invocation(w int, t Task) sweep.Invocation {
 	d := t.State.Decision()
-	inv := Invocation{Manifest: p.Manifest, Index: strconv.Itoa(t.Run.Index), OutDir: p.OutDir, Resume: d == Resume, Overwrite: d == Restart}
+	inv := sweep.Invocation{Manifest: p.Manifest, Index: strconv.Itoa(t.Run.Index), OutDir: p.OutDir, Resume: d == sweep.Resume, Overwrite: d == sweep.Restart}
 	if p.Threads > 0 {
 		inv.Threads = strconv.Itoa(p.Threads)
 	}

@@ -1,4 +1,4 @@
-package sweep
+package schedule
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 
 	"github.com/mixft/mixft/internal/dirlock"
 	"github.com/mixft/mixft/internal/rundir"
+	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/plan"
 )
 
 // Progress is where a sweep's run stands, as `mixft sweep status` says it.
@@ -83,14 +85,14 @@ type StatusOptions struct {
 // dir. It only reads: a run's lock is probed with a non-blocking shared
 // flock that is released at once, so a run that takes its lock in that
 // instant finds it held.
-func ReadStatus(plan *Plan, dir string, o StatusOptions) *SweepStatus {
+func ReadStatus(pl *plan.Plan, dir string, o StatusOptions) *SweepStatus {
 	st := &SweepStatus{Dir: dir, Counts: map[Progress]int{}}
 	for _, p := range Progresses {
 		st.Counts[p] = 0
 	}
-	for _, r := range plan.Runs {
+	for _, r := range pl.Runs {
 		rs := runStatus(filepath.Join(dir, r.ID), o)
-		rs.Index, rs.ID, rs.Run = r.Index, r.ID, Describe(r.Config)
+		rs.Index, rs.ID, rs.Run = r.Index, r.ID, sweep.Describe(r.Config)
 		st.Counts[rs.Progress]++
 		st.Runs = append(st.Runs, rs)
 	}
@@ -130,21 +132,21 @@ func runStatus(dir string, o StatusOptions) RunStatus {
 		rs.Step, rs.TotalSteps = step, total
 	}
 	recent := func(t time.Time) bool { return !t.IsZero() && o.Now.Sub(t) < o.Recent }
-	state := DirState(dir)
+	state := sweep.DirState(dir)
 	switch {
 	case dirlock.Held(dir):
 		rs.Progress = StatusRunning
 	case merr != nil && !errors.Is(merr, fs.ErrNotExist):
 		rs.Progress, rs.Error = StatusCorrupt, fmt.Sprintf("%s is corrupt: %v", filepath.Join(dir, rundir.MetricsFile), merr)
-	case state == Diverged:
+	case state == sweep.Diverged:
 		rs.Progress = StatusDiverged
-	case state == Finished && m.HasFailed():
+	case state == sweep.Finished && m.HasFailed():
 		rs.Progress = StatusFailed
-	case state == Finished:
+	case state == sweep.Finished:
 		rs.Progress = StatusFinished
 	case m != nil && m.Status == rundir.StatusInterrupted:
 		rs.Progress = StatusInterrupted
-		if state != Interrupted { // saved without optimizer state: starts again
+		if state != sweep.Interrupted { // saved without optimizer state: starts again
 			rs.Progress = StatusPending
 		}
 		if logTime.After(metricsTime) && recent(logTime) {
@@ -152,7 +154,7 @@ func runStatus(dir string, o StatusOptions) RunStatus {
 		}
 	case recent(rs.Updated):
 		rs.Progress = StatusRunning
-	case state == Interrupted:
+	case state == sweep.Interrupted:
 		rs.Progress = StatusInterrupted
 	default:
 		rs.Progress = StatusPending
@@ -242,12 +244,12 @@ func (s *SweepStatus) WriteJSON(w io.Writer) error {
 
 // StatusManifest reads the plan of the sweep in dir: the manifest file
 // given, else dir/manifest.jsonl.
-func StatusManifest(dir, manifest string) (*Plan, error) {
+func StatusManifest(dir, manifest string) (*plan.Plan, error) {
 	if manifest == "" {
-		manifest = filepath.Join(dir, ManifestFile)
+		manifest = filepath.Join(dir, sweep.ManifestFile)
 		if _, err := os.Stat(manifest); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: no %s (not a sweep directory? for a Kubernetes sweep give the manifest: mixft sweep plan FILE > m.jsonl, then --manifest m.jsonl)", dir, ManifestFile)
+			return nil, fmt.Errorf("%s: no %s (not a sweep directory? for a Kubernetes sweep give the manifest: mixft sweep plan FILE > m.jsonl, then --manifest m.jsonl)", dir, sweep.ManifestFile)
 		}
 	}
-	return ReadManifest(manifest)
+	return plan.ReadManifest(manifest)
 }

@@ -1,4 +1,4 @@
-package sweep
+package report
 
 import (
 	"bytes"
@@ -18,19 +18,9 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/rundir"
+	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/sweeptest"
 )
-
-func runCfg(task, strategy string, seed uint64, set map[string]any) config.Run {
-	c := config.Default()
-	c.Model, c.DataDir, c.Task, c.Strategy, c.Seed = "m", "d", task, strategy, seed
-	c.ApplyStrategy(func(string) bool { return false })
-	for k, v := range set {
-		if err := c.Set(k, v); err != nil {
-			panic(err)
-		}
-	}
-	return c
-}
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
 
@@ -39,25 +29,25 @@ func near(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
 func TestReportNumbers(t *testing.T) {
 	root, other := t.TempDir(), t.TempDir()
 	put := func(dir string, c config.Run, score float64, m map[string]any) {
-		fakeRun(t, filepath.Join(dir, ID(c)), c, score, m)
+		sweeptest.FakeRun(t, filepath.Join(dir, sweep.ID(c)), c, score, m)
 	}
 	// rte/dropout: 0.70, 0.65, 0.52 (= the majority baseline: failed), 0.80.
 	for i, s := range []float64{0.70, 0.65, 0.52, 0.80} {
-		put(root, runCfg("rte", "dropout", uint64(i+1), nil), s, nil)
+		put(root, sweeptest.Config("rte", "dropout", uint64(i+1), nil), s, nil)
 	}
 	// rte/mixout: 0.71, 0.69 and a diverged run (no score), the second
 	// run stored on another machine's directory, and again as a duplicate.
-	put(root, runCfg("rte", "mixout", 1, nil), 0.71, nil)
-	put(other, runCfg("rte", "mixout", 2, nil), 0.69, nil)
-	put(filepath.Join(other, "copy"), runCfg("rte", "mixout", 2, nil), 0.69, nil)
-	put(root, runCfg("rte", "mixout", 3, nil), math.NaN(), map[string]any{"final": nil, "steps": 5, "failure": "diverged at step 5", "failed": true})
+	put(root, sweeptest.Config("rte", "mixout", 1, nil), 0.71, nil)
+	put(other, sweeptest.Config("rte", "mixout", 2, nil), 0.69, nil)
+	put(filepath.Join(other, "copy"), sweeptest.Config("rte", "mixout", 2, nil), 0.69, nil)
+	put(root, sweeptest.Config("rte", "mixout", 3, nil), math.NaN(), map[string]any{"final": nil, "steps": 5, "failure": "diverged at step 5", "failed": true})
 	// Unfinished runs are left out, the interrupted ones counted apart.
-	fakeInterrupted(t, filepath.Join(root, "unfinished"))
+	sweeptest.FakeInterrupted(t, filepath.Join(root, "unfinished"))
 	os.MkdirAll(filepath.Join(root, "started"), 0o755)
 	os.WriteFile(filepath.Join(root, "started", rundir.ConfigFile), []byte("task: rte\n"), 0o644)
 	// rte/mixout with another lr: a group of its own (lr joins the key).
 	for i, s := range []float64{0.61, 0.58, 0.66} {
-		put(root, runCfg("rte", "mixout", uint64(i+1), map[string]any{"lr": 1e-5}), s, nil)
+		put(root, sweeptest.Config("rte", "mixout", uint64(i+1), map[string]any{"lr": 1e-5}), s, nil)
 	}
 	rep, err := Collect([]string{root, other})
 	if err != nil {
@@ -76,7 +66,7 @@ func TestReportNumbers(t *testing.T) {
 		{"mixout", "2e-05", 3, 1, 2, 0.7, 0.014142135623730963, 0.7, 0.69, 0.71, 2},
 	}
 	var js JSONReport
-	raw, _ := os.ReadFile(filepath.Join(root, ReportJSON))
+	raw, _ := os.ReadFile(filepath.Join(root, JSONFile))
 	if err := json.Unmarshal(raw, &js); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +96,7 @@ func TestReportNumbers(t *testing.T) {
 		t.Errorf("mixout runs: scores %v failed %v seeds %v", g.Scores, g.FailedRuns, g.Seeds)
 	}
 	// report.csv carries the same numbers (4 decimals).
-	f, _ := os.Open(filepath.Join(root, ReportCSV))
+	f, _ := os.Open(filepath.Join(root, CSVFile))
 	rows, err := csv.NewReader(f).ReadAll()
 	f.Close()
 	if err != nil || len(rows) != 4 {
@@ -115,7 +105,7 @@ func TestReportNumbers(t *testing.T) {
 	if got := strings.Join(rows[1], ","); got != "rte,dropout,0,0.1,zero,2e-05,accuracy,4,1,4,0.6675,0.1164,0.6750,0.5200,0.8000,2.0,0.5200" {
 		t.Errorf("report.csv row: %s", got)
 	}
-	md, _ := os.ReadFile(filepath.Join(root, ReportMarkdown))
+	md, _ := os.ReadFile(filepath.Join(root, MarkdownFile))
 	if !strings.Contains(string(md), "| rte | mixout | mixout(w_pre, 0.7) + wdecay(0, 0.01), dropout: hidden 0, attention 0, classifier the checkpoint's | 2e-05 | accuracy | 3 | 1 | 0.7000 | 0.0141 | 0.7000 | 0.6900 | 0.7100 |") {
 		t.Errorf("report.md:\n%s", md)
 	}
@@ -130,7 +120,7 @@ func paperLike(t testing.TB, dir string) {
 	for _, task := range []string{"rte", "mrpc", "cola", "sts-b"} {
 		for si, strat := range []string{"dropout", "wdecay-pre", "mixout", "mixout-wdecay-pre"} {
 			for seed := uint64(1); seed <= 20; seed++ {
-				c := runCfg(task, strat, seed, nil)
+				c := sweeptest.Config(task, strat, seed, nil)
 				s := base[task] + 0.02*float64(si) + 0.02*rng.NormFloat64()
 				m := map[string]any{"train_seconds": 100 + 10*rng.Float64()}
 				if rng.Float64() < 0.3/float64(si+1) {
@@ -148,7 +138,7 @@ func paperLike(t testing.TB, dir string) {
 					s = math.NaN()
 					m["final"], m["failure"], m["steps"], m["evals"] = nil, "diverged at step 31", 31, evals[:3]
 				}
-				fakeRun(t, filepath.Join(dir, "fig3", ID(c)), c, s, m)
+				sweeptest.FakeRun(t, filepath.Join(dir, "fig3", sweep.ID(c)), c, s, m)
 			}
 		}
 	}
@@ -157,7 +147,7 @@ func paperLike(t testing.TB, dir string) {
 		for seed := uint64(1); seed <= 10; seed++ {
 			for _, arm := range []map[string]any{{"mixout": p, "dropout": 0.0}, {"mixout": 0.0, "dropout": p}} {
 				arm["classifier_dropout"] = 0.1
-				c := runCfg("rte", "custom", seed, arm)
+				c := sweeptest.Config("rte", "custom", seed, arm)
 				mix := arm["mixout"].(float64)
 				s := 0.62 + 0.12*mix - 0.1*mix*mix + 0.03*rng.NormFloat64()
 				if mix == 0 {
@@ -167,7 +157,7 @@ func paperLike(t testing.TB, dir string) {
 				if rng.Float64() < 0.25*(1-mix) {
 					s = 0.47 + 0.05*rng.Float64()
 				}
-				fakeRun(t, filepath.Join(dir, "fig4", ID(c)), c, s, m)
+				sweeptest.FakeRun(t, filepath.Join(dir, "fig4", sweep.ID(c)), c, s, m)
 			}
 		}
 	}
@@ -259,29 +249,29 @@ func TestReportDuplicatesByWhatRunsCompute(t *testing.T) {
 	laptop, cluster := t.TempDir(), t.TempDir()
 	fp := map[string]any{"model_sha256": "aa", "data_sha256": "dd"}
 	at := func(model, data string, seed uint64, set map[string]any) config.Run {
-		c := runCfg("rte", "mixout", seed, set)
+		c := sweeptest.Config("rte", "mixout", seed, set)
 		c.Model, c.DataDir = model, data
 		return c
 	}
 	for seed := uint64(1); seed <= 3; seed++ {
-		fakeRun(t, filepath.Join(laptop, fmt.Sprint("run", seed)), at("/home/me/bert", "/home/me/glue/RTE", seed, nil), 0.6+float64(seed)/100, fp)
+		sweeptest.FakeRun(t, filepath.Join(laptop, fmt.Sprint("run", seed)), at("/home/me/bert", "/home/me/glue/RTE", seed, nil), 0.6+float64(seed)/100, fp)
 		// The cluster's copy of seed 1 and 2: other paths, threads, device and
 		// checkpoints kept; the same fingerprints.
 		if seed <= 2 {
 			c := at("/cluster/models/bert", "/cluster/glue/RTE", seed, map[string]any{"threads": 16, "device": "cuda:0", "save_best": false})
-			fakeRun(t, filepath.Join(cluster, ID(c)), c, 0.6+float64(seed)/100, fp)
+			sweeptest.FakeRun(t, filepath.Join(cluster, sweep.ID(c)), c, 0.6+float64(seed)/100, fp)
 		}
 	}
 	// Another checkpoint with the same settings and seed: another run.
-	fakeRun(t, filepath.Join(cluster, "other-model"), at("/cluster/models/bert", "/cluster/glue/RTE", 3, nil), 0.5, map[string]any{"model_sha256": "bb", "data_sha256": "dd"})
+	sweeptest.FakeRun(t, filepath.Join(cluster, "other-model"), at("/cluster/models/bert", "/cluster/glue/RTE", 3, nil), 0.5, map[string]any{"model_sha256": "bb", "data_sha256": "dd"})
 	// Old runs without fingerprints: differing paths count twice (named),
 	// the same paths once.
-	fakeRun(t, filepath.Join(laptop, "old1"), at("/home/me/bert", "/home/me/glue/RTE", 9, nil), 0.7, nil)
-	fakeRun(t, filepath.Join(cluster, "old1"), at("/cluster/models/bert", "/cluster/glue/RTE", 9, nil), 0.7, nil)
-	fakeRun(t, filepath.Join(laptop, "old2"), at("/home/me/bert", "/home/me/glue/RTE", 10, nil), 0.7, nil)
-	fakeRun(t, filepath.Join(cluster, "old2"), at("/home/me/bert", "/home/me/glue/RTE", 10, nil), 0.7, nil)
+	sweeptest.FakeRun(t, filepath.Join(laptop, "old1"), at("/home/me/bert", "/home/me/glue/RTE", 9, nil), 0.7, nil)
+	sweeptest.FakeRun(t, filepath.Join(cluster, "old1"), at("/cluster/models/bert", "/cluster/glue/RTE", 9, nil), 0.7, nil)
+	sweeptest.FakeRun(t, filepath.Join(laptop, "old2"), at("/home/me/bert", "/home/me/glue/RTE", 10, nil), 0.7, nil)
+	sweeptest.FakeRun(t, filepath.Join(cluster, "old2"), at("/home/me/bert", "/home/me/glue/RTE", 10, nil), 0.7, nil)
 	// A different lr is a different run (and a group of its own).
-	fakeRun(t, filepath.Join(cluster, "lr"), at("/cluster/models/bert", "/cluster/glue/RTE", 1, map[string]any{"lr": 1e-5}), 0.66, fp)
+	sweeptest.FakeRun(t, filepath.Join(cluster, "lr"), at("/cluster/models/bert", "/cluster/glue/RTE", 1, map[string]any{"lr": 1e-5}), 0.66, fp)
 
 	rep, err := Collect([]string{laptop, cluster})
 	if err != nil {
@@ -315,19 +305,5 @@ func TestReportDuplicatesByWhatRunsCompute(t *testing.T) {
 	md := string(rep.Markdown())
 	if !strings.Contains(md, filepath.Join(cluster, "old1")+" repeats "+filepath.Join(laptop, "old1")+" (scores 0.7000 and 0.7000)") {
 		t.Errorf("report.md does not list the lookalike:\n%s", md)
-	}
-}
-
-// TestKeptCheckpointsKeepTheRunID: save_total_limit and save_only_model
-// change what a run keeps, not what it computes: the run id (the
-// directory of an existing sweep) and ComputeKey stay.
-func TestKeptCheckpointsKeepTheRunID(t *testing.T) {
-	c := runCfg("rte", "mixout", 1, nil)
-	k := runCfg("rte", "mixout", 1, map[string]any{"save_total_limit": 1, "save_only_model": true})
-	if ID(c) != ID(k) || ComputeKey(c) != ComputeKey(k) {
-		t.Errorf("ids %s/%s, keys %s/%s", ID(c), ID(k), ComputeKey(c), ComputeKey(k))
-	}
-	if l := runCfg("rte", "mixout", 1, map[string]any{"lr": 1e-5}); ComputeKey(l) == ComputeKey(c) {
-		t.Error("another lr has the same compute key")
 	}
 }

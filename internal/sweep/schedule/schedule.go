@@ -1,18 +1,27 @@
-package sweep
+// Package schedule executes a sweep on this machine and says where it
+// stands: which runs still need work (Tasks), a pool of workers running
+// them (Execute), each run as a process of the mixft binary that is
+// stopped with SIGTERM so that it saves its state (ProcessRunner), one
+// manifest line placed in its run directory on a cluster node
+// (PrepareLine), and the status of every run (ReadStatus).
+package schedule
 
 import (
 	"context"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/plan"
 )
 
 // Task is one run to execute: the run, its directory and the state that
 // directory was in when the sweep looked.
 type Task struct {
-	Run   Run
+	Run   plan.Run
 	Dir   string
-	State State
+	State sweep.State
 }
 
 // Outcome is how a run attempt ended.
@@ -70,10 +79,10 @@ type Summary struct {
 
 // Tasks lists the runs of plan under outDir that still need work, with
 // the state of each one's directory; done counts those that need none.
-func Tasks(plan *Plan, outDir string) (todo []Task, done []Task) {
-	for _, r := range plan.Runs {
+func Tasks(pl *plan.Plan, outDir string) (todo []Task, done []Task) {
+	for _, r := range pl.Runs {
 		dir := filepath.Join(outDir, r.ID)
-		t := Task{Run: r, Dir: dir, State: DirState(dir)}
+		t := Task{Run: r, Dir: dir, State: sweep.DirState(dir)}
 		if t.State.Done() {
 			done = append(done, t)
 		} else {

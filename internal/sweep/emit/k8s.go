@@ -1,4 +1,4 @@
-package sweep
+package emit
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/exitcode"
+	"github.com/mixft/mixft/internal/sweep"
 )
 
 // K8sOptions describe the Kubernetes Indexed Job of a sweep.
@@ -22,7 +23,7 @@ type K8sOptions struct {
 	// Image holds mixft; Mixft is the binary's name or path in it, and
 	// Command gives its arguments.
 	Image, Mixft string
-	Command      Command
+	Command      sweep.Command
 	// Manifest is embedded in a ConfigMap when ManifestPath is empty;
 	// otherwise ManifestPath is the manifest's path inside the pod.
 	Manifest     []byte
@@ -100,17 +101,17 @@ func K8s(o K8sOptions) (string, error) {
 		cm := corev1.ConfigMap{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 			ObjectMeta: metav1.ObjectMeta{Name: o.Name + "-manifest", Namespace: o.Namespace, Labels: labels},
-			Data:       map[string]string{ManifestFile: string(o.Manifest)},
+			Data:       map[string]string{sweep.ManifestFile: string(o.Manifest)},
 		}
 		b, err := yaml.Marshal(cm)
 		if err != nil {
 			return "", fmt.Errorf("k8s: %v", err)
 		}
 		docs = append(docs, b)
-		manifest = manifestMount + "/" + ManifestFile
+		manifest = manifestMount + "/" + sweep.ManifestFile
 	}
 
-	inv := Invocation{Manifest: manifest, OutDir: o.OutDir}
+	inv := sweep.Invocation{Manifest: manifest, OutDir: o.OutDir}
 	if n, err := strconv.Atoi(o.CPU); err == nil && n > 0 {
 		inv.Threads = o.CPU
 	}

@@ -1,4 +1,10 @@
-package sweep
+// Package report aggregates finished run directories into the mixout
+// paper's tables and figures: runs grouped by task, strategy and the
+// settings that vary (Collect), statistics of the final dev scores over the
+// seeds, report.md, report.csv and report.json, and plots in SVG and PNG
+// (Write). It reads run directories only through internal/rundir and
+// config, never the model, the backends or the data.
+package report
 
 import (
 	"bytes"
@@ -20,6 +26,7 @@ import (
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/rundir"
+	"github.com/mixft/mixft/internal/sweep"
 )
 
 // GroupKeys are the settings every report groups runs by. Any other
@@ -45,7 +52,7 @@ type RunResult struct {
 	Config, Resolved config.Run
 	// Metrics is its metrics.json; State says whether it finished.
 	Metrics *rundir.MetricsRecord
-	State   State
+	State   sweep.State
 	// Score is the final dev score (the task's primary metric); NaN for a
 	// diverged run or an undefined metric.
 	Score float64
@@ -189,7 +196,7 @@ func Collect(dirs []string) (*Report, error) {
 			if err != nil {
 				return err
 			}
-			if r.State == Interrupted {
+			if r.State == sweep.Interrupted {
 				rep.Interrupted = append(rep.Interrupted, dir)
 				return nil
 			}
@@ -222,8 +229,8 @@ func readRun(dir string) (*RunResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &RunResult{Dir: dir, Config: cfg, Resolved: resolved, ID: ID(cfg), State: DirState(dir), Score: math.NaN()}
-	r.Key = ComputeKey(cfg)
+	r := &RunResult{Dir: dir, Config: cfg, Resolved: resolved, ID: sweep.ID(cfg), State: sweep.DirState(dir), Score: math.NaN()}
+	r.Key = sweep.ComputeKey(cfg)
 	if !r.State.Done() {
 		return r, nil
 	}
@@ -232,10 +239,10 @@ func readRun(dir string) (*RunResult, error) {
 		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, rundir.MetricsFile), err)
 	}
 	r.Metrics = m
-	if m.Final != nil && r.State == Finished {
+	if m.Final != nil && r.State == sweep.Finished {
 		r.Score = float64(m.Final.Primary)
 	}
-	r.Failed = m.HasFailed() || r.State == Diverged || math.IsNaN(r.Score)
+	r.Failed = m.HasFailed() || r.State == sweep.Diverged || math.IsNaN(r.Score)
 	if m.Task != "" {
 		r.Config.Task = m.Task
 	}
@@ -458,9 +465,9 @@ func shortKey(k string) string {
 
 // Files the report writes.
 const (
-	ReportMarkdown = "report.md"
-	ReportCSV      = "report.csv"
-	ReportJSON     = "report.json"
+	MarkdownFile = "report.md"
+	CSVFile      = "report.csv"
+	JSONFile     = "report.json"
 )
 
 // Write writes report.md, report.csv, report.json and the figures (SVG
@@ -481,7 +488,7 @@ func (rep *Report) Write(dir string) error {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{ReportJSON, js}, {ReportCSV, rep.CSV()}, {ReportMarkdown, rep.Markdown()}} {
+	}{{JSONFile, js}, {CSVFile, rep.CSV()}, {MarkdownFile, rep.Markdown()}} {
 		if err := atomicfile.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
 			return err
 		}
@@ -705,4 +712,14 @@ func (rep *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	return tw.Flush()
+}
+
+// formatValue writes a setting value for tables and labels.
+func formatValue(v any) string {
+	switch x := v.(type) {
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	default:
+		return fmt.Sprint(v)
+	}
 }

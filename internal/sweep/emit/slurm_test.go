@@ -1,4 +1,4 @@
-package sweep
+package emit
 
 import (
 	"bytes"
@@ -16,30 +16,9 @@ import (
 
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/exitcode"
+	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/sweeptest"
 )
-
-// finetuneArgs is a Command shaped as mixft's (cmd/mixft builds the real
-// one; its tests run the scripts end to end).
-func finetuneArgs(inv Invocation) []string {
-	args := []string{"finetune", "--manifest", inv.Manifest}
-	if inv.Index != "" {
-		args = append(args, "--index", inv.Index)
-	}
-	args = append(args, "--output-dir", inv.OutDir)
-	if inv.Resume {
-		args = append(args, "--resume")
-	}
-	if inv.Overwrite {
-		args = append(args, "--overwrite")
-	}
-	if inv.Threads != "" {
-		args = append(args, "--threads", inv.Threads)
-	}
-	if inv.Device != "" {
-		args = append(args, "--device", inv.Device)
-	}
-	return args
-}
 
 // fieldKey is the key of err's *config.FieldError, "" when it has none.
 func fieldKey(err error) string {
@@ -54,7 +33,7 @@ func fieldKey(err error) string {
 // runs the array with the throttle, requeues on exit 3, and quotes paths.
 func TestSlurmScript(t *testing.T) {
 	s, err := Slurm(SlurmOptions{JobName: "mixft-fig3", Source: "fig3.yaml", Manifest: "/scratch/my runs/manifest.jsonl", OutDir: "/scratch/my runs",
-		Runs: 320, Throttle: 16, CPUs: 8, Time: "04:00:00", Mem: "32G", Part: "gpu", GPU: true, Mixft: "/opt/mixft/bin/mixft", Command: finetuneArgs, Extra: []string{"--account=proj"}})
+		Runs: 320, Throttle: 16, CPUs: 8, Time: "04:00:00", Mem: "32G", Part: "gpu", GPU: true, Mixft: "/opt/mixft/bin/mixft", Command: sweeptest.FinetuneArgs, Extra: []string{"--account=proj"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +62,7 @@ func TestSlurmScript(t *testing.T) {
 // with one line naming its key and what is accepted; nothing else is.
 func TestSlurmRefuses(t *testing.T) {
 	good := func() SlurmOptions {
-		return SlurmOptions{JobName: "j", Source: "s.yaml", Manifest: "/o/manifest.jsonl", OutDir: "/o", Runs: 3, Throttle: 1, CPUs: 1, Command: finetuneArgs}
+		return SlurmOptions{JobName: "j", Source: "s.yaml", Manifest: "/o/manifest.jsonl", OutDir: "/o", Runs: 3, Throttle: 1, CPUs: 1, Command: sweeptest.FinetuneArgs}
 	}
 	for _, c := range []struct {
 		key string
@@ -408,7 +387,7 @@ var baseTraces sync.Map
 func checkTask(t testing.TB, o SlurmOptions, script, mixftPath string, rc int) {
 	t.Helper()
 	run := runTask(t, script, mixftPath, rc)
-	args := finetuneArgs(Invocation{Manifest: o.Manifest, Index: "1", OutDir: o.OutDir, Threads: strconv.Itoa(o.CPUs)})
+	args := sweeptest.FinetuneArgs(sweep.Invocation{Manifest: o.Manifest, Index: "1", OutDir: o.OutDir, Threads: strconv.Itoa(o.CPUs)})
 	if o.GPU {
 		args = append(args, "--device", "cuda:0")
 	}
@@ -457,7 +436,7 @@ func TestSlurmTaskRunsOnlyItsCommands(t *testing.T) {
 	for i, outDir := range []string{"/scratch/runs", "/a b/'c'/\"d\"/$(touch pwned);e`touch pwned`&|<>*?[]{}~!#日本", "/x'; touch pwned; '"} {
 		dir := t.TempDir()
 		o := SlurmOptions{JobName: "j", Source: "$(touch pwned).yaml", Manifest: outDir + "/manifest.jsonl", OutDir: outDir, Runs: 4, Throttle: 2, CPUs: 3,
-			Time: "1-00:00", Mem: "4G", Part: "a,b", GPU: i == 1, Mixft: filepath.Join(dir, "my mixft $(touch pwned)"), Command: finetuneArgs}
+			Time: "1-00:00", Mem: "4G", Part: "a,b", GPU: i == 1, Mixft: filepath.Join(dir, "my mixft $(touch pwned)"), Command: sweeptest.FinetuneArgs}
 		s, err := Slurm(o)
 		if err != nil {
 			t.Fatal(err)
@@ -487,7 +466,7 @@ func FuzzSlurmScript(f *testing.F) {
 		dir := t.TempDir()
 		mixftPath := filepath.Join(dir, "m-"+strings.ReplaceAll(mixft, "/", "_"))
 		o := SlurmOptions{JobName: name, Source: source, Manifest: outDir + "/manifest.jsonl", OutDir: outDir, Runs: 5, Throttle: 2, CPUs: 2,
-			Time: limit, Mem: mem, Part: part, GPU: gpu, Mixft: mixftPath, Command: finetuneArgs}
+			Time: limit, Mem: mem, Part: part, GPU: gpu, Mixft: mixftPath, Command: sweeptest.FinetuneArgs}
 		s, err := Slurm(o)
 		if err != nil {
 			if strings.ContainsAny(err.Error(), "\r\n") {

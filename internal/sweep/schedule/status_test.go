@@ -1,6 +1,6 @@
 //go:build unix
 
-package sweep
+package schedule
 
 import (
 	"bytes"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/mixft/mixft/internal/dirlock"
 	"github.com/mixft/mixft/internal/rundir"
+	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/sweeptest"
 )
 
 // TestStatusCounts builds a sweep directory holding runs in every state —
@@ -22,12 +24,12 @@ import (
 // never started — and checks each run's status, the counts, the step and
 // dev score of running runs, and both outputs.
 func TestStatusCounts(t *testing.T) {
-	plan := eightRuns(t)
+	pl := eightRuns(t)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, ManifestFile), plan.Manifest(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, sweep.ManifestFile), pl.Manifest(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runDir := func(i int) string { return filepath.Join(dir, plan.Runs[i].ID) }
+	runDir := func(i int) string { return filepath.Join(dir, pl.Runs[i].ID) }
 	write := func(i int, name, text string) {
 		t.Helper()
 		if err := os.WriteFile(filepath.Join(runDir(i), name), []byte(text), 0o644); err != nil {
@@ -41,12 +43,12 @@ func TestStatusCounts(t *testing.T) {
 		}
 		return b.String()
 	}
-	fakeRun(t, runDir(0), plan.Runs[0].Config, 0.7, nil)
-	fakeRun(t, runDir(1), plan.Runs[1].Config, 0.5, nil)
-	fakeRun(t, runDir(2), plan.Runs[2].Config, 0.5, map[string]any{"steps": 5, "failure": "diverged: loss NaN at step 5"})
-	fakeInterrupted(t, runDir(3))
+	sweeptest.FakeRun(t, runDir(0), pl.Runs[0].Config, 0.7, nil)
+	sweeptest.FakeRun(t, runDir(1), pl.Runs[1].Config, 0.5, nil)
+	sweeptest.FakeRun(t, runDir(2), pl.Runs[2].Config, 0.5, map[string]any{"steps": 5, "failure": "diverged: loss NaN at step 5"})
+	sweeptest.FakeInterrupted(t, runDir(3))
 	write(3, dirlock.File, "pid 1 on another-host\n") // left by a run that ended: not held
-	fakeInterrupted(t, runDir(4))
+	sweeptest.FakeInterrupted(t, runDir(4))
 	write(4, rundir.LogFile, logLines(7, 10))
 	write(4, rundir.MetricsFile, `{"steps": 5, "total_steps": 10, "final": {"step": 5, "metrics": {"accuracy": 0.61}, "primary": 0.61}}`)
 	write(4, dirlock.File, "")
@@ -77,7 +79,7 @@ func TestStatusCounts(t *testing.T) {
 	st := ReadStatus(read, dir, StatusOptions{Now: now, Recent: time.Minute})
 	want := []Progress{StatusFinished, StatusFailed, StatusDiverged, StatusInterrupted, StatusRunning, StatusRunning, StatusPending, StatusPending}
 	for i, r := range st.Runs {
-		if r.Progress != want[i] || r.Index != i || r.ID != plan.Runs[i].ID {
+		if r.Progress != want[i] || r.Index != i || r.ID != pl.Runs[i].ID {
 			t.Errorf("run %d (%s): %s, want %s", i, r.ID, r.Progress, want[i])
 		}
 	}
@@ -111,8 +113,8 @@ func TestStatusCounts(t *testing.T) {
 	}
 	for _, line := range []string{
 		dir + ": 8 runs: 2 pending, 2 running, 1 interrupted, 1 finished, 1 failed, 1 diverged\n",
-		"  running  run 4 " + plan.Runs[4].ID + " (" + Describe(plan.Runs[4].Config) + "): step 7/10, dev 0.6100 at step 5\n",
-		"  running  run 5 " + plan.Runs[5].ID + " (" + Describe(plan.Runs[5].Config) + "): step 3/10, no dev score yet\n",
+		"  running  run 4 " + pl.Runs[4].ID + " (" + sweep.Describe(pl.Runs[4].Config) + "): step 7/10, dev 0.6100 at step 5\n",
+		"  running  run 5 " + pl.Runs[5].ID + " (" + sweep.Describe(pl.Runs[5].Config) + "): step 3/10, no dev score yet\n",
 	} {
 		if !strings.Contains(text.String(), line) {
 			t.Errorf("text output lacks %q:\n%s", line, text.String())
@@ -138,7 +140,7 @@ func TestStatusCounts(t *testing.T) {
 		t.Errorf("json output: %s", js.String())
 	}
 
-	if _, err := StatusManifest(t.TempDir(), ""); err == nil || !strings.Contains(err.Error(), ManifestFile) {
+	if _, err := StatusManifest(t.TempDir(), ""); err == nil || !strings.Contains(err.Error(), sweep.ManifestFile) {
 		t.Errorf("a directory without a manifest: %v", err)
 	}
 }
@@ -151,12 +153,12 @@ func TestStatusCounts(t *testing.T) {
 // while its files are recent; a run recorded as running with recent files
 // stays running (killed or not, nothing says otherwise).
 func TestStatusBelievesTheRunsRecord(t *testing.T) {
-	plan := eightRuns(t)
+	pl := eightRuns(t)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, ManifestFile), plan.Manifest(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, sweep.ManifestFile), pl.Manifest(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runDir := func(i int) string { return filepath.Join(dir, plan.Runs[i].ID) }
+	runDir := func(i int) string { return filepath.Join(dir, pl.Runs[i].ID) }
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
 	write := func(i int, name, text string, age time.Duration) {
 		t.Helper()
@@ -191,9 +193,9 @@ func TestStatusBelievesTheRunsRecord(t *testing.T) {
 	write(4, filepath.Join(rundir.LastDir, rundir.StateFile), "{}", time.Minute)
 	write(4, rundir.MetricsFile, `{"status": "interrupted", "steps": 4, "total_steps": 10}`, time.Minute)
 
-	st := ReadStatus(plan, dir, StatusOptions{Now: now, Recent: 5 * time.Minute})
+	st := ReadStatus(pl, dir, StatusOptions{Now: now, Recent: 5 * time.Minute})
 	want := []Progress{StatusInterrupted, StatusRunning, StatusCorrupt, StatusRunning, StatusPending, StatusPending}
-	if d := DirState(runDir(4)); d.Decision() != Restart {
+	if d := sweep.DirState(runDir(4)); d.Decision() != sweep.Restart {
 		t.Errorf("a run saved without optimizer state: %s, want to start afresh", d.Decision())
 	}
 	for i, w := range want {
@@ -206,7 +208,7 @@ func TestStatusBelievesTheRunsRecord(t *testing.T) {
 	}
 	var text bytes.Buffer
 	st.WriteText(&text)
-	wantLine := "  corrupt  run 2 " + plan.Runs[2].ID + " (" + Describe(plan.Runs[2].Config) + "): " + filepath.Join(runDir(2), rundir.MetricsFile) + " is corrupt: unexpected end of JSON input\n"
+	wantLine := "  corrupt  run 2 " + pl.Runs[2].ID + " (" + sweep.Describe(pl.Runs[2].Config) + "): " + filepath.Join(runDir(2), rundir.MetricsFile) + " is corrupt: unexpected end of JSON input\n"
 	if !strings.Contains(text.String(), wantLine) || !strings.Contains(text.String(), "0 diverged, 1 corrupt\n") {
 		t.Errorf("text output lacks %q:\n%s", wantLine, text.String())
 	}

@@ -1,8 +1,7 @@
-package sweep
+package schedule
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,60 +14,34 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
-	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/rundir"
+	"github.com/mixft/mixft/internal/sweep"
+	"github.com/mixft/mixft/internal/sweep/plan"
+	"github.com/mixft/mixft/internal/sweep/sweeptest"
 )
 
-// fakeRun writes what a finished run leaves: config.yaml and a complete
-// metrics.json with the given final score.
-func fakeRun(t testing.TB, dir string, cfg config.Run, score float64, m map[string]any) {
+// eightRuns is a sweep of eight runs: two strategies, four seeds.
+func eightRuns(t *testing.T) *plan.Plan {
 	t.Helper()
-	os.MkdirAll(dir, 0o755)
-	cfg.OutputDir = dir
-	y, _ := yaml.Marshal(cfg.Map())
-	if err := os.WriteFile(filepath.Join(dir, rundir.ConfigFile), y, 0o644); err != nil {
+	p, err := plan.Parse("s.yaml", []byte("base: {model: m, data_dir: d, task: rte}\naxes: {strategy: [dropout, mixout], seed: [1, 2, 3, 4]}"), nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	mf := map[string]any{"task": cfg.Task, "strategy": cfg.Strategy, "seed": cfg.Seed, "steps": 10, "total_steps": 10,
-		"final":             map[string]any{"step": 10, "metrics": map[string]any{"accuracy": score}, "primary": score},
-		"majority_baseline": 0.52, "failed": score <= 0.52, "train_seconds": 2.0}
-	for k, v := range m {
-		mf[k] = v
-	}
-	b, _ := json.Marshal(mf)
-	if err := os.WriteFile(filepath.Join(dir, rundir.MetricsFile), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// fakeInterrupted writes what an interrupted run leaves.
-func fakeInterrupted(t testing.TB, dir string) {
-	t.Helper()
-	os.MkdirAll(filepath.Join(dir, rundir.LastDir), 0o755)
-	os.WriteFile(filepath.Join(dir, rundir.ConfigFile), []byte("task: rte\n"), 0o644)
-	os.WriteFile(filepath.Join(dir, rundir.MetricsFile), []byte(`{"steps": 4, "total_steps": 10}`), 0o644)
-	os.WriteFile(filepath.Join(dir, rundir.LastDir, rundir.StateFile), []byte("{}"), 0o644)
-	os.WriteFile(filepath.Join(dir, rundir.LastDir, rundir.OptimizerFile), nil, 0o644)
-}
-
-func eightRuns(t *testing.T) *Plan {
-	return mustParse(t, "base: {model: m, data_dir: d, task: rte}\naxes: {strategy: [dropout, mixout], seed: [1, 2, 3, 4]}")
+	return p
 }
 
 // TestKilledSweepFinishesOnlyMissingRuns: a sweep cancelled midway leaves
 // finished, interrupted and unstarted runs; run again, it executes exactly
 // the unfinished ones (resuming the interrupted), and a third time nothing.
 func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
-	plan := eightRuns(t)
+	pl := eightRuns(t)
 	out := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var started, blocked atomic.Int32
 	first := func(ctx context.Context, w int, task Task) (Outcome, error) {
 		if started.Add(1) <= 3 {
-			fakeRun(t, task.Dir, task.Run.Config, 0.7, nil)
+			sweeptest.FakeRun(t, task.Dir, task.Run.Config, 0.7, nil)
 			return Completed, nil
 		}
 		// Both workers now hold a long run: the sweep is killed.
@@ -76,10 +49,10 @@ func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
 			cancel()
 		}
 		<-ctx.Done()
-		fakeInterrupted(t, task.Dir)
+		sweeptest.FakeInterrupted(t, task.Dir)
 		return Stopped, nil
 	}
-	todo, done := Tasks(plan, out)
+	todo, done := Tasks(pl, out)
 	if len(todo) != 8 || len(done) != 0 {
 		t.Fatalf("fresh sweep: %d to do, %d done", len(todo), len(done))
 	}
@@ -92,15 +65,15 @@ func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
 	os.MkdirAll(crashed, 0o755)
 	os.WriteFile(filepath.Join(crashed, rundir.LogFile), []byte(`{"step":1}`+"\n"), 0o644)
 
-	todo, done = Tasks(plan, out)
+	todo, done = Tasks(pl, out)
 	if len(todo) != 5 || len(done) != 3 {
 		t.Fatalf("restart: %d to do, %d done; want 5 and 3", len(todo), len(done))
 	}
-	states := map[State]int{}
+	states := map[sweep.State]int{}
 	for _, task := range todo {
 		states[task.State]++
 	}
-	if states[Interrupted] != 2 || states[Partial] != 1 || states[Missing] != 2 {
+	if states[sweep.Interrupted] != 2 || states[sweep.Partial] != 1 || states[sweep.Missing] != 2 {
 		t.Fatalf("restart states: %v", states)
 	}
 	var mu sync.Mutex
@@ -108,13 +81,13 @@ func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
 	pr := &ProcessRunner{Manifest: "m.jsonl", OutDir: out}
 	second := func(ctx context.Context, w int, task Task) (Outcome, error) {
 		inv := pr.Invocation(w, task)
-		if inv.Resume != (task.State == Interrupted) || inv.Overwrite != (task.State == Partial) {
+		if inv.Resume != (task.State == sweep.Interrupted) || inv.Overwrite != (task.State == sweep.Partial) {
 			t.Errorf("%s run started with %+v", task.State, inv)
 		}
 		mu.Lock()
 		ran = append(ran, task.Run.ID)
 		mu.Unlock()
-		fakeRun(t, task.Dir, task.Run.Config, 0.7, nil)
+		sweeptest.FakeRun(t, task.Dir, task.Run.Config, 0.7, nil)
 		return Completed, nil
 	}
 	sum = Execute(context.Background(), todo, second, Options{Workers: 2})
@@ -126,7 +99,7 @@ func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
 			t.Errorf("finished run %s ran again", task.Run.ID)
 		}
 	}
-	if todo, _ := Tasks(plan, out); len(todo) != 0 {
+	if todo, _ := Tasks(pl, out); len(todo) != 0 {
 		t.Errorf("third pass has %d runs to do", len(todo))
 	}
 }
@@ -134,19 +107,19 @@ func TestKilledSweepFinishesOnlyMissingRuns(t *testing.T) {
 // TestDivergedRunsAreNotRetried: metrics.json recording a divergence is a
 // finished (failed) run.
 func TestDivergedRunsAreNotRetried(t *testing.T) {
-	plan := eightRuns(t)
+	pl := eightRuns(t)
 	out := t.TempDir()
-	fakeRun(t, filepath.Join(out, plan.Runs[0].ID), plan.Runs[0].Config, 0.7, map[string]any{"steps": 3, "failed": true, "failure": "diverged at step 3"})
-	todo, done := Tasks(plan, out)
-	if len(done) != 1 || done[0].State != Diverged || len(todo) != 7 {
+	sweeptest.FakeRun(t, filepath.Join(out, pl.Runs[0].ID), pl.Runs[0].Config, 0.7, map[string]any{"steps": 3, "failed": true, "failure": "diverged at step 3"})
+	todo, done := Tasks(pl, out)
+	if len(done) != 1 || done[0].State != sweep.Diverged || len(todo) != 7 {
 		t.Fatalf("done %v, %d to do", done, len(todo))
 	}
 }
 
 // TestStopAfterError: no run starts after an error unless KeepGoing.
 func TestStopAfterError(t *testing.T) {
-	plan := eightRuns(t)
-	todo, _ := Tasks(plan, t.TempDir())
+	pl := eightRuns(t)
+	todo, _ := Tasks(pl, t.TempDir())
 	fail := func(ctx context.Context, w int, task Task) (Outcome, error) {
 		if task.Run.Index == 1 {
 			return Errored, errors.New("boom")
@@ -181,9 +154,9 @@ case "$5" in
 *) echo "mixft: something is wrong" >&2; exit 1 ;;
 esac
 `), 0o755)
-	pr := &ProcessRunner{Executable: script, Command: finetuneArgs, Manifest: "m.jsonl", OutDir: dir, Threads: 2, Devices: []string{"cuda:0", "cuda:1"}, Grace: 10 * time.Second}
+	pr := &ProcessRunner{Executable: script, Command: sweeptest.FinetuneArgs, Manifest: "m.jsonl", OutDir: dir, Threads: 2, Devices: []string{"cuda:0", "cuda:1"}, Grace: 10 * time.Second}
 	for i, want := range []Outcome{Completed, Stopped, Failed, Errored} {
-		task := Task{Run: Run{ID: fmt.Sprintf("run%d", i), Index: i}, Dir: filepath.Join(dir, fmt.Sprintf("run%d", i))}
+		task := Task{Run: plan.Run{ID: fmt.Sprintf("run%d", i), Index: i}, Dir: filepath.Join(dir, fmt.Sprintf("run%d", i))}
 		out, err := pr.Run(context.Background(), 1, task)
 		if out != want {
 			t.Errorf("index %d: %s (%v), want %s", i, out, err, want)
@@ -198,7 +171,7 @@ esac
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
-	task := Task{Run: Run{ID: "run9", Index: 9}, Dir: filepath.Join(dir, "run9")}
+	task := Task{Run: plan.Run{ID: "run9", Index: 9}, Dir: filepath.Join(dir, "run9")}
 	if out, err := pr.Run(ctx, 0, task); out != Stopped {
 		t.Errorf("cancelled run: %s %v", out, err)
 	}
@@ -214,35 +187,4 @@ func contains(s string, subs ...string) bool {
 		}
 	}
 	return true
-}
-
-// TestCutShortSaveIsResumed: a run killed between the renames of a
-// checkpoint save (last/ gone, last.old/ and a complete last.tmp/ there) is
-// interrupted, so it is resumed, never started afresh over its checkpoint.
-func TestCutShortSaveIsResumed(t *testing.T) {
-	for _, keep := range [][]string{{".old", ".tmp"}, {".old"}} {
-		dir := t.TempDir()
-		fakeInterrupted(t, dir)
-		last := filepath.Join(dir, rundir.LastDir)
-		for _, suffix := range keep {
-			os.CopyFS(last+suffix, os.DirFS(last))
-		}
-		os.RemoveAll(last)
-		if st := DirState(dir); st != Interrupted {
-			t.Errorf("last%v: state %s, want interrupted", keep, st)
-		}
-	}
-	// A first save cut short: last.tmp alone, complete once it holds
-	// trainer_state.json (written last), which finetune then restores.
-	dir := t.TempDir()
-	fakeInterrupted(t, dir)
-	tmp := filepath.Join(dir, rundir.LastDir+".tmp")
-	os.Rename(filepath.Join(dir, rundir.LastDir), tmp)
-	if st := DirState(dir); st != Interrupted {
-		t.Errorf("complete last.tmp alone: state %s, want interrupted", st)
-	}
-	os.Remove(filepath.Join(tmp, rundir.StateFile))
-	if st := DirState(dir); st != Partial {
-		t.Errorf("partial last.tmp alone (a first save cut short): state %s, want partial", st)
-	}
 }
