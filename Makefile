@@ -162,3 +162,13 @@ real-models:
 ## scripts/hf/requirements.txt. Idempotent; about 50 s the first time.
 hf-env:
 	./scripts/hf/hf-env.sh $(HF_VENV)
+
+## hf-check: mixft against transformers on every checkpoint of real-models
+## (and a pytorch_model.bin copy of the first): tokenization of every GLUE
+## dev set, last hidden state and pooled output, a saved classification
+## checkpoint read by AutoModelForSequenceClassification, 20 training steps
+## against torch.optim.AdamW, and a finetuned RTE model's dev predictions.
+## Closes with `hf-check: N checkpoints, M checks passed, max rel diff X`.
+hf-check: build hf-env
+	CGO_ENABLED=0 $(GO) build -o bin/hfdump ./cmd/hfdump
+	$(HF_VENV)/bin/python scripts/hf/hf_check.py --models $(REAL_MODELS) --glue $(SHARED)/glue --hfdump bin/hfdump --mixft $(BIN) --work bin/hf-check

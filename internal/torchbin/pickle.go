@@ -24,7 +24,6 @@ const (
 type (
 	tuple  []any
 	list   struct{ items []any }
-	mark   struct{}
 	global struct{ module, name string }
 	dict   struct {
 		keys []any

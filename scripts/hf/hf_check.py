@@ -234,7 +234,7 @@ def check_finetuned(rep, name, mdir, work, args):
     tok = AutoTokenizer.from_pretrained(saved)
     model = AutoModelForSequenceClassification.from_pretrained(saved).eval()
     rows = [l.rstrip("\n").split("\t") for l in open(os.path.join(rte, "dev.tsv"), encoding="utf-8")][1:]
-    labels = []
+    labels, logit_rows = [], []
     with torch.no_grad():
         for i in range(0, len(rows), 32):
             chunk = rows[i:i + 32]
@@ -242,9 +242,11 @@ def check_finetuned(rep, name, mdir, work, args):
                       padding=True, return_tensors="pt")
             logits = model(**enc).logits
             labels += [model.config.id2label[int(k)] for k in logits.argmax(-1)]
-    same = sum(1 for m, t in zip(mine, labels) if m["label"] == t)
+            logit_rows.append(logits.numpy())
+    same = sum(1 for m, t in zip(mine, labels) if m["prediction"] == t)
     ok = same == len(labels) == len(mine)
-    rep.check(ok, f"{name} finetuned: mixft finetune ({args.finetune_steps} steps, {secs:.0f} s) then predict on all {len(labels)} RTE dev examples: {same} labels equal to transformers'")
+    r = rel_diff(np.array([m["logits"] for m in mine]), np.concatenate(logit_rows)) if len(mine) == len(labels) else float("inf")
+    rep.check(ok and r <= TOL_FORWARD, f"{name} finetuned: mixft finetune ({args.finetune_steps} steps, {secs:.0f} s) then predict on all {len(labels)} RTE dev examples: {same} labels equal to transformers', logits rel diff {r:.2e}", r)
 
 
 def main():
