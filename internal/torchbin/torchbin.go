@@ -186,6 +186,11 @@ func (f *File) check(name string, t *tensorRef) error {
 	if !ok {
 		return fmt.Errorf("tensor %q: storage %q has no data/%s entry", name, t.storage.key, t.storage.key)
 	}
+	if zf.Method != zip.Store {
+		// torch.save stores entries uncompressed; a compressed one could
+		// inflate far beyond the file's size.
+		return fmt.Errorf("tensor %q: storage entry %s is compressed (method %d); torch.save stores them uncompressed", name, zf.Name, zf.Method)
+	}
 	numel := t.storage.numel
 	size := int64(safetensors.DType(t.storage.dtype).Size())
 	if numel > maxNumel || zf.UncompressedSize64 != uint64(numel*size) {

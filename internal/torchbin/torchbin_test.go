@@ -126,8 +126,15 @@ func writeZip(t testing.TB, path string, entries map[string][]byte) {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	method := zip.Store
+	if _, ok := entries["deflate"]; ok {
+		method = zip.Deflate
+	}
 	for _, k := range keys {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: k, Method: zip.Store})
+		if k == "deflate" {
+			continue
+		}
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: k, Method: method})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -183,6 +190,7 @@ func TestMalformed(t *testing.T) {
 		{"bad class", map[string][]byte{"a/data.pkl": tensorPickle("Tensor", 4, 0, []byte{4}, []byte{1}), "a/data/0": four}, "refuses global torch.Tensor"},
 		{"truncated", map[string][]byte{"a/data.pkl": tensorPickle("FloatStorage", 4, 0, []byte{4}, []byte{1})[:40], "a/data/0": four}, "data.pkl"},
 		{"no pkl", map[string][]byte{"a/data/0": four}, "no ARCHIVE/data.pkl"},
+		{"compressed", map[string][]byte{"a/data.pkl": tensorPickle("FloatStorage", 4, 0, []byte{4}, []byte{1}), "a/data/0": four, "deflate": nil}, "is compressed"},
 		{"big endian", map[string][]byte{"a/data.pkl": tensorPickle("FloatStorage", 4, 0, []byte{4}, []byte{1}), "a/data/0": four, "a/byteorder": []byte("big")}, "byte order"},
 	} {
 		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".bin")
