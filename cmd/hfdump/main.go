@@ -49,9 +49,9 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // opts are the flags every subcommand shares.
 type opts struct {
 	model, glue, task, out string
-	n, steps, batch       int
-	lr                    float64
-	warmup                int
+	n, steps, batch        int
+	lr                     float64
+	warmup                 int
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
