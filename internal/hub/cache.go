@@ -41,6 +41,7 @@ const (
 	TokenizerConfigFile = "tokenizer_config.json"
 	WeightsFile         = "model.safetensors"
 	WeightsIndexFile    = "model.safetensors.index.json"
+	TorchWeightsFile    = "pytorch_model.bin"
 )
 
 // DefaultEndpoint is the hub's address when neither HF_ENDPOINT nor an
@@ -281,8 +282,9 @@ func noTokenizerError(where string) error {
 
 // CheckModelDir checks that dir holds what mixft needs of a model:
 // config.json, tokenizer files (vocab.txt, tokenizer.json, vocab.json
-// and merges.txt, or a SentencePiece model), and model.safetensors or
-// model.safetensors.index.json with every shard it lists. Symbolic links
+// and merges.txt, or a SentencePiece model), and model.safetensors,
+// model.safetensors.index.json with every shard it lists, or (an older
+// checkpoint) pytorch_model.bin. Symbolic links
 // must resolve (a snapshot whose blob was deleted is incomplete).
 func CheckModelDir(dir string) error {
 	if err := regularFile(filepath.Join(dir, ConfigFile)); err != nil {
@@ -304,7 +306,10 @@ func CheckModelDir(dir string) error {
 	}
 	idx := filepath.Join(dir, WeightsIndexFile)
 	if err := regularFile(idx); err != nil {
-		return fmt.Errorf("%s: neither %s nor %s", dir, WeightsFile, WeightsIndexFile)
+		if regularFile(filepath.Join(dir, TorchWeightsFile)) == nil {
+			return nil
+		}
+		return fmt.Errorf("%s: none of %s, %s or %s", dir, WeightsFile, WeightsIndexFile, TorchWeightsFile)
 	}
 	b, err := fsutil.ReadFile(idx, fsutil.MaxConfig)
 	if err != nil {

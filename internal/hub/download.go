@@ -278,22 +278,29 @@ func (d *downloader) run(revision string) (string, error) {
 		}
 		d.logf("%s: no %s; looking for the sharded %s", d.repo, WeightsFile, WeightsIndexFile)
 		blob, err := fetch(WeightsIndexFile)
-		if err != nil {
-			if isEntryNotFound(err) {
-				return "", fmt.Errorf("%s@%s has neither %s nor %s: mixft reads safetensors weights only (not pytorch_model.bin)", d.repo, revision, WeightsFile, WeightsIndexFile)
+		switch {
+		case err == nil:
+			b, err := fsutil.ReadFile(blob, fsutil.MaxConfig)
+			if err != nil {
+				return "", err
 			}
+			shards, err := ParseIndex(b)
+			if err != nil {
+				return "", fmt.Errorf("%s: %s: %w", d.repo, WeightsIndexFile, err)
+			}
+			for _, s := range shards {
+				if _, err := fetch(s); err != nil {
+					return "", err
+				}
+			}
+		case !isEntryNotFound(err):
 			return "", err
-		}
-		b, err := fsutil.ReadFile(blob, fsutil.MaxConfig)
-		if err != nil {
-			return "", err
-		}
-		shards, err := ParseIndex(b)
-		if err != nil {
-			return "", fmt.Errorf("%s: %s: %w", d.repo, WeightsIndexFile, err)
-		}
-		for _, s := range shards {
-			if _, err := fetch(s); err != nil {
+		default:
+			d.logf("%s: no %s; looking for the older %s", d.repo, WeightsIndexFile, TorchWeightsFile)
+			if _, err := fetch(TorchWeightsFile); err != nil {
+				if isEntryNotFound(err) {
+					return "", fmt.Errorf("%s@%s has none of %s, %s or %s", d.repo, revision, WeightsFile, WeightsIndexFile, TorchWeightsFile)
+				}
 				return "", err
 			}
 		}

@@ -470,8 +470,17 @@ func TestNotFound(t *testing.T) {
 	delete(files, "model.safetensors")
 	files["vocab.txt"] = []byte("a\n")
 	_, err = Download(context.Background(), "org/novocab", "main", opts(h))
-	if err == nil || !strings.Contains(err.Error(), "neither model.safetensors nor model.safetensors.index.json") {
+	if err == nil || !strings.Contains(err.Error(), "none of model.safetensors, model.safetensors.index.json or pytorch_model.bin") {
 		t.Errorf("no weights: %v", err)
+	}
+	// An older repository with pytorch_model.bin only: fetched.
+	files["pytorch_model.bin"] = []byte("state dict")
+	dir, err = Download(context.Background(), "org/novocab", "main", opts(h))
+	if err != nil {
+		t.Fatalf("pytorch_model.bin only: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "pytorch_model.bin")); err != nil || string(b) != "state dict" {
+		t.Errorf("pytorch_model.bin only: %q %v", b, err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/mixft/mixft/internal/atomicfile"
 	"github.com/mixft/mixft/internal/fsutil"
 	"github.com/mixft/mixft/internal/safetensors"
+	"github.com/mixft/mixft/internal/torchbin"
 )
 
 // File names of the Hugging Face model-directory layout.
@@ -23,6 +24,8 @@ const (
 	ConfigFile          = "config.json"
 	WeightsFile         = "model.safetensors"
 	WeightsIndexFile    = "model.safetensors.index.json"
+	TorchWeightsFile    = "pytorch_model.bin"
+	TorchIndexFile      = "pytorch_model.bin.index.json"
 	VocabFile           = "vocab.txt"
 	TokenizerConfigFile = "tokenizer_config.json"
 )
@@ -57,7 +60,10 @@ type LoadOptions struct {
 }
 
 // Load reads config.json and model.safetensors (or the sharded
-// model.safetensors.index.json) of a Hugging Face model directory of any
+// model.safetensors.index.json; failing both, as transformers does,
+// pytorch_model.bin or its pytorch_model.bin.index.json, read by
+// torchbin's restricted unpickler, which runs nothing in the file) of a
+// Hugging Face model directory of any
 // Family (model_type in config.json). It accepts the family's
 // ForSequenceClassification names, its pretraining and masked-LM
 // checkpoints (their heads dropped: cls.*, lm_head.*,
@@ -141,21 +147,37 @@ func NonFinite(v []float32) int {
 	return -1
 }
 
-// weightFiles lists the safetensors files of a model directory.
+// weightFiles lists the weight files of a model directory, in
+// transformers' order of preference: model.safetensors, its sharded index,
+// pytorch_model.bin, its sharded index.
 func weightFiles(dir string) ([]string, error) {
-	single := filepath.Join(dir, WeightsFile)
-	if _, err := os.Stat(single); err == nil {
-		return []string{single}, nil
+	for _, pair := range [][2]string{{WeightsFile, WeightsIndexFile}, {TorchWeightsFile, TorchIndexFile}} {
+		single := filepath.Join(dir, pair[0])
+		if _, err := os.Stat(single); err == nil {
+			return []string{single}, nil
+		}
+		shards, err := indexShards(filepath.Join(dir, pair[1]))
+		if err == nil {
+			return shards, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
 	}
-	index := filepath.Join(dir, WeightsIndexFile)
+	for _, other := range []string{"tf_model.h5", "flax_model.msgpack"} {
+		if _, err := os.Stat(filepath.Join(dir, other)); err == nil {
+			return nil, fmt.Errorf("%s: has %s but no %s or %s; mixft reads safetensors and PyTorch state dicts only (convert with transformers: model.save_pretrained(dir, safe_serialization=True))", dir, other, WeightsFile, TorchWeightsFile)
+		}
+	}
+	return nil, fmt.Errorf("%s: no %s, %s, %s or %s", dir, WeightsFile, WeightsIndexFile, TorchWeightsFile, TorchIndexFile)
+}
+
+// indexShards reads a sharded checkpoint's index (weight_map) and returns
+// its shard files; fs.ErrNotExist when there is no index.
+func indexShards(index string) ([]string, error) {
 	raw, err := fsutil.ReadFile(index, fsutil.MaxConfig)
 	if errors.Is(err, fs.ErrNotExist) {
-		for _, other := range []string{"pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"} {
-			if _, err := os.Stat(filepath.Join(dir, other)); err == nil {
-				return nil, fmt.Errorf("%s: has %s but no %s; mixft reads safetensors only (convert with transformers: model.save_pretrained(dir, safe_serialization=True))", dir, other, WeightsFile)
-			}
-		}
-		return nil, fmt.Errorf("%s: no %s or %s", dir, WeightsFile, WeightsIndexFile)
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read weights index: %w", err)
@@ -169,6 +191,7 @@ func weightFiles(dir string) ([]string, error) {
 	if len(idx.WeightMap) == 0 {
 		return nil, fmt.Errorf("%s: key \"weight_map\" is missing or empty", index)
 	}
+	dir := filepath.Dir(index)
 	var shards []string
 	for name, f := range idx.WeightMap {
 		if f == "" || f != filepath.Base(f) || f == "." || f == ".." {
@@ -181,6 +204,42 @@ func weightFiles(dir string) ([]string, error) {
 	}
 	sort.Strings(shards)
 	return shards, nil
+}
+
+// weightsFile is one weight file, safetensors or a torch.save state dict,
+// behind the few calls readTensors makes.
+type weightsFile struct {
+	names   []string
+	shape   func(name string) []int
+	float32 func(name string) ([]float32, error)
+	close   func() error
+}
+
+// openWeights opens a weight file by its format: a torch.save zip for a
+// .bin file, else safetensors.
+func openWeights(path string) (*weightsFile, error) {
+	if strings.HasSuffix(path, ".bin") {
+		f, err := torchbin.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		return &weightsFile{
+			names:   f.Names(),
+			shape:   func(n string) []int { t, _ := f.Info(n); return t.Shape },
+			float32: f.Float32,
+			close:   f.Close,
+		}, nil
+	}
+	f, err := safetensors.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &weightsFile{
+		names:   f.Names(),
+		shape:   func(n string) []int { t, _ := f.Info(n); return t.Shape },
+		float32: f.Float32,
+		close:   f.Close,
+	}, nil
 }
 
 // bareRoots are the top-level modules of a bare model's state dict (the
@@ -211,7 +270,7 @@ func (c *Config) canonicalName(name string) (canon string, ok bool) {
 	return name, true
 }
 
-// readTensors fills ck.Weights from the safetensors files.
+// readTensors fills ck.Weights from the weight files.
 func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 	specs := ck.Config.ParamSpecs()
 	want := map[string]ParamSpec{}
@@ -222,11 +281,11 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 	from := map[string]string{} // canonical name -> "file: tensor" it came from
 	reinit := map[string]bool{}
 	for _, path := range files {
-		f, err := safetensors.Open(path)
+		f, err := openWeights(path)
 		if err != nil {
 			return err
 		}
-		for _, name := range f.Names() {
+		for _, name := range f.names {
 			canon, ok := ck.Config.canonicalName(name)
 			spec, known := want[canon]
 			if !ok || !known {
@@ -234,31 +293,30 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 				continue
 			}
 			if prev, dup := from[canon]; dup {
-				f.Close()
+				f.close()
 				return fmt.Errorf("%s: tensor %q duplicates %s (both are %s)", path, name, prev, canon)
 			}
 			from[canon] = fmt.Sprintf("%s: tensor %q", path, name)
-			info, _ := f.Info(name)
-			if !slices.Equal(info.Shape, spec.Shape) {
+			if shape := f.shape(name); !slices.Equal(shape, spec.Shape) {
 				if strings.HasPrefix(canon, ck.Config.ClassifierName()+".") && opt.Labels != nil {
 					reinit[canon] = true
 					continue
 				}
-				f.Close()
-				return fmt.Errorf("%s: tensor %q has shape %v, but config.json implies %v", path, name, info.Shape, spec.Shape)
+				f.close()
+				return fmt.Errorf("%s: tensor %q has shape %v, but config.json implies %v", path, name, shape, spec.Shape)
 			}
-			v, err := f.Float32(name)
+			v, err := f.float32(name)
 			if err != nil {
-				f.Close()
+				f.close()
 				return err
 			}
 			if i := NonFinite(v); i >= 0 {
-				f.Close()
+				f.close()
 				return fmt.Errorf("%s: tensor %q holds %v at element %d: the checkpoint is broken (a diverged run?)", path, name, v[i], i)
 			}
 			ck.Weights[canon] = v
 		}
-		if err := f.Close(); err != nil {
+		if err := f.close(); err != nil {
 			return fmt.Errorf("close %s: %w", path, err)
 		}
 	}

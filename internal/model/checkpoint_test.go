@@ -335,7 +335,7 @@ func TestLoadErrors(t *testing.T) {
 		{"pytorch only", func(t *testing.T, dir string) {
 			os.Remove(filepath.Join(dir, WeightsFile))
 			os.WriteFile(filepath.Join(dir, "pytorch_model.bin"), []byte("x"), 0o644)
-		}, []string{"pytorch_model.bin", "safetensors"}},
+		}, []string{"pytorch_model.bin", "not a torch.save zip file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, _, _ := writeTiny(t)

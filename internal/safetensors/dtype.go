@@ -188,3 +188,10 @@ func decodeInt64(d DType, dst []int64, src []byte) (int, bool) {
 	}
 	return -1, true
 }
+
+// DecodeFloat32 converts the little-endian elements of src, of float dtype
+// d (F64, F32, F16 or BF16), into dst (len(dst) elements), as Float32 does;
+// for readers of other containers of the same dtypes (torch.save files).
+func DecodeFloat32(d DType, dst []float32, src []byte) {
+	decodeFloat32(d, dst, src)
+}
