@@ -162,3 +162,10 @@ real-models:
 ## scripts/hf/requirements.txt. Idempotent; about 50 s the first time.
 hf-env:
 	./scripts/hf/hf-env.sh $(HF_VENV)
+
+## peer-check: the Hugging Face peer's MixLinear (scripts/peer/mixout_peer.py,
+## used by scripts/peer/compare.py; docs/RESULTS.md) against the mixout
+## authors' outputs in ../shared/fixtures/mixout, masks replayed.
+.PHONY: peer-check
+peer-check: hf-env
+	$(HF_VENV)/bin/python scripts/peer/mixout_peer.py --check ../shared/fixtures/mixout
