@@ -86,7 +86,7 @@ def mixft_record(rundir):
             m = json.load(f)
         with open(os.path.join(rundir, "config.yaml")) as f:
             cfg = f.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     if m.get("status") != "finished":
         return None
@@ -195,8 +195,8 @@ def cmd_table(a):
             continue
         seen.add(key)
         groups.setdefault((r["task"], r.get("train_examples"), r["strategy"]), {}).setdefault(r["side"], []).append(r)
-    print("| task (train examples) | strategy | side | n | dev metric mean ± std | min – max | mixft within peer's min–max | s/epoch mean | s/epoch mixft/peer |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| task (train examples) | strategy | side | n | dev metric mean ± std | min – max | mixft within peer's min–max | dev loss mean ± std | s/epoch mean | s/epoch mixft/peer |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for (task, n, strat), sides in sorted(groups.items()):
         peer = [r["score"] for r in sides.get("peer", [])]
         for side in ("mixft", "peer"):
@@ -204,6 +204,7 @@ def cmd_table(a):
             if not rs:
                 continue
             sc = [r["score"] for r in rs]
+            loss = [r["final"]["loss"] for r in rs if "loss" in r["final"]]
             ep = [r["s_per_epoch"] for r in rs]
             within = ""
             ratio = ""
@@ -211,7 +212,7 @@ def cmd_table(a):
                 within = "yes" if min(peer) <= statistics.mean(sc) <= max(peer) else "no"
                 pe = [r["s_per_epoch"] for r in sides["peer"]]
                 ratio = f"{statistics.mean(ep) / statistics.mean(pe):.2f}"
-            print(f"| {task} ({n}) | {strat} | {side} | {len(rs)} | {fmt(sc)} | {min(sc):.3f} – {max(sc):.3f} | {within} | {statistics.mean(ep):.0f} | {ratio} |")
+            print(f"| {task} ({n}) | {strat} | {side} | {len(rs)} | {fmt(sc)} | {min(sc):.3f} – {max(sc):.3f} | {within} | {fmt(loss)} | {statistics.mean(ep):.0f} | {ratio} |")
     if a.timing:
         tm = [json.loads(line) for line in open(a.timing) if line.strip()]
         print()

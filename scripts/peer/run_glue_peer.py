@@ -104,17 +104,20 @@ def collate(rows, regression):
 
 def evaluate(model, rows, task, batch_size):
     model.eval()
-    preds = []
+    preds, loss_sum = [], 0.0
     with torch.no_grad():
         for i in range(0, len(rows), batch_size):
-            ids, types, mask, _ = collate(rows[i : i + batch_size], task.regression)
-            logits = model(input_ids=ids, token_type_ids=types, attention_mask=mask).logits
+            ids, types, mask, labels = collate(rows[i : i + batch_size], task.regression)
+            out = model(input_ids=ids, token_type_ids=types, attention_mask=mask, labels=labels)
+            loss_sum += out.loss.item() * len(labels)
             if task.regression:
-                preds.extend(logits[:, 0].tolist())
+                preds.extend(out.logits[:, 0].tolist())
             else:
-                preds.extend(logits.argmax(-1).tolist())
+                preds.extend(out.logits.argmax(-1).tolist())
     model.train()
-    return score(task, preds, [r[2] for r in rows])
+    metrics = score(task, preds, [r[2] for r in rows])
+    metrics["loss"] = loss_sum / len(rows)  # mean cross-entropy (squared error for STS-B), as mixft's dev loss
+    return metrics
 
 
 def main(argv):
