@@ -229,3 +229,10 @@ hf-env:
 hf-check: build hf-env
 	CGO_ENABLED=0 $(GO) build -o bin/hfdump ./cmd/hfdump
 	$(HF_VENV)/bin/python scripts/hf/hf_check.py --models $(REAL_MODELS) --glue $(SHARED)/glue --hfdump bin/hfdump --mixft $(BIN) --work bin/hf-check
+
+## peer-check: the Hugging Face peer's MixLinear (scripts/peer/mixout_peer.py,
+## used by scripts/peer/compare.py; docs/RESULTS.md) against the mixout
+## authors' outputs in ../shared/fixtures/mixout, masks replayed.
+.PHONY: peer-check
+peer-check: hf-env
+	$(HF_VENV)/bin/python scripts/peer/mixout_peer.py --check ../shared/fixtures/mixout
