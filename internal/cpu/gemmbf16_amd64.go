@@ -1,0 +1,96 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import (
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// bf16Kernel12x32 is the AVX512-BF16 micro-kernel (gemmbf16_amd64.s):
+// 12×32 tile, 24 zmm accumulators, VDPBF16PS.
+//
+//go:noescape
+func bf16Kernel12x32(kp int, a, b *uint32, c *float32, ldc int, alpha, beta float32)
+
+// amxTile32x32 is the AMX tile kernel (gemmamx_amd64.s): the 32×32 float32
+// sums of kp k-pairs (a multiple of 16) of a row-by-row A panel and a B
+// panel, into out.
+//
+//go:noescape
+func amxTile32x32(kp int, a, b *uint32, out *float32, cfg *[64]byte)
+
+// amxConfig is the tile configuration (palette 1): TMM0..TMM7 all 16 rows
+// of 64 bytes.
+var amxConfig = func() (cfg [64]byte) {
+	cfg[0] = 1
+	for t := 0; t < 8; t++ {
+		cfg[16+2*t] = 64
+		cfg[48+t] = 16
+	}
+	return cfg
+}()
+
+// amxKernel is the AMX micro-kernel: the tile's sums, then C = alpha·sums
+// + beta·C in Go.
+func amxKernel(kp int, a, b *uint32, c *float32, ldc int, alpha, beta float32) {
+	var out [32 * 32]float32
+	amxTile32x32(kp, a, b, &out[0], &amxConfig)
+	cs := unsafe.Slice(c, 31*ldc+32)
+	for r := 0; r < 32; r++ {
+		crow, orow := cs[r*ldc:][:32], out[r*32:][:32]
+		if beta == 0 {
+			for j, v := range orow {
+				crow[j] = alpha * v
+			}
+		} else {
+			for j, v := range orow {
+				crow[j] = alpha*v + beta*crow[j]
+			}
+		}
+	}
+}
+
+// Linux's arch_prctl request for permission to use an extended state
+// component, and AMX's tile data component.
+const (
+	archReqXcompPerm  = 0x1023
+	xfeatureXTileData = 18
+)
+
+// amxStatus is whether AMX can run here, and why not.
+var amxStatus = sync.OnceValues(func() (bool, string) {
+	if !cpu.X86.HasAMXTile || !cpu.X86.HasAMXBF16 {
+		return false, "the CPU has no AMX-BF16 (CPUID.7.0:EDX bits 22 and 24)"
+	}
+	// The kernel grants tile data per process; without the grant the first
+	// tile instruction faults.
+	if _, _, errno := syscall.Syscall(syscall.SYS_ARCH_PRCTL, archReqXcompPerm, xfeatureXTileData, 0); errno != 0 {
+		return false, "the kernel refused AMX tile data (arch_prctl ARCH_REQ_XCOMP_PERM: " + errno.Error() + ")"
+	}
+	return true, ""
+})
+
+var (
+	avx512BF16MicroKernel = bf16Kernel{name: "avx512bf16 12x32", mr: 12, nr: 32, kc: 256, mc: 384, nc: 2048, kAlign: 1, fn: bf16Kernel12x32}
+	amxMicroKernel        = bf16Kernel{name: "amx 32x32", mr: 32, nr: 32, kc: 256, mc: 256, nc: 1024, kAlign: 16, rowsA: true, fn: amxKernel}
+)
+
+// bf16Kernels lists the bf16 micro-kernels this CPU can run, best first,
+// and why the missing ones are missing.
+func bf16Kernels() (ks []*bf16Kernel, missing []string) {
+	if ok, why := amxStatus(); ok {
+		ks = append(ks, &amxMicroKernel)
+	} else {
+		missing = append(missing, amxMicroKernel.name+": "+why)
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16 {
+		ks = append(ks, &avx512BF16MicroKernel)
+	} else {
+		missing = append(missing, avx512BF16MicroKernel.name+": the CPU has no AVX512-BF16")
+	}
+	return append(ks, &goBF16MicroKernel), missing
+}

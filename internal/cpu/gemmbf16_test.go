@@ -1,0 +1,240 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func TestBF16Bits(t *testing.T) {
+	nan := math.Float32frombits(0x7fc00001)
+	for _, c := range []struct {
+		x    float32
+		want uint32
+	}{
+		{0, 0},
+		{float32(math.Copysign(0, -1)), 0x8000},
+		{1, 0x3f80},
+		{-2, 0xc000},
+		// 1 + 2^-8 is halfway between 1 and 1+2^-7: ties to even (1).
+		{1 + 1.0/256, 0x3f80},
+		// 1 + 3·2^-8 is halfway between 1+2^-7 and 1+2^-6: even is up.
+		{1 + 3.0/256, 0x3f82},
+		// Just above half rounds up.
+		{math.Float32frombits(0x3f808001), 0x3f81},
+		// Just below half rounds down.
+		{math.Float32frombits(0x3f807fff), 0x3f80},
+		{float32(math.Inf(1)), 0x7f80},
+		{float32(math.Inf(-1)), 0xff80},
+		// The largest float32 rounds to infinity.
+		{math.MaxFloat32, 0x7f80},
+		// A NaN stays a quiet NaN, whatever its low bits.
+		{nan, 0x7fc0},
+		{math.Float32frombits(0xff800001), 0xffc0},
+	} {
+		if got := bf16Bits(c.x); got != c.want {
+			t.Errorf("bf16Bits(%g = %#08x) = %#04x, want %#04x", c.x, math.Float32bits(c.x), got, c.want)
+		}
+	}
+	// Rounding is to nearest: the error is at most half a unit in the
+	// last place of an 8-bit significand, 2^-8 relative.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 100000 {
+		x := float32(rng.NormFloat64() * math.Exp(rng.NormFloat64()*8))
+		r := RoundBF16(x)
+		if d := math.Abs(float64(r) - float64(x)); d > math.Abs(float64(x))/256 {
+			t.Fatalf("RoundBF16(%g) = %g: error %g over 2^-8 relative", x, r, d)
+		}
+	}
+}
+
+// refGemmBF16 is C = alpha·op(Ã)·op(B̃) + beta·C in float64 with Ã, B̃ the
+// inputs rounded to bf16, and the bound of a float32-accumulating GEMM
+// on them: each element's error is at most (k + 2⌈k/kc⌉ + 2)·2^-24 ·
+// (|alpha|·Σ|ã||b̃| + |beta·c|) (one rounding per product-sum, since a
+// product of two bf16 values is exact in float32, two per k block where the
+// partial sums meet C, and the scalings).
+func refGemmBF16(transA, transB bool, m, n, k, kc int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) (want, bound []float64) {
+	want, bound = make([]float64, m*n), make([]float64, m*n)
+	gamma := float64(k+2*((k+kc-1)/kc)+2) * 0x1p-24
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s, sa float64
+			for p := 0; p < k; p++ {
+				var av, bv float32
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				x := float64(RoundBF16(av)) * float64(RoundBF16(bv))
+				s += x
+				sa += math.Abs(x)
+			}
+			v, mag := float64(alpha)*s, math.Abs(float64(alpha))*sa
+			if beta != 0 {
+				v += float64(beta) * float64(c[i*ldc+j])
+				mag += math.Abs(float64(beta) * float64(c[i*ldc+j]))
+			}
+			want[i*n+j], bound[i*n+j] = v, gamma*mag+1e-30
+		}
+	}
+	return want, bound
+}
+
+// checkGemmBF16 runs one strided bf16 GEMM on be and holds it to
+// refGemmBF16's bound; the padding around C must stay untouched.
+func checkGemmBF16(t *testing.T, be *Backend, rng *rand.Rand, transA, transB bool, m, n, k, pad int, alpha, beta float32) {
+	t.Helper()
+	lda, ldb, ldc := k+pad, n+pad, n+pad
+	rowsA, rowsB := m, k
+	if transA {
+		lda, rowsA = m+pad, k
+	}
+	if transB {
+		ldb, rowsB = k+pad, n
+	}
+	a, b := randMat(rng, rowsA*lda), randMat(rng, rowsB*ldb)
+	c := randMat(rng, (m+1)*ldc)
+	if beta == 0 {
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				c[i*ldc+j] = float32(math.NaN())
+			}
+		}
+	}
+	orig := append([]float32(nil), c...)
+	want, bound := refGemmBF16(transA, transB, m, n, k, be.bkern.kc, alpha, a, lda, b, ldb, beta, c, ldc)
+	be.gemmBF16(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+	for i := 0; i < m+1; i++ {
+		for j := 0; j < ldc; j++ {
+			got := c[i*ldc+j]
+			if i >= m || j >= n {
+				if math.Float32bits(got) != math.Float32bits(orig[i*ldc+j]) {
+					t.Fatalf("C[%d][%d] outside the %d×%d result changed: %g -> %g", i, j, m, n, orig[i*ldc+j], got)
+				}
+				continue
+			}
+			if d := math.Abs(float64(got) - want[i*n+j]); !(d <= bound[i*n+j]) {
+				t.Fatalf("C[%d][%d] = %g, want %g ± %.3g (error %.3g)", i, j, got, want[i*n+j], bound[i*n+j], d)
+			}
+		}
+	}
+}
+
+// bf16KernelBackends returns a backend with workers for each bf16 kernel
+// this CPU runs; the kernels it cannot run are logged as skipped, with why.
+func bf16KernelBackends(t *testing.T, workers int) map[string]*Backend {
+	names, missing := BF16Kernels()
+	for _, why := range missing {
+		t.Logf("SKIP bf16 kernel %s", why)
+	}
+	bes := map[string]*Backend{}
+	for _, name := range names {
+		be := New(workers)
+		be.SetPrecision(BF16)
+		if err := be.SetBF16Kernel(name); err != nil {
+			t.Fatal(err)
+		}
+		bes[name] = be
+	}
+	return bes
+}
+
+func TestGemmBF16Kernels(t *testing.T) {
+	shapes := [][3]int{{1, 1, 1}, {1, 1, 2}, {3, 5, 7}, {12, 32, 2}, {13, 33, 3}, {24, 64, 64}, {37, 70, 257}, {33, 31, 513}, {100, 130, 96}}
+	for name, be := range bf16KernelBackends(t, 1) {
+		rng := rand.New(rand.NewPCG(7, 11))
+		for _, s := range shapes {
+			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+				for _, ab := range [][2]float32{{1, 0}, {0.5, 1}, {-1.5, 0.25}} {
+					t.Run(fmt.Sprintf("%s/%dx%dx%d/tA=%v,tB=%v/a=%g,b=%g", name, s[0], s[1], s[2], tr[0], tr[1], ab[0], ab[1]), func(t *testing.T) {
+						checkGemmBF16(t, be, rng, tr[0], tr[1], s[0], s[1], s[2], 3, ab[0], ab[1])
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestGemmBF16Parallel covers the two parallel schedules (C taller than
+// wide: B shared; wider: A shared) with k over several blocks.
+func TestGemmBF16Parallel(t *testing.T) {
+	for name, be := range bf16KernelBackends(t, 3) {
+		rng := rand.New(rand.NewPCG(8, 12))
+		for _, s := range [][3]int{{300, 70, 600}, {70, 300, 600}, {256, 256, 256}, {97, 1100, 130}} {
+			for _, tr := range [][2]bool{{false, false}, {true, true}, {false, true}} {
+				t.Run(fmt.Sprintf("%s/%dx%dx%d/tA=%v,tB=%v", name, s[0], s[1], s[2], tr[0], tr[1]), func(t *testing.T) {
+					checkGemmBF16(t, be, rng, tr[0], tr[1], s[0], s[1], s[2], 1, 1, 0.5)
+				})
+			}
+		}
+	}
+}
+
+// TestGemmBF16Contract: against the float64 product of the unrounded
+// inputs the bf16 GEMM's error per element is at most (2^-7 + 2^-16 + γ)·
+// Σ|a||b| (each input rounded by at most u = 2^-8 relative, so a product by
+// 2u + u²; γ the float32 sums' bound above), and it is visibly larger than fp32's: the rounding
+// is really there.
+func TestGemmBF16Contract(t *testing.T) {
+	const m, n, k = 64, 96, 384
+	rng := rand.New(rand.NewPCG(5, 6))
+	a, b := randMat(rng, m*k), randMat(rng, k*n)
+	be := New(1)
+	be.SetPrecision(BF16)
+	c := make([]float32, m*n)
+	be.gemmBF16(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+	gamma := 0x1p-7 + 0x1p-16 + float64(k+4)*0x1p-24
+	var num, den float64
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s, sa float64
+			for p := 0; p < k; p++ {
+				x := float64(a[i*k+p]) * float64(b[p*n+j])
+				s += x
+				sa += math.Abs(x)
+			}
+			d := float64(c[i*n+j]) - s
+			if math.Abs(d) > gamma*sa {
+				t.Fatalf("C[%d][%d] = %g, want %g ± %.3g", i, j, c[i*n+j], s, gamma*sa)
+			}
+			num += d * d
+			den += s * s
+		}
+	}
+	// With random signs the rounding errors add like a random walk: the
+	// relative error is about u·√(2/3) ≈ 3e-3 (each input's relative
+	// error has a standard deviation near u/√3); fp32's is below 1e-6.
+	if rel := math.Sqrt(num / den); rel < 5e-4 || rel > 1e-2 {
+		t.Fatalf("relative error %.2e: want about 3e-3 for bf16 inputs", rel)
+	}
+}
+
+// BenchmarkGemmPrecision times fp32 and bf16 MatMul side by side on the
+// BERT-base step's shapes (4096 tokens) and on 1024³.
+func BenchmarkGemmPrecision(b *testing.B) {
+	for _, sh := range [][3]int{{1024, 1024, 1024}, {4096, 2304, 768}, {4096, 768, 3072}, {4096, 3072, 768}} {
+		for _, prec := range []Precision{FP32, BF16} {
+			be := New(0)
+			be.SetPrecision(prec)
+			m, n, k := sh[0], sh[1], sh[2]
+			rng := rand.New(rand.NewPCG(1, 1))
+			a, bb, c := be.Alloc(m*k), be.Alloc(k*n), be.Alloc(m*n)
+			be.Upload(a, randMat(rng, m*k))
+			be.Upload(bb, randMat(rng, k*n))
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", be.GEMMKernel(), m, n, k), func(b *testing.B) {
+				for b.Loop() {
+					be.MatMul(c, a, bb, m, n, k, false, true, 1, 0)
+				}
+				b.ReportMetric(2*float64(m*n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
