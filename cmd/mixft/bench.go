@@ -74,7 +74,8 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 	f.Float64Var(&o.mixout, "mixout", 0, "mixout probability of every encoder and pooler Linear (0: off)")
 	f.StringVar(&o.device, "device", "cpu", "compute device: cpu (cuda:N[:fp32|tf32|bf16] needs a build with -tags cuda)")
 	f.IntVar(&o.threads, "threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
-	f.StringVar(&o.kernel, "kernel", "", "SGEMM micro-kernel: "+strings.Join(cpu.Kernels(), ", ")+" (default the first)")
+	f.StringVar(&o.precision, "precision", "fp32", precisionHelp)
+	f.StringVar(&o.kernel, "kernel", "", "GEMM micro-kernel: fp32 "+strings.Join(cpu.Kernels(), ", ")+"; bf16 "+strings.Join(bf16KernelNames(), ", ")+" (default the first of the precision's)")
 	f.BoolVar(&o.gemm, "gemm", false, "time the SGEMM alone on the acceptance shapes")
 	f.StringVar(&o.shapes, "shapes", "", "--gemm: comma-separated m×n×k shapes to time instead, e.g. 512x512x512,4096x256x1024")
 	f.BoolVar(&o.noForward, "no-forward", false, "skip the forward-only timing")
@@ -89,7 +90,7 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 type benchOptions struct {
 	common
 	preset, config, kernel  string
-	device                  string
+	device, precision       string
 	cpuprofile, shapes      string
 	batch, seq, steps, warm int
 	dropout, mixout         float64
@@ -117,7 +118,7 @@ func (o *benchOptions) check() error {
 	case o.threads < 0:
 		return s.bad("threads", o.threads, "0 (GOMAXPROCS) or more")
 	}
-	return nil
+	return s.choice("precision", o.precision, "fp32", "bf16", "tf32")
 }
 
 // runBench times the SGEMM (--gemm) or the model's steps.
@@ -125,22 +126,26 @@ func runBench(o *benchOptions) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	be, err := newBackend(o.device, o.threads)
+	be, err := newBackend(o.device, o.threads, o.precision)
 	if err != nil {
 		return err
 	}
 	cb, onCPU := be.(*cpu.Backend)
 	if o.kernel != "" {
 		if !onCPU {
-			return fmt.Errorf("%s: only the CPU backend has SGEMM micro-kernels (device is %s)", o.settings.source("kernel"), o.device)
+			return fmt.Errorf("%s: only the CPU backend has GEMM micro-kernels (device is %s)", o.settings.source("kernel"), o.device)
 		}
-		if err := cb.SetKernel(o.kernel); err != nil {
+		set := cb.SetKernel
+		if cb.Precision() == cpu.BF16 {
+			set = cb.SetBF16Kernel
+		}
+		if err := set(o.kernel); err != nil {
 			return fmt.Errorf("%s: %w", o.settings.source("kernel"), err)
 		}
 	}
 	if o.gemm {
 		if !onCPU {
-			return fmt.Errorf("%s: times the CPU backend's SGEMM (device is %s, expected cpu)", o.settings.source("gemm"), o.device)
+			return fmt.Errorf("%s: times the CPU backend's GEMM (device is %s, expected cpu)", o.settings.source("gemm"), o.device)
 		}
 		return benchGemm(o.stdout, cb, *o)
 	}
@@ -260,13 +265,23 @@ func benchGemm(out io.Writer, be *cpu.Backend, o benchOptions) error {
 		}
 	}
 	res := struct {
-		Machine string       `json:"machine"`
-		Threads int          `json:"threads"`
-		Kernel  string       `json:"kernel"`
-		Shapes  []gemmResult `json:"shapes"`
-	}{Machine: machineName(), Threads: threadsOf(o), Kernel: be.Kernel()}
+		Machine   string       `json:"machine"`
+		Threads   int          `json:"threads"`
+		Precision string       `json:"precision"`
+		Kernel    string       `json:"kernel"`
+		Kernels   []string     `json:"kernels"`
+		Missing   []string     `json:"kernels_missing,omitempty"`
+		Shapes    []gemmResult `json:"shapes"`
+	}{Machine: machineName(), Threads: threadsOf(o), Precision: be.Precision().String(), Kernel: be.GEMMKernel(), Kernels: cpu.Kernels()}
+	if be.Precision() == cpu.BF16 {
+		res.Kernels, res.Missing = cpu.BF16Kernels()
+	}
 	if !o.json {
-		fmt.Fprintf(out, "SGEMM on %s, %d threads, kernel %s (median GFLOP/s; C = A·B, C = A·Bᵀ)\n", res.Machine, res.Threads, res.Kernel)
+		fmt.Fprintf(out, "%s on %s, %d threads, kernel %s (median GFLOP/s; C = A·B, C = A·Bᵀ)\n", gemmName(res.Precision), res.Machine, res.Threads, res.Kernel)
+		fmt.Fprintf(out, "  kernels this CPU runs, best first: %s\n", strings.Join(res.Kernels, ", "))
+		for _, m := range res.Missing {
+			fmt.Fprintf(out, "  not available: %s\n", m)
+		}
 	}
 	for _, s := range shapes {
 		r := gemmResult{M: s[0], N: s[1], K: s[2]}
@@ -281,6 +296,14 @@ func benchGemm(out io.Writer, be *cpu.Backend, o benchOptions) error {
 		return json.NewEncoder(out).Encode(res)
 	}
 	return nil
+}
+
+// gemmName names the GEMM of a precision: "SGEMM" for fp32, "bf16 GEMM".
+func gemmName(precision string) string {
+	if precision == "fp32" {
+		return "SGEMM"
+	}
+	return precision + " GEMM"
 }
 
 func threadsOf(o benchOptions) int {
@@ -435,7 +458,9 @@ func benchModel(out io.Writer, be backend.Backend, o benchOptions) (err error) {
 	}
 	r.MaxRSSMiB = maxRSSMiB() // before the peak measurement's buffers
 	if cb, ok := be.(*cpu.Backend); ok {
-		r.Threads, r.Kernel = threadsOf(o), cb.Kernel()
+		// The peak is the GEMM at the step's precision (SGEMM, or the bf16
+		// GEMM), measured now on the same backend.
+		r.Threads, r.Kernel, r.Precision = threadsOf(o), cb.GEMMKernel(), cb.Precision().String()
 		r.GemmPeakGFLOPS, _ = gemmRate(cb, 1024, 1024, 1024, false, 300*time.Millisecond)
 	}
 	if acc != nil {
@@ -493,8 +518,8 @@ func timeMs(n int, wait func(), f func(i int) error) ([]float64, error) {
 
 // print writes the result for people.
 func (r benchResult) print(out io.Writer) {
-	on, peak := fmt.Sprintf("%d threads, kernel %s", r.Threads, r.Kernel), "SGEMM peak"
-	if r.Precision != "" {
+	on, peak := fmt.Sprintf("%d threads, %s GEMMs, kernel %s", r.Threads, r.Precision, r.Kernel), gemmName(r.Precision)+" peak"
+	if r.DeviceInfo != nil {
 		on, peak = fmt.Sprintf("%s on %s, %s GEMMs", r.Device, r.Machine, r.Precision), "datasheet peak"
 	}
 	fmt.Fprintf(out, "%s: L%d H%d A%d I%d, batch %d × seq %d, dropout %g, mixout %g, %s\n",
@@ -507,7 +532,7 @@ func (r benchResult) print(out io.Writer) {
 	}
 	fmt.Fprintf(out, "  memory: max RSS %.0f MiB; per step %.1f MiB allocated in %.0f allocations",
 		r.MaxRSSMiB, r.AllocBytesPerStep/(1<<20), r.AllocsPerStep)
-	if r.Precision != "" {
+	if r.DeviceInfo != nil {
 		fmt.Fprintf(out, "; peak device memory %.2f GiB", r.PeakMemGiB)
 	}
 	fmt.Fprintln(out)

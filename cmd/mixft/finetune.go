@@ -322,7 +322,7 @@ func runFinetune(o *finetuneOptions) error {
 	if err != nil {
 		return err
 	}
-	be, err := newBackend(cfg.Device, cfg.Threads)
+	be, err := newBackend(cfg.Device, cfg.Threads, cfg.Precision)
 	if err != nil {
 		return err
 	}
