@@ -48,6 +48,7 @@ func New(workers int) *Backend {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	tuneBlocking()
 	return &Backend{workers: workers, kern: kernels()[0]}
 }
 

@@ -289,54 +289,120 @@ func macroBF16(kern *bf16Kernel, tile []float32, kp, mc, nc int, ap []uint32, aS
 	}
 }
 
+// bf16RowBulk and bf16PairsBulk, where the CPU has them, are the
+// vectorized bulk of bf16Row (n a multiple of 32) and bf16Pairs (n a
+// multiple of 16); nil elsewhere.
+var (
+	bf16RowBulk   func(dst *uint32, src *float32, n int)
+	bf16PairsBulk func(dst *uint32, r0, r1 *float32, n int)
+)
+
+// bf16Row packs consecutive pairs of src: dst[i] = bf16Pair(src[2i],
+// src[2i+1]), and for an odd length a last word of src's last value and
+// a zero.
+func bf16Row(dst []uint32, src []float32) {
+	n, i := len(src), 0
+	if bulk := n &^ 31; bf16RowBulk != nil && bulk > 0 {
+		_ = dst[bulk/2-1]
+		bf16RowBulk(&dst[0], &src[0], bulk)
+		i = bulk
+	}
+	for ; i+1 < n; i += 2 {
+		dst[i/2] = bf16Pair(src[i], src[i+1])
+	}
+	if i < n {
+		dst[i/2] = bf16Bits(src[i])
+	}
+}
+
+// bf16Pairs packs two rows side by side: dst[j] = bf16Pair(r0[j], r1[j])
+// for j < len(r0).
+func bf16Pairs(dst []uint32, r0, r1 []float32) {
+	n, j := len(r0), 0
+	r1 = r1[:n]
+	if bulk := n &^ 15; bf16PairsBulk != nil && bulk > 0 {
+		_ = dst[bulk-1]
+		bf16PairsBulk(&dst[0], &r0[0], &r1[0], bulk)
+		j = bulk
+	}
+	for ; j < n; j++ {
+		dst[j] = bf16Pair(r0[j], r1[j])
+	}
+}
+
+// bf16Scatter packs src's consecutive pairs (bf16Row) into dst[p*stride]
+// for each pair p.
+func bf16Scatter(dst []uint32, stride int, src []float32) {
+	var tmp [256]uint32
+	words := (len(src) + 1) / 2
+	for p0 := 0; p0 < words; p0 += len(tmp) {
+		w := min(len(tmp), words-p0)
+		bf16Row(tmp[:w], src[2*p0:min(len(src), 2*(p0+w))])
+		for q, v := range tmp[:w] {
+			dst[(p0+q)*stride] = v
+		}
+	}
+}
+
 // packBF16A packs rows ic..ic+mc and k columns pc..pc+kc of op(A), rounded
 // to bf16 pairs, into mr-row micro-panels pstride words apart, kp pairs
 // deep (pairs past kc/2 zero, as are the last panel's missing rows): word
 // (r, p) of a panel is at p*mr + r, or r*kp + p when rows is set.
 func packBF16A(dst []uint32, pstride int, a []float32, lda int, transA bool, ic, mc, pc, kc, mr, kp int, rows bool) {
-	full := kc / 2
+	words := (kc + 1) / 2
 	for ir := 0; ir < mc; ir += mr {
 		panel := dst[(ir/mr)*pstride:][:mr*kp]
 		nrows := min(mr, mc-ir)
-		at := func(r, p int) *uint32 {
-			if rows {
-				return &panel[r*kp+p]
+		switch {
+		case transA && !rows:
+			// op(A)[i][p] = a[p*lda+i]: a k-pair's rows are two rows of a.
+			for p := 0; p < kc/2; p++ {
+				d := panel[p*mr:][:mr]
+				bf16Pairs(d[:nrows], a[(pc+2*p)*lda+ic+ir:][:nrows], a[(pc+2*p+1)*lda+ic+ir:][:nrows])
+				clear(d[nrows:])
 			}
-			return &panel[p*mr+r]
-		}
-		for r := 0; r < mr; r++ {
-			if r >= nrows {
-				for p := 0; p < kp; p++ {
-					*at(r, p) = 0
+			if kc%2 == 1 {
+				d := panel[kc/2*mr:][:mr]
+				for r, v := range a[(pc+kc-1)*lda+ic+ir:][:nrows] {
+					d[r] = bf16Bits(v)
 				}
+				clear(d[nrows:])
+			}
+			clear(panel[words*mr:])
+			continue
+		case transA:
+			for r := 0; r < nrows; r++ {
+				d := panel[r*kp:][:kp]
+				i := ic + ir + r
+				for p := 0; p < kc/2; p++ {
+					d[p] = bf16Pair(a[(pc+2*p)*lda+i], a[(pc+2*p+1)*lda+i])
+				}
+				if kc%2 == 1 {
+					d[kc/2] = bf16Bits(a[(pc+kc-1)*lda+i])
+				}
+				clear(d[words:])
+			}
+		case rows:
+			// op(A)[i][p] = a[i*lda+p]: each row is contiguous along k.
+			for r := 0; r < nrows; r++ {
+				d := panel[r*kp:][:kp]
+				bf16Row(d[:words], a[(ic+ir+r)*lda+pc:][:kc])
+				clear(d[words:])
+			}
+		default:
+			for r := 0; r < nrows; r++ {
+				bf16Scatter(panel[r:], mr, a[(ic+ir+r)*lda+pc:][:kc])
+			}
+			clear(panel[words*mr:])
+		}
+		// The last panel's missing rows.
+		for r := nrows; r < mr; r++ {
+			if rows {
+				clear(panel[r*kp:][:kp])
 				continue
 			}
-			i := ic + ir + r
-			if transA {
-				// op(A)[i][p] = a[p*lda+i]
-				for p := 0; p < full; p++ {
-					*at(r, p) = bf16Pair(a[(pc+2*p)*lda+i], a[(pc+2*p+1)*lda+i])
-				}
-				if kc%2 == 1 {
-					*at(r, full) = bf16Bits(a[(pc+kc-1)*lda+i])
-				}
-			} else {
-				src := a[i*lda+pc:][:kc]
-				if !rows && mr == 12 {
-					for p := 0; p < full; p++ {
-						panel[p*12+r] = bf16Pair(src[2*p], src[2*p+1])
-					}
-				} else {
-					for p := 0; p < full; p++ {
-						*at(r, p) = bf16Pair(src[2*p], src[2*p+1])
-					}
-				}
-				if kc%2 == 1 {
-					*at(r, full) = bf16Bits(src[kc-1])
-				}
-			}
-			for p := (kc + 1) / 2; p < kp; p++ {
-				*at(r, p) = 0
+			for p := 0; p < kp; p++ {
+				panel[p*mr+r] = 0
 			}
 		}
 	}
@@ -348,25 +414,20 @@ func packBF16A(dst []uint32, pstride int, a []float32, lda int, transA bool, ic,
 // op(B)[pc+2p+1][j]; pairs past kc/2 and the last panel's missing columns
 // are zero.
 func packBF16B(dst []uint32, pstride int, b []float32, ldb int, transB bool, pc, kc, jc, nc, nr, kp int) {
-	full := kc / 2
+	words := (kc + 1) / 2
 	for jr := 0; jr < nc; jr += nr {
 		panel := dst[(jr/nr)*pstride:][:nr*kp]
 		cols := min(nr, nc-jr)
 		if !transB {
 			// op(B)[p][j] = b[p*ldb+j]: two rows give a k-pair's words.
-			for p := 0; p < full; p++ {
-				r0 := b[(pc+2*p)*ldb+jc+jr:][:cols]
-				r1 := b[(pc+2*p+1)*ldb+jc+jr:][:cols]
+			for p := 0; p < kc/2; p++ {
 				d := panel[p*nr:][:nr]
-				for j, v := range r0 {
-					d[j] = bf16Pair(v, r1[j])
-				}
+				bf16Pairs(d[:cols], b[(pc+2*p)*ldb+jc+jr:][:cols], b[(pc+2*p+1)*ldb+jc+jr:][:cols])
 				clear(d[cols:])
 			}
 			if kc%2 == 1 {
-				r0 := b[(pc+kc-1)*ldb+jc+jr:][:cols]
-				d := panel[full*nr:][:nr]
-				for j, v := range r0 {
+				d := panel[kc/2*nr:][:nr]
+				for j, v := range b[(pc+kc-1)*ldb+jc+jr:][:cols] {
 					d[j] = bf16Bits(v)
 				}
 				clear(d[cols:])
@@ -374,19 +435,13 @@ func packBF16B(dst []uint32, pstride int, b []float32, ldb int, transB bool, pc,
 		} else {
 			// op(B)[p][j] = b[j*ldb+p]: each column is contiguous along k.
 			for j := 0; j < cols; j++ {
-				src := b[(jc+jr+j)*ldb+pc:][:kc]
-				for p := 0; p < full; p++ {
-					panel[p*nr+j] = bf16Pair(src[2*p], src[2*p+1])
-				}
-				if kc%2 == 1 {
-					panel[full*nr+j] = bf16Bits(src[kc-1])
-				}
+				bf16Scatter(panel[j:], nr, b[(jc+jr+j)*ldb+pc:][:kc])
 			}
-			for p := 0; p < (kc+1)/2; p++ {
+			for p := 0; p < words; p++ {
 				clear(panel[p*nr+cols : (p+1)*nr])
 			}
 		}
-		clear(panel[(kc+1)/2*nr:])
+		clear(panel[words*nr:])
 	}
 }
 

@@ -16,6 +16,21 @@ import (
 //go:noescape
 func bf16Kernel12x32(kp int, a, b *uint32, c *float32, ldc int, alpha, beta float32)
 
+// cvtBF16Row and cvtBF16Pairs are bf16Row's and bf16Pairs' vectorized
+// bulk (gemmbf16_amd64.s): VCVTNE2PS2BF16, and VPERMW to interleave.
+//
+//go:noescape
+func cvtBF16Row(dst *uint32, src *float32, n int)
+
+//go:noescape
+func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n int)
+
+func init() {
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512BF16 {
+		bf16RowBulk, bf16PairsBulk = cvtBF16Row, cvtBF16Pairs
+	}
+}
+
 // amxTile32x32 is the AMX tile kernel (gemmamx_amd64.s): the 32×32 float32
 // sums of kp k-pairs (a multiple of 16) of a row-by-row A panel and a B
 // panel, into out.

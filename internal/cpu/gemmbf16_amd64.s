@@ -180,3 +180,81 @@ betabf:
 	STOREBF(Z30, Z31)
 	VZEROUPPER
 	RET
+
+// ---------------------------------------------------------------- fp32 -> bf16
+
+// CVTNE2(d, s1, s2) is VCVTNE2PS2BF16 Z(s2), Z(s1), Z(d) (Go operand
+// order): Z(d)'s 32 bfloat16 values are Z(s2)'s 16 floats rounded to
+// nearest even, then Z(s1)'s. EVEX.512.F2.0F38.W0 72 /r.
+#define CVTNE2(d, s1, s2) \
+	BYTE $0x62; \
+	BYTE $(((1-(((d)>>3)&1))<<7) | ((1-(((s2)>>4)&1))<<6) | ((1-(((s2)>>3)&1))<<5) | ((1-(((d)>>4)&1))<<4) | 2); \
+	BYTE $(((15-((s1)&15))<<3) | 7); \
+	BYTE $(0x40 | ((1-(((s1)>>4)&1))<<3)); \
+	BYTE $0x72; \
+	BYTE $(0xC0 | (((d)&7)<<3) | ((s2)&7))
+
+// func cvtBF16Row(dst *uint32, src *float32, n int)
+//
+// dst[i] = bf16(src[2i]) | bf16(src[2i+1])<<16 for i < n/2; n is a
+// multiple of 32.
+TEXT ·cvtBF16Row(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $5, CX
+	JZ   rowdone
+
+rowloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	CVTNE2(2, 1, 0)
+	VMOVDQU32 Z2, (DI)
+	ADDQ $128, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  rowloop
+
+rowdone:
+	VZEROUPPER
+	RET
+
+// interleaveWords is the VPERMW index that makes word 2j of the result word
+// j of the source, and word 2j+1 word 16+j.
+DATA interleaveWords<>+0(SB)/8, $0x0011000100100000
+DATA interleaveWords<>+8(SB)/8, $0x0013000300120002
+DATA interleaveWords<>+16(SB)/8, $0x0015000500140004
+DATA interleaveWords<>+24(SB)/8, $0x0017000700160006
+DATA interleaveWords<>+32(SB)/8, $0x0019000900180008
+DATA interleaveWords<>+40(SB)/8, $0x001b000b001a000a
+DATA interleaveWords<>+48(SB)/8, $0x001d000d001c000c
+DATA interleaveWords<>+56(SB)/8, $0x001f000f001e000e
+GLOBL interleaveWords<>(SB), RODATA|NOPTR, $64
+
+// func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n int)
+//
+// dst[j] = bf16(r0[j]) | bf16(r1[j])<<16 for j < n; n is a multiple of 16.
+TEXT ·cvtBF16Pairs(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ   pairdone
+	VMOVDQU64 interleaveWords<>(SB), Z31
+
+pairloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (DX), Z1
+	CVTNE2(2, 1, 0)
+	VPERMW  Z2, Z31, Z3
+	VMOVDQU32 Z3, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  pairloop
+
+pairdone:
+	VZEROUPPER
+	RET

@@ -238,3 +238,73 @@ func BenchmarkGemmPrecision(b *testing.B) {
 		}
 	}
 }
+
+// TestBF16PackConversions: the vectorized conversions (where the CPU has
+// them) give bf16Bits' words bit for bit on normal numbers, ties, infinities,
+// NaNs and overflow, at every length and alignment; subnormals, which the
+// hardware flushes to zero, land within 2^-126 of bf16Bits'.
+func TestBF16PackConversions(t *testing.T) {
+	if bf16RowBulk == nil {
+		t.Log("SKIP vectorized conversions: the CPU has no AVX512-BF16 (the Go loops run alone)")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	special := []float32{0, 1 + 1.0/256, 1 + 3.0/256, math.MaxFloat32, -math.MaxFloat32, float32(math.Inf(1)), float32(math.NaN()),
+		math.Float32frombits(0x3f808000), math.Float32frombits(0x3f818000), math.Float32frombits(0x7f7f8000)}
+	src := make([]float32, 300)
+	for i := range src {
+		if i%7 == 0 {
+			src[i] = special[rng.IntN(len(special))]
+		} else {
+			src[i] = float32(rng.NormFloat64() * math.Exp(rng.NormFloat64()*10))
+		}
+	}
+	// Each half equal, or both NaNs (a NaN may come back with another
+	// payload; it must stay a NaN).
+	same := func(got, want uint32) bool {
+		isNaN := func(h uint32) bool { return h&0x7f80 == 0x7f80 && h&0x7f != 0 }
+		for _, sh := range []int{0, 16} {
+			g, w := got>>sh&0xffff, want>>sh&0xffff
+			if g != w && !(isNaN(g) && isNaN(w)) {
+				return false
+			}
+		}
+		return true
+	}
+	for n := 0; n <= 100; n++ {
+		for _, off := range []int{0, 1, 5} {
+			s := src[off : off+n]
+			got := make([]uint32, (n+1)/2+1)
+			bf16Row(got, s)
+			for i := 0; i < (n+1)/2; i++ {
+				var want uint32
+				if 2*i+1 < n {
+					want = bf16Pair(s[2*i], s[2*i+1])
+				} else {
+					want = bf16Bits(s[2*i])
+				}
+				if !same(got[i], want) {
+					t.Fatalf("bf16Row n %d offset %d: word %d = %#08x, want %#08x (%g, %g)", n, off, i, got[i], want, s[2*i], s[min(2*i+1, n-1)])
+				}
+			}
+			r1 := src[off+100 : off+100+n]
+			got = make([]uint32, n)
+			bf16Pairs(got, s, r1)
+			for j := range got {
+				if want := bf16Pair(s[j], r1[j]); !same(got[j], want) {
+					t.Fatalf("bf16Pairs n %d offset %d: word %d = %#08x, want %#08x", n, off, j, got[j], want)
+				}
+			}
+		}
+	}
+	sub := make([]float32, 32)
+	for i := range sub {
+		sub[i] = math.Float32frombits(uint32(1 + rng.IntN(0x7fffff)))
+	}
+	got := make([]uint32, 16)
+	bf16Row(got, sub)
+	for i, w := range got {
+		if d := math.Abs(float64(bf16Lo(w)) - float64(sub[2*i])); d > 0x1p-126 {
+			t.Fatalf("subnormal %g became %g", sub[2*i], bf16Lo(w))
+		}
+	}
+}
