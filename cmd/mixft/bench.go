@@ -34,14 +34,17 @@ func newBenchCmd(runF func(*benchOptions) error) *cobra.Command {
 	o := &benchOptions{}
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Time training steps, forward passes and the SGEMM on this machine",
+		Short: "Time training steps, forward passes and the GEMM on this machine",
 		Long: `bench times a backend (--device) on random token ids: training steps
 exactly as finetune runs them (the same code: mixout draw, forward with
 dropout, loss, backward, AdamW with clipping) and forward-only passes, of a
 model preset (` + strings.Join(model.PresetNames(), ", ") + `; vocab 30522) or of the model a
 Hugging Face config.json describes (--model-config). It prints ms/step,
 examples/s, the achieved GFLOP/s and their share of the peak: on the CPU,
-this machine's SGEMM measured in the same run on a 1024³ product; on a GPU
+this machine's GEMM at the step's precision (the SGEMM, or with --precision
+bf16 the bf16 GEMM) measured in the same run on a 1024³ product, and the
+micro-kernel that ran (avx512bf16 12x32 and amx 32x32 are chosen from
+CPUID; AMX only where the kernel grants tile permission); on a GPU
 (a build with -tags cuda, --device cuda:N[:fp32|tf32|bf16]), the card's
 dense datasheet rate at the GEMM precision, with the peak device memory
 and the device's description (card, compute capability, driver, PTX
@@ -50,13 +53,18 @@ target, the cuBLAS file and version loaded; device_info in --json).
 Model FLOPs: training 6 × (encoder dense parameters × tokens + head
 parameters × examples) + attention 12·L·B·S²·H; forward a third of that.
 
---gemm instead prints the SGEMM's GFLOP/s on square 512/1024/2048 and the
-BERT shapes 4096×256×256, 4096×1024×256 and 4096×256×1024 (m×n×k), for
-C = A·B and for C = A·Bᵀ (the model's Linear forward).
+--gemm instead prints the GEMM's GFLOP/s (the SGEMM, or the bf16 GEMM with
+--precision bf16) on square 512/1024/2048 and the BERT shapes
+4096×256×256, 4096×1024×256 and 4096×256×1024 (m×n×k), for C = A·B and
+for C = A·Bᵀ (the model's Linear forward), after the kernels this CPU
+runs (and why the others cannot) and the cache blocks, derived from the
+cache sizes the machine reports.
 
 Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 		Example: `  mixft bench --preset mini --batch 32 --seq 128 --dropout 0.1
   mixft bench --preset small --mixout 0.7 --dropout 0 --json
+  mixft bench --preset base --precision bf16 --mixout 0.7 --dropout 0 --steps 3
+  mixft bench --gemm --precision bf16 --shapes 4096x2304x768,4096x768x3072
   mixft bench --device cuda:0:bf16 --preset large --mixout 0.7 --steps 15 --no-forward
   mixft bench --model-config models/mine/config.json --steps 3
   mixft bench --gemm --json`,
@@ -271,8 +279,9 @@ func benchGemm(out io.Writer, be *cpu.Backend, o benchOptions) error {
 		Kernel    string       `json:"kernel"`
 		Kernels   []string     `json:"kernels"`
 		Missing   []string     `json:"kernels_missing,omitempty"`
+		Blocking  string       `json:"blocking"`
 		Shapes    []gemmResult `json:"shapes"`
-	}{Machine: machineName(), Threads: threadsOf(o), Precision: be.Precision().String(), Kernel: be.GEMMKernel(), Kernels: cpu.Kernels()}
+	}{Machine: machineName(), Threads: threadsOf(o), Precision: be.Precision().String(), Kernel: be.GEMMKernel(), Kernels: cpu.Kernels(), Blocking: be.Blocking()}
 	if be.Precision() == cpu.BF16 {
 		res.Kernels, res.Missing = cpu.BF16Kernels()
 	}
@@ -282,6 +291,7 @@ func benchGemm(out io.Writer, be *cpu.Backend, o benchOptions) error {
 		for _, m := range res.Missing {
 			fmt.Fprintf(out, "  not available: %s\n", m)
 		}
+		fmt.Fprintf(out, "  blocking: %s\n", res.Blocking)
 	}
 	for _, s := range shapes {
 		r := gemmResult{M: s[0], N: s[1], K: s[2]}
