@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 )
 
 func TestBF16Bits(t *testing.T) {
@@ -305,6 +306,52 @@ func TestBF16PackConversions(t *testing.T) {
 	for i, w := range got {
 		if d := math.Abs(float64(bf16Lo(w)) - float64(sub[2*i])); d > 0x1p-126 {
 			t.Fatalf("subnormal %g became %g", sub[2*i], bf16Lo(w))
+		}
+	}
+}
+
+// goAMXTile is the AMX kernel's arithmetic in Go: the same row-by-row A
+// panel (word r*kp + p), B panel and 32×32 tile, summing each k-pair as
+// TDPBF16PS does. It lets the AMX kernel's packing and blocking (rowsA, k
+// pairs padded to 16) run through the whole driver on any machine.
+func goAMXTile(kp int, a, b *uint32, c *float32, ldc int, alpha, beta float32) {
+	const mr, nr = 32, 32
+	ap := unsafe.Slice(a, mr*kp)
+	bp := unsafe.Slice(b, kp*nr)
+	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
+	for r := 0; r < mr; r++ {
+		for j := 0; j < nr; j++ {
+			var acc float32
+			for p := 0; p < kp; p++ {
+				aw, bw := ap[r*kp+p], bp[p*nr+j]
+				acc += bf16Hi(aw) * bf16Hi(bw)
+				acc += bf16Lo(aw) * bf16Lo(bw)
+			}
+			if beta == 0 {
+				cs[r*ldc+j] = alpha * acc
+			} else {
+				cs[r*ldc+j] = alpha*acc + beta*cs[r*ldc+j]
+			}
+		}
+	}
+}
+
+// TestGemmBF16RowsLayout runs the AMX kernel's layout (rowsA, kAlign 16,
+// 32×32 tiles) through the serial and parallel drivers with goAMXTile in
+// place of the tile instructions.
+func TestGemmBF16RowsLayout(t *testing.T) {
+	kern := bf16Kernel{name: "go amx layout 32x32", mr: 32, nr: 32, kc: 96, mc: 64, nc: 128, kAlign: 16, rowsA: true, fn: goAMXTile}
+	for _, workers := range []int{1, 3} {
+		be := New(workers)
+		be.SetPrecision(BF16)
+		be.bkern = &kern
+		rng := rand.New(rand.NewPCG(9, 10))
+		for _, s := range [][3]int{{1, 1, 1}, {33, 31, 17}, {70, 40, 200}, {40, 300, 97}, {300, 80, 130}} {
+			for _, tr := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+				t.Run(fmt.Sprintf("w%d/%dx%dx%d/tA=%v,tB=%v", workers, s[0], s[1], s[2], tr[0], tr[1]), func(t *testing.T) {
+					checkGemmBF16(t, be, rng, tr[0], tr[1], s[0], s[1], s[2], 2, 1, 0.5)
+				})
+			}
 		}
 	}
 }
