@@ -289,24 +289,11 @@ func macroBF16(kern *bf16Kernel, tile []float32, kp, mc, nc int, ap []uint32, aS
 	}
 }
 
-// bf16RowBulk and bf16PairsBulk, where the CPU has them, are the
-// vectorized bulk of bf16Row (n a multiple of 32) and bf16Pairs (n a
-// multiple of 16); nil elsewhere.
-var (
-	bf16RowBulk   func(dst *uint32, src *float32, n int)
-	bf16PairsBulk func(dst *uint32, r0, r1 *float32, n int)
-)
-
 // bf16Row packs consecutive pairs of src: dst[i] = bf16Pair(src[2i],
 // src[2i+1]), and for an odd length a last word of src's last value and
-// a zero.
+// a zero. bf16RowBulk does what it can vectorized.
 func bf16Row(dst []uint32, src []float32) {
-	n, i := len(src), 0
-	if bulk := n &^ 31; bf16RowBulk != nil && bulk > 0 {
-		_ = dst[bulk/2-1]
-		bf16RowBulk(&dst[0], &src[0], bulk)
-		i = bulk
-	}
+	n, i := len(src), bf16RowBulk(dst, src)
 	for ; i+1 < n; i += 2 {
 		dst[i/2] = bf16Pair(src[i], src[i+1])
 	}
@@ -318,14 +305,9 @@ func bf16Row(dst []uint32, src []float32) {
 // bf16Pairs packs two rows side by side: dst[j] = bf16Pair(r0[j], r1[j])
 // for j < len(r0).
 func bf16Pairs(dst []uint32, r0, r1 []float32) {
-	n, j := len(r0), 0
+	n := len(r0)
 	r1 = r1[:n]
-	if bulk := n &^ 15; bf16PairsBulk != nil && bulk > 0 {
-		_ = dst[bulk-1]
-		bf16PairsBulk(&dst[0], &r0[0], &r1[0], bulk)
-		j = bulk
-	}
-	for ; j < n; j++ {
+	for j := bf16PairsBulk(dst, r0, r1); j < n; j++ {
 		dst[j] = bf16Pair(r0[j], r1[j])
 	}
 }

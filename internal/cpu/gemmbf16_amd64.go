@@ -25,10 +25,31 @@ func cvtBF16Row(dst *uint32, src *float32, n int)
 //go:noescape
 func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n int)
 
-func init() {
-	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512BF16 {
-		bf16RowBulk, bf16PairsBulk = cvtBF16Row, cvtBF16Pairs
+// hasCvtBF16 reports whether the CPU runs cvtBF16Row and cvtBF16Pairs.
+var hasCvtBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512BF16
+
+// bf16RowBulk does bf16Row's first multiple of 32 values vectorized where
+// the CPU can, and returns how many it did.
+func bf16RowBulk(dst []uint32, src []float32) int {
+	bulk := len(src) &^ 31
+	if !hasCvtBF16 || bulk == 0 {
+		return 0
 	}
+	_ = dst[bulk/2-1]
+	cvtBF16Row(&dst[0], &src[0], bulk)
+	return bulk
+}
+
+// bf16PairsBulk does bf16Pairs' first multiple of 16 columns vectorized
+// where the CPU can, and returns how many it did.
+func bf16PairsBulk(dst []uint32, r0, r1 []float32) int {
+	bulk := len(r0) &^ 15
+	if !hasCvtBF16 || bulk == 0 {
+		return 0
+	}
+	_, _ = dst[bulk-1], r1[bulk-1]
+	cvtBF16Pairs(&dst[0], &r0[0], &r1[0], bulk)
+	return bulk
 }
 
 // amxTile32x32 is the AMX tile kernel (gemmamx_amd64.s): the 32×32 float32

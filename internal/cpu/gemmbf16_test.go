@@ -245,7 +245,7 @@ func BenchmarkGemmPrecision(b *testing.B) {
 // NaNs and overflow, at every length and alignment; subnormals, which the
 // hardware flushes to zero, land within 2^-126 of bf16Bits'.
 func TestBF16PackConversions(t *testing.T) {
-	if bf16RowBulk == nil {
+	if bf16RowBulk(make([]uint32, 16), make([]float32, 32)) == 0 {
 		t.Log("SKIP vectorized conversions: the CPU has no AVX512-BF16 (the Go loops run alone)")
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
@@ -353,5 +353,18 @@ func TestGemmBF16RowsLayout(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestGemmBF16NoAllocs: once its scratch exists the bf16 GEMM on one worker
+// allocates nothing (rows are packed through a stack buffer).
+func TestGemmBF16NoAllocs(t *testing.T) {
+	be := New(1)
+	be.SetPrecision(BF16)
+	const m, n, k = 40, 70, 300
+	a, b, c := be.Alloc(m*k), be.Alloc(k*n), be.Alloc(m*n)
+	be.MatMul(c, a, b, m, n, k, false, true, 1, 0)
+	if allocs := testing.AllocsPerRun(10, func() { be.MatMul(c, a, b, m, n, k, false, true, 1, 0) }); allocs != 0 {
+		t.Fatalf("serial bf16 MatMul: %v allocations", allocs)
 	}
 }
