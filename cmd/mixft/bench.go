@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -280,10 +281,17 @@ func benchGemm(out io.Writer, be *cpu.Backend, o benchOptions) error {
 		Kernels   []string     `json:"kernels"`
 		Missing   []string     `json:"kernels_missing,omitempty"`
 		Blocking  string       `json:"blocking"`
+		Calib     any          `json:"calibration,omitempty"`
 		Shapes    []gemmResult `json:"shapes"`
 	}{Machine: machineName(), Threads: threadsOf(o), Precision: be.Precision().String(), Kernel: be.GEMMKernel(), Kernels: cpu.Kernels(), Blocking: be.Blocking()}
 	if be.Precision() == cpu.BF16 {
 		res.Kernels, res.Missing = cpu.BF16Kernels()
+	}
+	if c := be.Calibration(); c.Key != "" {
+		res.Calib = struct {
+			cpu.Calibration
+			Source string `json:"source"`
+		}{c, c.Source}
 	}
 	if !o.json {
 		fmt.Fprintf(out, "%s on %s, %d threads, kernel %s (median GFLOP/s; C = A·B, C = A·Bᵀ)\n", gemmName(res.Precision), res.Machine, res.Threads, res.Kernel)
@@ -292,6 +300,13 @@ func benchGemm(out io.Writer, be *cpu.Backend, o benchOptions) error {
 			fmt.Fprintf(out, "  not available: %s\n", m)
 		}
 		fmt.Fprintf(out, "  blocking: %s\n", res.Blocking)
+		if c := be.Calibration(); c.Key != "" {
+			fmt.Fprintf(out, "  calibration: fp32 %s, bf16 %s; %s\n", c.FP32, c.BF16, c.Source)
+			names := slices.Sorted(maps.Keys(c.GFLOPS))
+			for _, name := range names {
+				fmt.Fprintf(out, "    %-20s %7.1f GFLOP/s on 384×768×768 (best of 5, %s)\n", name, c.GFLOPS[name], c.Measured)
+			}
+		}
 	}
 	for _, s := range shapes {
 		r := gemmResult{M: s[0], N: s[1], K: s[2]}

@@ -29,6 +29,8 @@ type Backend struct {
 	// prec is the GEMMs' precision; bkern is the bf16 micro-kernel.
 	prec  Precision
 	bkern *bf16Kernel
+	// calib is the calibration whose kernels UseCalibration selected.
+	calib Calibration
 	// mu guards scratch, the GEMM packing buffers and attention scratch
 	// not in use, and sums, rowChunkSums' partial sums, kept across calls.
 	mu       sync.Mutex
