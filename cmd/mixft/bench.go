@@ -306,6 +306,9 @@ func benchGemm(out io.Writer, be *cpu.Backend, o benchOptions) error {
 			for _, name := range names {
 				fmt.Fprintf(out, "    %-20s %7.1f GFLOP/s on 384×768×768 (best of 5, %s)\n", name, c.GFLOPS[name], c.Measured)
 			}
+			for _, name := range slices.Sorted(maps.Keys(c.Rejected)) {
+				fmt.Fprintf(out, "    %-20s rejected: %s\n", name, c.Rejected[name])
+			}
 		}
 	}
 	for _, s := range shapes {

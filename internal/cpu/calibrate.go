@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -31,6 +32,9 @@ type Calibration struct {
 	BF16 string `json:"bf16"`
 	// GFLOPS is each candidate's best rate on the calibration product.
 	GFLOPS map[string]float64 `json:"gflops"`
+	// Rejected names the candidates whose product disagreed with the
+	// portable Go kernel's, and by how much; they are never chosen.
+	Rejected map[string]string `json:"rejected,omitempty"`
 	// Measured is when the timing ran (RFC 3339).
 	Measured string `json:"measured"`
 	// Source says where this calibration came from (not kept in the file).
@@ -39,7 +43,7 @@ type Calibration struct {
 
 // calibrationVersion changes when the kernels or the timing change, so
 // that older files are measured again.
-const calibrationVersion = 1
+const calibrationVersion = 2
 
 // calibrationKey names this machine's CPU (model name, family and model
 // from /proc/cpuinfo where there is one), its caches and the kernels it
@@ -111,9 +115,12 @@ func Calibrate(path string) Calibration {
 // ones only where nothing else runs) on a 384×768×768 product, C = A·Bᵀ as
 // a Linear layer's forward, on all workers: five rounds, the kernels taking
 // turns within a round so that load from elsewhere hits them alike; each
-// kernel's best round counts.
+// kernel's best round counts. First each candidate's result on a small
+// product with edge tiles and several k blocks is checked against the Go
+// kernel's (a kernel never run on this hardware, such as AMX, could be
+// wrong): one that disagrees is rejected.
 func measureKernels() Calibration {
-	c := Calibration{GFLOPS: map[string]float64{}, Measured: time.Now().UTC().Format(time.RFC3339)}
+	c := Calibration{GFLOPS: map[string]float64{}, Rejected: map[string]string{}, Measured: time.Now().UTC().Format(time.RFC3339)}
 	const m, n, k = 384, 768, 768
 	type cand struct {
 		be   *Backend
@@ -133,9 +140,14 @@ func measureKernels() Calibration {
 			} else {
 				err = be.SetKernel(name)
 			}
-			if err == nil {
-				cs = append(cs, cand{be, name})
+			if err != nil {
+				continue
 			}
+			if why := agreesWithGo(be, prec); why != "" {
+				c.Rejected[name] = why
+				continue
+			}
+			cs = append(cs, cand{be, name})
 		}
 		if len(cs) == 1 {
 			return cs[0].name
@@ -172,6 +184,43 @@ func measureKernels() Calibration {
 	bnames, _ := BF16Kernels()
 	c.BF16 = pick(bnames, BF16)
 	return c
+}
+
+// agreesWithGo runs a 45×70×1100 product (C = Aᵀ·B, edge tiles in both
+// directions, k over several blocks) on be and on the portable Go kernel
+// at the same precision, and says how they differ when the relative
+// difference exceeds 1e-4 (the two differ by the order of float32 sums,
+// about 1e-7; a wrong kernel by about 1); "" when they agree.
+func agreesWithGo(be *Backend, prec Precision) string {
+	const m, n, k = 45, 70, 1100
+	rng := rand.New(rand.NewPCG(2, 3))
+	a, b := make([]float32, k*m), make([]float32, k*n)
+	for i := range a {
+		a[i] = float32(rng.NormFloat64())
+	}
+	for i := range b {
+		b[i] = float32(rng.NormFloat64())
+	}
+	ref := New(1)
+	ref.SetPrecision(prec)
+	if prec == BF16 {
+		ref.bkern = &goBF16MicroKernel
+	} else {
+		ref.kern = &goMicroKernel
+	}
+	got, want := make([]float32, m*n), make([]float32, m*n)
+	be.MatMul(&Tensor{Data: got}, &Tensor{Data: a}, &Tensor{Data: b}, m, n, k, true, false, 1, 0)
+	ref.MatMul(&Tensor{Data: want}, &Tensor{Data: a}, &Tensor{Data: b}, m, n, k, true, false, 1, 0)
+	var num, den float64
+	for i := range want {
+		d := float64(got[i]) - float64(want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	if rel := math.Sqrt(num / den); !(rel <= 1e-4) {
+		return fmt.Sprintf("its product differs from the Go kernel's by %.3g (relative)", rel)
+	}
+	return ""
 }
 
 // gemmAt is C = A·Bᵀ at the backend's precision on host slices.

@@ -50,9 +50,49 @@ func TestCalibrate(t *testing.T) {
 		t.Fatalf("unwritable path: %+v", c)
 	}
 
+	if len(c.Rejected) != 0 {
+		t.Fatalf("kernels rejected: %v", c.Rejected)
+	}
 	be := New(1)
 	be.UseCalibration(Calibration{FP32: Kernels()[len(Kernels())-1], BF16: "no such kernel"})
 	if be.Kernel() != Kernels()[len(Kernels())-1] {
 		t.Fatalf("UseCalibration: kernel %s, want %s", be.Kernel(), Kernels()[len(Kernels())-1])
+	}
+}
+
+// TestCalibrationRejectsAWrongKernel: a kernel whose product is wrong (here
+// one that drops the last k-pair) disagrees with the Go kernel and would be
+// rejected, while the kernels this CPU runs agree.
+func TestCalibrationRejectsAWrongKernel(t *testing.T) {
+	wrong := goBF16MicroKernel
+	wrong.name = "drops a k-pair"
+	wrong.fn = func(kp int, a, b *uint32, c *float32, ldc int, alpha, beta float32) {
+		goBF16Kernel(kp-1, a, b, c, ldc, alpha, beta)
+	}
+	be := New(1)
+	be.SetPrecision(BF16)
+	be.bkern = &wrong
+	if why := agreesWithGo(be, BF16); !strings.Contains(why, "differs from the Go kernel's") {
+		t.Fatalf("a wrong kernel: %q", why)
+	}
+	names, _ := BF16Kernels()
+	for _, name := range names {
+		be := New(2)
+		be.SetPrecision(BF16)
+		if err := be.SetBF16Kernel(name); err != nil {
+			t.Fatal(err)
+		}
+		if why := agreesWithGo(be, BF16); why != "" {
+			t.Errorf("%s: %s", name, why)
+		}
+	}
+	for _, name := range Kernels() {
+		be := New(2)
+		if err := be.SetKernel(name); err != nil {
+			t.Fatal(err)
+		}
+		if why := agreesWithGo(be, FP32); why != "" {
+			t.Errorf("%s: %s", name, why)
+		}
 	}
 }
