@@ -11,10 +11,11 @@ import (
 
 // TestBenchCPU: `mixft bench --device cpu` times train.Step on a tiny model
 // and reports it with the peak of the CPU's GEMM at the precision, naming
-// the kernel that ran.
+// the kernel that ran: the calibration's choice (the test process's,
+// which bench, run in process, shares).
 func TestBenchCPU(t *testing.T) {
-	bf16, _ := cpu.BF16Kernels()
-	for _, c := range []struct{ precision, kernel string }{{"fp32", cpu.Kernels()[0]}, {"bf16", bf16[0]}} {
+	calib := calibration()
+	for _, c := range []struct{ precision, kernel string }{{"fp32", calib.FP32}, {"bf16", calib.BF16}} {
 		code, out, errOut := mixft(t, "bench", "--device", "cpu", "--preset", "tiny", "--batch", "2", "--seq", "8",
 			"--steps", "2", "--warmup-steps", "0", "--mixout", "0.5", "--precision", c.precision, "--json")
 		if code != 0 {
