@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -130,11 +131,13 @@ func checkGemmBF16(t *testing.T, be *Backend, rng *rand.Rand, transA, transB boo
 }
 
 // bf16KernelBackends returns a backend with workers for each bf16 kernel
-// this CPU runs; the kernels it cannot run are logged as skipped, with why.
+// this CPU runs; each kernel it cannot run is a subtest that skips, saying
+// why.
 func bf16KernelBackends(t *testing.T, workers int) map[string]*Backend {
 	names, missing := BF16Kernels()
 	for _, why := range missing {
-		t.Logf("SKIP bf16 kernel %s", why)
+		name, reason, _ := strings.Cut(why, ": ")
+		t.Run(name, func(t *testing.T) { t.Skipf("this machine cannot run %s: %s", name, reason) })
 	}
 	bes := map[string]*Backend{}
 	for _, name := range names {
