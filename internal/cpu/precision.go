@@ -38,7 +38,7 @@ func ParsePrecision(s string) (Precision, error) {
 	case "bf16", "bfloat16":
 		return BF16, nil
 	}
-	return FP32, fmt.Errorf("precision %q: the CPU backend has fp32 and bf16", s)
+	return FP32, fmt.Errorf("precision %q: the CPU backend has fp32 and bf16 (tf32 needs --device cuda:N)", s)
 }
 
 // SetPrecision sets the GEMMs' precision. It must not run concurrently
