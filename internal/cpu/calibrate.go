@@ -43,7 +43,7 @@ type Calibration struct {
 
 // calibrationVersion changes when the kernels or the timing change, so
 // that older files are measured again.
-const calibrationVersion = 2
+const calibrationVersion = 3
 
 // calibrationKey names this machine's CPU (model name, family and model
 // from /proc/cpuinfo where there is one), its caches and the kernels it
@@ -113,9 +113,12 @@ func Calibrate(path string) Calibration {
 
 // measureKernels times each precision's candidate kernels (the portable Go
 // ones only where nothing else runs) on a 384×768×768 product, C = A·Bᵀ as
-// a Linear layer's forward, on all workers: five rounds, the kernels taking
-// turns within a round so that load from elsewhere hits them alike; each
-// kernel's best round counts. First each candidate's result on a small
+// a Linear layer's forward, on one locked OS thread by its CPU time (where
+// the OS gives it; else the clock), so that other processes on a shared
+// machine do not decide: five rounds, the kernels taking turns within a
+// round; each kernel's best round counts. A kernel later in CPUID's order
+// must beat the first by 10% to be chosen (two kernels within noise of
+// each other keep the one built for the CPU). First each candidate's result on a small
 // product with edge tiles and several k blocks is checked against the Go
 // kernel's (a kernel never run on this hardware, such as AMX, could be
 // wrong): one that disagrees is rejected.
@@ -132,7 +135,7 @@ func measureKernels() Calibration {
 			if strings.HasPrefix(name, "go ") && len(cs) > 0 {
 				continue
 			}
-			be := New(0)
+			be := New(1)
 			be.SetPrecision(prec)
 			var err error
 			if prec == BF16 {
@@ -161,20 +164,26 @@ func measureKernels() Calibration {
 			b[i] = float32(rng.NormFloat64())
 		}
 		out := make([]float32, m*n)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		for _, x := range cs {
 			x.be.gemmAt(m, n, k, a, b, out) // warm: scratch and packing buffers
 		}
 		for range 5 {
 			for _, x := range cs {
+				c0, cpuOK := threadCPUTime()
 				t0 := time.Now()
 				x.be.gemmAt(m, n, k, a, b, out)
-				r := 2 * m * n * k / time.Since(t0).Seconds() / 1e9
-				c.GFLOPS[x.name] = max(c.GFLOPS[x.name], r)
+				d := time.Since(t0)
+				if c1, ok := threadCPUTime(); cpuOK && ok && c1 > c0 {
+					d = c1 - c0
+				}
+				c.GFLOPS[x.name] = max(c.GFLOPS[x.name], 2*m*n*k/d.Seconds()/1e9)
 			}
 		}
 		best = cs[0].name
-		for _, x := range cs {
-			if c.GFLOPS[x.name] > c.GFLOPS[best] {
+		for _, x := range cs[1:] {
+			if c.GFLOPS[x.name] > 1.1*c.GFLOPS[best] {
 				best = x.name
 			}
 		}

@@ -4,7 +4,6 @@ package cpu
 
 import (
 	"sync"
-	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -90,13 +89,6 @@ func amxKernel(kp int, a, b *uint32, c *float32, ldc int, alpha, beta float32) {
 	}
 }
 
-// Linux's arch_prctl request for permission to use an extended state
-// component, and AMX's tile data component.
-const (
-	archReqXcompPerm  = 0x1023
-	xfeatureXTileData = 18
-)
-
 // amxStatus is whether AMX can run here, and why not.
 var amxStatus = sync.OnceValues(func() (bool, string) {
 	if !cpu.X86.HasAMXTile || !cpu.X86.HasAMXBF16 {
@@ -104,8 +96,8 @@ var amxStatus = sync.OnceValues(func() (bool, string) {
 	}
 	// The kernel grants tile data per process; without the grant the first
 	// tile instruction faults.
-	if _, _, errno := syscall.Syscall(syscall.SYS_ARCH_PRCTL, archReqXcompPerm, xfeatureXTileData, 0); errno != 0 {
-		return false, "the kernel refused AMX tile data (arch_prctl ARCH_REQ_XCOMP_PERM: " + errno.Error() + ")"
+	if err := requestAMX(); err != nil {
+		return false, err.Error()
 	}
 	return true, ""
 })
