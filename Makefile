@@ -82,6 +82,23 @@ BENCH_OUT ?= bin/bench-results.json
 bench: build
 	/usr/bin/python3 scripts/bench_torch.py --compare $(BIN) --rounds $(ROUNDS) --steps 5 --out $(BENCH_OUT)
 
+## bench-base: issue 21's side by side: BERT-base steps (dropout 0.1, mixout
+## 0.7) in fp32 and bf16 (torch.autocast on the CPU), and the base step's GEMM
+## shapes, interleaved for ROUNDS rounds (OpenBLAS held to no core type).
+.PHONY: bench-base
+bench-base: build
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /usr/bin/python3 scripts/bench_torch.py --compare $(BIN) --suite base \
+		--threads 2 --rounds $(ROUNDS) --steps 2 --no-forward --out $(BENCH_OUT)
+
+## onednn-gemm: the GEMMs' yardstick, oneDNN's own fp32 and bf16 matmul
+## (scripts/onednn_gemm.c; needs Debian's libdnnl-dev), built apart from
+## mixft, whose default build has no cgo. Then:
+##   OMP_NUM_THREADS=2 bin/onednn-gemm 4096x2304x768 4096x768x3072
+.PHONY: onednn-gemm
+onednn-gemm:
+	@mkdir -p bin
+	gcc -O2 -Wall -Werror -o bin/onednn-gemm scripts/onednn_gemm.c -ldnnl
+
 ## ---------------------------------------------------------------- CUDA build
 ## The `cuda` build: kernels/*.cu compiled to PTX that internal/gpu embeds,
 ## cuBLAS loaded at run time. Needs the CUDA toolkit (nvcc, ptxas, cuda.h,

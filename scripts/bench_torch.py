@@ -8,6 +8,11 @@ forward with dropout, cross-entropy, backward, clip_grad_norm_(1.0), AdamW with 
 decay 0.01 on weights and embeddings), the same shapes and thread count, random token
 ids. Also times torch.matmul on the SGEMM acceptance shapes (--gemm).
 
+--precision bf16 runs forward and loss under torch.autocast("cpu",
+dtype=torch.bfloat16) (oneDNN's bf16 matmuls; the backward follows autocast's
+casts), and --gemm then times torch.matmul of bf16 tensors (inputs already
+bf16, float32 accumulation inside oneDNN).
+
 Runs with Debian's python3-torch (PyTorch 1.13 CPU) and OpenBLAS (without it Debian's
 torch falls back to the reference BLAS, 30x slower):
   apt-get install -y python3-torch libopenblas0-pthread
@@ -154,7 +159,8 @@ def bench_model(a):
 
     def step():
         model.train()
-        loss = F.cross_entropy(model(ids, types, mask), labels)
+        with autocast(a):
+            loss = F.cross_entropy(model(ids, types, mask), labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -171,14 +177,14 @@ def bench_model(a):
     r = {
         "machine": "torch " + torch.__version__, "model": a.preset, "layers": layers, "hidden": h, "heads": heads,
         "intermediate": inter, "batch": a.batch, "seq": a.seq, "steps": a.steps, "dropout": a.dropout,
-        "mixout": a.mixout, "threads": torch.get_num_threads(), "step_ms": times,
+        "mixout": a.mixout, "threads": torch.get_num_threads(), "step_ms": times, "precision": a.precision,
         "ms_per_step": statistics.median(times), "step_gflop": train_f / 1e9,
     }
     r["examples_per_s"] = a.batch / (r["ms_per_step"] / 1000)
     r["gflops"] = train_f / (r["ms_per_step"] / 1000) / 1e9
     if not a.no_forward:
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(a):
             model(ids, types, mask)
             ft = []
             for _ in range(a.steps):
@@ -189,14 +195,20 @@ def bench_model(a):
         r["forward_examples_per_s"] = a.batch / (r["forward_ms"] / 1000)
         r["forward_gflops"] = fwd_f / (r["forward_ms"] / 1000) / 1e9
     r["max_rss_mib"] = max_rss_mib()
-    r["gemm_peak_gflops"] = gemm_rate(1024, 1024, 1024, False, 0.3)[0]
+    r["gemm_peak_gflops"] = gemm_rate(1024, 1024, 1024, False, 0.3, a.precision)[0]
     r["peak_share"] = r["gflops"] / r["gemm_peak_gflops"]
     return r
 
 
-def gemm_rate(m, n, k, trans_b, min_time):
-    a = torch.randn(m, k)
-    b = torch.randn(n, k) if trans_b else torch.randn(k, n)
+def autocast(a):
+    """The autocast region of --precision: bf16 on the CPU, or none."""
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.precision == "bf16")
+
+
+def gemm_rate(m, n, k, trans_b, min_time, precision="fp32"):
+    dt = torch.bfloat16 if precision == "bf16" else torch.float32
+    a = torch.randn(m, k).to(dt)
+    b = (torch.randn(n, k) if trans_b else torch.randn(k, n)).to(dt)
     op = (lambda: torch.matmul(a, b.t())) if trans_b else (lambda: torch.matmul(a, b))
     op()
     rates, start = [], time.perf_counter()
@@ -213,19 +225,29 @@ def bench_gemm(a):
     if a.shapes:
         todo = [tuple(int(v) for v in f.strip().replace("×", "x").split("x")) for f in a.shapes.split(",")]
     for m, n, k in todo:
-        med, best = gemm_rate(m, n, k, False, 0.5)
-        nt, _ = gemm_rate(m, n, k, True, 0.5)
+        med, best = gemm_rate(m, n, k, False, 0.5, a.precision)
+        nt, _ = gemm_rate(m, n, k, True, 0.5, a.precision)
         shapes.append({"m": m, "n": n, "k": k, "gflops": med, "gflops_best": best, "gflops_nt": nt})
-    return {"machine": "torch " + torch.__version__, "threads": torch.get_num_threads(), "shapes": shapes}
+    return {"machine": "torch " + torch.__version__, "threads": torch.get_num_threads(), "precision": a.precision, "shapes": shapes}
 
 
-# The acceptance configurations: name, then the flags both benchmarks take.
-COMPARE = [
-    ("mini dropout 0.1", ["--preset", "mini", "--dropout", "0.1"]),
-    ("mini mixout 0.7", ["--preset", "mini", "--dropout", "0", "--mixout", "0.7"]),
-    ("small dropout 0.1", ["--preset", "small", "--dropout", "0.1"]),
-    ("small mixout 0.7", ["--preset", "small", "--dropout", "0", "--mixout", "0.7"]),
-]
+# The acceptance configurations of each --suite: name, then the flags both
+# benchmarks take; and the GEMM shapes and precisions timed first.
+SUITES = {
+    "default": ([
+        ("mini dropout 0.1", ["--preset", "mini", "--dropout", "0.1"]),
+        ("mini mixout 0.7", ["--preset", "mini", "--dropout", "0", "--mixout", "0.7"]),
+        ("small dropout 0.1", ["--preset", "small", "--dropout", "0.1"]),
+        ("small mixout 0.7", ["--preset", "small", "--dropout", "0", "--mixout", "0.7"]),
+    ], GEMM_SHAPES, ["fp32"]),
+    # Issue 21: BERT-base, fp32 and bf16 (autocast in torch, --precision
+    # bf16 in mixft), on the base step's GEMM shapes (4096 tokens).
+    "base": ([
+        (f"base {reg} {prec}", ["--preset", "base"] + flags + ["--precision", prec])
+        for prec in ("fp32", "bf16")
+        for reg, flags in (("dropout 0.1", ["--dropout", "0.1"]), ("mixout 0.7", ["--dropout", "0", "--mixout", "0.7"]))
+    ], [(1024, 1024, 1024), (4096, 2304, 768), (4096, 768, 3072), (4096, 3072, 768)], ["fp32", "bf16"]),
+}
 
 
 def run_json(cmd):
@@ -238,26 +260,32 @@ def compare(a):
     common = ["--batch", str(a.batch), "--seq", str(a.seq), "--warmup-steps", str(a.warmup_steps), "--json"]
     if a.threads:
         common += ["--threads", str(a.threads)]
-    runs = {"gemm": {"mixft": [], "torch": []}}
-    for name, _ in COMPARE:
+    configs, shapes, precs = SUITES[a.suite]
+    if a.no_forward:
+        common.append("--no-forward")
+    runs = {}
+    for prec in precs:
+        runs["gemm " + prec] = {"mixft": [], "torch": []}
+    for name, _ in configs:
         runs[name] = {"mixft": [], "torch": []}
     for rnd in range(a.rounds):
         order = ["mixft", "torch"] if rnd % 2 == 0 else ["torch", "mixft"]
-        # SGEMM: one shape at a time, the two alternating, so that a burst of
+        # GEMM: one shape at a time, the two alternating, so that a burst of
         # load from elsewhere hits both about equally.
-        got = {"mixft": [], "torch": []}
-        for m, n, k in GEMM_SHAPES:
-            shape = f"{m}x{n}x{k}"
+        for prec in precs:
+            got = {"mixft": [], "torch": []}
+            for m, n, k in shapes:
+                shape = f"{m}x{n}x{k}"
+                for who in order:
+                    cmd = [a.compare, "bench", "--gemm", "--json"] if who == "mixft" else me + ["--gemm", "--json"]
+                    cmd += ["--shapes", shape, "--precision", prec]
+                    if a.threads:
+                        cmd += ["--threads", str(a.threads)]
+                    got[who].append(run_json(cmd)["shapes"][0])
             for who in order:
-                cmd = [a.compare, "bench", "--gemm", "--json"] if who == "mixft" else me + ["--gemm", "--json"]
-                cmd += ["--shapes", shape]
-                if a.threads:
-                    cmd += ["--threads", str(a.threads)]
-                got[who].append(run_json(cmd)["shapes"][0])
-        for who in order:
-            runs["gemm"][who].append({"shapes": got[who]})
-        print(f"round {rnd + 1}/{a.rounds}: gemm done", file=sys.stderr)
-        for name, flags in COMPARE:
+                runs["gemm " + prec][who].append({"shapes": got[who]})
+            print(f"round {rnd + 1}/{a.rounds}: gemm {prec} done", file=sys.stderr)
+        for name, flags in configs:
             steps = ["--steps", str(a.steps if "mini" in name else max(2, a.steps // 2 + 1))]
             for who in order:
                 cmd = ([a.compare, "bench"] if who == "mixft" else me) + flags + steps + common
@@ -266,44 +294,58 @@ def compare(a):
                 print(f"round {rnd + 1}/{a.rounds}: {who} {name}: {r['ms_per_step']:.0f} ms/step", file=sys.stderr)
     med = statistics.median
     summary = {"rounds": a.rounds, "cpu": cpu_name(), "cores": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M %Z"),
-               "torch": torch.__version__, "gemm": [], "steps": []}
-    print(f"\n{summary['cpu']}, {summary['cores']} cores, {summary['date']}; medians of {a.rounds} interleaved rounds")
-    print("\nSGEMM GFLOP/s, medians (C = A·B)  mixft    torch   ratio   | A·Bᵀ mixft  torch  ratio  | A·B quietest round: mixft torch ratio")
-    for i, s in enumerate(runs["gemm"]["mixft"][0]["shapes"]):
-        g = {k: med([r["shapes"][i][k] for r in runs["gemm"]["mixft"]]) for k in ("gflops", "gflops_nt", "gflops_best")}
-        t = {k: med([r["shapes"][i][k] for r in runs["gemm"]["torch"]]) for k in ("gflops", "gflops_nt", "gflops_best")}
-        # The quietest round: the best per-run median (the uncontended speed).
-        g["quiet"] = max(r["shapes"][i]["gflops"] for r in runs["gemm"]["mixft"])
-        t["quiet"] = max(r["shapes"][i]["gflops"] for r in runs["gemm"]["torch"])
-        row = {"m": s["m"], "n": s["n"], "k": s["k"], "mixft": g["gflops"], "torch": t["gflops"], "ratio": g["gflops"] / t["gflops"],
-               "mixft_nt": g["gflops_nt"], "torch_nt": t["gflops_nt"], "ratio_nt": g["gflops_nt"] / t["gflops_nt"],
-               "mixft_best": g["gflops_best"], "torch_best": t["gflops_best"], "ratio_best": g["gflops_best"] / t["gflops_best"],
-               "mixft_quiet": g["quiet"], "torch_quiet": t["quiet"], "ratio_quiet": g["quiet"] / t["quiet"]}
-        summary["gemm"].append(row)
-        print(f"  {s['m']:5d}×{s['n']:5d}×{s['k']:5d}            {row['mixft']:7.1f}  {row['torch']:7.1f}  {row['ratio']:5.2f}x  |"
-              f"  {row['mixft_nt']:7.1f} {row['torch_nt']:7.1f} {row['ratio_nt']:5.2f}x  | {row['mixft_quiet']:6.1f} {row['torch_quiet']:6.1f} {row['ratio_quiet']:5.2f}x")
+               "torch": torch.__version__, "load": os.getloadavg(), "gemm": [], "steps": []}
+    print(f"\n{summary['cpu']}, {summary['cores']} cores, {summary['date']}; medians of {a.rounds} interleaved rounds; load average at the end {summary['load'][0]:.1f}")
+    for prec in precs:
+        print(f"\n{prec} GEMM GFLOP/s, medians (C = A·B)  mixft    torch   ratio   | A·Bᵀ mixft  torch  ratio  | A·B quietest round: mixft torch ratio")
+        gr = runs["gemm " + prec]
+        for i, s in enumerate(gr["mixft"][0]["shapes"]):
+            g = {k: med([r["shapes"][i][k] for r in gr["mixft"]]) for k in ("gflops", "gflops_nt", "gflops_best")}
+            t = {k: med([r["shapes"][i][k] for r in gr["torch"]]) for k in ("gflops", "gflops_nt", "gflops_best")}
+            # The quietest round: the best per-run median (the uncontended speed).
+            g["quiet"] = max(r["shapes"][i]["gflops"] for r in gr["mixft"])
+            t["quiet"] = max(r["shapes"][i]["gflops"] for r in gr["torch"])
+            gemm_row(summary, prec, s, g, t)
     print("\ntraining step (batch %d, seq %d)  mixft ex/s  torch ex/s  ratio | ms/step mixft  torch | max RSS MiB mixft torch" % (a.batch, a.seq))
-    for name, _ in COMPARE:
-        g, t = runs[name]["mixft"], runs[name]["torch"]
-        row = {"config": name}
-        for who, rs in (("mixft", g), ("torch", t)):
-            row[who] = {k: med([r[k] for r in rs]) for k in ("examples_per_s", "ms_per_step", "max_rss_mib", "gflops")}
-            if "forward_examples_per_s" in rs[0]:
-                row[who]["forward_examples_per_s"] = med([r["forward_examples_per_s"] for r in rs])
-            row[who]["runs_ms_per_step"] = [r["ms_per_step"] for r in rs]
-        row["ratio"] = row["mixft"]["examples_per_s"] / row["torch"]["examples_per_s"]
-        summary["steps"].append(row)
-        print(f"  {name:28s} {row['mixft']['examples_per_s']:10.1f}  {row['torch']['examples_per_s']:10.1f}  {row['ratio']:5.2f}x |"
-              f" {row['mixft']['ms_per_step']:8.0f} {row['torch']['ms_per_step']:8.0f} | {row['mixft']['max_rss_mib']:8.0f} {row['torch']['max_rss_mib']:6.0f}")
+    for name, _ in configs:
+        steps_row(summary, runs, name)
     by = {r["config"]: r for r in summary["steps"]}
-    for size in ("mini", "small"):
+    for name, _ in configs:
+        if "dropout" not in name:
+            continue
+        other = name.replace("dropout 0.1", "mixout 0.7")
         for who in ("mixft", "torch"):
-            d, m = by[f"{size} dropout 0.1"][who]["ms_per_step"], by[f"{size} mixout 0.7"][who]["ms_per_step"]
-            print(f"  {size} {who}: mixout 0.7 costs {100 * (m / d - 1):+.1f}% over dropout 0.1")
+            d, m = by[name][who]["ms_per_step"], by[other][who]["ms_per_step"]
+            print(f"  {name.replace(' dropout 0.1', '')} {who}: mixout 0.7 costs {100 * (m / d - 1):+.1f}% over dropout 0.1")
     if a.out:
         with open(a.out, "w") as f:
             json.dump({"summary": summary, "runs": runs}, f, indent=1)
         print(f"\nwrote {a.out}")
+
+
+def gemm_row(summary, prec, s, g, t):
+    row = {"precision": prec, "m": s["m"], "n": s["n"], "k": s["k"], "mixft": g["gflops"], "torch": t["gflops"], "ratio": g["gflops"] / t["gflops"],
+               "mixft_nt": g["gflops_nt"], "torch_nt": t["gflops_nt"], "ratio_nt": g["gflops_nt"] / t["gflops_nt"],
+               "mixft_best": g["gflops_best"], "torch_best": t["gflops_best"], "ratio_best": g["gflops_best"] / t["gflops_best"],
+               "mixft_quiet": g["quiet"], "torch_quiet": t["quiet"], "ratio_quiet": g["quiet"] / t["quiet"]}
+    summary["gemm"].append(row)
+    print(f"  {s['m']:5d}×{s['n']:5d}×{s['k']:5d}            {row['mixft']:7.1f}  {row['torch']:7.1f}  {row['ratio']:5.2f}x  |"
+          f"  {row['mixft_nt']:7.1f} {row['torch_nt']:7.1f} {row['ratio_nt']:5.2f}x  | {row['mixft_quiet']:6.1f} {row['torch_quiet']:6.1f} {row['ratio_quiet']:5.2f}x")
+
+
+def steps_row(summary, runs, name):
+    med = statistics.median
+    g, t = runs[name]["mixft"], runs[name]["torch"]
+    row = {"config": name}
+    for who, rs in (("mixft", g), ("torch", t)):
+        row[who] = {k: med([r[k] for r in rs]) for k in ("examples_per_s", "ms_per_step", "max_rss_mib", "gflops")}
+        if "forward_examples_per_s" in rs[0]:
+            row[who]["forward_examples_per_s"] = med([r["forward_examples_per_s"] for r in rs])
+        row[who]["runs_ms_per_step"] = [r["ms_per_step"] for r in rs]
+    row["ratio"] = row["mixft"]["examples_per_s"] / row["torch"]["examples_per_s"]
+    summary["steps"].append(row)
+    print(f"  {name:28s} {row['mixft']['examples_per_s']:10.1f}  {row['torch']['examples_per_s']:10.1f}  {row['ratio']:5.2f}x |"
+          f" {row['mixft']['ms_per_step']:8.0f} {row['torch']['ms_per_step']:8.0f} | {row['mixft']['max_rss_mib']:8.0f} {row['torch']['max_rss_mib']:6.0f}")
 
 
 def cpu_name():
@@ -331,6 +373,8 @@ def main():
     p.add_argument("--gemm", action="store_true", help="time torch.matmul on the SGEMM acceptance shapes")
     p.add_argument("--shapes", help="--gemm: comma-separated m×n×k shapes instead, e.g. 512x512x512")
     p.add_argument("--no-forward", action="store_true")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: forward and loss under torch.autocast(\"cpu\", dtype=torch.bfloat16); --gemm: bf16 tensors")
+    p.add_argument("--suite", default="default", choices=sorted(SUITES), help="--compare: the configurations (default: mini/small; base: BERT-base fp32 and bf16)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--compare", metavar="MIXFT", help="run the mixft binary and torch side by side on the acceptance configurations")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of --compare")

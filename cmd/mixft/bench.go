@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -34,14 +35,17 @@ func newBenchCmd(runF func(*benchOptions) error) *cobra.Command {
 	o := &benchOptions{}
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Time training steps, forward passes and the SGEMM on this machine",
+		Short: "Time training steps, forward passes and the GEMM on this machine",
 		Long: `bench times a backend (--device) on random token ids: training steps
 exactly as finetune runs them (the same code: mixout draw, forward with
 dropout, loss, backward, AdamW with clipping) and forward-only passes, of a
 model preset (` + strings.Join(model.PresetNames(), ", ") + `; vocab 30522) or of the model a
 Hugging Face config.json describes (--model-config). It prints ms/step,
 examples/s, the achieved GFLOP/s and their share of the peak: on the CPU,
-this machine's SGEMM measured in the same run on a 1024³ product; on a GPU
+this machine's GEMM at the step's precision (the SGEMM, or with --precision
+bf16 the bf16 GEMM) measured in the same run on a 1024³ product, and the
+micro-kernel that ran (avx512bf16 12x32 and amx 32x32 are chosen from
+CPUID; AMX only where the kernel grants tile permission); on a GPU
 (a build with -tags cuda, --device cuda:N[:fp32|tf32|bf16]), the card's
 dense datasheet rate at the GEMM precision, with the peak device memory
 and the device's description (card, compute capability, driver, PTX
@@ -50,13 +54,18 @@ target, the cuBLAS file and version loaded; device_info in --json).
 Model FLOPs: training 6 × (encoder dense parameters × tokens + head
 parameters × examples) + attention 12·L·B·S²·H; forward a third of that.
 
---gemm instead prints the SGEMM's GFLOP/s on square 512/1024/2048 and the
-BERT shapes 4096×256×256, 4096×1024×256 and 4096×256×1024 (m×n×k), for
-C = A·B and for C = A·Bᵀ (the model's Linear forward).
+--gemm instead prints the GEMM's GFLOP/s (the SGEMM, or the bf16 GEMM with
+--precision bf16) on square 512/1024/2048 and the BERT shapes
+4096×256×256, 4096×1024×256 and 4096×256×1024 (m×n×k), for C = A·B and
+for C = A·Bᵀ (the model's Linear forward), after the kernels this CPU
+runs (and why the others cannot) and the cache blocks, derived from the
+cache sizes the machine reports.
 
 Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 		Example: `  mixft bench --preset mini --batch 32 --seq 128 --dropout 0.1
   mixft bench --preset small --mixout 0.7 --dropout 0 --json
+  mixft bench --preset base --precision bf16 --mixout 0.7 --dropout 0 --steps 3
+  mixft bench --gemm --precision bf16 --shapes 4096x2304x768,4096x768x3072
   mixft bench --device cuda:0:bf16 --preset large --mixout 0.7 --steps 15 --no-forward
   mixft bench --model-config models/mine/config.json --steps 3
   mixft bench --gemm --json`,
@@ -74,7 +83,8 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 	f.Float64Var(&o.mixout, "mixout", 0, "mixout probability of every encoder and pooler Linear (0: off)")
 	f.StringVar(&o.device, "device", "cpu", "compute device: cpu (cuda:N[:fp32|tf32|bf16] needs a build with -tags cuda)")
 	f.IntVar(&o.threads, "threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
-	f.StringVar(&o.kernel, "kernel", "", "SGEMM micro-kernel: "+strings.Join(cpu.Kernels(), ", ")+" (default the first)")
+	f.StringVar(&o.precision, "precision", "fp32", precisionHelp)
+	f.StringVar(&o.kernel, "kernel", "", "GEMM micro-kernel: fp32 "+strings.Join(cpu.Kernels(), ", ")+"; bf16 "+strings.Join(bf16KernelNames(), ", ")+" (default the first of the precision's)")
 	f.BoolVar(&o.gemm, "gemm", false, "time the SGEMM alone on the acceptance shapes")
 	f.StringVar(&o.shapes, "shapes", "", "--gemm: comma-separated m×n×k shapes to time instead, e.g. 512x512x512,4096x256x1024")
 	f.BoolVar(&o.noForward, "no-forward", false, "skip the forward-only timing")
@@ -89,7 +99,7 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
 type benchOptions struct {
 	common
 	preset, config, kernel  string
-	device                  string
+	device, precision       string
 	cpuprofile, shapes      string
 	batch, seq, steps, warm int
 	dropout, mixout         float64
@@ -117,7 +127,7 @@ func (o *benchOptions) check() error {
 	case o.threads < 0:
 		return s.bad("threads", o.threads, "0 (GOMAXPROCS) or more")
 	}
-	return nil
+	return s.choice("precision", o.precision, "fp32", "bf16", "tf32")
 }
 
 // runBench times the SGEMM (--gemm) or the model's steps.
@@ -125,22 +135,26 @@ func runBench(o *benchOptions) error {
 	if err := o.check(); err != nil {
 		return err
 	}
-	be, err := newBackend(o.device, o.threads)
+	be, err := newBackend(o.device, o.threads, o.precision)
 	if err != nil {
 		return err
 	}
 	cb, onCPU := be.(*cpu.Backend)
 	if o.kernel != "" {
 		if !onCPU {
-			return fmt.Errorf("%s: only the CPU backend has SGEMM micro-kernels (device is %s)", o.settings.source("kernel"), o.device)
+			return fmt.Errorf("%s: only the CPU backend has GEMM micro-kernels (device is %s)", o.settings.source("kernel"), o.device)
 		}
-		if err := cb.SetKernel(o.kernel); err != nil {
+		set := cb.SetKernel
+		if cb.Precision() == cpu.BF16 {
+			set = cb.SetBF16Kernel
+		}
+		if err := set(o.kernel); err != nil {
 			return fmt.Errorf("%s: %w", o.settings.source("kernel"), err)
 		}
 	}
 	if o.gemm {
 		if !onCPU {
-			return fmt.Errorf("%s: times the CPU backend's SGEMM (device is %s, expected cpu)", o.settings.source("gemm"), o.device)
+			return fmt.Errorf("%s: times the CPU backend's GEMM (device is %s, expected cpu)", o.settings.source("gemm"), o.device)
 		}
 		return benchGemm(o.stdout, cb, *o)
 	}
@@ -260,13 +274,42 @@ func benchGemm(out io.Writer, be *cpu.Backend, o benchOptions) error {
 		}
 	}
 	res := struct {
-		Machine string       `json:"machine"`
-		Threads int          `json:"threads"`
-		Kernel  string       `json:"kernel"`
-		Shapes  []gemmResult `json:"shapes"`
-	}{Machine: machineName(), Threads: threadsOf(o), Kernel: be.Kernel()}
+		Machine   string       `json:"machine"`
+		Threads   int          `json:"threads"`
+		Precision string       `json:"precision"`
+		Kernel    string       `json:"kernel"`
+		Kernels   []string     `json:"kernels"`
+		Missing   []string     `json:"kernels_missing,omitempty"`
+		Blocking  string       `json:"blocking"`
+		Calib     any          `json:"calibration,omitempty"`
+		Shapes    []gemmResult `json:"shapes"`
+	}{Machine: machineName(), Threads: threadsOf(o), Precision: be.Precision().String(), Kernel: be.GEMMKernel(), Kernels: cpu.Kernels(), Blocking: be.Blocking()}
+	if be.Precision() == cpu.BF16 {
+		res.Kernels, res.Missing = cpu.BF16Kernels()
+	}
+	if c := be.Calibration(); c.Key != "" {
+		res.Calib = struct {
+			cpu.Calibration
+			Source string `json:"source"`
+		}{c, c.Source}
+	}
 	if !o.json {
-		fmt.Fprintf(out, "SGEMM on %s, %d threads, kernel %s (median GFLOP/s; C = A·B, C = A·Bᵀ)\n", res.Machine, res.Threads, res.Kernel)
+		fmt.Fprintf(out, "%s on %s, %d threads, kernel %s (median GFLOP/s; C = A·B, C = A·Bᵀ)\n", gemmName(res.Precision), res.Machine, res.Threads, res.Kernel)
+		fmt.Fprintf(out, "  kernels this CPU runs, best first: %s\n", strings.Join(res.Kernels, ", "))
+		for _, m := range res.Missing {
+			fmt.Fprintf(out, "  not available: %s\n", m)
+		}
+		fmt.Fprintf(out, "  blocking: %s\n", res.Blocking)
+		if c := be.Calibration(); c.Key != "" {
+			fmt.Fprintf(out, "  calibration: fp32 %s, bf16 %s; %s\n", c.FP32, c.BF16, c.Source)
+			names := slices.Sorted(maps.Keys(c.GFLOPS))
+			for _, name := range names {
+				fmt.Fprintf(out, "    %-20s %7.1f GFLOP/s on 384×768×768 (best of 5, %s)\n", name, c.GFLOPS[name], c.Measured)
+			}
+			for _, name := range slices.Sorted(maps.Keys(c.Rejected)) {
+				fmt.Fprintf(out, "    %-20s rejected: %s\n", name, c.Rejected[name])
+			}
+		}
 	}
 	for _, s := range shapes {
 		r := gemmResult{M: s[0], N: s[1], K: s[2]}
@@ -281,6 +324,14 @@ func benchGemm(out io.Writer, be *cpu.Backend, o benchOptions) error {
 		return json.NewEncoder(out).Encode(res)
 	}
 	return nil
+}
+
+// gemmName names the GEMM of a precision: "SGEMM" for fp32, "bf16 GEMM".
+func gemmName(precision string) string {
+	if precision == "fp32" {
+		return "SGEMM"
+	}
+	return precision + " GEMM"
 }
 
 func threadsOf(o benchOptions) int {
@@ -435,7 +486,9 @@ func benchModel(out io.Writer, be backend.Backend, o benchOptions) (err error) {
 	}
 	r.MaxRSSMiB = maxRSSMiB() // before the peak measurement's buffers
 	if cb, ok := be.(*cpu.Backend); ok {
-		r.Threads, r.Kernel = threadsOf(o), cb.Kernel()
+		// The peak is the GEMM at the step's precision (SGEMM, or the bf16
+		// GEMM), measured now on the same backend.
+		r.Threads, r.Kernel, r.Precision = threadsOf(o), cb.GEMMKernel(), cb.Precision().String()
 		r.GemmPeakGFLOPS, _ = gemmRate(cb, 1024, 1024, 1024, false, 300*time.Millisecond)
 	}
 	if acc != nil {
@@ -493,8 +546,8 @@ func timeMs(n int, wait func(), f func(i int) error) ([]float64, error) {
 
 // print writes the result for people.
 func (r benchResult) print(out io.Writer) {
-	on, peak := fmt.Sprintf("%d threads, kernel %s", r.Threads, r.Kernel), "SGEMM peak"
-	if r.Precision != "" {
+	on, peak := fmt.Sprintf("%d threads, %s GEMMs, kernel %s", r.Threads, r.Precision, r.Kernel), gemmName(r.Precision)+" peak"
+	if r.DeviceInfo != nil {
 		on, peak = fmt.Sprintf("%s on %s, %s GEMMs", r.Device, r.Machine, r.Precision), "datasheet peak"
 	}
 	fmt.Fprintf(out, "%s: L%d H%d A%d I%d, batch %d × seq %d, dropout %g, mixout %g, %s\n",
@@ -507,7 +560,7 @@ func (r benchResult) print(out io.Writer) {
 	}
 	fmt.Fprintf(out, "  memory: max RSS %.0f MiB; per step %.1f MiB allocated in %.0f allocations",
 		r.MaxRSSMiB, r.AllocBytesPerStep/(1<<20), r.AllocsPerStep)
-	if r.Precision != "" {
+	if r.DeviceInfo != nil {
 		fmt.Fprintf(out, "; peak device memory %.2f GiB", r.PeakMemGiB)
 	}
 	fmt.Fprintln(out)

@@ -10,20 +10,29 @@ import (
 )
 
 // TestBenchCPU: `mixft bench --device cpu` times train.Step on a tiny model
-// and reports it with the CPU's SGEMM peak.
+// and reports it with the peak of the CPU's GEMM at the precision, naming
+// the kernel that ran: the calibration's choice (the test process's,
+// which bench, run in process, shares).
 func TestBenchCPU(t *testing.T) {
-	code, out, errOut := mixft(t, "bench", "--device", "cpu", "--preset", "tiny", "--batch", "2", "--seq", "8",
-		"--steps", "2", "--warmup-steps", "0", "--mixout", "0.5", "--json")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
+	calib := calibration()
+	for _, c := range []struct{ precision, kernel string }{{"fp32", calib.FP32}, {"bf16", calib.BF16}} {
+		code, out, errOut := mixft(t, "bench", "--device", "cpu", "--preset", "tiny", "--batch", "2", "--seq", "8",
+			"--steps", "2", "--warmup-steps", "0", "--mixout", "0.5", "--precision", c.precision, "--json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var r benchResult
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if r.Device != "cpu" || r.Threads < 1 || r.Kernel != c.kernel || len(r.StepMs) != 2 || !(r.MsPerStep > 0) || !(r.ForwardMs > 0) ||
+			!(r.GemmPeakGFLOPS > 0) || !(r.PeakShare > 0) || r.Precision != c.precision {
+			t.Fatalf("--precision %s: unexpected result %+v (want kernel %s)", c.precision, r, c.kernel)
+		}
 	}
-	var r benchResult
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	if r.Device != "cpu" || r.Threads < 1 || r.Kernel == "" || len(r.StepMs) != 2 || !(r.MsPerStep > 0) || !(r.ForwardMs > 0) ||
-		!(r.GemmPeakGFLOPS > 0) || r.Precision != "" {
-		t.Fatalf("unexpected result %+v", r)
+	code, _, errOut := mixft(t, "bench", "--preset", "tiny", "--precision", "fp16")
+	if code == 0 || !strings.Contains(errOut, "flag --precision") || !strings.Contains(errOut, "fp32, bf16") {
+		t.Fatalf("--precision fp16: exit %d, %s", code, errOut)
 	}
 }
 

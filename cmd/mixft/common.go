@@ -31,6 +31,7 @@ type modelOptions struct {
 	model, task             string
 	maxSeqLength, batchSize int
 	doLowerCase, device     string
+	precision               string
 	threads                 int
 	seed                    uint64
 	// Your own data (no task): its columns, labels, problem and format.
@@ -56,6 +57,7 @@ func addModelFlags(cmd *cobra.Command, o *modelOptions) {
 	f.IntVar(&o.batchSize, "batch-size", 32, "examples per forward pass")
 	f.StringVar(&o.doLowerCase, "do-lower-case", "auto", "lower-case text: auto (tokenizer_config.json, else the model name), true or false")
 	f.StringVar(&o.device, "device", "cpu", "compute device: cpu (cuda:N needs a build with -tags cuda)")
+	f.StringVar(&o.precision, "precision", "fp32", precisionHelp)
 	f.IntVar(&o.threads, "threads", 0, "CPU worker goroutines (0: GOMAXPROCS)")
 	f.Uint64Var(&o.seed, "seed", 42, "seed for parameters the checkpoint lacks (a fresh classifier)")
 }
@@ -78,7 +80,10 @@ func openModel(o *modelOptions, s *settings, stderr io.Writer, files map[string]
 	if err := s.choice("do_lower_case", o.doLowerCase, "auto", "true", "false"); err != nil {
 		return nil, err
 	}
-	be, err := newBackend(o.device, o.threads)
+	if err := s.choice("precision", o.precision, "fp32", "bf16", "tf32"); err != nil {
+		return nil, err
+	}
+	be, err := newBackend(o.device, o.threads, o.precision)
 	if err != nil {
 		return nil, err
 	}

@@ -4,10 +4,8 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/mixft/mixft/internal/backend"
-	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/gpu"
 )
 
@@ -18,15 +16,17 @@ import (
 //	cuda, cuda:N        GPU N (default 0)
 //	cuda:N:PRECISION    with GEMMs in fp32 (default), tf32 or bf16
 //
-// The GEMM precision may also come from the environment,
-// MIXFT_PRECISION=fp32|tf32|bf16; a precision in the device string wins.
-// (It is read here rather than from a flag so that the cuda build adds no
-// flag the default build lacks.)
-func newBackend(device string, threads int) (backend.Backend, error) {
+// The GEMM precision may also come from the precision setting (--precision,
+// MIXFT_PRECISION, precision: in --config); a precision in the device
+// string wins.
+func newBackend(device string, threads int, precision string) (backend.Backend, error) {
 	if device == "cpu" {
-		return cpu.New(threads), nil
+		return newCPUBackend(threads, precision)
 	}
-	ordinal, prec, err := gpu.ParseDevice(device, os.Getenv("MIXFT_PRECISION"))
+	if _, err := gpu.ParsePrecision(precision); err != nil {
+		return nil, err
+	}
+	ordinal, prec, err := gpu.ParseDevice(device, precision)
 	if err != nil {
 		return nil, err
 	}

@@ -70,6 +70,7 @@ second label with two labels); regression pearson, spearmanr and their mean
 combined_score.`,
 		Example: `  mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE
   mixft eval --model runs/stsb/best --task sts-b --data-dir glue_data/STS-B --json
+  mixft eval --model runs/rte-bf16/best --task rte --data-dir glue_data/RTE --precision bf16
   mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE --split test --output-dir submission/
   mixft eval --model runs/reviews/best --validation-file reviews/dev.csv --text-columns review --json`,
 		Args: cobra.NoArgs,

@@ -172,6 +172,7 @@ with it.`,
   mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --learning-rate 3e-5 --num-train-epochs 3
   mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --logging-steps 50
   mixft finetune --task rte --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte --save-total-limit 1 --save-only-model
+  mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte-bf16 --mixout 0.7 --precision bf16
   mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews --report-to tensorboard`,
 		Args: cobra.NoArgs,
 		RunE: runE(o, runF),
@@ -328,7 +329,7 @@ func runFinetune(o *finetuneOptions) error {
 	if err != nil {
 		return err
 	}
-	be, err := newBackend(cfg.Device, cfg.Threads)
+	be, err := newBackend(cfg.Device, cfg.Threads, cfg.Precision)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,16 @@ func TestMain(m *testing.M) {
 	if os.Getenv(asMixft) == "1" {
 		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 	}
-	os.Exit(m.Run())
+	// The GEMM calibration is kept in the user cache directory: a private
+	// one for the tests (and the mixft processes they start).
+	cache, err := os.MkdirTemp("", "mixft-test-cache")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache)
+	code := m.Run()
+	os.RemoveAll(cache)
+	os.Exit(code)
 }
 
 // tinySweep writes a sweep of 2 mixout probabilities x 3 seeds on an RTE

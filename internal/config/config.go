@@ -79,6 +79,7 @@ type Run struct {
 	DoLowerCase string `key:"do_lower_case" help:"lower-case text: auto, true or false"`
 	Threads     int    `key:"threads" help:"CPU worker goroutines (0: GOMAXPROCS)"`
 	Device      string `key:"device" help:"compute device: cpu (cuda:N needs a build with -tags cuda)"`
+	Precision   string `key:"precision" help:"GEMM precision: fp32, or bf16 (GEMM inputs rounded to bfloat16, float32 sums; weights, AdamW, LayerNorm, softmax and the loss stay fp32); tf32 on cuda only; a precision in --device cuda:N:PREC wins"`
 	ReportTo    string `key:"report_to" help:"also report to: none, or tensorboard (event files in output_dir/tensorboard)"`
 }
 
@@ -100,7 +101,7 @@ func Default() Run {
 		Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, BiasCorrect: true, MaxGradNorm: 1, LayerLRDecay: 1,
 		Dropout: -1, HiddenDropout: -1, AttentionDropout: -1, ClassifierDropout: -1,
 		MixoutGrad: "exact", OutputLayer: "dropout", SaveBest: true, DoLowerCase: "auto", Device: "cpu",
-		LabelColumn: "label", Problem: "classification", ReportTo: "none",
+		LabelColumn: "label", Problem: "classification", ReportTo: "none", Precision: "fp32",
 	}
 }
 
@@ -314,6 +315,8 @@ func (r *Run) Validate() error {
 		return bad("max_eval_examples", r.MaxEvalExamples, "0 (all) or positive")
 	case r.DoLowerCase != "auto" && r.DoLowerCase != "true" && r.DoLowerCase != "false":
 		return bad("do_lower_case", fmt.Sprintf("%q", r.DoLowerCase), "auto, true or false")
+	case r.Precision != "fp32" && r.Precision != "bf16" && r.Precision != "tf32":
+		return bad("precision", fmt.Sprintf("%q", r.Precision), "fp32 or bf16 (tf32 on cuda only)")
 	case r.Threads < 0:
 		return bad("threads", r.Threads, "0 (all cores) or positive")
 	case r.SaveTotalLimit < 0:

@@ -123,17 +123,16 @@ func (be *Backend) AttentionQKV(ctx, probs, qkv, keyMask backend.Buffer, batch, 
 func (be *Backend) attention(cd, pd, qd, kd, vd, md []float32, ld, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream) {
 	hidden := heads * headDim
 	be.parallel(batch*heads, func(lo, hi int) {
-		ws, as := be.getScratch(), be.getAttnScratch(seq)
-		defer be.putScratch(ws)
+		gw, as := be.getGemmWorker(), be.getAttnScratch(seq)
+		defer be.putGemmWorker(gw)
 		defer be.putAttnScratch(as)
-		kern := be.kern
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/heads, bh%heads
 			mask := md[b*seq : (b+1)*seq]
 			real := realKeys(mask)
 			base, cbase := b*seq*ld+h*headDim, b*seq*hidden+h*headDim
 			p := pd[bh*seq*seq:][:seq*seq]
-			sgemm(ws, kern, false, true, seq, seq, headDim, scale, qd[base:], ld, kd[base:], ld, 0, p, seq)
+			gw.gemm(false, true, seq, seq, headDim, scale, qd[base:], ld, kd[base:], ld, 0, p, seq)
 			for i := 0; i < seq; i++ {
 				softmaxRow(p[i*seq:][:seq], mask, real)
 			}
@@ -141,7 +140,7 @@ func (be *Backend) attention(cd, pd, qd, kd, vd, md []float32, ld, batch, seq, h
 			if dropP > 0 {
 				pv = dropProbs(as, p, bh, seq, dropP, drop)
 			}
-			sgemm(ws, kern, false, false, seq, headDim, seq, 1, pv, seq, vd[base:], ld, 0, cd[cbase:], hidden)
+			gw.gemm(false, false, seq, headDim, seq, 1, pv, seq, vd[base:], ld, 0, cd[cbase:], hidden)
 		}
 	})
 }
@@ -181,10 +180,9 @@ func (be *Backend) attentionBackward(dqd, dkd, dvd, dcd, qd, kd, vd, pd []float3
 	hidden := heads * headDim
 	// Heads write disjoint columns of dq/dk/dv, so (batch, head) pairs run in parallel.
 	be.parallel(batch*heads, func(lo, hi int) {
-		ws, as := be.getScratch(), be.getAttnScratch(seq)
-		defer be.putScratch(ws)
+		gw, as := be.getGemmWorker(), be.getAttnScratch(seq)
+		defer be.putGemmWorker(gw)
 		defer be.putAttnScratch(as)
-		kern := be.kern
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/heads, bh%heads
 			base, cbase := b*seq*ld+h*headDim, b*seq*hidden+h*headDim
@@ -194,10 +192,10 @@ func (be *Backend) attentionBackward(dqd, dkd, dvd, dcd, qd, kd, vd, pd []float3
 				pv = dropProbs(as, p, bh, seq, dropP, drop)
 			}
 			// dV = P'ᵀ·dctx
-			sgemm(ws, kern, true, false, seq, headDim, seq, 1, pv, seq, dcd[cbase:], hidden, 0, dvd[base:], ld)
+			gw.gemm(true, false, seq, headDim, seq, 1, pv, seq, dcd[cbase:], hidden, 0, dvd[base:], ld)
 			// G = dctx·Vᵀ
 			g := as.g
-			sgemm(ws, kern, false, true, seq, seq, headDim, 1, dcd[cbase:], hidden, vd[base:], ld, 0, g, seq)
+			gw.gemm(false, true, seq, seq, headDim, 1, dcd[cbase:], hidden, vd[base:], ld, 0, g, seq)
 			// dS = scale·(P'⊙G − P⊙rowsum(P'⊙G)), in place in g.
 			for i := 0; i < seq; i++ {
 				gr, pr, pvr := g[i*seq:][:seq], p[i*seq:][:seq], pv[i*seq:][:seq]
@@ -211,8 +209,8 @@ func (be *Backend) attentionBackward(dqd, dkd, dvd, dcd, qd, kd, vd, pd []float3
 				}
 			}
 			// dQ = dS·K, dK = dSᵀ·Q
-			sgemm(ws, kern, false, false, seq, headDim, seq, 1, g, seq, kd[base:], ld, 0, dqd[base:], ld)
-			sgemm(ws, kern, true, false, seq, headDim, seq, 1, g, seq, qd[base:], ld, 0, dkd[base:], ld)
+			gw.gemm(false, false, seq, headDim, seq, 1, g, seq, kd[base:], ld, 0, dqd[base:], ld)
+			gw.gemm(true, false, seq, headDim, seq, 1, g, seq, qd[base:], ld, 0, dkd[base:], ld)
 		}
 	})
 }

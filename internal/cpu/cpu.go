@@ -26,15 +26,22 @@ func (t *Tensor) Len() int { return len(t.Data) }
 type Backend struct {
 	workers int
 	kern    *microKernel
+	// prec is the GEMMs' precision; bkern is the bf16 micro-kernel.
+	prec  Precision
+	bkern *bf16Kernel
+	// calib is the calibration whose kernels UseCalibration selected.
+	calib Calibration
 	// mu guards scratch, the GEMM packing buffers and attention scratch
 	// not in use, and sums, rowChunkSums' partial sums, kept across calls.
-	mu      sync.Mutex
-	scratch []*gemmScratch
-	attn    []*attnScratch
-	sums    []float64
+	mu       sync.Mutex
+	scratch  []*gemmScratch
+	bscratch []*bf16Scratch
+	attn     []*attnScratch
+	sums     []float64
 	// fullMu guards full, the packed operand a parallel GEMM shares.
 	fullMu sync.Mutex
 	full   sharedBuf
+	bfull  sharedWords
 }
 
 // New returns a CPU backend that runs its ops on up to workers goroutines;
@@ -43,6 +50,7 @@ func New(workers int) *Backend {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	tuneBlocking()
 	return &Backend{workers: workers, kern: kernels()[0]}
 }
 

@@ -72,8 +72,9 @@ func (be *Backend) putScratch(s *gemmScratch) {
 // one worker: splitting costs a few microseconds.
 const gemmParallelMin = 1 << 18
 
-// MatMul implements backend.Backend with the packed SGEMM, in parallel over
-// blocks of C's rows (or columns, when C is wider than tall).
+// MatMul implements backend.Backend with the packed SGEMM (or the bf16
+// GEMM at precision BF16), in parallel over blocks of C's rows (or
+// columns, when C is wider than tall).
 func (be *Backend) MatMul(c, a, b backend.Buffer, m, n, k int, transA, transB bool, alpha, beta float32) {
 	cd, ad, bd := data(c).Data[:m*n], data(a).Data[:m*k], data(b).Data[:k*n]
 	lda, ldb := k, n
@@ -82,6 +83,10 @@ func (be *Backend) MatMul(c, a, b backend.Buffer, m, n, k int, transA, transB bo
 	}
 	if transB {
 		ldb = k
+	}
+	if be.prec == BF16 {
+		be.gemmBF16(transA, transB, m, n, k, alpha, ad, lda, bd, ldb, beta, cd, n)
+		return
 	}
 	be.gemm(transA, transB, m, n, k, alpha, ad, lda, bd, ldb, beta, cd, n)
 }

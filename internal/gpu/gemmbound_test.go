@@ -66,6 +66,7 @@ func TestGEMMErrorBound(t *testing.T) {
 		new  func(t *testing.T) backend.Backend
 	}{
 		{"cpu", FP32, func(*testing.T) backend.Backend { return cpu.New(2) }},
+		{"cpu-bf16", BF16, func(*testing.T) backend.Backend { be := cpu.New(2); be.SetPrecision(cpu.BF16); return be }},
 		{"fp32", FP32, func(t *testing.T) backend.Backend { return newTestBackend(t, FP32) }},
 		{"tf32", TF32, func(t *testing.T) backend.Backend { return newTestBackend(t, TF32) }},
 		{"bf16", BF16, func(t *testing.T) backend.Backend { return newTestBackend(t, BF16) }},

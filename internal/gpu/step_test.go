@@ -248,6 +248,16 @@ func TestTrainingStepParity(t *testing.T) {
 			compareSteps(t, cfg, got, want, prec, lr)
 		})
 	}
+	// The CPU backend's bf16 keeps the GPU's contract (inputs rounded to
+	// bfloat16, float32 sums): the two bf16 runs agree within the bf16
+	// tolerance, as each does with fp32.
+	t.Run("bf16-cpu", func(t *testing.T) {
+		cb := cpu.New(1)
+		cb.SetPrecision(cpu.BF16)
+		ref := runSteps(t, cb, cfg, 2, lr)
+		got := runSteps(t, newTestBackend(t, BF16), cfg, 2, lr)
+		compareSteps(t, cfg, got, ref, BF16, lr)
+	})
 }
 
 // TestTrainingStepParityFamilies: the same two training steps for

@@ -39,7 +39,7 @@ var Unhashed = []string{"output_dir", "resume", "overwrite", "threads", "device"
 // id includes them only when they differ from their default, so that the
 // runs of an existing sweep keep their ids (and directories). A new setting
 // that changes what a run computes belongs here.
-var HashedWhenSet = []string{"train_file", "validation_file", "test_file", "text_columns", "label_column", "labels", "problem", "data_format"}
+var HashedWhenSet = []string{"train_file", "validation_file", "test_file", "text_columns", "label_column", "labels", "problem", "data_format", "precision"}
 
 // hashed is a run's settings without the Unhashed keys, and without the
 // HashedWhenSet keys at their defaults.

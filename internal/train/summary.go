@@ -222,7 +222,7 @@ func (t *Trainer) StartSummary() string {
 	}
 	line("logging", "%s to %s", logs, rundir.LogFile)
 	if cfg.Device == "cpu" {
-		line("device", "cpu, %d threads", t.threads())
+		line("device", "cpu, %d threads, %s GEMMs", t.threads(), cfg.Precision)
 	} else {
 		line("device", "%s (%s)", cfg.Device, t.opts.Backend.Name())
 	}

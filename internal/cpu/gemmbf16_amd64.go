@@ -1,0 +1,124 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import (
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+)
+
+// bf16Kernel12x32 is the AVX512-BF16 micro-kernel (gemmbf16_amd64.s):
+// 12×32 tile, 24 zmm accumulators, VDPBF16PS.
+//
+//go:noescape
+func bf16Kernel12x32(kp int, a, b *uint32, c *float32, ldc int, alpha, beta float32)
+
+// cvtBF16Row and cvtBF16Pairs are bf16Row's and bf16Pairs' vectorized
+// bulk (gemmbf16_amd64.s): VCVTNE2PS2BF16, and VPERMW to interleave.
+//
+//go:noescape
+func cvtBF16Row(dst *uint32, src *float32, n int)
+
+//go:noescape
+func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n int)
+
+// hasCvtBF16 reports whether the CPU runs cvtBF16Row and cvtBF16Pairs.
+var hasCvtBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512BF16
+
+// bf16RowBulk does bf16Row's first multiple of 32 values vectorized where
+// the CPU can, and returns how many it did.
+func bf16RowBulk(dst []uint32, src []float32) int {
+	bulk := len(src) &^ 31
+	if !hasCvtBF16 || bulk == 0 {
+		return 0
+	}
+	_ = dst[bulk/2-1]
+	cvtBF16Row(&dst[0], &src[0], bulk)
+	return bulk
+}
+
+// bf16PairsBulk does bf16Pairs' first multiple of 16 columns vectorized
+// where the CPU can, and returns how many it did.
+func bf16PairsBulk(dst []uint32, r0, r1 []float32) int {
+	bulk := len(r0) &^ 15
+	if !hasCvtBF16 || bulk == 0 {
+		return 0
+	}
+	_, _ = dst[bulk-1], r1[bulk-1]
+	cvtBF16Pairs(&dst[0], &r0[0], &r1[0], bulk)
+	return bulk
+}
+
+// amxTile32x32 is the AMX tile kernel (gemmamx_amd64.s): the 32×32 float32
+// sums of kp k-pairs (a multiple of 16) of a row-by-row A panel and a B
+// panel, into out.
+//
+//go:noescape
+func amxTile32x32(kp int, a, b *uint32, out *float32, cfg *[64]byte)
+
+// amxConfig is the tile configuration (palette 1): TMM0..TMM7 all 16 rows
+// of 64 bytes.
+var amxConfig = func() (cfg [64]byte) {
+	cfg[0] = 1
+	for t := 0; t < 8; t++ {
+		cfg[16+2*t] = 64
+		cfg[48+t] = 16
+	}
+	return cfg
+}()
+
+// amxKernel is the AMX micro-kernel: the tile's sums, then C = alpha·sums
+// + beta·C in Go.
+func amxKernel(kp int, a, b *uint32, c *float32, ldc int, alpha, beta float32) {
+	var out [32 * 32]float32
+	amxTile32x32(kp, a, b, &out[0], &amxConfig)
+	cs := unsafe.Slice(c, 31*ldc+32)
+	for r := 0; r < 32; r++ {
+		crow, orow := cs[r*ldc:][:32], out[r*32:][:32]
+		if beta == 0 {
+			for j, v := range orow {
+				crow[j] = alpha * v
+			}
+		} else {
+			for j, v := range orow {
+				crow[j] = alpha*v + beta*crow[j]
+			}
+		}
+	}
+}
+
+// amxStatus is whether AMX can run here, and why not.
+var amxStatus = sync.OnceValues(func() (bool, string) {
+	if !cpu.X86.HasAMXTile || !cpu.X86.HasAMXBF16 {
+		return false, "the CPU has no AMX-BF16 (CPUID.7.0:EDX bits 22 and 24)"
+	}
+	// The kernel grants tile data per process; without the grant the first
+	// tile instruction faults.
+	if err := requestAMX(); err != nil {
+		return false, err.Error()
+	}
+	return true, ""
+})
+
+var (
+	avx512BF16MicroKernel = bf16Kernel{name: "avx512bf16 12x32", mr: 12, nr: 32, kc: 256, mc: 384, nc: 2048, kAlign: 1, fn: bf16Kernel12x32}
+	amxMicroKernel        = bf16Kernel{name: "amx 32x32", mr: 32, nr: 32, kc: 256, mc: 256, nc: 1024, kAlign: 16, rowsA: true, fn: amxKernel}
+)
+
+// bf16Kernels lists the bf16 micro-kernels this CPU can run, best first,
+// and why the missing ones are missing.
+func bf16Kernels() (ks []*bf16Kernel, missing []string) {
+	if ok, why := amxStatus(); ok {
+		ks = append(ks, &amxMicroKernel)
+	} else {
+		missing = append(missing, amxMicroKernel.name+": "+why)
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BF16 {
+		ks = append(ks, &avx512BF16MicroKernel)
+	} else {
+		missing = append(missing, avx512BF16MicroKernel.name+": the CPU has no AVX512-BF16")
+	}
+	return append(ks, &goBF16MicroKernel), missing
+}

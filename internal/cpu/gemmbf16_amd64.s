@@ -1,0 +1,260 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// The bf16 micro-kernel for AVX512-BF16 (see gemmbf16.go): a 12×32 tile of
+// C from a packed A micro-panel (kp k-pairs of 12 words) and a packed B
+// micro-panel (kp k-pairs of 32 words), each word two bfloat16 values of
+// consecutive k:
+//
+//	acc = Σ_p VDPBF16PS(b[p], broadcast(a[p][r]))   (float32 sums)
+//	C   = alpha*acc + beta*C     (C not read when beta == 0)
+//
+// The Go assembler has no AVX512-BF16 mnemonics, so VDPBF16PS is spelled
+// out as its EVEX bytes (checked against GNU as in gemmbf16_amd64_test.go).
+
+// DPBF16(d, s1, s2) is VDPBF16PS Z(s2), Z(s1), Z(d) (Go operand order):
+// Z(d).fp32[i] += Z(s1).bf16[2i+1]*Z(s2).bf16[2i+1] + Z(s1).bf16[2i]*Z(s2).bf16[2i].
+// EVEX.512.F3.0F38.W0 52 /r, register form.
+#define DPBF16(d, s1, s2) \
+	BYTE $0x62; \
+	BYTE $(((1-(((d)>>3)&1))<<7) | ((1-(((s2)>>4)&1))<<6) | ((1-(((s2)>>3)&1))<<5) | ((1-(((d)>>4)&1))<<4) | 2); \
+	BYTE $(((15-((s1)&15))<<3) | 6); \
+	BYTE $(0x40 | ((1-(((s1)>>4)&1))<<3)); \
+	BYTE $0x52; \
+	BYTE $(0xC0 | (((d)&7)<<3) | ((s2)&7))
+
+// One k-pair: two 16-word vectors of B, twelve broadcasts of A, 24 dot
+// products into Z8..Z31 (row r in Z(8+2r), Z(9+2r)).
+#define STEPBF(aoff, boff) \
+	VMOVUPS boff(BX), Z0; \
+	VMOVUPS boff+64(BX), Z1; \
+	VPBROADCASTD aoff+0(AX), Z2; \
+	VPBROADCASTD aoff+4(AX), Z3; \
+	DPBF16(8, 0, 2); \
+	DPBF16(9, 1, 2); \
+	DPBF16(10, 0, 3); \
+	DPBF16(11, 1, 3); \
+	VPBROADCASTD aoff+8(AX), Z4; \
+	VPBROADCASTD aoff+12(AX), Z5; \
+	DPBF16(12, 0, 4); \
+	DPBF16(13, 1, 4); \
+	DPBF16(14, 0, 5); \
+	DPBF16(15, 1, 5); \
+	VPBROADCASTD aoff+16(AX), Z6; \
+	VPBROADCASTD aoff+20(AX), Z7; \
+	DPBF16(16, 0, 6); \
+	DPBF16(17, 1, 6); \
+	DPBF16(18, 0, 7); \
+	DPBF16(19, 1, 7); \
+	VPBROADCASTD aoff+24(AX), Z2; \
+	VPBROADCASTD aoff+28(AX), Z3; \
+	DPBF16(20, 0, 2); \
+	DPBF16(21, 1, 2); \
+	DPBF16(22, 0, 3); \
+	DPBF16(23, 1, 3); \
+	VPBROADCASTD aoff+32(AX), Z4; \
+	VPBROADCASTD aoff+36(AX), Z5; \
+	DPBF16(24, 0, 4); \
+	DPBF16(25, 1, 4); \
+	DPBF16(26, 0, 5); \
+	DPBF16(27, 1, 5); \
+	VPBROADCASTD aoff+40(AX), Z6; \
+	VPBROADCASTD aoff+44(AX), Z7; \
+	DPBF16(28, 0, 6); \
+	DPBF16(29, 1, 6); \
+	DPBF16(30, 0, 7); \
+	DPBF16(31, 1, 7)
+
+// Row stores: C[row] = alpha*acc (+ beta*C[row]); Z0 = alpha, Z1 = beta, R8 the row.
+#define STOREBF_B0(lo, hi) \
+	VMULPS  Z0, lo, lo; \
+	VMULPS  Z0, hi, hi; \
+	VMOVUPS lo, (R8);   \
+	VMOVUPS hi, 64(R8); \
+	ADDQ    DX, R8
+
+#define STOREBF(lo, hi) \
+	VMULPS      Z0, lo, lo;     \
+	VMULPS      Z0, hi, hi;     \
+	VFMADD231PS (R8), Z1, lo;   \
+	VFMADD231PS 64(R8), Z1, hi; \
+	VMOVUPS     lo, (R8);       \
+	VMOVUPS     hi, 64(R8);     \
+	ADDQ        DX, R8
+
+// func bf16Kernel12x32(kp int, a, b *uint32, c *float32, ldc int, alpha, beta float32)
+TEXT ·bf16Kernel12x32(SB), NOSPLIT, $0-48
+	MOVQ kp+0(FP), CX
+	MOVQ a+8(FP), AX
+	MOVQ b+16(FP), BX
+	MOVQ c+24(FP), R8
+	MOVQ ldc+32(FP), DX
+	SHLQ $2, DX
+
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+	MOVQ CX, R9
+	SHRQ $2, R9
+	JZ   tailbf
+
+loopbf:
+	STEPBF(0, 0)
+	STEPBF(48, 128)
+	STEPBF(96, 256)
+	STEPBF(144, 384)
+	ADDQ $192, AX
+	ADDQ $512, BX
+	DECQ R9
+	JNZ  loopbf
+
+tailbf:
+	ANDQ $3, CX
+	JZ   storebf
+
+tailloopbf:
+	STEPBF(0, 0)
+	ADDQ $48, AX
+	ADDQ $128, BX
+	DECQ CX
+	JNZ  tailloopbf
+
+storebf:
+	VBROADCASTSS alpha+40(FP), Z0
+	MOVSS        beta+44(FP), X1
+	XORPS        X2, X2
+	UCOMISS      X2, X1
+	JNE          betabf
+	JPS          betabf
+	STOREBF_B0(Z8, Z9)
+	STOREBF_B0(Z10, Z11)
+	STOREBF_B0(Z12, Z13)
+	STOREBF_B0(Z14, Z15)
+	STOREBF_B0(Z16, Z17)
+	STOREBF_B0(Z18, Z19)
+	STOREBF_B0(Z20, Z21)
+	STOREBF_B0(Z22, Z23)
+	STOREBF_B0(Z24, Z25)
+	STOREBF_B0(Z26, Z27)
+	STOREBF_B0(Z28, Z29)
+	STOREBF_B0(Z30, Z31)
+	VZEROUPPER
+	RET
+
+betabf:
+	VBROADCASTSS beta+44(FP), Z1
+	STOREBF(Z8, Z9)
+	STOREBF(Z10, Z11)
+	STOREBF(Z12, Z13)
+	STOREBF(Z14, Z15)
+	STOREBF(Z16, Z17)
+	STOREBF(Z18, Z19)
+	STOREBF(Z20, Z21)
+	STOREBF(Z22, Z23)
+	STOREBF(Z24, Z25)
+	STOREBF(Z26, Z27)
+	STOREBF(Z28, Z29)
+	STOREBF(Z30, Z31)
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------- fp32 -> bf16
+
+// CVTNE2(d, s1, s2) is VCVTNE2PS2BF16 Z(s2), Z(s1), Z(d) (Go operand
+// order): Z(d)'s 32 bfloat16 values are Z(s2)'s 16 floats rounded to
+// nearest even, then Z(s1)'s. EVEX.512.F2.0F38.W0 72 /r.
+#define CVTNE2(d, s1, s2) \
+	BYTE $0x62; \
+	BYTE $(((1-(((d)>>3)&1))<<7) | ((1-(((s2)>>4)&1))<<6) | ((1-(((s2)>>3)&1))<<5) | ((1-(((d)>>4)&1))<<4) | 2); \
+	BYTE $(((15-((s1)&15))<<3) | 7); \
+	BYTE $(0x40 | ((1-(((s1)>>4)&1))<<3)); \
+	BYTE $0x72; \
+	BYTE $(0xC0 | (((d)&7)<<3) | ((s2)&7))
+
+// func cvtBF16Row(dst *uint32, src *float32, n int)
+//
+// dst[i] = bf16(src[2i]) | bf16(src[2i+1])<<16 for i < n/2; n is a
+// multiple of 32.
+TEXT ·cvtBF16Row(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $5, CX
+	JZ   rowdone
+
+rowloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	CVTNE2(2, 1, 0)
+	VMOVDQU32 Z2, (DI)
+	ADDQ $128, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  rowloop
+
+rowdone:
+	VZEROUPPER
+	RET
+
+// interleaveWords is the VPERMW index that makes word 2j of the result word
+// j of the source, and word 2j+1 word 16+j.
+DATA interleaveWords<>+0(SB)/8, $0x0011000100100000
+DATA interleaveWords<>+8(SB)/8, $0x0013000300120002
+DATA interleaveWords<>+16(SB)/8, $0x0015000500140004
+DATA interleaveWords<>+24(SB)/8, $0x0017000700160006
+DATA interleaveWords<>+32(SB)/8, $0x0019000900180008
+DATA interleaveWords<>+40(SB)/8, $0x001b000b001a000a
+DATA interleaveWords<>+48(SB)/8, $0x001d000d001c000c
+DATA interleaveWords<>+56(SB)/8, $0x001f000f001e000e
+GLOBL interleaveWords<>(SB), RODATA|NOPTR, $64
+
+// func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n int)
+//
+// dst[j] = bf16(r0[j]) | bf16(r1[j])<<16 for j < n; n is a multiple of 16.
+TEXT ·cvtBF16Pairs(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHRQ $4, CX
+	JZ   pairdone
+	VMOVDQU64 interleaveWords<>(SB), Z31
+
+pairloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (DX), Z1
+	CVTNE2(2, 1, 0)
+	VPERMW  Z2, Z31, Z3
+	VMOVDQU32 Z3, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ  pairloop
+
+pairdone:
+	VZEROUPPER
+	RET
