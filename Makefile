@@ -4,7 +4,7 @@ BIN     := bin/mixft
 SHARED  ?= ../shared
 DEMO    ?= demo-out
 
-.PHONY: all build test vet lint fmt-check demo fuzz clean
+.PHONY: all build test vet lint fmt-check demo fuzz clean docs docs-check
 
 all: build
 
@@ -17,13 +17,25 @@ LDFLAGS := -X main.version=$(RELEASE) -X main.commit=$(COMMIT)
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/mixft
 
-## test: vet, formatting, and every test. Tests that need ../shared skip
-## when it is missing; with MIXFT_REQUIRE_FIXTURES=1 (CI) they fail instead.
+## test: vet, formatting, and every test (docs/cli being current among them:
+## see docs). Tests that need ../shared skip when it is missing; with
+## MIXFT_REQUIRE_FIXTURES=1 (CI) they fail instead.
 test: vet fmt-check
 	$(GO) test ./...
 
 vet:
 	$(GO) vet ./...
+
+## docs: regenerate the command reference in docs/cli (a Markdown page and a
+## man page per command, from the commands' --help; cmd/mixft/clidocs_test.go)
+## after changing a command, a flag or a help text; commit docs/cli with it.
+## docs-check: fail, naming each stale file, when docs/cli differs from what
+## the commands generate (make test runs the same check).
+CLIDOCS_TEST := $(GO) test ./cmd/mixft -run '^TestCLIDocs$$' -count=1
+docs:
+	$(CLIDOCS_TEST) -args -update-docs
+docs-check:
+	$(CLIDOCS_TEST)
 
 ## lint: go vet, staticcheck (pinned, fetched through the Go module proxy)
 ## and shellcheck (Debian's package: apt-get install shellcheck) on scripts/ and .ci/run

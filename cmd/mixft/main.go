@@ -120,6 +120,38 @@ same command again to resume), 4 a diverged run.`,
 	return root
 }
 
+// completionExamples are the Example sections of cobra's completion
+// command and of its one subcommand per shell.
+var completionExamples = map[string]string{
+	"completion": `  mixft completion bash > /etc/bash_completion.d/mixft
+  mixft completion zsh > "${fpath[1]}/_mixft"
+  mixft completion fish > ~/.config/fish/completions/mixft.fish`,
+	"bash": `  source <(mixft completion bash)
+  mixft completion bash > /etc/bash_completion.d/mixft`,
+	"zsh": `  source <(mixft completion zsh)
+  mixft completion zsh > "${fpath[1]}/_mixft"`,
+	"fish": `  mixft completion fish | source
+  mixft completion fish > ~/.config/fish/completions/mixft.fish`,
+	"powershell": `  mixft completion powershell | Out-String | Invoke-Expression`,
+}
+
+// addCompletionCmd adds cobra's completion command, which cobra would add
+// when root executes, with examples in its help like every other command's.
+// Its shell subcommands write to root's output as it is now: call it after
+// root.SetOut.
+func addCompletionCmd(root *cobra.Command) {
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() != "completion" {
+			continue
+		}
+		c.Example = completionExamples[c.Name()]
+		for _, sh := range c.Commands() {
+			sh.Example = completionExamples[sh.Name()]
+		}
+	}
+}
+
 // exitError is an error with its exit status (package exitcode).
 type exitError struct {
 	code int
@@ -135,6 +167,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	addCompletionCmd(root)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "mixft: %v\n", err)
 		var ee *exitError

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/mixft/mixft/internal/fixture"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/rundir"
@@ -393,15 +395,25 @@ func TestVersionAndCompletion(t *testing.T) {
 	}
 }
 
-// TestHelpHasExamples: every command documents an example.
+// TestHelpHasExamples: every command, subcommands and cobra's completion
+// command included, has an example of itself in its --help.
 func TestHelpHasExamples(t *testing.T) {
-	for _, c := range newRootCmd().Commands() {
-		if c.Name() == "help" || c.Name() == "completion" {
-			continue
+	root := newRootCmd()
+	addCompletionCmd(root)
+	n := 0
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		n++
+		if !strings.Contains(c.Example, c.CommandPath()) {
+			t.Errorf("%s --help has no example of it", c.CommandPath())
 		}
-		if !strings.Contains(c.Example, "mixft "+c.Name()) {
-			t.Errorf("%s --help has no example", c.Name())
+		for _, sub := range c.Commands() {
+			walk(sub)
 		}
+	}
+	walk(root)
+	if n < 20 {
+		t.Errorf("walked %d commands", n)
 	}
 }
 
