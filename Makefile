@@ -41,7 +41,7 @@ docs-check:
 ## and shellcheck (Debian's package: apt-get install shellcheck) on scripts/ and .ci/run
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 SHELLCHECK  ?= shellcheck
-SHELL_SCRIPTS := $(wildcard scripts/*.sh) .ci/run
+SHELL_SCRIPTS := $(shell find scripts -name "*.sh" | sort) .ci/run
 lint: vet
 	$(GO) run $(STATICCHECK) ./...
 	@command -v $(SHELLCHECK) >/dev/null || { echo "lint: $(SHELLCHECK) not found (apt-get install shellcheck)" >&2; exit 1; }
