@@ -41,14 +41,17 @@ transformers initialises one (weights N(0, initializer_range), biases 0,
 LayerNorm 1/0). --model-type picks the family: bert, roberta, xlm-roberta,
 electra (--embedding-size below --hidden adds embeddings_project) or
 distilbert. Presets are Google's BERT sizes: ` + fmt.Sprint(model.PresetNames()) + `.
---vocab is a WordPiece vocab.txt (vocab_size: its lines), or for roberta a
-byte-level BPE vocab.json with merges.txt beside it (vocab_size: its ids).
+--vocab is a WordPiece vocab.txt (vocab_size: its lines), for roberta a
+byte-level BPE vocab.json with merges.txt beside it (vocab_size: its ids),
+for xlm-roberta its SentencePiece model sentencepiece.bpe.model or a
+tokenizer.json (vocab_size: the tokenizer's ids).
 Use it for tests, benchmarks and demos; finetuning from it is training
 from scratch.`,
 		Example: `  mixft init --preset tiny --vocab bert-base-uncased-vocab.txt --task rte --out models/tiny-rte
   mixft init --preset mini --vocab vocab.txt --labels 3 --max-position 128 --out models/mini
   mixft init --preset tiny --layers 1 --hidden 32 --heads 2 --intermediate 64 --vocab vocab.txt --out models/toy
   mixft init --model-type roberta --preset tiny --vocab roberta-base/vocab.json --task rte --out models/roberta-tiny
+  mixft init --model-type xlm-roberta --preset tiny --vocab xlm-roberta-base/sentencepiece.bpe.model --task rte --out models/xlmr-tiny
   mixft init --model-type electra --preset tiny --embedding-size 64 --vocab vocab.txt --task rte --out models/electra-tiny
   mixft init --model-type distilbert --preset tiny --vocab vocab.txt --task sst-2 --out models/distil-tiny`,
 		Args: cobra.NoArgs,
@@ -57,7 +60,7 @@ from scratch.`,
 	f := cmd.Flags()
 	f.StringVar(&o.modelType, "model-type", "bert", "model family: "+strings.Join(model.ModelTypes, ", "))
 	f.StringVar(&o.preset, "preset", "tiny", "model size preset")
-	f.StringVar(&o.vocab, "vocab", "", "vocab.txt to use (one WordPiece token per line); roberta: vocab.json, with merges.txt beside it")
+	f.StringVar(&o.vocab, "vocab", "", "vocab.txt to use (one WordPiece token per line); roberta: vocab.json, with merges.txt beside it; xlm-roberta: sentencepiece.bpe.model or tokenizer.json")
 	f.IntVar(&o.embeddingSize, "embedding-size", 0, "electra: embedding_size (0: hidden_size; smaller adds embeddings_project)")
 	f.StringVar(&o.out, "out", "", "directory to create")
 	f.StringVar(&o.task, "task", "", "GLUE task whose label set the head gets (overrides --labels)")
@@ -73,6 +76,10 @@ from scratch.`,
 	bindSettings(cmd)
 	return cmd
 }
+
+// spmModelFiles are the SentencePiece model file names of the families
+// whose tokenizer is one (model_type -> file).
+var spmModelFiles = map[string]string{"xlm-roberta": data.SPMFileXLMR}
 
 // runInit writes the randomly initialised checkpoint.
 func runInit(o *initOptions) error {
@@ -91,7 +98,21 @@ func runInit(o *initOptions) error {
 		return err
 	}
 	save := model.SaveOptions{DoLowerCase: o.doLowerCase == "true"}
-	if cfg.Family() == model.RoBERTa {
+	if spm, ok := spmModelFiles[o.modelType]; ok {
+		if base := filepath.Base(o.vocab); base != spm && base != data.TokenizerJSONFile {
+			return s.bad("vocab", o.vocab, "a "+o.modelType+" vocabulary: its SentencePiece model "+spm+" or a tokenizer.json")
+		}
+		tok, err := data.LoadEncoder(filepath.Dir(o.vocab), nil)
+		if err != nil {
+			return err
+		}
+		cfg.VocabSize, cfg.PadTokenID = tok.VocabSize(), int(tok.PadID())
+		if cfg.Family() == model.RoBERTa {
+			cfg.MaxPositionEmbeddings = 512 + cfg.PadTokenID + 1 // 512 tokens after padding_idx
+		}
+		save.TokenizerFiles = []string{o.vocab}
+		save.DoLowerCase = tok.DoLowerCase()
+	} else if cfg.Family() == model.RoBERTa {
 		if filepath.Base(o.vocab) != data.BPEVocabFile {
 			return s.bad("vocab", o.vocab, "a RoBERTa vocabulary: a file named vocab.json with merges.txt beside it")
 		}

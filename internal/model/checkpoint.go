@@ -307,11 +307,14 @@ type SaveOptions struct {
 
 // tokenizerFileNames are the tokenizer files of a Hugging Face model
 // directory that a saved model carries along.
-var tokenizerFileNames = []string{VocabFile, "vocab.json", "merges.txt", "tokenizer.json", "special_tokens_map.json", TokenizerConfigFile}
+var tokenizerFileNames = []string{VocabFile, "vocab.json", "merges.txt", "tokenizer.json",
+	"sentencepiece.bpe.model", "spm.model", "spiece.model", "special_tokens_map.json", TokenizerConfigFile}
 
 // TokenizerFiles lists the tokenizer files present in a model directory
-// (vocab.txt, vocab.json, merges.txt, tokenizer.json,
-// special_tokens_map.json, tokenizer_config.json), for
+// (vocab.txt, vocab.json, merges.txt, tokenizer.json, the SentencePiece
+// models of XLM-RoBERTa, DeBERTa-v2/v3 and ALBERT (sentencepiece.bpe.model,
+// spm.model, spiece.model), special_tokens_map.json,
+// tokenizer_config.json), for
 // SaveOptions.TokenizerFiles.
 func TokenizerFiles(dir string) []string {
 	var fs []string

@@ -36,7 +36,7 @@ func logits(t *testing.T, ck *model.Checkpoint, b *model.Batch) []float32 {
 // architectures, its config.json key names, its state-dict names.
 func TestFamilySaveReload(t *testing.T) {
 	arch := map[string]string{"roberta": "RobertaForSequenceClassification", "electra": "ElectraForSequenceClassification",
-		"distilbert": "DistilBertForSequenceClassification"}
+		"distilbert": "DistilBertForSequenceClassification", "xlm-roberta": "XLMRobertaForSequenceClassification"}
 	for _, fam := range familytest.Families {
 		for _, cfg := range familytest.Configs {
 			t.Run(fam+"/"+cfg, func(t *testing.T) {
@@ -116,7 +116,7 @@ func jsonEqual(a, b any) bool {
 // is the same, bit for bit.
 func TestFamilyBareAndPretrainingCheckpoints(t *testing.T) {
 	extra := map[string]string{"roberta": "lm_head.dense.weight", "electra": "discriminator_predictions.dense.weight",
-		"distilbert": "vocab_transform.weight"}
+		"distilbert": "vocab_transform.weight", "xlm-roberta": "lm_head.dense.weight"}
 	for _, fam := range familytest.Families {
 		t.Run(fam, func(t *testing.T) {
 			ck, batches := familytest.Load(t, fam, "C")
