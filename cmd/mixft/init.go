@@ -34,7 +34,7 @@ func newInitCmd(runF func(*initOptions) error) *cobra.Command {
 	o := &initOptions{}
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create a randomly initialised checkpoint (BERT, RoBERTa, ELECTRA, DistilBERT) from a preset and a vocabulary",
+		Short: "Create a randomly initialised checkpoint (BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT) from a preset and a vocabulary",
 		Long: `init writes a Hugging Face model directory (config.json, model.safetensors,
 tokenizer files, tokenizer_config.json) holding a model initialised as
 transformers initialises one (weights N(0, initializer_range), biases 0,
@@ -43,8 +43,11 @@ electra (--embedding-size below --hidden adds embeddings_project) or
 distilbert. Presets are Google's BERT sizes: ` + fmt.Sprint(model.PresetNames()) + `.
 --vocab is a WordPiece vocab.txt (vocab_size: its lines), for roberta a
 byte-level BPE vocab.json with merges.txt beside it (vocab_size: its ids),
-for xlm-roberta its SentencePiece model sentencepiece.bpe.model or a
-tokenizer.json (vocab_size: the tokenizer's ids).
+for xlm-roberta and albert their SentencePiece model (sentencepiece.bpe.model,
+spiece.model) or a tokenizer.json (vocab_size: the tokenizer's ids).
+albert: --embedding-size sets embedding_size (default 128), projected to
+--hidden by embedding_hidden_mapping_in; one layer's weights serve every
+one of the --layers applications.
 Use it for tests, benchmarks and demos; finetuning from it is training
 from scratch.`,
 		Example: `  mixft init --preset tiny --vocab bert-base-uncased-vocab.txt --task rte --out models/tiny-rte
@@ -52,6 +55,7 @@ from scratch.`,
   mixft init --preset tiny --layers 1 --hidden 32 --heads 2 --intermediate 64 --vocab vocab.txt --out models/toy
   mixft init --model-type roberta --preset tiny --vocab roberta-base/vocab.json --task rte --out models/roberta-tiny
   mixft init --model-type xlm-roberta --preset tiny --vocab xlm-roberta-base/sentencepiece.bpe.model --task rte --out models/xlmr-tiny
+  mixft init --model-type albert --preset tiny --vocab albert-base-v2/spiece.model --task rte --out models/albert-tiny
   mixft init --model-type electra --preset tiny --embedding-size 64 --vocab vocab.txt --task rte --out models/electra-tiny
   mixft init --model-type distilbert --preset tiny --vocab vocab.txt --task sst-2 --out models/distil-tiny`,
 		Args: cobra.NoArgs,
@@ -60,8 +64,8 @@ from scratch.`,
 	f := cmd.Flags()
 	f.StringVar(&o.modelType, "model-type", "bert", "model family: "+strings.Join(model.ModelTypes, ", "))
 	f.StringVar(&o.preset, "preset", "tiny", "model size preset")
-	f.StringVar(&o.vocab, "vocab", "", "vocab.txt to use (one WordPiece token per line); roberta: vocab.json, with merges.txt beside it; xlm-roberta: sentencepiece.bpe.model or tokenizer.json")
-	f.IntVar(&o.embeddingSize, "embedding-size", 0, "electra: embedding_size (0: hidden_size; smaller adds embeddings_project)")
+	f.StringVar(&o.vocab, "vocab", "", "vocab.txt to use (one WordPiece token per line); roberta: vocab.json, with merges.txt beside it; xlm-roberta: sentencepiece.bpe.model, albert: spiece.model, or their tokenizer.json")
+	f.IntVar(&o.embeddingSize, "embedding-size", 0, "electra: embedding_size (0: hidden_size; smaller adds embeddings_project); albert: embedding_size (0: 128)")
 	f.StringVar(&o.out, "out", "", "directory to create")
 	f.StringVar(&o.task, "task", "", "GLUE task whose label set the head gets (overrides --labels)")
 	f.IntVar(&o.labels, "labels", 2, "number of classes (1: regression) when --task is not given")
@@ -79,7 +83,7 @@ from scratch.`,
 
 // spmModelFiles are the SentencePiece model file names of the families
 // whose tokenizer is one (model_type -> file).
-var spmModelFiles = map[string]string{"xlm-roberta": data.SPMFileXLMR}
+var spmModelFiles = map[string]string{"xlm-roberta": data.SPMFileXLMR, "albert": data.SPMFileALBERT}
 
 // runInit writes the randomly initialised checkpoint.
 func runInit(o *initOptions) error {
@@ -144,8 +148,8 @@ func runInit(o *initOptions) error {
 		}
 	}
 	if o.embeddingSize != 0 {
-		if cfg.Family() != model.ELECTRA {
-			return s.bad("embedding_size", o.embeddingSize, "0: only electra models have an embedding_size")
+		if f := cfg.Family(); f != model.ELECTRA && f != model.ALBERT {
+			return s.bad("embedding_size", o.embeddingSize, "0: only electra and albert models have an embedding_size")
 		}
 		cfg.EmbeddingSize = o.embeddingSize
 	} else if cfg.Family() == model.ELECTRA {

@@ -154,6 +154,10 @@ func (c *Config) headDropsInput() bool { f := c.Family(); return f == RoBERTa ||
 // before its residual sum (not in DistilBERT's layer).
 func (c *Config) dropsAttnOutput() bool { return c.Family() != DistilBERT }
 
+// dropsLayerOutput reports whether the feed-forward output is dropped out
+// before its residual sum (not in ALBERT's layer).
+func (c *Config) dropsLayerOutput() bool { return c.Family() != ALBERT }
+
 // headActivation is the activation after the head's dense layer: tanh
 // (BERT's pooler, RoBERTa), erf GELU (ELECTRA, whatever hidden_act says),
 // ReLU (DistilBERT).
@@ -279,8 +283,8 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 		x = a.Proj
 	}
 	scale := float32(1 / math.Sqrt(float64(c.HeadDim())))
-	for i := range m.Layers {
-		l, la := &m.Layers[i], &a.Layers[i]
+	for i := range c.NumHiddenLayers {
+		l, la := &m.Layers[c.LayerOf(i)], &a.Layers[i]
 		la.In = x
 		// Query, key and value: one GEMM over the concatenated weight.
 		wqkv, _ := l.qkvWeight(train)
@@ -304,17 +308,21 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 		m.dense(la.InterPre, la.AttnOut, &l.Inter, t, train)
 		be.BiasActivate(la.Inter, la.InterPre, l.Inter.B, t, c.IntermediateSize, m.act)
 		m.dense(la.OutSum, la.Inter, &l.Output, t, train)
+		outHid := float32(0) // ALBERT has no feed-forward output dropout
+		if c.dropsLayerOutput() {
+			outHid = hid
+		}
 		if train {
 			hidDrop = ts.stream(siteLayerOutput(i))
 		}
 		be.BiasDropoutAddLayerNorm(la.Out, la.OutSum, la.OutMean, la.OutRstd, la.OutSum, l.Output.B, la.AttnOut,
-			l.OutNorm.W, l.OutNorm.B, t, h, eps, hid, hidDrop)
+			l.OutNorm.W, l.OutNorm.B, t, h, eps, outHid, hidDrop)
 		x = la.Out
 	}
 	be.FirstToken(a.CLS, x, b.Size, b.Seq, h)
 	cls := a.CLS
 	if c.headDropsInput() && train && ts.ClassifierDropout > 0 {
-		be.Dropout(a.CLSDrop, a.CLS, b.Size*h, ts.ClassifierDropout, ts.stream(siteHeadInput(len(m.Layers))))
+		be.Dropout(a.CLSDrop, a.CLS, b.Size*h, ts.ClassifierDropout, ts.stream(siteHeadInput(c.NumHiddenLayers)))
 		cls = a.CLSDrop
 	}
 	m.linear(a.PoolPre, cls, &m.Pooler, b.Size, train)
@@ -325,7 +333,7 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 	}
 	pooled := a.Pooled
 	if train && ts.ClassifierDropout > 0 {
-		be.Dropout(a.PooledDrop, a.Pooled, b.Size*h, ts.ClassifierDropout, ts.stream(siteClassifier(len(m.Layers))))
+		be.Dropout(a.PooledDrop, a.Pooled, b.Size*h, ts.ClassifierDropout, ts.stream(siteClassifier(c.NumHiddenLayers)))
 		pooled = a.PooledDrop
 	}
 	m.linear(a.Logits, pooled, &m.Classifier, b.Size, train)

@@ -155,7 +155,7 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 		pooled = a.PooledDrop
 	}
 	m.linearBackward(a, &m.Classifier, &g.Classifier, s.dPooled, s.dLogits, pooled, b.Size, false)
-	m.dropout(s.dPooled, b.Size*h, classifierP(ts), ts, siteClassifier(len(m.Layers)))
+	m.dropout(s.dPooled, b.Size*h, classifierP(ts), ts, siteClassifier(c.NumHiddenLayers))
 	if act, tanh := c.headActivation(); tanh {
 		be.TanhBackward(s.dPooled, s.dPooled, a.Pooled, b.Size*h)
 	} else {
@@ -168,19 +168,25 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 	}
 	m.linearBackward(a, &m.Pooler, &g.Pooler, s.dCLS, s.dPooled, cls, b.Size, false)
 	if dropsCLS {
-		m.dropout(s.dCLS, b.Size*h, ts.ClassifierDropout, ts, siteHeadInput(len(m.Layers)))
+		m.dropout(s.dCLS, b.Size*h, ts.ClassifierDropout, ts, siteHeadInput(c.NumHiddenLayers))
 	}
 	dOut := s.dX
 	be.FirstTokenBackward(dOut, s.dCLS, b.Size, b.Seq, h)
 
-	for i := len(m.Layers) - 1; i >= 0; i-- {
-		l, gl, la := &m.Layers[i], &g.Layers[i], &a.Layers[i]
+	// ALBERT's applications share one layer's weights (LayerOf): each
+	// accumulates its gradients into the same buffers.
+	for i := c.NumHiddenLayers - 1; i >= 0; i-- {
+		l, gl, la := &m.Layers[c.LayerOf(i)], &g.Layers[c.LayerOf(i)], &a.Layers[i]
 		// Output LayerNorm, residual, dropout and bias: dSum flows to
 		// AttnOut, dZ = dropout(dSum) to the dense output.
 		dSum := s.dY
+		outHid := hid // ALBERT has no feed-forward output dropout
+		if !c.dropsLayerOutput() {
+			outHid = 0
+		}
 		hidDrop = dropStream(ts, siteLayerOutput(i))
 		be.BiasDropoutAddLayerNormBackward(dSum, s.dZ, gl.OutNorm.W, gl.OutNorm.B, gl.Output.B,
-			dOut, la.OutSum, la.OutMean, la.OutRstd, l.OutNorm.W, t, h, hid, hidDrop)
+			dOut, la.OutSum, la.OutMean, la.OutRstd, l.OutNorm.W, t, h, outHid, hidDrop)
 		m.denseBackward(a, &l.Output, &gl.Output, s.dInter, s.dZ, la.Inter, t, false)
 		be.BiasActivateBackward(s.dInter, gl.Inter.B, s.dInter, la.InterPre, t, inter, m.act)
 		// dAttnOut = dSum + dInter·W_inter (accumulated into dSum).

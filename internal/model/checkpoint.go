@@ -334,6 +334,7 @@ var familyClasses = map[string][2]string{
 	"xlm-roberta": {"XLMRobertaForSequenceClassification", "XLMRobertaTokenizer"},
 	"electra":     {"ElectraForSequenceClassification", "ElectraTokenizer"},
 	"distilbert":  {"DistilBertForSequenceClassification", "DistilBertTokenizer"},
+	"albert":      {"AlbertForSequenceClassification", "AlbertTokenizer"},
 }
 
 // Save writes a Hugging Face model directory that transformers loads as

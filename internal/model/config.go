@@ -42,8 +42,9 @@ type Config struct {
 	LayerNormEps          float64  `json:"layer_norm_eps"`
 	PadTokenID            int      `json:"pad_token_id"`
 	PositionEmbeddingType string   `json:"position_embedding_type"`
-	// EmbeddingSize is ELECTRA's embedding width (unused by the other
-	// families); the embeddings are projected to hidden_size when it differs.
+	// EmbeddingSize is ELECTRA's and ALBERT's embedding width (unused by
+	// the other families); ELECTRA projects the embeddings to hidden_size
+	// when it differs, ALBERT always.
 	EmbeddingSize int      `json:"embedding_size,omitempty"`
 	ModelType     string   `json:"model_type"`
 	Architectures []string `json:"architectures,omitempty"`
@@ -110,6 +111,17 @@ func ParseConfig(path string, raw []byte) (Config, error) {
 	} else if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&c); err != nil {
 		return Config{}, fmt.Errorf("%s: %v", path, jsonKeyError(err))
 	}
+	if c.Family() == ALBERT {
+		// AlbertConfig names the classifier's dropout classifier_dropout_prob.
+		known = albertKnownKey
+		if v, ok := keys["classifier_dropout_prob"]; ok && string(v) != "null" {
+			var p float64
+			if err := json.Unmarshal(v, &p); err != nil {
+				return Config{}, fmt.Errorf("%s: key \"classifier_dropout_prob\": expected a number: %v", path, err)
+			}
+			c.ClassifierDropout = &p
+		}
+	}
 	c.extra = map[string]json.RawMessage{}
 	for k, v := range keys {
 		if !known[k] {
@@ -163,6 +175,15 @@ var knownKey = map[string]bool{
 	"position_embedding_type": true, "model_type": true, "architectures": true, "problem_type": true,
 	"num_labels": true, "id2label": true, "label2id": true, "embedding_size": true,
 }
+
+// albertKnownKey lists the config.json keys of AlbertConfig that Config
+// models: BertConfig's, with classifier_dropout_prob for classifier_dropout.
+var albertKnownKey = func() map[string]bool {
+	m := maps.Clone(knownKey)
+	delete(m, "classifier_dropout")
+	m["classifier_dropout_prob"] = true
+	return m
+}()
 
 // distilKnownKey lists the config.json keys of DistilBertConfig that Config
 // models.
@@ -234,10 +255,15 @@ const (
 	// DistilBERT: no token types, head pre_classifier, ReLU, dropout,
 	// classifier.
 	DistilBERT
+	// ALBERT: embeddings of embedding_size projected to hidden_size
+	// (embedding_hidden_mapping_in), one encoder layer whose weights every
+	// application shares, no dropout on the feed-forward output, BERT's
+	// pooler and classifier.
+	ALBERT
 )
 
 // ModelTypes lists the model_type values config.json may name.
-var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "electra", "distilbert"}
+var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "electra", "distilbert", "albert"}
 
 // Family is the family model_type names (BERT when empty).
 func (c *Config) Family() Family {
@@ -248,6 +274,8 @@ func (c *Config) Family() Family {
 		return ELECTRA
 	case "distilbert":
 		return DistilBERT
+	case "albert":
+		return ALBERT
 	}
 	return BERT
 }
@@ -266,6 +294,11 @@ func FamilyDefaults(modelType string) (Config, error) {
 		c.NumHiddenLayers, c.TypeVocabSize = 6, 0
 		p := 0.2
 		c.ClassifierDropout = &p
+	case "albert": // AlbertConfig's defaults (albert-xxlarge sizes)
+		c.VocabSize, c.EmbeddingSize, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = 30000, 128, 4096, 64, 16384
+		c.HiddenAct, c.HiddenDropoutProb, c.AttentionProbsDropoutProb, c.PadTokenID = "gelu_new", 0, 0, 0
+		p := 0.1
+		c.ClassifierDropout = &p
 	default:
 		return Config{}, fmt.Errorf("key \"model_type\": %q is not supported (expected one of %s)", modelType, strings.Join(ModelTypes, ", "))
 	}
@@ -276,9 +309,9 @@ func FamilyDefaults(modelType string) (Config, error) {
 }
 
 // EmbedDim is the width of the embedding tables: embedding_size for
-// ELECTRA, else hidden_size.
+// ELECTRA and ALBERT, else hidden_size.
 func (c *Config) EmbedDim() int {
-	if c.Family() == ELECTRA {
+	if f := c.Family(); f == ELECTRA || f == ALBERT {
 		return c.EmbeddingSize
 	}
 	return c.HiddenSize
@@ -336,7 +369,7 @@ func (c *Config) Validate() error {
 			v   int
 		}{"type_vocab_size", c.TypeVocabSize})
 	}
-	if c.Family() == ELECTRA {
+	if f := c.Family(); f == ELECTRA || f == ALBERT {
 		pos = append(pos, struct {
 			key string
 			v   int
@@ -362,6 +395,13 @@ func (c *Config) Validate() error {
 		}
 		if c.MaxPositionEmbeddings < c.PadTokenID+2 {
 			return fmt.Errorf("key \"max_position_embeddings\": %d leaves no position after padding_idx %d", c.MaxPositionEmbeddings, c.PadTokenID)
+		}
+	}
+	if c.Family() == ALBERT {
+		for _, k := range []string{"num_hidden_groups", "inner_group_num"} {
+			if v, ok := c.extra[k]; ok && string(v) != "1" && string(v) != "null" {
+				return fmt.Errorf("key %q: %s is not supported (expected 1: one layer shared by every application)", k, v)
+			}
 		}
 	}
 	if !(c.LayerNormEps > 0) {
@@ -436,6 +476,10 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
+	}
+	if c.Family() == ALBERT {
+		m["classifier_dropout_prob"] = m["classifier_dropout"]
+		delete(m, "classifier_dropout")
 	}
 	for k, v := range c.extra {
 		m[k] = v

@@ -16,7 +16,7 @@ import (
 // ⟨∇L, d⟩ must match the central difference of the loss under the same
 // masks.
 func TestFamilyTrainingGradientsFiniteDifference(t *testing.T) {
-	for _, mt := range []string{"bert", "roberta", "electra", "distilbert"} {
+	for _, mt := range []string{"bert", "roberta", "electra", "distilbert", "albert"} {
 		t.Run(mt, func(t *testing.T) {
 			c, err := FamilyDefaults(mt)
 			if err != nil {

@@ -36,7 +36,8 @@ func logits(t *testing.T, ck *model.Checkpoint, b *model.Batch) []float32 {
 // architectures, its config.json key names, its state-dict names.
 func TestFamilySaveReload(t *testing.T) {
 	arch := map[string]string{"roberta": "RobertaForSequenceClassification", "electra": "ElectraForSequenceClassification",
-		"distilbert": "DistilBertForSequenceClassification", "xlm-roberta": "XLMRobertaForSequenceClassification"}
+		"distilbert": "DistilBertForSequenceClassification", "xlm-roberta": "XLMRobertaForSequenceClassification",
+		"albert": "AlbertForSequenceClassification"}
 	for _, fam := range familytest.Families {
 		for _, cfg := range familytest.Configs {
 			t.Run(fam+"/"+cfg, func(t *testing.T) {
@@ -116,7 +117,8 @@ func jsonEqual(a, b any) bool {
 // is the same, bit for bit.
 func TestFamilyBareAndPretrainingCheckpoints(t *testing.T) {
 	extra := map[string]string{"roberta": "lm_head.dense.weight", "electra": "discriminator_predictions.dense.weight",
-		"distilbert": "vocab_transform.weight", "xlm-roberta": "lm_head.dense.weight"}
+		"distilbert": "vocab_transform.weight", "xlm-roberta": "lm_head.dense.weight",
+		"albert": "predictions.dense.weight"}
 	for _, fam := range familytest.Families {
 		t.Run(fam, func(t *testing.T) {
 			ck, batches := familytest.Load(t, fam, "C")
@@ -204,6 +206,37 @@ func TestSaveKeepsTokenizerConfig(t *testing.T) {
 		`"model_max_length": 1000000000000000019884624838656`, `"tokenizer_class": "RobertaTokenizerFast"`} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("saved tokenizer_config.json lacks %s:\n%s", want, raw)
+		}
+	}
+}
+
+// TestFamilySaveForTransformers writes, when MIXFT_SAVE_CHECK_DIR is set,
+// each local family's fixture checkpoints as Save writes them, with the
+// logits mixft computes for batch1 (logits.json), for
+// scripts/fixtures/check_saved.py to load with transformers and compare.
+// It needs no Python itself and is skipped without the variable.
+func TestFamilySaveForTransformers(t *testing.T) {
+	out := os.Getenv("MIXFT_SAVE_CHECK_DIR")
+	if out == "" {
+		t.Skip("MIXFT_SAVE_CHECK_DIR not set (scripts/fixtures/check_saved.py sets it)")
+	}
+	for _, fam := range familytest.Local {
+		for _, cfg := range familytest.Configs {
+			ck, batches := familytest.Load(t, fam, cfg)
+			dir := filepath.Join(out, fam, cfg)
+			if err := model.Save(dir, ck.Config, ck.Weights, model.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			b := batches["batch1"].Batch
+			rec := map[string]any{"input_ids": b.InputIDs, "attention_mask": b.AttentionMask, "token_type_ids": b.TokenTypeIDs,
+				"rows": b.Size, "logits": logits(t, ck, b)}
+			raw, err := json.Marshal(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "mixft_logits.json"), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

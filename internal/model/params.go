@@ -204,6 +204,11 @@ var familyNames = map[Family]names{
 		attnOut: "attention.output.dense", attnNorm: "attention.output.LayerNorm", inter: "intermediate.dense",
 		output: "output.dense", outNorm: "output.LayerNorm", project: "electra.embeddings_project",
 		pooler: "classifier.dense", cls: "classifier.out_proj"},
+	ALBERT: {emb: "albert.embeddings.", layer: "albert.encoder.albert_layer_groups.0.albert_layers.%d.",
+		query: "attention.query", key: "attention.key", value: "attention.value",
+		attnOut: "attention.dense", attnNorm: "attention.LayerNorm", inter: "ffn",
+		output: "ffn_output", outNorm: "full_layer_layer_norm", project: "albert.encoder.embedding_hidden_mapping_in",
+		pooler: "albert.pooler", cls: "classifier"},
 	DistilBERT: {emb: "distilbert.embeddings.", layer: "distilbert.transformer.layer.%d.",
 		query: "attention.q_lin", key: "attention.k_lin", value: "attention.v_lin",
 		attnOut: "attention.out_lin", attnNorm: "sa_layer_norm", inter: "ffn.lin1",
@@ -215,10 +220,30 @@ var familyNames = map[Family]names{
 func (c *Config) ClassifierName() string { return familyNames[c.Family()].cls }
 
 // HasEmbProject reports whether the model projects its embeddings to
-// hidden_size (ELECTRA with embedding_size ≠ hidden_size).
-func (c *Config) HasEmbProject() bool { return c.EmbedDim() != c.HiddenSize }
+// hidden_size (ELECTRA with embedding_size ≠ hidden_size, ALBERT always).
+func (c *Config) HasEmbProject() bool { return c.Family() == ALBERT || c.EmbedDim() != c.HiddenSize }
 
-// Layout lays p out as c says (one Layer per encoder layer, every Linear
+// ParamLayers is the number of encoder layers with weights of their own:
+// num_hidden_layers, or 1 for ALBERT, whose one layer every application
+// shares.
+func (c *Config) ParamLayers() int {
+	if c.Family() == ALBERT {
+		return 1
+	}
+	return c.NumHiddenLayers
+}
+
+// LayerOf is the index in Params.Layers of the weights that application i
+// of the encoder (0 ≤ i < num_hidden_layers) uses.
+func (c *Config) LayerOf(i int) int {
+	if c.Family() == ALBERT {
+		return 0
+	}
+	return i
+}
+
+// Layout lays p out as c says (one Layer per encoder layer with weights of
+// its own, ParamLayers, every Linear
 // named and shaped) and lists its parameters in the order of the family's
 // ForSequenceClassification state dict. It is the one mapping from the
 // typed layout to state-dict names: ParamSpecs, checkpoint IO, the
@@ -227,8 +252,8 @@ func (c *Config) HasEmbProject() bool { return c.EmbedDim() != c.HiddenSize }
 func (c *Config) Layout(p *Params) []Tensor {
 	h, e, inter := c.HiddenSize, c.EmbedDim(), c.IntermediateSize
 	nm := familyNames[c.Family()]
-	if len(p.Layers) != c.NumHiddenLayers {
-		p.Layers = make([]Layer, c.NumHiddenLayers)
+	if len(p.Layers) != c.ParamLayers() {
+		p.Layers = make([]Layer, c.ParamLayers())
 	}
 	var ts []Tensor
 	add := func(buf *backend.Buffer, name string, kind ParamKind, blk Block, layer int, shape ...int) {

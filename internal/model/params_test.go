@@ -32,7 +32,8 @@ func TestLayout(t *testing.T) {
 			seen := map[backend.Buffer]string{}
 			ws, gs := m.Tensors(), g.Tensors()
 			want := map[string]int{"bert": 5 + 16*c.NumHiddenLayers + 4, "roberta": 5 + 16*c.NumHiddenLayers + 4,
-				"xlm-roberta": 5 + 16*c.NumHiddenLayers + 4, "electra": 7 + 16*c.NumHiddenLayers + 4, "distilbert": 4 + 16*c.NumHiddenLayers + 4}[mt]
+				"xlm-roberta": 5 + 16*c.NumHiddenLayers + 4, "electra": 7 + 16*c.NumHiddenLayers + 4, "distilbert": 4 + 16*c.NumHiddenLayers + 4,
+				"albert": 7 + 16 + 4}[mt] // ALBERT: one layer shared by every application
 			if len(ws) != len(gs) || len(ws) != want {
 				t.Fatalf("%d weights, %d gradients, want %d", len(ws), len(gs), want)
 			}
@@ -52,8 +53,10 @@ func TestLayout(t *testing.T) {
 				var layer int
 				block := Classifier
 				switch {
-				case strings.Contains(p.Name, "embeddings"):
+				case strings.Contains(p.Name, "embeddings") || strings.Contains(p.Name, "embedding_hidden_mapping_in"):
 					block = Embeddings
+				case strings.Contains(p.Name, ".albert_layers.0."):
+					block = Encoder
 				case strings.Contains(p.Name, ".layer."):
 					block = Encoder
 					fmt.Sscanf(p.Name[strings.Index(p.Name, ".layer.")+len(".layer."):], "%d", &layer)

@@ -38,7 +38,7 @@ var (
 	sharedFamilies = []string{"roberta", "electra", "distilbert"}
 	// Local are the families whose fixtures (with 10 AdamW steps) are kept
 	// in the repository.
-	Local = []string{"xlm-roberta"}
+	Local = []string{"xlm-roberta", "albert"}
 )
 
 // Dir is the fixture folder of a family.
