@@ -20,7 +20,7 @@ func initFamily(t *testing.T, modelType, task string, extra ...string) string {
 	switch modelType {
 	case "roberta":
 		vocab = filepath.Join(shared, "fixtures/tokenization_bpe/vocab.json")
-	case "xlm-roberta", "albert":
+	case "xlm-roberta", "albert", "deberta-v2":
 		vocab = spmVocab(t, modelType)
 	}
 	args := append([]string{"init", "--model-type", modelType, "--preset", "tiny", "--layers", "1", "--hidden", "32",
@@ -37,7 +37,7 @@ func initFamily(t *testing.T, modelType, task string, extra ...string) string {
 
 // spmTestModels are the SentencePiece models of internal/data's tests, by
 // family.
-var spmTestModels = map[string]string{"xlm-roberta": "xlmr.model", "albert": "albert.model"}
+var spmTestModels = map[string]string{"xlm-roberta": "xlmr.model", "albert": "albert.model", "deberta-v2": "deberta.model"}
 
 // spmVocab copies a family's SentencePiece test model into a folder of its
 // own under the family's file name (spmModelFiles) and returns its path.
@@ -70,6 +70,8 @@ func TestInitModelTypes(t *testing.T) {
 		{"electra", []string{"--embedding-size", "16"}, []string{"embedding_size"}, "electra.embeddings_project.weight", []string{"vocab.txt"}},
 		{"distilbert", nil, []string{"dim", "n_layers", "hidden_dim", "seq_classif_dropout"}, "pre_classifier.weight", []string{"vocab.txt"}},
 		{"albert", []string{"--embedding-size", "16"}, []string{"embedding_size", "classifier_dropout_prob"}, "albert.encoder.embedding_hidden_mapping_in.weight", []string{"spiece.model"}},
+		{"deberta-v2", nil, []string{"relative_attention", "position_buckets", "pos_att_type", "share_att_key"}, "deberta.encoder.rel_embeddings.weight", []string{"spm.model"}},
+		{"deberta-v2", []string{"--max-position", "40"}, []string{"position_buckets"}, "deberta.encoder.LayerNorm.weight", []string{"spm.model"}},
 	} {
 		t.Run(tc.modelType, func(t *testing.T) {
 			dir := initFamily(t, tc.modelType, "rte", tc.extra...)
@@ -117,7 +119,7 @@ func TestInitModelTypes(t *testing.T) {
 }
 
 // TestFinetuneFamiliesMixout: finetune --mixout 0.7 on RoBERTa (byte-level
-// BPE), XLM-RoBERTa and ALBERT (SentencePiece Unigram), ELECTRA (with embeddings_project) and DistilBERT made by init, on
+// BPE), XLM-RoBERTa, ALBERT and DeBERTa-v3 (SentencePiece Unigram), ELECTRA (with embeddings_project) and DistilBERT made by init, on
 // real RTE data; the saved last/ is the family's, with its tokenizer files,
 // and evaluates to the run's final metrics.
 func TestFinetuneFamiliesMixout(t *testing.T) {
@@ -126,7 +128,8 @@ func TestFinetuneFamiliesMixout(t *testing.T) {
 	for _, tc := range []struct {
 		modelType string
 		extra     []string
-	}{{"roberta", nil}, {"xlm-roberta", nil}, {"electra", []string{"--embedding-size", "16"}}, {"distilbert", nil}, {"albert", []string{"--embedding-size", "16"}}} {
+	}{{"roberta", nil}, {"xlm-roberta", nil}, {"electra", []string{"--embedding-size", "16"}}, {"distilbert", nil}, {"albert", []string{"--embedding-size", "16"}},
+		{"deberta-v2", []string{"--max-position", "64"}}} {
 		t.Run(tc.modelType, func(t *testing.T) {
 			m := initFamily(t, tc.modelType, "rte", tc.extra...)
 			out := filepath.Join(t.TempDir(), "run")

@@ -198,6 +198,9 @@ func (c *Config) canonicalName(name string) (canon string, ok bool) {
 	root := familyNames[c.Family()].emb
 	root = root[:strings.IndexByte(root, '.')+1] // "bert."
 	for _, r := range bareRoots {
+		if r == "pooler." && c.Family() == DeBERTa {
+			continue // DeBERTa's pooler is the head's (DebertaV2Model has none)
+		}
 		if strings.HasPrefix(name, r) {
 			name = root + name
 			break
@@ -335,6 +338,7 @@ var familyClasses = map[string][2]string{
 	"electra":     {"ElectraForSequenceClassification", "ElectraTokenizer"},
 	"distilbert":  {"DistilBertForSequenceClassification", "DistilBertTokenizer"},
 	"albert":      {"AlbertForSequenceClassification", "AlbertTokenizer"},
+	"deberta-v2":  {"DebertaV2ForSequenceClassification", "DebertaV2Tokenizer"},
 }
 
 // Save writes a Hugging Face model directory that transformers loads as

@@ -111,13 +111,14 @@ func ParseConfig(path string, raw []byte) (Config, error) {
 	} else if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&c); err != nil {
 		return Config{}, fmt.Errorf("%s: %v", path, jsonKeyError(err))
 	}
-	if c.Family() == ALBERT {
-		// AlbertConfig names the classifier's dropout classifier_dropout_prob.
-		known = albertKnownKey
-		if v, ok := keys["classifier_dropout_prob"]; ok && string(v) != "null" {
+	if k := c.classifierDropoutKey(); k != "classifier_dropout" {
+		// AlbertConfig and DebertaV2Config name the classifier's dropout
+		// classifier_dropout_prob and cls_dropout.
+		known = otherDropoutKnownKey(k)
+		if v, ok := keys[k]; ok && string(v) != "null" {
 			var p float64
 			if err := json.Unmarshal(v, &p); err != nil {
-				return Config{}, fmt.Errorf("%s: key \"classifier_dropout_prob\": expected a number: %v", path, err)
+				return Config{}, fmt.Errorf("%s: key %q: expected a number: %v", path, k, err)
 			}
 			c.ClassifierDropout = &p
 		}
@@ -176,14 +177,26 @@ var knownKey = map[string]bool{
 	"num_labels": true, "id2label": true, "label2id": true, "embedding_size": true,
 }
 
-// albertKnownKey lists the config.json keys of AlbertConfig that Config
-// models: BertConfig's, with classifier_dropout_prob for classifier_dropout.
-var albertKnownKey = func() map[string]bool {
+// classifierDropoutKey is the config.json key of the classifier's dropout.
+func (c *Config) classifierDropoutKey() string {
+	switch c.Family() {
+	case ALBERT:
+		return "classifier_dropout_prob"
+	case DeBERTa:
+		return "cls_dropout"
+	}
+	return "classifier_dropout"
+}
+
+// otherDropoutKnownKey lists the config.json keys Config models for a
+// family whose classifier dropout key is k: BertConfig's, k for
+// classifier_dropout.
+func otherDropoutKnownKey(k string) map[string]bool {
 	m := maps.Clone(knownKey)
 	delete(m, "classifier_dropout")
-	m["classifier_dropout_prob"] = true
+	m[k] = true
 	return m
-}()
+}
 
 // distilKnownKey lists the config.json keys of DistilBertConfig that Config
 // models.
@@ -260,10 +273,15 @@ const (
 	// application shares, no dropout on the feed-forward output, BERT's
 	// pooler and classifier.
 	ALBERT
+	// DeBERTa: DeBERTa-v2/v3 (model_type deberta-v2): no position
+	// embeddings, padding tokens' embeddings zeroed, disentangled attention
+	// over LayerNorm'd relative position embeddings shared by every layer,
+	// head (ContextPooler) dense, GELU, dropout, classifier.
+	DeBERTa
 )
 
 // ModelTypes lists the model_type values config.json may name.
-var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "electra", "distilbert", "albert"}
+var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "electra", "distilbert", "albert", "deberta-v2"}
 
 // Family is the family model_type names (BERT when empty).
 func (c *Config) Family() Family {
@@ -276,6 +294,8 @@ func (c *Config) Family() Family {
 		return DistilBERT
 	case "albert":
 		return ALBERT
+	case "deberta-v2":
+		return DeBERTa
 	}
 	return BERT
 }
@@ -299,6 +319,9 @@ func FamilyDefaults(modelType string) (Config, error) {
 		c.HiddenAct, c.HiddenDropoutProb, c.AttentionProbsDropoutProb, c.PadTokenID = "gelu_new", 0, 0, 0
 		p := 0.1
 		c.ClassifierDropout = &p
+	case "deberta-v2": // DebertaV2Config's defaults (deberta-v2-xlarge sizes)
+		c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize = 128100, 1536, 24, 24, 6144
+		c.TypeVocabSize, c.LayerNormEps, c.PadTokenID = 0, 1e-7, 0
 	default:
 		return Config{}, fmt.Errorf("key \"model_type\": %q is not supported (expected one of %s)", modelType, strings.Join(ModelTypes, ", "))
 	}
@@ -363,7 +386,7 @@ func (c *Config) Validate() error {
 		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads},
 		{"intermediate_size", c.IntermediateSize}, {"max_position_embeddings", c.MaxPositionEmbeddings},
 	}
-	if c.Family() != DistilBERT {
+	if f := c.Family(); f != DistilBERT && f != DeBERTa {
 		pos = append(pos, struct {
 			key string
 			v   int
@@ -402,6 +425,17 @@ func (c *Config) Validate() error {
 			if v, ok := c.extra[k]; ok && string(v) != "1" && string(v) != "null" {
 				return fmt.Errorf("key %q: %s is not supported (expected 1: one layer shared by every application)", k, v)
 			}
+		}
+	}
+	if c.Family() == DeBERTa {
+		if c.TypeVocabSize < 0 || c.TypeVocabSize > 1<<24 {
+			return fmt.Errorf("key \"type_vocab_size\": %d is not 0 or a positive size", c.TypeVocabSize)
+		}
+		if c.EmbeddingSize != 0 && c.EmbeddingSize != c.HiddenSize {
+			return fmt.Errorf("key \"embedding_size\": %d is not supported (expected hidden_size %d: no embed_proj)", c.EmbeddingSize, c.HiddenSize)
+		}
+		if _, err := c.deberta(); err != nil {
+			return err
 		}
 	}
 	if !(c.LayerNormEps > 0) {
@@ -477,9 +511,12 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
 	}
-	if c.Family() == ALBERT {
-		m["classifier_dropout_prob"] = m["classifier_dropout"]
+	if k := c.classifierDropoutKey(); k != "classifier_dropout" {
+		m[k] = m["classifier_dropout"]
 		delete(m, "classifier_dropout")
+		if string(m[k]) == "null" {
+			delete(m, k)
+		}
 	}
 	for k, v := range c.extra {
 		m[k] = v

@@ -37,7 +37,7 @@ func logits(t *testing.T, ck *model.Checkpoint, b *model.Batch) []float32 {
 func TestFamilySaveReload(t *testing.T) {
 	arch := map[string]string{"roberta": "RobertaForSequenceClassification", "electra": "ElectraForSequenceClassification",
 		"distilbert": "DistilBertForSequenceClassification", "xlm-roberta": "XLMRobertaForSequenceClassification",
-		"albert": "AlbertForSequenceClassification"}
+		"albert": "AlbertForSequenceClassification", "deberta-v2": "DebertaV2ForSequenceClassification"}
 	for _, fam := range familytest.Families {
 		for _, cfg := range familytest.Configs {
 			t.Run(fam+"/"+cfg, func(t *testing.T) {
@@ -118,7 +118,7 @@ func jsonEqual(a, b any) bool {
 func TestFamilyBareAndPretrainingCheckpoints(t *testing.T) {
 	extra := map[string]string{"roberta": "lm_head.dense.weight", "electra": "discriminator_predictions.dense.weight",
 		"distilbert": "vocab_transform.weight", "xlm-roberta": "lm_head.dense.weight",
-		"albert": "predictions.dense.weight"}
+		"albert": "predictions.dense.weight", "deberta-v2": "cls.predictions.transform.dense.weight"}
 	for _, fam := range familytest.Families {
 		t.Run(fam, func(t *testing.T) {
 			ck, batches := familytest.Load(t, fam, "C")
@@ -170,7 +170,13 @@ func TestFamilyConfigErrors(t *testing.T) {
 		{`{"model_type": "distilbert", "activation": "swish"}`, `key "activation": "swish"`},
 		{`{"model_type": "electra", "embedding_size": 0}`, `key "embedding_size": 0`},
 		{`{"model_type": "roberta", "max_position_embeddings": 2}`, `"max_position_embeddings": 2 leaves no position`},
-		{`{"model_type": "deberta-v2"}`, `key "model_type": "deberta-v2" is not supported`},
+		{`{"model_type": "funnel"}`, `key "model_type": "funnel" is not supported`},
+		{`{"model_type": "deberta-v2"}`, `key "relative_attention": expected true`},
+		{`{"model_type": "deberta-v2", "relative_attention": true, "share_att_key": true, "position_biased_input": false, "pos_att_type": "c2p"}`, `key "pos_att_type"`},
+		{`{"model_type": "deberta-v2", "relative_attention": true, "share_att_key": false}`, `key "share_att_key"`},
+		{`{"model_type": "deberta-v2", "relative_attention": true, "share_att_key": true}`, `key "position_biased_input"`},
+		{`{"model_type": "deberta-v2", "relative_attention": true, "share_att_key": true, "position_biased_input": false, "pos_att_type": "p2c|c2p", "norm_rel_ebd": "layer_norm", "pooler_dropout": 0.1}`, `key "pooler_dropout"`},
+		{`{"model_type": "albert", "num_hidden_groups": 2}`, `key "num_hidden_groups": 2 is not supported`},
 	} {
 		_, err := model.ParseConfig("config.json", []byte(c.json))
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "config.json: ") {

@@ -81,9 +81,14 @@ const (
 type Params struct {
 	WordEmb, PosEmb, TypeEmb backend.Buffer
 	EmbNorm                  Norm
-	// EmbProject is ELECTRA's embeddings_project (embedding_size → hidden_size).
+	// EmbProject is ELECTRA's embeddings_project and ALBERT's
+	// embedding_hidden_mapping_in (embedding_size → hidden_size).
 	EmbProject Linear
-	Layers     []Layer
+	// RelEmb and RelNorm are DeBERTa's relative position embeddings
+	// [2·span, hidden] and their LayerNorm, shared by every layer.
+	RelEmb  backend.Buffer
+	RelNorm Norm
+	Layers  []Layer
 	// Pooler is the dense layer over the first token (BERT's pooler, the
 	// other families' head dense); Classifier is the output layer.
 	Pooler, Classifier Linear
@@ -209,6 +214,10 @@ var familyNames = map[Family]names{
 		attnOut: "attention.dense", attnNorm: "attention.LayerNorm", inter: "ffn",
 		output: "ffn_output", outNorm: "full_layer_layer_norm", project: "albert.encoder.embedding_hidden_mapping_in",
 		pooler: "albert.pooler", cls: "classifier"},
+	DeBERTa: {emb: "deberta.embeddings.", layer: "deberta.encoder.layer.%d.",
+		query: "attention.self.query_proj", key: "attention.self.key_proj", value: "attention.self.value_proj",
+		attnOut: "attention.output.dense", attnNorm: "attention.output.LayerNorm", inter: "intermediate.dense",
+		output: "output.dense", outNorm: "output.LayerNorm", pooler: "pooler.dense", cls: "classifier"},
 	DistilBERT: {emb: "distilbert.embeddings.", layer: "distilbert.transformer.layer.%d.",
 		query: "attention.q_lin", key: "attention.k_lin", value: "attention.v_lin",
 		attnOut: "attention.out_lin", attnNorm: "sa_layer_norm", inter: "ffn.lin1",
@@ -269,8 +278,10 @@ func (c *Config) Layout(p *Params) []Tensor {
 		add(&n.B, name+".bias", NormBias, blk, layer, size)
 	}
 	add(&p.WordEmb, nm.emb+"word_embeddings.weight", Embedding, Embeddings, 0, c.VocabSize, e)
-	add(&p.PosEmb, nm.emb+"position_embeddings.weight", Embedding, Embeddings, 0, c.MaxPositionEmbeddings, e)
-	if c.Family() != DistilBERT {
+	if c.Family() != DeBERTa {
+		add(&p.PosEmb, nm.emb+"position_embeddings.weight", Embedding, Embeddings, 0, c.MaxPositionEmbeddings, e)
+	}
+	if c.HasTokenTypes() {
 		add(&p.TypeEmb, nm.emb+"token_type_embeddings.weight", Embedding, Embeddings, 0, c.TypeVocabSize, e)
 	}
 	norm(&p.EmbNorm, nm.emb+"LayerNorm", Embeddings, 0, e)
@@ -287,6 +298,11 @@ func (c *Config) Layout(p *Params) []Tensor {
 		linear(&l.Inter, pre+nm.inter, Encoder, i, inter, h)
 		linear(&l.Output, pre+nm.output, Encoder, i, h, inter)
 		norm(&l.OutNorm, pre+nm.outNorm, Encoder, i, h)
+	}
+	if c.Family() == DeBERTa {
+		s, _ := c.deberta() // Validate has checked it
+		add(&p.RelEmb, "deberta.encoder.rel_embeddings.weight", Embedding, Embeddings, 0, 2*s.Span, h)
+		norm(&p.RelNorm, "deberta.encoder.LayerNorm", Embeddings, 0, h)
 	}
 	linear(&p.Pooler, nm.pooler, Pooler, 0, h, h)
 	linear(&p.Classifier, nm.cls, Classifier, 0, c.NumLabels, h)
