@@ -122,17 +122,6 @@ func Load(t testing.TB, family, cfg string) (*model.Checkpoint, map[string]*Batc
 	return ck, out
 }
 
-// backendFor is a backend from newBackend; the test is skipped, with the
-// reason, when it cannot run the family (DeBERTa's disentangled attention
-// exists on the CPU backend only so far).
-func backendFor(t *testing.T, newBackend func(testing.TB) backend.Backend, c model.Config) backend.Backend {
-	be := newBackend(t)
-	if _, ok := be.(backend.Disentangled); c.Family() == model.DeBERTa && !ok {
-		t.Skipf("backend %s has no disentangled attention (DeBERTa): not yet implemented there", be.Name())
-	}
-	return be
-}
-
 func download(be backend.Backend, b backend.Buffer, n int) []float32 {
 	v := make([]float32, n)
 	be.Download(v, b)
@@ -187,7 +176,7 @@ func Forward(t *testing.T, newBackend func(testing.TB) backend.Backend, slack fl
 		for _, cfg := range Configs {
 			t.Run(fam+"/"+cfg, func(t *testing.T) {
 				ck, batches := Load(t, fam, cfg)
-				m, err := model.New(backendFor(t, newBackend, ck.Config), ck.Config, ck.Weights)
+				m, err := model.New(newBackend(t), ck.Config, ck.Weights)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -257,7 +246,7 @@ func Gradients(t *testing.T, newBackend func(testing.TB) backend.Backend, slack 
 		for _, cfg := range Configs {
 			t.Run(fam+"/"+cfg, func(t *testing.T) {
 				ck, batches := Load(t, fam, cfg)
-				m, err := model.New(backendFor(t, newBackend, ck.Config), ck.Config, ck.Weights)
+				m, err := model.New(newBackend(t), ck.Config, ck.Weights)
 				if err != nil {
 					t.Fatal(err)
 				}
