@@ -3,8 +3,8 @@ package backend
 import "github.com/mixft/mixft/internal/philox"
 
 // Disentangled is implemented by backends that run DeBERTa-v2/v3's
-// disentangled self-attention (the CPU backend; a backend without it
-// cannot run a deberta-v2 model, and model.New says so).
+// disentangled self-attention (the CPU and CUDA backends; a backend
+// without it cannot run a deberta-v2 model, and model.New says so).
 //
 // With q, k, v a (batch, head) pair's projections (qkv in AttentionQKV's
 // packed layout), posQ and posK the head's projections of the relative

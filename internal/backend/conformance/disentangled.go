@@ -14,11 +14,11 @@ import (
 // [batch·seq, hidden], the relative embeddings' query and key projections
 // pq, pk [r, hidden], the bucket of each (query, key) and the key mask.
 type disCase struct {
-	q, k, v, pq, pk               []float64
-	rel                           []int32
-	mask                          []float32
-	batch, seq, heads, hd, r, pad int
-	scale                         float64
+	q, k, v, pq, pk          []float64
+	rel                      []int32
+	mask                     []float32
+	batch, seq, heads, hd, r int
+	scale                    float64
 }
 
 // forward is backend.Disentangled's forward in float64: probs before
