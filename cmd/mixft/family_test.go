@@ -17,8 +17,11 @@ func initFamily(t *testing.T, modelType, task string, extra ...string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), modelType)
 	vocab := filepath.Join(shared, "vocab/bert-base-uncased-vocab.txt")
-	if modelType == "roberta" {
+	switch modelType {
+	case "roberta":
 		vocab = filepath.Join(shared, "fixtures/tokenization_bpe/vocab.json")
+	case "xlm-roberta", "albert", "deberta-v2":
+		vocab = spmVocab(t, modelType)
 	}
 	args := append([]string{"init", "--model-type", modelType, "--preset", "tiny", "--layers", "1", "--hidden", "32",
 		"--heads", "2", "--intermediate", "64", "--vocab", vocab, "--task", task, "--out", dir}, extra...)
@@ -30,6 +33,23 @@ func initFamily(t *testing.T, modelType, task string, extra ...string) string {
 		t.Errorf("init summary: %s", stdout)
 	}
 	return dir
+}
+
+// spmTestModels are the SentencePiece models of internal/data's tests, by
+// family.
+var spmTestModels = map[string]string{"xlm-roberta": "xlmr.model", "albert": "albert.model", "deberta-v2": "deberta.model"}
+
+// spmVocab copies a family's SentencePiece test model into a folder of its
+// own under the family's file name (spmModelFiles) and returns its path.
+func spmVocab(t *testing.T, modelType string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "tokenizer")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, spmModelFiles[modelType])
+	copyFile(t, filepath.Join("..", "..", "internal", "data", "testdata", "unigram", spmTestModels[modelType]), p)
+	return p
 }
 
 // TestInitModelTypes: init --model-type writes each family in its own
@@ -46,8 +66,12 @@ func TestInitModelTypes(t *testing.T) {
 	}{
 		{"bert", nil, []string{"hidden_size", "type_vocab_size"}, "bert.pooler.dense.weight", []string{"vocab.txt"}},
 		{"roberta", nil, []string{"hidden_size", "type_vocab_size"}, "classifier.out_proj.weight", []string{"vocab.json", "merges.txt"}},
+		{"xlm-roberta", nil, []string{"hidden_size", "type_vocab_size"}, "classifier.out_proj.weight", []string{"sentencepiece.bpe.model"}},
 		{"electra", []string{"--embedding-size", "16"}, []string{"embedding_size"}, "electra.embeddings_project.weight", []string{"vocab.txt"}},
 		{"distilbert", nil, []string{"dim", "n_layers", "hidden_dim", "seq_classif_dropout"}, "pre_classifier.weight", []string{"vocab.txt"}},
+		{"albert", []string{"--embedding-size", "16"}, []string{"embedding_size", "classifier_dropout_prob"}, "albert.encoder.embedding_hidden_mapping_in.weight", []string{"spiece.model"}},
+		{"deberta-v2", nil, []string{"relative_attention", "position_buckets", "pos_att_type", "share_att_key"}, "deberta.encoder.rel_embeddings.weight", []string{"spm.model"}},
+		{"deberta-v2", []string{"--max-position", "40"}, []string{"position_buckets"}, "deberta.encoder.LayerNorm.weight", []string{"spm.model"}},
 	} {
 		t.Run(tc.modelType, func(t *testing.T) {
 			dir := initFamily(t, tc.modelType, "rte", tc.extra...)
@@ -82,7 +106,7 @@ func TestInitModelTypes(t *testing.T) {
 			if _, ok := ck.Weights[tc.tensor]; !ok {
 				t.Errorf("no %s", tc.tensor)
 			}
-			if tc.modelType == "roberta" && (ck.Config.PadTokenID != 1 || ck.Config.TypeVocabSize != 1 || ck.Config.MaxSeqLen() != 512) {
+			if ck.Config.Family() == model.RoBERTa && (ck.Config.PadTokenID != 1 || ck.Config.TypeVocabSize != 1 || ck.Config.MaxSeqLen() != 512) {
 				t.Errorf("roberta config: pad %d, type_vocab_size %d, longest sequence %d", ck.Config.PadTokenID, ck.Config.TypeVocabSize, ck.Config.MaxSeqLen())
 			}
 		})
@@ -95,7 +119,7 @@ func TestInitModelTypes(t *testing.T) {
 }
 
 // TestFinetuneFamiliesMixout: finetune --mixout 0.7 on RoBERTa (byte-level
-// BPE), ELECTRA (with embeddings_project) and DistilBERT made by init, on
+// BPE), XLM-RoBERTa, ALBERT and DeBERTa-v3 (SentencePiece Unigram), ELECTRA (with embeddings_project) and DistilBERT made by init, on
 // real RTE data; the saved last/ is the family's, with its tokenizer files,
 // and evaluates to the run's final metrics.
 func TestFinetuneFamiliesMixout(t *testing.T) {
@@ -104,7 +128,8 @@ func TestFinetuneFamiliesMixout(t *testing.T) {
 	for _, tc := range []struct {
 		modelType string
 		extra     []string
-	}{{"roberta", nil}, {"electra", []string{"--embedding-size", "16"}}, {"distilbert", nil}} {
+	}{{"roberta", nil}, {"xlm-roberta", nil}, {"electra", []string{"--embedding-size", "16"}}, {"distilbert", nil}, {"albert", []string{"--embedding-size", "16"}},
+		{"deberta-v2", []string{"--max-position", "64"}}} {
 		t.Run(tc.modelType, func(t *testing.T) {
 			m := initFamily(t, tc.modelType, "rte", tc.extra...)
 			out := filepath.Join(t.TempDir(), "run")

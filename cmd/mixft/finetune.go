@@ -51,7 +51,8 @@ func newFinetuneCmd(runF func(*finetuneOptions) error) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "finetune",
 		Short: "Finetune a BERT checkpoint on a GLUE task or your own CSV/JSON data with dropout, weight decay or mixout",
-		Long: `finetune trains a Hugging Face BERT checkpoint on a GLUE task's train.tsv,
+		Long: `finetune trains a Hugging Face BERT-family checkpoint (BERT, RoBERTa,
+XLM-RoBERTa, ELECTRA, DistilBERT, ALBERT, DeBERTa-v2/v3) on a GLUE task's train.tsv,
 evaluates on dev.tsv every epoch (or every --eval-steps), and writes the run
 directory --output-dir:
 
@@ -164,6 +165,9 @@ JOB_COMPLETION_INDEX (Slurm job arrays, Kubernetes Indexed Jobs). Only
 --output-dir, --threads, --device, --resume and --overwrite may be given
 with it.`,
 		Example: `  mixft finetune --task rte --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte-mixout --mixout 0.7
+  mixft finetune --task rte --model microsoft/deberta-v3-base --data-dir glue_data/RTE --output-dir runs/rte-deberta --mixout 0.7
+  mixft finetune --task rte --model xlm-roberta-base --data-dir glue_data/RTE --output-dir runs/rte-xlmr --mixout 0.7
+  mixft finetune --task rte --model albert-base-v2 --data-dir glue_data/RTE --output-dir runs/rte-albert --mixout 0.7
   mixft finetune --config configs/rte/mixout.yaml --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte --seed 3
   mixft finetune --config configs/rte/mixout.yaml --output-dir runs/rte --resume
   mixft finetune --output-dir runs/rte-mixout --resume

@@ -34,21 +34,35 @@ func newInitCmd(runF func(*initOptions) error) *cobra.Command {
 	o := &initOptions{}
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create a randomly initialised checkpoint (BERT, RoBERTa, ELECTRA, DistilBERT) from a preset and a vocabulary",
+		Short: "Create a randomly initialised checkpoint (BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, DeBERTa-v3) from a preset and a vocabulary",
 		Long: `init writes a Hugging Face model directory (config.json, model.safetensors,
 tokenizer files, tokenizer_config.json) holding a model initialised as
 transformers initialises one (weights N(0, initializer_range), biases 0,
 LayerNorm 1/0). --model-type picks the family: bert, roberta, xlm-roberta,
-electra (--embedding-size below --hidden adds embeddings_project) or
-distilbert. Presets are Google's BERT sizes: ` + fmt.Sprint(model.PresetNames()) + `.
---vocab is a WordPiece vocab.txt (vocab_size: its lines), or for roberta a
-byte-level BPE vocab.json with merges.txt beside it (vocab_size: its ids).
+electra (--embedding-size below --hidden adds embeddings_project),
+distilbert, albert or deberta-v2 (DeBERTa-v3). Presets are Google's BERT
+sizes: ` + fmt.Sprint(model.PresetNames()) + `.
+--vocab is a WordPiece vocab.txt (vocab_size: its lines), for roberta a
+byte-level BPE vocab.json with merges.txt beside it (vocab_size: its ids),
+for xlm-roberta, albert and deberta-v2 their SentencePiece model
+(sentencepiece.bpe.model, spiece.model, spm.model) or a tokenizer.json
+(vocab_size: the tokenizer's ids).
+albert: --embedding-size sets embedding_size (default 128), projected to
+--hidden by embedding_hidden_mapping_in; one layer's weights serve every
+one of the --layers applications.
+deberta-v2: the attention of the released DeBERTa-v3 models (disentangled,
+content-to-position and position-to-content, 256 log position buckets,
+fewer when --max-position is below 130; no token types, no position
+embeddings).
 Use it for tests, benchmarks and demos; finetuning from it is training
 from scratch.`,
 		Example: `  mixft init --preset tiny --vocab bert-base-uncased-vocab.txt --task rte --out models/tiny-rte
   mixft init --preset mini --vocab vocab.txt --labels 3 --max-position 128 --out models/mini
   mixft init --preset tiny --layers 1 --hidden 32 --heads 2 --intermediate 64 --vocab vocab.txt --out models/toy
   mixft init --model-type roberta --preset tiny --vocab roberta-base/vocab.json --task rte --out models/roberta-tiny
+  mixft init --model-type xlm-roberta --preset tiny --vocab xlm-roberta-base/sentencepiece.bpe.model --task rte --out models/xlmr-tiny
+  mixft init --model-type albert --preset tiny --vocab albert-base-v2/spiece.model --task rte --out models/albert-tiny
+  mixft init --model-type deberta-v2 --preset tiny --vocab deberta-v3-base/spm.model --task rte --out models/deberta-tiny
   mixft init --model-type electra --preset tiny --embedding-size 64 --vocab vocab.txt --task rte --out models/electra-tiny
   mixft init --model-type distilbert --preset tiny --vocab vocab.txt --task sst-2 --out models/distil-tiny`,
 		Args: cobra.NoArgs,
@@ -57,8 +71,8 @@ from scratch.`,
 	f := cmd.Flags()
 	f.StringVar(&o.modelType, "model-type", "bert", "model family: "+strings.Join(model.ModelTypes, ", "))
 	f.StringVar(&o.preset, "preset", "tiny", "model size preset")
-	f.StringVar(&o.vocab, "vocab", "", "vocab.txt to use (one WordPiece token per line); roberta: vocab.json, with merges.txt beside it")
-	f.IntVar(&o.embeddingSize, "embedding-size", 0, "electra: embedding_size (0: hidden_size; smaller adds embeddings_project)")
+	f.StringVar(&o.vocab, "vocab", "", "vocab.txt to use (one WordPiece token per line); roberta: vocab.json, with merges.txt beside it; xlm-roberta: sentencepiece.bpe.model, albert: spiece.model, deberta-v2: spm.model, or their tokenizer.json")
+	f.IntVar(&o.embeddingSize, "embedding-size", 0, "electra: embedding_size (0: hidden_size; smaller adds embeddings_project); albert: embedding_size (0: 128)")
 	f.StringVar(&o.out, "out", "", "directory to create")
 	f.StringVar(&o.task, "task", "", "GLUE task whose label set the head gets (overrides --labels)")
 	f.IntVar(&o.labels, "labels", 2, "number of classes (1: regression) when --task is not given")
@@ -73,6 +87,10 @@ from scratch.`,
 	bindSettings(cmd)
 	return cmd
 }
+
+// spmModelFiles are the SentencePiece model file names of the families
+// whose tokenizer is one (model_type -> file).
+var spmModelFiles = map[string]string{"xlm-roberta": data.SPMFileXLMR, "albert": data.SPMFileALBERT, "deberta-v2": data.SPMFileDeBERTa}
 
 // runInit writes the randomly initialised checkpoint.
 func runInit(o *initOptions) error {
@@ -91,7 +109,21 @@ func runInit(o *initOptions) error {
 		return err
 	}
 	save := model.SaveOptions{DoLowerCase: o.doLowerCase == "true"}
-	if cfg.Family() == model.RoBERTa {
+	if spm, ok := spmModelFiles[o.modelType]; ok {
+		if base := filepath.Base(o.vocab); base != spm && base != data.TokenizerJSONFile {
+			return s.bad("vocab", o.vocab, "a "+o.modelType+" vocabulary: its SentencePiece model "+spm+" or a tokenizer.json")
+		}
+		tok, err := data.LoadEncoder(filepath.Dir(o.vocab), nil)
+		if err != nil {
+			return err
+		}
+		cfg.VocabSize, cfg.PadTokenID = tok.VocabSize(), int(tok.PadID())
+		if cfg.Family() == model.RoBERTa {
+			cfg.MaxPositionEmbeddings = 512 + cfg.PadTokenID + 1 // 512 tokens after padding_idx
+		}
+		save.TokenizerFiles = []string{o.vocab}
+		save.DoLowerCase = tok.DoLowerCase()
+	} else if cfg.Family() == model.RoBERTa {
 		if filepath.Base(o.vocab) != data.BPEVocabFile {
 			return s.bad("vocab", o.vocab, "a RoBERTa vocabulary: a file named vocab.json with merges.txt beside it")
 		}
@@ -123,8 +155,8 @@ func runInit(o *initOptions) error {
 		}
 	}
 	if o.embeddingSize != 0 {
-		if cfg.Family() != model.ELECTRA {
-			return s.bad("embedding_size", o.embeddingSize, "0: only electra models have an embedding_size")
+		if f := cfg.Family(); f != model.ELECTRA && f != model.ALBERT {
+			return s.bad("embedding_size", o.embeddingSize, "0: only electra and albert models have an embedding_size")
 		}
 		cfg.EmbeddingSize = o.embeddingSize
 	} else if cfg.Family() == model.ELECTRA {
@@ -132,6 +164,9 @@ func runInit(o *initOptions) error {
 	}
 	if o.maxPosition != 0 {
 		cfg.MaxPositionEmbeddings = o.maxPosition
+		if b := 2 * (o.maxPosition - 2); cfg.Family() == model.DeBERTa && b < 256 && b >= 2 {
+			cfg.SetDeBERTaV3Attention(b) // the most buckets max_relative_positions (= --max-position) allows
+		}
 	}
 	switch labels := o.labels; {
 	case o.task != "":

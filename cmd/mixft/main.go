@@ -75,8 +75,9 @@ func newRootCmd() *cobra.Command {
 		Use:   "mixft",
 		Short: "Stable finetuning of BERT checkpoints on GLUE with mixout",
 		Long: `mixft finetunes and evaluates Hugging Face BERT-family checkpoints (BERT,
-RoBERTa, ELECTRA, DistilBERT: config.json, model.safetensors and the
-tokenizer files) on the GLUE tasks or your own CSV/JSON data, with mixout: a regularizer
+RoBERTa, XLM-RoBERTa, ELECTRA, DistilBERT, ALBERT, DeBERTa-v2/v3: config.json,
+model.safetensors and the tokenizer files, WordPiece, byte-level BPE or
+SentencePiece) on the GLUE tasks or your own CSV/JSON data, with mixout: a regularizer
 that replaces weights, input column by column with probability p, by their
 pretrained values (Lee, Cho and Kang, ICLR 2020).
 
@@ -105,6 +106,9 @@ Exit statuses: 0 done, 1 error, 3 interrupted with the state saved (run the
 same command again to resume), 4 a diverged run.`,
 		Example: `  mixft finetune --model bert-base-uncased --task rte --data-dir glue_data/RTE --strategy mixout --output-dir runs/rte-mixout
   mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews
+  mixft finetune --model microsoft/deberta-v3-base --task rte --data-dir glue_data/RTE --mixout 0.7 --output-dir runs/rte-deberta
+  mixft finetune --model xlm-roberta-base --task rte --data-dir glue_data/RTE --mixout 0.7 --output-dir runs/rte-xlmr
+  mixft finetune --model albert-base-v2 --task rte --data-dir glue_data/RTE --mixout 0.7 --output-dir runs/rte-albert
   mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE
   mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/dev.tsv --output preds.jsonl --probabilities
   mixft predict --model runs/reviews/best --input new_reviews.csv --text-columns review --output preds.jsonl

@@ -310,6 +310,7 @@ type scratch struct {
 	doubles2 raw
 	doubles3 raw
 	heads    [7]raw // attention: per-head copies of q, k, v, ctx and gradients
+	dis      [6]raw // disentangled attention: per-head posQ, posK, C, D (or dC, dD), dposQ, dposK
 	probsD   raw    // attention: dropped probabilities P'
 	grad     raw    // attention: G = dctx·Vᵀ and dS
 	sums     raw    // SumSquares: partial sums and results
@@ -331,6 +332,9 @@ func (s *scratch) release(be *Backend) {
 	all := []*raw{&s.ints, &s.floats, &s.doubles, &s.doubles2, &s.doubles3, &s.probsD, &s.grad, &s.sums, &s.sumTable}
 	for i := range s.heads {
 		all = append(all, &s.heads[i])
+	}
+	for i := range s.dis {
+		all = append(all, &s.dis[i])
 	}
 	for _, r := range all {
 		if r.ptr != 0 {

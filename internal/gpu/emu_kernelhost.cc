@@ -13,6 +13,7 @@
 
 #include "adamw.cu"
 #include "attention.cu"
+#include "disentangled.cu"
 #include "dropout.cu"
 #include "elementwise.cu"
 #include "embed.cu"

@@ -11,8 +11,9 @@ import (
 
 func fp32Backend(t testing.TB) backend.Backend { return newTestBackend(t, FP32) }
 
-// TestFamilyForwardMatchesReference: RoBERTa, ELECTRA and DistilBERT
-// forward passes on this backend in FP32 against Hugging Face's, with the
+// TestFamilyForwardMatchesReference: the forward passes of every family
+// with fixtures (RoBERTa, ELECTRA, DistilBERT, XLM-RoBERTa, ALBERT,
+// DeBERTa-v3) on this backend in FP32 against Hugging Face's, with the
 // fixtures' tolerances.
 func TestFamilyForwardMatchesReference(t *testing.T) { familytest.Forward(t, fp32Backend, 1) }
 

@@ -34,6 +34,8 @@ const (
 	kAttnMergeHeads
 	kAttnSoftmax
 	kAttnSoftmaxBackward
+	kDisSoftmax
+	kDisRelGrad
 	kCrossEntropy
 	kMSE
 	kSumsqPartial
@@ -74,6 +76,8 @@ var kernelNames = [numKernels]string{
 	kAttnMergeHeads:         "attn_merge_heads",
 	kAttnSoftmax:            "attn_softmax",
 	kAttnSoftmaxBackward:    "attn_softmax_backward",
+	kDisSoftmax:             "dis_softmax",
+	kDisRelGrad:             "dis_rel_grad",
 	kCrossEntropy:           "cross_entropy",
 	kMSE:                    "mse",
 	kSumsqPartial:           "sumsq_partial",

@@ -261,10 +261,13 @@ func TestTrainingStepParity(t *testing.T) {
 }
 
 // TestTrainingStepParityFamilies: the same two training steps for
-// RoBERTa, ELECTRA (with embeddings_project) and DistilBERT in FP32: their
-// embeddings, heads and dropout sites against the CPU backend.
+// RoBERTa, XLM-RoBERTa, ELECTRA (with embeddings_project), DistilBERT,
+// ALBERT (factorized embeddings, one shared layer) and DeBERTa-v3
+// (disentangled attention, log buckets beyond ±4, the relative
+// embeddings' dropout) in FP32: their embeddings, heads and dropout sites
+// against the CPU backend.
 func TestTrainingStepParityFamilies(t *testing.T) {
-	for _, mt := range []string{"roberta", "electra", "distilbert"} {
+	for _, mt := range []string{"roberta", "xlm-roberta", "electra", "distilbert", "albert", "deberta-v2"} {
 		t.Run(mt, func(t *testing.T) {
 			base := stepConfig()
 			cfg, err := model.FamilyDefaults(mt)
@@ -274,8 +277,12 @@ func TestTrainingStepParityFamilies(t *testing.T) {
 			cfg.VocabSize, cfg.HiddenSize, cfg.NumHiddenLayers, cfg.NumAttentionHeads, cfg.IntermediateSize =
 				base.VocabSize, base.HiddenSize, base.NumHiddenLayers, base.NumAttentionHeads, base.IntermediateSize
 			cfg.MaxPositionEmbeddings, cfg.EmbeddingSize = base.MaxPositionEmbeddings+2, base.HiddenSize/2
-			if mt == "roberta" {
+			switch mt {
+			case "roberta", "xlm-roberta":
 				cfg.TypeVocabSize = 1
+			case "deberta-v2":
+				cfg.EmbeddingSize = 0
+				cfg.SetDeBERTaV3Attention(8)
 			}
 			cfg.SetLabels(base.ID2Label)
 			const lr = 1e-4

@@ -30,30 +30,43 @@ type LayerActs struct {
 	// place of the dense output); Out is after it.
 	OutSum, Out      backend.Buffer
 	OutMean, OutRstd backend.Buffer
+	// Pos is DeBERTa's projections of the relative embeddings through the
+	// layer's query and key (and value) weights [2·span, 3·hidden], and
+	// RelDrop the relative embeddings after the layer's dropout of them
+	// (transformers' pos_dropout, hidden_dropout_prob; training only).
+	Pos, RelDrop backend.Buffer
 }
 
 // Activations holds every intermediate of a forward pass, sized for up to
 // batch rows of up to seq tokens, and the backward pass's scratch buffers;
 // it is reused across batches that fit.
 type Activations struct {
-	be                 backend.Backend
-	seq, batch         int
-	KeyMask            backend.Buffer // [batch, seq], 1 real / 0 padding
-	EmbSum, EmbNorm    backend.Buffer // word+pos+type, and its LayerNorm [tokens, embedding size]
-	EmbMean, EmbRstd   backend.Buffer
-	Emb                backend.Buffer // dropout(EmbNorm), the first layer's input (or the projection's)
-	Proj               backend.Buffer // ELECTRA's embeddings_project(Emb), the first layer's input [tokens, hidden]
-	Layers             []LayerActs
-	CLS                backend.Buffer // [batch, hidden] first-token hidden states
-	CLSDrop            backend.Buffer // dropout(CLS), the head dense's input (RoBERTa, ELECTRA)
-	PoolPre, Pooled    backend.Buffer // pooler (head) dense before and after its activation
-	PooledDrop         backend.Buffer // dropout(Pooled), the classifier's input
-	Logits             backend.Buffer // [batch, num_labels]
-	host               []float32
-	pos                []int32 // position ids of the last batch
-	grad               *gradScratch
-	lastBatch, lastSeq int
-	train              *TrainStep
+	be               backend.Backend
+	seq, batch       int
+	KeyMask          backend.Buffer // [batch, seq], 1 real / 0 padding
+	EmbSum, EmbNorm  backend.Buffer // word+pos+type, and its LayerNorm [tokens, embedding size]
+	EmbMean, EmbRstd backend.Buffer
+	Emb              backend.Buffer // dropout(EmbNorm), the first layer's input (or the projection's)
+	Proj             backend.Buffer // ELECTRA's embeddings_project(Emb), the first layer's input [tokens, hidden]
+	Layers           []LayerActs
+	CLS              backend.Buffer // [batch, hidden] first-token hidden states
+	CLSDrop          backend.Buffer // dropout(CLS), the head dense's input (RoBERTa, ELECTRA)
+	PoolPre, Pooled  backend.Buffer // pooler (head) dense before and after its activation
+	PooledDrop       backend.Buffer // dropout(Pooled), the classifier's input
+	Logits           backend.Buffer // [batch, num_labels]
+	// DeBERTa: the LayerNorm'd relative embeddings and their statistics,
+	// a zero position table (DeBERTa adds no position embeddings, Embed
+	// reads one), and the relative bucket of each (query, key) for
+	// sequences of relSeq.
+	Rel, RelMean, RelRstd backend.Buffer
+	zeroPos               backend.Buffer
+	rel                   []int32
+	relSeq                int
+	host                  []float32
+	pos                   []int32 // position ids of the last batch
+	grad                  *gradScratch
+	lastBatch, lastSeq    int
+	train                 *TrainStep
 }
 
 // gradScratch holds the backward pass's temporaries.
@@ -62,6 +75,7 @@ type gradScratch struct {
 	dLogits, dPooled, dCLS         backend.Buffer
 	dEmb, dEmbSum                  backend.Buffer // [tokens, embedding size] when the embeddings are projected
 	gMix                           backend.Buffer
+	dPos, dRel, dRelSum, dZeroPos  backend.Buffer // DeBERTa
 }
 
 // NewActivations allocates activations for batches of up to batch rows of
@@ -76,8 +90,20 @@ func (m *Model) NewActivations(batch, seq int) *Activations {
 	if c.HasEmbProject() {
 		a.Proj = be.Alloc(t * h)
 	}
+	var span int
+	if c.Family() == DeBERTa {
+		s, _ := c.deberta()
+		span = s.Span
+		a.Rel, a.RelMean, a.RelRstd = be.Alloc(2*span*h), be.Alloc(2*span), be.Alloc(2*span)
+		a.zeroPos = be.Alloc(e)
+		a.rel = make([]int32, seq*seq)
+	}
 	for range c.NumHiddenLayers {
-		a.Layers = append(a.Layers, LayerActs{
+		var pos, relDrop backend.Buffer
+		if span > 0 {
+			pos, relDrop = be.Alloc(2*span*3*h), be.Alloc(2*span*h)
+		}
+		a.Layers = append(a.Layers, LayerActs{Pos: pos, RelDrop: relDrop,
 			QKV:   be.Alloc(3 * t * h),
 			Probs: be.Alloc(batch * c.NumAttentionHeads * seq * seq), Ctx: be.Alloc(t * h),
 			AttnSum: be.Alloc(t * h), AttnOut: be.Alloc(t * h), AttnMean: be.Alloc(t), AttnRstd: be.Alloc(t),
@@ -109,13 +135,15 @@ func (a *Activations) Free() {
 			}
 		}
 	}
-	free(a.KeyMask, a.EmbSum, a.EmbNorm, a.Emb, a.EmbMean, a.EmbRstd, a.Proj, a.CLS, a.CLSDrop, a.PoolPre, a.Pooled, a.PooledDrop, a.Logits)
+	free(a.KeyMask, a.EmbSum, a.EmbNorm, a.Emb, a.EmbMean, a.EmbRstd, a.Proj, a.CLS, a.CLSDrop, a.PoolPre, a.Pooled, a.PooledDrop, a.Logits,
+		a.Rel, a.RelMean, a.RelRstd, a.zeroPos)
 	for _, l := range a.Layers {
 		free(l.QKV, l.Probs, l.Ctx, l.AttnSum, l.AttnOut, l.AttnMean, l.AttnRstd,
-			l.InterPre, l.Inter, l.OutSum, l.Out, l.OutMean, l.OutRstd)
+			l.InterPre, l.Inter, l.OutSum, l.Out, l.OutMean, l.OutRstd, l.Pos, l.RelDrop)
 	}
 	if g := a.grad; g != nil {
-		free(g.dX, g.dY, g.dZ, g.dQKV, g.dCtx, g.dInter, g.dLogits, g.dPooled, g.dCLS, g.dEmb, g.dEmbSum, g.gMix)
+		free(g.dX, g.dY, g.dZ, g.dQKV, g.dCtx, g.dInter, g.dLogits, g.dPooled, g.dCLS, g.dEmb, g.dEmbSum, g.gMix,
+			g.dPos, g.dRel, g.dRelSum, g.dZeroPos)
 	}
 }
 
@@ -137,13 +165,15 @@ type TrainStep struct {
 
 // Dropout sites: the embeddings, then per layer the attention
 // probabilities, the attention output and the layer output, then the
-// classifier input and the head dense's input (RoBERTa, ELECTRA).
-func siteEmbeddings() int           { return 0 }
-func siteAttnProbs(layer int) int   { return 1 + 3*layer }
-func siteAttnOutput(layer int) int  { return 2 + 3*layer }
-func siteLayerOutput(layer int) int { return 3 + 3*layer }
-func siteClassifier(layers int) int { return 1 + 3*layers }
-func siteHeadInput(layers int) int  { return 2 + 3*layers }
+// classifier input and the head dense's input (RoBERTa, ELECTRA), then per
+// layer DeBERTa's relative embeddings.
+func siteEmbeddings() int                     { return 0 }
+func siteAttnProbs(layer int) int             { return 1 + 3*layer }
+func siteAttnOutput(layer int) int            { return 2 + 3*layer }
+func siteLayerOutput(layer int) int           { return 3 + 3*layer }
+func siteClassifier(layers int) int           { return 1 + 3*layers }
+func siteHeadInput(layers int) int            { return 2 + 3*layers }
+func siteRelEmbeddings(layers, layer int) int { return 3 + 3*layers + layer }
 
 // headDropsInput reports whether the head applies dropout to the first
 // token before its dense layer (RobertaClassificationHead,
@@ -154,15 +184,21 @@ func (c *Config) headDropsInput() bool { f := c.Family(); return f == RoBERTa ||
 // before its residual sum (not in DistilBERT's layer).
 func (c *Config) dropsAttnOutput() bool { return c.Family() != DistilBERT }
 
+// dropsLayerOutput reports whether the feed-forward output is dropped out
+// before its residual sum (not in ALBERT's layer).
+func (c *Config) dropsLayerOutput() bool { return c.Family() != ALBERT }
+
 // headActivation is the activation after the head's dense layer: tanh
-// (BERT's pooler, RoBERTa), erf GELU (ELECTRA, whatever hidden_act says),
-// ReLU (DistilBERT).
+// (BERT's pooler, RoBERTa, ALBERT), erf GELU (ELECTRA, whatever hidden_act
+// says; DeBERTa's pooler_hidden_act), ReLU (DistilBERT).
 func (c *Config) headActivation() (act backend.Activation, tanh bool) {
 	switch c.Family() {
 	case ELECTRA:
 		return backend.GeluErf, false
 	case DistilBERT:
 		return backend.ReLU, false
+	case DeBERTa:
+		return backend.GeluErf, false
 	}
 	return 0, true
 }
@@ -267,8 +303,24 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 	e := c.EmbedDim()
 	pos := a.pos[:t]
 	c.PositionIDs(pos, b)
-	be.Embed(a.EmbSum, m.WordEmb, m.PosEmb, m.TypeEmb, b.InputIDs, pos, b.TokenTypeIDs, b.Size, b.Seq, e)
+	posEmb := m.PosEmb
+	if c.Family() == DeBERTa {
+		posEmb = a.zeroPos // one zero row, which every token reads
+		clear(pos)
+	}
+	be.Embed(a.EmbSum, m.WordEmb, posEmb, m.TypeEmb, b.InputIDs, pos, b.TokenTypeIDs, b.Size, b.Seq, e)
 	be.LayerNorm(a.EmbNorm, a.EmbMean, a.EmbRstd, a.EmbSum, m.EmbNorm.W, m.EmbNorm.B, t, e, eps)
+	var span int
+	if c.Family() == DeBERTa {
+		m.zeroPadding(a.EmbNorm, b, e)
+		s, _ := c.deberta()
+		span = s.Span
+		if a.relSeq != b.Seq { // the buckets depend on the sequence length only
+			s.relIndex(a.rel[:b.Seq*b.Seq], b.Seq)
+			a.relSeq = b.Seq
+		}
+		be.LayerNorm(a.Rel, a.RelMean, a.RelRstd, m.RelEmb, m.RelNorm.W, m.RelNorm.B, 2*span, h, eps)
+	}
 	x := a.EmbNorm
 	if train && hid > 0 {
 		be.Dropout(a.Emb, a.EmbNorm, t*e, hid, ts.stream(siteEmbeddings()))
@@ -278,9 +330,9 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 		m.linear(a.Proj, x, &m.EmbProject, t, train)
 		x = a.Proj
 	}
-	scale := float32(1 / math.Sqrt(float64(c.HeadDim())))
-	for i := range m.Layers {
-		l, la := &m.Layers[i], &a.Layers[i]
+	scale := c.attentionScale()
+	for i := range c.NumHiddenLayers {
+		l, la := &m.Layers[c.LayerOf(i)], &a.Layers[i]
 		la.In = x
 		// Query, key and value: one GEMM over the concatenated weight.
 		wqkv, _ := l.qkvWeight(train)
@@ -289,7 +341,21 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 		if train && att > 0 {
 			drop = ts.stream(siteAttnProbs(i))
 		}
-		be.AttentionQKV(la.Ctx, la.Probs, la.QKV, a.KeyMask, b.Size, b.Seq, c.NumAttentionHeads, c.HeadDim(), scale, att, drop)
+		if span > 0 {
+			// The relative embeddings, after the layer's dropout of them,
+			// through the same projections (and the same mixout mask).
+			rel := a.Rel
+			if train && hid > 0 {
+				be.Dropout(la.RelDrop, a.Rel, 2*span*h, hid, ts.stream(siteRelEmbeddings(c.NumHiddenLayers, i)))
+				rel = la.RelDrop
+			}
+			be.MatMul(la.Pos, rel, wqkv, 2*span, 3*h, h, false, true, 1, 0)
+			be.AddBias(la.Pos, l.QKV.B, 2*span, 3*h)
+			be.(backend.Disentangled).DisentangledAttention(la.Ctx, la.Probs, la.QKV, la.Pos, a.KeyMask, a.rel[:b.Seq*b.Seq],
+				b.Size, b.Seq, c.NumAttentionHeads, c.HeadDim(), span, scale, att, drop)
+		} else {
+			be.AttentionQKV(la.Ctx, la.Probs, la.QKV, a.KeyMask, b.Size, b.Seq, c.NumAttentionHeads, c.HeadDim(), scale, att, drop)
+		}
 		// Dense, then bias, dropout, residual and LayerNorm in one pass.
 		m.dense(la.AttnSum, la.Ctx, &l.AttnOut, t, train)
 		attnHid := float32(0) // DistilBERT has no attention-output dropout
@@ -304,17 +370,21 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 		m.dense(la.InterPre, la.AttnOut, &l.Inter, t, train)
 		be.BiasActivate(la.Inter, la.InterPre, l.Inter.B, t, c.IntermediateSize, m.act)
 		m.dense(la.OutSum, la.Inter, &l.Output, t, train)
+		outHid := float32(0) // ALBERT has no feed-forward output dropout
+		if c.dropsLayerOutput() {
+			outHid = hid
+		}
 		if train {
 			hidDrop = ts.stream(siteLayerOutput(i))
 		}
 		be.BiasDropoutAddLayerNorm(la.Out, la.OutSum, la.OutMean, la.OutRstd, la.OutSum, l.Output.B, la.AttnOut,
-			l.OutNorm.W, l.OutNorm.B, t, h, eps, hid, hidDrop)
+			l.OutNorm.W, l.OutNorm.B, t, h, eps, outHid, hidDrop)
 		x = la.Out
 	}
 	be.FirstToken(a.CLS, x, b.Size, b.Seq, h)
 	cls := a.CLS
 	if c.headDropsInput() && train && ts.ClassifierDropout > 0 {
-		be.Dropout(a.CLSDrop, a.CLS, b.Size*h, ts.ClassifierDropout, ts.stream(siteHeadInput(len(m.Layers))))
+		be.Dropout(a.CLSDrop, a.CLS, b.Size*h, ts.ClassifierDropout, ts.stream(siteHeadInput(c.NumHiddenLayers)))
 		cls = a.CLSDrop
 	}
 	m.linear(a.PoolPre, cls, &m.Pooler, b.Size, train)
@@ -325,10 +395,31 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 	}
 	pooled := a.Pooled
 	if train && ts.ClassifierDropout > 0 {
-		be.Dropout(a.PooledDrop, a.Pooled, b.Size*h, ts.ClassifierDropout, ts.stream(siteClassifier(len(m.Layers))))
+		be.Dropout(a.PooledDrop, a.Pooled, b.Size*h, ts.ClassifierDropout, ts.stream(siteClassifier(c.NumHiddenLayers)))
 		pooled = a.PooledDrop
 	}
 	m.linear(a.Logits, pooled, &m.Classifier, b.Size, train)
+}
+
+// attentionScale is the attention scores' factor: 1/√head_dim, DeBERTa's
+// 1/√(3·head_dim) (content, c2p and p2c scores summed).
+func (c *Config) attentionScale() float32 {
+	d := float64(c.HeadDim())
+	if c.Family() == DeBERTa {
+		d *= 3
+	}
+	return float32(1 / math.Sqrt(d))
+}
+
+// zeroPadding zeroes the rows [tokens, width] of x of the batch's padding
+// tokens (attention mask 0), as DeBERTa multiplies its embeddings (and
+// their gradient) by the mask.
+func (m *Model) zeroPadding(x backend.Buffer, b *Batch, width int) {
+	for k, v := range b.AttentionMask {
+		if v == 0 {
+			m.Backend.Zero(m.Backend.View(x, k*width, width), width)
+		}
+	}
 }
 
 // Sequence returns the last layer's hidden states of the last forward pass.

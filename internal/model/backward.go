@@ -2,7 +2,6 @@ package model
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/philox"
@@ -76,6 +75,10 @@ func (a *Activations) ensureGradScratch(m *Model) {
 	}
 	if e := c.EmbedDim(); c.HasEmbProject() {
 		g.dEmb, g.dEmbSum = be.Alloc(t*e), be.Alloc(t*e)
+	}
+	if s, err := c.deberta(); c.Family() == DeBERTa && err == nil {
+		r := 2 * s.Span
+		g.dPos, g.dRel, g.dRelSum, g.dZeroPos = be.Alloc(r*3*h), be.Alloc(r*h), be.Alloc(r*h), be.Alloc(c.EmbedDim())
 	}
 	if m.hasMix() {
 		g.gMix = be.Alloc(max(h*c.IntermediateSize, 3*h*h, c.NumLabels*h, h*c.EmbedDim()))
@@ -155,7 +158,7 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 		pooled = a.PooledDrop
 	}
 	m.linearBackward(a, &m.Classifier, &g.Classifier, s.dPooled, s.dLogits, pooled, b.Size, false)
-	m.dropout(s.dPooled, b.Size*h, classifierP(ts), ts, siteClassifier(len(m.Layers)))
+	m.dropout(s.dPooled, b.Size*h, classifierP(ts), ts, siteClassifier(c.NumHiddenLayers))
 	if act, tanh := c.headActivation(); tanh {
 		be.TanhBackward(s.dPooled, s.dPooled, a.Pooled, b.Size*h)
 	} else {
@@ -168,19 +171,31 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 	}
 	m.linearBackward(a, &m.Pooler, &g.Pooler, s.dCLS, s.dPooled, cls, b.Size, false)
 	if dropsCLS {
-		m.dropout(s.dCLS, b.Size*h, ts.ClassifierDropout, ts, siteHeadInput(len(m.Layers)))
+		m.dropout(s.dCLS, b.Size*h, ts.ClassifierDropout, ts, siteHeadInput(c.NumHiddenLayers))
 	}
 	dOut := s.dX
 	be.FirstTokenBackward(dOut, s.dCLS, b.Size, b.Seq, h)
 
-	for i := len(m.Layers) - 1; i >= 0; i-- {
-		l, gl, la := &m.Layers[i], &g.Layers[i], &a.Layers[i]
+	// ALBERT's applications share one layer's weights (LayerOf): each
+	// accumulates its gradients into the same buffers.
+	var span int
+	if c.Family() == DeBERTa {
+		st, _ := c.deberta()
+		span = st.Span
+		be.Zero(s.dRel, 2*span*h)
+	}
+	for i := c.NumHiddenLayers - 1; i >= 0; i-- {
+		l, gl, la := &m.Layers[c.LayerOf(i)], &g.Layers[c.LayerOf(i)], &a.Layers[i]
 		// Output LayerNorm, residual, dropout and bias: dSum flows to
 		// AttnOut, dZ = dropout(dSum) to the dense output.
 		dSum := s.dY
+		outHid := hid // ALBERT has no feed-forward output dropout
+		if !c.dropsLayerOutput() {
+			outHid = 0
+		}
 		hidDrop = dropStream(ts, siteLayerOutput(i))
 		be.BiasDropoutAddLayerNormBackward(dSum, s.dZ, gl.OutNorm.W, gl.OutNorm.B, gl.Output.B,
-			dOut, la.OutSum, la.OutMean, la.OutRstd, l.OutNorm.W, t, h, hid, hidDrop)
+			dOut, la.OutSum, la.OutMean, la.OutRstd, l.OutNorm.W, t, h, outHid, hidDrop)
 		m.denseBackward(a, &l.Output, &gl.Output, s.dInter, s.dZ, la.Inter, t, false)
 		be.BiasActivateBackward(s.dInter, gl.Inter.B, s.dInter, la.InterPre, t, inter, m.act)
 		// dAttnOut = dSum + dInter·W_inter (accumulated into dSum).
@@ -199,11 +214,33 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 		if train && att > 0 {
 			drop = ts.stream(siteAttnProbs(i))
 		}
-		be.AttentionQKVBackward(s.dQKV, s.dCtx, la.QKV, la.Probs, b.Size, b.Seq,
-			c.NumAttentionHeads, c.HeadDim(), float32(1/math.Sqrt(float64(c.HeadDim()))), att, drop)
-		// The projections' gradients, and dIn (the residual path) += dQKV·[Wq; Wk; Wv].
 		wqkv, u := l.qkvWeight(true)
 		ls, gls := l.parts(), gl.parts()
+		if span > 0 {
+			be.Zero(s.dPos, 2*span*3*h)
+			be.(backend.Disentangled).DisentangledAttentionBackward(s.dQKV, s.dPos, s.dCtx, la.QKV, la.Pos, la.Probs, a.KeyMask,
+				a.rel[:b.Seq*b.Seq], b.Size, b.Seq, c.NumAttentionHeads, c.HeadDim(), span, c.attentionScale(), att, drop)
+			// The relative embeddings' projections: their share of the
+			// projection gradients, and dRel += dropout(dPos·[Wq; Wk; Wv])
+			// (dRelSum is free until the LayerNorm below).
+			rel := a.Rel
+			if train && hid > 0 {
+				rel = la.RelDrop
+			}
+			m.weightGrad(a, u, gl.QKV.W, ls[:], gls[:], s.dPos, rel, 2*span)
+			be.BiasGrad(gl.QKV.B, s.dPos, 2*span, 3*h)
+			if train && hid > 0 {
+				be.MatMul(s.dRelSum, s.dPos, wqkv, 2*span, h, 3*h, false, false, 1, 0)
+				be.Dropout(s.dRelSum, s.dRelSum, 2*span*h, hid, ts.stream(siteRelEmbeddings(c.NumHiddenLayers, i)))
+				be.Add(s.dRel, s.dRel, s.dRelSum, 2*span*h)
+			} else {
+				be.MatMul(s.dRel, s.dPos, wqkv, 2*span, h, 3*h, false, false, 1, 1)
+			}
+		} else {
+			be.AttentionQKVBackward(s.dQKV, s.dCtx, la.QKV, la.Probs, b.Size, b.Seq,
+				c.NumAttentionHeads, c.HeadDim(), c.attentionScale(), att, drop)
+		}
+		// The projections' gradients, and dIn (the residual path) += dQKV·[Wq; Wk; Wv].
 		m.weightGrad(a, u, gl.QKV.W, ls[:], gls[:], s.dQKV, la.In, t)
 		be.BiasGrad(gl.QKV.B, s.dQKV, t, 3*h)
 		be.MatMul(dIn, s.dQKV, wqkv, t, h, 3*h, false, false, 1, 1)
@@ -222,9 +259,16 @@ func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 		dEmb, dSum = s.dEmb, s.dEmbSum
 	}
 	be.Dropout(dEmb, dEmb, t*e, hid, dropStream(ts, siteEmbeddings()))
+	dPosEmb := g.PosEmb
+	if span > 0 {
+		m.zeroPadding(dEmb, b, e)
+		dPosEmb = s.dZeroPos // the zero table's gradient, discarded
+		be.LayerNormBackward(s.dRelSum, g.RelNorm.W, g.RelNorm.B, s.dRel, m.RelEmb, a.RelMean, a.RelRstd, m.RelNorm.W, 2*span, h)
+		be.Add(g.RelEmb, g.RelEmb, s.dRelSum, 2*span*h)
+	}
 	be.LayerNormBackward(dSum, g.EmbNorm.W, g.EmbNorm.B,
 		dEmb, a.EmbSum, a.EmbMean, a.EmbRstd, m.EmbNorm.W, t, e)
-	be.EmbedBackward(g.WordEmb, g.PosEmb, g.TypeEmb, dSum, b.InputIDs, a.pos[:t], b.TokenTypeIDs, b.Size, b.Seq, e, c.PadTokenID)
+	be.EmbedBackward(g.WordEmb, dPosEmb, g.TypeEmb, dSum, b.InputIDs, a.pos[:t], b.TokenTypeIDs, b.Size, b.Seq, e, c.PadTokenID)
 }
 
 // classifierP is the classifier's dropout of a pass (0 outside training).

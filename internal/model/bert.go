@@ -43,6 +43,9 @@ func New(be backend.Backend, cfg Config, w Weights) (*Model, error) {
 		return nil, err
 	}
 	act, _ := cfg.Activation()
+	if _, ok := be.(backend.Disentangled); cfg.Family() == DeBERTa && !ok {
+		return nil, fmt.Errorf("backend %s cannot run model_type deberta-v2: it has no disentangled attention (use the CPU backend)", be.Name())
+	}
 	m := &Model{Config: cfg, Backend: be, act: act}
 	ts := m.Tensors()
 	for _, t := range ts {
@@ -99,7 +102,7 @@ func (m *Model) Check(b *Batch) error {
 	if b.Size < 1 || b.Seq < 1 {
 		return fmt.Errorf("batch: empty (size %d, seq %d)", b.Size, b.Seq)
 	}
-	types := m.Config.Family() != DistilBERT // DistilBERT has no token types and ignores them
+	types := m.Config.HasTokenTypes() // DistilBERT and DeBERTa with type_vocab_size 0 have none and ignore them
 	if len(b.InputIDs) != n || (types && len(b.TokenTypeIDs) != n) || len(b.AttentionMask) != n {
 		return fmt.Errorf("batch: input_ids/token_type_ids/attention_mask must have %d×%d elements, have %d/%d/%d",
 			b.Size, b.Seq, len(b.InputIDs), len(b.TokenTypeIDs), len(b.AttentionMask))

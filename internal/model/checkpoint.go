@@ -257,6 +257,9 @@ func (c *Config) canonicalName(name string) (canon string, ok bool) {
 	root := familyNames[c.Family()].emb
 	root = root[:strings.IndexByte(root, '.')+1] // "bert."
 	for _, r := range bareRoots {
+		if r == "pooler." && c.Family() == DeBERTa {
+			continue // DeBERTa's pooler is the head's (DebertaV2Model has none)
+		}
 		if strings.HasPrefix(name, r) {
 			name = root + name
 			break
@@ -365,11 +368,14 @@ type SaveOptions struct {
 
 // tokenizerFileNames are the tokenizer files of a Hugging Face model
 // directory that a saved model carries along.
-var tokenizerFileNames = []string{VocabFile, "vocab.json", "merges.txt", "tokenizer.json", "special_tokens_map.json", TokenizerConfigFile}
+var tokenizerFileNames = []string{VocabFile, "vocab.json", "merges.txt", "tokenizer.json",
+	"sentencepiece.bpe.model", "spm.model", "spiece.model", "special_tokens_map.json", TokenizerConfigFile}
 
 // TokenizerFiles lists the tokenizer files present in a model directory
-// (vocab.txt, vocab.json, merges.txt, tokenizer.json,
-// special_tokens_map.json, tokenizer_config.json), for
+// (vocab.txt, vocab.json, merges.txt, tokenizer.json, the SentencePiece
+// models of XLM-RoBERTa, DeBERTa-v2/v3 and ALBERT (sentencepiece.bpe.model,
+// spm.model, spiece.model), special_tokens_map.json,
+// tokenizer_config.json), for
 // SaveOptions.TokenizerFiles.
 func TokenizerFiles(dir string) []string {
 	var fs []string
@@ -389,6 +395,8 @@ var familyClasses = map[string][2]string{
 	"xlm-roberta": {"XLMRobertaForSequenceClassification", "XLMRobertaTokenizer"},
 	"electra":     {"ElectraForSequenceClassification", "ElectraTokenizer"},
 	"distilbert":  {"DistilBertForSequenceClassification", "DistilBertTokenizer"},
+	"albert":      {"AlbertForSequenceClassification", "AlbertTokenizer"},
+	"deberta-v2":  {"DebertaV2ForSequenceClassification", "DebertaV2Tokenizer"},
 }
 
 // Save writes a Hugging Face model directory that transformers loads as

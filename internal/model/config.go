@@ -42,8 +42,9 @@ type Config struct {
 	LayerNormEps          float64  `json:"layer_norm_eps"`
 	PadTokenID            int      `json:"pad_token_id"`
 	PositionEmbeddingType string   `json:"position_embedding_type"`
-	// EmbeddingSize is ELECTRA's embedding width (unused by the other
-	// families); the embeddings are projected to hidden_size when it differs.
+	// EmbeddingSize is ELECTRA's and ALBERT's embedding width (unused by
+	// the other families); ELECTRA projects the embeddings to hidden_size
+	// when it differs, ALBERT always.
 	EmbeddingSize int      `json:"embedding_size,omitempty"`
 	ModelType     string   `json:"model_type"`
 	Architectures []string `json:"architectures,omitempty"`
@@ -110,6 +111,18 @@ func ParseConfig(path string, raw []byte) (Config, error) {
 	} else if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&c); err != nil {
 		return Config{}, fmt.Errorf("%s: %v", path, jsonKeyError(err))
 	}
+	if k := c.classifierDropoutKey(); k != "classifier_dropout" {
+		// AlbertConfig and DebertaV2Config name the classifier's dropout
+		// classifier_dropout_prob and cls_dropout.
+		known = otherDropoutKnownKey(k)
+		if v, ok := keys[k]; ok && string(v) != "null" {
+			var p float64
+			if err := json.Unmarshal(v, &p); err != nil {
+				return Config{}, fmt.Errorf("%s: key %q: expected a number: %v", path, k, err)
+			}
+			c.ClassifierDropout = &p
+		}
+	}
 	c.extra = map[string]json.RawMessage{}
 	for k, v := range keys {
 		if !known[k] {
@@ -162,6 +175,27 @@ var knownKey = map[string]bool{
 	"type_vocab_size": true, "initializer_range": true, "layer_norm_eps": true, "pad_token_id": true,
 	"position_embedding_type": true, "model_type": true, "architectures": true, "problem_type": true,
 	"num_labels": true, "id2label": true, "label2id": true, "embedding_size": true,
+}
+
+// classifierDropoutKey is the config.json key of the classifier's dropout.
+func (c *Config) classifierDropoutKey() string {
+	switch c.Family() {
+	case ALBERT:
+		return "classifier_dropout_prob"
+	case DeBERTa:
+		return "cls_dropout"
+	}
+	return "classifier_dropout"
+}
+
+// otherDropoutKnownKey lists the config.json keys Config models for a
+// family whose classifier dropout key is k: BertConfig's, k for
+// classifier_dropout.
+func otherDropoutKnownKey(k string) map[string]bool {
+	m := maps.Clone(knownKey)
+	delete(m, "classifier_dropout")
+	m[k] = true
+	return m
 }
 
 // distilKnownKey lists the config.json keys of DistilBertConfig that Config
@@ -234,10 +268,20 @@ const (
 	// DistilBERT: no token types, head pre_classifier, ReLU, dropout,
 	// classifier.
 	DistilBERT
+	// ALBERT: embeddings of embedding_size projected to hidden_size
+	// (embedding_hidden_mapping_in), one encoder layer whose weights every
+	// application shares, no dropout on the feed-forward output, BERT's
+	// pooler and classifier.
+	ALBERT
+	// DeBERTa: DeBERTa-v2/v3 (model_type deberta-v2): no position
+	// embeddings, padding tokens' embeddings zeroed, disentangled attention
+	// over LayerNorm'd relative position embeddings shared by every layer,
+	// head (ContextPooler) dense, GELU, dropout, classifier.
+	DeBERTa
 )
 
 // ModelTypes lists the model_type values config.json may name.
-var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "electra", "distilbert"}
+var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "electra", "distilbert", "albert", "deberta-v2"}
 
 // Family is the family model_type names (BERT when empty).
 func (c *Config) Family() Family {
@@ -248,6 +292,10 @@ func (c *Config) Family() Family {
 		return ELECTRA
 	case "distilbert":
 		return DistilBERT
+	case "albert":
+		return ALBERT
+	case "deberta-v2":
+		return DeBERTa
 	}
 	return BERT
 }
@@ -266,6 +314,14 @@ func FamilyDefaults(modelType string) (Config, error) {
 		c.NumHiddenLayers, c.TypeVocabSize = 6, 0
 		p := 0.2
 		c.ClassifierDropout = &p
+	case "albert": // AlbertConfig's defaults (albert-xxlarge sizes)
+		c.VocabSize, c.EmbeddingSize, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = 30000, 128, 4096, 64, 16384
+		c.HiddenAct, c.HiddenDropoutProb, c.AttentionProbsDropoutProb, c.PadTokenID = "gelu_new", 0, 0, 0
+		p := 0.1
+		c.ClassifierDropout = &p
+	case "deberta-v2": // DebertaV2Config's defaults (deberta-v2-xlarge sizes)
+		c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize = 128100, 1536, 24, 24, 6144
+		c.TypeVocabSize, c.LayerNormEps, c.PadTokenID = 0, 1e-7, 0
 	default:
 		return Config{}, fmt.Errorf("key \"model_type\": %q is not supported (expected one of %s)", modelType, strings.Join(ModelTypes, ", "))
 	}
@@ -276,9 +332,9 @@ func FamilyDefaults(modelType string) (Config, error) {
 }
 
 // EmbedDim is the width of the embedding tables: embedding_size for
-// ELECTRA, else hidden_size.
+// ELECTRA and ALBERT, else hidden_size.
 func (c *Config) EmbedDim() int {
-	if c.Family() == ELECTRA {
+	if f := c.Family(); f == ELECTRA || f == ALBERT {
 		return c.EmbeddingSize
 	}
 	return c.HiddenSize
@@ -330,13 +386,13 @@ func (c *Config) Validate() error {
 		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads},
 		{"intermediate_size", c.IntermediateSize}, {"max_position_embeddings", c.MaxPositionEmbeddings},
 	}
-	if c.Family() != DistilBERT {
+	if f := c.Family(); f != DistilBERT && f != DeBERTa {
 		pos = append(pos, struct {
 			key string
 			v   int
 		}{"type_vocab_size", c.TypeVocabSize})
 	}
-	if c.Family() == ELECTRA {
+	if f := c.Family(); f == ELECTRA || f == ALBERT {
 		pos = append(pos, struct {
 			key string
 			v   int
@@ -362,6 +418,24 @@ func (c *Config) Validate() error {
 		}
 		if c.MaxPositionEmbeddings < c.PadTokenID+2 {
 			return fmt.Errorf("key \"max_position_embeddings\": %d leaves no position after padding_idx %d", c.MaxPositionEmbeddings, c.PadTokenID)
+		}
+	}
+	if c.Family() == ALBERT {
+		for _, k := range []string{"num_hidden_groups", "inner_group_num"} {
+			if v, ok := c.extra[k]; ok && string(v) != "1" && string(v) != "null" {
+				return fmt.Errorf("key %q: %s is not supported (expected 1: one layer shared by every application)", k, v)
+			}
+		}
+	}
+	if c.Family() == DeBERTa {
+		if c.TypeVocabSize < 0 || c.TypeVocabSize > 1<<24 {
+			return fmt.Errorf("key \"type_vocab_size\": %d is not 0 or a positive size", c.TypeVocabSize)
+		}
+		if c.EmbeddingSize != 0 && c.EmbeddingSize != c.HiddenSize {
+			return fmt.Errorf("key \"embedding_size\": %d is not supported (expected hidden_size %d: no embed_proj)", c.EmbeddingSize, c.HiddenSize)
+		}
+		if _, err := c.deberta(); err != nil {
+			return err
 		}
 	}
 	if !(c.LayerNormEps > 0) {
@@ -436,6 +510,13 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
+	}
+	if k := c.classifierDropoutKey(); k != "classifier_dropout" {
+		m[k] = m["classifier_dropout"]
+		delete(m, "classifier_dropout")
+		if string(m[k]) == "null" {
+			delete(m, k)
+		}
 	}
 	for k, v := range c.extra {
 		m[k] = v

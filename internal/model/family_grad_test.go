@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -16,7 +17,7 @@ import (
 // ⟨∇L, d⟩ must match the central difference of the loss under the same
 // masks.
 func TestFamilyTrainingGradientsFiniteDifference(t *testing.T) {
-	for _, mt := range []string{"bert", "roberta", "electra", "distilbert"} {
+	for _, mt := range []string{"bert", "roberta", "electra", "distilbert", "albert", "deberta-v2"} {
 		t.Run(mt, func(t *testing.T) {
 			c, err := FamilyDefaults(mt)
 			if err != nil {
@@ -26,6 +27,11 @@ func TestFamilyTrainingGradientsFiniteDifference(t *testing.T) {
 			c.MaxPositionEmbeddings, c.TypeVocabSize, c.EmbeddingSize = 20, 2, 8
 			if mt == "distilbert" {
 				c.TypeVocabSize = 0
+			}
+			if mt == "deberta-v2" { // log buckets beyond ±2, over positions up to 10 apart
+				c.EmbeddingSize = 0
+				c.SetDeBERTaV3Attention(4)
+				c.extra["max_relative_positions"] = json.RawMessage("10")
 			}
 			c.SetLabels([]string{"a", "b", "c"})
 			w := InitWeights(c, 1)

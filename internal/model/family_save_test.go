@@ -36,7 +36,8 @@ func logits(t *testing.T, ck *model.Checkpoint, b *model.Batch) []float32 {
 // architectures, its config.json key names, its state-dict names.
 func TestFamilySaveReload(t *testing.T) {
 	arch := map[string]string{"roberta": "RobertaForSequenceClassification", "electra": "ElectraForSequenceClassification",
-		"distilbert": "DistilBertForSequenceClassification"}
+		"distilbert": "DistilBertForSequenceClassification", "xlm-roberta": "XLMRobertaForSequenceClassification",
+		"albert": "AlbertForSequenceClassification", "deberta-v2": "DebertaV2ForSequenceClassification"}
 	for _, fam := range familytest.Families {
 		for _, cfg := range familytest.Configs {
 			t.Run(fam+"/"+cfg, func(t *testing.T) {
@@ -116,7 +117,8 @@ func jsonEqual(a, b any) bool {
 // is the same, bit for bit.
 func TestFamilyBareAndPretrainingCheckpoints(t *testing.T) {
 	extra := map[string]string{"roberta": "lm_head.dense.weight", "electra": "discriminator_predictions.dense.weight",
-		"distilbert": "vocab_transform.weight"}
+		"distilbert": "vocab_transform.weight", "xlm-roberta": "lm_head.dense.weight",
+		"albert": "predictions.dense.weight", "deberta-v2": "cls.predictions.transform.dense.weight"}
 	for _, fam := range familytest.Families {
 		t.Run(fam, func(t *testing.T) {
 			ck, batches := familytest.Load(t, fam, "C")
@@ -168,7 +170,13 @@ func TestFamilyConfigErrors(t *testing.T) {
 		{`{"model_type": "distilbert", "activation": "swish"}`, `key "activation": "swish"`},
 		{`{"model_type": "electra", "embedding_size": 0}`, `key "embedding_size": 0`},
 		{`{"model_type": "roberta", "max_position_embeddings": 2}`, `"max_position_embeddings": 2 leaves no position`},
-		{`{"model_type": "deberta-v2"}`, `key "model_type": "deberta-v2" is not supported`},
+		{`{"model_type": "funnel"}`, `key "model_type": "funnel" is not supported`},
+		{`{"model_type": "deberta-v2"}`, `key "relative_attention": expected true`},
+		{`{"model_type": "deberta-v2", "relative_attention": true, "share_att_key": true, "position_biased_input": false, "pos_att_type": "c2p"}`, `key "pos_att_type"`},
+		{`{"model_type": "deberta-v2", "relative_attention": true, "share_att_key": false}`, `key "share_att_key"`},
+		{`{"model_type": "deberta-v2", "relative_attention": true, "share_att_key": true}`, `key "position_biased_input"`},
+		{`{"model_type": "deberta-v2", "relative_attention": true, "share_att_key": true, "position_biased_input": false, "pos_att_type": "p2c|c2p", "norm_rel_ebd": "layer_norm", "pooler_dropout": 0.1}`, `key "pooler_dropout"`},
+		{`{"model_type": "albert", "num_hidden_groups": 2}`, `key "num_hidden_groups": 2 is not supported`},
 	} {
 		_, err := model.ParseConfig("config.json", []byte(c.json))
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "config.json: ") {
@@ -204,6 +212,37 @@ func TestSaveKeepsTokenizerConfig(t *testing.T) {
 		`"model_max_length": 1000000000000000019884624838656`, `"tokenizer_class": "RobertaTokenizerFast"`} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("saved tokenizer_config.json lacks %s:\n%s", want, raw)
+		}
+	}
+}
+
+// TestFamilySaveForTransformers writes, when MIXFT_SAVE_CHECK_DIR is set,
+// each local family's fixture checkpoints as Save writes them, with the
+// logits mixft computes for batch1 (logits.json), for
+// scripts/fixtures/check_saved.py to load with transformers and compare.
+// It needs no Python itself and is skipped without the variable.
+func TestFamilySaveForTransformers(t *testing.T) {
+	out := os.Getenv("MIXFT_SAVE_CHECK_DIR")
+	if out == "" {
+		t.Skip("MIXFT_SAVE_CHECK_DIR not set (scripts/fixtures/check_saved.py sets it)")
+	}
+	for _, fam := range familytest.Local {
+		for _, cfg := range familytest.Configs {
+			ck, batches := familytest.Load(t, fam, cfg)
+			dir := filepath.Join(out, fam, cfg)
+			if err := model.Save(dir, ck.Config, ck.Weights, model.SaveOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			b := batches["batch1"].Batch
+			rec := map[string]any{"input_ids": b.InputIDs, "attention_mask": b.AttentionMask, "token_type_ids": b.TokenTypeIDs,
+				"rows": b.Size, "logits": logits(t, ck, b)}
+			raw, err := json.Marshal(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "mixft_logits.json"), raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

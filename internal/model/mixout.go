@@ -36,7 +36,9 @@ type MixoutOptions struct {
 
 // SetMixout makes training passes of l use W~ = U + M ⊙ (W − U)/(1 − p)
 // with U = target (the pretrained weight, or for a new layer its own
-// initialisation).
+// initialisation). A Linear of ALBERT's shared layer has one W~, one mask,
+// per pass, which every application of the layer uses; the backward sums
+// the applications' gradients of W~ before the mask.
 func (m *Model) SetMixout(l *Linear, target []float32, opt MixoutOptions) error {
 	if !(opt.P >= 0 && opt.P <= 1) {
 		return fmt.Errorf("mixout probability %g of %s is outside [0, 1]", opt.P, l.Name)

@@ -81,9 +81,14 @@ const (
 type Params struct {
 	WordEmb, PosEmb, TypeEmb backend.Buffer
 	EmbNorm                  Norm
-	// EmbProject is ELECTRA's embeddings_project (embedding_size → hidden_size).
+	// EmbProject is ELECTRA's embeddings_project and ALBERT's
+	// embedding_hidden_mapping_in (embedding_size → hidden_size).
 	EmbProject Linear
-	Layers     []Layer
+	// RelEmb and RelNorm are DeBERTa's relative position embeddings
+	// [2·span, hidden] and their LayerNorm, shared by every layer.
+	RelEmb  backend.Buffer
+	RelNorm Norm
+	Layers  []Layer
 	// Pooler is the dense layer over the first token (BERT's pooler, the
 	// other families' head dense); Classifier is the output layer.
 	Pooler, Classifier Linear
@@ -204,6 +209,15 @@ var familyNames = map[Family]names{
 		attnOut: "attention.output.dense", attnNorm: "attention.output.LayerNorm", inter: "intermediate.dense",
 		output: "output.dense", outNorm: "output.LayerNorm", project: "electra.embeddings_project",
 		pooler: "classifier.dense", cls: "classifier.out_proj"},
+	ALBERT: {emb: "albert.embeddings.", layer: "albert.encoder.albert_layer_groups.0.albert_layers.%d.",
+		query: "attention.query", key: "attention.key", value: "attention.value",
+		attnOut: "attention.dense", attnNorm: "attention.LayerNorm", inter: "ffn",
+		output: "ffn_output", outNorm: "full_layer_layer_norm", project: "albert.encoder.embedding_hidden_mapping_in",
+		pooler: "albert.pooler", cls: "classifier"},
+	DeBERTa: {emb: "deberta.embeddings.", layer: "deberta.encoder.layer.%d.",
+		query: "attention.self.query_proj", key: "attention.self.key_proj", value: "attention.self.value_proj",
+		attnOut: "attention.output.dense", attnNorm: "attention.output.LayerNorm", inter: "intermediate.dense",
+		output: "output.dense", outNorm: "output.LayerNorm", pooler: "pooler.dense", cls: "classifier"},
 	DistilBERT: {emb: "distilbert.embeddings.", layer: "distilbert.transformer.layer.%d.",
 		query: "attention.q_lin", key: "attention.k_lin", value: "attention.v_lin",
 		attnOut: "attention.out_lin", attnNorm: "sa_layer_norm", inter: "ffn.lin1",
@@ -215,10 +229,30 @@ var familyNames = map[Family]names{
 func (c *Config) ClassifierName() string { return familyNames[c.Family()].cls }
 
 // HasEmbProject reports whether the model projects its embeddings to
-// hidden_size (ELECTRA with embedding_size ≠ hidden_size).
-func (c *Config) HasEmbProject() bool { return c.EmbedDim() != c.HiddenSize }
+// hidden_size (ELECTRA with embedding_size ≠ hidden_size, ALBERT always).
+func (c *Config) HasEmbProject() bool { return c.Family() == ALBERT || c.EmbedDim() != c.HiddenSize }
 
-// Layout lays p out as c says (one Layer per encoder layer, every Linear
+// ParamLayers is the number of encoder layers with weights of their own:
+// num_hidden_layers, or 1 for ALBERT, whose one layer every application
+// shares.
+func (c *Config) ParamLayers() int {
+	if c.Family() == ALBERT {
+		return 1
+	}
+	return c.NumHiddenLayers
+}
+
+// LayerOf is the index in Params.Layers of the weights that application i
+// of the encoder (0 ≤ i < num_hidden_layers) uses.
+func (c *Config) LayerOf(i int) int {
+	if c.Family() == ALBERT {
+		return 0
+	}
+	return i
+}
+
+// Layout lays p out as c says (one Layer per encoder layer with weights of
+// its own, ParamLayers, every Linear
 // named and shaped) and lists its parameters in the order of the family's
 // ForSequenceClassification state dict. It is the one mapping from the
 // typed layout to state-dict names: ParamSpecs, checkpoint IO, the
@@ -227,8 +261,8 @@ func (c *Config) HasEmbProject() bool { return c.EmbedDim() != c.HiddenSize }
 func (c *Config) Layout(p *Params) []Tensor {
 	h, e, inter := c.HiddenSize, c.EmbedDim(), c.IntermediateSize
 	nm := familyNames[c.Family()]
-	if len(p.Layers) != c.NumHiddenLayers {
-		p.Layers = make([]Layer, c.NumHiddenLayers)
+	if len(p.Layers) != c.ParamLayers() {
+		p.Layers = make([]Layer, c.ParamLayers())
 	}
 	var ts []Tensor
 	add := func(buf *backend.Buffer, name string, kind ParamKind, blk Block, layer int, shape ...int) {
@@ -244,8 +278,10 @@ func (c *Config) Layout(p *Params) []Tensor {
 		add(&n.B, name+".bias", NormBias, blk, layer, size)
 	}
 	add(&p.WordEmb, nm.emb+"word_embeddings.weight", Embedding, Embeddings, 0, c.VocabSize, e)
-	add(&p.PosEmb, nm.emb+"position_embeddings.weight", Embedding, Embeddings, 0, c.MaxPositionEmbeddings, e)
-	if c.Family() != DistilBERT {
+	if c.Family() != DeBERTa {
+		add(&p.PosEmb, nm.emb+"position_embeddings.weight", Embedding, Embeddings, 0, c.MaxPositionEmbeddings, e)
+	}
+	if c.HasTokenTypes() {
 		add(&p.TypeEmb, nm.emb+"token_type_embeddings.weight", Embedding, Embeddings, 0, c.TypeVocabSize, e)
 	}
 	norm(&p.EmbNorm, nm.emb+"LayerNorm", Embeddings, 0, e)
@@ -262,6 +298,11 @@ func (c *Config) Layout(p *Params) []Tensor {
 		linear(&l.Inter, pre+nm.inter, Encoder, i, inter, h)
 		linear(&l.Output, pre+nm.output, Encoder, i, h, inter)
 		norm(&l.OutNorm, pre+nm.outNorm, Encoder, i, h)
+	}
+	if c.Family() == DeBERTa {
+		s, _ := c.deberta() // Validate has checked it
+		add(&p.RelEmb, "deberta.encoder.rel_embeddings.weight", Embedding, Embeddings, 0, 2*s.Span, h)
+		norm(&p.RelNorm, "deberta.encoder.LayerNorm", Embeddings, 0, h)
 	}
 	linear(&p.Pooler, nm.pooler, Pooler, 0, h, h)
 	linear(&p.Classifier, nm.cls, Classifier, 0, c.NumLabels, h)

@@ -23,6 +23,10 @@ func TestLayout(t *testing.T) {
 			if mt == "distilbert" {
 				c.TypeVocabSize = 0
 			}
+			if mt == "deberta-v2" {
+				c.EmbeddingSize = 0
+				c.SetDeBERTaV3Attention(4)
+			}
 			w := InitWeights(c, 3)
 			m, err := New(cpu.New(1), c, w)
 			if err != nil {
@@ -32,7 +36,9 @@ func TestLayout(t *testing.T) {
 			seen := map[backend.Buffer]string{}
 			ws, gs := m.Tensors(), g.Tensors()
 			want := map[string]int{"bert": 5 + 16*c.NumHiddenLayers + 4, "roberta": 5 + 16*c.NumHiddenLayers + 4,
-				"xlm-roberta": 5 + 16*c.NumHiddenLayers + 4, "electra": 7 + 16*c.NumHiddenLayers + 4, "distilbert": 4 + 16*c.NumHiddenLayers + 4}[mt]
+				"xlm-roberta": 5 + 16*c.NumHiddenLayers + 4, "electra": 7 + 16*c.NumHiddenLayers + 4, "distilbert": 4 + 16*c.NumHiddenLayers + 4,
+				"albert":     7 + 16 + 4,                           // ALBERT: one layer shared by every application
+				"deberta-v2": 4 + 16*c.NumHiddenLayers + 3 + 4}[mt] // DeBERTa: no position embeddings; relative ones and their LayerNorm
 			if len(ws) != len(gs) || len(ws) != want {
 				t.Fatalf("%d weights, %d gradients, want %d", len(ws), len(gs), want)
 			}
@@ -52,8 +58,10 @@ func TestLayout(t *testing.T) {
 				var layer int
 				block := Classifier
 				switch {
-				case strings.Contains(p.Name, "embeddings"):
+				case strings.Contains(p.Name, "embeddings") || strings.Contains(p.Name, "embedding_hidden_mapping_in") || p.Name == "deberta.encoder.LayerNorm.weight" || p.Name == "deberta.encoder.LayerNorm.bias":
 					block = Embeddings
+				case strings.Contains(p.Name, ".albert_layers.0."):
+					block = Encoder
 				case strings.Contains(p.Name, ".layer."):
 					block = Encoder
 					fmt.Sscanf(p.Name[strings.Index(p.Name, ".layer.")+len(".layer."):], "%d", &layer)

@@ -37,8 +37,9 @@ func Preset(name string) (Config, error) { return FamilyPreset("bert", name) }
 // FamilyPreset returns a preset's sizes in a model_type's configuration:
 // its config class defaults, and what its released checkpoints share
 // (RoBERTa: padding_idx 1, positions for 512 tokens after it, one token
-// type, LayerNorm eps 1e-5; ELECTRA: embedding_size = hidden_size; the
-// other defaults as BertConfig's).
+// type, LayerNorm eps 1e-5; ELECTRA: embedding_size = hidden_size;
+// DeBERTa: the v3 attention, SetDeBERTaV3Attention(256); the other
+// defaults as BertConfig's).
 func FamilyPreset(modelType, name string) (Config, error) {
 	p, ok := presets[name]
 	if !ok {
@@ -54,6 +55,8 @@ func FamilyPreset(modelType, name string) (Config, error) {
 		c.MaxPositionEmbeddings, c.TypeVocabSize, c.LayerNormEps = 512+c.PadTokenID+1, 1, 1e-5
 	case ELECTRA:
 		c.EmbeddingSize = c.HiddenSize
+	case DeBERTa:
+		c.SetDeBERTaV3Attention(256)
 	}
 	return c, nil
 }

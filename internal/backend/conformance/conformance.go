@@ -23,7 +23,8 @@ const (
 // Sizes exercises tails and odd shapes: 1, 7, 33, 257 as the issue asks.
 var Sizes = []int{1, 7, 33, 257}
 
-// Run runs every op test against be.
+// Run runs every op test against be (DeBERTa's disentangled attention
+// when be implements backend.Disentangled).
 func Run(t *testing.T, be backend.Backend) {
 	t.Run("MatMul", func(t *testing.T) { testMatMul(t, be) })
 	t.Run("AddBias", func(t *testing.T) { testAddBias(t, be) })
@@ -55,6 +56,9 @@ func Run(t *testing.T, be backend.Backend) {
 	t.Run("FusedQKVMixout", func(t *testing.T) { testFusedQKVMixout(t, be) })
 	t.Run("BiasActivate", func(t *testing.T) { testBiasActivate(t, be) })
 	t.Run("BiasDropoutAddLayerNorm", func(t *testing.T) { testBiasDropoutAddLayerNorm(t, be) })
+	if _, ok := be.(backend.Disentangled); ok {
+		t.Run("Disentangled", func(t *testing.T) { testDisentangled(t, be) })
+	}
 }
 
 func randn(rng *rand.Rand, n int, std float64) []float32 {
