@@ -66,6 +66,8 @@ def fields(buf):
             v, i = varint(buf, i)
         elif wt == 2:
             ln, i = varint(buf, i)
+            if i + ln > n:
+                raise ValueError(f"field {f} of {ln} bytes runs past the end at byte {n}")
             v = buf[i:i + ln]
             i += ln
         elif wt == 5:
