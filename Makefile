@@ -180,7 +180,7 @@ hf-check: build hf-env
 ## from the ONNX export its package ships, against that ONNX model run by
 ## onnxruntime (added to HF_VENV, pinned, for this check only): last hidden
 ## state and sentence embeddings on MRPC dev sentences (1e-5), and the
-## borrowed tokenizer's fit (MRPC paraphrase AUC against a permuted
+## borrowed tokenizer's fit (STS-B Spearman against a permuted
 ## vocabulary). About 30 s after real-models and hf-env.
 ONNXRUNTIME ?= onnxruntime==1.20.1
 onnx-check: real-models hf-env
