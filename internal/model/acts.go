@@ -54,6 +54,7 @@ type Activations struct {
 	grad               *gradScratch
 	lastBatch, lastSeq int
 	train              *TrainStep
+	modern             *modernActs // ModernBERT's own activations
 }
 
 // gradScratch holds the backward pass's temporaries.
@@ -62,6 +63,7 @@ type gradScratch struct {
 	dLogits, dPooled, dCLS         backend.Buffer
 	dEmb, dEmbSum                  backend.Buffer // [tokens, embedding size] when the embeddings are projected
 	gMix                           backend.Buffer
+	modern                         *modernScratch
 }
 
 // NewActivations allocates activations for batches of up to batch rows of
@@ -70,6 +72,10 @@ func (m *Model) NewActivations(batch, seq int) *Activations {
 	be, c := m.Backend, m.Config
 	t, h, e := batch*seq, c.HiddenSize, c.EmbedDim()
 	a := &Activations{be: be, seq: seq, batch: batch}
+	if c.Family() == ModernBERT {
+		m.newModernActs(a, batch, seq)
+		return a
+	}
 	a.KeyMask = be.Alloc(t)
 	a.EmbSum, a.EmbNorm, a.Emb = be.Alloc(t*e), be.Alloc(t*e), be.Alloc(t*e)
 	a.EmbMean, a.EmbRstd = be.Alloc(t), be.Alloc(t)
@@ -116,6 +122,12 @@ func (a *Activations) Free() {
 	}
 	if g := a.grad; g != nil {
 		free(g.dX, g.dY, g.dZ, g.dQKV, g.dCtx, g.dInter, g.dLogits, g.dPooled, g.dCLS, g.dEmb, g.dEmbSum, g.gMix)
+		if ms := g.modern; ms != nil {
+			free(ms.dInterPre, ms.dFinal, ms.dN)
+		}
+	}
+	if a.modern != nil {
+		a.modern.free(a.be)
 	}
 }
 
@@ -130,6 +142,11 @@ type TrainStep struct {
 	// ClassifierDropout applies to the pooled output before the classifier
 	// and, for RoBERTa and ELECTRA, to the first token before the head's dense.
 	ClassifierDropout float32
+	// EmbeddingDropout is ModernBERT's embedding_dropout (the other
+	// families drop their embeddings with HiddenDropout). ModernBERT's
+	// HiddenDropout is mlp_dropout and its AttentionDropout applies to the
+	// attention probabilities and to the attention output.
+	EmbeddingDropout float32
 	// Seed and Step key every mask: site s of step Step draws from
 	// philox.Stream{Seed, Step, philox.DropoutID(s)}.
 	Seed, Step uint64
@@ -252,6 +269,10 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 		panic(fmt.Sprintf("model: batch %d×%d does not fit activations %d×%d", b.Size, b.Seq, a.batch, a.seq))
 	}
 	a.lastBatch, a.lastSeq, a.train = b.Size, b.Seq, ts
+	if c.Family() == ModernBERT {
+		m.forwardModern(b, a, ts)
+		return
+	}
 	train := ts != nil
 	t, h := b.Size*b.Seq, c.HiddenSize
 	eps := float32(c.LayerNormEps)
@@ -335,6 +356,9 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 
 // Sequence returns the last layer's hidden states of the last forward pass.
 func (a *Activations) Sequence() backend.Buffer {
+	if a.modern != nil {
+		return a.modern.Final
+	}
 	if len(a.Layers) == 0 {
 		return a.EmbNorm
 	}

@@ -78,7 +78,10 @@ func (a *Activations) ensureGradScratch(m *Model) {
 		g.dEmb, g.dEmbSum = be.Alloc(t*e), be.Alloc(t*e)
 	}
 	if m.hasMix() {
-		g.gMix = be.Alloc(max(h*c.IntermediateSize, 3*h*h, c.NumLabels*h, h*c.EmbedDim()))
+		g.gMix = be.Alloc(max(2*h*c.IntermediateSize, 3*h*h, c.NumLabels*h, h*c.EmbedDim()))
+	}
+	if c.Family() == ModernBERT {
+		g.modern = m.newModernScratch(a)
 	}
 	a.grad = g
 }
@@ -139,6 +142,10 @@ func (m *Model) weightGrad(a *Activations, u int, gw backend.Buffer, ls, gls []*
 func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 	be, c := m.Backend, m.Config
 	a.ensureGradScratch(m)
+	if c.Family() == ModernBERT {
+		m.backwardModern(b, a, g)
+		return
+	}
 	s := a.grad
 	ts := a.train
 	train := ts != nil

@@ -195,6 +195,15 @@ func (c *Config) canonicalName(name string) (canon string, ok bool) {
 	if strings.HasSuffix(name, "position_ids") {
 		return "", false
 	}
+	if c.Family() == ModernBERT {
+		// ModernBertModel saved alone has no "model." prefix.
+		for _, r := range []string{"embeddings.", "layers.", "final_norm."} {
+			if strings.HasPrefix(name, r) {
+				return "model." + name, true
+			}
+		}
+		return name, true
+	}
 	root := familyNames[c.Family()].emb
 	root = root[:strings.IndexByte(root, '.')+1] // "bert."
 	for _, r := range bareRoots {
@@ -267,10 +276,16 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 	// does.
 	var lay Params
 	ck.Config.Layout(&lay)
+	if ck.Config.Family() == ModernBERT {
+		ck.initModernHeadNorm(want)
+	}
 	for _, hd := range []*Linear{&lay.Pooler, &lay.Classifier} {
 		w, b := hd.Name+".weight", hd.Name+".bias"
 		_, hasW := ck.Weights[w]
 		_, hasB := ck.Weights[b]
+		if _, biased := want[b]; !biased { // ModernBERT's head.dense without bias
+			hasB = hasW
+		}
 		if hasW && hasB {
 			continue
 		}
@@ -282,7 +297,12 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 			return fmt.Errorf("%s: tensor %q is missing (its partner is present)", files[0], missing)
 		}
 		ck.Config.InitLinear(ck.Weights, hd.Name, hd.Out, hd.In, opt.Seed)
-		ck.Initialized = append(ck.Initialized, w, b)
+		ck.Initialized = append(ck.Initialized, w)
+		if _, biased := want[b]; biased {
+			ck.Initialized = append(ck.Initialized, b)
+		} else {
+			delete(ck.Weights, b)
+		}
 	}
 	for _, p := range specs {
 		if _, ok := ck.Weights[p.Name]; !ok {
@@ -331,6 +351,7 @@ var familyClasses = map[string][2]string{
 	"xlm-roberta": {"XLMRobertaForSequenceClassification", "XLMRobertaTokenizer"},
 	"electra":     {"ElectraForSequenceClassification", "ElectraTokenizer"},
 	"distilbert":  {"DistilBertForSequenceClassification", "DistilBertTokenizer"},
+	"modernbert":  {"ModernBertForSequenceClassification", "PreTrainedTokenizerFast"},
 }
 
 // Save writes a Hugging Face model directory that transformers loads as

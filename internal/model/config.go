@@ -53,6 +53,8 @@ type Config struct {
 	NumLabels int `json:"-"`
 	// ID2Label names the classes in id order (len NumLabels).
 	ID2Label []string `json:"-"`
+	// Modern holds ModernBERT's own settings (nil for the other families).
+	Modern *ModernConfig `json:"-"`
 
 	// extra keeps keys this struct does not model, so that a checkpoint
 	// written back keeps them.
@@ -97,7 +99,14 @@ func ParseConfig(path string, raw []byte) (Config, error) {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	known := knownKey
-	if c.Family() == DistilBERT {
+	if c.Family() == ModernBERT {
+		known = modernKnownKey
+		mc := modernFrom(c)
+		if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&mc); err != nil {
+			return Config{}, fmt.Errorf("%s: %v", path, jsonKeyError(err))
+		}
+		mc.apply(&c)
+	} else if c.Family() == DistilBERT {
 		known = distilKnownKey
 		d := distilFrom(c)
 		if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&d); err != nil {
@@ -234,10 +243,15 @@ const (
 	// DistilBERT: no token types, head pre_classifier, ReLU, dropout,
 	// classifier.
 	DistilBERT
+	// ModernBERT: pre-LayerNorm layers with a fused Wqkv, rotary position
+	// embeddings, sliding-window (local) and global attention layers, a
+	// GeGLU feed-forward, a final norm, and a head (dense, activation,
+	// norm) over the first token or the mean of the real tokens.
+	ModernBERT
 )
 
 // ModelTypes lists the model_type values config.json may name.
-var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "electra", "distilbert"}
+var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "electra", "distilbert", "modernbert"}
 
 // Family is the family model_type names (BERT when empty).
 func (c *Config) Family() Family {
@@ -248,6 +262,8 @@ func (c *Config) Family() Family {
 		return ELECTRA
 	case "distilbert":
 		return DistilBERT
+	case "modernbert":
+		return ModernBERT
 	}
 	return BERT
 }
@@ -266,6 +282,8 @@ func FamilyDefaults(modelType string) (Config, error) {
 		c.NumHiddenLayers, c.TypeVocabSize = 6, 0
 		p := 0.2
 		c.ClassifierDropout = &p
+	case "modernbert":
+		modernDefaults(&c)
 	default:
 		return Config{}, fmt.Errorf("key \"model_type\": %q is not supported (expected one of %s)", modelType, strings.Join(ModelTypes, ", "))
 	}
@@ -286,6 +304,12 @@ func (c *Config) EmbedDim() int {
 
 // key is the config.json name of a BertConfig key in this family's config.
 func (c *Config) key(bertKey string) string {
+	if c.Family() == ModernBERT {
+		if k, ok := modernKeys[bertKey]; ok {
+			return k
+		}
+		return bertKey
+	}
 	if c.Family() != DistilBERT {
 		return bertKey
 	}
@@ -330,7 +354,7 @@ func (c *Config) Validate() error {
 		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads},
 		{"intermediate_size", c.IntermediateSize}, {"max_position_embeddings", c.MaxPositionEmbeddings},
 	}
-	if c.Family() != DistilBERT {
+	if c.Family() != DistilBERT && c.Family() != ModernBERT {
 		pos = append(pos, struct {
 			key string
 			v   int
@@ -353,6 +377,11 @@ func (c *Config) Validate() error {
 	if _, err := c.Activation(); err != nil {
 		return err
 	}
+	if c.Family() == ModernBERT {
+		if err := c.validateModern(); err != nil {
+			return err
+		}
+	}
 	if c.PositionEmbeddingType != "" && c.PositionEmbeddingType != "absolute" {
 		return fmt.Errorf("key \"position_embedding_type\": %q is not supported (expected \"absolute\")", c.PositionEmbeddingType)
 	}
@@ -365,7 +394,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if !(c.LayerNormEps > 0) {
-		return fmt.Errorf("key \"layer_norm_eps\": %g is not positive", c.LayerNormEps)
+		return fmt.Errorf("key %q: %g is not positive", c.key("layer_norm_eps"), c.LayerNormEps)
 	}
 	if !(c.InitializerRange >= 0) {
 		return fmt.Errorf("key \"initializer_range\": %g is negative", c.InitializerRange)
@@ -427,6 +456,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	var err error
 	if c.Family() == DistilBERT {
 		b, err = json.Marshal(distilFrom(c))
+	} else if c.Family() == ModernBERT {
+		b, err = json.Marshal(modernFrom(c))
 	} else {
 		b, err = json.Marshal(plain(c))
 	}
