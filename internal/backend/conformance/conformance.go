@@ -55,6 +55,8 @@ func Run(t *testing.T, be backend.Backend) {
 	t.Run("FusedQKVMixout", func(t *testing.T) { testFusedQKVMixout(t, be) })
 	t.Run("BiasActivate", func(t *testing.T) { testBiasActivate(t, be) })
 	t.Run("BiasDropoutAddLayerNorm", func(t *testing.T) { testBiasDropoutAddLayerNorm(t, be) })
+	t.Run("RotaryAttention", func(t *testing.T) { testRotaryAttention(t, be) })
+	t.Run("GatedActivate", func(t *testing.T) { testGatedActivate(t, be) })
 }
 
 func randn(rng *rand.Rand, n int, std float64) []float32 {
