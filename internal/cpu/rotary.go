@@ -24,26 +24,6 @@ import (
 // rotaryBlock is the number of queries whose scores are computed together.
 const rotaryBlock = 64
 
-// ropeTables returns cos and sin [seq, headDim/2] of the angles i·θ_c as
-// transformers' ModernBertRotaryEmbedding computes them in float32:
-// inv_freq_c = 1 / theta^(2c/headDim), angle = float32(i·inv_freq_c).
-func ropeTables(seq, headDim int, theta float32) (cos, sin []float32) {
-	half := headDim / 2
-	inv := make([]float32, half)
-	for c := range inv {
-		e := float32(2*c) / float32(headDim)
-		inv[c] = 1 / float32(math.Pow(float64(theta), float64(e)))
-	}
-	cos, sin = make([]float32, seq*half), make([]float32, seq*half)
-	for i := 0; i < seq; i++ {
-		for c, f := range inv {
-			a := float64(float32(i) * f)
-			cos[i*half+c], sin[i*half+c] = float32(math.Cos(a)), float32(math.Sin(a))
-		}
-	}
-	return cos, sin
-}
-
 // rotate writes dst[i,:] = rope(src row i) for seq rows (src stride ld,
 // dst stride headDim), multiplied by mul.
 func rotate(dst, src []float32, ld, seq, headDim int, cos, sin []float32, mul float32) {
@@ -174,7 +154,7 @@ func (be *Backend) RotaryAttention(ctx, lse, qkv, keyMask backend.Buffer, batch,
 	ld := 3 * hidden
 	x := data(qkv).Data[:batch*seq*ld]
 	cd, ld2, md := data(ctx).Data[:batch*seq*hidden], data(lse).Data[:batch*heads*seq], data(keyMask).Data[:batch*seq]
-	cos, sin := ropeTables(seq, headDim, theta)
+	cos, sin := backend.RopeTables(seq, headDim, theta)
 	be.parallel(batch*heads, func(lo, hi int) {
 		ws, rs := be.getScratch(), be.newRotaryScratch(seq, headDim)
 		defer be.putScratch(ws)
@@ -210,7 +190,7 @@ func (be *Backend) RotaryAttentionBackward(dqkv, dctx, ctx, lse, qkv, keyMask ba
 	x, dx := data(qkv).Data[:n], data(dqkv).Data[:n]
 	cd, dcd := data(ctx).Data[:batch*seq*hidden], data(dctx).Data[:batch*seq*hidden]
 	ld2, md := data(lse).Data[:batch*heads*seq], data(keyMask).Data[:batch*seq]
-	cos, sin := ropeTables(seq, headDim, theta)
+	cos, sin := backend.RopeTables(seq, headDim, theta)
 	be.parallel(batch*heads, func(lo, hi int) {
 		ws, rs := be.getScratch(), be.newRotaryScratch(seq, headDim)
 		defer be.putScratch(ws)

@@ -19,6 +19,7 @@
 #include "layernorm.cu"
 #include "loss.cu"
 #include "reduce.cu"
+#include "rotary.cu"
 
 namespace {
 

@@ -31,6 +31,11 @@ const (
 
 func (c *Config) modernLayout(p *Params) []Tensor {
 	m, h, inter := c.Modern, c.HiddenSize, c.IntermediateSize
+	if m == nil { // model_type set on another family's configuration: ModernBertConfig's defaults
+		var d Config
+		modernDefaults(&d)
+		m = d.Modern
+	}
 	if len(p.Layers) != c.NumHiddenLayers {
 		p.Layers = make([]Layer, c.NumHiddenLayers)
 	}

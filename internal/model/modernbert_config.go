@@ -180,10 +180,14 @@ func (c *Config) validateModern() error {
 	if _, _, err := c.modernHeadActivation(); err != nil {
 		return err
 	}
+	cd := 0.0
+	if c.ClassifierDropout != nil {
+		cd = *c.ClassifierDropout
+	}
 	for _, d := range []struct {
 		key string
 		v   float64
-	}{{"embedding_dropout", m.EmbeddingDropout}, {"classifier_dropout", *c.ClassifierDropout}} {
+	}{{"embedding_dropout", m.EmbeddingDropout}, {"classifier_dropout", cd}} {
 		if !(d.v >= 0 && d.v < 1) {
 			return fmt.Errorf("key %q: %g is not a probability in [0, 1)", d.key, d.v)
 		}

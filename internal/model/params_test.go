@@ -23,6 +23,10 @@ func TestLayout(t *testing.T) {
 			if mt == "distilbert" {
 				c.TypeVocabSize = 0
 			}
+			if mt == "modernbert" {
+				d, _ := FamilyDefaults(mt)
+				c.Modern, c.TypeVocabSize = d.Modern, 0
+			}
 			w := InitWeights(c, 3)
 			m, err := New(cpu.New(1), c, w)
 			if err != nil {
@@ -32,7 +36,8 @@ func TestLayout(t *testing.T) {
 			seen := map[backend.Buffer]string{}
 			ws, gs := m.Tensors(), g.Tensors()
 			want := map[string]int{"bert": 5 + 16*c.NumHiddenLayers + 4, "roberta": 5 + 16*c.NumHiddenLayers + 4,
-				"xlm-roberta": 5 + 16*c.NumHiddenLayers + 4, "electra": 7 + 16*c.NumHiddenLayers + 4, "distilbert": 4 + 16*c.NumHiddenLayers + 4}[mt]
+				"xlm-roberta": 5 + 16*c.NumHiddenLayers + 4, "electra": 7 + 16*c.NumHiddenLayers + 4, "distilbert": 4 + 16*c.NumHiddenLayers + 4,
+				"modernbert": 6*c.NumHiddenLayers + 6}[mt]
 			if len(ws) != len(gs) || len(ws) != want {
 				t.Fatalf("%d weights, %d gradients, want %d", len(ws), len(gs), want)
 			}
@@ -57,7 +62,12 @@ func TestLayout(t *testing.T) {
 				case strings.Contains(p.Name, ".layer."):
 					block = Encoder
 					fmt.Sscanf(p.Name[strings.Index(p.Name, ".layer.")+len(".layer."):], "%d", &layer)
-				case strings.Contains(p.Name, "pooler.") || strings.HasPrefix(p.Name, "classifier.dense.") || strings.HasPrefix(p.Name, "pre_classifier."):
+				case strings.Contains(p.Name, ".layers."): // ModernBERT
+					block = Encoder
+					fmt.Sscanf(p.Name[strings.Index(p.Name, ".layers.")+len(".layers."):], "%d", &layer)
+				case strings.Contains(p.Name, "final_norm"): // ModernBERT: the top layer's
+					block, layer = Encoder, c.NumHiddenLayers-1
+				case strings.Contains(p.Name, "pooler.") || strings.HasPrefix(p.Name, "classifier.dense.") || strings.HasPrefix(p.Name, "pre_classifier.") || strings.HasPrefix(p.Name, "head."):
 					block = Pooler
 				}
 				if p.Block != block || p.Layer != layer {
