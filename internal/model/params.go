@@ -222,6 +222,8 @@ var familyNames = map[Family]names{
 		query: "attention.q_lin", key: "attention.k_lin", value: "attention.v_lin",
 		attnOut: "attention.out_lin", attnNorm: "sa_layer_norm", inter: "ffn.lin1",
 		output: "ffn.lin2", outNorm: "output_layer_norm", pooler: "pre_classifier", cls: "classifier"},
+	// ModernBERT's layout is modernLayout's; these name its head.
+	ModernBERT: {emb: modernEmb, pooler: "head.dense", cls: "classifier"},
 }
 
 // ClassifierName is the state-dict prefix of the head's output layer
