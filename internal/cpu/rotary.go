@@ -75,10 +75,10 @@ func (be *Backend) newRotaryScratch(seq, headDim int) *rotaryScratch {
 		s: make([]float32, w), g: make([]float32, w), words: make([]uint32, seq)}
 }
 
-// probs overwrites the score block s [i1−i0, k1−k0] (scaled scores) with
-// the probabilities of queries i0..i1: from lse when given (the
+// probsBlock overwrites the score block s [i1−i0, k1−k0] (scaled scores)
+// with the probabilities of queries i0..i1: from lse when given (the
 // backward), else by softmax, storing each row's log-sum-exp into lseOut.
-// Keys outside the window or padding get 0.
+// Keys outside the window or padding get exactly 0.
 func probsBlock(s, mask []float32, i0, i1, k0, k1, window int, lse, lseOut []float32) {
 	nk := k1 - k0
 	for i := i0; i < i1; i++ {
@@ -87,45 +87,65 @@ func probsBlock(s, mask []float32, i0, i1, k0, k1, window int, lse, lseOut []flo
 		if window >= 0 {
 			lo, hi = max(k0, i-window), min(k1, i+window+1)
 		}
+		clear(row[:lo-k0])
+		clear(row[hi-k0:])
+		in, m := row[lo-k0:hi-k0], mask[lo:hi]
 		if lse != nil {
 			l := lse[i]
-			for j := range row {
-				kj := k0 + j
-				if kj < lo || kj >= hi || mask[kj] == 0 || math.IsInf(float64(l), 1) {
-					row[j] = 0
-					continue
+			if math.IsInf(float64(l), 1) {
+				clear(in)
+				continue
+			}
+			expShift(in, l)
+			for j, v := range m {
+				if v == 0 {
+					in[j] = 0
 				}
-				row[j] = expf(row[j] - l)
 			}
 			continue
 		}
 		maxS := float32(math.Inf(-1))
-		for j := lo; j < hi; j++ {
-			if mask[j] != 0 && row[j-k0] > maxS {
-				maxS = row[j-k0]
+		for j, v := range m {
+			if v != 0 && in[j] > maxS {
+				maxS = in[j]
 			}
 		}
 		if math.IsInf(float64(maxS), -1) { // no real key in the window
-			clear(row)
+			clear(in)
 			lseOut[i] = float32(math.Inf(1))
 			continue
 		}
+		expShift(in, maxS)
 		var sum float64
-		for j := range row {
-			kj := k0 + j
-			if kj < lo || kj >= hi || mask[kj] == 0 {
-				row[j] = 0
-				continue
+		for j, v := range m {
+			if v == 0 {
+				in[j] = 0
 			}
-			e := expf(row[j] - maxS)
-			row[j] = e
-			sum += float64(e)
+			sum += float64(in[j])
 		}
 		inv := float32(1 / sum)
-		for j := range row {
-			row[j] *= inv
+		for j := range in {
+			in[j] *= inv
 		}
 		lseOut[i] = maxS + float32(math.Log(sum))
+	}
+}
+
+// expShift overwrites x with exp(x − m) for x <= m (scores of a row
+// against its maximum or its log-sum-exp): expf's polynomial inlined,
+// arguments clamped at −87 (e^−87 is below any sum's rounding; masked
+// entries are zeroed by the caller).
+func expShift(x []float32, m float32) {
+	for j, s := range x {
+		v := s - m
+		if v < -87 {
+			v = -87
+		}
+		t := v*1.44269504088896341 + 12582912
+		n := t - 12582912
+		r := v - n*0.693359375 + n*2.12194440e-4
+		p := ((((1.9875691500e-4*r+1.3981999507e-3)*r+8.3334519073e-3)*r+4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
+		x[j] = (p*r*r + r + 1) * math.Float32frombits(uint32(int32(math.Float32bits(t)&0x7fffff)+127-0x400000)<<23)
 	}
 }
 

@@ -1,0 +1,50 @@
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/mixft/mixft/internal/philox"
+)
+
+// BenchmarkRotaryAttention times ModernBERT-base's attention (12 heads of
+// 64, batch 1) forward and backward, for a sliding-window layer (window
+// 64 each side) and a global one, at 512..8192 tokens. B/op is what one
+// forward and backward allocate: O(seq) for both kinds (no seq×seq scores).
+//
+//	go test ./internal/cpu/ -run '^$' -bench RotaryAttention -benchtime 2x -benchmem
+func BenchmarkRotaryAttention(b *testing.B) {
+	const heads, hd = 12, 64
+	for _, kind := range []struct {
+		name   string
+		window int
+	}{{"local", 64}, {"global", -1}} {
+		for _, seq := range []int{512, 1024, 2048, 4096, 8192} {
+			b.Run(fmt.Sprintf("%s/S%d", kind.name, seq), func(b *testing.B) {
+				be := New(0)
+				rng := rand.New(rand.NewPCG(1, 2))
+				n := seq * heads * hd
+				fill := func(m int) *Tensor {
+					t := &Tensor{Data: make([]float32, m)}
+					for i := range t.Data {
+						t.Data[i] = float32(rng.NormFloat64())
+					}
+					return t
+				}
+				qkv, dctx := fill(3*n), fill(n)
+				mask := &Tensor{Data: make([]float32, seq)}
+				for i := range mask.Data {
+					mask.Data[i] = 1
+				}
+				ctx, lse, dqkv := &Tensor{Data: make([]float32, n)}, &Tensor{Data: make([]float32, heads*seq)}, &Tensor{Data: make([]float32, 3*n)}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					be.RotaryAttention(ctx, lse, qkv, mask, 1, seq, heads, hd, kind.window, 160000, 0.125, 0, philox.Stream{})
+					be.RotaryAttentionBackward(dqkv, dctx, ctx, lse, qkv, mask, 1, seq, heads, hd, kind.window, 160000, 0.125, 0, philox.Stream{})
+				}
+			})
+		}
+	}
+}
