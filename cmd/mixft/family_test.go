@@ -7,18 +7,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mixft/mixft/internal/data/datatest"
 	"github.com/mixft/mixft/internal/model"
 )
 
 // initFamily writes a small random model of a family with the task's
 // labels: a WordPiece vocabulary for bert, electra and distilbert, the
-// byte-level BPE fixture vocabulary for roberta.
+// byte-level BPE fixture vocabulary for roberta, a tokenizer.json in
+// ModernBERT's layout for modernbert.
 func initFamily(t *testing.T, modelType, task string, extra ...string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), modelType)
 	vocab := filepath.Join(shared, "vocab/bert-base-uncased-vocab.txt")
-	if modelType == "roberta" {
+	switch modelType {
+	case "roberta":
 		vocab = filepath.Join(shared, "fixtures/tokenization_bpe/vocab.json")
+	case "modernbert":
+		vocab = filepath.Join(datatest.ModernBERTTokenizerDir(t), "tokenizer.json")
 	}
 	args := append([]string{"init", "--model-type", modelType, "--preset", "tiny", "--layers", "1", "--hidden", "32",
 		"--heads", "2", "--intermediate", "64", "--vocab", vocab, "--task", task, "--out", dir}, extra...)
@@ -48,6 +53,8 @@ func TestInitModelTypes(t *testing.T) {
 		{"roberta", nil, []string{"hidden_size", "type_vocab_size"}, "classifier.out_proj.weight", []string{"vocab.json", "merges.txt"}},
 		{"electra", []string{"--embedding-size", "16"}, []string{"embedding_size"}, "electra.embeddings_project.weight", []string{"vocab.txt"}},
 		{"distilbert", nil, []string{"dim", "n_layers", "hidden_dim", "seq_classif_dropout"}, "pre_classifier.weight", []string{"vocab.txt"}},
+		{"modernbert", nil, []string{"hidden_activation", "global_attn_every_n_layers", "local_attention", "classifier_pooling", "norm_eps"},
+			"model.layers.0.attn.Wqkv.weight", []string{"tokenizer.json", "tokenizer_config.json"}},
 	} {
 		t.Run(tc.modelType, func(t *testing.T) {
 			dir := initFamily(t, tc.modelType, "rte", tc.extra...)
@@ -95,7 +102,7 @@ func TestInitModelTypes(t *testing.T) {
 }
 
 // TestFinetuneFamiliesMixout: finetune --mixout 0.7 on RoBERTa (byte-level
-// BPE), ELECTRA (with embeddings_project) and DistilBERT made by init, on
+// BPE), ELECTRA (with embeddings_project), DistilBERT and ModernBERT made by init, on
 // real RTE data; the saved last/ is the family's, with its tokenizer files,
 // and evaluates to the run's final metrics.
 func TestFinetuneFamiliesMixout(t *testing.T) {
@@ -104,7 +111,7 @@ func TestFinetuneFamiliesMixout(t *testing.T) {
 	for _, tc := range []struct {
 		modelType string
 		extra     []string
-	}{{"roberta", nil}, {"electra", []string{"--embedding-size", "16"}}, {"distilbert", nil}} {
+	}{{"roberta", nil}, {"electra", []string{"--embedding-size", "16"}}, {"distilbert", nil}, {"modernbert", nil}} {
 		t.Run(tc.modelType, func(t *testing.T) {
 			m := initFamily(t, tc.modelType, "rte", tc.extra...)
 			out := filepath.Join(t.TempDir(), "run")
