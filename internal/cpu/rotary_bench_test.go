@@ -1,9 +1,13 @@
+//go:build unix
+
 package cpu
 
 import (
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/mixft/mixft/internal/philox"
 )
@@ -12,6 +16,8 @@ import (
 // 64, batch 1) forward and backward, for a sliding-window layer (window
 // 64 each side) and a global one, at 512..8192 tokens. B/op is what one
 // forward and backward allocate: O(seq) for both kinds (no seq×seq scores).
+// cpu-ms/op is the process's CPU time (user + system) per op, which a
+// machine shared with other work inflates less than the wall time.
 //
 //	go test ./internal/cpu/ -run '^$' -bench RotaryAttention -benchtime 2x -benchmem
 func BenchmarkRotaryAttention(b *testing.B) {
@@ -40,11 +46,22 @@ func BenchmarkRotaryAttention(b *testing.B) {
 				ctx, lse, dqkv := &Tensor{Data: make([]float32, n)}, &Tensor{Data: make([]float32, heads*seq)}, &Tensor{Data: make([]float32, 3*n)}
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu0 := cpuTime()
 				for range b.N {
 					be.RotaryAttention(ctx, lse, qkv, mask, 1, seq, heads, hd, kind.window, 160000, 0.125, 0, philox.Stream{})
 					be.RotaryAttentionBackward(dqkv, dctx, ctx, lse, qkv, mask, 1, seq, heads, hd, kind.window, 160000, 0.125, 0, philox.Stream{})
 				}
+				b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 			})
 		}
 	}
+}
+
+// cpuTime is the process's user + system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
