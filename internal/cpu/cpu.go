@@ -31,6 +31,7 @@ type Backend struct {
 	mu      sync.Mutex
 	scratch []*gemmScratch
 	attn    []*attnScratch
+	rotary  []*rotaryScratch
 	sums    []float64
 	// fullMu guards full, the packed operand a parallel GEMM shares.
 	fullMu sync.Mutex

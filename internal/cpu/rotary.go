@@ -64,15 +64,44 @@ func keyRange(i0, i1, seq, window int) (k0, k1 int) {
 
 // rotaryScratch is one worker's temporaries for a (batch, head) pair.
 type rotaryScratch struct {
-	q, k, dq, dk, s, g []float32
-	words              []uint32
+	q, k, dq, dk, s, g, dd []float32
+	words                  []uint32
 }
 
-func (be *Backend) newRotaryScratch(seq, headDim int) *rotaryScratch {
-	n := seq * headDim
-	w := min(seq, rotaryBlock) * seq
-	return &rotaryScratch{q: make([]float32, n), k: make([]float32, n), dq: make([]float32, n), dk: make([]float32, n),
-		s: make([]float32, w), g: make([]float32, w), words: make([]uint32, seq)}
+// getRotaryScratch takes a worker's temporaries for (batch, head) pairs of
+// seq tokens from the backend's free list (kept across calls, so that a
+// layer's attention allocates nothing once warm).
+func (be *Backend) getRotaryScratch(seq, headDim int) *rotaryScratch {
+	be.mu.Lock()
+	var s *rotaryScratch
+	if n := len(be.rotary); n > 0 {
+		s = be.rotary[n-1]
+		be.rotary = be.rotary[:n-1]
+	}
+	be.mu.Unlock()
+	if s == nil {
+		s = &rotaryScratch{}
+	}
+	grow := func(b []float32, n int) []float32 {
+		if cap(b) < n {
+			return make([]float32, n)
+		}
+		return b[:n]
+	}
+	n, w := seq*headDim, min(seq, rotaryBlock)*seq
+	s.q, s.k, s.dq, s.dk = grow(s.q, n), grow(s.k, n), grow(s.dq, n), grow(s.dk, n)
+	s.s, s.g, s.dd = grow(s.s, w), grow(s.g, w), grow(s.dd, seq)
+	if cap(s.words) < seq {
+		s.words = make([]uint32, seq)
+	}
+	s.words = s.words[:seq]
+	return s
+}
+
+func (be *Backend) putRotaryScratch(s *rotaryScratch) {
+	be.mu.Lock()
+	be.rotary = append(be.rotary, s)
+	be.mu.Unlock()
 }
 
 // probsBlock overwrites the score block s [i1−i0, k1−k0] (scaled scores)
@@ -176,8 +205,9 @@ func (be *Backend) RotaryAttention(ctx, lse, qkv, keyMask backend.Buffer, batch,
 	cd, ld2, md := data(ctx).Data[:batch*seq*hidden], data(lse).Data[:batch*heads*seq], data(keyMask).Data[:batch*seq]
 	cos, sin := backend.RopeTables(seq, headDim, theta)
 	be.parallel(batch*heads, func(lo, hi int) {
-		ws, rs := be.getScratch(), be.newRotaryScratch(seq, headDim)
+		ws, rs := be.getScratch(), be.getRotaryScratch(seq, headDim)
 		defer be.putScratch(ws)
+		defer be.putRotaryScratch(rs)
 		kern := be.kern
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/heads, bh%heads
@@ -212,10 +242,11 @@ func (be *Backend) RotaryAttentionBackward(dqkv, dctx, ctx, lse, qkv, keyMask ba
 	ld2, md := data(lse).Data[:batch*heads*seq], data(keyMask).Data[:batch*seq]
 	cos, sin := backend.RopeTables(seq, headDim, theta)
 	be.parallel(batch*heads, func(lo, hi int) {
-		ws, rs := be.getScratch(), be.newRotaryScratch(seq, headDim)
+		ws, rs := be.getScratch(), be.getRotaryScratch(seq, headDim)
 		defer be.putScratch(ws)
+		defer be.putRotaryScratch(rs)
 		kern := be.kern
-		dd := make([]float32, seq)
+		dd := rs.dd
 		for bh := lo; bh < hi; bh++ {
 			b, h := bh/heads, bh%heads
 			base, cbase := b*seq*ld+h*headDim, b*seq*hidden+h*headDim
