@@ -10,12 +10,9 @@ import (
 	"github.com/mixft/mixft/internal/config"
 	"github.com/mixft/mixft/internal/cpu"
 	"github.com/mixft/mixft/internal/model"
+	"github.com/mixft/mixft/internal/model/familytest"
 	"github.com/mixft/mixft/internal/safetensors"
 )
-
-// modernFixtures are the ModernBERT fixtures of the model package
-// (scripts/fixtures/modernbert.py).
-const modernFixtures = "../model/testdata/modernbert"
 
 // TestModernBERTStepsMatchReference runs the training step (Step.Run) 10
 // times on each ModernBERT fixture's batch with torch.optim.AdamW's
@@ -26,7 +23,7 @@ const modernFixtures = "../model/testdata/modernbert"
 func TestModernBERTStepsMatchReference(t *testing.T) {
 	for _, name := range []string{"C", "R", "M"} {
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join(modernFixtures, name)
+			dir := filepath.Join(familytest.ModernDir(), name)
 			ck, err := model.Load(filepath.Join(dir, "checkpoint"), model.LoadOptions{Seed: 1})
 			if err != nil {
 				t.Fatal(err)

@@ -6,17 +6,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 
 	"github.com/mixft/mixft/internal/fixture"
 )
 
 // testdata is internal/data/testdata/modernbert.
-func testdata() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "testdata", "modernbert")
-}
+func testdata() string { return fixture.InRepo("internal", "data", "testdata", "modernbert") }
 
 // ModernBERTTokenizerDir writes a tokenizer.json in ModernBERT's layout (NFC,
 // ByteLevel, TemplateProcessing [CLS] $A [SEP] / [CLS] $A [SEP] $B [SEP],

@@ -5,11 +5,11 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/mixft/mixft/internal/backend"
+	"github.com/mixft/mixft/internal/fixture"
 	"github.com/mixft/mixft/internal/model"
 	"github.com/mixft/mixft/internal/safetensors"
 )
@@ -27,10 +27,7 @@ var ModernConfigs = []string{"C", "R", "M"}
 const ModernTol = 1e-5
 
 // ModernDir is the ModernBERT fixtures' folder.
-func ModernDir() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "testdata", "modernbert")
-}
+func ModernDir() string { return fixture.InRepo("internal", "model", "testdata", "modernbert") }
 
 // ModernInputs is a fixture's inputs.json.
 type ModernInputs struct {
