@@ -14,12 +14,16 @@ import (
 
 // BenchmarkRotaryAttention times ModernBERT-base's attention (12 heads of
 // 64, batch 1) forward and backward, for a sliding-window layer (window
-// 64 each side) and a global one, at 512..8192 tokens. B/op is what one
-// forward and backward allocate: O(seq) for both kinds (no seq×seq scores).
-// cpu-ms/op is the process's CPU time (user + system) per op, which a
-// machine shared with other work inflates less than the wall time.
+// 64 each side) and a global one, at 512..8192 tokens. Metrics:
+// fwd-cpu-ms and bwd-cpu-ms are the process's CPU time (user + system) per
+// forward and per backward, which a machine shared with other work
+// inflates less than the wall time; scratch-KiB is the attention's working
+// memory, the rotary scratch its workers hold after the run (Q', K', dQ',
+// dK' of one head and the score blocks of rotaryBlock queries: O(seq) for
+// both kinds, against 12·seq² floats for a full score matrix); B/op is what
+// one forward and backward allocate (the scratch on the first call only).
 //
-//	go test ./internal/cpu/ -run '^$' -bench RotaryAttention -benchtime 2x -benchmem
+//	go test ./internal/cpu/ -run '^$' -bench RotaryAttention -benchtime 1s -benchmem
 func BenchmarkRotaryAttention(b *testing.B) {
 	const heads, hd = 12, 64
 	for _, kind := range []struct {
@@ -46,12 +50,17 @@ func BenchmarkRotaryAttention(b *testing.B) {
 				ctx, lse, dqkv := &Tensor{Data: make([]float32, n)}, &Tensor{Data: make([]float32, heads*seq)}, &Tensor{Data: make([]float32, 3*n)}
 				b.ReportAllocs()
 				b.ResetTimer()
-				cpu0 := cpuTime()
+				var fwd, bwd time.Duration
 				for range b.N {
+					t0 := cpuTime()
 					be.RotaryAttention(ctx, lse, qkv, mask, 1, seq, heads, hd, kind.window, 160000, 0.125, 0, philox.Stream{})
+					t1 := cpuTime()
 					be.RotaryAttentionBackward(dqkv, dctx, ctx, lse, qkv, mask, 1, seq, heads, hd, kind.window, 160000, 0.125, 0, philox.Stream{})
+					fwd, bwd = fwd+t1-t0, bwd+cpuTime()-t1
 				}
-				b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+				b.ReportMetric(float64(fwd.Microseconds())/1e3/float64(b.N), "fwd-cpu-ms")
+				b.ReportMetric(float64(bwd.Microseconds())/1e3/float64(b.N), "bwd-cpu-ms")
+				b.ReportMetric(float64(be.rotaryScratchBytes())/1024, "scratch-KiB")
 			})
 		}
 	}
@@ -64,4 +73,15 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// rotaryScratchBytes is the memory the backend's rotary scratch holds.
+func (be *Backend) rotaryScratchBytes() int {
+	be.mu.Lock()
+	defer be.mu.Unlock()
+	n := 0
+	for _, s := range be.rotary {
+		n += 4*(cap(s.q)+cap(s.k)+cap(s.dq)+cap(s.dk)+cap(s.s)+cap(s.g)+cap(s.dd)) + 4*cap(s.words)
+	}
+	return n
 }
