@@ -60,6 +60,7 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
   mixft bench --preset small --mixout 0.7 --dropout 0 --json
   mixft bench --device cuda:0:bf16 --preset large --mixout 0.7 --steps 15 --no-forward
   mixft bench --model-config models/mine/config.json --steps 3
+  mixft bench --model-config models/modernbert-base/config.json --batch 1 --seq 8192 --steps 1 --warmup-steps 0 --no-forward
   mixft bench --gemm --json`,
 		Args: cobra.NoArgs,
 		RunE: runE(o, runF),

@@ -173,7 +173,7 @@ func (p *Predictor) PredictContext(ctx context.Context, examples []data.Example,
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return len(encs[a].InputIDs) - len(encs[b].InputIDs) })
 	out := make([]Prediction, len(examples))
-	acts := p.Model.NewActivations(p.BatchSize, p.MaxSeqLen)
+	acts := p.Model.NewForwardActivations(p.BatchSize, p.MaxSeqLen)
 	defer acts.Free()
 	n := p.Model.Config.NumLabels
 	group := make([]data.Encoding, 0, p.BatchSize)

@@ -55,6 +55,8 @@ type Activations struct {
 	lastBatch, lastSeq int
 	train              *TrainStep
 	modern             *modernActs // ModernBERT's own activations
+	// forwardOnly: every layer shares Layers[0]'s buffers (NewForwardActivations).
+	forwardOnly bool
 }
 
 // gradScratch holds the backward pass's temporaries.
@@ -69,9 +71,22 @@ type gradScratch struct {
 // NewActivations allocates activations for batches of up to batch rows of
 // up to seq tokens.
 func (m *Model) NewActivations(batch, seq int) *Activations {
+	return m.newActivations(batch, seq, false)
+}
+
+// NewForwardActivations allocates activations for forward passes alone
+// (Forward or ForwardTrain, never Backward) of up to batch rows of up to
+// seq tokens: every encoder layer writes the same buffers (a layer reads
+// its input for the last time before it writes its output), so their size
+// does not grow with the depth: what evaluation and prediction need.
+func (m *Model) NewForwardActivations(batch, seq int) *Activations {
+	return m.newActivations(batch, seq, true)
+}
+
+func (m *Model) newActivations(batch, seq int, forwardOnly bool) *Activations {
 	be, c := m.Backend, m.Config
 	t, h, e := batch*seq, c.HiddenSize, c.EmbedDim()
-	a := &Activations{be: be, seq: seq, batch: batch}
+	a := &Activations{be: be, seq: seq, batch: batch, forwardOnly: forwardOnly}
 	if c.Family() == ModernBERT {
 		m.newModernActs(a, batch, seq)
 		return a
@@ -82,7 +97,11 @@ func (m *Model) NewActivations(batch, seq int) *Activations {
 	if c.HasEmbProject() {
 		a.Proj = be.Alloc(t * h)
 	}
-	for range c.NumHiddenLayers {
+	for i := range c.NumHiddenLayers {
+		if forwardOnly && i > 0 {
+			a.Layers = append(a.Layers, a.Layers[0])
+			continue
+		}
 		a.Layers = append(a.Layers, LayerActs{
 			QKV:   be.Alloc(3 * t * h),
 			Probs: be.Alloc(batch * c.NumAttentionHeads * seq * seq), Ctx: be.Alloc(t * h),
@@ -116,7 +135,11 @@ func (a *Activations) Free() {
 		}
 	}
 	free(a.KeyMask, a.EmbSum, a.EmbNorm, a.Emb, a.EmbMean, a.EmbRstd, a.Proj, a.CLS, a.CLSDrop, a.PoolPre, a.Pooled, a.PooledDrop, a.Logits)
-	for _, l := range a.Layers {
+	layers := a.Layers
+	if a.forwardOnly {
+		layers = layers[:min(1, len(layers))]
+	}
+	for _, l := range layers {
 		free(l.QKV, l.Probs, l.Ctx, l.AttnSum, l.AttnOut, l.AttnMean, l.AttnRstd,
 			l.InterPre, l.Inter, l.OutSum, l.Out, l.OutMean, l.OutRstd)
 	}
@@ -127,7 +150,7 @@ func (a *Activations) Free() {
 		}
 	}
 	if a.modern != nil {
-		a.modern.free(a.be)
+		a.modern.free(a.be, a.forwardOnly)
 	}
 }
 

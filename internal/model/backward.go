@@ -141,6 +141,9 @@ func (m *Model) weightGrad(a *Activations, u int, gw backend.Buffer, ls, gls []*
 // id is pad_token_id (as the tokenizer pads): their gradient is then 0.
 func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 	be, c := m.Backend, m.Config
+	if a.forwardOnly {
+		panic("model: Backward on activations from NewForwardActivations")
+	}
 	a.ensureGradScratch(m)
 	if c.Family() == ModernBERT {
 		m.backwardModern(b, a, g)

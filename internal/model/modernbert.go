@@ -98,18 +98,25 @@ func (m *Model) newModernActs(a *Activations, batch, seq int) {
 	a.EmbMean, a.EmbRstd = be.Alloc(t), be.Alloc(t)
 	ma := &modernActs{}
 	for i := range c.NumHiddenLayers {
-		la := LayerActs{
-			QKV: be.Alloc(3 * t * h), Ctx: be.Alloc(t * h),
-			AttnSum: be.Alloc(t * h), AttnOut: be.Alloc(t * h), AttnMean: be.Alloc(t), AttnRstd: be.Alloc(t),
-			InterPre: be.Alloc(2 * t * inter), Inter: be.Alloc(t * inter), Out: be.Alloc(t * h),
+		if a.forwardOnly && i > 0 { // NewForwardActivations: layer 0's buffers
+			a.Layers, ma.LSE = append(a.Layers, a.Layers[0]), append(ma.LSE, ma.LSE[0])
+		} else {
+			a.Layers = append(a.Layers, LayerActs{
+				QKV: be.Alloc(3 * t * h), Ctx: be.Alloc(t * h),
+				AttnSum: be.Alloc(t * h), AttnOut: be.Alloc(t * h), AttnMean: be.Alloc(t), AttnRstd: be.Alloc(t),
+				InterPre: be.Alloc(2 * t * inter), Inter: be.Alloc(t * inter), Out: be.Alloc(t * h),
+			})
+			ma.LSE = append(ma.LSE, be.Alloc(batch*c.NumAttentionHeads*seq))
 		}
-		a.Layers = append(a.Layers, la)
 		var n, mean, rstd backend.Buffer
-		if i > 0 {
+		switch {
+		case i == 0: // layer 0 has no attn_norm
+		case a.forwardOnly && i > 1: // layer 1's
+			n, mean, rstd = ma.Normed[1], ma.NormMean[1], ma.NormRstd[1]
+		default:
 			n, mean, rstd = be.Alloc(t*h), be.Alloc(t), be.Alloc(t)
 		}
 		ma.Normed, ma.NormMean, ma.NormRstd = append(ma.Normed, n), append(ma.NormMean, mean), append(ma.NormRstd, rstd)
-		ma.LSE = append(ma.LSE, be.Alloc(batch*c.NumAttentionHeads*seq))
 	}
 	ma.Final, ma.FinalMean, ma.FinalRstd = be.Alloc(t*h), be.Alloc(t), be.Alloc(t)
 	ma.HeadNorm, ma.HeadMean, ma.HeadRstd = be.Alloc(batch*h), be.Alloc(batch), be.Alloc(batch)
@@ -122,8 +129,14 @@ func (m *Model) newModernActs(a *Activations, batch, seq int) {
 	a.pos = make([]int32, t)
 }
 
-func (ma *modernActs) free(be backend.Backend) {
-	for _, bs := range [][]backend.Buffer{ma.Normed, ma.NormMean, ma.NormRstd, ma.LSE,
+// free releases the buffers; forwardOnly: the layers' are shared (layer
+// 0's LSE, layer 1's attn_norm output).
+func (ma *modernActs) free(be backend.Backend, forwardOnly bool) {
+	normed, mean, rstd, lse := ma.Normed, ma.NormMean, ma.NormRstd, ma.LSE
+	if forwardOnly {
+		normed, mean, rstd, lse = normed[:min(2, len(normed))], mean[:min(2, len(mean))], rstd[:min(2, len(rstd))], lse[:min(1, len(lse))]
+	}
+	for _, bs := range [][]backend.Buffer{normed, mean, rstd, lse,
 		{ma.Final, ma.FinalMean, ma.FinalRstd, ma.HeadNorm, ma.HeadMean, ma.HeadRstd, ma.zero, ma.sink}} {
 		for _, b := range bs {
 			if b != nil {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,7 +117,9 @@ func RelErr(got, want []float32) float64 {
 // ModernForward runs each ModernBERT fixture in evaluation mode on a
 // backend from newBackend: logits and the real tokens' final hidden
 // states of the padded batch, and each row's logits run alone without
-// padding, within tol relative of transformers'.
+// padding (on NewForwardActivations, whose layers share buffers), within
+// tol relative of transformers'; the padded batch's logits on
+// NewForwardActivations equal those on NewActivations.
 func ModernForward(t *testing.T, newBackend func(testing.TB) backend.Backend, tol float64) {
 	for _, cfg := range ModernConfigs {
 		t.Run(cfg, func(t *testing.T) {
@@ -146,13 +149,19 @@ func ModernForward(t *testing.T, newBackend func(testing.TB) backend.Backend, to
 			if e := RelErr(got, want); e > tol {
 				t.Errorf("sequence_output (real tokens): relative error %.3g > %g", e, tol)
 			}
+			fa := m.NewForwardActivations(b.Size, b.Seq)
+			m.Forward(b, fa)
+			if got, want := m.Logits(fa, b.Size), m.Logits(a, b.Size); !slices.Equal(got, want) {
+				t.Errorf("logits on forward-only activations %v, want %v", got, want)
+			}
+			fa.Free()
 			for r := range in.InputIDs {
 				n := 0
 				for _, v := range in.AttentionMask[r] {
 					n += int(v)
 				}
 				one := &model.Batch{Size: 1, Seq: n, InputIDs: in.InputIDs[r][:n], AttentionMask: in.AttentionMask[r][:n]}
-				a1 := m.NewActivations(1, n)
+				a1 := m.NewForwardActivations(1, n)
 				m.Forward(one, a1)
 				c := ck.Config.NumLabels
 				if e := RelErr(m.Logits(a1, 1), ref["logits_unpadded"][r*c:(r+1)*c]); e > tol {
