@@ -52,7 +52,8 @@ and the device's description (card, compute capability, driver, PTX
 target, the cuBLAS file and version loaded; device_info in --json).
 
 Model FLOPs: training 6 × (encoder dense parameters × tokens + head
-parameters × examples) + attention 12·L·B·S²·H; forward a third of that.
+parameters × examples) + attention 12·L·B·S²·H (ModernBERT's sliding-window
+layers: S × the keys within the window instead of S²); forward a third of that.
 
 --gemm instead prints the GEMM's GFLOP/s (the SGEMM, or the bf16 GEMM with
 --precision bf16) on square 512/1024/2048 and the BERT shapes
@@ -68,6 +69,7 @@ Timings are medians over the timed steps; --warmup-steps run first, untimed.`,
   mixft bench --gemm --precision bf16 --shapes 4096x2304x768,4096x768x3072
   mixft bench --device cuda:0:bf16 --preset large --mixout 0.7 --steps 15 --no-forward
   mixft bench --model-config models/mine/config.json --steps 3
+  mixft bench --model-config models/modernbert-base/config.json --batch 1 --seq 8192 --steps 1 --warmup-steps 0 --no-forward
   mixft bench --gemm --json`,
 		Args: cobra.NoArgs,
 		RunE: runE(o, runF),
@@ -355,7 +357,22 @@ func modelFLOPs(cfg model.Config, batch, seq int) (trainFLOPs, forwardFLOPs floa
 		}
 	}
 	tokens := float64(batch * seq)
-	attn := 12 * float64(cfg.NumHiddenLayers) * float64(batch) * float64(seq) * float64(seq) * float64(cfg.HiddenSize)
+	// 12·B·S·keys·H per layer: keys = S, or for ModernBERT's sliding-window
+	// layers the mean number of keys within the window.
+	var attn float64
+	for l := range cfg.NumHiddenLayers {
+		keys := float64(seq)
+		if cfg.Family() == model.ModernBERT {
+			if w := cfg.AttnWindow(l); w >= 0 {
+				n := 0
+				for i := range seq {
+					n += min(seq, i+w+1) - max(0, i-w)
+				}
+				keys = float64(n) / float64(seq)
+			}
+		}
+		attn += 12 * float64(batch) * float64(seq) * keys * float64(cfg.HiddenSize)
+	}
 	trainFLOPs = 6*(enc*tokens+head*float64(batch)) + attn
 	return trainFLOPs, trainFLOPs / 3
 }

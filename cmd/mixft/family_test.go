@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mixft/mixft/internal/data/datatest"
 	"github.com/mixft/mixft/internal/model"
 )
 
 // initFamily writes a small random model of a family with the task's
 // labels: a WordPiece vocabulary for bert, electra and distilbert, the
-// byte-level BPE fixture vocabulary for roberta.
+// byte-level BPE fixture vocabulary for roberta, a tokenizer.json in
+// ModernBERT's layout for modernbert.
 func initFamily(t *testing.T, modelType, task string, extra ...string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), modelType)
@@ -22,6 +24,8 @@ func initFamily(t *testing.T, modelType, task string, extra ...string) string {
 		vocab = filepath.Join(shared, "fixtures/tokenization_bpe/vocab.json")
 	case "xlm-roberta", "albert", "deberta-v2":
 		vocab = spmVocab(t, modelType)
+	case "modernbert":
+		vocab = filepath.Join(datatest.ModernBERTTokenizerDir(t), "tokenizer.json")
 	}
 	args := append([]string{"init", "--model-type", modelType, "--preset", "tiny", "--layers", "1", "--hidden", "32",
 		"--heads", "2", "--intermediate", "64", "--vocab", vocab, "--task", task, "--out", dir}, extra...)
@@ -72,6 +76,8 @@ func TestInitModelTypes(t *testing.T) {
 		{"albert", []string{"--embedding-size", "16"}, []string{"embedding_size", "classifier_dropout_prob"}, "albert.encoder.embedding_hidden_mapping_in.weight", []string{"spiece.model"}},
 		{"deberta-v2", nil, []string{"relative_attention", "position_buckets", "pos_att_type", "share_att_key"}, "deberta.encoder.rel_embeddings.weight", []string{"spm.model"}},
 		{"deberta-v2", []string{"--max-position", "40"}, []string{"position_buckets"}, "deberta.encoder.LayerNorm.weight", []string{"spm.model"}},
+		{"modernbert", nil, []string{"hidden_activation", "global_attn_every_n_layers", "local_attention", "classifier_pooling", "norm_eps"},
+			"model.layers.0.attn.Wqkv.weight", []string{"tokenizer.json", "tokenizer_config.json"}},
 	} {
 		t.Run(tc.modelType, func(t *testing.T) {
 			dir := initFamily(t, tc.modelType, "rte", tc.extra...)
@@ -119,7 +125,7 @@ func TestInitModelTypes(t *testing.T) {
 }
 
 // TestFinetuneFamiliesMixout: finetune --mixout 0.7 on RoBERTa (byte-level
-// BPE), XLM-RoBERTa, ALBERT and DeBERTa-v3 (SentencePiece Unigram), ELECTRA (with embeddings_project) and DistilBERT made by init, on
+// BPE), XLM-RoBERTa, ALBERT and DeBERTa-v3 (SentencePiece Unigram), ELECTRA (with embeddings_project), DistilBERT and ModernBERT made by init, on
 // real RTE data; the saved last/ is the family's, with its tokenizer files,
 // and evaluates to the run's final metrics.
 func TestFinetuneFamiliesMixout(t *testing.T) {
@@ -129,7 +135,7 @@ func TestFinetuneFamiliesMixout(t *testing.T) {
 		modelType string
 		extra     []string
 	}{{"roberta", nil}, {"xlm-roberta", nil}, {"electra", []string{"--embedding-size", "16"}}, {"distilbert", nil}, {"albert", []string{"--embedding-size", "16"}},
-		{"deberta-v2", []string{"--max-position", "64"}}} {
+		{"deberta-v2", []string{"--max-position", "64"}}, {"modernbert", nil}} {
 		t.Run(tc.modelType, func(t *testing.T) {
 			m := initFamily(t, tc.modelType, "rte", tc.extra...)
 			out := filepath.Join(t.TempDir(), "run")

@@ -177,7 +177,8 @@ with it.`,
   mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte --logging-steps 50
   mixft finetune --task rte --model bert-large-uncased --data-dir glue_data/RTE --output-dir runs/rte --save-total-limit 1 --save-only-model
   mixft finetune --task rte --model bert-base-uncased --data-dir glue_data/RTE --output-dir runs/rte-bf16 --mixout 0.7 --precision bf16
-  mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews --report-to tensorboard`,
+  mixft finetune --model bert-base-uncased --train-file reviews/train.csv --validation-file reviews/dev.csv --text-columns review --output-dir runs/reviews --report-to tensorboard
+  mixft finetune --model answerdotai/ModernBERT-base --train-file contracts/train.csv --validation-file contracts/dev.csv --text-columns text --max-seq-length 8192 --batch-size 1 --mixout 0.7 --output-dir runs/contracts`,
 		Args: cobra.NoArgs,
 		RunE: runE(o, runF),
 	}

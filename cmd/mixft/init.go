@@ -34,19 +34,21 @@ func newInitCmd(runF func(*initOptions) error) *cobra.Command {
 	o := &initOptions{}
 	cmd := &cobra.Command{
 		Use:   "init",
-		Short: "Create a randomly initialised checkpoint (BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, DeBERTa-v3) from a preset and a vocabulary",
+		Short: "Create a randomly initialised checkpoint (BERT, RoBERTa, XLM-R, ELECTRA, DistilBERT, ALBERT, DeBERTa-v3, ModernBERT) from a preset and a vocabulary",
 		Long: `init writes a Hugging Face model directory (config.json, model.safetensors,
 tokenizer files, tokenizer_config.json) holding a model initialised as
 transformers initialises one (weights N(0, initializer_range), biases 0,
 LayerNorm 1/0). --model-type picks the family: bert, roberta, xlm-roberta,
 electra (--embedding-size below --hidden adds embeddings_project),
-distilbert, albert or deberta-v2 (DeBERTa-v3). Presets are Google's BERT
-sizes: ` + fmt.Sprint(model.PresetNames()) + `.
+distilbert, albert, deberta-v2 (DeBERTa-v3) or modernbert. Presets are
+Google's BERT sizes: ` + fmt.Sprint(model.PresetNames()) + `
+(modernbert: base and large are ModernBERT-base and -large; 8192 positions).
 --vocab is a WordPiece vocab.txt (vocab_size: its lines), for roberta a
 byte-level BPE vocab.json with merges.txt beside it (vocab_size: its ids),
 for xlm-roberta, albert and deberta-v2 their SentencePiece model
 (sentencepiece.bpe.model, spiece.model, spm.model) or a tokenizer.json
-(vocab_size: the tokenizer's ids).
+(vocab_size: the tokenizer's ids), for modernbert a tokenizer.json in
+ModernBERT's layout.
 albert: --embedding-size sets embedding_size (default 128), projected to
 --hidden by embedding_hidden_mapping_in; one layer's weights serve every
 one of the --layers applications.
@@ -64,19 +66,20 @@ from scratch.`,
   mixft init --model-type albert --preset tiny --vocab albert-base-v2/spiece.model --task rte --out models/albert-tiny
   mixft init --model-type deberta-v2 --preset tiny --vocab deberta-v3-base/spm.model --task rte --out models/deberta-tiny
   mixft init --model-type electra --preset tiny --embedding-size 64 --vocab vocab.txt --task rte --out models/electra-tiny
-  mixft init --model-type distilbert --preset tiny --vocab vocab.txt --task sst-2 --out models/distil-tiny`,
+  mixft init --model-type distilbert --preset tiny --vocab vocab.txt --task sst-2 --out models/distil-tiny
+  mixft init --model-type modernbert --preset base --vocab ModernBERT-base/tokenizer.json --task rte --out models/modernbert-rte`,
 		Args: cobra.NoArgs,
 		RunE: runE(o, runF),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.modelType, "model-type", "bert", "model family: "+strings.Join(model.ModelTypes, ", "))
 	f.StringVar(&o.preset, "preset", "tiny", "model size preset")
-	f.StringVar(&o.vocab, "vocab", "", "vocab.txt to use (one WordPiece token per line); roberta: vocab.json, with merges.txt beside it; xlm-roberta: sentencepiece.bpe.model, albert: spiece.model, deberta-v2: spm.model, or their tokenizer.json")
+	f.StringVar(&o.vocab, "vocab", "", "vocab.txt to use (one WordPiece token per line); roberta: vocab.json, with merges.txt beside it; xlm-roberta: sentencepiece.bpe.model, albert: spiece.model, deberta-v2: spm.model, or their tokenizer.json; modernbert: tokenizer.json")
 	f.IntVar(&o.embeddingSize, "embedding-size", 0, "electra: embedding_size (0: hidden_size; smaller adds embeddings_project); albert: embedding_size (0: 128)")
 	f.StringVar(&o.out, "out", "", "directory to create")
 	f.StringVar(&o.task, "task", "", "GLUE task whose label set the head gets (overrides --labels)")
 	f.IntVar(&o.labels, "labels", 2, "number of classes (1: regression) when --task is not given")
-	f.IntVar(&o.maxPosition, "max-position", 0, "max_position_embeddings (0: the preset's 512; roberta: 512 + padding_idx + 1)")
+	f.IntVar(&o.maxPosition, "max-position", 0, "max_position_embeddings (0: the preset's 512; roberta: 512 + padding_idx + 1; modernbert: 8192)")
 	f.IntVar(&o.layers, "layers", 0, "num_hidden_layers (0: the preset's)")
 	f.IntVar(&o.hidden, "hidden", 0, "hidden_size (0: the preset's)")
 	f.IntVar(&o.heads, "heads", 0, "num_attention_heads (0: the preset's)")
@@ -109,7 +112,19 @@ func runInit(o *initOptions) error {
 		return err
 	}
 	save := model.SaveOptions{DoLowerCase: o.doLowerCase == "true"}
-	if spm, ok := spmModelFiles[o.modelType]; ok {
+	if cfg.Family() == model.ModernBERT {
+		if filepath.Base(o.vocab) != data.TokenizerJSONFile {
+			return s.bad("vocab", o.vocab, "a ModernBERT tokenizer: a file named tokenizer.json (tokenizer_config.json beside it names [PAD])")
+		}
+		dir := filepath.Dir(o.vocab)
+		enc, err := data.LoadTokenizerJSON(dir, nil)
+		if err != nil {
+			return err
+		}
+		cfg.VocabSize, cfg.PadTokenID = enc.VocabSize(), int(enc.PadID())
+		save.TokenizerFiles = model.TokenizerFiles(dir)
+		save.DoLowerCase = false
+	} else if spm, ok := spmModelFiles[o.modelType]; ok {
 		if base := filepath.Base(o.vocab); base != spm && base != data.TokenizerJSONFile {
 			return s.bad("vocab", o.vocab, "a "+o.modelType+" vocabulary: its SentencePiece model "+spm+" or a tokenizer.json")
 		}

@@ -19,14 +19,15 @@ var writeCalls = []string{"Create", "CreateTemp", "WriteFile", "Rename", "OpenFi
 // allowedWrites are the exceptions, by file, function and call, with why
 // the rules of Write do not apply.
 var allowedWrites = map[string]string{
-	"internal/hub/fetch.go fetchOnce os.OpenFile":                        "the resumable .incomplete part of a download, appended across runs; finish moves it to its destination with Move",
-	"internal/hub/download.go link os.Rename":                            "a snapshot entry of the Hugging Face cache is a symbolic link by design: a new link replaces the entry itself",
-	"internal/train/rundir.go start os.OpenFile":                         "appends to the run's log.jsonl (O_APPEND), which start has just written with WriteFile",
-	"internal/sweep/schedule/process.go Run os.OpenFile":                 "appends to a run's log (O_APPEND): nothing is replaced",
-	"internal/tboard/tboard.go Create os.OpenFile":                       "creates a new, uniquely named event file (O_EXCL): nothing is replaced",
-	"internal/dirlock/dirlock.go Acquire os.OpenFile":                    "the lock file, opened without truncating, held by flock",
-	"internal/sweep/sweeptest/sweeptest.go FakeRun os.WriteFile":         "a test helper (only tests import it): writes a finished run directory into a test's temporary directory",
-	"internal/sweep/sweeptest/sweeptest.go FakeInterrupted os.WriteFile": "a test helper (only tests import it): writes an interrupted run directory into a test's temporary directory",
+	"internal/hub/fetch.go fetchOnce os.OpenFile":                            "the resumable .incomplete part of a download, appended across runs; finish moves it to its destination with Move",
+	"internal/hub/download.go link os.Rename":                                "a snapshot entry of the Hugging Face cache is a symbolic link by design: a new link replaces the entry itself",
+	"internal/train/rundir.go start os.OpenFile":                             "appends to the run's log.jsonl (O_APPEND), which start has just written with WriteFile",
+	"internal/sweep/schedule/process.go Run os.OpenFile":                     "appends to a run's log (O_APPEND): nothing is replaced",
+	"internal/tboard/tboard.go Create os.OpenFile":                           "creates a new, uniquely named event file (O_EXCL): nothing is replaced",
+	"internal/dirlock/dirlock.go Acquire os.OpenFile":                        "the lock file, opened without truncating, held by flock",
+	"internal/sweep/sweeptest/sweeptest.go FakeRun os.WriteFile":             "a test helper (only tests import it): writes a finished run directory into a test's temporary directory",
+	"internal/sweep/sweeptest/sweeptest.go FakeInterrupted os.WriteFile":     "a test helper (only tests import it): writes an interrupted run directory into a test's temporary directory",
+	"internal/data/datatest/datatest.go ModernBERTTokenizerDir os.WriteFile": "a test helper (only tests import it): writes a tokenizer into a test's temporary directory",
 }
 
 // TestWritersUseThisPackage: no non-test file of cmd/ or internal/ outside

@@ -114,6 +114,24 @@ type Backend interface {
 	AttentionQKV(ctx, probs, qkv, keyMask Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
 	// FirstToken writes out[b,:] = x[b,0,:] for x of shape [batch, seq, hidden].
 	FirstToken(out, x Buffer, batch, seq, hidden int)
+	// RotaryAttention is ModernBERT's attention: AttentionQKV's layout and
+	// key mask, with rotary position embeddings applied to q and k inside
+	// the kernel and an optional sliding window, computed blockwise so that
+	// no seq×seq matrix is kept. Token i's q and k are rotated by the
+	// angles i·θ_c, θ_c = theta^(−2c/headDim) rounded to float32 as
+	// transformers computes them (c < headDim/2, pairing columns c and
+	// c + headDim/2: q'_c = q_c cos − q_{c+d/2} sin, q'_{c+d/2} = q_{c+d/2}
+	// cos + q_c sin). Query i attends to the real keys j with |i − j| <=
+	// window (every real key when window < 0): ctx = softmax(scale·q'·k'ᵀ)
+	// ·V, heads concatenated. lse [batch, heads, seq] receives each row's
+	// log-sum-exp of the scaled scores for the backward (+Inf for a query
+	// with no real key in its window, whose ctx row is 0). When dropP > 0
+	// ctx uses the probabilities after dropout, the mask element of (b, h,
+	// i, j) being ((b*heads+h)*seq+i)*seq+j of drop.
+	RotaryAttention(ctx, lse, qkv, keyMask Buffer, batch, seq, heads, headDim, window int, theta, scale, dropP float32, drop philox.Stream)
+	// GatedActivate is a gated linear unit (ModernBERT's GeGLU): for x
+	// [rows, 2·cols] it writes out[r, j] = act(x[r, j]) · x[r, cols+j].
+	GatedActivate(out, x Buffer, rows, cols int, act Activation)
 
 	// BiasActivate is a dense layer's bias and activation in one pass: it
 	// adds bias[j] to x[i*cols+j] in place (x keeps the pre-activation,
@@ -175,6 +193,14 @@ type Backend interface {
 	// same arguments (probs as AttentionQKV stored them; the dropout mask is
 	// drawn again from drop).
 	AttentionQKVBackward(dqkv, dctx, qkv, probs Buffer, batch, seq, heads, headDim int, scale, dropP float32, drop philox.Stream)
+	// RotaryAttentionBackward writes dqkv, the gradient of qkv packed as
+	// qkv, from dctx for the RotaryAttention call with the same arguments
+	// that wrote ctx and lse (the scores are recomputed blockwise; the
+	// dropout mask is drawn again from drop).
+	RotaryAttentionBackward(dqkv, dctx, ctx, lse, qkv, keyMask Buffer, batch, seq, heads, headDim, window int, theta, scale, dropP float32, drop philox.Stream)
+	// GatedActivateBackward writes dx [rows, 2·cols], the gradient of
+	// GatedActivate's x, from dy [rows, cols].
+	GatedActivateBackward(dx, dy, x Buffer, rows, cols int, act Activation)
 	// EmbedBackward accumulates dy's rows into the rows of dword, dpos and
 	// dtyp that Embed read (dtyp nil: no token types); tokens whose id is
 	// padID add nothing to dword (nn.Embedding's padding_idx; padID < 0

@@ -37,6 +37,7 @@ type Backend struct {
 	scratch  []*gemmScratch
 	bscratch []*bf16Scratch
 	attn     []*attnScratch
+	rotary   []*rotaryScratch
 	sums     []float64
 	// fullMu guards full, the packed operand a parallel GEMM shares.
 	fullMu sync.Mutex

@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"strings"
 	"sync"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // bpeMerge is one merge rule: its rank (lower merges first) and the id of
@@ -32,6 +34,13 @@ type BPETokenizer struct {
 	// added tokens that does not start with one.
 	addPrefixSpace bool
 	cls, sep, pad  int32
+	// pairSeps is the number of sep tokens between a pair's segments: 2
+	// for RoBERTa (<s> a </s></s> b </s>), 1 for a TemplateProcessing
+	// post-processor of the form [CLS] $A [SEP] $B [SEP] (ModernBERT).
+	pairSeps int
+	// nfc applies Unicode NFC to the text between added tokens (a
+	// tokenizer.json normalizer {"type": "NFC"}).
+	nfc bool
 
 	mu    sync.RWMutex
 	cache map[string][]int32 // BPE ids of a pre-tokenizer piece
@@ -77,6 +86,9 @@ func (t *BPETokenizer) tokenizeIDs(ids []int32, text string) []int32 {
 			continue
 		}
 		piece := p.text
+		if t.nfc {
+			piece = norm.NFC.String(piece)
+		}
 		if t.addPrefixSpace && piece[0] != ' ' {
 			buf.Reset()
 			buf.WriteByte(' ')
@@ -231,30 +243,33 @@ func bpeTruncatePair(n1, n2, budget int) (int, int) {
 // EncodePair encodes an example as RobertaTokenizerFast(a, b,
 // truncation=True, max_length=maxSeqLen) does: <s> a </s> when b is empty,
 // else <s> a </s></s> b </s>, truncated longest-first (bpeTruncatePair) to
-// maxSeqLen-2 or maxSeqLen-4 tokens of text. Token type ids are all 0.
-// Budgets below zero count as zero, so a maxSeqLen below 4 still gives the
-// four special tokens of a pair.
+// maxSeqLen-2 or maxSeqLen-4 tokens of text; with a one-separator template
+// (ModernBERT's [CLS] a [SEP] b [SEP]), maxSeqLen-3 for a pair. Token type
+// ids are all 0. Budgets below zero count as zero, so a maxSeqLen below 4
+// still gives the special tokens of a pair.
 func (t *BPETokenizer) EncodePair(a, b string, maxSeqLen int) Encoding {
 	ia := t.tokenizeIDs(nil, a)
 	var ib []int32
 	pair := b != ""
 	if pair {
 		ib = t.tokenizeIDs(nil, b)
-		na, nb := bpeTruncatePair(len(ia), len(ib), max(maxSeqLen-4, 0))
+		na, nb := bpeTruncatePair(len(ia), len(ib), max(maxSeqLen-t.PairSpecialTokens(), 0))
 		ia, ib = ia[:na], ib[:nb]
 	} else if budget := max(maxSeqLen-2, 0); len(ia) > budget {
 		ia = ia[:budget]
 	}
 	n := len(ia) + 2
 	if pair {
-		n += len(ib) + 2
+		n += len(ib) + t.pairSeps
 	}
 	ids := make([]int32, 0, n)
 	ids = append(ids, t.cls)
 	ids = append(ids, ia...)
 	ids = append(ids, t.sep)
 	if pair {
-		ids = append(ids, t.sep)
+		if t.pairSeps == 2 {
+			ids = append(ids, t.sep)
+		}
 		ids = append(ids, ib...)
 		ids = append(ids, t.sep)
 	}

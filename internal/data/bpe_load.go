@@ -311,6 +311,7 @@ func newBPE(vocabName, addedName string, vocab map[string]int32, merges []bpeMer
 		tokens:         tokens,
 		merges:         make(map[[2]int32]bpeMerge, len(merges)),
 		addPrefixSpace: addPrefixSpace,
+		pairSeps:       2,
 		cache:          make(map[string][]int32),
 	}
 	for b := range 256 {
@@ -530,12 +531,17 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 	if p := m.EndOfWordSuffix; p != nil && *p != "" {
 		return nil, fmt.Errorf("%s: key \"model.end_of_word_suffix\": %q is not supported (byte-level BPE has none)", path, *p)
 	}
+	nfc := false
 	if len(tj.Normalizer) > 0 && string(tj.Normalizer) != "null" {
-		return nil, fmt.Errorf("%s: key \"normalizer\": normalizer %q is not supported (RoBERTa's is null)", path, typeOf(tj.Normalizer))
+		if typeOf(tj.Normalizer) != "NFC" {
+			return nil, fmt.Errorf("%s: key \"normalizer\": normalizer %q is not supported (expected null, as RoBERTa's, or NFC, as ModernBERT's)", path, typeOf(tj.Normalizer))
+		}
+		nfc = true
 	}
 	var pre struct {
-		Type     string `json:"type"`
-		UseRegex *bool  `json:"use_regex"`
+		Type           string `json:"type"`
+		UseRegex       *bool  `json:"use_regex"`
+		AddPrefixSpace bool   `json:"add_prefix_space"`
 	}
 	if err := json.Unmarshal(tj.PreTokenizer, &pre); err != nil || pre.Type != "ByteLevel" {
 		return nil, fmt.Errorf("%s: key \"pre_tokenizer\": expected {\"type\": \"ByteLevel\", ...}, got %s", path, bpeShort(string(tj.PreTokenizer)))
@@ -548,8 +554,18 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 		Sep  []json.RawMessage `json:"sep"`
 		Cls  []json.RawMessage `json:"cls"`
 	}
-	if err := json.Unmarshal(tj.PostProcessor, &post); err != nil || post.Type != "RobertaProcessing" {
-		return nil, fmt.Errorf("%s: key \"post_processor\": expected {\"type\": \"RobertaProcessing\", ...}, got %s", path, bpeShort(string(tj.PostProcessor)))
+	var tmpl *templateSpecials
+	if err := json.Unmarshal(tj.PostProcessor, &post); err != nil || (post.Type != "RobertaProcessing" && post.Type != "TemplateProcessing") {
+		return nil, fmt.Errorf("%s: key \"post_processor\": expected {\"type\": \"RobertaProcessing\", ...} or ModernBERT's TemplateProcessing, got %s", path, bpeShort(string(tj.PostProcessor)))
+	}
+	if post.Type == "TemplateProcessing" {
+		var err error
+		if tmpl, err = parseTemplate(path, tj.PostProcessor); err != nil {
+			return nil, err
+		}
+		// PreTrainedTokenizerFast runs the pre-tokenizer as tokenizer.json
+		// gives it: its add_prefix_space, not tokenizer_config.json's.
+		cfg.addPrefixSpace = pre.AddPrefixSpace
 	}
 	vocab, err := parseJSONVocabObject(path, m.Vocab)
 	if err != nil {
@@ -586,6 +602,11 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 	if err != nil {
 		return nil, err
 	}
+	t.nfc = nfc
+	if tmpl != nil {
+		post.Cls, post.Sep = tmpl.cls, tmpl.sep
+		t.pairSeps = 1
+	}
 	for _, sp := range []struct {
 		key string
 		raw []json.RawMessage
@@ -607,4 +628,78 @@ func buildBPEJSON(path string, tj *tokenizerJSON, cfg bpeConfig) (*BPETokenizer,
 		return nil, fmt.Errorf("%s: the padding token %q (tokenizer_config.json's pad_token) is neither an added token nor in model.vocab", path, padTok)
 	}
 	return t, nil
+}
+
+// templateSpecials are the cls and sep of a TemplateProcessing
+// post-processor, as [token, id] pairs (RobertaProcessing's form).
+type templateSpecials struct {
+	cls, sep []json.RawMessage
+}
+
+// parseTemplate checks that a TemplateProcessing post-processor is
+// ModernBERT's: single [CLS] $A [SEP], pair [CLS] $A [SEP] $B [SEP], each
+// special token one id; other templates are rejected, naming the key.
+func parseTemplate(path string, raw json.RawMessage) (*templateSpecials, error) {
+	type piece struct {
+		SpecialToken *struct {
+			ID string `json:"id"`
+		} `json:"SpecialToken"`
+		Sequence *struct {
+			ID string `json:"id"`
+		} `json:"Sequence"`
+	}
+	var tp struct {
+		Single        []piece `json:"single"`
+		Pair          []piece `json:"pair"`
+		SpecialTokens map[string]struct {
+			IDs    []int64  `json:"ids"`
+			Tokens []string `json:"tokens"`
+		} `json:"special_tokens"`
+	}
+	if err := json.Unmarshal(raw, &tp); err != nil {
+		return nil, fmt.Errorf("%s: key \"post_processor\": %v", path, err)
+	}
+	shape := func(ps []piece) string {
+		var b strings.Builder
+		for _, p := range ps {
+			switch {
+			case p.SpecialToken != nil:
+				b.WriteString("S:" + p.SpecialToken.ID + " ")
+			case p.Sequence != nil:
+				b.WriteString("$" + p.Sequence.ID + " ")
+			default:
+				b.WriteString("? ")
+			}
+		}
+		return b.String()
+	}
+	bad := fmt.Errorf("%s: key \"post_processor\": TemplateProcessing %q / %q is not supported (expected [CLS] $A [SEP] and [CLS] $A [SEP] $B [SEP])",
+		path, shape(tp.Single), shape(tp.Pair))
+	if len(tp.Single) != 3 || len(tp.Pair) != 5 || shape(tp.Single) == "" {
+		return nil, bad
+	}
+	s, p := tp.Single, tp.Pair
+	if s[0].SpecialToken == nil || s[1].Sequence == nil || s[2].SpecialToken == nil ||
+		p[0].SpecialToken == nil || p[1].Sequence == nil || p[2].SpecialToken == nil || p[3].Sequence == nil || p[4].SpecialToken == nil {
+		return nil, bad
+	}
+	cls, sep := s[0].SpecialToken.ID, s[2].SpecialToken.ID
+	if s[1].Sequence.ID != "A" || p[1].Sequence.ID != "A" || p[3].Sequence.ID != "B" ||
+		p[0].SpecialToken.ID != cls || p[2].SpecialToken.ID != sep || p[4].SpecialToken.ID != sep {
+		return nil, bad
+	}
+	out := &templateSpecials{}
+	for _, sp := range []struct {
+		name string
+		dst  *[]json.RawMessage
+	}{{cls, &out.cls}, {sep, &out.sep}} {
+		st, ok := tp.SpecialTokens[sp.name]
+		if !ok || len(st.IDs) != 1 || len(st.Tokens) != 1 {
+			return nil, fmt.Errorf("%s: key \"post_processor.special_tokens\": %q must map to one token and one id", path, sp.name)
+		}
+		tok, _ := json.Marshal(st.Tokens[0])
+		id, _ := json.Marshal(st.IDs[0])
+		*sp.dst = []json.RawMessage{tok, id}
+	}
+	return out, nil
 }

@@ -493,7 +493,7 @@ func TestLoadBPETokenizerJSONErrors(t *testing.T) {
 		{"merges as pairs", strings.Replace(base, "MERGES", `[["a", "b"]]`, 1), ""},
 		{"bad JSON", "{\n\"model\": [}", "tokenizer.json: line 2: invalid JSON"},
 		{"wordpiece", strings.Replace(ok, `"type": "BPE"`, `"type": "WordPiece"`, 1), `key "model.type": "WordPiece" is not supported`},
-		{"normalizer", strings.Replace(ok, `"normalizer": null`, `"normalizer": {"type": "NFC"}`, 1), `key "normalizer": normalizer "NFC"`},
+		{"normalizer", strings.Replace(ok, `"normalizer": null`, `"normalizer": {"type": "Lowercase"}`, 1), `key "normalizer": normalizer "Lowercase"`},
 		{"pre_tokenizer", strings.Replace(ok, `"type": "ByteLevel"`, `"type": "Whitespace"`, 1), `key "pre_tokenizer": expected`},
 		{"post_processor", strings.Replace(ok, `"RobertaProcessing"`, `"BertProcessing"`, 1), `key "post_processor": expected`},
 		{"cls id", strings.Replace(ok, `["<s>", 258]`, `["<s>", 99999]`, 1), `key "post_processor.cls"`},

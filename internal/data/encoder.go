@@ -33,8 +33,9 @@ func (t *Tokenizer) VocabSize() int { return t.vocab.Len() }
 // PairSpecialTokens is 3: [CLS] a [SEP] b [SEP].
 func (t *Tokenizer) PairSpecialTokens() int { return 3 }
 
-// PairSpecialTokens is 4: <s> a </s></s> b </s>.
-func (t *BPETokenizer) PairSpecialTokens() int { return 4 }
+// PairSpecialTokens is 4: <s> a </s></s> b </s> (3 for a one-separator
+// template: [CLS] a [SEP] b [SEP]).
+func (t *BPETokenizer) PairSpecialTokens() int { return 2 + t.pairSeps }
 
 // fileExists reports whether path names an existing file.
 func fileExists(path string) bool {

@@ -140,9 +140,9 @@ func (t *UnigramTokenizer) EncodePair(a, b string, maxSeqLen int) Encoding {
 	if b != "" {
 		ib = t.encodeText(b)
 		tmpl = t.pair
-		na, nb := bpeTruncatePair(len(ia), len(ib), max(maxSeqLen-templateSpecials(tmpl), 0))
+		na, nb := bpeTruncatePair(len(ia), len(ib), max(maxSeqLen-specialCount(tmpl), 0))
 		ia, ib = ia[:na], ib[:nb]
-	} else if budget := max(maxSeqLen-templateSpecials(tmpl), 0); len(ia) > budget {
+	} else if budget := max(maxSeqLen-specialCount(tmpl), 0); len(ia) > budget {
 		ia = ia[:budget]
 	}
 	var e Encoding
@@ -164,8 +164,8 @@ func (t *UnigramTokenizer) EncodePair(a, b string, maxSeqLen int) Encoding {
 	return e
 }
 
-// templateSpecials counts the special tokens of a template.
-func templateSpecials(tmpl []templatePiece) int {
+// specialCount counts the special tokens of a template.
+func specialCount(tmpl []templatePiece) int {
 	n := 0
 	for _, it := range tmpl {
 		n += len(it.ids)
@@ -183,7 +183,7 @@ func (t *UnigramTokenizer) VocabSize() int { return len(t.tokens) }
 func (t *UnigramTokenizer) DoLowerCase() bool { return t.lower }
 
 // PairSpecialTokens is the number of special tokens of the pair template.
-func (t *UnigramTokenizer) PairSpecialTokens() int { return templateSpecials(t.pair) }
+func (t *UnigramTokenizer) PairSpecialTokens() int { return specialCount(t.pair) }
 
 // Normalizer steps as tokenizers defines them.
 

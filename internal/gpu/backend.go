@@ -315,6 +315,8 @@ type scratch struct {
 	grad     raw    // attention: G = dctx·Vᵀ and dS
 	sums     raw    // SumSquares: partial sums and results
 	sumTable raw    // SumSquares: the table of a run's buffers
+	rope     raw    // RotaryAttention: the cos and sin tables
+	ropeD    raw    // RotaryAttentionBackward: D_i = dctx_i·ctx_i per row
 }
 
 // need returns r's pointer after making it hold at least bytes.
@@ -329,7 +331,7 @@ func (be *Backend) need(r *raw, bytes int) uint64 {
 }
 
 func (s *scratch) release(be *Backend) {
-	all := []*raw{&s.ints, &s.floats, &s.doubles, &s.doubles2, &s.doubles3, &s.probsD, &s.grad, &s.sums, &s.sumTable}
+	all := []*raw{&s.ints, &s.floats, &s.doubles, &s.doubles2, &s.doubles3, &s.probsD, &s.grad, &s.sums, &s.sumTable, &s.rope, &s.ropeD}
 	for i := range s.heads {
 		all = append(all, &s.heads[i])
 	}

@@ -20,6 +20,7 @@
 #include "layernorm.cu"
 #include "loss.cu"
 #include "reduce.cu"
+#include "rotary.cu"
 
 namespace {
 

@@ -20,3 +20,14 @@ func TestFamilyForwardMatchesReference(t *testing.T) { familytest.Forward(t, fp3
 // TestFamilyGradientsMatchReference: their losses and every parameter
 // gradient on this backend in FP32 against Hugging Face's.
 func TestFamilyGradientsMatchReference(t *testing.T) { familytest.Gradients(t, fp32Backend, 1) }
+
+// TestModernBERTForwardMatchesReference: ModernBERT's forward on this
+// backend in FP32 against transformers' (1e-5 relative).
+func TestModernBERTForwardMatchesReference(t *testing.T) {
+	familytest.ModernForward(t, fp32Backend, familytest.ModernTol)
+}
+
+// TestModernBERTGradientsMatchReference: its loss and every gradient.
+func TestModernBERTGradientsMatchReference(t *testing.T) {
+	familytest.ModernGradients(t, fp32Backend, familytest.ModernTol)
+}

@@ -43,6 +43,12 @@ const (
 	kSumsqMultiPartial
 	kSumsqMultiFinish
 	kAdamWStep
+	kRopeAttnFwd
+	kRopeAttnBwdDq
+	kRopeAttnBwdDkv
+	kRopeUnrotate
+	kGatedActivate
+	kGatedActivateBackward
 	numKernels
 )
 
@@ -85,6 +91,12 @@ var kernelNames = [numKernels]string{
 	kSumsqMultiPartial:      "sumsq_multi_partial",
 	kSumsqMultiFinish:       "sumsq_multi_finish",
 	kAdamWStep:              "adamw_step",
+	kRopeAttnFwd:            "rope_attn_fwd",
+	kRopeAttnBwdDq:          "rope_attn_bwd_dq",
+	kRopeAttnBwdDkv:         "rope_attn_bwd_dkv",
+	kRopeUnrotate:           "rope_unrotate",
+	kGatedActivate:          "gated_activate",
+	kGatedActivateBackward:  "gated_activate_backward",
 }
 
 // String implements fmt.Stringer.

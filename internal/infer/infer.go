@@ -173,7 +173,14 @@ func (p *Predictor) PredictContext(ctx context.Context, examples []data.Example,
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return len(encs[a].InputIDs) - len(encs[b].InputIDs) })
 	out := make([]Prediction, len(examples))
-	acts := p.Model.NewActivations(p.BatchSize, p.MaxSeqLen)
+	// Activations for the largest batch these examples make (the longest
+	// encodings come last), not BatchSize × MaxSeqLen: a few long
+	// documents evaluated at a large batch size need no more than they fill.
+	longest := 1
+	for _, e := range encs {
+		longest = max(longest, len(e.InputIDs))
+	}
+	acts := p.Model.NewForwardActivations(max(1, min(p.BatchSize, len(examples))), longest)
 	defer acts.Free()
 	n := p.Model.Config.NumLabels
 	group := make([]data.Encoding, 0, p.BatchSize)

@@ -41,19 +41,25 @@ type LayerActs struct {
 // batch rows of up to seq tokens, and the backward pass's scratch buffers;
 // it is reused across batches that fit.
 type Activations struct {
-	be               backend.Backend
-	seq, batch       int
-	KeyMask          backend.Buffer // [batch, seq], 1 real / 0 padding
-	EmbSum, EmbNorm  backend.Buffer // word+pos+type, and its LayerNorm [tokens, embedding size]
-	EmbMean, EmbRstd backend.Buffer
-	Emb              backend.Buffer // dropout(EmbNorm), the first layer's input (or the projection's)
-	Proj             backend.Buffer // ELECTRA's embeddings_project(Emb), the first layer's input [tokens, hidden]
-	Layers           []LayerActs
-	CLS              backend.Buffer // [batch, hidden] first-token hidden states
-	CLSDrop          backend.Buffer // dropout(CLS), the head dense's input (RoBERTa, ELECTRA)
-	PoolPre, Pooled  backend.Buffer // pooler (head) dense before and after its activation
-	PooledDrop       backend.Buffer // dropout(Pooled), the classifier's input
-	Logits           backend.Buffer // [batch, num_labels]
+	be                 backend.Backend
+	seq, batch         int
+	KeyMask            backend.Buffer // [batch, seq], 1 real / 0 padding
+	EmbSum, EmbNorm    backend.Buffer // word+pos+type, and its LayerNorm [tokens, embedding size]
+	EmbMean, EmbRstd   backend.Buffer
+	Emb                backend.Buffer // dropout(EmbNorm), the first layer's input (or the projection's)
+	Proj               backend.Buffer // ELECTRA's embeddings_project(Emb), the first layer's input [tokens, hidden]
+	Layers             []LayerActs
+	CLS                backend.Buffer // [batch, hidden] first-token hidden states
+	CLSDrop            backend.Buffer // dropout(CLS), the head dense's input (RoBERTa, ELECTRA)
+	PoolPre, Pooled    backend.Buffer // pooler (head) dense before and after its activation
+	PooledDrop         backend.Buffer // dropout(Pooled), the classifier's input
+	Logits             backend.Buffer // [batch, num_labels]
+	host               []float32
+	pos                []int32 // position ids of the last batch
+	grad               *gradScratch
+	lastBatch, lastSeq int
+	train              *TrainStep
+	modern             *modernActs // ModernBERT's own activations
 	// DeBERTa: the LayerNorm'd relative embeddings and their statistics,
 	// a zero position table (DeBERTa adds no position embeddings, Embed
 	// reads one), and the relative bucket of each (query, key) for
@@ -62,11 +68,8 @@ type Activations struct {
 	zeroPos               backend.Buffer
 	rel                   []int32
 	relSeq                int
-	host                  []float32
-	pos                   []int32 // position ids of the last batch
-	grad                  *gradScratch
-	lastBatch, lastSeq    int
-	train                 *TrainStep
+	// forwardOnly: every layer shares Layers[0]'s buffers (NewForwardActivations).
+	forwardOnly bool
 }
 
 // gradScratch holds the backward pass's temporaries.
@@ -76,14 +79,32 @@ type gradScratch struct {
 	dEmb, dEmbSum                  backend.Buffer // [tokens, embedding size] when the embeddings are projected
 	gMix                           backend.Buffer
 	dPos, dRel, dRelSum, dZeroPos  backend.Buffer // DeBERTa
+	modern                         *modernScratch
 }
 
 // NewActivations allocates activations for batches of up to batch rows of
 // up to seq tokens.
 func (m *Model) NewActivations(batch, seq int) *Activations {
+	return m.newActivations(batch, seq, false)
+}
+
+// NewForwardActivations allocates activations for forward passes alone
+// (Forward or ForwardTrain, never Backward) of up to batch rows of up to
+// seq tokens: every encoder layer writes the same buffers (a layer reads
+// its input for the last time before it writes its output), so their size
+// does not grow with the depth: what evaluation and prediction need.
+func (m *Model) NewForwardActivations(batch, seq int) *Activations {
+	return m.newActivations(batch, seq, true)
+}
+
+func (m *Model) newActivations(batch, seq int, forwardOnly bool) *Activations {
 	be, c := m.Backend, m.Config
 	t, h, e := batch*seq, c.HiddenSize, c.EmbedDim()
-	a := &Activations{be: be, seq: seq, batch: batch}
+	a := &Activations{be: be, seq: seq, batch: batch, forwardOnly: forwardOnly}
+	if c.Family() == ModernBERT {
+		m.newModernActs(a, batch, seq)
+		return a
+	}
 	a.KeyMask = be.Alloc(t)
 	a.EmbSum, a.EmbNorm, a.Emb = be.Alloc(t*e), be.Alloc(t*e), be.Alloc(t*e)
 	a.EmbMean, a.EmbRstd = be.Alloc(t), be.Alloc(t)
@@ -98,7 +119,11 @@ func (m *Model) NewActivations(batch, seq int) *Activations {
 		a.zeroPos = be.Alloc(e)
 		a.rel = make([]int32, seq*seq)
 	}
-	for range c.NumHiddenLayers {
+	for i := range c.NumHiddenLayers {
+		if forwardOnly && i > 0 {
+			a.Layers = append(a.Layers, a.Layers[0])
+			continue
+		}
 		var pos, relDrop backend.Buffer
 		if span > 0 {
 			pos, relDrop = be.Alloc(2*span*3*h), be.Alloc(2*span*h)
@@ -137,13 +162,23 @@ func (a *Activations) Free() {
 	}
 	free(a.KeyMask, a.EmbSum, a.EmbNorm, a.Emb, a.EmbMean, a.EmbRstd, a.Proj, a.CLS, a.CLSDrop, a.PoolPre, a.Pooled, a.PooledDrop, a.Logits,
 		a.Rel, a.RelMean, a.RelRstd, a.zeroPos)
-	for _, l := range a.Layers {
+	layers := a.Layers
+	if a.forwardOnly {
+		layers = layers[:min(1, len(layers))]
+	}
+	for _, l := range layers {
 		free(l.QKV, l.Probs, l.Ctx, l.AttnSum, l.AttnOut, l.AttnMean, l.AttnRstd,
 			l.InterPre, l.Inter, l.OutSum, l.Out, l.OutMean, l.OutRstd, l.Pos, l.RelDrop)
 	}
 	if g := a.grad; g != nil {
 		free(g.dX, g.dY, g.dZ, g.dQKV, g.dCtx, g.dInter, g.dLogits, g.dPooled, g.dCLS, g.dEmb, g.dEmbSum, g.gMix,
 			g.dPos, g.dRel, g.dRelSum, g.dZeroPos)
+		if ms := g.modern; ms != nil {
+			free(ms.dInterPre, ms.dFinal, ms.dN)
+		}
+	}
+	if a.modern != nil {
+		a.modern.free(a.be, a.forwardOnly)
 	}
 }
 
@@ -158,6 +193,11 @@ type TrainStep struct {
 	// ClassifierDropout applies to the pooled output before the classifier
 	// and, for RoBERTa and ELECTRA, to the first token before the head's dense.
 	ClassifierDropout float32
+	// EmbeddingDropout is ModernBERT's embedding_dropout (the other
+	// families drop their embeddings with HiddenDropout). ModernBERT's
+	// HiddenDropout is mlp_dropout and its AttentionDropout applies to the
+	// attention probabilities and to the attention output.
+	EmbeddingDropout float32
 	// Seed and Step key every mask: site s of step Step draws from
 	// philox.Stream{Seed, Step, philox.DropoutID(s)}.
 	Seed, Step uint64
@@ -286,6 +326,10 @@ func (m *Model) forward(b *Batch, a *Activations, ts *TrainStep) {
 		panic(fmt.Sprintf("model: batch %d×%d does not fit activations %d×%d", b.Size, b.Seq, a.batch, a.seq))
 	}
 	a.lastBatch, a.lastSeq, a.train = b.Size, b.Seq, ts
+	if c.Family() == ModernBERT {
+		m.forwardModern(b, a, ts)
+		return
+	}
 	train := ts != nil
 	t, h := b.Size*b.Seq, c.HiddenSize
 	eps := float32(c.LayerNormEps)
@@ -424,6 +468,9 @@ func (m *Model) zeroPadding(x backend.Buffer, b *Batch, width int) {
 
 // Sequence returns the last layer's hidden states of the last forward pass.
 func (a *Activations) Sequence() backend.Buffer {
+	if a.modern != nil {
+		return a.modern.Final
+	}
 	if len(a.Layers) == 0 {
 		return a.EmbNorm
 	}

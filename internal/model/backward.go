@@ -81,7 +81,10 @@ func (a *Activations) ensureGradScratch(m *Model) {
 		g.dPos, g.dRel, g.dRelSum, g.dZeroPos = be.Alloc(r*3*h), be.Alloc(r*h), be.Alloc(r*h), be.Alloc(c.EmbedDim())
 	}
 	if m.hasMix() {
-		g.gMix = be.Alloc(max(h*c.IntermediateSize, 3*h*h, c.NumLabels*h, h*c.EmbedDim()))
+		g.gMix = be.Alloc(max(2*h*c.IntermediateSize, 3*h*h, c.NumLabels*h, h*c.EmbedDim()))
+	}
+	if c.Family() == ModernBERT {
+		g.modern = m.newModernScratch(a)
 	}
 	a.grad = g
 }
@@ -141,7 +144,14 @@ func (m *Model) weightGrad(a *Activations, u backend.MixoutMode, gw backend.Buff
 // id is pad_token_id (as the tokenizer pads): their gradient is then 0.
 func (m *Model) Backward(b *Batch, a *Activations, g *Grads) {
 	be, c := m.Backend, m.Config
+	if a.forwardOnly {
+		panic("model: Backward on activations from NewForwardActivations")
+	}
 	a.ensureGradScratch(m)
+	if c.Family() == ModernBERT {
+		m.backwardModern(b, a, g)
+		return
+	}
 	s := a.grad
 	ts := a.train
 	train := ts != nil

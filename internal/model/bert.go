@@ -102,7 +102,7 @@ func (m *Model) Check(b *Batch) error {
 	if b.Size < 1 || b.Seq < 1 {
 		return fmt.Errorf("batch: empty (size %d, seq %d)", b.Size, b.Seq)
 	}
-	types := m.Config.HasTokenTypes() // DistilBERT and DeBERTa with type_vocab_size 0 have none and ignore them
+	types := m.Config.HasTokenTypes() // DistilBERT, ModernBERT and DeBERTa with type_vocab_size 0 have none and ignore them
 	if len(b.InputIDs) != n || (types && len(b.TokenTypeIDs) != n) || len(b.AttentionMask) != n {
 		return fmt.Errorf("batch: input_ids/token_type_ids/attention_mask must have %d×%d elements, have %d/%d/%d",
 			b.Size, b.Seq, len(b.InputIDs), len(b.TokenTypeIDs), len(b.AttentionMask))

@@ -254,6 +254,15 @@ func (c *Config) canonicalName(name string) (canon string, ok bool) {
 	if strings.HasSuffix(name, "position_ids") {
 		return "", false
 	}
+	if c.Family() == ModernBERT {
+		// ModernBertModel saved alone has no "model." prefix.
+		for _, r := range []string{"embeddings.", "layers.", "final_norm."} {
+			if strings.HasPrefix(name, r) {
+				return "model." + name, true
+			}
+		}
+		return name, true
+	}
 	root := familyNames[c.Family()].emb
 	root = root[:strings.IndexByte(root, '.')+1] // "bert."
 	for _, r := range bareRoots {
@@ -328,10 +337,16 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 	// does.
 	var lay Params
 	ck.Config.Layout(&lay)
+	if ck.Config.Family() == ModernBERT {
+		ck.initModernHeadNorm(want)
+	}
 	for _, hd := range []*Linear{&lay.Pooler, &lay.Classifier} {
 		w, b := hd.Name+".weight", hd.Name+".bias"
 		_, hasW := ck.Weights[w]
 		_, hasB := ck.Weights[b]
+		if _, biased := want[b]; !biased { // ModernBERT's head.dense without bias
+			hasB = hasW
+		}
 		if hasW && hasB {
 			continue
 		}
@@ -343,7 +358,12 @@ func (ck *Checkpoint) readTensors(files []string, opt LoadOptions) error {
 			return fmt.Errorf("%s: tensor %q is missing (its partner is present)", files[0], missing)
 		}
 		ck.Config.InitLinear(ck.Weights, hd.Name, hd.Out, hd.In, opt.Seed)
-		ck.Initialized = append(ck.Initialized, w, b)
+		ck.Initialized = append(ck.Initialized, w)
+		if _, biased := want[b]; biased {
+			ck.Initialized = append(ck.Initialized, b)
+		} else {
+			delete(ck.Weights, b)
+		}
 	}
 	for _, p := range specs {
 		if _, ok := ck.Weights[p.Name]; !ok {
@@ -397,6 +417,7 @@ var familyClasses = map[string][2]string{
 	"distilbert":  {"DistilBertForSequenceClassification", "DistilBertTokenizer"},
 	"albert":      {"AlbertForSequenceClassification", "AlbertTokenizer"},
 	"deberta-v2":  {"DebertaV2ForSequenceClassification", "DebertaV2Tokenizer"},
+	"modernbert":  {"ModernBertForSequenceClassification", "PreTrainedTokenizerFast"},
 }
 
 // Save writes a Hugging Face model directory that transformers loads as

@@ -54,6 +54,8 @@ type Config struct {
 	NumLabels int `json:"-"`
 	// ID2Label names the classes in id order (len NumLabels).
 	ID2Label []string `json:"-"`
+	// Modern holds ModernBERT's own settings (nil for the other families).
+	Modern *ModernConfig `json:"-"`
 
 	// extra keeps keys this struct does not model, so that a checkpoint
 	// written back keeps them.
@@ -98,7 +100,14 @@ func ParseConfig(path string, raw []byte) (Config, error) {
 		return Config{}, fmt.Errorf("%s: %w", path, err)
 	}
 	known := knownKey
-	if c.Family() == DistilBERT {
+	if c.Family() == ModernBERT {
+		known = modernKnownKey
+		mc := modernFrom(c)
+		if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&mc); err != nil {
+			return Config{}, fmt.Errorf("%s: %v", path, jsonKeyError(err))
+		}
+		mc.apply(&c)
+	} else if c.Family() == DistilBERT {
 		known = distilKnownKey
 		d := distilFrom(c)
 		if err := json.NewDecoder(bytes.NewReader(raw)).Decode(&d); err != nil {
@@ -278,10 +287,15 @@ const (
 	// over LayerNorm'd relative position embeddings shared by every layer,
 	// head (ContextPooler) dense, GELU, dropout, classifier.
 	DeBERTa
+	// ModernBERT: pre-LayerNorm layers with a fused Wqkv, rotary position
+	// embeddings, sliding-window (local) and global attention layers, a
+	// GeGLU feed-forward, a final norm, and a head (dense, activation,
+	// norm) over the first token or the mean of the real tokens.
+	ModernBERT
 )
 
 // ModelTypes lists the model_type values config.json may name.
-var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "electra", "distilbert", "albert", "deberta-v2"}
+var ModelTypes = []string{"bert", "roberta", "xlm-roberta", "electra", "distilbert", "albert", "deberta-v2", "modernbert"}
 
 // Family is the family model_type names (BERT when empty).
 func (c *Config) Family() Family {
@@ -296,6 +310,8 @@ func (c *Config) Family() Family {
 		return ALBERT
 	case "deberta-v2":
 		return DeBERTa
+	case "modernbert":
+		return ModernBERT
 	}
 	return BERT
 }
@@ -322,6 +338,8 @@ func FamilyDefaults(modelType string) (Config, error) {
 	case "deberta-v2": // DebertaV2Config's defaults (deberta-v2-xlarge sizes)
 		c.VocabSize, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize = 128100, 1536, 24, 24, 6144
 		c.TypeVocabSize, c.LayerNormEps, c.PadTokenID = 0, 1e-7, 0
+	case "modernbert":
+		modernDefaults(&c)
 	default:
 		return Config{}, fmt.Errorf("key \"model_type\": %q is not supported (expected one of %s)", modelType, strings.Join(ModelTypes, ", "))
 	}
@@ -342,6 +360,12 @@ func (c *Config) EmbedDim() int {
 
 // key is the config.json name of a BertConfig key in this family's config.
 func (c *Config) key(bertKey string) string {
+	if c.Family() == ModernBERT {
+		if k, ok := modernKeys[bertKey]; ok {
+			return k
+		}
+		return bertKey
+	}
 	if c.Family() != DistilBERT {
 		return bertKey
 	}
@@ -386,7 +410,7 @@ func (c *Config) Validate() error {
 		{"num_hidden_layers", c.NumHiddenLayers}, {"num_attention_heads", c.NumAttentionHeads},
 		{"intermediate_size", c.IntermediateSize}, {"max_position_embeddings", c.MaxPositionEmbeddings},
 	}
-	if f := c.Family(); f != DistilBERT && f != DeBERTa {
+	if f := c.Family(); f != DistilBERT && f != DeBERTa && f != ModernBERT {
 		pos = append(pos, struct {
 			key string
 			v   int
@@ -408,6 +432,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.Activation(); err != nil {
 		return err
+	}
+	if c.Family() == ModernBERT {
+		if err := c.validateModern(); err != nil {
+			return err
+		}
 	}
 	if c.PositionEmbeddingType != "" && c.PositionEmbeddingType != "absolute" {
 		return fmt.Errorf("key \"position_embedding_type\": %q is not supported (expected \"absolute\")", c.PositionEmbeddingType)
@@ -439,7 +468,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if !(c.LayerNormEps > 0) {
-		return fmt.Errorf("key \"layer_norm_eps\": %g is not positive", c.LayerNormEps)
+		return fmt.Errorf("key %q: %g is not positive", c.key("layer_norm_eps"), c.LayerNormEps)
 	}
 	if !(c.InitializerRange >= 0) {
 		return fmt.Errorf("key \"initializer_range\": %g is negative", c.InitializerRange)
@@ -501,6 +530,8 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	var err error
 	if c.Family() == DistilBERT {
 		b, err = json.Marshal(distilFrom(c))
+	} else if c.Family() == ModernBERT {
+		b, err = json.Marshal(modernFrom(c))
 	} else {
 		b, err = json.Marshal(plain(c))
 	}

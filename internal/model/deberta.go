@@ -190,10 +190,10 @@ func (c *Config) SetDeBERTaV3Attention(buckets int) {
 }
 
 // HasTokenTypes reports whether the model adds token type embeddings (not
-// DistilBERT, nor DeBERTa with type_vocab_size 0).
+// DistilBERT or ModernBERT, nor DeBERTa with type_vocab_size 0).
 func (c *Config) HasTokenTypes() bool {
 	switch c.Family() {
-	case DistilBERT:
+	case DistilBERT, ModernBERT:
 		return false
 	case DeBERTa:
 		return c.TypeVocabSize > 0

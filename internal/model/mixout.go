@@ -9,8 +9,8 @@ import (
 
 // Linears returns every dense layer in state-dict order: ELECTRA's
 // embeddings_project when the model has it; per encoder layer query, key,
-// value, attention output, intermediate, output; then the pooler (the
-// head's dense) and the classifier.
+// value (ModernBERT: the fused Wqkv), attention output, intermediate,
+// output; then the pooler (the head's dense) and the classifier.
 func (m *Model) Linears() []*Linear {
 	var ls []*Linear
 	if m.Config.HasEmbProject() {
@@ -18,6 +18,10 @@ func (m *Model) Linears() []*Linear {
 	}
 	for i := range m.Layers {
 		l := &m.Layers[i]
+		if m.Config.Family() == ModernBERT {
+			ls = append(ls, &l.Wqkv, &l.AttnOut, &l.Inter, &l.Output)
+			continue
+		}
 		ls = append(ls, &l.Query, &l.Key, &l.Value, &l.AttnOut, &l.Inter, &l.Output)
 	}
 	return append(ls, &m.Pooler, &m.Classifier)

@@ -90,8 +90,11 @@ type Params struct {
 	RelNorm Norm
 	Layers  []Layer
 	// Pooler is the dense layer over the first token (BERT's pooler, the
-	// other families' head dense); Classifier is the output layer.
+	// other families' head dense; ModernBERT's head.dense over the pooled
+	// sequence); Classifier is the output layer.
 	Pooler, Classifier Linear
+	// FinalNorm and HeadNorm are ModernBERT's final_norm and head.norm.
+	FinalNorm, HeadNorm Norm
 }
 
 // Linear is a dense layer y = x Wᵀ + b with W [Out, In] on a backend (in
@@ -106,7 +109,9 @@ type Linear struct {
 	Mix *Mix
 }
 
-// Norm is a LayerNorm's gain and shift on a backend.
+// Norm is a LayerNorm's gain and shift on a backend (B nil: a LayerNorm
+// without bias, ModernBERT's norm_bias false; W nil too: no norm, as
+// ModernBERT's first attn_norm).
 type Norm struct {
 	W, B backend.Buffer
 }
@@ -120,6 +125,12 @@ type Layer struct {
 	// QKV holds the query, key and value weights and biases concatenated;
 	// theirs are views of it (see Config.alloc).
 	QKV QKV
+	// Wqkv is ModernBERT's fused projection [3·hidden, hidden] as its
+	// checkpoints store it (one weight, mixed per input column as one
+	// Linear). ModernBERT's layer uses AttnNorm (attn_norm), Wqkv,
+	// AttnOut (attn.Wo), OutNorm (mlp_norm), Inter (mlp.Wi, [2·intermediate,
+	// hidden]) and Output (mlp.Wo); Query, Key, Value and QKV stay empty.
+	Wqkv Linear
 }
 
 // QKV is a layer's [Wq; Wk; Wv] ([3·hidden, hidden]) and [bq; bk; bv]
@@ -144,6 +155,9 @@ func (c *Config) alloc(be backend.Backend, p *Params) []Tensor {
 	ts := c.Layout(p)
 	h := c.HiddenSize
 	for i := range p.Layers {
+		if c.Family() == ModernBERT {
+			break
+		}
 		l := &p.Layers[i]
 		l.QKV.W, l.QKV.B = be.Alloc(3*h*h), be.Alloc(3*h)
 		for k, part := range l.parts() {
@@ -222,6 +236,8 @@ var familyNames = map[Family]names{
 		query: "attention.q_lin", key: "attention.k_lin", value: "attention.v_lin",
 		attnOut: "attention.out_lin", attnNorm: "sa_layer_norm", inter: "ffn.lin1",
 		output: "ffn.lin2", outNorm: "output_layer_norm", pooler: "pre_classifier", cls: "classifier"},
+	// ModernBERT's layout is modernLayout's; these name its head.
+	ModernBERT: {emb: modernEmb, pooler: "head.dense", cls: "classifier"},
 }
 
 // ClassifierName is the state-dict prefix of the head's output layer
@@ -259,6 +275,9 @@ func (c *Config) LayerOf(i int) int {
 // optimizer's parameters and gradient lookups all derive from it. The
 // buffers are left as they are.
 func (c *Config) Layout(p *Params) []Tensor {
+	if c.Family() == ModernBERT {
+		return c.modernLayout(p)
+	}
 	h, e, inter := c.HiddenSize, c.EmbedDim(), c.IntermediateSize
 	nm := familyNames[c.Family()]
 	if len(p.Layers) != c.ParamLayers() {

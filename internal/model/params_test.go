@@ -27,6 +27,10 @@ func TestLayout(t *testing.T) {
 				c.EmbeddingSize = 0
 				c.SetDeBERTaV3Attention(4)
 			}
+			if mt == "modernbert" {
+				d, _ := FamilyDefaults(mt)
+				c.Modern, c.TypeVocabSize = d.Modern, 0
+			}
 			w := InitWeights(c, 3)
 			m, err := New(cpu.New(1), c, w)
 			if err != nil {
@@ -37,8 +41,9 @@ func TestLayout(t *testing.T) {
 			ws, gs := m.Tensors(), g.Tensors()
 			want := map[string]int{"bert": 5 + 16*c.NumHiddenLayers + 4, "roberta": 5 + 16*c.NumHiddenLayers + 4,
 				"xlm-roberta": 5 + 16*c.NumHiddenLayers + 4, "electra": 7 + 16*c.NumHiddenLayers + 4, "distilbert": 4 + 16*c.NumHiddenLayers + 4,
-				"albert":     7 + 16 + 4,                           // ALBERT: one layer shared by every application
-				"deberta-v2": 4 + 16*c.NumHiddenLayers + 3 + 4}[mt] // DeBERTa: no position embeddings; relative ones and their LayerNorm
+				"albert":     7 + 16 + 4,                       // ALBERT: one layer shared by every application
+				"deberta-v2": 4 + 16*c.NumHiddenLayers + 3 + 4, // DeBERTa: no position embeddings; relative ones and their LayerNorm
+				"modernbert": 6*c.NumHiddenLayers + 6}[mt]
 			if len(ws) != len(gs) || len(ws) != want {
 				t.Fatalf("%d weights, %d gradients, want %d", len(ws), len(gs), want)
 			}
@@ -65,7 +70,12 @@ func TestLayout(t *testing.T) {
 				case strings.Contains(p.Name, ".layer."):
 					block = Encoder
 					fmt.Sscanf(p.Name[strings.Index(p.Name, ".layer.")+len(".layer."):], "%d", &layer)
-				case strings.Contains(p.Name, "pooler.") || strings.HasPrefix(p.Name, "classifier.dense.") || strings.HasPrefix(p.Name, "pre_classifier."):
+				case strings.Contains(p.Name, ".layers."): // ModernBERT
+					block = Encoder
+					fmt.Sscanf(p.Name[strings.Index(p.Name, ".layers.")+len(".layers."):], "%d", &layer)
+				case strings.Contains(p.Name, "final_norm"): // ModernBERT: the top layer's
+					block, layer = Encoder, c.NumHiddenLayers-1
+				case strings.Contains(p.Name, "pooler.") || strings.HasPrefix(p.Name, "classifier.dense.") || strings.HasPrefix(p.Name, "pre_classifier.") || strings.HasPrefix(p.Name, "head."):
 					block = Pooler
 				}
 				if p.Block != block || p.Layer != layer {

@@ -39,7 +39,9 @@ func Preset(name string) (Config, error) { return FamilyPreset("bert", name) }
 // (RoBERTa: padding_idx 1, positions for 512 tokens after it, one token
 // type, LayerNorm eps 1e-5; ELECTRA: embedding_size = hidden_size;
 // DeBERTa: the v3 attention, SetDeBERTaV3Attention(256); the other
-// defaults as BertConfig's).
+// defaults as BertConfig's; ModernBERT: base and large are
+// ModernBERT-base and -large, the other presets get intermediate_size
+// 1.5 × hidden as they have).
 func FamilyPreset(modelType, name string) (Config, error) {
 	p, ok := presets[name]
 	if !ok {
@@ -51,6 +53,17 @@ func FamilyPreset(modelType, name string) (Config, error) {
 	}
 	c.NumHiddenLayers, c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize = p[0], p[1], p[2], p[3]
 	switch c.Family() {
+	case ModernBERT:
+		// ModernBERT-base and -large; the smaller presets with its GeGLU
+		// width, 1.5 × hidden.
+		switch name {
+		case "base":
+			c.NumHiddenLayers, c.IntermediateSize = 22, 1152
+		case "large":
+			c.NumHiddenLayers, c.IntermediateSize = 28, 2624
+		default:
+			c.IntermediateSize = c.HiddenSize * 3 / 2
+		}
 	case RoBERTa:
 		c.MaxPositionEmbeddings, c.TypeVocabSize, c.LayerNormEps = 512+c.PadTokenID+1, 1, 1e-5
 	case ELECTRA:

@@ -50,6 +50,11 @@ func NewStep(m *model.Model, pre model.Weights, cfg config.Run) (*Step, error) {
 	h, a, c := cfg.Dropouts(mc.HiddenDropoutProb, mc.AttentionProbsDropoutProb, classifierDropout(mc))
 	s := &Step{Model: m, seq: cfg.MaxSeqLength,
 		Dropout: model.TrainStep{HiddenDropout: float32(h), AttentionDropout: float32(a), ClassifierDropout: float32(c), Seed: cfg.Seed}}
+	s.Dropout.EmbeddingDropout = s.Dropout.HiddenDropout
+	if mc.Modern != nil { // ModernBERT's embedding_dropout, resolved as the hidden dropout
+		e, _, _ := cfg.Dropouts(mc.Modern.EmbeddingDropout, 0, 0)
+		s.Dropout.EmbeddingDropout = float32(e)
+	}
 	if cfg.Mixout > 0 {
 		mo := model.MixoutOptions{P: cfg.Mixout, PerElement: cfg.MixoutPerElement, Reference: cfg.MixoutGrad == "reference"}
 		for _, l := range m.Linears() {

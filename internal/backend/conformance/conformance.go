@@ -59,6 +59,8 @@ func Run(t *testing.T, be backend.Backend) {
 	if _, ok := be.(backend.Disentangled); ok {
 		t.Run("Disentangled", func(t *testing.T) { testDisentangled(t, be) })
 	}
+	t.Run("RotaryAttention", func(t *testing.T) { testRotaryAttention(t, be) })
+	t.Run("GatedActivate", func(t *testing.T) { testGatedActivate(t, be) })
 }
 
 func randn(rng *rand.Rand, n int, std float64) []float32 {

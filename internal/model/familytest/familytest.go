@@ -170,7 +170,8 @@ func outputs(m *model.Model, a *model.Activations, b *model.Batch) map[string][]
 // evaluation mode on a backend from newBackend and compares every tensor
 // of forward/<cfg>/outputs.safetensors: abs 5e-5, attention probabilities
 // abs 1e-5 (scaled by slack, 1 for float32 backends). RoBERTa's position
-// ids must equal transformers'.
+// ids must equal transformers'. The logits on NewForwardActivations (the
+// layers sharing buffers) must equal those on NewActivations.
 func Forward(t *testing.T, newBackend func(testing.TB) backend.Backend, slack float64) {
 	for _, fam := range Families {
 		for _, cfg := range Configs {
@@ -230,6 +231,12 @@ func Forward(t *testing.T, newBackend func(testing.TB) backend.Backend, slack fl
 					if want := 4; compared < want {
 						t.Fatalf("%s: %d tensors compared, want at least %d", name, compared, want)
 					}
+					fa := m.NewForwardActivations(b.Size, b.Seq)
+					m.Forward(b.Batch, fa)
+					if got, want := m.Logits(fa, b.Size), m.Logits(a, b.Size); !slices.Equal(got, want) {
+						t.Errorf("%s: logits on forward-only activations %v, want %v", name, got, want)
+					}
+					fa.Free()
 					a.Free()
 				}
 			})
