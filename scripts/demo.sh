@@ -42,7 +42,7 @@ real_demo() {
   fi
   local model=$models/minilm-l6
   echo "== all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384, real pretrained weights: $model)"
-  echo "   finetuned on the first 1000 SST-2 training sentences, 1 epoch, lr 1e-4, batch 32;"
+  echo "   finetuned on the first 1000 SST-2 training sentences (up to 64 tokens), 2 epochs, lr 2e-4, batch 32;"
   echo "   dropout(0.1) + wdecay(0, 0.01) against mixout(w_pre, 0.7) + wdecay(0, 0.01), seeds 1 and 2"
   echo "   (mixout(w_pre, p): each step, every input column of a pretrained weight matrix goes back to its pretrained value with probability p)"
   "$bin" sweep run configs/demo/real-sweep.yaml --output-dir "$out/sweep" --workers 2 \

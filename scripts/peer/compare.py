@@ -2,12 +2,14 @@
 """mixft next to its Hugging Face peer (scripts/peer/run_glue_peer.py), side by side.
 
   compare.py run   --task cola --strategy dropout --seeds 1-5 [--side both|mixft|peer]
-                   [--max-train-examples N] --out runs/peer/results.jsonl
+                   [--max-train-examples N] [--lr LR] --out runs/peer/results.jsonl
       per seed, `mixft finetune` (run directory runs/peer/<task>-<strategy>[-nN]-s<seed>,
       kept: a finished one is not run again) and the peer with the same
       settings and thread count; appends one JSON line per side and seed.
   compare.py harvest DIR... --out runs/peer/results.jsonl
-      the mixft side from finished run directories made elsewhere (a sweep's).
+      the mixft side from finished run directories made elsewhere (a sweep's;
+      the table pairs them with peer runs of the same task, strategy,
+      training-set size and lr).
   compare.py time  --task rte --steps 6 --rounds 2 --out runs/peer/timing.jsonl
       the seconds of the first optimizer steps of each side on the real
       task, the sides interleaved (mixft, peer, peer, mixft, ...) so that a
@@ -17,7 +19,7 @@
       n, dev metric mean +- sample std, min-max, train seconds per epoch
       (evaluation excluded) and the mixft/peer ratios.
 
-Both sides: lr 2e-5, batch 32, 3 epochs, max length 128, warmup 10%,
+Both sides: lr 2e-5 (--lr), batch 32, 3 epochs, max length 128, warmup 10%,
 weight decay 0.01 (not biases and LayerNorm), AdamW eps 1e-8, clipping 1.
 Strategies: dropout (BERT's own 0.1) or mixout (mixout(w_pre, 0.7) on every
 pretrained Linear, encoder dropouts 0, classifier dropout 0.1; both sides
@@ -37,6 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PEER = os.path.join(ROOT, "scripts", "peer", "run_glue_peer.py")
 DIRS = {"rte": "RTE", "mrpc": "MRPC", "sts-b": "STS-B", "cola": "CoLA"}
 MIXOUT_P = 0.7
+DEFAULT_LR = 2e-5
 
 
 def seeds(spec):
@@ -50,7 +53,7 @@ def seeds(spec):
 def mixft_args(a, task, strategy, seed, outdir, extra=()):
     cmd = [a.mixft, "finetune", "--task", task, "--strategy", strategy, "--model", a.model,
            "--data-dir", os.path.join(a.glue, DIRS[task]), "--output-dir", outdir, "--seed", str(seed),
-           "--threads", str(a.threads), "--save-best=false"]
+           "--threads", str(a.threads), "--save-best=false", "--lr", repr(a.lr)]
     if strategy == "mixout":
         cmd += ["--mixout", str(MIXOUT_P), "--mixout-grad", a.mixout_grad]
     if a.max_train_examples:
@@ -60,7 +63,7 @@ def mixft_args(a, task, strategy, seed, outdir, extra=()):
 
 def peer_args(a, task, strategy, seed, extra=()):
     cmd = [a.python, PEER, "--task", task, "--model", a.model, "--data-dir", os.path.join(a.glue, DIRS[task]),
-           "--seed", str(seed), "--threads", str(a.threads)]
+           "--seed", str(seed), "--threads", str(a.threads), "--lr", repr(a.lr)]
     if strategy == "mixout":
         cmd += ["--mixout", str(MIXOUT_P), "--mixout-grad", a.mixout_grad]
     if a.max_train_examples:
@@ -101,7 +104,7 @@ def mixft_record(rundir):
     epochs = int(setting("epochs"))
     return {"side": "mixft", "task": m["task"], "strategy": label(mixout), "mixout": mixout,
             "mixout_grad": setting("mixout_grad") if mixout > 0 else None, "seed": m["seed"],
-            "threads": int(setting("threads")), "train_examples": m["train_examples"],
+            "threads": int(setting("threads")), "train_examples": m["train_examples"], "lr": float(setting("lr")),
             "score": m["final"]["primary"], "final": m["final"]["metrics"], "failed": m.get("failed"),
             "s_per_epoch": m["train_seconds"] / epochs, "run_dir": os.path.relpath(rundir, ROOT)}
 
@@ -116,7 +119,8 @@ def append(path, rec):
 def cmd_run(a):
     for seed in seeds(a.seeds):
         for task in a.tasks.split(","):
-            name = f"{task}-{a.strategy}" + (f"-n{a.max_train_examples}" if a.max_train_examples else "") + f"-s{seed}"
+            name = (f"{task}-{a.strategy}" + (f"-n{a.max_train_examples}" if a.max_train_examples else "")
+                    + (f"-lr{a.lr:g}" if a.lr != DEFAULT_LR else "") + f"-s{seed}")
             if a.side in ("both", "mixft"):
                 outdir = os.path.join(a.runs, name)
                 rec = mixft_record(outdir)
@@ -190,14 +194,15 @@ def cmd_table(a):
     groups = {}
     seen = set()
     for r in recs:
-        key = (r["side"], r["task"], r["strategy"], r["seed"], r.get("train_examples"))
+        lr = r.get("lr", DEFAULT_LR)
+        key = (r["side"], r["task"], r["strategy"], r["seed"], r.get("train_examples"), lr)
         if key in seen:
             continue
         seen.add(key)
-        groups.setdefault((r["task"], r.get("train_examples"), r["strategy"]), {}).setdefault(r["side"], []).append(r)
-    print("| task (train examples) | strategy | side | n | dev metric mean ± std | min – max | mixft within peer's min–max | dev loss mean ± std | s/epoch mean | s/epoch mixft/peer |")
+        groups.setdefault((r["task"], r.get("train_examples"), lr, r["strategy"]), {}).setdefault(r["side"], []).append(r)
+    print("| task (train examples, lr) | strategy | side | n | dev metric mean ± std | min – max | mixft within peer's min–max | dev loss mean ± std | s/epoch mean | s/epoch mixft/peer |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    for (task, n, strat), sides in sorted(groups.items()):
+    for (task, n, lr, strat), sides in sorted(groups.items()):
         peer = [r["score"] for r in sides.get("peer", [])]
         for side in ("mixft", "peer"):
             rs = sides.get(side, [])
@@ -212,7 +217,7 @@ def cmd_table(a):
                 within = "yes" if min(peer) <= statistics.mean(sc) <= max(peer) else "no"
                 pe = [r["s_per_epoch"] for r in sides["peer"]]
                 ratio = f"{statistics.mean(ep) / statistics.mean(pe):.2f}"
-            print(f"| {task} ({n}) | {strat} | {side} | {len(rs)} | {fmt(sc)} | {min(sc):.3f} – {max(sc):.3f} | {within} | {fmt(loss)} | {statistics.mean(ep):.0f} | {ratio} |")
+            print(f"| {task} ({n}, {lr:g}) | {strat} | {side} | {len(rs)} | {fmt(sc)} | {min(sc):.3f} – {max(sc):.3f} | {within} | {fmt(loss)} | {statistics.mean(ep):.0f} | {ratio} |")
     if a.timing:
         tm = [json.loads(line) for line in open(a.timing) if line.strip()]
         print()
@@ -244,6 +249,7 @@ def main(argv):
         p.add_argument("--steps", type=int, default=6)
         p.add_argument("--rounds", type=int, default=1)
         p.add_argument("--max-train-examples", type=int, default=0)
+        p.add_argument("--lr", type=float, default=DEFAULT_LR, help="both sides' peak learning rate")
         p.add_argument("--mixout-grad", choices=["exact", "reference"], default="exact",
                        help="both sides' mixout gradient (exact: mixft's default and its sweeps')")
         p.add_argument("--threads", type=int, default=2)
