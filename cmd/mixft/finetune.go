@@ -52,7 +52,7 @@ func newFinetuneCmd(runF func(*finetuneOptions) error) *cobra.Command {
 		Use:   "finetune",
 		Short: "Finetune a BERT checkpoint on a GLUE task or your own CSV/JSON data with dropout, weight decay or mixout",
 		Long: `finetune trains a Hugging Face BERT-family checkpoint (BERT, RoBERTa,
-XLM-RoBERTa, ELECTRA, DistilBERT, ALBERT, DeBERTa-v2/v3) on a GLUE task's train.tsv,
+XLM-RoBERTa, ELECTRA, DistilBERT, ALBERT, DeBERTa-v2/v3, ModernBERT) on a GLUE task's train.tsv,
 evaluates on dev.tsv every epoch (or every --eval-steps), and writes the run
 directory --output-dir:
 

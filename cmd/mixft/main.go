@@ -75,7 +75,7 @@ func newRootCmd() *cobra.Command {
 		Use:   "mixft",
 		Short: "Stable finetuning of BERT checkpoints on GLUE with mixout",
 		Long: `mixft finetunes and evaluates Hugging Face BERT-family checkpoints (BERT,
-RoBERTa, XLM-RoBERTa, ELECTRA, DistilBERT, ALBERT, DeBERTa-v2/v3: config.json,
+RoBERTa, XLM-RoBERTa, ELECTRA, DistilBERT, ALBERT, DeBERTa-v2/v3, ModernBERT: config.json,
 model.safetensors and the tokenizer files, WordPiece, byte-level BPE or
 SentencePiece) on the GLUE tasks or your own CSV/JSON data, with mixout: a regularizer
 that replaces weights, input column by column with probability p, by their
@@ -109,6 +109,7 @@ same command again to resume), 4 a diverged run.`,
   mixft finetune --model microsoft/deberta-v3-base --task rte --data-dir glue_data/RTE --mixout 0.7 --output-dir runs/rte-deberta
   mixft finetune --model xlm-roberta-base --task rte --data-dir glue_data/RTE --mixout 0.7 --output-dir runs/rte-xlmr
   mixft finetune --model albert-base-v2 --task rte --data-dir glue_data/RTE --mixout 0.7 --output-dir runs/rte-albert
+  mixft finetune --model answerdotai/ModernBERT-base --task rte --data-dir glue_data/RTE --mixout 0.7 --output-dir runs/rte-modernbert
   mixft eval --model runs/rte-mixout/best --task rte --data-dir glue_data/RTE
   mixft predict --model runs/rte-mixout/best --task rte --input glue_data/RTE/dev.tsv --output preds.jsonl --probabilities
   mixft predict --model runs/reviews/best --input new_reviews.csv --text-columns review --output preds.jsonl
