@@ -48,3 +48,31 @@ func TestREADME(t *testing.T) {
 		}
 	}
 }
+
+// TestNoMergeLeftovers: a merge or patch leaves .rej and .orig files beside
+// what it touched; none belongs in the repository (one slipped into docs/
+// once).
+func TestNoMergeLeftovers(t *testing.T) {
+	err := filepath.WalkDir("../..", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "runs", "models", "demo-out", "bin", "node_modules":
+				return filepath.SkipDir
+			}
+			if strings.HasPrefix(d.Name(), ".venv") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if ext := filepath.Ext(path); ext == ".rej" || ext == ".orig" {
+			t.Errorf("%s: a merge leftover; fold what it holds into its file and delete it", strings.TrimPrefix(path, "../../"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
