@@ -253,6 +253,9 @@ PY
   mkdir -p "$work/mod"
   : >"$work/mod/go.mod" # fixture.Root: the "shared" folder beside go.mod's
   ln -sfn "$CARRY/shared" "$work/shared"
+  # fixture.InRepo: the repository's own testdata (the ModernBERT fixtures)
+  # under that module root.
+  ln -sfn "$repo/internal" "$work/mod/internal"
   local s0=$SECONDS rc
   (cd "$work/mod" && limited "$(phase_budget 40)" "$work/tests/TestDeviceInfo.log" \
     env MIXFT_CUDA_SYNC=1 "$GPUTEST" -test.v -test.count=1 -test.timeout 35s -test.run '^TestDeviceInfo$')
