@@ -59,7 +59,7 @@ func TestNoMergeLeftovers(t *testing.T) {
 		}
 		if d.IsDir() {
 			switch d.Name() {
-			case ".git", "runs", "models", "demo-out", "bin", "node_modules":
+			case ".git", "runs", "models", "demo-out", "bin":
 				return filepath.SkipDir
 			}
 			if strings.HasPrefix(d.Name(), ".venv") {

@@ -3,13 +3,14 @@
 
   compare.py run   --task cola --strategy dropout --seeds 1-5 [--side both|mixft|peer]
                    [--max-train-examples N] [--lr LR] --out runs/peer/results.jsonl
-      per seed, `mixft finetune` (run directory runs/peer/<task>-<strategy>[-nN]-s<seed>,
+      per seed, `mixft finetune` (run directory runs/peer/<task>-<strategy>[-nN][-lrLR]-s<seed>,
       kept: a finished one is not run again) and the peer with the same
       settings and thread count; appends one JSON line per side and seed.
-  compare.py harvest DIR... --out runs/peer/results.jsonl
+  compare.py harvest DIR... [--seeds 1-3] [--mixout 0,0.7] --out runs/peer/results.jsonl
       the mixft side from finished run directories made elsewhere (a sweep's;
       the table pairs them with peer runs of the same task, strategy,
-      training-set size and lr).
+      training-set size and lr), only the given seeds and mixout
+      probabilities (0: dropout) when given.
   compare.py time  --task rte --steps 6 --rounds 2 --out runs/peer/timing.jsonl
       the seconds of the first optimizer steps of each side on the real
       task, the sides interleaved (mixft, peer, peer, mixft, ...) so that a
@@ -141,11 +142,14 @@ def cmd_run(a):
 
 
 def cmd_harvest(a):
+    keep_seeds = set(seeds(a.seeds)) if a.seeds else None
+    keep_mixout = {float(p) for p in a.mixout.split(",")} if a.mixout else None
     n = 0
     for d in a.dirs:
         for sub in sorted(os.listdir(d)):
             rec = mixft_record(os.path.join(d, sub))
-            if rec:
+            if rec and (keep_seeds is None or rec["seed"] in keep_seeds) \
+                    and (keep_mixout is None or rec["mixout"] in keep_mixout):
                 append(a.out, rec)
                 n += 1
     print(f"compare: {n} finished mixft runs", file=sys.stderr)
@@ -261,6 +265,8 @@ def main(argv):
         p.add_argument("--out", required=True)
     p = sub.add_parser("harvest")
     p.add_argument("dirs", nargs="+")
+    p.add_argument("--seeds", help="only these seeds (1-3,5)")
+    p.add_argument("--mixout", help="only these mixout probabilities, 0 for dropout (0,0.7)")
     p.add_argument("--out", required=True)
     p = sub.add_parser("table")
     p.add_argument("results")
