@@ -66,6 +66,15 @@ func realKeys(mask []float32) int {
 // (every key when real is 0); padding keys get exactly 0. The sum is
 // accumulated in float64.
 func softmaxRow(row, mask []float32, real int) {
+	if real == len(row) && softmaxRowFast(row) {
+		return
+	}
+	softmaxRowGo(row, mask, real)
+}
+
+// softmaxRowGo is softmaxRow in Go, and the reference of the vectorized
+// softmaxRowFast.
+func softmaxRowGo(row, mask []float32, real int) {
 	maxS := float32(math.Inf(-1))
 	for j, s := range row {
 		if real > 0 && mask[j] == 0 {
@@ -199,13 +208,8 @@ func (be *Backend) attentionBackward(dqd, dkd, dvd, dcd, qd, kd, vd, pd []float3
 			// dS = scale·(P'⊙G − P⊙rowsum(P'⊙G)), in place in g.
 			for i := 0; i < seq; i++ {
 				gr, pr, pvr := g[i*seq:][:seq], p[i*seq:][:seq], pv[i*seq:][:seq]
-				var dot float64
-				for j, x := range gr {
-					dot += float64(pvr[j]) * float64(x)
-				}
-				d := float32(dot)
-				for j, x := range gr {
-					gr[j] = scale * (pvr[j]*x - pr[j]*d)
+				if !softmaxGradRowFast(gr, pvr, pr, scale) {
+					softmaxGradRow(gr, pvr, pr, scale)
 				}
 			}
 			// dQ = dS·K, dK = dSᵀ·Q
@@ -213,4 +217,19 @@ func (be *Backend) attentionBackward(dqd, dkd, dvd, dcd, qd, kd, vd, pd []float3
 			gw.gemm(true, false, seq, headDim, seq, 1, g, seq, qd[base:], ld, 0, dkd[base:], ld)
 		}
 	})
+}
+
+// softmaxGradRow overwrites one row of G with the row of dS:
+// g[j] = scale·(pv[j]·g[j] − p[j]·Σₖ pv[k]·g[k]), the sum in float64. It is
+// the reference of the vectorized softmaxGradRowFast.
+func softmaxGradRow(g, pv, p []float32, scale float32) {
+	pv, p = pv[:len(g)], p[:len(g)]
+	var dot float64
+	for j, x := range g {
+		dot += float64(pv[j]) * float64(x)
+	}
+	d := float32(dot)
+	for j, x := range g {
+		g[j] = scale * (pv[j]*x - p[j]*d)
+	}
 }

@@ -51,18 +51,22 @@ func tabulated(tab []float32, x float32) float32 {
 	return c0 + u*(c1-c0)
 }
 
-// geluSlice writes o[i] = gelu(x[i]) = x·Φ(x), Φ interpolated linearly.
+// geluSlice writes o[i] = gelu(x[i]) = x·Φ(x), Φ interpolated linearly;
+// the bulk vectorized where the CPU can (bit for bit the same).
 func geluSlice(o, x []float32) {
 	o = o[:len(x)]
-	for j, xv := range x {
-		o[j] = xv * tabulated(cdfLin, xv)
+	i := geluBulk(o, x, cdfLin)
+	for j, xv := range x[i:] {
+		o[i+j] = xv * tabulated(cdfLin, xv)
 	}
 }
 
-// geluGradSlice writes dx[i] = dy[i]·gelu'(x[i]), gelu' interpolated linearly.
+// geluGradSlice writes dx[i] = dy[i]·gelu'(x[i]), gelu' interpolated
+// linearly; the bulk vectorized where the CPU can (bit for bit the same).
 func geluGradSlice(dx, dy, x []float32) {
 	dx, dy = dx[:len(x)], dy[:len(x)]
-	for j, xv := range x {
-		dx[j] = dy[j] * tabulated(gradLin, xv)
+	i := geluGradBulk(dx, dy, x, gradLin)
+	for j, xv := range x[i:] {
+		dx[i+j] = dy[i+j] * tabulated(gradLin, xv)
 	}
 }

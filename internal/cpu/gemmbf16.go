@@ -315,13 +315,29 @@ func bf16Pairs(dst []uint32, r0, r1 []float32) {
 // bf16Scatter packs src's consecutive pairs (bf16Row) into dst[p*stride]
 // for each pair p.
 func bf16Scatter(dst []uint32, stride int, src []float32) {
-	var tmp [256]uint32
-	words := (len(src) + 1) / 2
-	for p0 := 0; p0 < words; p0 += len(tmp) {
-		w := min(len(tmp), words-p0)
-		bf16Row(tmp[:w], src[2*p0:min(len(src), 2*(p0+w))])
-		for q, v := range tmp[:w] {
-			dst[(p0+q)*stride] = v
+	i := bf16ScatterBulk(dst, stride, src)
+	n := len(src)
+	for ; i+1 < n; i += 2 {
+		dst[i/2*stride] = bf16Pair(src[i], src[i+1])
+	}
+	if i < n {
+		dst[i/2*stride] = bf16Bits(src[i])
+	}
+}
+
+// bf16PairsPanels packs two rows side by side (bf16Pairs) into panels of
+// width words, pstride words apart: word j goes to dst[(j/width)*pstride +
+// j%width]. Long rows convert vectorized through a stack buffer.
+func bf16PairsPanels(dst []uint32, width, pstride int, r0, r1 []float32) {
+	var tmp [512]uint32
+	chunk := len(tmp) / width * width
+	n := len(r0)
+	for j0 := 0; j0 < n; j0 += chunk {
+		w := min(chunk, n-j0)
+		bf16Pairs(tmp[:w], r0[j0:j0+w], r1[j0:j0+w])
+		for q := 0; q < w; q += width {
+			j := j0 + q
+			copy(dst[(j/width)*pstride:][:min(width, w-q)], tmp[q:w])
 		}
 	}
 }
@@ -332,26 +348,34 @@ func bf16Scatter(dst []uint32, stride int, src []float32) {
 // (r, p) of a panel is at p*mr + r, or r*kp + p when rows is set.
 func packBF16A(dst []uint32, pstride int, a []float32, lda int, transA bool, ic, mc, pc, kc, mr, kp int, rows bool) {
 	words := (kc + 1) / 2
+	if transA && !rows {
+		// op(A)[i][p] = a[p*lda+i]: a k-pair's words for every row come
+		// from two rows of a, converted mc at a time across the panels.
+		panels := (mc + mr - 1) / mr
+		for p := 0; p < kc/2; p++ {
+			bf16PairsPanels(dst[p*mr:], mr, pstride, a[(pc+2*p)*lda+ic:][:mc], a[(pc+2*p+1)*lda+ic:][:mc])
+		}
+		if kc%2 == 1 {
+			last := a[(pc+kc-1)*lda+ic:][:mc]
+			for i, v := range last {
+				dst[(i/mr)*pstride+kc/2*mr+i%mr] = bf16Bits(v)
+			}
+		}
+		for ip := 0; ip < panels; ip++ {
+			panel := dst[ip*pstride:][:mr*kp]
+			if nrows := min(mr, mc-ip*mr); nrows < mr {
+				for p := 0; p < words; p++ {
+					clear(panel[p*mr+nrows : (p+1)*mr])
+				}
+			}
+			clear(panel[words*mr:])
+		}
+		return
+	}
 	for ir := 0; ir < mc; ir += mr {
 		panel := dst[(ir/mr)*pstride:][:mr*kp]
 		nrows := min(mr, mc-ir)
 		switch {
-		case transA && !rows:
-			// op(A)[i][p] = a[p*lda+i]: a k-pair's rows are two rows of a.
-			for p := 0; p < kc/2; p++ {
-				d := panel[p*mr:][:mr]
-				bf16Pairs(d[:nrows], a[(pc+2*p)*lda+ic+ir:][:nrows], a[(pc+2*p+1)*lda+ic+ir:][:nrows])
-				clear(d[nrows:])
-			}
-			if kc%2 == 1 {
-				d := panel[kc/2*mr:][:mr]
-				for r, v := range a[(pc+kc-1)*lda+ic+ir:][:nrows] {
-					d[r] = bf16Bits(v)
-				}
-				clear(d[nrows:])
-			}
-			clear(panel[words*mr:])
-			continue
 		case transA:
 			for r := 0; r < nrows; r++ {
 				d := panel[r*kp:][:kp]
@@ -401,18 +425,11 @@ func packBF16B(dst []uint32, pstride int, b []float32, ldb int, transB bool, pc,
 		panel := dst[(jr/nr)*pstride:][:nr*kp]
 		cols := min(nr, nc-jr)
 		if !transB {
-			// op(B)[p][j] = b[p*ldb+j]: two rows give a k-pair's words.
-			for p := 0; p < kc/2; p++ {
-				d := panel[p*nr:][:nr]
-				bf16Pairs(d[:cols], b[(pc+2*p)*ldb+jc+jr:][:cols], b[(pc+2*p+1)*ldb+jc+jr:][:cols])
-				clear(d[cols:])
-			}
-			if kc%2 == 1 {
-				d := panel[kc/2*nr:][:nr]
-				for j, v := range b[(pc+kc-1)*ldb+jc+jr:][:cols] {
-					d[j] = bf16Bits(v)
+			// Packed below, a k-pair across every panel at a time.
+			if cols < nr {
+				for p := 0; p < words; p++ {
+					clear(panel[p*nr+cols : (p+1)*nr])
 				}
-				clear(d[cols:])
 			}
 		} else {
 			// op(B)[p][j] = b[j*ldb+p]: each column is contiguous along k.
@@ -424,6 +441,18 @@ func packBF16B(dst []uint32, pstride int, b []float32, ldb int, transB bool, pc,
 			}
 		}
 		clear(panel[words*nr:])
+	}
+	if !transB {
+		// op(B)[p][j] = b[p*ldb+j]: two rows of b give a k-pair's words,
+		// converted nc at a time across the panels.
+		for p := 0; p < kc/2; p++ {
+			bf16PairsPanels(dst[p*nr:], nr, pstride, b[(pc+2*p)*ldb+jc:][:nc], b[(pc+2*p+1)*ldb+jc:][:nc])
+		}
+		if kc%2 == 1 {
+			for j, v := range b[(pc+kc-1)*ldb+jc:][:nc] {
+				dst[(j/nr)*pstride+kc/2*nr+j%nr] = bf16Bits(v)
+			}
+		}
 	}
 }
 

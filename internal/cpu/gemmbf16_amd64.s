@@ -258,3 +258,47 @@ pairloop:
 pairdone:
 	VZEROUPPER
 	RET
+
+// scatterIota is 0, 1, ..., 15: the word offsets cvtBF16Scatter multiplies
+// by its stride.
+DATA scatterIota<>+0(SB)/8, $0x0000000100000000
+DATA scatterIota<>+8(SB)/8, $0x0000000300000002
+DATA scatterIota<>+16(SB)/8, $0x0000000500000004
+DATA scatterIota<>+24(SB)/8, $0x0000000700000006
+DATA scatterIota<>+32(SB)/8, $0x0000000900000008
+DATA scatterIota<>+40(SB)/8, $0x0000000b0000000a
+DATA scatterIota<>+48(SB)/8, $0x0000000d0000000c
+DATA scatterIota<>+56(SB)/8, $0x0000000f0000000e
+GLOBL scatterIota<>(SB), RODATA|NOPTR, $64
+
+// func cvtBF16Scatter(dst *uint32, stride int, src *float32, n int)
+//
+// dst[i*stride] = bf16(src[2i]) | bf16(src[2i+1])<<16 for i < n/2: the
+// packing of a row into a k-pair-major micro-panel (a transpose), as one
+// VPSCATTERDD of 16 words per 32 values. n is a multiple of 32 and
+// 16*stride fits in 32 bits.
+TEXT ·cvtBF16Scatter(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ stride+8(FP), BX
+	MOVQ src+16(FP), SI
+	MOVQ n+24(FP), CX
+	SHRQ $5, CX
+	JZ   scatterdone
+	VPBROADCASTD BX, Z30
+	VPMULLD      scatterIota<>(SB), Z30, Z30
+	SHLQ         $6, BX // 16 words of stride: the next block's first
+
+scatterloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z1
+	CVTNE2(2, 1, 0)
+	KXNORW  K1, K1, K1
+	VPSCATTERDD Z2, K1, (DI)(Z30*4)
+	ADDQ $128, SI
+	ADDQ BX, DI
+	DECQ CX
+	JNZ  scatterloop
+
+scatterdone:
+	VZEROUPPER
+	RET

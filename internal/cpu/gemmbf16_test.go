@@ -152,7 +152,7 @@ func bf16KernelBackends(t *testing.T, workers int) map[string]*Backend {
 }
 
 func TestGemmBF16Kernels(t *testing.T) {
-	shapes := [][3]int{{1, 1, 1}, {1, 1, 2}, {3, 5, 7}, {12, 32, 2}, {13, 33, 3}, {24, 64, 64}, {37, 70, 257}, {33, 31, 513}, {100, 130, 96}}
+	shapes := [][3]int{{1, 1, 1}, {1, 1, 2}, {3, 5, 7}, {12, 32, 2}, {13, 33, 3}, {24, 64, 64}, {37, 70, 257}, {33, 31, 513}, {100, 130, 96}, {530, 45, 9}, {25, 600, 31}}
 	for name, be := range bf16KernelBackends(t, 1) {
 		rng := rand.New(rand.NewPCG(7, 11))
 		for _, s := range shapes {
@@ -296,6 +296,47 @@ func TestBF16PackConversions(t *testing.T) {
 			for j := range got {
 				if want := bf16Pair(s[j], r1[j]); !same(got[j], want) {
 					t.Fatalf("bf16Pairs n %d offset %d: word %d = %#08x, want %#08x", n, off, j, got[j], want)
+				}
+			}
+		}
+	}
+	// bf16Scatter (a transposing store) and bf16PairsPanels (rows cut into
+	// panels), at every length against the words above.
+	wide := make([]float32, 2400)
+	for i := range wide {
+		wide[i] = src[rng.IntN(len(src))]
+	}
+	for _, n := range []int{0, 1, 31, 32, 33, 64, 95, 255, 256, 1100} {
+		for _, stride := range []int{1, 3, 12, 32} {
+			s := wide[1 : 1+n]
+			words := (n + 1) / 2
+			got := make([]uint32, max(0, (words-1)*stride+1))
+			bf16Scatter(got, stride, s)
+			for i := 0; i < words; i++ {
+				want := bf16Bits(s[2*i])
+				if 2*i+1 < n {
+					want = bf16Pair(s[2*i], s[2*i+1])
+				}
+				if !same(got[i*stride], want) {
+					t.Fatalf("bf16Scatter n %d stride %d: word %d = %#08x, want %#08x", n, stride, i, got[i*stride], want)
+				}
+			}
+		}
+		for _, width := range []int{4, 12, 32} {
+			const pad = 5
+			r0, r1 := wide[:n], wide[1200:1200+n]
+			pstride := width + pad
+			got := make([]uint32, (n+width-1)/width*pstride)
+			bf16PairsPanels(got, width, pstride, r0, r1)
+			for j := 0; j < n; j++ {
+				w := got[(j/width)*pstride+j%width]
+				if want := bf16Pair(r0[j], r1[j]); !same(w, want) {
+					t.Fatalf("bf16PairsPanels n %d width %d: word %d = %#08x, want %#08x", n, width, j, w, want)
+				}
+			}
+			for i := range got {
+				if i%pstride >= width && got[i] != 0 {
+					t.Fatalf("bf16PairsPanels n %d width %d wrote word %d between panels", n, width, i)
 				}
 			}
 		}

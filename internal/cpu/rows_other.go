@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package cpu
+
+// The row loops have no vectorized form here (see rows_amd64.go).
+func softmaxRowFast([]float32) bool                        { return false }
+func softmaxGradRowFast(_, _, _ []float32, _ float32) bool { return false }
+func geluBulk(_, _, _ []float32) int                       { return 0 }
+func geluGradBulk(_, _, _, _ []float32) int                { return 0 }

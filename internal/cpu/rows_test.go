@@ -1,0 +1,124 @@
+package cpu
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// ulps is the distance of two float32 values in units in the last place
+// (0 for equal values and for two NaNs).
+func ulps(a, b float32) int64 {
+	if a != a && b != b {
+		return 0
+	}
+	ia, ib := int64(math.Float32bits(a)), int64(math.Float32bits(b))
+	if ia>>31 != 0 {
+		ia = -(ia & 0x7fffffff)
+	}
+	if ib>>31 != 0 {
+		ib = -(ib & 0x7fffffff)
+	}
+	if ia > ib {
+		return ia - ib
+	}
+	return ib - ia
+}
+
+// TestSoftmaxRowsVectorized: the vectorized softmax and dS rows (where the
+// CPU has AVX-512) run the Go loops' float32 operations unfused in the same
+// order, so each element matches the Go reference to within 1 ulp (the
+// float64 sums are added in another order, which may move the float32 of
+// the sum by one rounding), on scores of every scale, with large negative
+// gaps (the -87 clamp), ties, ±0, infinities and NaNs.
+func TestSoftmaxRowsVectorized(t *testing.T) {
+	if !softmaxRowFast(make([]float32, 16)) {
+		t.Skip("SKIP: no AVX-512 here (softmaxRow and the dS loop run in Go only)")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for trial := 0; trial < 400; trial++ {
+		n := 16 * (1 + rng.IntN(12))
+		scale := math.Exp(rng.NormFloat64() * 3)
+		row := make([]float32, n)
+		for j := range row {
+			row[j] = float32(rng.NormFloat64() * scale)
+		}
+		switch trial % 5 {
+		case 1:
+			row[rng.IntN(n)] = 200 // every other key below the -87 clamp
+		case 2:
+			row[rng.IntN(n)], row[rng.IntN(n)] = float32(math.Copysign(0, -1)), 0
+		case 3:
+			row[rng.IntN(n)] = float32(math.NaN())
+		case 4:
+			row[rng.IntN(n)] = float32(math.Inf(-1))
+		}
+		want := append([]float32(nil), row...)
+		ones := make([]float32, n)
+		for j := range ones {
+			ones[j] = 1
+		}
+		softmaxRowGo(want, ones, n)
+		got := append([]float32(nil), row...)
+		softmaxRowFast(got)
+		for j := range got {
+			if d := ulps(got[j], want[j]); d > 1 {
+				t.Fatalf("trial %d n %d: softmax[%d] = %g, the Go loop %g (%d ulps; score %g)", trial, n, j, got[j], want[j], d, row[j])
+			}
+		}
+
+		p := want
+		pv, g := make([]float32, n), make([]float32, n)
+		for j := range g {
+			pv[j] = p[j] * float32(rng.IntN(2)) * 1.25
+			g[j] = float32(rng.NormFloat64() * scale)
+		}
+		gw, gg := append([]float32(nil), g...), append([]float32(nil), g...)
+		softmaxGradRow(gw, pv, p, 0.125)
+		if !softmaxGradRowFast(gg, pv, p, 0.125) {
+			t.Fatal("softmaxGradRowFast refused a row of 16·k")
+		}
+		for j := range gg {
+			if d := ulps(gg[j], gw[j]); d > 1 {
+				t.Fatalf("trial %d n %d: dS[%d] = %g, the Go loop %g (%d ulps)", trial, n, j, gg[j], gw[j], d)
+			}
+		}
+	}
+	if softmaxRowFast(make([]float32, 24)) {
+		t.Fatal("softmaxRowFast took a row that is not a multiple of 16")
+	}
+}
+
+// TestGeluVectorized: the vectorized GELU and its derivative (where the CPU
+// has AVX-512) give the scalar tabulated loop's values bit for bit, across
+// the table's range, at its ends (±8 and their neighbours), beyond it, on
+// ±0, infinities and NaNs.
+func TestGeluVectorized(t *testing.T) {
+	if geluBulk(make([]float32, 16), make([]float32, 16), cdfLin) == 0 {
+		t.Skip("SKIP: no AVX-512 here (GELU runs in Go only)")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	x := []float32{-8, 8, math.Nextafter32(-8, 0), math.Nextafter32(8, 0), math.Nextafter32(-8, -9), math.Nextafter32(8, 9),
+		0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e30, -1e30, 1.0 / 512, -1.0 / 1024}
+	for len(x) < 4096 {
+		x = append(x, float32(rng.NormFloat64()*math.Exp(rng.NormFloat64())))
+	}
+	dy := make([]float32, len(x))
+	for i := range dy {
+		dy[i] = float32(rng.NormFloat64())
+	}
+	same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b) }
+	got, want := make([]float32, len(x)), make([]float32, len(x))
+	if n := geluBulk(got, x, cdfLin); n != len(x) {
+		t.Fatalf("geluBulk did %d of %d", n, len(x))
+	}
+	geluGradBulk(want, dy, x, gradLin)
+	for i, v := range x {
+		if w := v * tabulated(cdfLin, v); !same(got[i], w) {
+			t.Fatalf("gelu(%g) = %g vectorized, %g in Go", v, got[i], w)
+		}
+		if w := dy[i] * tabulated(gradLin, v); !same(want[i], w) {
+			t.Fatalf("gelu'(%g)·%g = %g vectorized, %g in Go", v, dy[i], want[i], w)
+		}
+	}
+}
