@@ -161,14 +161,7 @@ func dropProbs(as *attnScratch, p []float32, bh, seq int, dropP float32, drop ph
 	keep, thr := backend.KeepScale(dropP), keepThreshold(dropP)
 	for i := 0; i < seq; i++ {
 		fillWords(drop, as.words, uint64((bh*seq+i)*seq))
-		src, dst := p[i*seq:][:seq], pv[i*seq:][:seq]
-		for j, w := range as.words {
-			if w>>8 >= thr {
-				dst[j] = src[j] * keep
-			} else {
-				dst[j] = 0
-			}
-		}
+		dropScale(pv[i*seq:][:seq], p[i*seq:][:seq], as.words, thr, keep)
 	}
 	return pv
 }

@@ -73,14 +73,12 @@ func (be *Backend) BiasDropoutAddLayerNorm(out, sum, mean, rstd, x, bias, residu
 			xr, rr, sr := xd[i*cols:(i+1)*cols], rd[i*cols:(i+1)*cols], sd[i*cols:(i+1)*cols]
 			if p > 0 {
 				fillWords(s, words, uint64(i*cols))
-				for j, w := range words {
-					v := xr[j] + bd[j]
-					if w>>8 >= thr {
-						v *= scale
-					} else {
-						v = 0
-					}
-					sr[j] = v + rr[j]
+				for j, v := range xr {
+					sr[j] = v + bd[j]
+				}
+				dropScale(sr, sr, words, thr, scale)
+				for j, v := range rr {
+					sr[j] += v
 				}
 			} else {
 				for j, v := range xr {
@@ -111,12 +109,8 @@ func (be *Backend) BiasDropoutAddLayerNormBackward(dsum, dx, dgamma, dbeta, db, 
 			layerNormBackwardRow(dsr, dyd[r:r+cols], sd[r:r+cols], g, md[i], rd[i], sums[0], sums[1])
 			if p > 0 {
 				fillWords(s, words, uint64(r))
-				for j, w := range words {
-					v := float32(0)
-					if w>>8 >= thr {
-						v = dsr[j] * scale
-					}
-					dxr[j] = v
+				dropScale(dxr, dsr, words, thr, scale)
+				for j, v := range dxr {
 					sb[j] += float64(v)
 				}
 			} else {

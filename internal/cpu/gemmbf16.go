@@ -303,19 +303,21 @@ func bf16Row(dst []uint32, src []float32) {
 }
 
 // bf16Pairs packs two rows side by side: dst[j] = bf16Pair(r0[j], r1[j])
-// for j < len(r0).
-func bf16Pairs(dst []uint32, r0, r1 []float32) {
+// for j < len(r0). Both rows ahead elements on (the next pair's) are
+// prefetched meanwhile (0: none).
+func bf16Pairs(dst []uint32, r0, r1 []float32, ahead int) {
 	n := len(r0)
 	r1 = r1[:n]
-	for j := bf16PairsBulk(dst, r0, r1); j < n; j++ {
+	for j := bf16PairsBulk(dst, r0, r1, ahead); j < n; j++ {
 		dst[j] = bf16Pair(r0[j], r1[j])
 	}
 }
 
 // bf16Scatter packs src's consecutive pairs (bf16Row) into dst[p*stride]
-// for each pair p.
-func bf16Scatter(dst []uint32, stride int, src []float32) {
-	i := bf16ScatterBulk(dst, stride, src)
+// for each pair p. The source's next row, next elements on, is prefetched
+// meanwhile (0: none).
+func bf16Scatter(dst []uint32, stride int, src []float32, next int) {
+	i := bf16ScatterBulk(dst, stride, src, 4*next)
 	n := len(src)
 	for ; i+1 < n; i += 2 {
 		dst[i/2*stride] = bf16Pair(src[i], src[i+1])
@@ -327,14 +329,15 @@ func bf16Scatter(dst []uint32, stride int, src []float32) {
 
 // bf16PairsPanels packs two rows side by side (bf16Pairs) into panels of
 // width words, pstride words apart: word j goes to dst[(j/width)*pstride +
-// j%width]. Long rows convert vectorized through a stack buffer.
-func bf16PairsPanels(dst []uint32, width, pstride int, r0, r1 []float32) {
+// j%width]. Long rows convert vectorized through a stack buffer; ahead is
+// bf16Pairs'.
+func bf16PairsPanels(dst []uint32, width, pstride int, r0, r1 []float32, ahead int) {
 	var tmp [512]uint32
 	chunk := len(tmp) / width * width
 	n := len(r0)
 	for j0 := 0; j0 < n; j0 += chunk {
 		w := min(chunk, n-j0)
-		bf16Pairs(tmp[:w], r0[j0:j0+w], r1[j0:j0+w])
+		bf16Pairs(tmp[:w], r0[j0:j0+w], r1[j0:j0+w], ahead)
 		for q := 0; q < w; q += width {
 			j := j0 + q
 			copy(dst[(j/width)*pstride:][:min(width, w-q)], tmp[q:w])
@@ -353,7 +356,7 @@ func packBF16A(dst []uint32, pstride int, a []float32, lda int, transA bool, ic,
 		// from two rows of a, converted mc at a time across the panels.
 		panels := (mc + mr - 1) / mr
 		for p := 0; p < kc/2; p++ {
-			bf16PairsPanels(dst[p*mr:], mr, pstride, a[(pc+2*p)*lda+ic:][:mc], a[(pc+2*p+1)*lda+ic:][:mc])
+			bf16PairsPanels(dst[p*mr:], mr, pstride, a[(pc+2*p)*lda+ic:][:mc], a[(pc+2*p+1)*lda+ic:][:mc], 2*lda)
 		}
 		if kc%2 == 1 {
 			last := a[(pc+kc-1)*lda+ic:][:mc]
@@ -397,7 +400,7 @@ func packBF16A(dst []uint32, pstride int, a []float32, lda int, transA bool, ic,
 			}
 		default:
 			for r := 0; r < nrows; r++ {
-				bf16Scatter(panel[r:], mr, a[(ic+ir+r)*lda+pc:][:kc])
+				bf16Scatter(panel[r:], mr, a[(ic+ir+r)*lda+pc:][:kc], lda)
 			}
 			clear(panel[words*mr:])
 		}
@@ -434,7 +437,7 @@ func packBF16B(dst []uint32, pstride int, b []float32, ldb int, transB bool, pc,
 		} else {
 			// op(B)[p][j] = b[j*ldb+p]: each column is contiguous along k.
 			for j := 0; j < cols; j++ {
-				bf16Scatter(panel[j:], nr, b[(jc+jr+j)*ldb+pc:][:kc])
+				bf16Scatter(panel[j:], nr, b[(jc+jr+j)*ldb+pc:][:kc], ldb)
 			}
 			for p := 0; p < words; p++ {
 				clear(panel[p*nr+cols : (p+1)*nr])
@@ -446,7 +449,7 @@ func packBF16B(dst []uint32, pstride int, b []float32, ldb int, transB bool, pc,
 		// op(B)[p][j] = b[p*ldb+j]: two rows of b give a k-pair's words,
 		// converted nc at a time across the panels.
 		for p := 0; p < kc/2; p++ {
-			bf16PairsPanels(dst[p*nr:], nr, pstride, b[(pc+2*p)*ldb+jc:][:nc], b[(pc+2*p+1)*ldb+jc:][:nc])
+			bf16PairsPanels(dst[p*nr:], nr, pstride, b[(pc+2*p)*ldb+jc:][:nc], b[(pc+2*p+1)*ldb+jc:][:nc], 2*ldb)
 		}
 		if kc%2 == 1 {
 			for j, v := range b[(pc+kc-1)*ldb+jc:][:nc] {

@@ -22,13 +22,13 @@ func bf16Kernel12x32(kp int, a, b *uint32, c *float32, ldc int, alpha, beta floa
 func cvtBF16Row(dst *uint32, src *float32, n int)
 
 //go:noescape
-func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n int)
+func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n, ahead int)
 
 // cvtBF16Scatter is bf16Scatter's vectorized bulk (gemmbf16_amd64.s):
 // VCVTNE2PS2BF16, and VPSCATTERDD to store each word stride words apart.
 //
 //go:noescape
-func cvtBF16Scatter(dst *uint32, stride int, src *float32, n int)
+func cvtBF16Scatter(dst *uint32, stride int, src *float32, n, ahead int)
 
 // hasCvtBF16 reports whether the CPU runs cvtBF16Row and cvtBF16Pairs.
 var hasCvtBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512BF16
@@ -46,26 +46,26 @@ func bf16RowBulk(dst []uint32, src []float32) int {
 }
 
 // bf16PairsBulk does bf16Pairs' first multiple of 16 columns vectorized
-// where the CPU can, and returns how many it did.
-func bf16PairsBulk(dst []uint32, r0, r1 []float32) int {
+// where the CPU can, and returns how many it did; ahead is bf16Pairs'.
+func bf16PairsBulk(dst []uint32, r0, r1 []float32, ahead int) int {
 	bulk := len(r0) &^ 15
 	if !hasCvtBF16 || bulk == 0 {
 		return 0
 	}
 	_, _ = dst[bulk-1], r1[bulk-1]
-	cvtBF16Pairs(&dst[0], &r0[0], &r1[0], bulk)
+	cvtBF16Pairs(&dst[0], &r0[0], &r1[0], bulk, 4*ahead)
 	return bulk
 }
 
 // bf16ScatterBulk does bf16Scatter's first multiple of 32 values
 // vectorized where the CPU can, and returns how many it did.
-func bf16ScatterBulk(dst []uint32, stride int, src []float32) int {
+func bf16ScatterBulk(dst []uint32, stride int, src []float32, ahead int) int {
 	bulk := len(src) &^ 31
 	if !hasCvtBF16 || bulk == 0 {
 		return 0
 	}
 	_ = dst[(bulk/2-1)*stride]
-	cvtBF16Scatter(&dst[0], stride, &src[0], bulk)
+	cvtBF16Scatter(&dst[0], stride, &src[0], bulk, ahead)
 	return bulk
 }
 

@@ -231,19 +231,24 @@ DATA interleaveWords<>+48(SB)/8, $0x001d000d001c000c
 DATA interleaveWords<>+56(SB)/8, $0x001f000f001e000e
 GLOBL interleaveWords<>(SB), RODATA|NOPTR, $64
 
-// func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n int)
+// func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n, ahead int)
 //
 // dst[j] = bf16(r0[j]) | bf16(r1[j])<<16 for j < n; n is a multiple of 16.
-TEXT ·cvtBF16Pairs(SB), NOSPLIT, $0-32
+// Both rows ahead bytes on (the next pair's) are prefetched as they are
+// read (a prefetch never faults).
+TEXT ·cvtBF16Pairs(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ r0+8(FP), SI
 	MOVQ r1+16(FP), DX
 	MOVQ n+24(FP), CX
+	MOVQ ahead+32(FP), BX
 	SHRQ $4, CX
 	JZ   pairdone
 	VMOVDQU64 interleaveWords<>(SB), Z31
 
 pairloop:
+	PREFETCHT0 (SI)(BX*1)
+	PREFETCHT0 (DX)(BX*1)
 	VMOVUPS (SI), Z0
 	VMOVUPS (DX), Z1
 	CVTNE2(2, 1, 0)
@@ -271,17 +276,19 @@ DATA scatterIota<>+48(SB)/8, $0x0000000d0000000c
 DATA scatterIota<>+56(SB)/8, $0x0000000f0000000e
 GLOBL scatterIota<>(SB), RODATA|NOPTR, $64
 
-// func cvtBF16Scatter(dst *uint32, stride int, src *float32, n int)
+// func cvtBF16Scatter(dst *uint32, stride int, src *float32, n, ahead int)
 //
 // dst[i*stride] = bf16(src[2i]) | bf16(src[2i+1])<<16 for i < n/2: the
 // packing of a row into a k-pair-major micro-panel (a transpose), as one
 // VPSCATTERDD of 16 words per 32 values. n is a multiple of 32 and
-// 16*stride fits in 32 bits.
-TEXT ·cvtBF16Scatter(SB), NOSPLIT, $0-32
+// 16*stride fits in 32 bits. The source ahead bytes on (the next row's)
+// is prefetched as the row is read (a prefetch never faults).
+TEXT ·cvtBF16Scatter(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI
 	MOVQ stride+8(FP), BX
 	MOVQ src+16(FP), SI
 	MOVQ n+24(FP), CX
+	MOVQ ahead+32(FP), DX
 	SHRQ $5, CX
 	JZ   scatterdone
 	VPBROADCASTD BX, Z30
@@ -289,6 +296,8 @@ TEXT ·cvtBF16Scatter(SB), NOSPLIT, $0-32
 	SHLQ         $6, BX // 16 words of stride: the next block's first
 
 scatterloop:
+	PREFETCHT0 (SI)(DX*1)
+	PREFETCHT0 64(SI)(DX*1)
 	VMOVUPS (SI), Z0
 	VMOVUPS 64(SI), Z1
 	CVTNE2(2, 1, 0)

@@ -8,6 +8,6 @@ func bf16Kernels() (ks []*bf16Kernel, missing []string) {
 }
 
 // bf16RowBulk, bf16PairsBulk and bf16ScatterBulk vectorize nothing here.
-func bf16RowBulk([]uint32, []float32) int              { return 0 }
-func bf16PairsBulk([]uint32, []float32, []float32) int { return 0 }
-func bf16ScatterBulk([]uint32, int, []float32) int     { return 0 }
+func bf16RowBulk([]uint32, []float32) int                   { return 0 }
+func bf16PairsBulk([]uint32, []float32, []float32, int) int { return 0 }
+func bf16ScatterBulk([]uint32, int, []float32, int) int     { return 0 }

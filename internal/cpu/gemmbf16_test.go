@@ -292,7 +292,7 @@ func TestBF16PackConversions(t *testing.T) {
 			}
 			r1 := src[off+100 : off+100+n]
 			got = make([]uint32, n)
-			bf16Pairs(got, s, r1)
+			bf16Pairs(got, s, r1, 3)
 			for j := range got {
 				if want := bf16Pair(s[j], r1[j]); !same(got[j], want) {
 					t.Fatalf("bf16Pairs n %d offset %d: word %d = %#08x, want %#08x", n, off, j, got[j], want)
@@ -311,7 +311,7 @@ func TestBF16PackConversions(t *testing.T) {
 			s := wide[1 : 1+n]
 			words := (n + 1) / 2
 			got := make([]uint32, max(0, (words-1)*stride+1))
-			bf16Scatter(got, stride, s)
+			bf16Scatter(got, stride, s, 7)
 			for i := 0; i < words; i++ {
 				want := bf16Bits(s[2*i])
 				if 2*i+1 < n {
@@ -327,7 +327,7 @@ func TestBF16PackConversions(t *testing.T) {
 			r0, r1 := wide[:n], wide[1200:1200+n]
 			pstride := width + pad
 			got := make([]uint32, (n+width-1)/width*pstride)
-			bf16PairsPanels(got, width, pstride, r0, r1)
+			bf16PairsPanels(got, width, pstride, r0, r1, 2)
 			for j := 0; j < n; j++ {
 				w := got[(j/width)*pstride+j%width]
 				if want := bf16Pair(r0[j], r1[j]); !same(w, want) {

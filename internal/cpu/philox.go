@@ -6,10 +6,11 @@ import (
 	"github.com/mixft/mixft/internal/philox"
 )
 
-// fillWords writes s.Uint32(start+i) to dst[i], as s.Fill does, two
-// Philox4x32-10 blocks at a time: the rounds of one block are a chain of
-// dependent multiplies, so computing two side by side keeps the multiplier
-// busy. The tests check it word for word against philox.
+// fillWords writes s.Uint32(start+i) to dst[i], as s.Fill does: sixteen
+// Philox4x32-10 blocks at a time in AVX-512 where the CPU has it, then two
+// at a time in Go (the rounds of one block are a chain of dependent
+// multiplies, so computing two side by side keeps the multiplier busy).
+// The tests check it word for word against philox.
 func fillWords(s philox.Stream, dst []uint32, start uint64) {
 	if off := int(start % 4); off != 0 || len(dst) < 8 || start+uint64(len(dst)) > philox.MaxIndex {
 		// Unaligned head (or a short or out-of-range fill): let philox do it.
@@ -29,6 +30,9 @@ func fillWords(s philox.Stream, dst []uint32, start uint64) {
 	k0, k1 := uint32(s.Seed), uint32(s.Seed>>32)
 	id, st0, st1 := s.ID, uint32(s.Step), uint32(s.Step>>32)
 	b := uint32(start / 4)
+	if nb := philoxBulk(dst, b, id, st0, st1, k0, k1); nb > 0 {
+		dst, b = dst[4*nb:], b+uint32(nb)
+	}
 	for len(dst) >= 8 {
 		a0, a2 := b, st0
 		c0, c2 := b+1, st0
@@ -68,4 +72,19 @@ func keepThreshold(p float32) uint32 {
 		return 1 << 24
 	}
 	return uint32(math.Ceil(float64(p) * (1 << 24)))
+}
+
+// dropScale writes dst[j] = src[j]·scale where words[j] keeps it
+// (words[j]>>8 >= thr, thr from keepThreshold), else 0: dropout of
+// len(words) elements, vectorized where the CPU can (the same values).
+// dst may be src.
+func dropScale(dst, src []float32, words []uint32, thr uint32, scale float32) {
+	dst, src = dst[:len(words)], src[:len(words)]
+	for j := dropScaleBulk(dst, src, words, thr, scale); j < len(words); j++ {
+		if words[j]>>8 >= thr {
+			dst[j] = src[j] * scale
+		} else {
+			dst[j] = 0
+		}
+	}
 }

@@ -78,3 +78,39 @@ func geluGradBulk(dx, dy, x, tab []float32) int {
 	geluGradRow16(&dx[0], &dy[0], &x[0], n, &tab[0])
 	return n
 }
+
+// philox16 is Philox4x32-10 on sixteen blocks at a time in AVX-512
+// (philox_amd64.s): dst[4i..4i+3] = philox.Block({b+i, id, st0, st1},
+// {k0, k1}) for i < blocks, a positive multiple of 16.
+//
+//go:noescape
+func philox16(dst *uint32, blocks int, b, id, st0, st1, k0, k1 uint32)
+
+// philoxBulk fills dst's first multiple of 64 words with the blocks from b
+// on where the CPU can, and returns how many blocks it did.
+func philoxBulk(dst []uint32, b, id, st0, st1, k0, k1 uint32) int {
+	blocks := len(dst) / 64 * 16
+	if !hasRowAVX512 || blocks == 0 {
+		return 0
+	}
+	philox16(&dst[0], blocks, b, id, st0, st1, k0, k1)
+	return blocks
+}
+
+// dropScale16 is dropScale's loop in AVX-512 (softmax_amd64.s); n is a
+// positive multiple of 16.
+//
+//go:noescape
+func dropScale16(dst, src *float32, words *uint32, n int, thr uint32, scale float32)
+
+// dropScaleBulk does dropScale's first multiple of 16 elements where the
+// CPU can, and returns how many it did.
+func dropScaleBulk(dst, src []float32, words []uint32, thr uint32, scale float32) int {
+	n := len(words) &^ 15
+	if !hasRowAVX512 || n == 0 {
+		return 0
+	}
+	_, _ = dst[n-1], src[n-1]
+	dropScale16(&dst[0], &src[0], &words[0], n, thr, scale)
+	return n
+}

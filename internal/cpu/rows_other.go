@@ -3,7 +3,9 @@
 package cpu
 
 // The row loops have no vectorized form here (see rows_amd64.go).
-func softmaxRowFast([]float32) bool                        { return false }
-func softmaxGradRowFast(_, _, _ []float32, _ float32) bool { return false }
-func geluBulk(_, _, _ []float32) int                       { return 0 }
-func geluGradBulk(_, _, _, _ []float32) int                { return 0 }
+func softmaxRowFast([]float32) bool                                           { return false }
+func softmaxGradRowFast(_, _, _ []float32, _ float32) bool                    { return false }
+func geluBulk(_, _, _ []float32) int                                          { return 0 }
+func geluGradBulk(_, _, _, _ []float32) int                                   { return 0 }
+func philoxBulk([]uint32, uint32, uint32, uint32, uint32, uint32, uint32) int { return 0 }
+func dropScaleBulk(_, _ []float32, _ []uint32, _ uint32, _ float32) int       { return 0 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/mixft/mixft/internal/philox"
 )
 
 // ulps is the distance of two float32 values in units in the last place
@@ -119,6 +121,50 @@ func TestGeluVectorized(t *testing.T) {
 		}
 		if w := dy[i] * tabulated(gradLin, v); !same(want[i], w) {
 			t.Fatalf("gelu'(%g)·%g = %g vectorized, %g in Go", v, dy[i], want[i], w)
+		}
+	}
+}
+
+// TestDropScale: dropout's keep-and-scale (vectorized where the CPU has
+// AVX-512) keeps exactly the elements philox.Keep keeps, scaled by the same
+// product, and writes +0 elsewhere (NaNs and infinities included), at every
+// length and probability, in place too.
+func TestDropScale(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for trial := 0; trial < 300; trial++ {
+		n := rng.IntN(200)
+		p := []float32{0, 0.1, 0.5, 0.9, 1, float32(math.NaN()), rng.Float32()}[trial%7]
+		thr, scale := keepThreshold(p), float32(1.25)
+		src, words := make([]float32, n), make([]uint32, n)
+		for j := range src {
+			src[j] = float32(rng.NormFloat64() * 100)
+			if rng.IntN(20) == 0 {
+				src[j] = []float32{float32(math.NaN()), float32(math.Inf(-1)), 0}[rng.IntN(3)]
+			}
+			words[j] = rng.Uint32()
+			// Words at the threshold and just below it.
+			if thr > 0 && thr < 1<<24 && rng.IntN(4) == 0 {
+				words[j] = thr<<8 | uint32(rng.IntN(256))
+				if rng.IntN(2) == 0 {
+					words[j] = (thr-1)<<8 | 0xff
+				}
+			}
+		}
+		dst := make([]float32, n)
+		dropScale(dst, src, words, thr, scale)
+		inPlace := append([]float32(nil), src...)
+		dropScale(inPlace, inPlace, words, thr, scale)
+		for j := range dst {
+			want := float32(0)
+			if philox.Keep(words[j], p) {
+				want = src[j] * scale
+			}
+			if math.Float32bits(dst[j]) != math.Float32bits(want) && !(dst[j] != dst[j] && want != want) {
+				t.Fatalf("p %g n %d: element %d = %g, want %g (word %#x)", p, n, j, dst[j], want, words[j])
+			}
+			if math.Float32bits(inPlace[j]) != math.Float32bits(dst[j]) && !(dst[j] != dst[j]) {
+				t.Fatalf("p %g n %d: in place, element %d = %g, want %g", p, n, j, inPlace[j], dst[j])
+			}
 		}
 	}
 }

@@ -23,14 +23,7 @@ func (be *Backend) Dropout(out, x backend.Buffer, n int, p float32, s philox.Str
 			i1 := min(i0+dropChunk, n)
 			w := words[:i1-i0]
 			fillWords(s, w, uint64(i0))
-			oc, xc := o[i0:i1], xd[i0:i1]
-			for k, word := range w {
-				if word>>8 >= thr {
-					oc[k] = xc[k] * scale
-				} else {
-					oc[k] = 0
-				}
-			}
+			dropScale(o[i0:i1], xd[i0:i1], w, thr, scale)
 		}
 	})
 }
