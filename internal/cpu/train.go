@@ -130,15 +130,33 @@ func (be *Backend) rowChunkSums(rows, cols int, dst [][]float32, fn func(lo, hi 
 func layerNormBackwardRow(dxr, dyr, xr, g []float32, mu32, rstd32 float32, pg, pb []float64) {
 	mu, r := float64(mu32), float64(rstd32)
 	dyr, dxr = dyr[:len(xr)], dxr[:len(xr)]
-	var sumG, sumGX float64
-	for j := range xr {
+	g, pg, pb = g[:len(xr)], pg[:len(xr)], pb[:len(xr)]
+	// Two partial sums of each (even and odd j) halve the chains of
+	// dependent adds.
+	var sumG0, sumG1, sumGX0, sumGX1 float64
+	j := 0
+	for ; j+2 <= len(xr); j += 2 {
+		xh0, xh1 := (float64(xr[j])-mu)*r, (float64(xr[j+1])-mu)*r
+		dy0, dy1 := float64(dyr[j]), float64(dyr[j+1])
+		g0, g1 := dy0*float64(g[j]), dy1*float64(g[j+1])
+		sumG0 += g0
+		sumG1 += g1
+		sumGX0 += g0 * xh0
+		sumGX1 += g1 * xh1
+		pg[j] += dy0 * xh0
+		pg[j+1] += dy1 * xh1
+		pb[j] += dy0
+		pb[j+1] += dy1
+	}
+	for ; j < len(xr); j++ {
 		xhat := (float64(xr[j]) - mu) * r
 		gj := float64(dyr[j]) * float64(g[j])
-		sumG += gj
-		sumGX += gj * xhat
+		sumG0 += gj
+		sumGX0 += gj * xhat
 		pg[j] += float64(dyr[j]) * xhat
 		pb[j] += float64(dyr[j])
 	}
+	sumG, sumGX := sumG0+sumG1, sumGX0+sumGX1
 	n := float64(len(xr))
 	for j := range xr {
 		xhat := (float64(xr[j]) - mu) * r
