@@ -156,8 +156,16 @@ def cmd_harvest(a):
 
 
 def cmd_time(a):
-    """Interleaved rounds of --steps optimizer steps on each side."""
-    for rnd in range(a.rounds):
+    """Interleaved rounds of --steps optimizer steps on each side. Rounds are
+    numbered on from those --out already holds for this task and strategy, so
+    that two invocations into one file count as their rounds together."""
+    first = 0
+    if os.path.exists(a.out):
+        with open(a.out) as f:
+            done = [json.loads(line) for line in f if line.strip()]
+        first = 1 + max((r["round"] for r in done if "step_s" in r and r.get("task") == a.tasks
+                         and r.get("strategy") == a.strategy), default=-1)
+    for rnd in range(first, first + a.rounds):
         order = ["mixft", "peer"] if rnd % 2 == 0 else ["peer", "mixft"]
         for side in order:
             t0 = time.time()
