@@ -264,17 +264,17 @@ pairdone:
 	VZEROUPPER
 	RET
 
-// scatterIota is 0, 1, ..., 15: the word offsets cvtBF16Scatter multiplies
-// by its stride.
-DATA scatterIota<>+0(SB)/8, $0x0000000100000000
-DATA scatterIota<>+8(SB)/8, $0x0000000300000002
-DATA scatterIota<>+16(SB)/8, $0x0000000500000004
-DATA scatterIota<>+24(SB)/8, $0x0000000700000006
-DATA scatterIota<>+32(SB)/8, $0x0000000900000008
-DATA scatterIota<>+40(SB)/8, $0x0000000b0000000a
-DATA scatterIota<>+48(SB)/8, $0x0000000d0000000c
-DATA scatterIota<>+56(SB)/8, $0x0000000f0000000e
-GLOBL scatterIota<>(SB), RODATA|NOPTR, $64
+// lanes16 is 0, 1, ..., 15 as 32-bit words (also philox_amd64.s's lane
+// numbers).
+DATA ·lanes16+0(SB)/8, $0x0000000100000000
+DATA ·lanes16+8(SB)/8, $0x0000000300000002
+DATA ·lanes16+16(SB)/8, $0x0000000500000004
+DATA ·lanes16+24(SB)/8, $0x0000000700000006
+DATA ·lanes16+32(SB)/8, $0x0000000900000008
+DATA ·lanes16+40(SB)/8, $0x0000000b0000000a
+DATA ·lanes16+48(SB)/8, $0x0000000d0000000c
+DATA ·lanes16+56(SB)/8, $0x0000000f0000000e
+GLOBL ·lanes16(SB), RODATA|NOPTR, $64
 
 // func cvtBF16Scatter(dst *uint32, stride int, src *float32, n, ahead int)
 //
@@ -292,7 +292,7 @@ TEXT ·cvtBF16Scatter(SB), NOSPLIT, $0-40
 	SHRQ $5, CX
 	JZ   scatterdone
 	VPBROADCASTD BX, Z30
-	VPMULLD      scatterIota<>(SB), Z30, Z30
+	VPMULLD      ·lanes16(SB), Z30, Z30
 	SHLQ         $6, BX // 16 words of stride: the next block's first
 
 scatterloop:

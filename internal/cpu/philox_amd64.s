@@ -29,23 +29,12 @@
 	VMOVDQA32  Z10, Z2;            \
 	VMOVDQA32  Z11, Z3
 
-// STORE4(q, off): 128-bit chunk q of u0..u3 (Z20..Z23) are blocks 4q..4q+3.
+// STORE4(q) stores the 128-bit chunks q of u0..u3 (Z20..Z23): blocks 4q..4q+3.
 #define STORE4(q) \
 	VEXTRACTI32X4 $q, Z20, (q*64)(DI);    \
 	VEXTRACTI32X4 $q, Z21, (q*64+16)(DI); \
 	VEXTRACTI32X4 $q, Z22, (q*64+32)(DI); \
 	VEXTRACTI32X4 $q, Z23, (q*64+48)(DI)
-
-// lanes is 0, 1, ..., 15.
-DATA lanes<>+0(SB)/8, $0x0000000100000000
-DATA lanes<>+8(SB)/8, $0x0000000300000002
-DATA lanes<>+16(SB)/8, $0x0000000500000004
-DATA lanes<>+24(SB)/8, $0x0000000700000006
-DATA lanes<>+32(SB)/8, $0x0000000900000008
-DATA lanes<>+40(SB)/8, $0x0000000b0000000a
-DATA lanes<>+48(SB)/8, $0x0000000d0000000c
-DATA lanes<>+56(SB)/8, $0x0000000f0000000e
-GLOBL lanes<>(SB), RODATA|NOPTR, $64
 
 // func philox16(dst *uint32, blocks int, b, id, st0, st1, k0, k1 uint32)
 //
@@ -59,7 +48,7 @@ TEXT ·philox16(SB), NOSPLIT, $0-40
 	KMOVW AX, K1
 	MOVL         b+16(FP), AX
 	VPBROADCASTD AX, Z16
-	VPADDD       lanes<>(SB), Z16, Z16
+	VPADDD       ·lanes16(SB), Z16, Z16
 	MOVL         $16, AX
 	VPBROADCASTD AX, Z17
 	MOVL         $0xD2511F53, AX

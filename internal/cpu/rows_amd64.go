@@ -4,8 +4,8 @@ package cpu
 
 import "golang.org/x/sys/cpu"
 
-// hasRowAVX512 reports whether the CPU runs softmax_amd64.s and
-// gelu_amd64.s.
+// hasRowAVX512 reports whether the CPU runs the row loops of
+// softmax_amd64.s, gelu_amd64.s and philox_amd64.s (AVX-512 F and DQ).
 var hasRowAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 
 // softmaxRow16, dotF64 and softmaxGradRow16 are the attention's row loops

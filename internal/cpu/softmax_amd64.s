@@ -7,6 +7,15 @@
 // every element comes out bit for bit as the Go loop's; only the float64
 // sums are added in another order.
 
+// HSUMPD adds Z0's eight float64 lanes into X0 (Z1 clobbered).
+#define HSUMPD \
+	VEXTRACTF64X4 $1, Z0, Y1; \
+	VADDPD        Y1, Y0, Y0; \
+	VEXTRACTF128  $1, Y0, X1; \
+	VADDPD        X1, X0, X0; \
+	VPERMILPD     $1, X0, X1; \
+	VADDSD        X1, X0, X0
+
 // BCAST(bits, z) broadcasts a 32-bit constant into z.
 #define BCAST(bits, z) \
 	MOVL         $bits, AX; \
@@ -101,12 +110,7 @@ sexploop:
 	JNZ     sexploop
 
 	VADDPD        Z18, Z17, Z0
-	VEXTRACTF64X4 $1, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF128  $1, Y0, X1
-	VADDPD        X1, X0, X0
-	VPERMILPD     $1, X0, X1
-	VADDSD        X1, X0, X0
+	HSUMPD
 	// inv = float32(1 / Σ)
 	MOVQ          $0x3ff0000000000000, AX
 	MOVQ          AX, X1
@@ -147,12 +151,7 @@ dotloop:
 	JNZ         dotloop
 
 	VADDPD        Z1, Z0, Z0
-	VEXTRACTF64X4 $1, Z0, Y1
-	VADDPD        Y1, Y0, Y0
-	VEXTRACTF128  $1, Y0, X1
-	VADDPD        X1, X0, X0
-	VPERMILPD     $1, X0, X1
-	VADDSD        X1, X0, X0
+	HSUMPD
 	MOVSD         X0, ret+24(FP)
 	VZEROUPPER
 	RET
