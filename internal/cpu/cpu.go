@@ -237,10 +237,6 @@ func (be *Backend) LayerNorm(out, mean, rstd, x, gamma, beta backend.Buffer, row
 	})
 }
 
-// layerNormRow writes the LayerNorm of row into orow and returns the row's
-// mean and 1/sqrt(var+eps), the statistics computed in float64 (the
-// variance in a second pass).
-
 // sum64 is the float64 sum of x, in four partial sums (j mod 4) added
 // pairwise at the end: four independent chains of adds instead of one.
 func sum64(x []float32) float64 {
@@ -259,24 +255,31 @@ func sum64(x []float32) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-func layerNormRow(orow, row, g, b []float32, eps float32) (mean, rstd float32) {
-	mu := sum64(row) / float64(len(row))
-	// Four partial sums (as in sum64) break the chain of dependent adds.
+// sumSquares64 is Σ (x[j] − mu)² in float64, in sum64's four partial sums.
+func sumSquares64(x []float32, mu float64) float64 {
 	var s0, s1, s2, s3 float64
 	j := 0
-	for ; j+4 <= len(row); j += 4 {
-		q := row[j : j+4 : j+4]
+	for ; j+4 <= len(x); j += 4 {
+		q := x[j : j+4 : j+4]
 		d0, d1, d2, d3 := float64(q[0])-mu, float64(q[1])-mu, float64(q[2])-mu, float64(q[3])-mu
 		s0 += d0 * d0
 		s1 += d1 * d1
 		s2 += d2 * d2
 		s3 += d3 * d3
 	}
-	for ; j < len(row); j++ {
-		d := float64(row[j]) - mu
+	for ; j < len(x); j++ {
+		d := float64(x[j]) - mu
 		s0 += d * d
 	}
-	ss := (s0 + s1) + (s2 + s3)
+	return (s0 + s1) + (s2 + s3)
+}
+
+// layerNormRow writes the LayerNorm of row into orow and returns the row's
+// mean and 1/sqrt(var+eps), the statistics computed in float64 (the
+// variance in a second pass).
+func layerNormRow(orow, row, g, b []float32, eps float32) (mean, rstd float32) {
+	mu := sum64(row) / float64(len(row))
+	ss := sumSquares64(row, mu)
 	r := 1 / math.Sqrt(ss/float64(len(row))+float64(eps))
 	orow = orow[:len(row)]
 	for j, v := range row {

@@ -7,12 +7,15 @@
 // interpolation's ends, so each element is bit for bit the Go loop's.
 
 // TABULATED(x) leaves tabulated(tab, x) in Z6 for the 16 values in x,
-// with the table at R9 and the constants Z20..Z25 of GELUCONSTS.
+// with the table at R9 and the constants Z20..Z25 of GELUCONSTS: K4 is the
+// lanes inside (−8, 8) (each gather consumes its copy of it), K3 those at
+// 8 or above, which get 1; the others (at −8 or below, NaN) get 0.
 #define TABULATED(x) \
-	VCMPPS     $0x1e, Z20, x, K1; \
-	VCMPPS     $0x11, Z21, x, K2; \
-	KANDW      K1, K2, K1; \
-	KMOVW      K1, K2; \
+	VCMPPS     $0x1e, Z20, x, K4; \
+	VCMPPS     $0x11, Z21, x, K1; \
+	KANDW      K4, K1, K4; \
+	KMOVW      K4, K1; \
+	KMOVW      K4, K2; \
 	VCMPPS     $0x1d, Z21, x, K3; \
 	VMULPS     Z22, x, Z2; \
 	VADDPS     Z23, Z2, Z3; \
@@ -27,10 +30,7 @@
 	VSUBPS     Z5, Z6, Z6; \
 	VMULPS     Z6, Z4, Z6; \
 	VADDPS     Z6, Z5, Z6; \
-	VCMPPS     $0x1e, Z20, x, K1; \
-	VCMPPS     $0x11, Z21, x, K2; \
-	KANDW      K1, K2, K1; \
-	VMOVAPS.Z  Z6, K1, Z6; \
+	VMOVAPS.Z  Z6, K4, Z6; \
 	VMOVAPS    Z25, K3, Z6
 
 // GELUCONSTS loads -8, 8, 512, 4096 (float), 4096 (int) and 1.
