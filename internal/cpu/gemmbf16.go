@@ -313,17 +313,24 @@ func bf16Pairs(dst []uint32, r0, r1 []float32, ahead int) {
 	}
 }
 
-// bf16Scatter packs src's consecutive pairs (bf16Row) into dst[p*stride]
-// for each pair p. The source's next row, next elements on, is prefetched
-// meanwhile (0: none).
-func bf16Scatter(dst []uint32, stride int, src []float32, next int) {
-	i := bf16ScatterBulk(dst, stride, src, 4*next)
-	n := len(src)
-	for ; i+1 < n; i += 2 {
-		dst[i/2*stride] = bf16Pair(src[i], src[i+1])
-	}
-	if i < n {
-		dst[i/2*stride] = bf16Bits(src[i])
+// bf16Transpose packs rows rows of src, lda apart and n values each, into
+// a k-pair-major panel: dst[p*stride+r] = bf16Pair(src[r*lda+2p],
+// src[r*lda+2p+1]), and for an odd n a last word of row r's last value and
+// a zero. bf16TransposeBulk does what it can vectorized, 16 rows at a time.
+func bf16Transpose(dst []uint32, stride int, src []float32, lda, rows, n int) {
+	for r0 := 0; r0 < rows; r0 += 16 {
+		nr := min(16, rows-r0)
+		i := bf16TransposeBulk(dst[r0:], stride, src[r0*lda:], lda, nr, n)
+		for r := r0; r < r0+nr; r++ {
+			s := src[r*lda:][:n]
+			j := i
+			for ; j+1 < n; j += 2 {
+				dst[j/2*stride+r] = bf16Pair(s[j], s[j+1])
+			}
+			if j < n {
+				dst[j/2*stride+r] = bf16Bits(s[j])
+			}
+		}
 	}
 }
 
@@ -399,9 +406,7 @@ func packBF16A(dst []uint32, pstride int, a []float32, lda int, transA bool, ic,
 				clear(d[words:])
 			}
 		default:
-			for r := 0; r < nrows; r++ {
-				bf16Scatter(panel[r:], mr, a[(ic+ir+r)*lda+pc:][:kc], lda)
-			}
+			bf16Transpose(panel, mr, a[(ic+ir)*lda+pc:], lda, nrows, kc)
 			clear(panel[words*mr:])
 		}
 		// The last panel's missing rows.
@@ -436,9 +441,7 @@ func packBF16B(dst []uint32, pstride int, b []float32, ldb int, transB bool, pc,
 			}
 		} else {
 			// op(B)[p][j] = b[j*ldb+p]: each column is contiguous along k.
-			for j := 0; j < cols; j++ {
-				bf16Scatter(panel[j:], nr, b[(jc+jr+j)*ldb+pc:][:kc], ldb)
-			}
+			bf16Transpose(panel, nr, b[(jc+jr)*ldb+pc:], ldb, cols, kc)
 			for p := 0; p < words; p++ {
 				clear(panel[p*nr+cols : (p+1)*nr])
 			}

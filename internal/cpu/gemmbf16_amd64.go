@@ -24,11 +24,12 @@ func cvtBF16Row(dst *uint32, src *float32, n int)
 //go:noescape
 func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n, ahead int)
 
-// cvtBF16Scatter is bf16Scatter's vectorized bulk (gemmbf16_amd64.s):
-// VCVTNE2PS2BF16, and VPSCATTERDD to store each word stride words apart.
+// cvtBF16Transpose is bf16Transpose's vectorized bulk (gemmbf16_amd64.s):
+// VCVTNE2PS2BF16 on 32 values of up to 16 rows, a 16×16 transpose of words
+// in registers, and masked stores of a k-pair's words at a time.
 //
 //go:noescape
-func cvtBF16Scatter(dst *uint32, stride int, src *float32, n, ahead int)
+func cvtBF16Transpose(dst *uint32, stride int, src *float32, lda, rows, n int)
 
 // hasCvtBF16 reports whether the CPU runs cvtBF16Row and cvtBF16Pairs.
 var hasCvtBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512BF16
@@ -57,15 +58,15 @@ func bf16PairsBulk(dst []uint32, r0, r1 []float32, ahead int) int {
 	return bulk
 }
 
-// bf16ScatterBulk does bf16Scatter's first multiple of 32 values
-// vectorized where the CPU can, and returns how many it did.
-func bf16ScatterBulk(dst []uint32, stride int, src []float32, ahead int) int {
-	bulk := len(src) &^ 31
-	if !hasCvtBF16 || bulk == 0 {
+// bf16TransposeBulk does bf16Transpose's first multiple of 32 values of
+// each row vectorized where the CPU can, and returns how many it did.
+func bf16TransposeBulk(dst []uint32, stride int, src []float32, lda, rows, n int) int {
+	bulk := n &^ 31
+	if !hasCvtBF16 || bulk == 0 || rows > 16 {
 		return 0
 	}
-	_ = dst[(bulk/2-1)*stride]
-	cvtBF16Scatter(&dst[0], stride, &src[0], bulk, ahead)
+	_, _ = dst[(bulk/2-1)*stride+rows-1], src[(rows-1)*lda+bulk-1]
+	cvtBF16Transpose(&dst[0], stride, &src[0], lda, rows, bulk)
 	return bulk
 }
 

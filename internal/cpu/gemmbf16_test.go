@@ -300,25 +300,40 @@ func TestBF16PackConversions(t *testing.T) {
 			}
 		}
 	}
-	// bf16Scatter (a transposing store) and bf16PairsPanels (rows cut into
-	// panels), at every length against the words above.
-	wide := make([]float32, 2400)
+	// bf16Transpose (rows into a k-pair-major panel) and bf16PairsPanels
+	// (rows cut into panels), at every length against the words above;
+	// neither writes a word outside its own.
+	wide := make([]float32, 32*1110)
 	for i := range wide {
 		wide[i] = src[rng.IntN(len(src))]
 	}
+	const sentinel = 0xdeadbeef
 	for _, n := range []int{0, 1, 31, 32, 33, 64, 95, 255, 256, 1100} {
-		for _, stride := range []int{1, 3, 12, 32} {
-			s := wide[1 : 1+n]
+		for _, g := range [][2]int{{1, 1}, {1, 3}, {5, 12}, {12, 12}, {11, 12}, {16, 32}, {17, 32}, {32, 32}, {3, 16}} {
+			rows, stride := g[0], g[1]
+			lda := n + 7
+			s := wide[1 : 1+(rows-1)*lda+n]
 			words := (n + 1) / 2
-			got := make([]uint32, max(0, (words-1)*stride+1))
-			bf16Scatter(got, stride, s, 7)
-			for i := 0; i < words; i++ {
-				want := bf16Bits(s[2*i])
-				if 2*i+1 < n {
-					want = bf16Pair(s[2*i], s[2*i+1])
+			got := make([]uint32, words*stride+stride)
+			for i := range got {
+				got[i] = sentinel
+			}
+			bf16Transpose(got, stride, s, lda, rows, n)
+			for i, w := range got {
+				p, r := i/stride, i%stride
+				if p >= words || r >= rows {
+					if w != sentinel {
+						t.Fatalf("bf16Transpose n %d rows %d stride %d wrote word %d (pair %d, row %d)", n, rows, stride, i, p, r)
+					}
+					continue
 				}
-				if !same(got[i*stride], want) {
-					t.Fatalf("bf16Scatter n %d stride %d: word %d = %#08x, want %#08x", n, stride, i, got[i*stride], want)
+				row := s[r*lda:][:n]
+				want := bf16Bits(row[2*p])
+				if 2*p+1 < n {
+					want = bf16Pair(row[2*p], row[2*p+1])
+				}
+				if !same(w, want) {
+					t.Fatalf("bf16Transpose n %d rows %d stride %d: pair %d row %d = %#08x, want %#08x", n, rows, stride, p, r, w, want)
 				}
 			}
 		}
