@@ -302,17 +302,6 @@ func bf16Row(dst []uint32, src []float32) {
 	}
 }
 
-// bf16Pairs packs two rows side by side: dst[j] = bf16Pair(r0[j], r1[j])
-// for j < len(r0). Both rows ahead elements on (the next pair's) are
-// prefetched meanwhile (0: none).
-func bf16Pairs(dst []uint32, r0, r1 []float32, ahead int) {
-	n := len(r0)
-	r1 = r1[:n]
-	for j := bf16PairsBulk(dst, r0, r1, ahead); j < n; j++ {
-		dst[j] = bf16Pair(r0[j], r1[j])
-	}
-}
-
 // bf16Transpose packs rows rows of src, lda apart and n values each, into
 // a k-pair-major panel: dst[p*stride+r] = bf16Pair(src[r*lda+2p],
 // src[r*lda+2p+1]), and for an odd n a last word of row r's last value and
@@ -334,21 +323,16 @@ func bf16Transpose(dst []uint32, stride int, src []float32, lda, rows, n int) {
 	}
 }
 
-// bf16PairsPanels packs two rows side by side (bf16Pairs) into panels of
-// width words, pstride words apart: word j goes to dst[(j/width)*pstride +
-// j%width]. Long rows convert vectorized through a stack buffer; ahead is
-// bf16Pairs'.
+// bf16PairsPanels packs two rows side by side, dst's word j the pair of
+// r0[j] and r1[j] (r0's in the low half), into panels of width words,
+// pstride words apart: word j goes to dst[(j/width)*pstride + j%width].
+// bf16PairsPanelsBulk does the whole panels it can vectorized, prefetching
+// both rows ahead elements on (the next pair's; 0: none).
 func bf16PairsPanels(dst []uint32, width, pstride int, r0, r1 []float32, ahead int) {
-	var tmp [512]uint32
-	chunk := len(tmp) / width * width
 	n := len(r0)
-	for j0 := 0; j0 < n; j0 += chunk {
-		w := min(chunk, n-j0)
-		bf16Pairs(tmp[:w], r0[j0:j0+w], r1[j0:j0+w], ahead)
-		for q := 0; q < w; q += width {
-			j := j0 + q
-			copy(dst[(j/width)*pstride:][:min(width, w-q)], tmp[q:w])
-		}
+	r1 = r1[:n]
+	for j := bf16PairsPanelsBulk(dst, width, pstride, r0, r1, ahead); j < n; j++ {
+		dst[(j/width)*pstride+j%width] = bf16Pair(r0[j], r1[j])
 	}
 }
 

@@ -15,14 +15,15 @@ import (
 //go:noescape
 func bf16Kernel12x32(kp int, a, b *uint32, c *float32, ldc int, alpha, beta float32)
 
-// cvtBF16Row and cvtBF16Pairs are bf16Row's and bf16Pairs' vectorized
-// bulk (gemmbf16_amd64.s): VCVTNE2PS2BF16, and VPERMW to interleave.
+// cvtBF16Row and cvtBF16PairsPanels are bf16Row's and bf16PairsPanels'
+// vectorized bulk (gemmbf16_amd64.s): VCVTNE2PS2BF16, and VPERMW to
+// interleave two rows.
 //
 //go:noescape
 func cvtBF16Row(dst *uint32, src *float32, n int)
 
 //go:noescape
-func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n, ahead int)
+func cvtBF16PairsPanels(dst *uint32, width, pstride int, r0, r1 *float32, panels, ahead int)
 
 // cvtBF16Transpose is bf16Transpose's vectorized bulk (gemmbf16_amd64.s):
 // VCVTNE2PS2BF16 on 32 values of up to 16 rows, a 16×16 transpose of words
@@ -31,7 +32,7 @@ func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n, ahead int)
 //go:noescape
 func cvtBF16Transpose(dst *uint32, stride int, src *float32, lda, rows, n int)
 
-// hasCvtBF16 reports whether the CPU runs cvtBF16Row and cvtBF16Pairs.
+// hasCvtBF16 reports whether the CPU runs the cvtBF16 conversions.
 var hasCvtBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512BF16
 
 // bf16RowBulk does bf16Row's first multiple of 32 values vectorized where
@@ -46,16 +47,16 @@ func bf16RowBulk(dst []uint32, src []float32) int {
 	return bulk
 }
 
-// bf16PairsBulk does bf16Pairs' first multiple of 16 columns vectorized
-// where the CPU can, and returns how many it did; ahead is bf16Pairs'.
-func bf16PairsBulk(dst []uint32, r0, r1 []float32, ahead int) int {
-	bulk := len(r0) &^ 15
-	if !hasCvtBF16 || bulk == 0 {
+// bf16PairsPanelsBulk does bf16PairsPanels' whole panels vectorized where
+// the CPU can, and returns how many columns it did.
+func bf16PairsPanelsBulk(dst []uint32, width, pstride int, r0, r1 []float32, ahead int) int {
+	panels := len(r0) / width
+	if !hasCvtBF16 || panels == 0 {
 		return 0
 	}
-	_, _ = dst[bulk-1], r1[bulk-1]
-	cvtBF16Pairs(&dst[0], &r0[0], &r1[0], bulk, 4*ahead)
-	return bulk
+	_, _, _ = dst[(panels-1)*pstride+width-1], r0[panels*width-1], r1[panels*width-1]
+	cvtBF16PairsPanels(&dst[0], width, pstride, &r0[0], &r1[0], panels, 4*ahead)
+	return panels * width
 }
 
 // bf16TransposeBulk does bf16Transpose's first multiple of 32 values of

@@ -269,36 +269,73 @@ DATA interleaveWords<>+48(SB)/8, $0x001d000d001c000c
 DATA interleaveWords<>+56(SB)/8, $0x001f000f001e000e
 GLOBL interleaveWords<>(SB), RODATA|NOPTR, $64
 
-// func cvtBF16Pairs(dst *uint32, r0, r1 *float32, n, ahead int)
+// func cvtBF16PairsPanels(dst *uint32, width, pstride int, r0, r1 *float32, panels, ahead int)
 //
-// dst[j] = bf16(r0[j]) | bf16(r1[j])<<16 for j < n; n is a multiple of 16.
-// Both rows ahead bytes on (the next pair's) are prefetched as they are
-// read (a prefetch never faults).
-TEXT ·cvtBF16Pairs(SB), NOSPLIT, $0-40
+// dst[j] = bf16(r0[j]) | bf16(r1[j])<<16 (VPERMW interleaves the halves
+// of VCVTNE2PS2BF16's result), width words to a panel, written straight into panels
+// pstride words apart: dst[q*pstride+j] = bf16(r0[q*width+j]) |
+// bf16(r1[q*width+j])<<16 for j < width and q < panels. Each panel is 16
+// words at a time and a last piece of width%16 under a mask (the masked
+// loads read nothing past it). Both rows ahead bytes on are prefetched.
+TEXT ·cvtBF16PairsPanels(SB), NOSPLIT, $0-56
 	MOVQ dst+0(FP), DI
-	MOVQ r0+8(FP), SI
-	MOVQ r1+16(FP), DX
-	MOVQ n+24(FP), CX
-	MOVQ ahead+32(FP), BX
-	SHRQ $4, CX
-	JZ   pairdone
+	MOVQ width+8(FP), R11
+	MOVQ pstride+16(FP), R12
+	SHLQ $2, R12
+	MOVQ r0+24(FP), SI
+	MOVQ r1+32(FP), DX
+	MOVQ panels+40(FP), R13
+	MOVQ ahead+48(FP), BX
+	TESTQ R13, R13
+	JZ    ppdone
 	VMOVDQU64 interleaveWords<>(SB), Z31
+	MOVQ R11, CX
+	ANDQ $15, CX
+	MOVQ $1, AX
+	SHLQ CL, AX
+	DECQ AX
+	KMOVW AX, K1
+	SHLQ $2, CX // the last piece's bytes of a row
 
-pairloop:
+pppanel:
+	MOVQ DI, R10
+	MOVQ R11, R9
+	SHRQ $4, R9
+	JZ   pppart
+
+ppfull:
 	PREFETCHT0 (SI)(BX*1)
 	PREFETCHT0 (DX)(BX*1)
 	VMOVUPS (SI), Z0
 	VMOVUPS (DX), Z1
 	CVTNE2(2, 1, 0)
 	VPERMW  Z2, Z31, Z3
-	VMOVDQU32 Z3, (DI)
+	VMOVDQU32 Z3, (R10)
 	ADDQ $64, SI
 	ADDQ $64, DX
-	ADDQ $64, DI
-	DECQ CX
-	JNZ  pairloop
+	ADDQ $64, R10
+	DECQ R9
+	JNZ  ppfull
 
-pairdone:
+pppart:
+	TESTQ CX, CX
+	JZ    ppnext
+	PREFETCHT0 (SI)(BX*1)
+	PREFETCHT0 (DX)(BX*1)
+	VMOVUPS.Z (SI), K1, Z0
+	VMOVUPS.Z (DX), K1, Z1
+	CVTNE2(2, 1, 0)
+	VPERMW  Z2, Z31, Z3
+	VMOVDQU32 Z3, K1, (R10)
+	ADDQ CX, SI
+	ADDQ CX, DX
+
+ppnext:
+	ADDQ R12, DI
+	DECQ R13
+	JNZ  pppanel
+
+ppdone:
 	VZEROUPPER
 	RET
 

@@ -111,6 +111,7 @@ func only(insns []string, names ...string) []string {
 // decode, in GNU objdump, to the intended operands: each k-pair multiplies
 // B's two vectors (Z0, Z1) by row r's broadcast (Z2..Z7 in turn) into
 // accumulators Z(8+2r) and Z(9+2r); four unrolled k-pairs and the tail.
+// The packing's VCVTNE2PS2BF16 put a row's first 16 values in the low half.
 func TestBF16KernelEncoding(t *testing.T) {
 	got := only(disassemble(t, "bf16Kernel12x32", bf16Kernel12x32), "vdpbf16ps")
 	var step []string
@@ -126,8 +127,16 @@ func TestBF16KernelEncoding(t *testing.T) {
 			t.Fatalf("VDPBF16PS %d is %q, want %q", i, in, want)
 		}
 	}
-	if got, want := only(disassemble(t, "cvtBF16Pairs", cvtBF16Pairs), "vcvtne2ps2bf16", "vpermw"), []string{"vcvtne2ps2bf16 %zmm0,%zmm1,%zmm2", "vpermw %zmm2,%zmm31,%zmm3"}; strings.Join(got, ";") != strings.Join(want, ";") {
-		t.Fatalf("cvtBF16Pairs: %q, want %q (r0 in Z0 rounded into the low half)", got, want)
+	pair := []string{"vcvtne2ps2bf16 %zmm0,%zmm1,%zmm2", "vpermw %zmm2,%zmm31,%zmm3"}
+	if got, want := only(disassemble(t, "cvtBF16PairsPanels", cvtBF16PairsPanels), "vcvtne2ps2bf16", "vpermw"), append(pair, pair...); strings.Join(got, ";") != strings.Join(want, ";") {
+		t.Fatalf("cvtBF16PairsPanels: %q, want %q (r0 in Z0 rounded into the low half, whole and last pieces)", got, want)
+	}
+	var rows []string
+	for r := 0; r < 16; r++ {
+		rows = append(rows, fmt.Sprintf("vcvtne2ps2bf16 %%zmm16,%%zmm17,%%zmm%d", r))
+	}
+	if got := only(disassemble(t, "cvtBF16Transpose", cvtBF16Transpose), "vcvtne2ps2bf16"); strings.Join(got, ";") != strings.Join(rows, ";") {
+		t.Fatalf("cvtBF16Transpose: %q, want %q (a row's first 16 values, in Z16, rounded into the low half of Z(row))", got, rows)
 	}
 }
 

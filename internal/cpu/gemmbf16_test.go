@@ -292,10 +292,10 @@ func TestBF16PackConversions(t *testing.T) {
 			}
 			r1 := src[off+100 : off+100+n]
 			got = make([]uint32, n)
-			bf16Pairs(got, s, r1, 3)
+			bf16PairsPanels(got, max(n, 1), n, s, r1, 3)
 			for j := range got {
 				if want := bf16Pair(s[j], r1[j]); !same(got[j], want) {
-					t.Fatalf("bf16Pairs n %d offset %d: word %d = %#08x, want %#08x", n, off, j, got[j], want)
+					t.Fatalf("bf16PairsPanels, one panel, n %d offset %d: word %d = %#08x, want %#08x", n, off, j, got[j], want)
 				}
 			}
 		}
@@ -337,7 +337,7 @@ func TestBF16PackConversions(t *testing.T) {
 				}
 			}
 		}
-		for _, width := range []int{4, 12, 32} {
+		for _, width := range []int{1, 4, 12, 16, 20, 32, 48} {
 			const pad = 5
 			r0, r1 := wide[:n], wide[1200:1200+n]
 			pstride := width + pad
