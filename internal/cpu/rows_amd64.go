@@ -2,7 +2,10 @@
 
 package cpu
 
-import "golang.org/x/sys/cpu"
+import (
+	"github.com/mixft/mixft/internal/backend"
+	"golang.org/x/sys/cpu"
+)
 
 // hasRowAVX512 reports whether the CPU runs the row loops of
 // softmax_amd64.s, gelu_amd64.s and philox_amd64.s (AVX-512 F and DQ).
@@ -112,5 +115,35 @@ func dropScaleBulk(dst, src []float32, words []uint32, thr uint32, scale float32
 	}
 	_, _ = dst[n-1], src[n-1]
 	dropScale16(&dst[0], &src[0], &words[0], n, thr, scale)
+	return n
+}
+
+// adamwRow16 is adamwRange's loop in AVX-512 (adamw_amd64.s): k holds the
+// grad scale, decay, lr·wd, β1, β2, 1-β1, 1-β2, step size, √bc2 and eps;
+// mode 0 is no weight decay, 1 decay toward zero, 2 toward t. n is a
+// positive multiple of 16.
+//
+//go:noescape
+func adamwRow16(p, gr, m, v, t *float32, n int, k *[10]float32, mode int)
+
+// adamwBulk updates the first multiple of 16 elements where the CPU can,
+// and returns how many it did (p, g, m, v, and t when not nil, of one
+// length).
+func adamwBulk(p, g, m, v, t []float32, sc *backend.AdamWScalars) int {
+	n := len(p) &^ 15
+	if !hasRowAVX512 || n == 0 {
+		return 0
+	}
+	_, _, _ = g[n-1], m[n-1], v[n-1]
+	k := [10]float32{sc.GradScale, sc.Decay, sc.LRWD, sc.B1, sc.B2, sc.C1, sc.C2, sc.StepSize, sc.BC2Sqrt, sc.Eps}
+	mode, tp := 0, &p[0]
+	if sc.HasDecay {
+		mode = 1
+		if t != nil {
+			_ = t[n-1]
+			mode, tp = 2, &t[0]
+		}
+	}
+	adamwRow16(&p[0], &g[0], &m[0], &v[0], tp, n, &k, mode)
 	return n
 }

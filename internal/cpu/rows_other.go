@@ -2,6 +2,8 @@
 
 package cpu
 
+import "github.com/mixft/mixft/internal/backend"
+
 // The row loops have no vectorized form here (see rows_amd64.go).
 func softmaxRowFast([]float32) bool                                           { return false }
 func softmaxGradRowFast(_, _, _ []float32, _ float32) bool                    { return false }
@@ -9,3 +11,4 @@ func geluBulk(_, _, _ []float32) int                                          { 
 func geluGradBulk(_, _, _, _ []float32) int                                   { return 0 }
 func philoxBulk([]uint32, uint32, uint32, uint32, uint32, uint32, uint32) int { return 0 }
 func dropScaleBulk(_, _ []float32, _ []uint32, _ uint32, _ float32) int       { return 0 }
+func adamwBulk(_, _, _, _, _ []float32, _ *backend.AdamWScalars) int          { return 0 }

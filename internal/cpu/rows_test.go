@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/mixft/mixft/internal/backend"
 	"github.com/mixft/mixft/internal/philox"
 )
 
@@ -164,6 +165,68 @@ func TestDropScale(t *testing.T) {
 			}
 			if math.Float32bits(inPlace[j]) != math.Float32bits(dst[j]) && !(dst[j] != dst[j]) {
 				t.Fatalf("p %g n %d: in place, element %d = %g, want %g", p, n, j, inPlace[j], dst[j])
+			}
+		}
+	}
+}
+
+// TestAdamWVectorized: AdamW's update (vectorized where the CPU has
+// AVX-512) gives the scalar float32 formula's parameters and moments bit
+// for bit, without weight decay, with decay toward zero and toward
+// mixout's target, at every length (the Go loop does the tail), on
+// gradients and moments of every scale, zeros (eps alone in the
+// denominator), infinities and NaNs.
+func TestAdamWVectorized(t *testing.T) {
+	if adamwBulk(make([]float32, 16), make([]float32, 16), make([]float32, 16), make([]float32, 16), nil, &backend.AdamWScalars{}) == 0 {
+		t.Log("SKIP vectorized AdamW: no AVX-512 here (the Go loop runs alone)")
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	const n = 4099
+	gen := func(scale float64) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * scale * math.Exp(rng.NormFloat64()*3))
+		}
+		return x
+	}
+	p0, g0, m0, t0 := gen(0.05), gen(1e-3), gen(1e-4), gen(0.05)
+	v0 := gen(1e-6)
+	for i := range v0 {
+		v0[i] *= v0[i] // a second moment is never negative
+	}
+	g0[3], g0[20], g0[40], v0[5], m0[5], g0[5] = float32(math.Inf(1)), float32(math.NaN()), 0, 0, 0, 0
+	same := func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) || (a != a && b != b) }
+	for _, h := range []backend.AdamWParams{
+		{LR: 2e-5, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, Step: 1, BiasCorrection: true, GradScale: 1},
+		{LR: 1e-3, Beta1: 0.9, Beta2: 0.98, Eps: 1e-6, WeightDecay: 0.01, Step: 7, BiasCorrection: true, GradScale: 0.25},
+		{LR: 3e-4, Beta1: 0.8, Beta2: 0.99, Eps: 1e-8, WeightDecay: 0.1, Step: 100, BiasCorrection: false, GradScale: 1},
+	} {
+		sc := h.Scalars()
+		for _, target := range []bool{false, true} {
+			for _, length := range []int{1, 15, 16, 17, 31, 33, 100, n} {
+				p, m, v := append([]float32(nil), p0[:length]...), append([]float32(nil), m0[:length]...), append([]float32(nil), v0[:length]...)
+				var tg []float32
+				if target {
+					tg = t0[:length]
+				}
+				adamwRange(p, g0[:length], m, v, tg, &sc)
+				for i := range length {
+					wp, wm, wv := p0[i], m0[i], v0[i]
+					gi := g0[i] * sc.GradScale
+					if sc.HasDecay {
+						if target {
+							wp -= sc.LRWD * (wp - t0[i])
+						} else {
+							wp *= sc.Decay
+						}
+					}
+					wm = wm*sc.B1 + gi*sc.C1
+					wv = wv*sc.B2 + sc.C2*gi*gi
+					wp -= sc.StepSize * (wm / (float32(math.Sqrt(float64(wv)))/sc.BC2Sqrt + sc.Eps))
+					if !same(p[i], wp) || !same(m[i], wm) || !same(v[i], wv) {
+						t.Fatalf("%+v target %v length %d element %d: p %g m %g v %g, want %g %g %g", h, target, length, i, p[i], m[i], v[i], wp, wm, wv)
+					}
+				}
 			}
 		}
 	}

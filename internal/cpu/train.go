@@ -380,21 +380,34 @@ func (be *Backend) AdamW(p, g, m, v, target backend.Buffer, n int, h backend.Ada
 		td = data(target).Data[:n]
 	}
 	sc := h.Scalars()
-	decay, lrwd, b1, b2, c1, c2, stepSize, bc2sqrt, eps := sc.Decay, sc.LRWD, sc.B1, sc.B2, sc.C1, sc.C2, sc.StepSize, sc.BC2Sqrt, sc.Eps
 	be.parallel(n, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			gi := gd[i] * sc.GradScale
-			if sc.HasDecay {
-				if td != nil {
-					pd[i] -= lrwd * (pd[i] - td[i])
-				} else {
-					pd[i] *= decay
-				}
-			}
-			md[i] = md[i]*b1 + gi*c1
-			vd[i] = vd[i]*b2 + c2*gi*gi
-			denom := float32(math.Sqrt(float64(vd[i])))/bc2sqrt + eps
-			pd[i] -= stepSize * (md[i] / denom)
+		var t []float32
+		if td != nil {
+			t = td[lo:hi]
 		}
+		adamwRange(pd[lo:hi], gd[lo:hi], md[lo:hi], vd[lo:hi], t, &sc)
 	})
+}
+
+// adamwRange is AdamW's update of p from g with the moments m and v (and
+// with weight decay toward t when t is not nil, mixout's target, else
+// toward zero). adamwBulk does what it can vectorized, bit for bit this
+// loop.
+func adamwRange(p, g, m, v, t []float32, sc *backend.AdamWScalars) {
+	decay, lrwd, b1, b2, c1, c2, stepSize, bc2sqrt, eps := sc.Decay, sc.LRWD, sc.B1, sc.B2, sc.C1, sc.C2, sc.StepSize, sc.BC2Sqrt, sc.Eps
+	g, m, v = g[:len(p)], m[:len(p)], v[:len(p)]
+	for i := adamwBulk(p, g, m, v, t, sc); i < len(p); i++ {
+		gi := g[i] * sc.GradScale
+		if sc.HasDecay {
+			if t != nil {
+				p[i] -= lrwd * (p[i] - t[i])
+			} else {
+				p[i] *= decay
+			}
+		}
+		m[i] = m[i]*b1 + gi*c1
+		v[i] = v[i]*b2 + c2*gi*gi
+		denom := float32(math.Sqrt(float64(v[i])))/bc2sqrt + eps
+		p[i] -= stepSize * (m[i] / denom)
+	}
 }
