@@ -169,9 +169,7 @@ func (be *Backend) AddBias(x, bias backend.Buffer, rows, cols int) {
 			// Rows are split by element ranges: take the part of row i in [lo, hi).
 			j0, j1 := max(lo-i*cols, 0), min(hi-i*cols, cols)
 			row := xd[i*cols+j0 : i*cols+j1]
-			for j, b := range bd[j0:j1] {
-				row[j] += b
-			}
+			addF32(row, row, bd[j0:j1])
 		}
 	})
 }
@@ -324,5 +322,23 @@ func (*Backend) FirstToken(out, x backend.Buffer, batch, seq, hidden int) {
 	o, xd := data(out).Data, data(x).Data
 	for b := 0; b < batch; b++ {
 		copy(o[b*hidden:(b+1)*hidden], xd[b*seq*hidden:b*seq*hidden+hidden])
+	}
+}
+
+// addF32 writes dst[j] = a[j] + b[j] for j < len(dst); dst may be a or b.
+// addF32Bulk does what it can vectorized.
+func addF32(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for j := addF32Bulk(dst, a, b); j < len(dst); j++ {
+		dst[j] = a[j] + b[j]
+	}
+}
+
+// accF64 adds src to dst in float64: dst[j] += float64(src[j]) for j <
+// len(src). accF64Bulk does what it can vectorized.
+func accF64(dst []float64, src []float32) {
+	dst = dst[:len(src)]
+	for j := accF64Bulk(dst, src); j < len(src); j++ {
+		dst[j] += float64(src[j])
 	}
 }

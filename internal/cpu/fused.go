@@ -21,9 +21,7 @@ func (be *Backend) BiasActivate(out, x, bias backend.Buffer, rows, cols int, act
 	be.parallel(rows, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			xr, or := xd[i*cols:(i+1)*cols], o[i*cols:(i+1)*cols]
-			for j, b := range bd {
-				xr[j] += b
-			}
+			addF32(xr, xr, bd)
 			if act == backend.GeluErf {
 				geluSlice(or, xr)
 				continue
@@ -50,9 +48,7 @@ func (be *Backend) BiasActivateBackward(dx, db, dy, pre backend.Buffer, rows, co
 					dxr[j] = float32(float64(dyr[j]) * activateGrad(float64(v), act))
 				}
 			}
-			for j, v := range dxr {
-				sb[j] += float64(v)
-			}
+			accF64(sb, dxr)
 		}
 	})
 }
@@ -73,17 +69,12 @@ func (be *Backend) BiasDropoutAddLayerNorm(out, sum, mean, rstd, x, bias, residu
 			xr, rr, sr := xd[i*cols:(i+1)*cols], rd[i*cols:(i+1)*cols], sd[i*cols:(i+1)*cols]
 			if p > 0 {
 				fillWords(s, words, uint64(i*cols))
-				for j, v := range xr {
-					sr[j] = v + bd[j]
-				}
+				addF32(sr, xr, bd)
 				dropScale(sr, sr, words, thr, scale)
-				for j, v := range rr {
-					sr[j] += v
-				}
+				addF32(sr, sr, rr)
 			} else {
-				for j, v := range xr {
-					sr[j] = (v + bd[j]) + rr[j]
-				}
+				addF32(sr, xr, bd)
+				addF32(sr, sr, rr)
 			}
 			md[i], sdv[i] = layerNormRow(o[i*cols:(i+1)*cols], sr, g, b, eps)
 		}
@@ -110,15 +101,10 @@ func (be *Backend) BiasDropoutAddLayerNormBackward(dsum, dx, dgamma, dbeta, db, 
 			if p > 0 {
 				fillWords(s, words, uint64(r))
 				dropScale(dxr, dsr, words, thr, scale)
-				for j, v := range dxr {
-					sb[j] += float64(v)
-				}
 			} else {
-				for j, v := range dsr {
-					dxr[j] = v
-					sb[j] += float64(v)
-				}
+				copy(dxr, dsr)
 			}
+			accF64(sb, dxr)
 		}
 	})
 }

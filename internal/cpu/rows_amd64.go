@@ -147,3 +147,69 @@ func adamwBulk(p, g, m, v, t []float32, sc *backend.AdamWScalars) int {
 	adamwRow16(&p[0], &g[0], &m[0], &v[0], tp, n, &k, mode)
 	return n
 }
+
+// addF32x16 and accF64x16 are addF32's and accF64's loops in AVX-512
+// (vec_amd64.s); n is a positive multiple of 16.
+//
+//go:noescape
+func addF32x16(dst, a, b *float32, n int)
+
+//go:noescape
+func accF64x16(dst *float64, src *float32, n int)
+
+// addF32Bulk and accF64Bulk do the first multiple of 16 elements of
+// addF32 and accF64 where the CPU can, and return how many they did.
+func addF32Bulk(dst, a, b []float32) int {
+	n := len(dst) &^ 15
+	if !hasRowAVX512 || n == 0 {
+		return 0
+	}
+	_, _ = a[n-1], b[n-1]
+	addF32x16(&dst[0], &a[0], &b[0], n)
+	return n
+}
+
+func accF64Bulk(dst []float64, src []float32) int {
+	n := len(src) &^ 15
+	if !hasRowAVX512 || n == 0 {
+		return 0
+	}
+	_ = dst[n-1]
+	accF64x16(&dst[0], &src[0], n)
+	return n
+}
+
+// layerNormSums16 and layerNormDx8 are layerNormBackwardRow's two passes
+// in AVX-512 (layernorm_amd64.s).
+//
+//go:noescape
+func layerNormSums16(dy, x, gamma *float32, pg, pb *float64, n int, mu, r float64) (sumG, sumGX float64)
+
+//go:noescape
+func layerNormDx8(dx, dy, x, gamma *float32, n int, mu, r, a, sgx, nf float64)
+
+// layerNormSumsBulk does layerNormBackwardRow's first pass over the first
+// multiple of 16 elements where the CPU can: it returns how many it did
+// and their Σ dy·g and Σ dy·g·x̂ (pg and pb updated).
+func layerNormSumsBulk(dy, x, g []float32, pg, pb []float64, mu, r float64) (n int, sumG, sumGX float64) {
+	n = len(x) &^ 15
+	if !hasRowAVX512 || n == 0 {
+		return 0, 0, 0
+	}
+	_, _, _, _ = dy[n-1], g[n-1], pg[n-1], pb[n-1]
+	sumG, sumGX = layerNormSums16(&dy[0], &x[0], &g[0], &pg[0], &pb[0], n, mu, r)
+	return n, sumG, sumGX
+}
+
+// layerNormDxBulk does layerNormBackwardRow's second pass over the first
+// multiple of 8 elements where the CPU can, with a = ΣG/n, and returns how
+// many it did.
+func layerNormDxBulk(dx, dy, x, g []float32, mu, r, a, sumGX, nf float64) int {
+	n := len(x) &^ 7
+	if !hasRowAVX512 || n == 0 {
+		return 0
+	}
+	_, _, _ = dx[n-1], dy[n-1], g[n-1]
+	layerNormDx8(&dx[0], &dy[0], &x[0], &g[0], n, mu, r, a, sumGX, nf)
+	return n
+}

@@ -12,3 +12,9 @@ func geluGradBulk(_, _, _, _ []float32) int                                   { 
 func philoxBulk([]uint32, uint32, uint32, uint32, uint32, uint32, uint32) int { return 0 }
 func dropScaleBulk(_, _ []float32, _ []uint32, _ uint32, _ float32) int       { return 0 }
 func adamwBulk(_, _, _, _, _ []float32, _ *backend.AdamWScalars) int          { return 0 }
+func addF32Bulk(_, _, _ []float32) int                                        { return 0 }
+func accF64Bulk([]float64, []float32) int                                     { return 0 }
+func layerNormSumsBulk(_, _, _ []float32, _, _ []float64, _, _ float64) (int, float64, float64) {
+	return 0, 0, 0
+}
+func layerNormDxBulk(_, _, _, _ []float32, _, _, _, _, _ float64) int { return 0 }

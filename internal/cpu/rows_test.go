@@ -231,3 +231,102 @@ func TestAdamWVectorized(t *testing.T) {
 		}
 	}
 }
+
+// TestElementwiseVectorized: addF32 and accF64 (vectorized where the CPU
+// has AVX-512) give Go's one operation per element bit for bit at every
+// length, in place too, and write nothing past it.
+func TestElementwiseVectorized(t *testing.T) {
+	if addF32Bulk(make([]float32, 16), make([]float32, 16), make([]float32, 16)) == 0 {
+		t.Log("SKIP vectorized loops: no AVX-512 here (the Go loops run alone)")
+	}
+	rng := rand.New(rand.NewPCG(11, 12))
+	gen := func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * math.Exp(rng.NormFloat64()*8))
+		}
+		return x
+	}
+	for n := 0; n <= 70; n++ {
+		a, b := gen(n+1), gen(n+1)
+		a[n], b[n] = 7, 7 // past the length: must stay
+		got := append([]float32(nil), a...)
+		addF32(got[:n], got[:n], b[:n])
+		for j := range n {
+			if w := a[j] + b[j]; math.Float32bits(got[j]) != math.Float32bits(w) {
+				t.Fatalf("addF32 n %d [%d] = %g, want %g", n, j, got[j], w)
+			}
+		}
+		acc := make([]float64, n+1)
+		for j := range acc {
+			acc[j] = rng.NormFloat64()
+		}
+		want := append([]float64(nil), acc...)
+		accF64(acc, a[:n])
+		for j := range n {
+			want[j] += float64(a[j])
+		}
+		for j := range acc {
+			if math.Float64bits(acc[j]) != math.Float64bits(want[j]) {
+				t.Fatalf("accF64 n %d [%d] = %g, want %g", n, j, acc[j], want[j])
+			}
+		}
+		if got[n] != 7 {
+			t.Fatalf("addF32 n %d wrote past the end", n)
+		}
+	}
+}
+
+// TestLayerNormBackwardVectorized: LayerNorm's backward row (vectorized
+// where the CPU has AVX-512) against the float64 formula summed in order:
+// the column sums pg and pb exactly (the same operations per element), dx
+// within one float32 rounding (the row sums are added in another order,
+// which moves them by a few float64 ulps), at every length.
+func TestLayerNormBackwardVectorized(t *testing.T) {
+	if n, _, _ := layerNormSumsBulk(make([]float32, 16), make([]float32, 16), make([]float32, 16), make([]float64, 16), make([]float64, 16), 0, 1); n == 0 {
+		t.Log("SKIP vectorized LayerNorm backward: no AVX-512 here (the Go loops run alone)")
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, n := range []int{1, 7, 8, 15, 16, 17, 31, 33, 64, 100, 768, 1027} {
+		x, dy, g := make([]float32, n), make([]float32, n), make([]float32, n)
+		var mean float64
+		for j := range x {
+			x[j] = float32(rng.NormFloat64()*2 + 0.5)
+			dy[j] = float32(rng.NormFloat64() * 1e-3)
+			g[j] = float32(1 + rng.NormFloat64()*0.1)
+			mean += float64(x[j])
+		}
+		mu, rstd := float32(mean/float64(n)), float32(0.7)
+		pg0, pb0 := make([]float64, n), make([]float64, n)
+		for j := range pg0 {
+			pg0[j], pb0[j] = rng.NormFloat64(), rng.NormFloat64()
+		}
+		pg, pb := append([]float64(nil), pg0...), append([]float64(nil), pb0...)
+		dx := make([]float32, n)
+		layerNormBackwardRow(dx, dy, x, g, mu, rstd, pg, pb)
+
+		m, r, nf := float64(mu), float64(rstd), float64(n)
+		var sumG, sumGX float64
+		for j := range x {
+			xh := (float64(x[j]) - m) * r
+			gj := float64(dy[j]) * float64(g[j])
+			sumG += gj
+			sumGX += gj * xh
+			if w := pg0[j] + float64(dy[j])*xh; pg[j] != w {
+				t.Fatalf("n %d: pg[%d] = %g, want %g", n, j, pg[j], w)
+			}
+			if w := pb0[j] + float64(dy[j]); pb[j] != w {
+				t.Fatalf("n %d: pb[%d] = %g, want %g", n, j, pb[j], w)
+			}
+		}
+		for j := range x {
+			xh := (float64(x[j]) - m) * r
+			gj := float64(dy[j]) * float64(g[j])
+			want := float32(r * (gj - sumG/nf - xh*sumGX/nf))
+			slack := 1e-9 * r * (math.Abs(gj) + math.Abs(sumG/nf) + math.Abs(xh*sumGX/nf))
+			if ulps(dx[j], want) > 1 && math.Abs(float64(dx[j])-float64(want)) > slack {
+				t.Fatalf("n %d: dx[%d] = %g, want %g", n, j, dx[j], want)
+			}
+		}
+	}
+}

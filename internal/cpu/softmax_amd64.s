@@ -1,20 +1,12 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "hsum_amd64.h"
 
 // The attention's row loops with AVX-512F (see attention.go): the same
 // float32 operations as the Go loops, in the same order and unfused, so
 // every element comes out bit for bit as the Go loop's; only the float64
 // sums are added in another order.
-
-// HSUMPD adds Z0's eight float64 lanes into X0 (Z1 clobbered).
-#define HSUMPD \
-	VEXTRACTF64X4 $1, Z0, Y1; \
-	VADDPD        Y1, Y0, Y0; \
-	VEXTRACTF128  $1, Y0, X1; \
-	VADDPD        X1, X0, X0; \
-	VPERMILPD     $1, X0, X1; \
-	VADDSD        X1, X0, X0
 
 // BCAST(bits, z) broadcasts a 32-bit constant into z.
 #define BCAST(bits, z) \

@@ -126,15 +126,17 @@ func (be *Backend) rowChunkSums(rows, cols int, dst [][]float32, fn func(lo, hi 
 
 // layerNormBackwardRow writes the LayerNorm backward dx of one row (input x,
 // upstream dy, statistics mu and rstd) and adds dy·x̂ and dy to the column
-// sums pg and pb, in float64.
+// sums pg and pb, in float64. layerNormSumsBulk and layerNormDxBulk do
+// what they can of its two passes vectorized (the same operations; the row
+// sums in other partial sums).
 func layerNormBackwardRow(dxr, dyr, xr, g []float32, mu32, rstd32 float32, pg, pb []float64) {
 	mu, r := float64(mu32), float64(rstd32)
 	dyr, dxr = dyr[:len(xr)], dxr[:len(xr)]
 	g, pg, pb = g[:len(xr)], pg[:len(xr)], pb[:len(xr)]
 	// Two partial sums of each (even and odd j) halve the chains of
 	// dependent adds.
-	var sumG0, sumG1, sumGX0, sumGX1 float64
-	j := 0
+	j, sumG0, sumGX0 := layerNormSumsBulk(dyr, xr, g, pg, pb, mu, r)
+	var sumG1, sumGX1 float64
 	for ; j+2 <= len(xr); j += 2 {
 		xh0, xh1 := (float64(xr[j])-mu)*r, (float64(xr[j+1])-mu)*r
 		dy0, dy1 := float64(dyr[j]), float64(dyr[j+1])
@@ -158,7 +160,7 @@ func layerNormBackwardRow(dxr, dyr, xr, g []float32, mu32, rstd32 float32, pg, p
 	}
 	sumG, sumGX := sumG0+sumG1, sumGX0+sumGX1
 	n := float64(len(xr))
-	for j := range xr {
+	for j := layerNormDxBulk(dxr, dyr, xr, g, mu, r, sumG/n, sumGX, n); j < len(xr); j++ {
 		xhat := (float64(xr[j]) - mu) * r
 		gj := float64(dyr[j]) * float64(g[j])
 		dxr[j] = float32(r * (gj - sumG/n - xhat*sumGX/n))
@@ -249,22 +251,16 @@ func (*Backend) EmbedBackward(dword, dpos, dtyp, dy backend.Buffer, ids, positio
 	for t := 0; t < batch*seq; t++ {
 		g := dyd[t*hidden : (t+1)*hidden]
 		pr := dp[int(positions[t])*hidden:][:hidden]
-		for j, v := range g {
-			pr[j] += v
-		}
+		addF32(pr, pr, g)
 		if dt != nil {
 			tr := dt[int(types[t])*hidden:][:hidden]
-			for j, v := range g {
-				tr[j] += v
-			}
+			addF32(tr, tr, g)
 		}
 		if int(ids[t]) == padID {
 			continue
 		}
 		wr := dw[int(ids[t])*hidden:][:hidden]
-		for j, v := range g {
-			wr[j] += v
-		}
+		addF32(wr, wr, g)
 	}
 }
 

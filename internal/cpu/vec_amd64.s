@@ -1,0 +1,50 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Elementwise loops in AVX-512F (see rows_amd64.go's addF32 and accF64):
+// each element's one IEEE operation, as Go's loops do it.
+
+// func addF32x16(dst, a, b *float32, n int)
+//
+// dst[j] = a[j] + b[j] for j < n, a positive multiple of 16; dst may be a.
+TEXT ·addF32x16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DX
+	MOVQ n+24(FP), CX
+	SHLQ $2, CX
+	XORQ AX, AX
+
+addloop:
+	VMOVUPS (SI)(AX*1), Z0
+	VADDPS  (DX)(AX*1), Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ    $64, AX
+	CMPQ    AX, CX
+	JLT     addloop
+	VZEROUPPER
+	RET
+
+// func accF64x16(dst *float64, src *float32, n int)
+//
+// dst[j] += float64(src[j]) for j < n, a positive multiple of 16.
+TEXT ·accF64x16(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	SHRQ $4, CX
+
+accloop:
+	VCVTPS2PD (SI), Z0
+	VCVTPS2PD 32(SI), Z1
+	VADDPD    (DI), Z0, Z0
+	VADDPD    64(DI), Z1, Z1
+	VMOVUPD   Z0, (DI)
+	VMOVUPD   Z1, 64(DI)
+	ADDQ      $64, SI
+	ADDQ      $128, DI
+	DECQ      CX
+	JNZ       accloop
+	VZEROUPPER
+	RET
