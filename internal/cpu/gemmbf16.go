@@ -323,6 +323,26 @@ func bf16Transpose(dst []uint32, stride int, src []float32, lda, rows, n int) {
 	}
 }
 
+// bf16PairsRows packs k-pairs of rows columns of src (a transposed
+// operand, k rows lda apart) row by row: dst[r*stride+p] =
+// bf16Pair(src[2p*lda+r], src[(2p+1)*lda+r]) for r < rows and p < pairs.
+// bf16PairsRowsBulk does what it can vectorized, 16 columns at a time.
+func bf16PairsRows(dst []uint32, stride int, src []float32, lda, rows, pairs int) {
+	if pairs == 0 {
+		return
+	}
+	for r0 := 0; r0 < rows; r0 += 16 {
+		nr := min(16, rows-r0)
+		p0 := bf16PairsRowsBulk(dst[r0*stride:], stride, src[r0:], lda, nr, pairs)
+		for r := r0; r < r0+nr; r++ {
+			d := dst[r*stride:][:pairs]
+			for p := p0; p < pairs; p++ {
+				d[p] = bf16Pair(src[2*p*lda+r], src[(2*p+1)*lda+r])
+			}
+		}
+	}
+}
+
 // bf16PairsPanels packs two rows side by side, dst's word j the pair of
 // r0[j] and r1[j] (r0's in the low half), into panels of width words,
 // pstride words apart: word j goes to dst[(j/width)*pstride + j%width].
@@ -371,14 +391,11 @@ func packBF16A(dst []uint32, pstride int, a []float32, lda int, transA bool, ic,
 		nrows := min(mr, mc-ir)
 		switch {
 		case transA:
+			bf16PairsRows(panel, kp, a[pc*lda+ic+ir:], lda, nrows, kc/2)
 			for r := 0; r < nrows; r++ {
 				d := panel[r*kp:][:kp]
-				i := ic + ir + r
-				for p := 0; p < kc/2; p++ {
-					d[p] = bf16Pair(a[(pc+2*p)*lda+i], a[(pc+2*p+1)*lda+i])
-				}
 				if kc%2 == 1 {
-					d[kc/2] = bf16Bits(a[(pc+kc-1)*lda+i])
+					d[kc/2] = bf16Bits(a[(pc+kc-1)*lda+ic+ir+r])
 				}
 				clear(d[words:])
 			}

@@ -32,6 +32,13 @@ func cvtBF16PairsPanels(dst *uint32, width, pstride int, r0, r1 *float32, panels
 //go:noescape
 func cvtBF16Transpose(dst *uint32, stride int, src *float32, lda, rows, n int)
 
+// cvtBF16PairsRows is bf16PairsRows' vectorized bulk (gemmbf16_amd64.s):
+// the pairs of 16 k-pairs of up to 16 columns converted as in
+// cvtBF16PairsPanels, then a 16×16 transpose of words in registers.
+//
+//go:noescape
+func cvtBF16PairsRows(dst *uint32, stride int, src *float32, lda, rows, n int)
+
 // hasCvtBF16 reports whether the CPU runs the cvtBF16 conversions.
 var hasCvtBF16 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512BF16
 
@@ -57,6 +64,19 @@ func bf16PairsPanelsBulk(dst []uint32, width, pstride int, r0, r1 []float32, ahe
 	_, _, _ = dst[(panels-1)*pstride+width-1], r0[panels*width-1], r1[panels*width-1]
 	cvtBF16PairsPanels(&dst[0], width, pstride, &r0[0], &r1[0], panels, 4*ahead)
 	return panels * width
+}
+
+// bf16PairsRowsBulk does bf16PairsRows' first multiple of 16 pairs
+// vectorized where the CPU can (rows at most 16), and returns how many it
+// did.
+func bf16PairsRowsBulk(dst []uint32, stride int, src []float32, lda, rows, pairs int) int {
+	bulk := pairs &^ 15
+	if !hasCvtBF16 || bulk == 0 || rows > 16 {
+		return 0
+	}
+	_, _ = dst[(rows-1)*stride+bulk-1], src[(2*bulk-1)*lda+rows-1]
+	cvtBF16PairsRows(&dst[0], stride, &src[0], lda, rows, bulk)
+	return bulk
 }
 
 // bf16TransposeBulk does bf16Transpose's first multiple of 32 values of

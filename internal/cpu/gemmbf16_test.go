@@ -303,7 +303,7 @@ func TestBF16PackConversions(t *testing.T) {
 	// bf16Transpose (rows into a k-pair-major panel) and bf16PairsPanels
 	// (rows cut into panels), at every length against the words above;
 	// neither writes a word outside its own.
-	wide := make([]float32, 32*1110)
+	wide := make([]float32, 40000)
 	for i := range wide {
 		wide[i] = src[rng.IntN(len(src))]
 	}
@@ -334,6 +334,30 @@ func TestBF16PackConversions(t *testing.T) {
 				}
 				if !same(w, want) {
 					t.Fatalf("bf16Transpose n %d rows %d stride %d: pair %d row %d = %#08x, want %#08x", n, rows, stride, p, r, w, want)
+				}
+			}
+		}
+		for _, rows := range []int{1, 5, 16, 17, 32} {
+			// bf16PairsRows: n rows of k, each lda = rows+3 long, into
+			// rows rows of pairs, stride words apart.
+			pairs, lda := n/2, rows+3
+			stride := pairs + 3
+			s := wide[2 : 2+max(0, 2*pairs*lda)]
+			got := make([]uint32, rows*stride)
+			for i := range got {
+				got[i] = sentinel
+			}
+			bf16PairsRows(got, stride, s, lda, rows, pairs)
+			for i, w := range got {
+				r, p := i/stride, i%stride
+				if p >= pairs {
+					if w != sentinel {
+						t.Fatalf("bf16PairsRows n %d rows %d wrote word %d (row %d, pair %d)", n, rows, i, r, p)
+					}
+					continue
+				}
+				if want := bf16Pair(s[2*p*lda+r], s[(2*p+1)*lda+r]); !same(w, want) {
+					t.Fatalf("bf16PairsRows n %d rows %d: row %d pair %d = %#08x, want %#08x", n, rows, r, p, w, want)
 				}
 			}
 		}
