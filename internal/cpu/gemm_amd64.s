@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "macros_amd64.h"
 
 // Micro-kernels of the packed SGEMM (see gemm.go). Each computes one MR×NR
 // tile of C from a packed A micro-panel (k steps of MR values) and a packed
@@ -88,29 +89,8 @@ TEXT ·sgemmKernel8x32(SB), NOSPLIT, $0-48
 
 	// C's tile, read or written at the end, is fetched meanwhile.
 	MOVQ R8, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
+	PREFETCH_ROWS4(SI, DX)
+	PREFETCH_ROWS4(SI, DX)
 
 	MOVQ CX, R9
 	SHRQ $2, R9
@@ -352,29 +332,8 @@ TEXT ·sgemmKernel8x32s(SB), NOSPLIT, $0-64
 
 	// C's tile, read or written at the end, is fetched meanwhile.
 	MOVQ R8, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
-	ADDQ DX, SI
-	PREFETCHT0 (SI)
-	PREFETCHT0 64(SI)
+	PREFETCH_ROWS4(SI, DX)
+	PREFETCH_ROWS4(SI, DX)
 
 	MOVQ CX, R9
 	SHRQ $1, R9

@@ -1,7 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
-#include "hsum_amd64.h"
+#include "macros_amd64.h"
 
 // LayerNorm's backward row (see train.go's layerNormBackwardRow) in
 // AVX-512F, in float64 as the Go loops: the same operations per element in

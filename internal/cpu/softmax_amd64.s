@@ -1,7 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
-#include "hsum_amd64.h"
+#include "macros_amd64.h"
 
 // The attention's row loops with AVX-512F (see attention.go): the same
 // float32 operations as the Go loops, in the same order and unfused, so
