@@ -8,7 +8,8 @@ import (
 )
 
 // hasRowAVX512 reports whether the CPU runs the row loops of
-// softmax_amd64.s, gelu_amd64.s and philox_amd64.s (AVX-512 F and DQ).
+// softmax_amd64.s, gelu_amd64.s, philox_amd64.s, adamw_amd64.s,
+// layernorm_amd64.s and vec_amd64.s (AVX-512 F and DQ).
 var hasRowAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 
 // softmaxRow16, dotF64 and softmaxGradRow16 are the attention's row loops
@@ -157,8 +158,8 @@ func addF32x16(dst, a, b *float32, n int)
 //go:noescape
 func accF64x16(dst *float64, src *float32, n int)
 
-// addF32Bulk and accF64Bulk do the first multiple of 16 elements of
-// addF32 and accF64 where the CPU can, and return how many they did.
+// addF32Bulk does addF32's first multiple of 16 elements where the CPU
+// can, and returns how many it did.
 func addF32Bulk(dst, a, b []float32) int {
 	n := len(dst) &^ 15
 	if !hasRowAVX512 || n == 0 {
@@ -169,6 +170,8 @@ func addF32Bulk(dst, a, b []float32) int {
 	return n
 }
 
+// accF64Bulk does accF64's first multiple of 16 elements where the CPU
+// can, and returns how many it did.
 func accF64Bulk(dst []float64, src []float32) int {
 	n := len(src) &^ 15
 	if !hasRowAVX512 || n == 0 {
