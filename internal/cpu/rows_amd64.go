@@ -216,3 +216,36 @@ func layerNormDxBulk(dx, dy, x, g []float32, mu, r, a, sumGX, nf float64) int {
 	layerNormDx8(&dx[0], &dy[0], &x[0], &g[0], n, mu, r, a, sumGX, nf)
 	return n
 }
+
+// mixRow16 and mixGradRow16 are mixRow's and mixGradRow's loops in AVX-512
+// (vec_amd64.s); n is a positive multiple of 16.
+//
+//go:noescape
+func mixRow16(o, w, u, m *float32, n int, inv float32)
+
+//go:noescape
+func mixGradRow16(gw, gm, m *float32, n int, scale float32)
+
+// mixRowBulk does mixRow's first multiple of 16 elements where the CPU
+// can, and returns how many it did.
+func mixRowBulk(o, w, u, m []float32, inv float32) int {
+	n := len(o) &^ 15
+	if !hasRowAVX512 || n == 0 {
+		return 0
+	}
+	_, _, _ = w[n-1], u[n-1], m[n-1]
+	mixRow16(&o[0], &w[0], &u[0], &m[0], n, inv)
+	return n
+}
+
+// mixGradRowBulk does mixGradRow's first multiple of 16 elements where
+// the CPU can, and returns how many it did.
+func mixGradRowBulk(gw, gm, m []float32, scale float32) int {
+	n := len(gw) &^ 15
+	if !hasRowAVX512 || n == 0 {
+		return 0
+	}
+	_, _ = gm[n-1], m[n-1]
+	mixGradRow16(&gw[0], &gm[0], &m[0], n, scale)
+	return n
+}

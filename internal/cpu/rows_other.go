@@ -18,3 +18,5 @@ func layerNormSumsBulk(_, _, _ []float32, _, _ []float64, _, _ float64) (int, fl
 	return 0, 0, 0
 }
 func layerNormDxBulk(_, _, _, _ []float32, _, _, _, _, _ float64) int { return 0 }
+func mixRowBulk(_, _, _, _ []float32, _ float32) int                  { return 0 }
+func mixGradRowBulk(_, _, _ []float32, _ float32) int                 { return 0 }

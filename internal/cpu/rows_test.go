@@ -232,9 +232,9 @@ func TestAdamWVectorized(t *testing.T) {
 	}
 }
 
-// TestElementwiseVectorized: addF32 and accF64 (vectorized where the CPU
-// has AVX-512) give Go's one operation per element bit for bit at every
-// length, in place too, and write nothing past it.
+// TestElementwiseVectorized: addF32, accF64, mixRow and mixGradRow
+// (vectorized where the CPU has AVX-512) give Go's operations per element
+// bit for bit at every length, in place too, and write nothing past it.
 func TestElementwiseVectorized(t *testing.T) {
 	if addF32Bulk(make([]float32, 16), make([]float32, 16), make([]float32, 16)) == 0 {
 		t.Log("SKIP vectorized loops: no AVX-512 here (the Go loops run alone)")
@@ -273,6 +273,29 @@ func TestElementwiseVectorized(t *testing.T) {
 		}
 		if got[n] != 7 {
 			t.Fatalf("addF32 n %d wrote past the end", n)
+		}
+		// mixout's mixed weight and its backward, with a 0/1 mask as
+		// mixout draws it and with arbitrary values.
+		w, u, m := gen(n+1), gen(n+1), gen(n+1)
+		for j := range m[:n/2] {
+			m[j] = float32(rng.IntN(2))
+		}
+		const inv = float32(1 / 0.3)
+		mix := make([]float32, n+1)
+		mix[n] = 7
+		mixRow(mix[:n], w[:n], u[:n], m[:n], inv)
+		gw := append([]float32(nil), a...)
+		mixGradRow(gw[:n], b[:n], m[:n], inv)
+		for j := range n {
+			if want := u[j] + m[j]*(w[j]-u[j])*inv; math.Float32bits(mix[j]) != math.Float32bits(want) {
+				t.Fatalf("mixRow n %d [%d] = %g, want %g", n, j, mix[j], want)
+			}
+			if want := a[j] + b[j]*m[j]*inv; math.Float32bits(gw[j]) != math.Float32bits(want) {
+				t.Fatalf("mixGradRow n %d [%d] = %g, want %g", n, j, gw[j], want)
+			}
+		}
+		if mix[n] != 7 || gw[n] != 7 {
+			t.Fatalf("mixRow or mixGradRow n %d wrote past the end", n)
 		}
 	}
 }

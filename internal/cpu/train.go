@@ -43,10 +43,8 @@ func (be *Backend) Mixout(wmix, w, u, mask backend.Buffer, rows, cols int, p flo
 			if perElement {
 				m = md[i*cols : (i+1)*cols]
 			}
-			for j := 0; j < cols; j++ {
-				k := i*cols + j
-				o[k] = ud[k] + m[j]*(wd[k]-ud[k])*inv
-			}
+			r := i * cols
+			mixRow(o[r:r+cols], wd[r:r+cols], ud[r:r+cols], m, inv)
 		}
 	})
 }
@@ -60,11 +58,28 @@ func (be *Backend) MixoutBackward(gw, gmix, mask backend.Buffer, rows, cols int,
 			if perElement {
 				m = md[i*cols : (i+1)*cols]
 			}
-			for j := 0; j < cols; j++ {
-				g[i*cols+j] += gm[i*cols+j] * m[j] * scale
-			}
+			r := i * cols
+			mixGradRow(g[r:r+cols], gm[r:r+cols], m, scale)
 		}
 	})
+}
+
+// mixRow writes one row of mixout's mixed weight, o[j] = u[j] +
+// m[j]·(w[j]-u[j])·inv; mixRowBulk does what it can vectorized.
+func mixRow(o, w, u, m []float32, inv float32) {
+	w, u, m = w[:len(o)], u[:len(o)], m[:len(o)]
+	for j := mixRowBulk(o, w, u, m, inv); j < len(o); j++ {
+		o[j] = u[j] + m[j]*(w[j]-u[j])*inv
+	}
+}
+
+// mixGradRow adds one row of mixout's backward, gw[j] += gm[j]·m[j]·scale;
+// mixGradRowBulk does what it can vectorized.
+func mixGradRow(gw, gm, m []float32, scale float32) {
+	gm, m = gm[:len(gw)], m[:len(gw)]
+	for j := mixGradRowBulk(gw, gm, m, scale); j < len(gw); j++ {
+		gw[j] += gm[j] * m[j] * scale
+	}
 }
 
 // LayerNormBackward implements backend.Backend, in float64 per row.

@@ -48,3 +48,56 @@ accloop:
 	JNZ       accloop
 	VZEROUPPER
 	RET
+
+// func mixRow16(o, w, u, m *float32, n int, inv float32)
+//
+// o[j] = u[j] + m[j]·(w[j] - u[j])·inv for j < n, a positive multiple of
+// 16: mixout's mixed weight, in Go's order.
+TEXT ·mixRow16(SB), NOSPLIT, $0-44
+	MOVQ o+0(FP), DI
+	MOVQ w+8(FP), SI
+	MOVQ u+16(FP), DX
+	MOVQ m+24(FP), R8
+	MOVQ n+32(FP), CX
+	VBROADCASTSS inv+40(FP), Z2
+	SHLQ $2, CX
+	XORQ AX, AX
+
+mixloop:
+	VMOVUPS (SI)(AX*1), Z0
+	VMOVUPS (DX)(AX*1), Z1
+	VSUBPS  Z1, Z0, Z0
+	VMULPS  (R8)(AX*1), Z0, Z0
+	VMULPS  Z2, Z0, Z0
+	VADDPS  Z1, Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ    $64, AX
+	CMPQ    AX, CX
+	JLT     mixloop
+	VZEROUPPER
+	RET
+
+// func mixGradRow16(gw, gm, m *float32, n int, scale float32)
+//
+// gw[j] += gm[j]·m[j]·scale for j < n, a positive multiple of 16:
+// mixout's backward, in Go's order.
+TEXT ·mixGradRow16(SB), NOSPLIT, $0-36
+	MOVQ gw+0(FP), DI
+	MOVQ gm+8(FP), SI
+	MOVQ m+16(FP), R8
+	MOVQ n+24(FP), CX
+	VBROADCASTSS scale+32(FP), Z2
+	SHLQ $2, CX
+	XORQ AX, AX
+
+mixgradloop:
+	VMOVUPS (SI)(AX*1), Z0
+	VMULPS  (R8)(AX*1), Z0, Z0
+	VMULPS  Z2, Z0, Z0
+	VADDPS  (DI)(AX*1), Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ    $64, AX
+	CMPQ    AX, CX
+	JLT     mixgradloop
+	VZEROUPPER
+	RET
