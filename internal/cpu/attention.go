@@ -201,9 +201,7 @@ func (be *Backend) attentionBackward(dqd, dkd, dvd, dcd, qd, kd, vd, pd []float3
 			// dS = scale·(P'⊙G − P⊙rowsum(P'⊙G)), in place in g.
 			for i := 0; i < seq; i++ {
 				gr, pr, pvr := g[i*seq:][:seq], p[i*seq:][:seq], pv[i*seq:][:seq]
-				if !softmaxGradRowFast(gr, pvr, pr, scale) {
-					softmaxGradRow(gr, pvr, pr, scale)
-				}
+				softmaxGradRow(gr, pvr, pr, scale)
 			}
 			// dQ = dS·K, dK = dSᵀ·Q
 			gw.gemm(false, false, seq, headDim, seq, 1, g, seq, kd[base:], ld, 0, dqd[base:], ld)
@@ -213,9 +211,17 @@ func (be *Backend) attentionBackward(dqd, dkd, dvd, dcd, qd, kd, vd, pd []float3
 }
 
 // softmaxGradRow overwrites one row of G with the row of dS:
-// g[j] = scale·(pv[j]·g[j] − p[j]·Σₖ pv[k]·g[k]), the sum in float64. It is
-// the reference of the vectorized softmaxGradRowFast.
+// g[j] = scale·(pv[j]·g[j] − p[j]·Σₖ pv[k]·g[k]), the sum in float64;
+// vectorized where softmaxGradRowFast can.
 func softmaxGradRow(g, pv, p []float32, scale float32) {
+	if !softmaxGradRowFast(g, pv, p, scale) {
+		softmaxGradRowGo(g, pv, p, scale)
+	}
+}
+
+// softmaxGradRowGo is softmaxGradRow in Go, and the reference of the
+// vectorized softmaxGradRowFast.
+func softmaxGradRowGo(g, pv, p []float32, scale float32) {
 	pv, p = pv[:len(g)], p[:len(g)]
 	var dot float64
 	for j, x := range g {

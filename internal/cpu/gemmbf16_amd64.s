@@ -238,6 +238,13 @@ DATA interleaveWords<>+48(SB)/8, $0x001d000d001c000c
 DATA interleaveWords<>+56(SB)/8, $0x001f000f001e000e
 GLOBL interleaveWords<>(SB), RODATA|NOPTR, $64
 
+// LANEMASK(k) sets k to the CL lowest lanes, (1<<CL)-1 (AX clobbered).
+#define LANEMASK(k) \
+	MOVQ  $1, AX; \
+	SHLQ  CL, AX; \
+	DECQ  AX;     \
+	KMOVW AX, k
+
 // func cvtBF16PairsPanels(dst *uint32, width, pstride int, r0, r1 *float32, panels, ahead int)
 //
 // dst[j] = bf16(r0[j]) | bf16(r1[j])<<16 (VPERMW interleaves the halves
@@ -260,10 +267,7 @@ TEXT ·cvtBF16PairsPanels(SB), NOSPLIT, $0-56
 	VMOVDQU64 interleaveWords<>(SB), Z31
 	MOVQ R11, CX
 	ANDQ $15, CX
-	MOVQ $1, AX
-	SHLQ CL, AX
-	DECQ AX
-	KMOVW AX, K1
+	LANEMASK(K1)
 	SHLQ $2, CX // the last piece's bytes of a row
 
 pppanel:
@@ -377,6 +381,23 @@ ppdone:
 	VSHUFI32X4 $0x88, Z31, Z23, Z7; \
 	VSHUFI32X4 $0xdd, Z31, Z23, Z15
 
+// PRPAIR(z) converts the k-pair of rows R10 and R10+R11 (K2's columns)
+// into z, pair r in lane r, and moves R10 two rows on. PRSTORE(z) stores z
+// at R13, moves R13 a stride (R12) on, and ends the stores after the
+// rows'th (R9 counts them down).
+#define PRPAIR(z) \
+	VMOVUPS.Z (R10), K2, Z16;        \
+	VMOVUPS.Z (R10)(R11*1), K2, Z17; \
+	CVTNE2(18, 17, 16);              \
+	VPERMW    Z18, Z31, z;           \
+	LEAQ      (R10)(R11*2), R10
+
+#define PRSTORE(z) \
+	VMOVDQU32 z, (R13); \
+	ADDQ      R12, R13; \
+	DECQ      R9;       \
+	JZ        prstored
+
 // func cvtBF16PairsRows(dst *uint32, stride int, src *float32, lda, rows, n int)
 //
 // dst[r*stride+p] = bf16(src[2p*lda+r]) | bf16(src[(2p+1)*lda+r])<<16 for
@@ -394,10 +415,7 @@ TEXT ·cvtBF16PairsRows(SB), NOSPLIT, $0-48
 	SHLQ $2, R11
 	MOVQ rows+32(FP), CX
 	MOVQ CX, BX
-	MOVQ $1, AX
-	SHLQ CL, AX
-	DECQ AX
-	KMOVW AX, K2
+	LANEMASK(K2)
 	MOVQ n+40(FP), CX
 	SHRQ $4, CX
 	JZ   prdone
@@ -405,149 +423,40 @@ TEXT ·cvtBF16PairsRows(SB), NOSPLIT, $0-48
 prloop:
 	VMOVDQU64 interleaveWords<>(SB), Z31
 	MOVQ SI, R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z0
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z1
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z2
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z3
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z4
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z5
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z6
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z7
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z8
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z9
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z10
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z11
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z12
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z13
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z14
-	LEAQ (R10)(R11*2), R10
-	VMOVUPS.Z (R10), K2, Z16
-	VMOVUPS.Z (R10)(R11*1), K2, Z17
-	CVTNE2(18, 17, 16)
-	VPERMW Z18, Z31, Z15
-	LEAQ (R10)(R11*2), R10
+	PRPAIR(Z0)
+	PRPAIR(Z1)
+	PRPAIR(Z2)
+	PRPAIR(Z3)
+	PRPAIR(Z4)
+	PRPAIR(Z5)
+	PRPAIR(Z6)
+	PRPAIR(Z7)
+	PRPAIR(Z8)
+	PRPAIR(Z9)
+	PRPAIR(Z10)
+	PRPAIR(Z11)
+	PRPAIR(Z12)
+	PRPAIR(Z13)
+	PRPAIR(Z14)
+	PRPAIR(Z15)
 	TRANSPOSE16
 	MOVQ DI, R13
 	MOVQ BX, R9
-	VMOVDQU32 Z0, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z1, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z2, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z3, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z4, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z5, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z6, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z7, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z8, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z9, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z10, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z11, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z12, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z13, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
-	VMOVDQU32 Z14, (R13)
-	ADDQ R12, R13
-	DECQ R9
-	JZ   prstored
+	PRSTORE(Z0)
+	PRSTORE(Z1)
+	PRSTORE(Z2)
+	PRSTORE(Z3)
+	PRSTORE(Z4)
+	PRSTORE(Z5)
+	PRSTORE(Z6)
+	PRSTORE(Z7)
+	PRSTORE(Z8)
+	PRSTORE(Z9)
+	PRSTORE(Z10)
+	PRSTORE(Z11)
+	PRSTORE(Z12)
+	PRSTORE(Z13)
+	PRSTORE(Z14)
 	VMOVDQU32 Z15, (R13)
 
 prstored:
@@ -572,14 +481,36 @@ DATA ·lanes16+48(SB)/8, $0x0000000d0000000c
 DATA ·lanes16+56(SB)/8, $0x0000000f0000000e
 GLOBL ·lanes16(SB), RODATA|NOPTR, $64
 
+// TRLOAD(r) converts row R10's next 32 values into Z(r) (the row 256
+// bytes on prefetched); TRROW(r) then moves R10 a row (R11) on and ends
+// the loads after the rows'th (R9 counts them down). TRSTORE(z) stores z
+// under K1 at DI and moves DI a stride (R12) on.
+#define TRLOAD(r) \
+	PREFETCHT0 128(R10); \
+	PREFETCHT0 192(R10); \
+	VMOVUPS    (R10), Z16; \
+	VMOVUPS    64(R10), Z17; \
+	CVTNE2(r, 17, 16)
+
+#define TRROW(r) \
+	TRLOAD(r);     \
+	ADDQ R11, R10; \
+	DECQ R9;       \
+	JZ   trloaded
+
+#define TRSTORE(z) \
+	VMOVDQU32 z, K1, (DI); \
+	ADDQ      R12, DI
+
 // func cvtBF16Transpose(dst *uint32, stride int, src *float32, lda, rows, n int)
 //
 // dst[p*stride+r] = bf16(src[r*lda+2p]) | bf16(src[r*lda+2p+1])<<16 for
 // r < rows and p < n/2: the packing of rows of k into a k-pair-major
 // micro-panel (a transpose). Each 32 values of up to 16 rows convert to
 // 16 words a row in Z0..Z15 (rows past rows zero); TRANSPOSE16 leaves
-// k-pair p's words in Z(p), each stored with a mask of rows lanes. n is a multiple of 32, 1 <= rows <= 16; each
-// row's next 32 values are prefetched as it is read.
+// k-pair p's words in Z(p), each stored with a mask of rows lanes. n is a
+// multiple of 32, 1 <= rows <= 16; each row's next 32 values are
+// prefetched as it is read.
 TEXT ·cvtBF16Transpose(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ stride+8(FP), R12
@@ -589,10 +520,7 @@ TEXT ·cvtBF16Transpose(SB), NOSPLIT, $0-48
 	SHLQ $2, R11
 	MOVQ rows+32(FP), CX
 	MOVQ CX, BX
-	MOVQ $1, AX
-	SHLQ CL, AX
-	DECQ AX
-	KMOVW AX, K1
+	LANEMASK(K1)
 	MOVQ n+40(FP), CX
 	SHRQ $5, CX
 	JZ   trdone
@@ -616,166 +544,41 @@ trloop:
 	VPXORD Z15, Z15, Z15
 	MOVQ SI, R10
 	MOVQ BX, R9
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(0, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(1, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(2, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(3, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(4, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(5, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(6, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(7, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(8, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(9, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(10, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(11, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(12, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(13, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(14, 17, 16)
-	ADDQ R11, R10
-	DECQ R9
-	JZ   trloaded
-	PREFETCHT0 128(R10)
-	PREFETCHT0 192(R10)
-	VMOVUPS (R10), Z16
-	VMOVUPS 64(R10), Z17
-	CVTNE2(15, 17, 16)
+	TRROW(0)
+	TRROW(1)
+	TRROW(2)
+	TRROW(3)
+	TRROW(4)
+	TRROW(5)
+	TRROW(6)
+	TRROW(7)
+	TRROW(8)
+	TRROW(9)
+	TRROW(10)
+	TRROW(11)
+	TRROW(12)
+	TRROW(13)
+	TRROW(14)
+	TRLOAD(15)
 
 trloaded:
 	TRANSPOSE16
-	VMOVDQU32 Z0, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z1, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z2, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z3, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z4, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z5, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z6, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z7, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z8, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z9, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z10, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z11, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z12, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z13, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z14, K1, (DI)
-	ADDQ R12, DI
-	VMOVDQU32 Z15, K1, (DI)
-	ADDQ R12, DI
+	TRSTORE(Z0)
+	TRSTORE(Z1)
+	TRSTORE(Z2)
+	TRSTORE(Z3)
+	TRSTORE(Z4)
+	TRSTORE(Z5)
+	TRSTORE(Z6)
+	TRSTORE(Z7)
+	TRSTORE(Z8)
+	TRSTORE(Z9)
+	TRSTORE(Z10)
+	TRSTORE(Z11)
+	TRSTORE(Z12)
+	TRSTORE(Z13)
+	TRSTORE(Z14)
+	TRSTORE(Z15)
 	ADDQ $128, SI
 	DECQ CX
 	JNZ  trloop

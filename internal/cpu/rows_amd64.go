@@ -101,7 +101,7 @@ func philoxBulk(dst []uint32, b, id, st0, st1, k0, k1 uint32) int {
 	return blocks
 }
 
-// dropScale16 is dropScale's loop in AVX-512 (softmax_amd64.s); n is a
+// dropScale16 is dropScale's loop in AVX-512 (vec_amd64.s); n is a
 // positive multiple of 16.
 //
 //go:noescape

@@ -77,7 +77,7 @@ func TestSoftmaxRowsVectorized(t *testing.T) {
 			g[j] = float32(rng.NormFloat64() * scale)
 		}
 		gw, gg := append([]float32(nil), g...), append([]float32(nil), g...)
-		softmaxGradRow(gw, pv, p, 0.125)
+		softmaxGradRowGo(gw, pv, p, 0.125)
 		if !softmaxGradRowFast(gg, pv, p, 0.125) {
 			t.Fatal("softmaxGradRowFast refused a row of 16·k")
 		}

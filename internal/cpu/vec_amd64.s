@@ -2,8 +2,9 @@
 
 #include "textflag.h"
 
-// Elementwise loops in AVX-512F (see rows_amd64.go's addF32 and accF64):
-// each element's one IEEE operation, as Go's loops do it.
+// Elementwise loops in AVX-512F (see rows_amd64.go: addF32, accF64,
+// mixRow, mixGradRow, dropScale): each element's IEEE operations in the Go
+// loops' order, unfused, so the results are theirs bit for bit.
 
 // func addF32x16(dst, a, b *float32, n int)
 //
@@ -99,5 +100,32 @@ mixgradloop:
 	ADDQ    $64, AX
 	CMPQ    AX, CX
 	JLT     mixgradloop
+	VZEROUPPER
+	RET
+
+// func dropScale16(dst, src *float32, words *uint32, n int, thr uint32, scale float32)
+//
+// dst[j] = src[j]·scale where words[j]>>8 >= thr, else 0 (dropout with
+// philox.Keep's rule); n is a positive multiple of 16.
+TEXT ·dropScale16(SB), NOSPLIT, $0-40
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         words+16(FP), DX
+	MOVQ         n+24(FP), CX
+	MOVL         thr+32(FP), AX
+	VPBROADCASTD AX, Z2
+	VBROADCASTSS scale+36(FP), Z3
+
+droploop:
+	VMOVDQU32 (DX), Z0
+	VPSRLD    $8, Z0, Z0
+	VPCMPUD   $5, Z2, Z0, K1 // words>>8 >= thr
+	VMULPS.Z  (SI), Z3, K1, Z1
+	VMOVUPS   Z1, (DI)
+	ADDQ      $64, DI
+	ADDQ      $64, SI
+	ADDQ      $64, DX
+	SUBQ      $16, CX
+	JNZ       droploop
 	VZEROUPPER
 	RET
